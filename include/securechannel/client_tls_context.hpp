@@ -1,0 +1,50 @@
+// The TLS client configuration shared by every connection of a pool: trusted roots, protocol
+// floor, ALPN, cipher policy. One OpenSSL SSL_CTX, built once, read-only afterwards.
+//
+//   std::string error;
+//   auto context = securechannel::ClientTlsContext::create(options, error);
+//   if (!context) throw std::runtime_error(error);   // e.g. "tls.ca_file: cannot read ..."
+//
+// Loading the system store tolerates bad entries (skipped, counted, logged): one malformed
+// certificate in /etc/ssl/certs must not take a relay offline.
+#pragma once
+
+#include "securechannel/tls_options.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+struct ssl_ctx_st;
+
+namespace securechannel {
+
+struct TrustStoreReport {
+  std::string system_store_source;            // file or directory the system roots came from
+  std::size_t system_certificates_loaded = 0;
+  std::size_t system_certificates_skipped = 0;  // unparsable or rejected entries
+  std::size_t ca_file_certificates = 0;         // from TlsOptions::ca_file
+};
+
+class ClientTlsContext {
+ public:
+  // Returns nullptr and fills `error` with a message naming the field on failure.
+  static std::shared_ptr<ClientTlsContext> create(const TlsOptions& options, std::string& error);
+
+  ~ClientTlsContext();
+  ClientTlsContext(const ClientTlsContext&) = delete;
+  ClientTlsContext& operator=(const ClientTlsContext&) = delete;
+
+  ssl_ctx_st* native_handle() const noexcept { return context_; }
+  const TlsOptions& options() const noexcept { return options_; }
+  const TrustStoreReport& trust_report() const noexcept { return trust_report_; }
+
+ private:
+  ClientTlsContext(ssl_ctx_st* context, TlsOptions options, TrustStoreReport report);
+
+  ssl_ctx_st* context_;
+  TlsOptions options_;
+  TrustStoreReport trust_report_;
+};
+
+}  // namespace securechannel

@@ -1,0 +1,80 @@
+// A SecureChannel as the pool keeps it: its state, timestamps and statistics. Shared ownership
+// on purpose: the pool, a Lease and every pending operation on the connection each hold a
+// reference, so a lease destroyed while a read is pending cannot free the socket under it.
+#pragma once
+
+#include "securechannel/clock.hpp"
+#include "securechannel/connection_stats.hpp"
+#include "securechannel/secure_channel.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+namespace securechannel {
+class SecureChannelPool;
+}
+
+namespace securechannel::detail {
+
+struct PoolErrorSink;
+
+enum class ConnectionState {
+  connecting,  // TCP/TLS being established; counts against max_connections
+  idle,        // on the idle stack, ready to be handed out
+  leased,      // owned by exactly one Lease
+  closing,     // out of the pool, close_notify being sent
+  closed,      // socket closed; only pending operations still hold the object
+};
+
+std::string_view to_string(ConnectionState state) noexcept;
+
+class PooledConnection {
+ public:
+  PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
+                   std::shared_ptr<const ClientTlsContext> context, Clock::time_point created,
+                   std::chrono::system_clock::time_point created_wall, std::shared_ptr<PoolErrorSink> errors);
+
+  SecureChannel& channel() noexcept { return channel_; }
+  ConnectionStats& stats() noexcept { return stats_; }
+  const ConnectionStats& stats() const noexcept { return stats_; }
+  std::uint64_t id() const noexcept { return id_; }
+  ConnectionState state() const noexcept { return state_; }
+
+  // Hooks of the composed I/O operation (TlsIoOp).
+  void on_io_start(IoDirection direction) noexcept;
+  void on_io_complete(IoDirection direction, const boost::system::error_code& error, std::size_t bytes) noexcept;
+
+  // Reusable after its lease ends: no error seen, no operation pending, nothing unread.
+  bool reusable() const noexcept;
+  void mark_broken() noexcept { broken_.store(true, std::memory_order_relaxed); }
+  std::chrono::steady_clock::time_point last_io() const noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_io_ns_.load(std::memory_order_relaxed)));
+  }
+
+ private:
+  friend class securechannel::SecureChannelPool;
+
+  const std::uint64_t id_;
+  SecureChannel channel_;
+  ConnectionStats stats_;
+  std::shared_ptr<PoolErrorSink> errors_;
+  // Pool bookkeeping, changed only by SecureChannelPool::transition under the pool's lock.
+  ConnectionState state_ = ConnectionState::connecting;
+  std::size_t index_in_pool_ = 0;          // position in the pool's list of live connections
+  Clock::time_point created_;
+  Clock::time_point released_at_;          // when it last became idle (pool clock)
+  std::chrono::system_clock::time_point created_wall_;
+  std::uint64_t reconnects_ = 0;
+  bool retire_on_release_ = false;         // past max_lifetime while leased
+  // Written by I/O (the lease's strand), read by the pool and by snapshots.
+  std::atomic<bool> broken_{false};
+  std::atomic<int> operations_in_flight_{0};
+  std::atomic<std::int64_t> last_io_ns_{0};
+  std::chrono::steady_clock::time_point exchange_started_{};
+  bool exchange_pending_ = false;
+};
+
+}  // namespace securechannel::detail

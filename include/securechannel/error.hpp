@@ -1,0 +1,53 @@
+// Runtime errors of securechannel: values of one error category, "securechannel", with stable
+// names that also serve as the `kind` label of `<ns>_errors_total`.
+//
+//   pool->async_acquire([](boost::system::error_code ec, securechannel::Lease lease) {
+//     if (ec == securechannel::errc::circuit_open) { /* upstream is down, fail fast */ }
+//   });
+//
+// No exceptions are thrown on the I/O path; configuration errors are reported by
+// PoolBuilder::build() with a message that names the field.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <string_view>
+#include <type_traits>
+
+namespace securechannel {
+
+enum class errc {
+  // Zero is success, as for every error category.
+  pool_exhausted = 1,         // more callers waiting than max_pending allows
+  acquire_timeout,            // no connection became free within acquire_timeout
+  circuit_open,               // the circuit breaker is open: the upstream failed repeatedly
+  connect_timeout,            // TCP connect or TLS handshake did not finish within connect_timeout
+  connect_refused,            // every resolved address refused or was unreachable
+  dns_failed,                 // the host name did not resolve
+  tls_handshake_failed,       // the handshake failed for a reason other than verification
+  certificate_verify_failed,  // the peer's chain or host name did not verify (see TlsFailure)
+  certificate_pin_mismatch,   // the chain verified but no SPKI pin matched
+  protocol_error,             // the peer broke the protocol (TLS alert, garbage, bad record)
+  shutting_down,              // the pool is shutting down and accepts no more acquires
+  connection_closed,          // the peer closed the connection
+};
+
+// The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.
+std::string_view error_name(errc code) noexcept;
+
+// The name of any error code: ours by error_name(), others by a coarse class such as
+// "io_error", "operation_aborted", "eof". Used for the `kind` label of error metrics.
+std::string_view error_kind(const boost::system::error_code& ec) noexcept;
+
+const boost::system::error_category& securechannel_category() noexcept;
+
+inline boost::system::error_code make_error_code(errc code) noexcept {
+  return {static_cast<int>(code), securechannel_category()};
+}
+
+}  // namespace securechannel
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<securechannel::errc> : std::true_type {};
+}  // namespace boost::system

@@ -1,0 +1,80 @@
+// A pooled connection on loan: move-only, and itself an Asio AsyncReadStream/AsyncWriteStream,
+// so any Asio or Beast algorithm runs over it. Destroying it returns the connection to the pool;
+// a lease that saw an I/O error, was marked broken, or still has unread bytes or a pending
+// operation returns its connection as broken, and the pool closes it.
+//
+//   pool->async_acquire([](boost::system::error_code ec, securechannel::Lease lease) {
+//     if (ec) return;
+//     auto& stream = lease;  // use like a socket
+//     boost::asio::async_write(stream, boost::asio::buffer(request), ...);
+//   });
+#pragma once
+
+#include "securechannel/detail/pooled_connection.hpp"
+
+#include <boost/asio/compose.hpp>
+
+#include <memory>
+
+namespace securechannel {
+
+class SecureChannelPool;
+
+class Lease {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+
+  Lease() noexcept = default;
+  Lease(Lease&& other) noexcept = default;
+  Lease& operator=(Lease&& other) noexcept;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() { release(); }
+
+  explicit operator bool() const noexcept { return connection_ != nullptr; }
+
+  executor_type get_executor() noexcept { return connection_->channel().get_executor(); }
+
+  // Handler: void(boost::system::error_code, std::size_t). Errors mark the connection broken.
+  template <class MutableBufferSequence, class Token>
+  auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
+    const auto buffer = detail::first_non_empty_buffer<boost::asio::mutable_buffer>(buffers);
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{connection_, detail::IoDirection::read,
+                                                                   buffer.data(), buffer.size()},
+        token, connection_->channel().socket());
+  }
+
+  template <class ConstBufferSequence, class Token>
+  auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
+    const auto buffer = detail::first_non_empty_buffer<boost::asio::const_buffer>(buffers);
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{
+            connection_, detail::IoDirection::write, const_cast<void*>(buffer.data()), buffer.size()},
+        token, connection_->channel().socket());
+  }
+
+  // The protocol on top found the connection unusable (e.g. a malformed response): close it on
+  // release instead of reusing it.
+  void mark_broken() noexcept;
+  // Returns the connection now; the lease is empty afterwards.
+  void release() noexcept;
+
+  std::uint64_t connection_id() const noexcept { return connection_ ? connection_->id() : 0; }
+  // True when the connection had served an earlier lease (the pool reused it).
+  bool reused() const noexcept { return reused_; }
+  SecureChannel& channel() noexcept { return connection_->channel(); }
+  ConnectionStats& stats() noexcept { return connection_->stats(); }
+
+ private:
+  friend class SecureChannelPool;
+  Lease(std::shared_ptr<SecureChannelPool> pool, std::shared_ptr<detail::PooledConnection> connection,
+        bool reused) noexcept
+      : pool_(std::move(pool)), connection_(std::move(connection)), reused_(reused) {}
+
+  std::shared_ptr<SecureChannelPool> pool_;
+  std::shared_ptr<detail::PooledConnection> connection_;
+  bool reused_ = false;
+};
+
+}  // namespace securechannel

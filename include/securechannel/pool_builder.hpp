@@ -1,0 +1,70 @@
+// Fluent construction of a SecureChannelPool, with the knob names of the seeds. build()
+// validates everything at once and throws ConfigError naming the first bad field; try_build()
+// reports it instead.
+//
+//   auto pool = SecureChannelPool::builder("relay.example.com:443")
+//                   .with_namespace("btc_prod")
+//                   .with_max_connections(200)
+//                   .with_latency_threshold(std::chrono::milliseconds(50))
+//                   .with_ca_file("/etc/relay/ca.pem")
+//                   .build(io.get_executor());
+#pragma once
+
+#include "securechannel/pool_config.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace securechannel {
+
+class SecureChannelPool;
+
+class PoolBuilder {
+ public:
+  explicit PoolBuilder(std::string endpoint);
+
+  PoolBuilder& with_namespace(std::string metric_namespace);
+  PoolBuilder& with_max_connections(std::size_t count);
+  PoolBuilder& with_min_idle(std::size_t count);
+  PoolBuilder& with_max_pending(std::size_t count);
+  PoolBuilder& with_max_latency_ms(std::uint64_t milliseconds);
+  PoolBuilder& with_latency_threshold(Milliseconds threshold);
+  PoolBuilder& with_cleanup_interval(Milliseconds interval);
+  PoolBuilder& with_idle_timeout(Milliseconds timeout);
+  PoolBuilder& with_max_lifetime(Milliseconds lifetime);
+  PoolBuilder& with_connect_timeout(Milliseconds timeout);
+  PoolBuilder& with_acquire_timeout(Milliseconds timeout);
+  PoolBuilder& with_validate_after_inactivity(Milliseconds inactivity);
+  PoolBuilder& with_circuit_breaker_failure_threshold(unsigned failures);
+  PoolBuilder& with_circuit_breaker_cooldown(Milliseconds cooldown);
+  PoolBuilder& with_reconnect_backoff(Milliseconds base, Milliseconds max);
+  PoolBuilder& with_histogram_rotation_interval(Milliseconds interval);
+  PoolBuilder& with_metrics_host(std::string host);
+  PoolBuilder& with_metrics_port(std::uint16_t port);
+  PoolBuilder& with_metrics_auth_token(std::string token);
+  // TLS
+  PoolBuilder& with_tls(TlsOptions options);
+  PoolBuilder& with_ca_file(std::string path);
+  PoolBuilder& with_ca_directory(std::string path);
+  PoolBuilder& with_system_trust_store(bool enabled);
+  PoolBuilder& with_min_tls_version(TlsVersion version);
+  PoolBuilder& with_alpn(std::vector<std::string> protocols);
+  PoolBuilder& with_server_name(std::string name);
+  // Injection for tests
+  PoolBuilder& with_clock(std::shared_ptr<Clock> clock);
+  PoolBuilder& with_random(std::shared_ptr<RandomSource> random);
+
+  const PoolConfig& config() const noexcept { return config_; }
+
+  std::shared_ptr<SecureChannelPool> build(boost::asio::any_io_executor executor) const;
+  // nullptr on failure, with `error` set to "field: problem".
+  std::shared_ptr<SecureChannelPool> try_build(boost::asio::any_io_executor executor, std::string& error) const;
+
+ private:
+  PoolConfig config_;
+};
+
+}  // namespace securechannel

@@ -1,0 +1,70 @@
+// Every knob of a SecureChannelPool with its default (names from the seeds, ARCHITECTURE.md
+// "Pool semantics"). Usually filled through PoolBuilder; validate() names the first bad field.
+#pragma once
+
+#include "securechannel/clock.hpp"
+#include "securechannel/tls_options.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace securechannel {
+
+using Milliseconds = std::chrono::milliseconds;
+
+struct PoolConfig {
+  std::string endpoint;            // "host:port", "[v6]:port"
+  std::string metric_namespace = "securechannel";
+  std::size_t max_connections = 100;
+  std::size_t min_idle = 0;
+  std::size_t max_pending = 1024;  // callers allowed to wait; 0 = never wait
+  Milliseconds latency_threshold{300};     // connections whose p95 round trip exceeds it are recycled
+  Milliseconds cleanup_interval{60'000};
+  Milliseconds idle_timeout{300'000};
+  Milliseconds max_lifetime{3'600'000};    // "key rotation": reconnect after this long
+  Milliseconds connect_timeout{5'000};     // TCP connect + TLS handshake
+  Milliseconds acquire_timeout{5'000};
+  // An idle connection released longer ago than this is probed (one non-blocking recv) before
+  // it is handed out; a connection used more recently is handed out directly. Apache
+  // HttpClient's validateAfterInactivity; 0 probes every time.
+  Milliseconds validate_after_inactivity{1'000};
+  unsigned circuit_breaker_failure_threshold = 5;
+  Milliseconds circuit_breaker_cooldown{60'000};
+  Milliseconds reconnect_backoff_base{100};
+  Milliseconds reconnect_backoff_max{30'000};
+  Milliseconds histogram_rotation_interval{1'800'000};
+  std::string metrics_host = "127.0.0.1";
+  std::uint16_t metrics_port = 9090;       // 0: any free port (tests)
+  std::string metrics_auth_token;          // empty: no authentication
+  TlsOptions tls;
+  std::shared_ptr<Clock> clock;            // null: the steady clock
+  std::shared_ptr<RandomSource> random;    // null: a seeded Mersenne twister
+
+  // Filled by validate(): the endpoint split in two.
+  std::string host;
+  std::string port;
+};
+
+// A configuration mistake, naming the field ("max_connections", "tls.ca_file", ...).
+class ConfigError : public std::invalid_argument {
+ public:
+  ConfigError(std::string field, const std::string& problem);
+  const std::string& field() const noexcept { return field_; }
+
+ private:
+  std::string field_;
+};
+
+// Checks every field; fills host/port and the clock/random defaults. The first problem found is
+// returned (and nothing is thrown).
+std::optional<ConfigError> validate(PoolConfig& config);
+
+// Splits "host:port" / "[::1]:port"; false with a reason when malformed or the port is not 1..65535.
+bool parse_endpoint(const std::string& endpoint, std::string& host, std::string& port, std::string& problem);
+
+}  // namespace securechannel

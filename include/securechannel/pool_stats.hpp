@@ -1,0 +1,63 @@
+// Point-in-time copies of a pool's state, for status JSON, metrics and tests. Taking one costs a
+// lock and a copy; nothing here refers back into the pool.
+#pragma once
+
+#include "securechannel/circuit_breaker.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace securechannel {
+
+struct ConnectionSnapshot {
+  std::uint64_t connection_id = 0;
+  std::string state;  // "connecting", "idle", "leased", "closing"
+  std::chrono::system_clock::time_point created;
+  std::chrono::system_clock::time_point last_activity;
+  std::uint64_t reconnects = 0;  // connections this one's slot had before it
+  std::uint64_t errors = 0;
+  std::uint64_t leases = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t round_trips = 0;
+  double p50_latency_ms = 0;
+  double p95_latency_ms = 0;
+  bool is_healthy = true;
+  std::string alpn;
+  std::string tls_version;
+};
+
+struct PoolStats {
+  std::string endpoint;
+  // Gauges.
+  std::size_t total_connections = 0;  // connecting + idle + leased
+  std::size_t idle_connections = 0;
+  std::size_t leased_connections = 0;
+  std::size_t connecting_connections = 0;
+  std::size_t pending_acquires = 0;
+  CircuitState circuit_state = CircuitState::closed;
+  bool established = false;  // a connection has been established since the pool was last empty
+  // Counters, each event counted once.
+  std::uint64_t acquires = 0;             // successful acquires (requests_total)
+  std::uint64_t reuses = 0;               // of those, served by an already used connection
+  std::uint64_t connections_created = 0;  // successful handshakes
+  std::uint64_t connections_closed = 0;
+  std::uint64_t reconnects = 0;           // connections created to replace a closed one
+  std::uint64_t connect_failures = 0;
+  std::uint64_t acquire_timeouts = 0;
+  std::uint64_t pool_exhausted = 0;
+  std::uint64_t circuit_open_rejections = 0;
+  std::uint64_t circuit_opened = 0;
+  std::uint64_t stale_discarded = 0;      // idle connections found dead at checkout or cleanup
+  std::uint64_t closed_idle_timeout = 0;
+  std::uint64_t closed_max_lifetime = 0;
+  std::uint64_t closed_latency = 0;
+  std::uint64_t closed_broken = 0;        // returned by a lease after an error
+  std::uint64_t total_errors = 0;
+  std::map<std::string, std::uint64_t> errors_by_kind;
+};
+
+}  // namespace securechannel

@@ -1,0 +1,144 @@
+// One TCP + TLS connection to an upstream, as an Asio AsyncReadStream/AsyncWriteStream.
+//
+//   securechannel::SecureChannel channel(io.get_executor(), tls_context);
+//   channel.async_connect("relay.example.com", "443", std::chrono::seconds(5),
+//       [&](boost::system::error_code ec) {
+//         if (ec) std::cerr << ec.message() << ": " << channel.tls_failure().describe() << "\n";
+//       });
+//
+// OpenSSL runs directly on the non-blocking socket and Asio only waits for readiness, so an idle
+// connection holds no record buffers (ARCHITECTURE.md: memory per connection). Like any Asio
+// stream, a SecureChannel must outlive its pending operations and is not thread-safe: use it from
+// one strand. Pools hand connections out as Lease objects, which keep them alive on their own.
+#pragma once
+
+#include "securechannel/client_tls_context.hpp"
+#include "securechannel/detail/tls_io_op.hpp"
+#include "securechannel/tls_failure.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+struct ssl_st;
+
+namespace securechannel {
+
+// What an idle connection looks like from the outside, checked before it is handed out again.
+enum class IdleHealth {
+  healthy,          // nothing to read, still connected
+  closed_by_peer,   // EOF, close_notify or reset: the peer is gone
+  unexpected_data,  // application bytes arrived while nobody was reading: the protocol state is unknown
+};
+
+class SecureChannel {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+
+  SecureChannel(executor_type executor, std::shared_ptr<const ClientTlsContext> context);
+  ~SecureChannel();  // closes abruptly; use async_shutdown for a graceful close
+  SecureChannel(const SecureChannel&) = delete;
+  SecureChannel& operator=(const SecureChannel&) = delete;
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  SecureChannel& channel() noexcept { return *this; }
+
+  // Resolves `host`, tries every address in order (TCP_NODELAY on), then runs the TLS handshake
+  // with SNI and host-name verification. `timeout` bounds the whole sequence.
+  // Handler: void(boost::system::error_code). Errors: dns_failed, connect_refused,
+  // connect_timeout, certificate_verify_failed, tls_handshake_failed (see tls_failure()).
+  template <class Token>
+  auto async_connect(std::string host, std::string port, std::chrono::milliseconds timeout, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler, std::string h, std::string p, std::chrono::milliseconds t) {
+          start_connect(std::move(h), std::move(p), t, std::move(handler));
+        },
+        token, std::move(host), std::move(port), timeout);
+  }
+
+  // Handler: void(boost::system::error_code, std::size_t). A peer's close_notify reads as
+  // asio::error::eof; a close without it as errc::connection_closed (possible truncation).
+  template <class MutableBufferSequence, class Token>
+  auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
+    const auto buffer = detail::first_non_empty_buffer<boost::asio::mutable_buffer>(buffers);
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::read, buffer.data(), buffer.size()}, token,
+        socket_);
+  }
+
+  template <class ConstBufferSequence, class Token>
+  auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
+    const auto buffer = detail::first_non_empty_buffer<boost::asio::const_buffer>(buffers);
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::write, const_cast<void*>(buffer.data()),
+                                        buffer.size()},
+        token, socket_);
+  }
+
+  // Graceful close: sends close_notify (without waiting for the peer's), shuts the TCP socket
+  // down and closes it. `timeout` bounds the wait for a writable socket. Handler: void(error_code).
+  template <class Token>
+  auto async_shutdown(std::chrono::milliseconds timeout, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler, std::chrono::milliseconds t) { start_shutdown(t, std::move(handler)); }, token,
+        timeout);
+  }
+
+  // Closes the socket at once, without close_notify. Pending operations complete with
+  // operation_aborted.
+  void close() noexcept;
+
+  bool is_open() const noexcept { return socket_.is_open(); }
+  // True once the handshake succeeded and no fatal error happened since.
+  bool usable() const noexcept { return established_ && !fatal_; }
+
+  // Non-blocking look at an idle connection: processes TLS records that arrived meanwhile (TLS 1.3
+  // session tickets are normal), and reports whether the connection can be handed out again.
+  IdleHealth probe_idle() noexcept;
+
+  // True when OpenSSL holds decrypted bytes nobody has read yet.
+  bool has_buffered_input() const noexcept;
+
+  const TlsFailure& tls_failure() const noexcept { return failure_; }
+  std::string_view negotiated_alpn() const noexcept;
+  std::string_view negotiated_protocol_version() const noexcept;
+  ssl_st* native_handle() const noexcept { return ssl_; }
+
+  // One step of OpenSSL work each, for the composed operations; not for users.
+  detail::TlsStep step_read(void* data, std::size_t size, std::size_t& transferred,
+                            boost::system::error_code& error) noexcept;
+  detail::TlsStep step_write(const void* data, std::size_t size, std::size_t& transferred,
+                             boost::system::error_code& error) noexcept;
+  detail::TlsStep step_handshake(boost::system::error_code& error) noexcept;
+  detail::TlsStep step_shutdown(boost::system::error_code& error) noexcept;
+  void on_io_start(detail::IoDirection) noexcept {}
+  void on_io_complete(detail::IoDirection, const boost::system::error_code&, std::size_t) noexcept {}
+
+ private:
+  using ConnectHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+  void start_connect(std::string host, std::string port, std::chrono::milliseconds timeout, ConnectHandler handler);
+  void start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler);
+  // Creates the SSL object for `host` (SNI unless it is an IP literal, verification name).
+  boost::system::error_code prepare_tls(const std::string& host);
+  boost::system::error_code classify_failure(int ssl_error) noexcept;
+  friend struct ConnectSequence;
+
+  boost::asio::ip::tcp::socket socket_;
+  std::shared_ptr<const ClientTlsContext> context_;
+  ssl_st* ssl_ = nullptr;
+  TlsFailure failure_;
+  bool established_ = false;
+  bool fatal_ = false;  // after a fatal TLS error OpenSSL forbids SSL_shutdown
+};
+
+}  // namespace securechannel

@@ -1,0 +1,185 @@
+// SecureChannelPool: warm, verified TLS connections to one upstream, handed out as Leases.
+//
+//   boost::asio::io_context io;
+//   auto pool = securechannel::SecureChannelPool::builder("relay.example.com:443")
+//                   .with_max_connections(50)
+//                   .with_min_idle(5)
+//                   .build(io.get_executor());          // throws ConfigError naming the field
+//   pool->run_cleanup_task();                          // optional, explicit background work
+//   pool->async_acquire([](boost::system::error_code ec, securechannel::Lease lease) { ... });
+//   io.run();
+//
+// Semantics (ARCHITECTURE.md "Pool semantics"): LIFO reuse of idle connections; a new connection
+// when fewer than max_connections exist (connecting ones count); otherwise FIFO waiting for up to
+// acquire_timeout, pool_exhausted beyond max_pending; a release goes straight to the oldest waiter.
+// Dead idle connections are replaced at checkout without failing the caller. A circuit breaker
+// fails acquires fast while the upstream keeps failing.
+//
+// Thread-safety: all member functions may be called from any thread. Completion handlers run on
+// their associated executor (default: the pool's), never inside the initiating call. The pool
+// starts no thread and no background work of its own.
+#pragma once
+
+#include "securechannel/circuit_breaker.hpp"
+#include "securechannel/client_tls_context.hpp"
+#include "securechannel/error.hpp"
+#include "securechannel/lease.hpp"
+#include "securechannel/pool_config.hpp"
+#include "securechannel/pool_stats.hpp"
+#include "securechannel/reconnect_backoff.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace securechannel {
+
+class PoolBuilder;
+
+namespace detail {
+struct PoolErrorSink;
+}
+
+// The most recent failed connection attempt, with OpenSSL's reason when TLS was the cause.
+struct ConnectFailure {
+  boost::system::error_code error;
+  TlsFailure tls;
+  std::chrono::system_clock::time_point when{};
+  // "certificate_verify_failed: certificate verify failed (verify result 62: hostname mismatch)"
+  std::string describe() const;
+};
+
+class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool> {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using AcquireHandler = boost::asio::any_completion_handler<void(boost::system::error_code, Lease)>;
+  using ShutdownHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+  static PoolBuilder builder(std::string endpoint);
+  // Validates `config` and builds the pool; throws ConfigError naming the field.
+  static std::shared_ptr<SecureChannelPool> create(executor_type executor, PoolConfig config);
+
+  ~SecureChannelPool();
+  SecureChannelPool(const SecureChannelPool&) = delete;
+  SecureChannelPool& operator=(const SecureChannelPool&) = delete;
+
+  // Handler: void(boost::system::error_code, Lease). Errors: acquire_timeout, pool_exhausted,
+  // circuit_open, shutting_down, and the connect errors (connect_refused, dns_failed,
+  // connect_timeout, certificate_verify_failed, tls_handshake_failed) of a connection opened for
+  // this caller. Cancellation: not supported per operation; shutdown fails every waiter.
+  template <class Token>
+  auto async_acquire(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, Lease)>(
+        [self = shared_from_this()](auto handler) { self->start_acquire(AcquireHandler(std::move(handler))); },
+        token);
+  }
+
+  // An idle connection right now, or nothing: never waits, never connects. The hot path for
+  // callers that keep the pool warm.
+  std::optional<Lease> try_acquire();
+
+  // Starts connections until min_idle are idle or connecting (subject to the breaker and the
+  // reconnect backoff). run_cleanup_task() does this on every pass.
+  void warm_up();
+
+  // One maintenance pass: closes idle connections past idle_timeout, max_lifetime or the
+  // latency threshold, or found dead; marks leased ones past max_lifetime for retirement;
+  // tops up min_idle. Returns how many connections it closed. Uses the pool's clock.
+  std::size_t run_cleanup_once();
+  // Runs run_cleanup_once() every cleanup_interval until shutdown. Explicit: nothing runs unless
+  // the caller starts it.
+  void run_cleanup_task();
+
+  // Stops accepting acquires (shutting_down), fails waiters, closes idle connections with
+  // close_notify, waits up to `grace` for leases to come back, then closes the rest.
+  // Handler: void(boost::system::error_code), called when every socket is closed.
+  template <class Token>
+  auto async_shutdown(std::chrono::milliseconds grace, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [self = shared_from_this()](auto handler, std::chrono::milliseconds g) {
+          self->start_shutdown(g, ShutdownHandler(std::move(handler)));
+        },
+        token, grace);
+  }
+
+  PoolStats stats() const;
+  std::vector<ConnectionSnapshot> connection_snapshots() const;
+  ConnectFailure last_connect_failure() const;
+  const PoolConfig& config() const noexcept { return config_; }
+  const ClientTlsContext& tls_context() const noexcept { return *tls_; }
+  executor_type get_executor() const noexcept { return executor_; }
+
+ private:
+  struct Waiter {
+    AcquireHandler handler;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct Deferred;
+  enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, shutdown, connect_failed };
+  friend class Lease;
+
+  SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);
+
+  void start_acquire(AcquireHandler handler);
+  void start_shutdown(std::chrono::milliseconds grace, ShutdownHandler handler);
+  void release(std::shared_ptr<detail::PooledConnection> connection) noexcept;
+
+  // All of these run with mutex_ held and only record what to do in `deferred`.
+  detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred);
+  Lease lease_locked(detail::PooledConnection& connection, bool reused);
+  void hand_to_waiters_locked(Deferred& deferred);
+  void start_connect_locked(Deferred& deferred);
+  void connect_for_waiters_locked(Deferred& deferred);
+  void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
+  void transition(detail::PooledConnection& connection, detail::ConnectionState to);
+  void arm_waiter_timer_locked();
+  void top_up_locked(Deferred& deferred);
+  void maybe_finish_shutdown_locked(Deferred& deferred);
+  std::size_t total_locked() const noexcept { return connections_.size(); }
+
+  void on_connected(const std::shared_ptr<detail::PooledConnection>& connection, boost::system::error_code error);
+  void on_waiter_timer(boost::system::error_code error);
+  void on_closed(const std::shared_ptr<detail::PooledConnection>& connection);
+  void on_cleanup_tick(boost::system::error_code error);
+  void on_grace_expired(boost::system::error_code error);
+  void run(Deferred& deferred);
+
+  executor_type executor_;
+  PoolConfig config_;
+  std::shared_ptr<const ClientTlsContext> tls_;
+  std::shared_ptr<detail::PoolErrorSink> errors_;
+  ReconnectBackoff backoff_;
+
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<detail::PooledConnection>> connections_;  // connecting, idle, leased
+  std::vector<detail::PooledConnection*> idle_;                         // LIFO: back is the warmest
+  std::size_t connecting_ = 0;
+  std::size_t leased_ = 0;
+  std::size_t closing_ = 0;
+  std::deque<Waiter> waiters_;  // FIFO; deadlines are in order because acquire_timeout is fixed
+  boost::asio::steady_timer waiter_timer_;
+  bool waiter_timer_armed_ = false;
+  boost::asio::steady_timer cleanup_timer_;
+  bool cleanup_task_running_ = false;
+  boost::asio::steady_timer shutdown_timer_;
+  CircuitBreaker breaker_;
+  PoolStats counters_;                  // only the counter fields are kept here
+  std::vector<std::uint64_t> lineage_;  // reconnect counts of closed slots awaiting a replacement
+  unsigned top_up_failures_ = 0;
+  Clock::time_point next_top_up_at_{};
+  bool shutting_down_ = false;
+  bool established_ = false;  // a connection was established since the pool was last empty
+  bool shutdown_complete_ = false;
+  bool grace_expired_ = false;  // leases still out after the grace period were closed under them
+  std::vector<ShutdownHandler> shutdown_handlers_;
+  ConnectFailure last_failure_;
+  std::uint64_t next_connection_id_ = 0;
+};
+
+}  // namespace securechannel

@@ -1,0 +1,161 @@
+// Connection establishment and teardown for SecureChannel. Establishment is one coroutine:
+// resolve, try each address, handshake; every wait races one shared deadline.
+#include "securechannel/secure_channel.hpp"
+
+#include "securechannel/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <variant>
+
+namespace securechannel {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+
+SecureChannel::SecureChannel(executor_type executor, std::shared_ptr<const ClientTlsContext> context)
+    : socket_(std::move(executor)), context_(std::move(context)) {}
+
+SecureChannel::~SecureChannel() {
+  close();
+  SSL_free(ssl_);
+}
+
+void SecureChannel::close() noexcept {
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+error_code SecureChannel::prepare_tls(const std::string& host) {
+  SSL_free(ssl_);
+  ssl_ = SSL_new(context_->native_handle());
+  if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+    failure_.reason = "cannot create the OpenSSL connection object";
+    ERR_clear_error();
+    return errc::tls_handshake_failed;
+  }
+  const std::string& name = context_->options().server_name.empty() ? host : context_->options().server_name;
+  error_code parse_error;
+  const auto literal = asio::ip::make_address(name, parse_error);
+  if (!parse_error) {
+    // IP literals are verified against the certificate's IP SANs and are never sent as SNI
+    // (RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted").
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), literal.to_string().c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl_, name.c_str());
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    SSL_set1_host(ssl_, name.c_str());
+  }
+  return {};
+}
+
+// Runs with the channel alive (the caller keeps it so until the handler runs).
+struct ConnectSequence {
+  static asio::awaitable<error_code> run(SecureChannel& channel, std::string host, std::string port,
+                                         std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    asio::steady_timer timer(channel.socket_.get_executor());
+    auto expired = [&]() -> asio::awaitable<void> {
+      timer.expires_at(deadline);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    };
+
+    asio::ip::tcp::resolver resolver(channel.socket_.get_executor());
+    auto resolved = co_await (resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable)) || expired());
+    if (resolved.index() == 1) co_return errc::connect_timeout;
+    auto [resolve_error, endpoints] = std::get<0>(std::move(resolved));
+    if (resolve_error || endpoints.empty()) co_return errc::dns_failed;
+
+    error_code last_error = errc::connect_refused;
+    bool connected = false;
+    for (const auto& entry : endpoints) {
+      error_code ignored;
+      channel.socket_.close(ignored);
+      auto attempt = co_await (channel.socket_.async_connect(entry.endpoint(), asio::as_tuple(asio::use_awaitable)) ||
+                               expired());
+      if (attempt.index() == 1) co_return errc::connect_timeout;
+      if (auto [connect_error] = std::get<0>(attempt); !connect_error) {
+        connected = true;
+        break;
+      }
+    }
+    if (!connected) co_return last_error;
+
+    error_code option_error;
+    channel.socket_.set_option(asio::ip::tcp::no_delay(true), option_error);
+    channel.socket_.non_blocking(true, option_error);
+    if (option_error) co_return option_error;
+    if (error_code tls_error = channel.prepare_tls(host)) co_return tls_error;
+
+    for (;;) {
+      error_code handshake_error;
+      const detail::TlsStep step = channel.step_handshake(handshake_error);
+      if (step == detail::TlsStep::done) co_return error_code{};
+      if (step == detail::TlsStep::failed) co_return handshake_error;
+      const auto wait_type =
+          step == detail::TlsStep::want_read ? asio::socket_base::wait_read : asio::socket_base::wait_write;
+      auto waited = co_await (channel.socket_.async_wait(wait_type, asio::as_tuple(asio::use_awaitable)) || expired());
+      if (waited.index() == 1) co_return errc::connect_timeout;
+      if (auto [wait_error] = std::get<0>(waited); wait_error) co_return wait_error;
+    }
+  }
+};
+
+void SecureChannel::start_connect(std::string host, std::string port, std::chrono::milliseconds timeout,
+                                  ConnectHandler handler) {
+  failure_ = {};
+  established_ = false;
+  fatal_ = false;
+  auto executor = socket_.get_executor();
+  asio::co_spawn(executor, ConnectSequence::run(*this, std::move(host), std::move(port), timeout),
+                 [this, handler = std::move(handler), executor](std::exception_ptr failure, error_code ec) mutable {
+                   if (failure) ec = errc::tls_handshake_failed;  // only allocation failure can throw here
+                   if (ec) {
+                     close();
+                     if (failure_.reason.empty()) failure_.reason = ec.message();
+                   }
+                   auto handler_executor = asio::get_associated_executor(handler, executor);
+                   asio::dispatch(handler_executor, asio::append(std::move(handler), ec));
+                 });
+}
+
+void SecureChannel::start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler) {
+  auto executor = socket_.get_executor();
+  asio::co_spawn(
+      executor,
+      [this, timeout]() -> asio::awaitable<error_code> {
+        asio::steady_timer timer(socket_.get_executor(), timeout);
+        error_code result;
+        for (;;) {
+          const detail::TlsStep step = step_shutdown(result);
+          if (step != detail::TlsStep::want_write) break;
+          auto waited = co_await (socket_.async_wait(asio::socket_base::wait_write, asio::as_tuple(asio::use_awaitable)) ||
+                                  timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+          if (waited.index() == 1) {
+            result = errc::connect_timeout;
+            break;
+          }
+        }
+        error_code ignored;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        close();
+        co_return result;
+      },
+      [handler = std::move(handler), executor](std::exception_ptr, error_code ec) mutable {
+        auto handler_executor = asio::get_associated_executor(handler, executor);
+        asio::dispatch(handler_executor, asio::append(std::move(handler), ec));
+      });
+}
+
+}  // namespace securechannel

@@ -1,0 +1,180 @@
+// The OpenSSL half of SecureChannel: single non-blocking steps that the composed operations
+// repeat after readiness waits, and the mapping of OpenSSL's failures onto our error codes.
+#include "securechannel/error.hpp"
+#include "securechannel/secure_channel.hpp"
+
+#include <boost/asio/error.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace securechannel {
+namespace {
+
+// Every queued OpenSSL error, oldest first, joined: the detail a user needs to see why.
+std::string drain_openssl_errors() {
+  std::string text;
+  while (const unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof buffer);
+    if (!text.empty()) text += "; ";
+    const char* reason = ERR_reason_error_string(code);
+    text += reason ? reason : buffer;
+  }
+  return text;
+}
+
+}  // namespace
+
+boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcept {
+  const int saved_errno = errno;
+  fatal_ = true;
+  if (!established_) {
+    const long verify_result = SSL_get_verify_result(ssl_);
+    if (verify_result != X509_V_OK) {
+      failure_.verify_result = verify_result;
+      failure_.reason = X509_verify_cert_error_string(verify_result);
+      ERR_clear_error();
+      return errc::certificate_verify_failed;
+    }
+  }
+  if (ssl_error == SSL_ERROR_SYSCALL) {
+    ERR_clear_error();
+    if (saved_errno != 0) {
+      failure_.reason = std::system_category().message(saved_errno);
+      return {saved_errno, boost::system::system_category()};
+    }
+    failure_.reason = established_ ? "peer closed the connection without close_notify"
+                                   : "peer closed the connection during the TLS handshake";
+    return established_ ? errc::connection_closed : errc::tls_handshake_failed;
+  }
+  const unsigned long first = ERR_peek_error();
+  failure_.reason = drain_openssl_errors();
+  if (ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    return established_ ? errc::connection_closed : errc::tls_handshake_failed;
+  }
+  return established_ ? errc::protocol_error : errc::tls_handshake_failed;
+}
+
+detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size_t& transferred,
+                                         boost::system::error_code& error) noexcept {
+  if (!usable()) {
+    error = boost::asio::error::not_connected;
+    return detail::TlsStep::failed;
+  }
+  if (size == 0) return detail::TlsStep::done;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_read_ex(ssl_, data, size, &transferred) == 1) return detail::TlsStep::done;
+  switch (const int ssl_error = SSL_get_error(ssl_, 0)) {
+    case SSL_ERROR_WANT_READ: return detail::TlsStep::want_read;
+    case SSL_ERROR_WANT_WRITE: return detail::TlsStep::want_write;
+    case SSL_ERROR_ZERO_RETURN:
+      // The peer sent close_notify: a clean end of stream, spelled the way Asio algorithms expect.
+      error = boost::asio::error::eof;
+      return detail::TlsStep::failed;
+    default:
+      error = classify_failure(ssl_error);
+      return detail::TlsStep::failed;
+  }
+}
+
+detail::TlsStep SecureChannel::step_write(const void* data, std::size_t size, std::size_t& transferred,
+                                          boost::system::error_code& error) noexcept {
+  if (!usable()) {
+    error = boost::asio::error::not_connected;
+    return detail::TlsStep::failed;
+  }
+  if (size == 0) return detail::TlsStep::done;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_write_ex(ssl_, data, size, &transferred) == 1) return detail::TlsStep::done;
+  switch (const int ssl_error = SSL_get_error(ssl_, 0)) {
+    case SSL_ERROR_WANT_READ: return detail::TlsStep::want_read;
+    case SSL_ERROR_WANT_WRITE: return detail::TlsStep::want_write;
+    default:
+      error = classify_failure(ssl_error);
+      return detail::TlsStep::failed;
+  }
+}
+
+detail::TlsStep SecureChannel::step_handshake(boost::system::error_code& error) noexcept {
+  ERR_clear_error();
+  errno = 0;
+  const int result = SSL_connect(ssl_);
+  if (result == 1) {
+    established_ = true;
+    return detail::TlsStep::done;
+  }
+  switch (const int ssl_error = SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_WANT_READ: return detail::TlsStep::want_read;
+    case SSL_ERROR_WANT_WRITE: return detail::TlsStep::want_write;
+    default:
+      error = classify_failure(ssl_error);
+      return detail::TlsStep::failed;
+  }
+}
+
+detail::TlsStep SecureChannel::step_shutdown(boost::system::error_code& error) noexcept {
+  if (!ssl_ || !established_ || fatal_) return detail::TlsStep::done;
+  ERR_clear_error();
+  errno = 0;
+  // We send our close_notify and do not wait for the peer's: the connection is being discarded
+  // and nothing it could still send is wanted (RFC 8446 6.1 allows the half-close).
+  const int result = SSL_shutdown(ssl_);
+  if (result >= 0) return detail::TlsStep::done;
+  switch (SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_WANT_WRITE: return detail::TlsStep::want_write;
+    case SSL_ERROR_WANT_READ: return detail::TlsStep::done;  // our close_notify is out
+    default:
+      ERR_clear_error();
+      fatal_ = true;
+      error = boost::asio::error::shut_down;
+      return detail::TlsStep::failed;
+  }
+}
+
+IdleHealth SecureChannel::probe_idle() noexcept {
+  if (!usable() || !socket_.is_open()) return IdleHealth::closed_by_peer;
+  for (;;) {
+    char byte = 0;
+    const ssize_t peeked = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return IdleHealth::healthy;
+      if (errno == EINTR) continue;
+      return IdleHealth::closed_by_peer;
+    }
+    if (peeked == 0) return IdleHealth::closed_by_peer;
+    // Bytes are waiting. TLS 1.3 servers send session tickets after the handshake, so let
+    // OpenSSL consume records: only application data or a closure makes the connection unusable.
+    std::size_t transferred = 0;
+    ERR_clear_error();
+    if (SSL_read_ex(ssl_, &byte, 1, &transferred) == 1) return IdleHealth::unexpected_data;
+    const int ssl_error = SSL_get_error(ssl_, 0);
+    if (ssl_error == SSL_ERROR_WANT_READ) {
+      continue;  // only non-application records were there; look again
+    }
+    if (ssl_error != SSL_ERROR_ZERO_RETURN) fatal_ = true;
+    ERR_clear_error();
+    return IdleHealth::closed_by_peer;
+  }
+}
+
+bool SecureChannel::has_buffered_input() const noexcept { return ssl_ && SSL_pending(ssl_) > 0; }
+
+std::string_view SecureChannel::negotiated_alpn() const noexcept {
+  if (!ssl_) return {};
+  const unsigned char* protocol = nullptr;
+  unsigned length = 0;
+  SSL_get0_alpn_selected(ssl_, &protocol, &length);
+  return {reinterpret_cast<const char*>(protocol), length};
+}
+
+std::string_view SecureChannel::negotiated_protocol_version() const noexcept {
+  return ssl_ && established_ ? SSL_get_version(ssl_) : "";
+}
+
+}  // namespace securechannel

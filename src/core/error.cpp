@@ -1,0 +1,69 @@
+#include "securechannel/error.hpp"
+
+#include <boost/asio/error.hpp>
+
+#include <string>
+
+namespace securechannel {
+namespace {
+
+class SecureChannelCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "securechannel"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::pool_exhausted: return "pool exhausted: too many callers waiting (max_pending)";
+      case errc::acquire_timeout: return "no connection became available within acquire_timeout";
+      case errc::circuit_open: return "circuit breaker open: upstream failed repeatedly, failing fast";
+      case errc::connect_timeout: return "connect or TLS handshake timed out (connect_timeout)";
+      case errc::connect_refused: return "connection refused or unreachable at every resolved address";
+      case errc::dns_failed: return "host name did not resolve";
+      case errc::tls_handshake_failed: return "TLS handshake failed";
+      case errc::certificate_verify_failed: return "certificate verification failed";
+      case errc::certificate_pin_mismatch: return "certificate public key matches no configured pin";
+      case errc::protocol_error: return "protocol error";
+      case errc::shutting_down: return "pool is shutting down";
+      case errc::connection_closed: return "connection closed by peer";
+    }
+    return "unknown securechannel error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& securechannel_category() noexcept {
+  static const SecureChannelCategory category;
+  return category;
+}
+
+std::string_view error_name(errc code) noexcept {
+  switch (code) {
+    case errc::pool_exhausted: return "pool_exhausted";
+    case errc::acquire_timeout: return "acquire_timeout";
+    case errc::circuit_open: return "circuit_open";
+    case errc::connect_timeout: return "connect_timeout";
+    case errc::connect_refused: return "connect_refused";
+    case errc::dns_failed: return "dns_failed";
+    case errc::tls_handshake_failed: return "tls_handshake_failed";
+    case errc::certificate_verify_failed: return "certificate_verify_failed";
+    case errc::certificate_pin_mismatch: return "certificate_pin_mismatch";
+    case errc::protocol_error: return "protocol_error";
+    case errc::shutting_down: return "shutting_down";
+    case errc::connection_closed: return "connection_closed";
+  }
+  return "unknown";
+}
+
+std::string_view error_kind(const boost::system::error_code& ec) noexcept {
+  if (!ec) return "none";
+  if (ec.category() == securechannel_category()) return error_name(static_cast<errc>(ec.value()));
+  if (ec == boost::asio::error::operation_aborted) return "operation_aborted";
+  if (ec == boost::asio::error::eof) return "eof";
+  if (ec == boost::asio::error::timed_out) return "timed_out";
+  if (ec == boost::asio::error::connection_reset) return "connection_reset";
+  if (ec == boost::asio::error::broken_pipe) return "broken_pipe";
+  return "io_error";
+}
+
+}  // namespace securechannel

@@ -1,0 +1,30 @@
+// What a pool decides under its lock but does after releasing it: completing handlers, starting
+// and closing connections. Running them outside the lock keeps any of them from re-entering the
+// pool while it is held.
+#pragma once
+
+#include "securechannel/secure_channel_pool.hpp"
+
+#include <vector>
+
+namespace securechannel {
+
+struct SecureChannelPool::Deferred {
+  struct Completion {
+    AcquireHandler handler;
+    boost::system::error_code error;
+    Lease lease;
+  };
+
+  void complete(AcquireHandler handler, boost::system::error_code error, Lease lease = {}) {
+    completions.push_back({std::move(handler), error, std::move(lease)});
+  }
+
+  std::vector<Completion> completions;
+  std::vector<std::shared_ptr<detail::PooledConnection>> connects;
+  std::vector<std::shared_ptr<detail::PooledConnection>> graceful_closes;
+  std::vector<std::shared_ptr<detail::PooledConnection>> abrupt_closes;
+  std::vector<ShutdownHandler> shutdown_completions;
+};
+
+}  // namespace securechannel

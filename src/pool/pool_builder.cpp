@@ -1,0 +1,54 @@
+#include "securechannel/pool_builder.hpp"
+
+#include "securechannel/secure_channel_pool.hpp"
+
+namespace securechannel {
+
+PoolBuilder::PoolBuilder(std::string endpoint) { config_.endpoint = std::move(endpoint); }
+
+// clang-format off
+PoolBuilder& PoolBuilder::with_namespace(std::string value) { config_.metric_namespace = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_max_connections(std::size_t value) { config_.max_connections = value; return *this; }
+PoolBuilder& PoolBuilder::with_min_idle(std::size_t value) { config_.min_idle = value; return *this; }
+PoolBuilder& PoolBuilder::with_max_pending(std::size_t value) { config_.max_pending = value; return *this; }
+PoolBuilder& PoolBuilder::with_max_latency_ms(std::uint64_t value) { config_.latency_threshold = Milliseconds(value); return *this; }
+PoolBuilder& PoolBuilder::with_latency_threshold(Milliseconds value) { config_.latency_threshold = value; return *this; }
+PoolBuilder& PoolBuilder::with_cleanup_interval(Milliseconds value) { config_.cleanup_interval = value; return *this; }
+PoolBuilder& PoolBuilder::with_idle_timeout(Milliseconds value) { config_.idle_timeout = value; return *this; }
+PoolBuilder& PoolBuilder::with_max_lifetime(Milliseconds value) { config_.max_lifetime = value; return *this; }
+PoolBuilder& PoolBuilder::with_connect_timeout(Milliseconds value) { config_.connect_timeout = value; return *this; }
+PoolBuilder& PoolBuilder::with_acquire_timeout(Milliseconds value) { config_.acquire_timeout = value; return *this; }
+PoolBuilder& PoolBuilder::with_validate_after_inactivity(Milliseconds value) { config_.validate_after_inactivity = value; return *this; }
+PoolBuilder& PoolBuilder::with_circuit_breaker_failure_threshold(unsigned value) { config_.circuit_breaker_failure_threshold = value; return *this; }
+PoolBuilder& PoolBuilder::with_circuit_breaker_cooldown(Milliseconds value) { config_.circuit_breaker_cooldown = value; return *this; }
+PoolBuilder& PoolBuilder::with_reconnect_backoff(Milliseconds base, Milliseconds max) { config_.reconnect_backoff_base = base; config_.reconnect_backoff_max = max; return *this; }
+PoolBuilder& PoolBuilder::with_histogram_rotation_interval(Milliseconds value) { config_.histogram_rotation_interval = value; return *this; }
+PoolBuilder& PoolBuilder::with_metrics_host(std::string value) { config_.metrics_host = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_metrics_port(std::uint16_t value) { config_.metrics_port = value; return *this; }
+PoolBuilder& PoolBuilder::with_metrics_auth_token(std::string value) { config_.metrics_auth_token = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_tls(TlsOptions value) { config_.tls = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_ca_file(std::string value) { config_.tls.ca_file = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_ca_directory(std::string value) { config_.tls.ca_directory = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_system_trust_store(bool value) { config_.tls.use_system_trust_store = value; return *this; }
+PoolBuilder& PoolBuilder::with_min_tls_version(TlsVersion value) { config_.tls.min_version = value; return *this; }
+PoolBuilder& PoolBuilder::with_alpn(std::vector<std::string> value) { config_.tls.alpn = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_server_name(std::string value) { config_.tls.server_name = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_clock(std::shared_ptr<Clock> value) { config_.clock = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_random(std::shared_ptr<RandomSource> value) { config_.random = std::move(value); return *this; }
+// clang-format on
+
+std::shared_ptr<SecureChannelPool> PoolBuilder::build(boost::asio::any_io_executor executor) const {
+  return SecureChannelPool::create(std::move(executor), config_);
+}
+
+std::shared_ptr<SecureChannelPool> PoolBuilder::try_build(boost::asio::any_io_executor executor,
+                                                         std::string& error) const {
+  try {
+    return build(std::move(executor));
+  } catch (const ConfigError& problem) {
+    error = problem.what();
+    return nullptr;
+  }
+}
+
+}  // namespace securechannel

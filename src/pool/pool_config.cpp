@@ -1,0 +1,103 @@
+#include "securechannel/pool_config.hpp"
+
+#include <charconv>
+
+namespace securechannel {
+
+ConfigError::ConfigError(std::string field, const std::string& problem)
+    : std::invalid_argument(field + ": " + problem), field_(std::move(field)) {}
+
+bool parse_endpoint(const std::string& endpoint, std::string& host, std::string& port, std::string& problem) {
+  std::string::size_type colon;
+  if (!endpoint.empty() && endpoint.front() == '[') {
+    const auto close = endpoint.find(']');
+    if (close == std::string::npos || close + 1 >= endpoint.size() || endpoint[close + 1] != ':') {
+      problem = "'" + endpoint + "' is not [ipv6]:port";
+      return false;
+    }
+    host = endpoint.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = endpoint.rfind(':');
+    if (colon == std::string::npos) {
+      problem = "'" + endpoint + "' has no port (expected host:port)";
+      return false;
+    }
+    host = endpoint.substr(0, colon);
+    if (host.find(':') != std::string::npos) {
+      problem = "'" + endpoint + "': IPv6 addresses need brackets, as in [::1]:443";
+      return false;
+    }
+  }
+  if (host.empty()) {
+    problem = "'" + endpoint + "' has an empty host";
+    return false;
+  }
+  port = endpoint.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+    problem = "'" + endpoint + "': port must be a number from 1 to 65535";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+bool valid_metric_namespace(const std::string& name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<ConfigError> validate(PoolConfig& config) {
+  std::string problem;
+  if (!parse_endpoint(config.endpoint, config.host, config.port, problem)) return ConfigError("endpoint", problem);
+  if (!valid_metric_namespace(config.metric_namespace)) {
+    return ConfigError("namespace", "'" + config.metric_namespace +
+                                        "' is not a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+  }
+  if (config.max_connections == 0) return ConfigError("max_connections", "must be at least 1");
+  if (config.min_idle > config.max_connections) {
+    return ConfigError("min_idle", "must not exceed max_connections (" + std::to_string(config.max_connections) + ")");
+  }
+  const auto positive = [](Milliseconds value) { return value.count() > 0; };
+  if (!positive(config.latency_threshold)) return ConfigError("latency_threshold", "must be greater than zero");
+  if (!positive(config.cleanup_interval)) return ConfigError("cleanup_interval", "must be greater than zero");
+  if (!positive(config.idle_timeout)) return ConfigError("idle_timeout", "must be greater than zero");
+  if (!positive(config.max_lifetime)) return ConfigError("max_lifetime", "must be greater than zero");
+  if (!positive(config.connect_timeout)) return ConfigError("connect_timeout", "must be greater than zero");
+  if (!positive(config.acquire_timeout)) return ConfigError("acquire_timeout", "must be greater than zero");
+  if (config.validate_after_inactivity.count() < 0) {
+    return ConfigError("validate_after_inactivity", "must not be negative");
+  }
+  if (config.circuit_breaker_failure_threshold == 0) {
+    return ConfigError("circuit_breaker_failure_threshold", "must be at least 1");
+  }
+  if (!positive(config.circuit_breaker_cooldown)) {
+    return ConfigError("circuit_breaker_cooldown", "must be greater than zero");
+  }
+  if (!positive(config.reconnect_backoff_base)) return ConfigError("reconnect_backoff_base", "must be greater than zero");
+  if (config.reconnect_backoff_max < config.reconnect_backoff_base) {
+    return ConfigError("reconnect_backoff_max", "must not be below reconnect_backoff_base");
+  }
+  if (!positive(config.histogram_rotation_interval)) {
+    return ConfigError("histogram_rotation_interval", "must be greater than zero");
+  }
+  if (config.metrics_host.empty()) return ConfigError("metrics_host", "must not be empty");
+  if (config.tls.server_name.find_first_of(" \t\r\n/") != std::string::npos) {
+    return ConfigError("tls.server_name", "'" + config.tls.server_name + "' is not a host name");
+  }
+  if (!config.clock) config.clock = default_clock();
+  if (!config.random) config.random = std::make_shared<DefaultRandomSource>();
+  return std::nullopt;
+}
+
+}  // namespace securechannel

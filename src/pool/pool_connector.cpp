@@ -1,0 +1,130 @@
+// Opening and closing connections: the pool's side of establishment, the circuit breaker,
+// min_idle top-up with backoff, and the books kept when a connection leaves.
+#include "securechannel/secure_channel_pool.hpp"
+
+#include "pool/deferred_actions.hpp"
+#include "pool/pool_error_sink.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace securechannel {
+
+using boost::system::error_code;
+using detail::ConnectionState;
+using detail::PooledConnection;
+
+void SecureChannelPool::start_connect_locked(Deferred& deferred) {
+  auto connection = std::make_shared<PooledConnection>(++next_connection_id_, executor_, tls_, config_.clock->now(),
+                                                       config_.clock->wall_now(), errors_);
+  connection->index_in_pool_ = connections_.size();
+  connections_.push_back(connection);
+  ++connecting_;  // born in ConnectionState::connecting
+  deferred.connects.push_back(std::move(connection));
+}
+
+void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& connection, error_code error) {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    if (connection->state_ != ConnectionState::connecting) return;  // shutdown took it already
+    if (error) {
+      remove_locked(*connection, CloseReason::connect_failed, deferred);
+      if (!shutting_down_) {
+        breaker_.record_failure();
+        ++counters_.connect_failures;
+        errors_->record(error);
+        last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
+        ++top_up_failures_;
+        next_top_up_at_ = config_.clock->now() + backoff_.delay_after(top_up_failures_);
+        spdlog::warn("securechannel: connect to {} failed: {}", config_.endpoint, last_failure_.describe());
+        // More callers waiting than connections on the way: the oldest one was counting on this
+        // connection, so it gets the reason rather than a later acquire_timeout.
+        if (waiters_.size() > connecting_) {
+          deferred.complete(std::move(waiters_.front().handler), error);
+          waiters_.pop_front();
+        }
+      }
+    } else {
+      breaker_.record_success();
+      top_up_failures_ = 0;
+      established_ = true;
+      ++counters_.connections_created;
+      if (!lineage_.empty()) {
+        connection->reconnects_ = lineage_.back() + 1;
+        lineage_.pop_back();
+        ++counters_.reconnects;
+      }
+      transition(*connection, ConnectionState::idle);
+      connection->released_at_ = config_.clock->now();
+      if (shutting_down_) {
+        remove_locked(*connection, CloseReason::shutdown, deferred);
+      } else {
+        hand_to_waiters_locked(deferred);
+      }
+    }
+    maybe_finish_shutdown_locked(deferred);
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason reason, Deferred& deferred) {
+  // Swap-remove from the list of live connections, keeping the moved one's index right.
+  std::shared_ptr<PooledConnection> owned = std::move(connections_[connection.index_in_pool_]);
+  if (connection.index_in_pool_ + 1 != connections_.size()) {
+    connections_[connection.index_in_pool_] = std::move(connections_.back());
+    connections_[connection.index_in_pool_]->index_in_pool_ = connection.index_in_pool_;
+  }
+  connections_.pop_back();
+
+  bool graceful = true;
+  bool replaceable = true;
+  switch (reason) {
+    case CloseReason::idle_timeout: ++counters_.closed_idle_timeout; replaceable = false; break;
+    case CloseReason::max_lifetime: ++counters_.closed_max_lifetime; break;
+    case CloseReason::latency: ++counters_.closed_latency; break;
+    case CloseReason::stale: graceful = false; break;
+    case CloseReason::broken: ++counters_.closed_broken; graceful = false; break;
+    case CloseReason::shutdown: replaceable = false; break;
+    case CloseReason::connect_failed: graceful = false; replaceable = false; break;
+  }
+  if (reason != CloseReason::connect_failed) ++counters_.connections_closed;
+  if (replaceable && !shutting_down_) lineage_.push_back(connection.reconnects_);
+  if (!connection.channel().usable()) graceful = false;  // nothing to say close_notify over
+
+  if (graceful) {
+    transition(connection, ConnectionState::closing);
+    deferred.graceful_closes.push_back(std::move(owned));
+  } else {
+    transition(connection, ConnectionState::closed);
+    deferred.abrupt_closes.push_back(std::move(owned));
+  }
+}
+
+void SecureChannelPool::on_closed(const std::shared_ptr<PooledConnection>& connection) {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    if (connection->state_ == ConnectionState::closing) transition(*connection, ConnectionState::closed);
+    maybe_finish_shutdown_locked(deferred);
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::top_up_locked(Deferred& deferred) {
+  if (shutting_down_ || config_.clock->now() < next_top_up_at_) return;
+  while (idle_.size() + connecting_ < config_.min_idle && total_locked() < config_.max_connections &&
+         breaker_.allow_attempt()) {
+    start_connect_locked(deferred);
+  }
+}
+
+void SecureChannelPool::warm_up() {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    top_up_locked(deferred);
+  }
+  run(deferred);
+}
+
+}  // namespace securechannel

@@ -1,0 +1,145 @@
+// Explicit background work: the cleanup pass and its timer, and shutdown. Nothing here runs
+// unless the caller asked for it.
+#include "securechannel/secure_channel_pool.hpp"
+
+#include "pool/deferred_actions.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace securechannel {
+
+using boost::system::error_code;
+using detail::ConnectionState;
+using detail::PooledConnection;
+
+namespace {
+// Fewer samples than this say too little about a connection to evict it for latency.
+constexpr std::uint64_t min_samples_for_latency_eviction = 5;
+}  // namespace
+
+std::size_t SecureChannelPool::run_cleanup_once() {
+  Deferred deferred;
+  std::size_t closed = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) return 0;
+    const auto now = config_.clock->now();
+    const double threshold_ms = static_cast<double>(config_.latency_threshold.count());
+    // Oldest idle first, so that idle_timeout trims the cold end and keeps the warm set.
+    const std::vector<PooledConnection*> idle_snapshot = idle_;
+    for (PooledConnection* connection : idle_snapshot) {
+      if (now - connection->created_ >= config_.max_lifetime) {
+        remove_locked(*connection, CloseReason::max_lifetime, deferred);
+      } else if (now - connection->released_at_ >= config_.idle_timeout && idle_.size() > config_.min_idle) {
+        // Like HikariCP's idleTimeout, it never trims below min_idle.
+        remove_locked(*connection, CloseReason::idle_timeout, deferred);
+      } else if (connection->stats().round_trips() >= min_samples_for_latency_eviction &&
+                 connection->stats().latency_quantile_ms(0.95) > threshold_ms) {
+        remove_locked(*connection, CloseReason::latency, deferred);
+      } else if (connection->channel().probe_idle() != IdleHealth::healthy) {
+        ++counters_.stale_discarded;
+        remove_locked(*connection, CloseReason::stale, deferred);
+      } else {
+        continue;
+      }
+      ++closed;
+    }
+    for (auto& connection : connections_) {
+      if (connection->state_ == ConnectionState::leased && now - connection->created_ >= config_.max_lifetime) {
+        connection->retire_on_release_ = true;  // rotated when its lease ends, never under it
+      }
+    }
+    // Seed 001 bug #1: "established" must fall back once the pool has emptied.
+    if (connections_.empty()) established_ = false;
+    top_up_locked(deferred);
+  }
+  run(deferred);
+  return closed;
+}
+
+void SecureChannelPool::run_cleanup_task() {
+  {
+    std::lock_guard lock(mutex_);
+    if (cleanup_task_running_ || shutting_down_) return;
+    cleanup_task_running_ = true;
+    cleanup_timer_.expires_after(config_.cleanup_interval);
+    cleanup_timer_.async_wait([weak = weak_from_this()](error_code error) {
+      if (auto self = weak.lock()) self->on_cleanup_tick(error);
+    });
+  }
+  warm_up();
+}
+
+void SecureChannelPool::on_cleanup_tick(error_code error) {
+  if (error == boost::asio::error::operation_aborted) return;
+  run_cleanup_once();
+  std::lock_guard lock(mutex_);
+  if (shutting_down_) return;
+  cleanup_timer_.expires_after(config_.cleanup_interval);
+  cleanup_timer_.async_wait([weak = weak_from_this()](error_code next_error) {
+    if (auto self = weak.lock()) self->on_cleanup_tick(next_error);
+  });
+}
+
+void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, ShutdownHandler handler) {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutdown_complete_) {
+      deferred.shutdown_completions.push_back(std::move(handler));
+    } else {
+      shutdown_handlers_.push_back(std::move(handler));
+    }
+    if (!shutting_down_) {
+      shutting_down_ = true;
+      for (auto& waiter : waiters_) deferred.complete(std::move(waiter.handler), errc::shutting_down);
+      waiters_.clear();
+      waiter_timer_.cancel();
+      cleanup_timer_.cancel();
+      while (!idle_.empty()) remove_locked(*idle_.back(), CloseReason::shutdown, deferred);
+      for (auto& connection : connections_) {
+        // A connect in flight ends with operation_aborted and leaves the books in on_connected.
+        if (connection->state_ == ConnectionState::connecting) {
+          boost::asio::post(executor_, [connection] { connection->channel().close(); });
+        }
+      }
+      if (leased_ > 0) {
+        shutdown_timer_.expires_after(grace);
+        shutdown_timer_.async_wait([weak = weak_from_this()](error_code error) {
+          if (auto self = weak.lock()) self->on_grace_expired(error);
+        });
+      }
+    }
+    maybe_finish_shutdown_locked(deferred);
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::on_grace_expired(error_code error) {
+  if (error == boost::asio::error::operation_aborted) return;
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    grace_expired_ = true;
+    for (auto& connection : connections_) {
+      if (connection->state_ != ConnectionState::leased) continue;
+      // The lease holder's operations fail with operation_aborted; its Lease returns the
+      // connection as broken whenever it is destroyed.
+      connection->mark_broken();
+      boost::asio::post(executor_, [connection] { connection->channel().close(); });
+    }
+    maybe_finish_shutdown_locked(deferred);
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::maybe_finish_shutdown_locked(Deferred& deferred) {
+  if (!shutting_down_ || shutdown_complete_) return;
+  if (connecting_ > 0 || closing_ > 0 || !idle_.empty() || (leased_ > 0 && !grace_expired_)) return;
+  shutdown_complete_ = true;
+  shutdown_timer_.cancel();
+  for (auto& handler : shutdown_handlers_) deferred.shutdown_completions.push_back(std::move(handler));
+  shutdown_handlers_.clear();
+}
+
+}  // namespace securechannel

@@ -1,0 +1,67 @@
+// Point-in-time copies of a pool for status, metrics and tests.
+#include "securechannel/secure_channel_pool.hpp"
+
+#include "pool/pool_error_sink.hpp"
+
+namespace securechannel {
+
+using detail::PooledConnection;
+
+PoolStats SecureChannelPool::stats() const {
+  std::lock_guard lock(mutex_);
+  PoolStats stats = counters_;
+  stats.total_connections = connections_.size();
+  stats.idle_connections = idle_.size();
+  stats.leased_connections = leased_;
+  stats.connecting_connections = connecting_;
+  stats.pending_acquires = waiters_.size();
+  stats.circuit_state = breaker_.state();
+  stats.circuit_opened = breaker_.times_opened();
+  stats.established = established_;
+  std::lock_guard errors_lock(errors_->mutex);
+  stats.total_errors = errors_->total;
+  stats.errors_by_kind = errors_->by_kind;
+  return stats;
+}
+
+std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ConnectionSnapshot> snapshots;
+  snapshots.reserve(connections_.size());
+  const auto steady_now = std::chrono::steady_clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  const double threshold_ms = static_cast<double>(config_.latency_threshold.count());
+  for (const auto& connection : connections_) {
+    ConnectionSnapshot snapshot;
+    snapshot.connection_id = connection->id();
+    snapshot.state = std::string(detail::to_string(connection->state_));
+    snapshot.created = connection->created_wall_;
+    snapshot.last_activity =
+        wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(steady_now - connection->last_io());
+    snapshot.reconnects = connection->reconnects_;
+    const ConnectionStats& stats = connection->stats();
+    snapshot.errors = stats.errors();
+    snapshot.leases = stats.leases();
+    snapshot.bytes_sent = stats.bytes_sent();
+    snapshot.bytes_received = stats.bytes_received();
+    snapshot.round_trips = stats.round_trips();
+    snapshot.p50_latency_ms = stats.latency_quantile_ms(0.50);
+    snapshot.p95_latency_ms = stats.latency_quantile_ms(0.95);
+    const bool connected = connection->state_ != detail::ConnectionState::connecting;
+    snapshot.is_healthy = connected && !connection->broken_.load(std::memory_order_relaxed) &&
+                          snapshot.p95_latency_ms <= threshold_ms;
+    if (connected) {
+      snapshot.alpn = std::string(connection->channel().negotiated_alpn());
+      snapshot.tls_version = std::string(connection->channel().negotiated_protocol_version());
+    }
+    snapshots.push_back(std::move(snapshot));
+  }
+  return snapshots;
+}
+
+ConnectFailure SecureChannelPool::last_connect_failure() const {
+  std::lock_guard lock(mutex_);
+  return last_failure_;
+}
+
+}  // namespace securechannel

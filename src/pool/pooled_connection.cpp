@@ -1,0 +1,76 @@
+#include "securechannel/detail/pooled_connection.hpp"
+
+#include "pool/pool_error_sink.hpp"
+
+#include <boost/asio/error.hpp>
+
+namespace securechannel::detail {
+
+std::string_view to_string(ConnectionState state) noexcept {
+  switch (state) {
+    case ConnectionState::connecting: return "connecting";
+    case ConnectionState::idle: return "idle";
+    case ConnectionState::leased: return "leased";
+    case ConnectionState::closing: return "closing";
+    case ConnectionState::closed: return "closed";
+  }
+  return "unknown";
+}
+
+PooledConnection::PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
+                                   std::shared_ptr<const ClientTlsContext> context, Clock::time_point created,
+                                   std::chrono::system_clock::time_point created_wall,
+                                   std::shared_ptr<PoolErrorSink> errors)
+    : id_(id),
+      channel_(std::move(executor), std::move(context)),
+      errors_(std::move(errors)),
+      created_(created),
+      released_at_(created),
+      created_wall_(created_wall) {
+  last_io_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+void PooledConnection::on_io_start(IoDirection direction) noexcept {
+  operations_in_flight_.fetch_add(1, std::memory_order_relaxed);
+  // A round trip is measured from the first write after the last response byte to the first
+  // byte of the next response: request/response protocols' time to first byte.
+  if (direction == IoDirection::write && !exchange_pending_) {
+    exchange_pending_ = true;
+    exchange_started_ = std::chrono::steady_clock::now();
+  }
+}
+
+void PooledConnection::on_io_complete(IoDirection direction, const boost::system::error_code& error,
+                                      std::size_t bytes) noexcept {
+  operations_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  last_io_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  if (error) {
+    broken_.store(true, std::memory_order_relaxed);
+    // A clean end of stream or our own cancellation is not an upstream fault.
+    if (error != boost::asio::error::eof && error != boost::asio::error::operation_aborted) {
+      stats_.add_error();
+      try {
+        errors_->record(error);
+      } catch (...) {
+        // Counting must never take the I/O path down; a lost count under OOM is acceptable.
+      }
+    }
+  }
+  if (direction == IoDirection::write) {
+    stats_.add_bytes_sent(bytes);
+    return;
+  }
+  stats_.add_bytes_received(bytes);
+  if (bytes > 0 && exchange_pending_) {
+    exchange_pending_ = false;
+    stats_.record_round_trip(now - exchange_started_);
+  }
+}
+
+bool PooledConnection::reusable() const noexcept {
+  return !broken_.load(std::memory_order_relaxed) && operations_in_flight_.load(std::memory_order_relaxed) == 0 &&
+         channel_.usable() && channel_.is_open() && !channel_.has_buffered_input();
+}
+
+}  // namespace securechannel::detail

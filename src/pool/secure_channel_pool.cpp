@@ -1,0 +1,234 @@
+// Acquire, release and waiting: the part of SecureChannelPool on every caller's path.
+#include "securechannel/secure_channel_pool.hpp"
+
+#include "pool/deferred_actions.hpp"
+#include "pool/pool_error_sink.hpp"
+#include "securechannel/pool_builder.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace securechannel {
+
+using boost::system::error_code;
+using detail::ConnectionState;
+using detail::PooledConnection;
+
+std::string ConnectFailure::describe() const {
+  if (!error) return "";
+  std::string text(error_kind(error));
+  const std::string detail = tls.empty() ? error.message() : tls.describe();
+  return text + ": " + detail;
+}
+
+PoolBuilder SecureChannelPool::builder(std::string endpoint) { return PoolBuilder(std::move(endpoint)); }
+
+std::shared_ptr<SecureChannelPool> SecureChannelPool::create(executor_type executor, PoolConfig config) {
+  if (auto problem = validate(config)) throw *problem;
+  std::string tls_error;
+  auto tls = ClientTlsContext::create(config.tls, tls_error);
+  if (!tls) {
+    const auto colon = tls_error.find(':');
+    throw ConfigError(tls_error.substr(0, colon), colon == std::string::npos ? tls_error : tls_error.substr(colon + 2));
+  }
+  return std::shared_ptr<SecureChannelPool>(new SecureChannelPool(std::move(executor), std::move(config), std::move(tls)));
+}
+
+SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
+                                     std::shared_ptr<const ClientTlsContext> tls)
+    : executor_(executor),
+      config_(std::move(config)),
+      tls_(std::move(tls)),
+      errors_(std::make_shared<detail::PoolErrorSink>()),
+      backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
+      waiter_timer_(executor),
+      cleanup_timer_(executor),
+      shutdown_timer_(executor),
+      breaker_(config_.circuit_breaker_failure_threshold, config_.circuit_breaker_cooldown, config_.clock) {
+  counters_.endpoint = config_.endpoint;
+}
+
+SecureChannelPool::~SecureChannelPool() = default;
+
+void SecureChannelPool::start_acquire(AcquireHandler handler) {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) {
+      deferred.complete(std::move(handler), errc::shutting_down);
+    } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
+      deferred.complete(std::move(handler), {}, lease_locked(*idle, true));
+    } else if (total_locked() < config_.max_connections) {
+      if (!breaker_.allow_attempt()) {
+        ++counters_.circuit_open_rejections;
+        deferred.complete(std::move(handler), errc::circuit_open);
+      } else {
+        // The caller waits in line like everyone else: the new connection goes to the oldest
+        // waiter, and if it fails, the oldest waiter learns why.
+        waiters_.push_back({std::move(handler), std::chrono::steady_clock::now() + config_.acquire_timeout});
+        start_connect_locked(deferred);
+        arm_waiter_timer_locked();
+      }
+    } else if (waiters_.size() >= config_.max_pending) {
+      ++counters_.pool_exhausted;
+      deferred.complete(std::move(handler), errc::pool_exhausted);
+    } else {
+      waiters_.push_back({std::move(handler), std::chrono::steady_clock::now() + config_.acquire_timeout});
+      arm_waiter_timer_locked();
+    }
+  }
+  run(deferred);
+}
+
+std::optional<Lease> SecureChannelPool::try_acquire() {
+  Deferred deferred;
+  std::optional<Lease> lease;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) return std::nullopt;
+    if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) lease = lease_locked(*idle, true);
+  }
+  run(deferred);
+  return lease;
+}
+
+PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred) {
+  const bool always_probe = config_.validate_after_inactivity.count() == 0;
+  const auto now = always_probe ? Clock::time_point{} : config_.clock->now();
+  while (!idle_.empty()) {
+    PooledConnection* candidate = idle_.back();
+    if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
+      if (candidate->channel().probe_idle() != IdleHealth::healthy) {
+        ++counters_.stale_discarded;
+        remove_locked(*candidate, CloseReason::stale, deferred);
+        continue;
+      }
+    }
+    return candidate;
+  }
+  return nullptr;
+}
+
+Lease SecureChannelPool::lease_locked(PooledConnection& connection, bool /*from_idle*/) {
+  transition(connection, ConnectionState::leased);
+  const bool reused = connection.stats().leases() > 0;
+  connection.stats().add_lease();
+  ++counters_.acquires;
+  if (reused) ++counters_.reuses;
+  return Lease(shared_from_this(), connections_[connection.index_in_pool_], reused);
+}
+
+void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
+  while (!waiters_.empty()) {
+    PooledConnection* idle = pop_healthy_idle_locked(deferred);
+    if (!idle) return;
+    Waiter waiter = std::move(waiters_.front());
+    waiters_.pop_front();
+    deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle, true));
+  }
+}
+
+void SecureChannelPool::release(std::shared_ptr<PooledConnection> connection) noexcept {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    PooledConnection& returned = *connection;
+    if (returned.state_ != ConnectionState::leased) {
+      // Shutdown already force-closed it; it only needs to leave the books.
+      if (returned.state_ != ConnectionState::closed) remove_locked(returned, CloseReason::shutdown, deferred);
+    } else if (shutting_down_) {
+      remove_locked(returned, returned.reusable() ? CloseReason::shutdown : CloseReason::broken, deferred);
+    } else if (!returned.reusable()) {
+      remove_locked(returned, CloseReason::broken, deferred);
+      connect_for_waiters_locked(deferred);
+    } else if (returned.retire_on_release_ ||
+               config_.clock->now() - returned.created_ >= config_.max_lifetime) {
+      remove_locked(returned, CloseReason::max_lifetime, deferred);
+      connect_for_waiters_locked(deferred);
+    } else {
+      transition(returned, ConnectionState::idle);
+      returned.released_at_ = config_.clock->now();
+      hand_to_waiters_locked(deferred);
+    }
+    maybe_finish_shutdown_locked(deferred);
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
+  while (waiters_.size() > connecting_ && total_locked() < config_.max_connections && breaker_.allow_attempt()) {
+    start_connect_locked(deferred);
+  }
+}
+
+void SecureChannelPool::arm_waiter_timer_locked() {
+  if (waiter_timer_armed_ || waiters_.empty()) return;
+  waiter_timer_armed_ = true;
+  waiter_timer_.expires_at(waiters_.front().deadline);
+  waiter_timer_.async_wait([weak = weak_from_this()](error_code error) {
+    if (auto self = weak.lock()) self->on_waiter_timer(error);
+  });
+}
+
+void SecureChannelPool::on_waiter_timer(error_code error) {
+  if (error == boost::asio::error::operation_aborted) return;  // shutdown cancelled it
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    waiter_timer_armed_ = false;
+    const auto now = std::chrono::steady_clock::now();
+    while (!waiters_.empty() && waiters_.front().deadline <= now) {
+      ++counters_.acquire_timeouts;
+      deferred.complete(std::move(waiters_.front().handler), errc::acquire_timeout);
+      waiters_.pop_front();
+    }
+    arm_waiter_timer_locked();
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::transition(PooledConnection& connection, ConnectionState to) {
+  switch (connection.state_) {  // leave the old state's books
+    case ConnectionState::connecting: --connecting_; break;
+    case ConnectionState::idle: idle_.erase(std::find(idle_.rbegin(), idle_.rend(), &connection).base() - 1); break;
+    case ConnectionState::leased: --leased_; break;
+    case ConnectionState::closing: --closing_; break;
+    case ConnectionState::closed: break;
+  }
+  switch (to) {  // enter the new one's
+    case ConnectionState::connecting: ++connecting_; break;
+    case ConnectionState::idle: idle_.push_back(&connection); break;
+    case ConnectionState::leased: ++leased_; break;
+    case ConnectionState::closing: ++closing_; break;
+    case ConnectionState::closed: break;
+  }
+  connection.state_ = to;
+}
+
+void SecureChannelPool::run(Deferred& deferred) {
+  for (auto& connection : deferred.connects) {
+    connection->channel().async_connect(config_.host, config_.port, config_.connect_timeout,
+                                        [self = shared_from_this(), connection](error_code error) {
+                                          self->on_connected(connection, error);
+                                        });
+  }
+  for (auto& connection : deferred.graceful_closes) {
+    // close_notify is worth at most a second: the peer may be gone already.
+    connection->channel().async_shutdown(std::chrono::seconds(1),
+                                         [self = shared_from_this(), connection](error_code) {
+                                           self->on_closed(connection);
+                                         });
+  }
+  for (auto& connection : deferred.abrupt_closes) connection->channel().close();
+  for (auto& completion : deferred.completions) {
+    boost::asio::post(executor_, boost::asio::append(std::move(completion.handler), completion.error,
+                                                     std::move(completion.lease)));
+  }
+  for (auto& handler : deferred.shutdown_completions) {
+    boost::asio::post(executor_, boost::asio::append(std::move(handler), error_code{}));
+  }
+}
+
+}  // namespace securechannel

@@ -1,0 +1,102 @@
+#include "securechannel/client_tls_context.hpp"
+
+#include "tls/trust_store.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <utility>
+
+namespace securechannel {
+namespace {
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* context) const noexcept { SSL_CTX_free(context); }
+};
+
+// ALPN's wire format: each protocol name prefixed by its length.
+bool encode_alpn(const std::vector<std::string>& protocols, std::string& wire, std::string& error) {
+  for (const std::string& protocol : protocols) {
+    if (protocol.empty() || protocol.size() > 255) {
+      error = "tls.alpn: protocol names must be 1 to 255 bytes long";
+      return false;
+    }
+    wire.push_back(static_cast<char>(protocol.size()));
+    wire += protocol;
+  }
+  return true;
+}
+
+}  // namespace
+
+ClientTlsContext::ClientTlsContext(SSL_CTX* context, TlsOptions options, TrustStoreReport report)
+    : context_(context), options_(std::move(options)), trust_report_(std::move(report)) {}
+
+ClientTlsContext::~ClientTlsContext() { SSL_CTX_free(context_); }
+
+std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& options, std::string& error) {
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> context(SSL_CTX_new(TLS_client_method()));
+  if (!context) {
+    error = "tls: cannot create an OpenSSL context";
+    return nullptr;
+  }
+
+  const int min_version = options.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  SSL_CTX_set_min_proto_version(context.get(), min_version);
+  // TLS 1.2, when allowed at all, only with forward secrecy and AEAD; TLS 1.3's suites all are.
+  if (SSL_CTX_set_cipher_list(context.get(), "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+    error = "tls: OpenSSL rejected the TLS 1.2 cipher policy";
+    return nullptr;
+  }
+  SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  // RELEASE_BUFFERS frees the 17 KB record buffers of a connection whenever they are empty, which
+  // is what keeps an idle pooled connection small (ARCHITECTURE.md, memory per connection).
+  SSL_CTX_set_mode(context.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_session_cache_mode(context.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+
+  TrustStoreReport report;
+  X509_STORE* store = SSL_CTX_get_cert_store(context.get());
+  bool have_roots = false;
+  if (options.use_system_trust_store) {
+    have_roots = detail::load_system_trust_store(store, report) || have_roots;
+  }
+  if (!options.ca_file.empty()) {
+    std::string reason;
+    if (!detail::load_ca_file(store, options.ca_file, report.ca_file_certificates, reason)) {
+      error = "tls.ca_file: " + reason;
+      return nullptr;
+    }
+    have_roots = true;
+  }
+  if (!options.ca_directory.empty()) {
+    if (X509_STORE_load_path(store, options.ca_directory.c_str()) != 1) {
+      ERR_clear_error();
+      error = "tls.ca_directory: cannot use '" + options.ca_directory + "' as a certificate directory";
+      return nullptr;
+    }
+    have_roots = true;
+  }
+  if (!have_roots) {
+    error = options.use_system_trust_store
+                ? "tls: the system trust store is empty or missing and no tls.ca_file is given"
+                : "tls: use_system_trust_store is off and neither tls.ca_file nor tls.ca_directory is given";
+    return nullptr;
+  }
+
+  if (!options.alpn.empty()) {
+    std::string wire;
+    if (!encode_alpn(options.alpn, wire, error)) return nullptr;
+    // Unlike most of OpenSSL, SSL_CTX_set_alpn_protos returns 0 on success.
+    if (SSL_CTX_set_alpn_protos(context.get(), reinterpret_cast<const unsigned char*>(wire.data()),
+                                static_cast<unsigned>(wire.size())) != 0) {
+      error = "tls.alpn: OpenSSL rejected the protocol list";
+      return nullptr;
+    }
+  }
+  ERR_clear_error();
+  return std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
+}
+
+}  // namespace securechannel
