@@ -10,6 +10,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
+#include <utility>
 
 namespace securechannel::detail {
 
@@ -29,6 +30,9 @@ enum class IoDirection { read, write };
 // stream must outlive its operations).
 template <class Owner>
 struct TlsIoOp {
+  TlsIoOp(Owner owner_handle, IoDirection io_direction, void* buffer_data, std::size_t buffer_size)
+      : owner(std::move(owner_handle)), direction(io_direction), data(buffer_data), size(buffer_size) {}
+
   Owner owner;
   IoDirection direction;
   void* data;

@@ -1,0 +1,251 @@
+#include "testing/certificate_authority.hpp"
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace securechannel::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+template <auto Free>
+struct OpenSslDeleter {
+  template <typename T>
+  void operator()(T* object) const { Free(object); }
+};
+using PrivateKey = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
+using Certificate = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
+using BigNumber = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
+using Bio = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
+using Extension = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
+using GeneralNames = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
+using GeneralName = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
+using Ia5String = std::unique_ptr<ASN1_IA5STRING, OpenSslDeleter<ASN1_IA5STRING_free>>;
+using OctetString = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
+
+constexpr auto kWorldReadableFile = fs::perms::owner_read | fs::perms::owner_write |
+                                    fs::perms::group_read | fs::perms::others_read;
+constexpr auto kWorldReadableDirectory = fs::perms::owner_all | fs::perms::group_read |
+                                         fs::perms::group_exec | fs::perms::others_read |
+                                         fs::perms::others_exec;
+
+// Drains OpenSSL's thread-local error queue into the message, so a failure says *why*.
+[[noreturn]] void throw_openssl_error(const std::string& what) {
+  std::string message = "CertificateAuthority: " + what;
+  while (const unsigned long code = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(code, text, sizeof(text));
+    message += ": ";
+    message += text;
+  }
+  throw std::runtime_error(message);
+}
+
+void check(bool ok, const std::string& what) {
+  if (!ok) throw_openssl_error(what);
+}
+
+fs::path make_temporary_directory() {
+  const char* tmpdir = std::getenv("TMPDIR");
+  const fs::path base = (tmpdir != nullptr && *tmpdir != '\0') ? fs::path(tmpdir) : fs::path("/tmp");
+  std::string name_template = (base / "securechannel-ca-XXXXXX").string();
+  if (::mkdtemp(name_template.data()) == nullptr) {
+    throw std::runtime_error("CertificateAuthority: mkdtemp(" + name_template + "): " + std::strerror(errno));
+  }
+  // mkdtemp makes it 0700; nginx workers may run as another user and must reach the files.
+  fs::permissions(name_template, kWorldReadableDirectory, fs::perm_options::replace);
+  return name_template;
+}
+
+PrivateKey generate_p256_key() {
+  PrivateKey key(EVP_EC_gen("P-256"));
+  check(key != nullptr, "generating an EC P-256 key");
+  return key;
+}
+
+// 159 random bits: positive, unique in practice, and within the 20 octets RFC 5280 allows.
+void set_random_serial(X509* certificate) {
+  BigNumber serial(BN_new());
+  check(serial != nullptr && BN_rand(serial.get(), 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1,
+        "generating a serial number");
+  check(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(certificate)) != nullptr,
+        "setting the serial number");
+}
+
+void set_validity(X509* certificate, std::chrono::seconds from, std::chrono::seconds until) {
+  check(X509_gmtime_adj(X509_getm_notBefore(certificate), static_cast<long>(from.count())) != nullptr,
+        "setting notBefore");
+  check(X509_gmtime_adj(X509_getm_notAfter(certificate), static_cast<long>(until.count())) != nullptr,
+        "setting notAfter");
+}
+
+void set_common_name(X509* certificate, const std::string& common_name) {
+  X509_NAME* subject = X509_get_subject_name(certificate);
+  check(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                                   0) == 1,
+        "setting common name '" + common_name + "'");
+}
+
+// `issuer` provides the authorityKeyIdentifier; `certificate` must already hold its public key
+// for subjectKeyIdentifier=hash.
+void add_extension(X509* certificate, X509* issuer, int nid, const char* value) {
+  X509V3_CTX context;
+  X509V3_set_ctx_nodb(&context);
+  X509V3_set_ctx(&context, issuer, certificate, nullptr, nullptr, 0);
+  const Extension extension(X509V3_EXT_conf_nid(nullptr, &context, nid, value));
+  check(extension != nullptr, std::string("making extension ") + OBJ_nid2sn(nid) + "=" + value);
+  check(X509_add_ext(certificate, extension.get(), -1) == 1, std::string("adding ") + OBJ_nid2sn(nid));
+}
+
+GeneralName dns_name_entry(const std::string& dns_name) {
+  Ia5String text(ASN1_IA5STRING_new());
+  check(text != nullptr && ASN1_STRING_set(text.get(), dns_name.data(), static_cast<int>(dns_name.size())) == 1,
+        "encoding DNS name '" + dns_name + "'");
+  GeneralName entry(GENERAL_NAME_new());
+  check(entry != nullptr, "allocating a subjectAltName entry");
+  GENERAL_NAME_set0_value(entry.get(), GEN_DNS, text.release());
+  return entry;
+}
+
+GeneralName ip_address_entry(const std::string& ip_address) {
+  OctetString octets(a2i_IPADDRESS(ip_address.c_str()));  // accepts IPv4 and IPv6
+  if (!octets) throw std::runtime_error("CertificateAuthority: not an IP address: '" + ip_address + "'");
+  GeneralName entry(GENERAL_NAME_new());
+  check(entry != nullptr, "allocating a subjectAltName entry");
+  GENERAL_NAME_set0_value(entry.get(), GEN_IPADD, octets.release());
+  return entry;
+}
+
+// Built from GENERAL_NAME objects rather than a "DNS:a,IP:b" config string, so that names and
+// IPv6 addresses are taken literally (no splitting on ',' or ':').
+void add_subject_alt_names(X509* certificate, const CertificateOptions& options) {
+  if (options.dns_names.empty() && options.ip_addresses.empty()) return;
+  GeneralNames names(sk_GENERAL_NAME_new_null());
+  check(names != nullptr, "allocating subjectAltName");
+  const auto append = [&](GeneralName entry) {
+    check(sk_GENERAL_NAME_push(names.get(), entry.get()) > 0, "adding a subjectAltName entry");
+    entry.release();  // owned by `names` now
+  };
+  for (const std::string& dns_name : options.dns_names) append(dns_name_entry(dns_name));
+  for (const std::string& ip_address : options.ip_addresses) append(ip_address_entry(ip_address));
+  check(X509_add1_ext_i2d(certificate, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1,
+        "adding subjectAltName");
+}
+
+Certificate new_certificate(EVP_PKEY* subject_key, const std::string& common_name,
+                            std::chrono::seconds valid_from, std::chrono::seconds valid_until) {
+  Certificate certificate(X509_new());
+  check(certificate != nullptr, "allocating a certificate");
+  check(X509_set_version(certificate.get(), X509_VERSION_3) == 1, "setting version 3");
+  set_random_serial(certificate.get());
+  set_validity(certificate.get(), valid_from, valid_until);
+  set_common_name(certificate.get(), common_name);
+  check(X509_set_pubkey(certificate.get(), subject_key) == 1, "setting the public key");
+  return certificate;
+}
+
+void write_file(const fs::path& path, const char* what, const auto& write) {
+  Bio file(BIO_new_file(path.c_str(), "w"));
+  check(file != nullptr, std::string("opening ") + path.string());
+  check(write(file.get()) == 1, std::string("writing ") + what + " to " + path.string());
+  file.reset();  // flush and close before changing the mode
+  fs::permissions(path, kWorldReadableFile, fs::perm_options::replace);
+}
+
+void write_certificate(const fs::path& path, X509* certificate) {
+  write_file(path, "certificate", [&](BIO* file) { return PEM_write_bio_X509(file, certificate); });
+}
+
+// PEM_write_bio_PrivateKey writes unencrypted PKCS#8 ("BEGIN PRIVATE KEY").
+void write_private_key(const fs::path& path, EVP_PKEY* key) {
+  write_file(path, "private key", [&](BIO* file) {
+    return PEM_write_bio_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr);
+  });
+}
+
+void check_file_name(const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    throw std::runtime_error("CertificateAuthority: '" + name + "' is not a plain file name");
+  }
+}
+
+}  // namespace
+
+struct CertificateAuthority::State {
+  fs::path directory;
+  PrivateKey key;
+  Certificate certificate;
+
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    std::error_code ignored;  // a destructor cannot report; a leftover temp dir is harmless
+    if (!directory.empty()) fs::remove_all(directory, ignored);
+  }
+};
+
+CertificateAuthority::CertificateAuthority(std::unique_ptr<State> state) : state_(std::move(state)) {}
+CertificateAuthority::CertificateAuthority(CertificateAuthority&&) noexcept = default;
+CertificateAuthority& CertificateAuthority::operator=(CertificateAuthority&&) noexcept = default;
+CertificateAuthority::~CertificateAuthority() = default;
+
+CertificateAuthority CertificateAuthority::create(std::string common_name) {
+  ERR_clear_error();  // so that a failure reports our errors, not someone else's leftovers
+  auto state = std::make_unique<State>();
+  state->directory = make_temporary_directory();  // removed by ~State if anything below throws
+  state->key = generate_p256_key();
+  // Ten years back and forth: the CA itself should never be why a test fails.
+  constexpr std::chrono::seconds kTenYears{10LL * 365 * 24 * 3600};
+  state->certificate = new_certificate(state->key.get(), common_name, -kTenYears, kTenYears);
+  X509* ca = state->certificate.get();
+  check(X509_set_issuer_name(ca, X509_get_subject_name(ca)) == 1, "setting the issuer");
+  add_extension(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
+  add_extension(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+  add_extension(ca, ca, NID_subject_key_identifier, "hash");
+  check(X509_sign(ca, state->key.get(), EVP_sha256()) > 0, "self-signing the CA certificate");
+  write_certificate(state->directory / "ca.pem", ca);
+  return CertificateAuthority(std::move(state));
+}
+
+const std::filesystem::path& CertificateAuthority::directory() const { return state_->directory; }
+
+std::filesystem::path CertificateAuthority::ca_certificate_file() const { return state_->directory / "ca.pem"; }
+
+IssuedCertificate CertificateAuthority::issue(const std::string& name, const CertificateOptions& options) {
+  check_file_name(name);
+  ERR_clear_error();
+  const PrivateKey key = generate_p256_key();
+  Certificate leaf =
+      new_certificate(key.get(), options.common_name, options.valid_from_offset, options.valid_until_offset);
+  X509* ca = state_->certificate.get();
+  check(X509_set_issuer_name(leaf.get(), X509_get_subject_name(ca)) == 1, "setting the issuer");
+  add_extension(leaf.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
+  add_extension(leaf.get(), ca, NID_key_usage, "critical,digitalSignature");
+  add_extension(leaf.get(), ca, NID_ext_key_usage, "serverAuth,clientAuth");
+  add_extension(leaf.get(), ca, NID_subject_key_identifier, "hash");
+  add_extension(leaf.get(), ca, NID_authority_key_identifier, "keyid:always");
+  add_subject_alt_names(leaf.get(), options);
+  check(X509_sign(leaf.get(), state_->key.get(), EVP_sha256()) > 0, "signing '" + name + "'");
+
+  IssuedCertificate issued{state_->directory / (name + ".pem"), state_->directory / (name + ".key")};
+  write_certificate(issued.certificate_file, leaf.get());
+  write_private_key(issued.key_file, key.get());
+  return issued;
+}
+
+}  // namespace securechannel::testing

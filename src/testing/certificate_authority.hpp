@@ -1,0 +1,64 @@
+// A throwaway certificate authority for tests, benchmarks and `scpool demo`: it makes a CA and
+// leaf certificates at run time (EC P-256, SHA-256) in a private temporary directory, so no key
+// is ever committed and every run gets fresh, valid — or deliberately broken — certificates.
+//
+//   auto ca = securechannel::testing::CertificateAuthority::create();
+//   auto server = ca.issue("server");                        // CN/SAN localhost + 127.0.0.1
+//   auto expired = ca.issue("expired", {.valid_from_offset = -std::chrono::hours(48),
+//                                       .valid_until_offset = -std::chrono::hours(24)});
+//   client_config.ca_file = ca.ca_certificate_file();
+//
+// The directory and every file in it are removed when the authority is destroyed.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace securechannel::testing {
+
+struct CertificateOptions {
+  std::string common_name = "localhost";
+  std::vector<std::string> dns_names = {"localhost"};     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses = {"127.0.0.1"};  // subjectAltName IP entries (v4 or v6)
+  std::chrono::seconds valid_from_offset{-3600};           // notBefore = now + offset (clock skew)
+  std::chrono::seconds valid_until_offset{30 * 24 * 3600}; // notAfter = now + offset
+};
+
+struct IssuedCertificate {
+  std::filesystem::path certificate_file{};  // PEM, the leaf only
+  std::filesystem::path key_file{};          // PEM, unencrypted PKCS#8
+};
+
+class CertificateAuthority {
+ public:
+  // Makes a self-signed CA (basicConstraints CA:TRUE critical, keyUsage keyCertSign|cRLSign,
+  // subjectKeyIdentifier) and a fresh temporary directory (under $TMPDIR or /tmp) holding
+  // ca.pem. Throws std::runtime_error carrying OpenSSL's error string on failure.
+  static CertificateAuthority create(std::string common_name = "securechannel test CA");
+
+  CertificateAuthority(CertificateAuthority&&) noexcept;
+  CertificateAuthority& operator=(CertificateAuthority&&) noexcept;
+  CertificateAuthority(const CertificateAuthority&) = delete;
+  CertificateAuthority& operator=(const CertificateAuthority&) = delete;
+  ~CertificateAuthority();  // removes the directory and everything in it
+
+  const std::filesystem::path& directory() const;
+  std::filesystem::path ca_certificate_file() const;
+
+  // Issues a leaf signed by this CA (EKU serverAuth+clientAuth, keyUsage digitalSignature,
+  // authorityKeyIdentifier, SANs from options) and writes <name>.pem and <name>.key into
+  // directory(). Files are 0644 and the directory 0755 because nginx workers may run as
+  // another user. Issuing the same name twice overwrites the files. Throws std::runtime_error.
+  IssuedCertificate issue(const std::string& name, const CertificateOptions& options = {});
+
+ private:
+  struct State;  // OpenSSL objects stay out of this header
+  explicit CertificateAuthority(std::unique_ptr<State> state);
+
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace securechannel::testing

@@ -1,0 +1,68 @@
+// The real nginx (Debian nginx-light, /usr/sbin/nginx) as a local HTTPS upstream, for tests
+// and benchmarks that must hold up against a production server rather than our own fixture:
+// its keep-alive timeout, HTTP/2, connection limits and memory use. It runs as a child process
+// with every path (config, logs, pid, temp dirs) in a private temporary directory.
+//
+//   if (!securechannel::testing::NginxServer::available()) GTEST_SKIP() << "no nginx";
+//   auto ca = securechannel::testing::CertificateAuthority::create();
+//   auto cert = ca.issue("nginx");
+//   securechannel::testing::NginxServer nginx({.certificate_file = cert.certificate_file,
+//                                              .key_file = cert.key_file,
+//                                              .keepalive_timeout_seconds = 2});
+//   // GET https://<nginx.endpoint()>/      -> 200 "hello\n"
+//   // GET https://<nginx.endpoint()>/close -> 200, then "Connection: close"
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace securechannel::testing {
+
+struct NginxOptions {
+  std::filesystem::path certificate_file{};  // PEM, readable by nginx workers
+  std::filesystem::path key_file{};          // PEM, readable by nginx workers
+  int keepalive_timeout_seconds = 75;      // nginx's default; tests lower it to see idle closes
+  int worker_processes = 1;
+  int worker_connections = 4096;
+  bool http2 = true;                       // offer h2 by ALPN next to http/1.1
+  std::string ssl_protocols = "TLSv1.2 TLSv1.3";
+};
+
+class NginxServer {
+ public:
+  // True when the nginx binary is present and executable; tests skip otherwise.
+  static bool available();
+
+  // Starts nginx on 127.0.0.1 with a port picked at run time, and returns once it accepts TCP
+  // connections. Throws std::runtime_error, with nginx's error log, if it does not come up
+  // within about 10 s.
+  explicit NginxServer(NginxOptions options);
+  // Graceful stop (SIGQUIT), SIGKILL to the process group after about 5 s, then removes the
+  // temporary directory.
+  ~NginxServer();
+
+  NginxServer(const NginxServer&) = delete;
+  NginxServer& operator=(const NginxServer&) = delete;
+
+  std::uint16_t port() const;
+  std::string endpoint() const;  // "127.0.0.1:<port>"
+  pid_t pid() const;             // the master process
+  std::filesystem::path error_log() const;
+
+ private:
+  // Writes nginx.conf for `port`, starts nginx and waits for it. False when the port was
+  // taken meanwhile (worth another try); throws on any other failure.
+  bool try_start(std::uint16_t port);
+  std::string diagnostics() const;  // error log and stderr, for exception messages
+  void stop() noexcept;
+
+  NginxOptions options_;
+  std::filesystem::path directory_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace securechannel::testing

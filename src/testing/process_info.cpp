@@ -1,0 +1,115 @@
+#include "testing/process_info.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace securechannel::testing {
+namespace {
+
+struct DirectoryCloser {
+  void operator()(DIR* directory) const { ::closedir(directory); }
+};
+using DirectoryHandle = std::unique_ptr<DIR, DirectoryCloser>;
+
+// Calls visit(directory_fd, entry_name) for every open descriptor except the one that
+// opendir() itself holds, so the count describes the caller, not the act of counting.
+template <typename Visitor>
+void for_each_open_descriptor(Visitor&& visit) {
+  DirectoryHandle directory(::opendir("/proc/self/fd"));
+  if (!directory) throw std::system_error(errno, std::generic_category(), "opendir(/proc/self/fd)");
+  const int own_fd = ::dirfd(directory.get());
+  const std::string own_name = std::to_string(own_fd);
+  while (const dirent* entry = ::readdir(directory.get())) {
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == ".." || name == own_name) continue;
+    visit(own_fd, entry->d_name);
+  }
+}
+
+std::size_t resident_set_bytes_from(const std::string& statm_path) {
+  std::ifstream statm(statm_path);
+  std::size_t total_pages = 0;
+  std::size_t resident_pages = 0;
+  if (!(statm >> total_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// RLIM_INFINITY is not accepted for RLIMIT_NOFILE: the kernel caps it at fs.nr_open.
+rlim_t kernel_descriptor_ceiling() {
+  std::ifstream nr_open("/proc/sys/fs/nr_open");
+  rlim_t value = 0;
+  if (nr_open >> value && value > 0) return value;
+  return 1024 * 1024;
+}
+
+}  // namespace
+
+std::size_t count_open_file_descriptors() {
+  std::size_t count = 0;
+  for_each_open_descriptor([&](int, const char*) { ++count; });
+  return count;
+}
+
+std::size_t count_open_sockets() {
+  std::size_t count = 0;
+  for_each_open_descriptor([&](int directory_fd, const char* name) {
+    char target[64] = {};
+    const ssize_t length = ::readlinkat(directory_fd, name, target, sizeof(target) - 1);
+    if (length > 0 && std::string_view(target, static_cast<std::size_t>(length)).starts_with("socket:")) {
+      ++count;
+    }
+  });
+  return count;
+}
+
+std::size_t resident_set_bytes() { return resident_set_bytes_from("/proc/self/statm"); }
+
+std::size_t resident_set_bytes(pid_t pid) {
+  return resident_set_bytes_from("/proc/" + std::to_string(pid) + "/statm");
+}
+
+std::uint16_t pick_free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::system_error(error, std::generic_category(), "bind 127.0.0.1:0");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+void raise_file_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    throw std::system_error(errno, std::generic_category(), "getrlimit(RLIMIT_NOFILE)");
+  }
+  const rlim_t hard = limit.rlim_max == RLIM_INFINITY ? kernel_descriptor_ceiling() : limit.rlim_max;
+  if (limit.rlim_cur >= hard) return;
+  limit.rlim_cur = hard;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    throw std::system_error(errno, std::generic_category(), "setrlimit(RLIMIT_NOFILE)");
+  }
+}
+
+}  // namespace securechannel::testing

@@ -1,0 +1,37 @@
+// What the test process (or an upstream it started) holds right now: file descriptors, sockets,
+// resident memory. Tests use it to prove that nothing leaks; benchmarks to report memory per
+// connection. Linux only (reads /proc).
+//
+//   const std::size_t fds_before = securechannel::testing::count_open_file_descriptors();
+//   { /* open and close a pool */ }
+//   EXPECT_EQ(securechannel::testing::count_open_file_descriptors(), fds_before);
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace securechannel::testing {
+
+// Entries of /proc/self/fd, not counting the descriptor used to list them.
+std::size_t count_open_file_descriptors();
+
+// Of those, the ones that are sockets (link target "socket:[inode]").
+std::size_t count_open_sockets();
+
+// Resident set size of this process in bytes (/proc/self/statm).
+std::size_t resident_set_bytes();
+
+// Resident set size of another process (e.g. the nginx master); 0 if it cannot be read.
+std::size_t resident_set_bytes(pid_t pid);
+
+// A TCP port on 127.0.0.1 that was free a moment ago: for peers that cannot bind port 0
+// themselves and report it (nginx). Another process may take it meanwhile, so callers retry.
+std::uint16_t pick_free_tcp_port();
+
+// Raises the soft RLIMIT_NOFILE to the hard limit, so tests and benchmarks with thousands of
+// connections do not fail on the usual soft limit of 1024. Throws std::system_error on failure.
+void raise_file_descriptor_limit();
+
+}  // namespace securechannel::testing

@@ -1,0 +1,379 @@
+// SecureChannelPool against our own TLS echo server: reuse, limits, waiting, stale connections,
+// circuit breaking, verification failures, rotation, warm-up and shutdown.
+#include "io_thread.hpp"
+#include "pool_exchange.hpp"
+#include "securechannel/securechannel.hpp"
+#include "testing/certificate_authority.hpp"
+#include "testing/process_info.hpp"
+#include "testing/tls_echo_server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+#include <openssl/x509_vfy.h>
+
+#include <atomic>
+#include <future>
+
+namespace securechannel {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using testing::eventually;
+
+boost::system::error_code acquire_error(const std::shared_ptr<SecureChannelPool>& pool) {
+  try {
+    pool->async_acquire(asio::use_future).get();
+  } catch (const boost::system::system_error& failure) {
+    return failure.code();
+  }
+  return {};
+}
+
+class PoolEchoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_options.certificate_file = leaf.certificate_file;
+    server_options.key_file = leaf.key_file;
+    server = std::make_unique<testing::TlsEchoServer>(server_options);
+  }
+
+  PoolBuilder builder() {
+    PoolBuilder b(server->endpoint());
+    b.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string());
+    return b;
+  }
+
+  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
+  testing::IssuedCertificate leaf = authority.issue("upstream");
+  testing::TlsEchoServerOptions server_options;
+  std::unique_ptr<testing::TlsEchoServer> server;
+  testing::IoThread io;
+};
+
+TEST_F(PoolEchoTest, SequentialExchangesReuseOneConnection) {
+  auto pool = builder().build(io.executor());
+  for (int i = 0; i < 100; ++i) {
+    Lease lease = pool->async_acquire(asio::use_future).get();
+    EXPECT_EQ(lease.reused(), i > 0);
+    EXPECT_EQ(testing::echo_exchange(lease, "ping " + std::to_string(i)), "ping " + std::to_string(i));
+  }
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.connections_created, 1u);
+  EXPECT_EQ(stats.acquires, 100u);
+  EXPECT_EQ(stats.reuses, 99u);
+  EXPECT_EQ(server->accepted_connections(), 1u);
+  const auto connections = pool->connection_snapshots();
+  ASSERT_EQ(connections.size(), 1u);
+  EXPECT_EQ(connections[0].round_trips, 100u);
+  EXPECT_GT(connections[0].p95_latency_ms, 0.0);
+  EXPECT_EQ(connections[0].tls_version, "TLSv1.3");
+}
+
+TEST_F(PoolEchoTest, ConcurrentAcquiresNeverExceedMaxConnections) {
+  auto pool = builder().with_max_connections(10).with_acquire_timeout(30s).build(io.executor());
+  std::atomic<int> completed{0};
+  std::atomic<int> failed{0};
+  std::atomic<std::size_t> most_leased{0};
+  for (int i = 0; i < 200; ++i) {
+    asio::co_spawn(
+        io.executor(),
+        [&, i]() -> asio::awaitable<void> {
+          try {
+            Lease lease = co_await pool->async_acquire(asio::use_awaitable);
+            const std::size_t leased = pool->stats().leased_connections;
+            for (std::size_t seen = most_leased; leased > seen && !most_leased.compare_exchange_weak(seen, leased);) {
+            }
+            const std::string message = "request " + std::to_string(i);
+            co_await async_write_all(lease, asio::buffer(message), asio::use_awaitable);
+            std::string reply(message.size(), '\0');
+            co_await async_read_exact(lease, asio::buffer(reply), asio::use_awaitable);
+            if (reply == message) ++completed; else ++failed;
+          } catch (const std::exception&) {
+            ++failed;
+          }
+        },
+        asio::detached);
+  }
+  ASSERT_TRUE(eventually([&] { return completed + failed == 200; }));
+  EXPECT_EQ(completed, 200);
+  EXPECT_LE(server->max_open_connections(), 10u) << "sockets open at once, counted by the server";
+  EXPECT_LE(most_leased.load(), 10u);
+  EXPECT_LE(pool->stats().connections_created, 10u);
+  EXPECT_EQ(pool->stats().acquires, 200u);
+}
+
+TEST_F(PoolEchoTest, FullPoolTimesOutWaitersAndRejectsBeyondMaxPending) {
+  auto pool = builder().with_max_connections(1).with_max_pending(1).with_acquire_timeout(200ms).build(io.executor());
+  Lease held = pool->async_acquire(asio::use_future).get();
+  auto waiting = pool->async_acquire(asio::use_future);  // the one allowed waiter
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::pool_exhausted));
+  try {
+    waiting.get();
+    FAIL() << "the waiter should have timed out";
+  } catch (const boost::system::system_error& failure) {
+    EXPECT_EQ(failure.code(), make_error_code(errc::acquire_timeout));
+  }
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.pool_exhausted, 1u);
+  EXPECT_EQ(stats.acquire_timeouts, 1u);
+  EXPECT_EQ(stats.pending_acquires, 0u);
+}
+
+TEST_F(PoolEchoTest, ReleaseHandsConnectionToOldestWaiter) {
+  auto pool = builder().with_max_connections(1).with_acquire_timeout(10s).build(io.executor());
+  Lease held = pool->async_acquire(asio::use_future).get();
+  const auto first_id = held.connection_id();
+  auto first_waiter = pool->async_acquire(asio::use_future);
+  ASSERT_TRUE(eventually([&] { return pool->stats().pending_acquires == 1; }));
+  auto second_waiter = pool->async_acquire(asio::use_future);
+  ASSERT_TRUE(eventually([&] { return pool->stats().pending_acquires == 2; }));
+  held.release();
+  Lease first = first_waiter.get();
+  EXPECT_EQ(first.connection_id(), first_id);
+  EXPECT_EQ(second_waiter.wait_for(50ms), std::future_status::timeout) << "second in line must still wait";
+  first.release();
+  EXPECT_EQ(second_waiter.get().connection_id(), first_id);
+}
+
+TEST_F(PoolEchoTest, ConnectionClosedByServerIsReplacedAtCheckout) {
+  auto pool = builder().with_validate_after_inactivity(0ms).build(io.executor());
+  {
+    Lease lease = pool->async_acquire(asio::use_future).get();
+    EXPECT_EQ(testing::echo_exchange(lease, "before"), "before");
+  }
+  server->close_all_connections();  // like a server keep-alive timeout, with close_notify
+  Lease lease = pool->async_acquire(asio::use_future).get();
+  EXPECT_EQ(testing::echo_exchange(lease, "after"), "after");
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.stale_discarded, 1u);
+  EXPECT_EQ(stats.connections_created, 2u);
+  EXPECT_EQ(stats.reconnects, 1u);
+  EXPECT_EQ(server->accepted_connections(), 2u);
+}
+
+TEST_F(PoolEchoTest, ServerIdleTimeoutIsDetectedWithoutFailingTheCaller) {
+  server.reset();
+  server_options.idle_close_after = 100ms;
+  server = std::make_unique<testing::TlsEchoServer>(server_options);
+  auto pool = builder().with_validate_after_inactivity(0ms).build(io.executor());
+  pool->async_acquire(asio::use_future).get().release();
+  ASSERT_TRUE(eventually([&] { return server->open_connections() == 0; }));
+  Lease lease = pool->async_acquire(asio::use_future).get();
+  EXPECT_EQ(testing::echo_exchange(lease, "fresh"), "fresh");
+  EXPECT_EQ(pool->stats().stale_discarded, 1u);
+}
+
+TEST_F(PoolEchoTest, BrokenLeaseClosesItsConnection) {
+  auto pool = builder().build(io.executor());
+  std::uint64_t first_id = 0;
+  {
+    Lease lease = pool->async_acquire(asio::use_future).get();
+    first_id = lease.connection_id();
+    lease.mark_broken();
+  }
+  EXPECT_EQ(pool->stats().closed_broken, 1u);
+  Lease lease = pool->async_acquire(asio::use_future).get();
+  EXPECT_NE(lease.connection_id(), first_id);
+  EXPECT_EQ(testing::echo_exchange(lease, "x"), "x");
+}
+
+TEST_F(PoolEchoTest, TryAcquireReturnsOnlyIdleConnections) {
+  auto pool = builder().build(io.executor());
+  EXPECT_FALSE(pool->try_acquire().has_value()) << "try_acquire never connects";
+  pool->async_acquire(asio::use_future).get().release();
+  auto lease = pool->try_acquire();
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_TRUE(lease->reused());
+  EXPECT_FALSE(pool->try_acquire().has_value());
+}
+
+TEST_F(PoolEchoTest, WrongHostnameFailsVerificationBeforeAnyByteIsSent) {
+  auto pool = builder().with_server_name("wrong.example").build(io.executor());
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::certificate_verify_failed));
+  const ConnectFailure failure = pool->last_connect_failure();
+  EXPECT_EQ(failure.tls.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
+  EXPECT_NE(failure.describe().find("hostname mismatch"), std::string::npos) << failure.describe();
+  EXPECT_EQ(server->bytes_received(), 0u);
+  EXPECT_EQ(pool->stats().errors_by_kind.at("certificate_verify_failed"), 1u);
+}
+
+TEST_F(PoolEchoTest, UnknownCertificateAuthorityFailsVerification) {
+  testing::CertificateAuthority stranger = testing::CertificateAuthority::create("someone else");
+  auto pool = PoolBuilder(server->endpoint())
+                  .with_system_trust_store(false)
+                  .with_ca_file(stranger.ca_certificate_file().string())
+                  .build(io.executor());
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::certificate_verify_failed));
+  EXPECT_EQ(pool->last_connect_failure().tls.verify_result, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+  EXPECT_EQ(server->bytes_received(), 0u);
+}
+
+TEST_F(PoolEchoTest, SystemStoreAloneDoesNotTrustAPrivateCa) {
+  auto pool = PoolBuilder(server->endpoint()).build(io.executor());
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::certificate_verify_failed));
+}
+
+TEST_F(PoolEchoTest, ExpiredCertificateIsRefused) {
+  testing::CertificateOptions expired;
+  expired.valid_from_offset = -std::chrono::hours(48);
+  expired.valid_until_offset = -std::chrono::hours(24);
+  const auto old_leaf = authority.issue("expired", expired);
+  testing::TlsEchoServerOptions options;
+  options.certificate_file = old_leaf.certificate_file;
+  options.key_file = old_leaf.key_file;
+  testing::TlsEchoServer expired_server(options);
+  auto pool = PoolBuilder(expired_server.endpoint())
+                  .with_system_trust_store(false)
+                  .with_ca_file(authority.ca_certificate_file().string())
+                  .build(io.executor());
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::certificate_verify_failed));
+  EXPECT_EQ(pool->last_connect_failure().tls.verify_result, X509_V_ERR_CERT_HAS_EXPIRED);
+}
+
+TEST_F(PoolEchoTest, MinIdleWarmUpOpensConnectionsAhead) {
+  auto pool = builder().with_min_idle(3).build(io.executor());
+  EXPECT_EQ(pool->stats().total_connections, 0u) << "building a pool starts nothing";
+  pool->warm_up();
+  ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 3; }));
+  EXPECT_TRUE(eventually([&] { return server->completed_handshakes() == 3u; }));
+  Lease lease = pool->async_acquire(asio::use_future).get();
+  EXPECT_EQ(pool->stats().connections_created, 3u) << "the acquire was served warm";
+}
+
+TEST_F(PoolEchoTest, MaxLifetimeRotatesIdleAndRetiresLeasedConnections) {
+  auto clock = std::make_shared<ManualClock>();
+  auto pool = builder().with_clock(clock).with_max_lifetime(10s).with_min_idle(1).build(io.executor());
+  pool->warm_up();
+  ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 1; }));
+  clock->advance(11s);
+  EXPECT_EQ(pool->run_cleanup_once(), 1u);
+  ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 1; })) << "min_idle top-up";
+  PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.closed_max_lifetime, 1u);
+  EXPECT_EQ(stats.reconnects, 1u);
+  EXPECT_EQ(pool->connection_snapshots().at(0).reconnects, 1u);
+
+  Lease lease = pool->async_acquire(asio::use_future).get();
+  clock->advance(11s);
+  pool->run_cleanup_once();
+  EXPECT_EQ(pool->stats().leased_connections, 1u) << "never closed under a lease";
+  EXPECT_EQ(testing::echo_exchange(lease, "still fine"), "still fine");
+  lease.release();
+  EXPECT_EQ(pool->stats().closed_max_lifetime, 2u);
+}
+
+TEST_F(PoolEchoTest, IdleTimeoutTrimsDownToMinIdle) {
+  auto clock = std::make_shared<ManualClock>();
+  auto pool = builder().with_clock(clock).with_idle_timeout(30s).with_min_idle(1).build(io.executor());
+  {
+    Lease a = pool->async_acquire(asio::use_future).get();
+    Lease b = pool->async_acquire(asio::use_future).get();
+    Lease c = pool->async_acquire(asio::use_future).get();
+  }
+  ASSERT_EQ(pool->stats().idle_connections, 3u);
+  clock->advance(31s);
+  EXPECT_EQ(pool->run_cleanup_once(), 2u);
+  EXPECT_EQ(pool->stats().idle_connections, 1u);
+  EXPECT_EQ(pool->stats().closed_idle_timeout, 2u);
+}
+
+TEST_F(PoolEchoTest, EstablishedFlagResetsWhenThePoolEmpties) {
+  auto clock = std::make_shared<ManualClock>();
+  auto pool = builder().with_clock(clock).with_idle_timeout(1s).build(io.executor());
+  pool->async_acquire(asio::use_future).get().release();
+  EXPECT_TRUE(pool->stats().established);
+  clock->advance(2s);
+  pool->run_cleanup_once();
+  EXPECT_EQ(pool->stats().total_connections, 0u);
+  EXPECT_FALSE(pool->stats().established);
+}
+
+TEST_F(PoolEchoTest, CircuitBreakerOpensFailsFastAndRecoversThroughOneProbe) {
+  const std::uint16_t port = server->port();
+  server.reset();  // nothing listens on the port now
+  auto clock = std::make_shared<ManualClock>();
+  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
+                  .with_system_trust_store(false)
+                  .with_ca_file(authority.ca_certificate_file().string())
+                  .with_clock(clock)
+                  .with_circuit_breaker_failure_threshold(3)
+                  .with_circuit_breaker_cooldown(60s)
+                  .build(io.executor());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(acquire_error(pool), make_error_code(errc::connect_refused));
+  EXPECT_EQ(pool->stats().circuit_state, CircuitState::open);
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::circuit_open));
+  EXPECT_EQ(pool->stats().connect_failures, 3u) << "no connect attempted while open";
+
+  server_options.port = port;  // the upstream comes back on the same port
+  server = std::make_unique<testing::TlsEchoServer>(server_options);
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::circuit_open)) << "cooldown not over yet";
+  clock->advance(61s);
+  Lease probe = pool->async_acquire(asio::use_future).get();
+  EXPECT_EQ(pool->stats().circuit_state, CircuitState::closed);
+  EXPECT_EQ(testing::echo_exchange(probe, "back"), "back");
+  EXPECT_EQ(pool->stats().circuit_open_rejections, 2u);
+}
+
+TEST_F(PoolEchoTest, FailedProbeReopensTheBreaker) {
+  const std::uint16_t port = server->port();
+  server.reset();
+  auto clock = std::make_shared<ManualClock>();
+  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
+                  .with_system_trust_store(false)
+                  .with_ca_file(authority.ca_certificate_file().string())
+                  .with_clock(clock)
+                  .with_circuit_breaker_failure_threshold(1)
+                  .build(io.executor());
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::connect_refused));
+  clock->advance(61s);
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::connect_refused)) << "the probe";
+  EXPECT_EQ(pool->stats().circuit_state, CircuitState::open);
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::circuit_open));
+}
+
+TEST_F(PoolEchoTest, ShutdownClosesEverythingAndLeaksNoDescriptor) {
+  {
+    // Asio's resolver keeps a private scheduler (three descriptors) for the io_context's life;
+    // start it before counting so that only the pool's own descriptors are compared.
+    auto warm = builder().build(io.executor());
+    warm->async_acquire(asio::use_future).get().release();
+    warm->async_shutdown(0ms, asio::use_future).get();
+  }
+  ASSERT_TRUE(eventually([&] { return server->open_connections() == 0; }));
+  const std::size_t descriptors_before = testing::count_open_file_descriptors();
+  {
+    auto pool = builder().with_max_connections(5).build(io.executor());
+    std::vector<Lease> leases;
+    for (int i = 0; i < 5; ++i) leases.push_back(pool->async_acquire(asio::use_future).get());
+    Lease kept = std::move(leases.back());
+    leases.pop_back();
+    leases.clear();  // four idle, one leased
+    // Client and server share this process: each connection is two descriptors.
+    EXPECT_EQ(testing::count_open_file_descriptors(), descriptors_before + 10);
+    auto done = pool->async_shutdown(100ms, asio::use_future);
+    EXPECT_EQ(acquire_error(pool), make_error_code(errc::shutting_down));
+    done.get();  // returns after the grace period closed the leased socket too
+    EXPECT_THROW(testing::echo_exchange(kept, "too late"), boost::system::system_error);
+    kept.release();
+    EXPECT_EQ(pool->stats().total_connections, 0u);
+  }
+  ASSERT_TRUE(eventually([&] { return server->open_connections() == 0; }));
+  EXPECT_EQ(testing::count_open_file_descriptors(), descriptors_before);
+}
+
+TEST_F(PoolEchoTest, ShutdownWaitsForLeasesReturnedWithinGrace) {
+  auto pool = builder().build(io.executor());
+  Lease lease = pool->async_acquire(asio::use_future).get();
+  auto done = pool->async_shutdown(10s, asio::use_future);
+  EXPECT_EQ(done.wait_for(20ms), std::future_status::timeout);
+  EXPECT_EQ(testing::echo_exchange(lease, "in grace"), "in grace");
+  lease.release();
+  done.get();
+  EXPECT_EQ(pool->stats().total_connections, 0u);
+}
+
+}  // namespace
+}  // namespace securechannel
