@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <filesystem>
 #include <utility>
 
 namespace securechannel {
@@ -71,7 +72,10 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
     have_roots = true;
   }
   if (!options.ca_directory.empty()) {
-    if (X509_STORE_load_path(store, options.ca_directory.c_str()) != 1) {
+    std::error_code fs_error;
+    // OpenSSL reads the directory lazily and would accept a path that does not exist.
+    if (!std::filesystem::is_directory(options.ca_directory, fs_error) ||
+        X509_STORE_load_path(store, options.ca_directory.c_str()) != 1) {
       ERR_clear_error();
       error = "tls.ca_directory: cannot use '" + options.ca_directory + "' as a certificate directory";
       return nullptr;
