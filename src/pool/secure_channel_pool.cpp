@@ -221,7 +221,15 @@ void SecureChannelPool::run(Deferred& deferred) {
                                            self->on_closed(connection);
                                          });
   }
-  for (auto& connection : deferred.abrupt_closes) connection->channel().close();
+  for (auto& connection : deferred.abrupt_closes) {
+    if (connection->operations_in_flight_.load(std::memory_order_relaxed) > 0) {
+      // An operation of the former lease holder is still pending: close on the connection's
+      // executor rather than under that operation from this thread.
+      boost::asio::post(connection->channel().get_executor(), [connection] { connection->channel().close(); });
+    } else {
+      connection->channel().close();
+    }
+  }
   for (auto& completion : deferred.completions) {
     boost::asio::post(executor_, boost::asio::append(std::move(completion.handler), completion.error,
                                                      std::move(completion.lease)));
