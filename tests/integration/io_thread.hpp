@@ -1,5 +1,5 @@
 // An io_context running on its own thread for the length of a test, so that tests can block on
-// futures (asio::use_future) while the pool works.
+// futures while the pool works.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>

@@ -52,7 +52,7 @@ TEST_F(PoolNginxTest, SequentialRequestsReuseOneKeepAliveConnection) {
   start();
   auto pool = builder().build(io.executor());
   for (int i = 0; i < 100; ++i) {
-    Lease lease = pool->async_acquire(asio::use_future).get();
+    Lease lease = testing::acquire(*pool);
     const testing::HttpReply reply = testing::http_get(lease);
     ASSERT_EQ(reply.status, 200);
     ASSERT_EQ(reply.body, "hello\n");
@@ -100,7 +100,7 @@ TEST_F(PoolNginxTest, KeepAliveTimeoutOfTheServerIsAbsorbed) {
   start(1);  // nginx closes idle keep-alive connections after one second
   auto pool = builder().with_validate_after_inactivity(0ms).build(io.executor());
   {
-    Lease lease = pool->async_acquire(asio::use_future).get();
+    Lease lease = testing::acquire(*pool);
     ASSERT_EQ(testing::http_get(lease).status, 200);
   }
   // The cleanup pass probes idle connections; wait until it has seen nginx's close.
@@ -108,7 +108,7 @@ TEST_F(PoolNginxTest, KeepAliveTimeoutOfTheServerIsAbsorbed) {
     pool->run_cleanup_once();
     return pool->stats().stale_discarded == 1;
   }));
-  Lease lease = pool->async_acquire(asio::use_future).get();
+  Lease lease = testing::acquire(*pool);
   EXPECT_FALSE(lease.reused());
   EXPECT_EQ(testing::http_get(lease).status, 200);
   EXPECT_EQ(pool->stats().connections_created, 2u);
@@ -119,15 +119,15 @@ TEST_F(PoolNginxTest, ConnectionClosedAfterResponseIsNotReused) {
   auto pool = builder().with_validate_after_inactivity(0ms).build(io.executor());
   std::uint64_t first_id = 0;
   {
-    Lease lease = pool->async_acquire(asio::use_future).get();
+    Lease lease = testing::acquire(*pool);
     first_id = lease.connection_id();
     EXPECT_EQ(testing::http_get(lease, "/close").status, 200);  // "Connection: close"
     // Reading on finds the end of the stream: the lease now knows the connection is done.
     std::array<char, 1> byte{};
-    EXPECT_THROW(async_read_exact(lease, asio::buffer(byte), asio::use_future).get(), boost::system::system_error);
+    EXPECT_TRUE(testing::operation_error([&](auto handler) { async_read_exact(lease, asio::buffer(byte), handler); }));
   }
   EXPECT_EQ(pool->stats().closed_broken, 1u);
-  Lease lease = pool->async_acquire(asio::use_future).get();
+  Lease lease = testing::acquire(*pool);
   EXPECT_NE(lease.connection_id(), first_id);
   EXPECT_EQ(testing::http_get(lease).body, "hello\n");
 }
@@ -135,22 +135,17 @@ TEST_F(PoolNginxTest, ConnectionClosedAfterResponseIsNotReused) {
 TEST_F(PoolNginxTest, AlpnNegotiatesHttp2WhenOffered) {
   start();
   auto pool = builder().with_alpn({"h2", "http/1.1"}).build(io.executor());
-  Lease lease = pool->async_acquire(asio::use_future).get();
+  Lease lease = testing::acquire(*pool);
   EXPECT_EQ(lease.channel().negotiated_alpn(), "h2");
   auto http1_pool = builder().with_alpn({"http/1.1"}).build(io.executor());
-  Lease http1 = http1_pool->async_acquire(asio::use_future).get();
+  Lease http1 = testing::acquire(*http1_pool);
   EXPECT_EQ(http1.channel().negotiated_alpn(), "http/1.1");
 }
 
 TEST_F(PoolNginxTest, WrongHostnameIsRefusedWithTheReason) {
   start();
   auto pool = builder().with_server_name("relay.example.com").build(io.executor());
-  try {
-    pool->async_acquire(asio::use_future).get();
-    FAIL() << "verification should fail";
-  } catch (const boost::system::system_error& failure) {
-    EXPECT_EQ(failure.code(), make_error_code(errc::certificate_verify_failed));
-  }
+  EXPECT_EQ(testing::acquire_error(*pool), make_error_code(errc::certificate_verify_failed)) << "verification should fail";
   EXPECT_EQ(pool->last_connect_failure().tls.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
 }
 
@@ -158,16 +153,11 @@ TEST_F(PoolNginxTest, Tls12OnlyServerIsRefusedByTheTls13Default) {
   options.ssl_protocols = "TLSv1.2";
   start();
   auto pool = builder().build(io.executor());
-  try {
-    pool->async_acquire(asio::use_future).get();
-    FAIL() << "a TLS 1.2-only server must be refused by default";
-  } catch (const boost::system::system_error& failure) {
-    EXPECT_EQ(failure.code(), make_error_code(errc::tls_handshake_failed));
-  }
+  EXPECT_EQ(testing::acquire_error(*pool), make_error_code(errc::tls_handshake_failed)) << "a TLS 1.2-only server must be refused by default";
   EXPECT_NE(pool->last_connect_failure().tls.reason.find("protocol version"), std::string::npos)
       << pool->last_connect_failure().describe();
   auto lowered = builder().with_min_tls_version(TlsVersion::tls1_2).build(io.executor());
-  Lease lease = lowered->async_acquire(asio::use_future).get();
+  Lease lease = testing::acquire(*lowered);
   EXPECT_EQ(lease.channel().negotiated_protocol_version(), "TLSv1.2");
   EXPECT_EQ(testing::http_get(lease).status, 200);
 }
@@ -179,7 +169,7 @@ TEST_F(PoolNginxTest, GracefulShutdownLeavesNoSocket) {
   pool->warm_up();
   ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 4; }));
   EXPECT_EQ(testing::count_open_sockets(), sockets_before + 4);
-  pool->async_shutdown(1s, asio::use_future).get();
+  testing::shutdown(*pool, 1s);
   EXPECT_EQ(testing::count_open_sockets(), sockets_before);
 }
 

@@ -1,0 +1,51 @@
+// Three ways to hold N idle, verified TLS 1.3 client connections to one upstream, each of which
+// measures this process's resident memory while it does so: the securechannel pool, bare
+// boost::asio::ssl::stream sockets, and raw OpenSSL on blocking sockets.
+//
+//   IdleTarget target{.host = "127.0.0.1", .port = "8443", .ca_file = ca, .connections = 1000};
+//   IdleMemorySample pool = hold_idle_pool_connections(target);
+//   double kb = pool.marginal_bytes_per_connection() / 1024;
+//
+// Each holder reads RSS three times, each after malloc_trim(0) so that freed heap does not count
+// for any of them: after its fixed setup (TLS context, pool object), after the first connection,
+// and with all N connections up. The first connection pays one-time costs (Asio's resolver
+// thread and its malloc arena, OpenSSL's lazily fetched algorithms), so the per-connection figure
+// is the slope from connection 1 to N.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace securechannel::bench {
+
+struct IdleTarget {
+  std::string host{};
+  std::string port{};
+  std::string ca_file{};
+  std::size_t connections = 1000;
+  std::chrono::seconds time_limit{60};  // for establishing all connections
+};
+
+struct IdleMemorySample {
+  std::size_t requested = 0;
+  std::size_t established = 0;     // handshakes that completed
+  std::size_t verified_tls13 = 0;  // of those: TLS 1.3, chain and IP SAN verified (X509_V_OK)
+  std::size_t connect_failures = 0;
+  std::size_t rss_after_setup = 0;
+  std::size_t rss_after_first = 0;
+  std::size_t rss_after_all = 0;
+  double establish_seconds = 0;  // connection 2 to N
+  std::string error{};           // empty when every connection was established and verified
+
+  // (RSS with N - RSS with 1) / (N - 1): what one more idle connection costs.
+  double marginal_bytes_per_connection() const;
+  // (RSS with N - RSS before any) / N: the same, plus one-time costs spread over N.
+  double average_bytes_per_connection() const;
+};
+
+IdleMemorySample hold_idle_pool_connections(const IdleTarget& target);
+IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target);
+IdleMemorySample hold_idle_raw_openssl_connections(const IdleTarget& target);
+
+}  // namespace securechannel::bench

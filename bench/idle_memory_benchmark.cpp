@@ -1,0 +1,229 @@
+// Resident memory per idle TLS connection: the securechannel pool against bare
+// boost::asio::ssl::stream and raw OpenSSL, all holding N verified TLS 1.3 connections to the same
+// local nginx in the same run.
+//
+//   idle_memory_benchmark                                   # N = 1000, prints a table
+//   idle_memory_benchmark --connections 200 --json out.json # what CI runs
+//
+// Each variant runs in a child process forked from this one just before it starts. Run in
+// sequence in one process, a later variant would reuse heap pages an earlier one freed and look
+// cheaper than it is (or pay for the earlier one's fragmentation); forked, every variant starts
+// from the same heap and the same warm OpenSSL state, and nothing it leaves behind reaches the
+// next. The child sends its figures back as JSON over a pipe. Target (ARCHITECTURE.md): at most
+// 15 KB per idle pooled connection, pool bookkeeping included. KB here are 1024 bytes.
+#include "idle_connection_holders.hpp"
+#include "nginx_upstream.hpp"
+#include "testing/process_info.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace securechannel::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double target_kb_per_connection = 15.0;
+constexpr double kb = 1024.0;
+
+struct Variant {
+  const char* name;
+  const char* description;
+  IdleMemorySample (*hold)(const IdleTarget&);
+};
+
+constexpr Variant variants[] = {
+    {"securechannel_pool", "SecureChannelPool, min_idle = N, warm_up()", hold_idle_pool_connections},
+    {"asio_ssl_stream", "boost::asio::ssl::stream<tcp::socket>, handshaken", hold_idle_asio_ssl_streams},
+    {"raw_openssl", "OpenSSL SSL on blocking sockets, SSL_MODE_RELEASE_BUFFERS", hold_idle_raw_openssl_connections},
+};
+
+nlohmann::json to_json(const IdleMemorySample& sample) {
+  return {{"requested", sample.requested},
+          {"established", sample.established},
+          {"verified_tls13", sample.verified_tls13},
+          {"connect_failures", sample.connect_failures},
+          {"rss_after_setup_bytes", sample.rss_after_setup},
+          {"rss_after_first_bytes", sample.rss_after_first},
+          {"rss_after_all_bytes", sample.rss_after_all},
+          {"establish_seconds", sample.establish_seconds},
+          {"error", sample.error}};
+}
+
+IdleMemorySample from_json(const nlohmann::json& json) {
+  return {.requested = json.at("requested"),
+          .established = json.at("established"),
+          .verified_tls13 = json.at("verified_tls13"),
+          .connect_failures = json.at("connect_failures"),
+          .rss_after_setup = json.at("rss_after_setup_bytes"),
+          .rss_after_first = json.at("rss_after_first_bytes"),
+          .rss_after_all = json.at("rss_after_all_bytes"),
+          .establish_seconds = json.at("establish_seconds"),
+          .error = json.at("error")};
+}
+
+// Runs one variant in a forked child and returns what it measured. Called while this process
+// has no other thread (nginx is a separate process), so the child may use anything.
+IdleMemorySample run_in_child(const Variant& variant, const IdleTarget& target) {
+  int channel[2];
+  if (::pipe2(channel, O_CLOEXEC) != 0) return {.error = "pipe2 failed"};
+  std::fflush(nullptr);  // or the child would print our buffered output a second time
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(channel[0]);
+    ::close(channel[1]);
+    return {.error = "fork failed"};
+  }
+  if (child == 0) {
+    ::close(channel[0]);
+    IdleMemorySample sample;
+    try {
+      sample = variant.hold(target);
+    } catch (const std::exception& failure) {
+      sample.error = failure.what();
+    }
+    const std::string report = to_json(sample).dump();
+    for (std::size_t written = 0; written < report.size();) {
+      const ssize_t result = ::write(channel[1], report.data() + written, report.size() - written);
+      if (result <= 0 && errno != EINTR) break;
+      if (result > 0) written += static_cast<std::size_t>(result);
+    }
+    std::fflush(nullptr);
+    // _exit, not exit: the parent's destructors (nginx, the CA directory) must not run here.
+    ::_exit(0);
+  }
+
+  ::close(channel[1]);
+  std::string report;
+  const auto deadline = Clock::now() + target.time_limit + std::chrono::seconds(60);
+  for (char buffer[4096];;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd readable{.fd = channel[0], .events = POLLIN, .revents = 0};
+    if (left <= 0 || ::poll(&readable, 1, static_cast<int>(left)) == 0) {
+      ::kill(child, SIGKILL);
+      report.clear();
+      break;
+    }
+    const ssize_t got = ::read(channel[0], buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    report.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(channel[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (report.empty()) return {.requested = target.connections, .error = "the child ended without a report"};
+  return from_json(nlohmann::json::parse(report));
+}
+
+std::string mib(std::size_t bytes) { return fmt::format("{:.1f}", static_cast<double>(bytes) / (kb * kb)); }
+
+struct Options {
+  std::size_t connections = 1000;
+  int time_limit_seconds = 60;
+  std::string json_file;
+};
+
+int run(const Options& options) {
+  testing::raise_file_descriptor_limit();
+  rlimit descriptors{};
+  ::getrlimit(RLIMIT_NOFILE, &descriptors);
+  if (options.connections < 2 || options.connections + 64 > descriptors.rlim_cur) {
+    fmt::print(stderr, "--connections must be between 2 and {} (the file descriptor limit minus 64)\n",
+               descriptors.rlim_cur - 64);
+    return 2;
+  }
+  // Room for every variant's connections at once: the previous child's sockets may still be
+  // closing on nginx's side when the next child connects.
+  const int worker_connections = static_cast<int>(std::max<std::size_t>(4096, 2 * options.connections + 64));
+  NginxUpstream upstream({.worker_connections = worker_connections});
+  const IdleTarget target{.host = "127.0.0.1",
+                          .port = std::to_string(upstream.nginx.port()),
+                          .ca_file = upstream.ca_file(),
+                          .connections = options.connections,
+                          .time_limit = std::chrono::seconds(options.time_limit_seconds)};
+
+  fmt::print("Idle TLS 1.3 client connections to nginx on {} ({}), N = {}, each variant in a fresh child process.\n",
+             upstream.nginx.endpoint(), OpenSSL_version(OPENSSL_VERSION), options.connections);
+  fmt::print("RSS read after malloc_trim(0); per connection = (RSS with N - RSS with 1) / (N - 1). KB = 1024 bytes.\n\n");
+
+  std::vector<IdleMemorySample> samples;
+  for (const Variant& variant : variants) samples.push_back(run_in_child(variant, target));
+
+  const double pool_kb = samples.front().marginal_bytes_per_connection() / kb;
+  fmt::print("{:<20} {:>11} {:>22} {:>9} {:>11} {:>8} {:>7}\n", "variant", "verified", "RSS MiB: setup/1/N",
+             "KB/conn", "KB/conn(0)", "vs pool", "setup s");
+  nlohmann::json results = nlohmann::json::array();
+  bool complete = true;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const IdleMemorySample& sample = samples[i];
+    const double per_connection_kb = sample.marginal_bytes_per_connection() / kb;
+    const double ratio = pool_kb > 0 ? per_connection_kb / pool_kb : 0;
+    fmt::print("{:<20} {:>11} {:>22} {:>9.1f} {:>11.1f} {:>8.2f} {:>7.2f}\n", variants[i].name,
+               fmt::format("{}/{}", sample.verified_tls13, sample.requested),
+               fmt::format("{}/{}/{}", mib(sample.rss_after_setup), mib(sample.rss_after_first), mib(sample.rss_after_all)),
+               per_connection_kb, sample.average_bytes_per_connection() / kb, ratio, sample.establish_seconds);
+    if (!sample.error.empty()) {
+      fmt::print("  {}: {}\n", variants[i].name, sample.error);
+      complete = false;
+    }
+    nlohmann::json entry = to_json(sample);
+    entry["name"] = variants[i].name;
+    entry["description"] = variants[i].description;
+    entry["kb_per_connection"] = per_connection_kb;
+    entry["kb_per_connection_including_one_time_costs"] = sample.average_bytes_per_connection() / kb;
+    entry["ratio_to_securechannel_pool"] = ratio;
+    results.push_back(std::move(entry));
+  }
+  fmt::print("\nTarget: securechannel pool <= {:.0f} KB per idle connection, pool bookkeeping included: {} ({:.1f} KB)\n",
+             target_kb_per_connection, pool_kb <= target_kb_per_connection ? "met" : "NOT met", pool_kb);
+
+  if (!options.json_file.empty()) {
+    const nlohmann::json document = {{"benchmark", "idle_memory"},
+                                     {"connections", options.connections},
+                                     {"upstream", "nginx " + upstream.nginx.endpoint()},
+                                     {"openssl", OpenSSL_version(OPENSSL_VERSION)},
+                                     {"target_kb_per_connection", target_kb_per_connection},
+                                     {"target_met", pool_kb <= target_kb_per_connection},
+                                     {"variants", results}};
+    std::ofstream(options.json_file) << document.dump(2) << "\n";
+  }
+  // The target is reported, not enforced: a noisy machine must not fail CI. Incomplete runs must.
+  return complete ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace securechannel::bench
+
+int main(int argc, char** argv) {
+  securechannel::bench::Options options;
+  CLI::App app{"RSS per idle TLS connection: securechannel pool vs asio::ssl::stream vs raw OpenSSL"};
+  app.add_option("--connections", options.connections, "idle connections per variant")->capture_default_str();
+  app.add_option("--time-limit", options.time_limit_seconds, "seconds allowed to establish them")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600));
+  app.add_option("--json", options.json_file, "also write the results to this file");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return securechannel::bench::run(options);
+  } catch (const std::exception& failure) {
+    fmt::print(stderr, "idle_memory_benchmark: {}\n", failure.what());
+    return 1;
+  }
+}
