@@ -45,6 +45,10 @@ std::size_t trimmed_resident_bytes() {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+std::chrono::milliseconds time_left(Clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+}
+
 // What the pool does for an IP-literal endpoint: check the certificate's IP SAN (SNI is not
 // sent for IP literals, RFC 6066 3), or the DNS name otherwise.
 void require_peer_identity(SSL* connection, const std::string& host) {
@@ -78,12 +82,18 @@ double IdleMemorySample::marginal_bytes_per_connection() const {
          static_cast<double>(requested - 1);
 }
 
+double IdleMemorySample::probed_bytes_per_connection() const {
+  if (requested < 2 || rss_after_probe == 0) return 0;
+  return (static_cast<double>(rss_after_probe) - static_cast<double>(rss_after_first)) /
+         static_cast<double>(requested - 1);
+}
+
 double IdleMemorySample::average_bytes_per_connection() const {
   if (requested == 0) return 0;
   return (static_cast<double>(rss_after_all) - static_cast<double>(rss_after_setup)) / static_cast<double>(requested);
 }
 
-IdleMemorySample hold_idle_pool_connections(const IdleTarget& target) {
+IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishment establishment) {
   IdleMemorySample sample{.requested = target.connections};
   asio::io_context io;
   // The pool as a user would configure it for this job; defaults everywhere else.
@@ -111,6 +121,15 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target) {
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
+  if (establishment == Establishment::one_at_a_time) {
+    std::vector<Lease> held;
+    while (held.size() + 1 < target.connections && Clock::now() < deadline) {
+      std::optional<Lease> lease;
+      pool->async_acquire([&](error_code, Lease acquired) { lease.emplace(std::move(acquired)); });
+      if (!run_io_until(io, [&] { return lease.has_value(); }, 10s) || !*lease) break;
+      held.push_back(std::move(*lease));
+    }
+  }  // the held leases go back: all of them idle
   pool->warm_up();
   while (pool->stats().idle_connections < target.connections && Clock::now() < deadline) {
     run_io_until(io, [&] { return pool->stats().idle_connections == target.connections; }, 50ms);
@@ -122,6 +141,11 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target) {
   sample.established = stats.idle_connections;
   sample.connect_failures = stats.connect_failures;
   sample.rss_after_all = trimmed_resident_bytes();
+
+  if (const std::size_t closed = pool->run_cleanup_once(); closed != 0) {
+    sample.error = std::to_string(closed) + " idle connections were found dead by the probe";
+  }
+  sample.rss_after_probe = trimmed_resident_bytes();
 
   // Check out every connection (nothing else holds one) and look at its OpenSSL session.
   std::vector<Lease> leases;
@@ -138,7 +162,7 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target) {
   return sample;
 }
 
-IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target) {
+IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target, Establishment establishment) {
   IdleMemorySample sample{.requested = target.connections};
   asio::io_context io;
   // What a user of bare Asio writes; Asio itself sets SSL_MODE_RELEASE_BUFFERS on every stream,
@@ -184,10 +208,15 @@ IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target) {
   }
   sample.rss_after_first = trimmed_resident_bytes();
 
-  // All at once, as the pool's warm_up() does.
   const auto start = Clock::now();
-  for (std::size_t i = 1; i < target.connections; ++i) open_stream();
-  run_io_until(io, [&] { return finished == target.connections; }, target.time_limit);
+  const auto deadline = start + target.time_limit;
+  for (std::size_t i = 1; i < target.connections; ++i) {
+    open_stream();
+    if (establishment == Establishment::one_at_a_time) {
+      run_io_until(io, [&] { return finished == i + 1; }, time_left(deadline));
+    }
+  }
+  run_io_until(io, [&] { return finished == target.connections; }, time_left(deadline));
   sample.establish_seconds = seconds_since(start);
   sample.rss_after_all = trimmed_resident_bytes();
   if (finished != target.connections) sample.error = "handshakes still running at the time limit";

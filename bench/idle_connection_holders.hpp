@@ -3,14 +3,18 @@
 // boost::asio::ssl::stream sockets, and raw OpenSSL on blocking sockets.
 //
 //   IdleTarget target{.host = "127.0.0.1", .port = "8443", .ca_file = ca, .connections = 1000};
-//   IdleMemorySample pool = hold_idle_pool_connections(target);
+//   IdleMemorySample pool = hold_idle_pool_connections(target, Establishment::concurrent);
 //   double kb = pool.marginal_bytes_per_connection() / 1024;
 //
-// Each holder reads RSS three times, each after malloc_trim(0) so that freed heap does not count
-// for any of them: after its fixed setup (TLS context, pool object), after the first connection,
-// and with all N connections up. The first connection pays one-time costs (Asio's resolver
-// thread and its malloc arena, OpenSSL's lazily fetched algorithms), so the per-connection figure
-// is the slope from connection 1 to N.
+// Each holder reads RSS after malloc_trim(0), so that freed heap counts for none of them: after
+// its fixed setup (TLS context, pool object), after the first connection, and with all N
+// connections up. The first connection pays one-time costs (Asio's resolver thread and its
+// malloc arena, OpenSSL's lazily fetched algorithms), so the per-connection figure is the slope
+// from connection 1 to N.
+//
+// How the connections are made changes the result by several KB per connection, because RSS
+// counts touched pages, not live bytes: N handshakes at once interleave long-lived objects with
+// their transient buffers on the heap. Both ways are measured.
 #pragma once
 
 #include <chrono>
@@ -27,6 +31,11 @@ struct IdleTarget {
   std::chrono::seconds time_limit{60};  // for establishing all connections
 };
 
+enum class Establishment {
+  concurrent,     // every connection started at once (the pool: warm_up() with min_idle = N)
+  one_at_a_time,  // each connection started when the previous one is up
+};
+
 struct IdleMemorySample {
   std::size_t requested = 0;
   std::size_t established = 0;     // handshakes that completed
@@ -35,6 +44,10 @@ struct IdleMemorySample {
   std::size_t rss_after_setup = 0;
   std::size_t rss_after_first = 0;
   std::size_t rss_after_all = 0;
+  // Pool only (0 otherwise): after run_cleanup_once() probed every idle connection, which reads
+  // the TLS 1.3 session tickets the server sent after the handshake. An idle pool that has run
+  // for a while is in this state.
+  std::size_t rss_after_probe = 0;
   double establish_seconds = 0;  // connection 2 to N
   std::string error{};           // empty when every connection was established and verified
 
@@ -42,10 +55,15 @@ struct IdleMemorySample {
   double marginal_bytes_per_connection() const;
   // (RSS with N - RSS before any) / N: the same, plus one-time costs spread over N.
   double average_bytes_per_connection() const;
+  // The marginal cost once every connection has been probed; 0 when not measured.
+  double probed_bytes_per_connection() const;
 };
 
-IdleMemorySample hold_idle_pool_connections(const IdleTarget& target);
-IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target);
+// A pool with max_connections = min_idle = N. concurrent: warm_up(); one_at_a_time: N acquires,
+// each lease held until all are made, then all released.
+IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishment establishment);
+IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target, Establishment establishment);
+// Blocking sockets: one at a time by nature.
 IdleMemorySample hold_idle_raw_openssl_connections(const IdleTarget& target);
 
 }  // namespace securechannel::bench

@@ -1,6 +1,7 @@
 // Resident memory per idle TLS connection: the securechannel pool against bare
 // boost::asio::ssl::stream and raw OpenSSL, all holding N verified TLS 1.3 connections to the same
-// local nginx in the same run.
+// local nginx in the same run. The pool and Asio are measured twice, with the connections made all
+// at once and one at a time, because the heap layout that leaves changes RSS by several KB each.
 //
 //   idle_memory_benchmark                                   # N = 1000, prints a table
 //   idle_memory_benchmark --connections 200 --json out.json # what CI runs
@@ -8,7 +9,7 @@
 // Each variant runs in a child process forked from this one just before it starts. Run in
 // sequence in one process, a later variant would reuse heap pages an earlier one freed and look
 // cheaper than it is (or pay for the earlier one's fragmentation); forked, every variant starts
-// from the same heap and the same warm OpenSSL state, and nothing it leaves behind reaches the
+// from the same heap and the same OpenSSL state, and nothing it leaves behind reaches the
 // next. The child sends its figures back as JSON over a pipe. Target (ARCHITECTURE.md): at most
 // 15 KB per idle pooled connection, pool bookkeeping included. KB here are 1024 bytes.
 #include "idle_connection_holders.hpp"
@@ -45,13 +46,22 @@ constexpr double kb = 1024.0;
 struct Variant {
   const char* name;
   const char* description;
+  Establishment establishment;  // compared with the pool variant made the same way
   IdleMemorySample (*hold)(const IdleTarget&);
 };
 
+// The first two are the pool; the ratio column divides by the pool row of the same establishment.
 constexpr Variant variants[] = {
-    {"securechannel_pool", "SecureChannelPool, min_idle = N, warm_up()", hold_idle_pool_connections},
-    {"asio_ssl_stream", "boost::asio::ssl::stream<tcp::socket>, handshaken", hold_idle_asio_ssl_streams},
-    {"raw_openssl", "OpenSSL SSL on blocking sockets, SSL_MODE_RELEASE_BUFFERS", hold_idle_raw_openssl_connections},
+    {"pool", "SecureChannelPool, min_idle = N, warm_up(): all handshakes at once", Establishment::concurrent,
+     [](const IdleTarget& target) { return hold_idle_pool_connections(target, Establishment::concurrent); }},
+    {"pool_1by1", "SecureChannelPool filled by N acquires, one at a time", Establishment::one_at_a_time,
+     [](const IdleTarget& target) { return hold_idle_pool_connections(target, Establishment::one_at_a_time); }},
+    {"asio_ssl", "boost::asio::ssl::stream<tcp::socket>, all handshakes at once", Establishment::concurrent,
+     [](const IdleTarget& target) { return hold_idle_asio_ssl_streams(target, Establishment::concurrent); }},
+    {"asio_ssl_1by1", "boost::asio::ssl::stream<tcp::socket>, one at a time", Establishment::one_at_a_time,
+     [](const IdleTarget& target) { return hold_idle_asio_ssl_streams(target, Establishment::one_at_a_time); }},
+    {"raw_openssl", "OpenSSL SSL on blocking sockets, SSL_MODE_RELEASE_BUFFERS, one at a time",
+     Establishment::one_at_a_time, hold_idle_raw_openssl_connections},
 };
 
 nlohmann::json to_json(const IdleMemorySample& sample) {
@@ -62,6 +72,7 @@ nlohmann::json to_json(const IdleMemorySample& sample) {
           {"rss_after_setup_bytes", sample.rss_after_setup},
           {"rss_after_first_bytes", sample.rss_after_first},
           {"rss_after_all_bytes", sample.rss_after_all},
+          {"rss_after_probe_bytes", sample.rss_after_probe},
           {"establish_seconds", sample.establish_seconds},
           {"error", sample.error}};
 }
@@ -74,6 +85,7 @@ IdleMemorySample from_json(const nlohmann::json& json) {
           .rss_after_setup = json.at("rss_after_setup_bytes"),
           .rss_after_first = json.at("rss_after_first_bytes"),
           .rss_after_all = json.at("rss_after_all_bytes"),
+          .rss_after_probe = json.at("rss_after_probe_bytes"),
           .establish_seconds = json.at("establish_seconds"),
           .error = json.at("error")};
 }
@@ -166,19 +178,24 @@ int run(const Options& options) {
   std::vector<IdleMemorySample> samples;
   for (const Variant& variant : variants) samples.push_back(run_in_child(variant, target));
 
-  const double pool_kb = samples.front().marginal_bytes_per_connection() / kb;
-  fmt::print("{:<20} {:>11} {:>22} {:>9} {:>11} {:>8} {:>7}\n", "variant", "verified", "RSS MiB: setup/1/N",
-             "KB/conn", "KB/conn(0)", "vs pool", "setup s");
+  const auto pool_kb_made = [&](Establishment establishment) {
+    return samples[establishment == Establishment::concurrent ? 0 : 1].marginal_bytes_per_connection() / kb;
+  };
+  const auto optional_kb = [](double bytes) { return bytes > 0 ? fmt::format("{:.1f}", bytes / kb) : std::string("-"); };
+  fmt::print("{:<14} {:>10} {:>19} {:>8} {:>10} {:>11} {:>8} {:>8}\n", "variant", "verified", "RSS MiB setup/1/N",
+             "KB/conn", "KB/conn(0)", "KB/conn(p)", "vs pool", "setup s");
   nlohmann::json results = nlohmann::json::array();
   bool complete = true;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const IdleMemorySample& sample = samples[i];
     const double per_connection_kb = sample.marginal_bytes_per_connection() / kb;
+    const double pool_kb = pool_kb_made(variants[i].establishment);
     const double ratio = pool_kb > 0 ? per_connection_kb / pool_kb : 0;
-    fmt::print("{:<20} {:>11} {:>22} {:>9.1f} {:>11.1f} {:>8.2f} {:>7.2f}\n", variants[i].name,
+    fmt::print("{:<14} {:>10} {:>19} {:>8.1f} {:>10.1f} {:>11} {:>8.2f} {:>8.2f}\n", variants[i].name,
                fmt::format("{}/{}", sample.verified_tls13, sample.requested),
                fmt::format("{}/{}/{}", mib(sample.rss_after_setup), mib(sample.rss_after_first), mib(sample.rss_after_all)),
-               per_connection_kb, sample.average_bytes_per_connection() / kb, ratio, sample.establish_seconds);
+               per_connection_kb, sample.average_bytes_per_connection() / kb,
+               optional_kb(sample.probed_bytes_per_connection()), ratio, sample.establish_seconds);
     if (!sample.error.empty()) {
       fmt::print("  {}: {}\n", variants[i].name, sample.error);
       complete = false;
@@ -186,12 +203,17 @@ int run(const Options& options) {
     nlohmann::json entry = to_json(sample);
     entry["name"] = variants[i].name;
     entry["description"] = variants[i].description;
+    entry["establishment"] = variants[i].establishment == Establishment::concurrent ? "concurrent" : "one_at_a_time";
     entry["kb_per_connection"] = per_connection_kb;
     entry["kb_per_connection_including_one_time_costs"] = sample.average_bytes_per_connection() / kb;
-    entry["ratio_to_securechannel_pool"] = ratio;
+    entry["kb_per_connection_after_probe"] = sample.probed_bytes_per_connection() / kb;
+    entry["ratio_to_pool_made_the_same_way"] = ratio;
     results.push_back(std::move(entry));
   }
-  fmt::print("\nTarget: securechannel pool <= {:.0f} KB per idle connection, pool bookkeeping included: {} ({:.1f} KB)\n",
+  const double pool_kb = pool_kb_made(Establishment::concurrent);
+  fmt::print("\nKB/conn: slope from 1 to N connections; (0): from none to N; (p): slope after one probe pass.\n");
+  fmt::print("vs pool: divided by the pool row whose connections were made the same way (all at once or 1 by 1).\n");
+  fmt::print("Target: securechannel pool (warm_up) <= {:.0f} KB per idle connection, bookkeeping included: {} ({:.1f} KB)\n",
              target_kb_per_connection, pool_kb <= target_kb_per_connection ? "met" : "NOT met", pool_kb);
 
   if (!options.json_file.empty()) {

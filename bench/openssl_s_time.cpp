@@ -97,7 +97,9 @@ NegotiatedParameters describe_openssl_client(const OpensslCommand& command) {
     if (line.rfind("Protocol version: ", 0) == 0) parameters.protocol = value_of("Protocol version: ");
     if (line.rfind("Ciphersuite: ", 0) == 0) parameters.cipher = value_of("Ciphersuite: ");
     if (line.rfind("Server Temp Key: ", 0) == 0) {
-      const std::string key = value_of("Server Temp Key: ");  // "X25519, 253 bits"
+      // "X25519, 253 bits" or "ECDH, prime256v1, 256 bits"
+      std::string key = value_of("Server Temp Key: ");
+      if (key.rfind("ECDH, ", 0) == 0) key = key.substr(6);
       parameters.group = key.substr(0, key.find(','));
     }
     if (line == "Verification: OK") verified = true;

@@ -4,9 +4,9 @@
 //   pool_acquire_benchmark --benchmark_min_time=0.05      # what CI runs, so it cannot rot
 //
 // Upstream: our TLS echo server on loopback with a CA made at start. Every pool is warmed up
-// before timing, so each benchmark times only bookkeeping: the pool's lock, the idle stack, the
-// Lease (two shared_ptr copies) and, where asked for, the liveness probe. Targets and figures:
-// docs/BENCHMARKS.md.
+// before timing, so each benchmark times only bookkeeping: the pool's lock and clock reads, the
+// idle stack, the Lease (two shared_ptr copies) and, where asked for, the liveness probe.
+// Targets and figures: docs/BENCHMARKS.md.
 #include "run_io_until.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
@@ -39,6 +39,8 @@ struct EchoUpstream {
   testing::CertificateAuthority authority = testing::CertificateAuthority::create("securechannel bench CA");
   testing::IssuedCertificate leaf = authority.issue("upstream");
   testing::TlsEchoServer server{{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file}};
+  // Run only by the benchmark thread; the hint lets a post from inside a handler skip the
+  // scheduler's shared queue. try_acquire and release never touch the io_context.
   asio::io_context io{1};
 
   // A pool with `idle` verified connections idle in it, ready for try_acquire().
@@ -93,8 +95,10 @@ void contended_try_acquire_release(benchmark::State& state, SecureChannelPool& p
 }
 
 // The completion-token path: async_acquire on an idle connection never completes inline, so
-// this adds the type-erased handler, the post and an io_context turn. Initiated from inside a
-// handler, as a server's code does, the post stays in the thread's private queue.
+// this adds the type-erased handler, the post and an io_context turn. Each turn also runs Asio's
+// reactor task once (one epoll_wait with a zero timeout, seen with strace), so in a VM where a
+// syscall costs about a microsecond (baseline/recv_msg_peek_idle_socket) that dominates.
+// Initiated from inside a completion handler, as a server's own code does:
 void async_acquire_release_inside_io(benchmark::State& state, SecureChannelPool& pool, asio::io_context& io) {
   struct Loop {
     benchmark::State& state;
@@ -115,8 +119,7 @@ void async_acquire_release_inside_io(benchmark::State& state, SecureChannelPool&
   io.run_for(120s);  // returns as soon as the loop stops; the bound is for a broken pool only
 }
 
-// The same, initiated by a thread that is not inside the io_context: the post must then wake
-// the scheduler (an eventfd write and an epoll_wait), as for a caller on a foreign thread.
+// The same, initiated from outside the io_context, which then runs until the completion came.
 void async_acquire_release_outside_io(benchmark::State& state, SecureChannelPool& pool, asio::io_context& io) {
   // Keeps run_one() waiting for the posted completion instead of returning on "no work".
   auto work = asio::make_work_guard(io);

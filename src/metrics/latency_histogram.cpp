@@ -1,0 +1,155 @@
+#include "securechannel/latency_histogram.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace securechannel {
+
+namespace buckets = detail::latency_buckets;
+
+namespace {
+
+constexpr double overflow_lower_microseconds = static_cast<double>(buckets::highest_microseconds);
+
+// Where a rank lands, reported as one value: see HistogramSnapshot::quantile.
+double representative_value(std::size_t index, double max_microseconds) noexcept {
+  if (index == buckets::overflow_bucket) return std::max(max_microseconds, overflow_lower_microseconds);
+  const double lower = HistogramSnapshot::bucket_lower_microseconds(index);
+  const double midpoint = (lower + HistogramSnapshot::bucket_upper_microseconds(index)) / 2.0;
+  // The max is exact and at least the true quantile, so when it sits below the midpoint of the
+  // quantile's own bucket it is the closer estimate. A max read slightly stale by a concurrent
+  // snapshot can lie below the bucket: then it says nothing about this bucket and is ignored.
+  if (max_microseconds >= lower && max_microseconds < midpoint) return max_microseconds;
+  return midpoint;
+}
+
+}  // namespace
+
+double HistogramSnapshot::bucket_lower_microseconds(std::size_t index) noexcept {
+  if (index >= buckets::overflow_bucket) return overflow_lower_microseconds;
+  const std::size_t octave = index / buckets::sub_bucket_count;
+  const std::uint64_t sub_bucket = index % buckets::sub_bucket_count;
+  const std::uint64_t lower_ticks = (buckets::sub_bucket_count + sub_bucket) << octave;
+  return static_cast<double>(lower_ticks) / static_cast<double>(buckets::ticks_per_microsecond);
+}
+
+double HistogramSnapshot::bucket_upper_microseconds(std::size_t index) noexcept {
+  if (index >= buckets::overflow_bucket) return std::numeric_limits<double>::infinity();
+  const std::size_t octave = index / buckets::sub_bucket_count;
+  const std::uint64_t sub_bucket = index % buckets::sub_bucket_count;
+  const std::uint64_t upper_ticks = (buckets::sub_bucket_count + sub_bucket + 1) << octave;
+  // The last regular bucket is cut at 60 s: anything above goes to the overflow bucket.
+  return std::min(static_cast<double>(upper_ticks) / static_cast<double>(buckets::ticks_per_microsecond),
+                  overflow_lower_microseconds);
+}
+
+double HistogramSnapshot::quantile(double q) const noexcept {
+  if (count_ == 0) return 0.0;
+  q = std::isnan(q) ? 0.0 : std::clamp(q, 0.0, 1.0);
+  // Nearest rank: the smallest sample with at least q * count samples at or below it.
+  const auto wanted = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_)));
+  const std::uint64_t rank = std::clamp<std::uint64_t>(wanted, 1, count_);
+  std::uint64_t seen = 0;
+  for (std::size_t index = 0; index < bucket_count; ++index) {
+    seen += bucket_counts_[index];
+    if (seen >= rank) return representative_value(index, max_microseconds());
+  }
+  return representative_value(buckets::overflow_bucket, max_microseconds());  // unreachable: count_ is the sum
+}
+
+std::uint64_t HistogramSnapshot::cumulative_count_at_or_below(double upper_bound_microseconds) const noexcept {
+  // Whole buckets whose upper edge is <= the bound are exactly those below the bucket that
+  // contains the bound (edges are multiples of 1/64 µs, so bound * 64 is exact).
+  constexpr auto ticks_per_microsecond = static_cast<double>(buckets::ticks_per_microsecond);
+  const double bound = upper_bound_microseconds;
+  std::size_t whole_buckets = 0;
+  if (bound >= overflow_lower_microseconds) {
+    whole_buckets = bound == std::numeric_limits<double>::infinity() ? bucket_count : buckets::regular_bucket_count;
+  } else if (bound >= 1.0) {  // also false for NaN: nothing counted
+    whole_buckets = buckets::index_for_ticks(static_cast<std::uint64_t>(bound * ticks_per_microsecond));
+  }
+  std::uint64_t total = 0;
+  for (std::size_t index = 0; index < whole_buckets; ++index) total += bucket_counts_[index];
+  return total;
+}
+
+std::vector<HistogramBucket> HistogramSnapshot::nonempty_buckets() const {
+  std::vector<HistogramBucket> result;
+  for (std::size_t index = 0; index < bucket_count; ++index) {
+    if (bucket_counts_[index] == 0) continue;
+    result.push_back({bucket_lower_microseconds(index), bucket_upper_microseconds(index), bucket_counts_[index]});
+  }
+  return result;
+}
+
+void HistogramSnapshot::merge(const HistogramSnapshot& other) noexcept {
+  for (std::size_t index = 0; index < bucket_count; ++index) bucket_counts_[index] += other.bucket_counts_[index];
+  count_ += other.count_;
+  sum_microseconds_ += other.sum_microseconds_;
+  max_nanoseconds_ = std::max(max_nanoseconds_, other.max_nanoseconds_);
+}
+
+HistogramSnapshot LatencyHistogram::snapshot() const noexcept {
+  HistogramSnapshot copy;
+  merge_into(copy);
+  return copy;
+}
+
+void LatencyHistogram::merge_into(HistogramSnapshot& total) const noexcept {
+  // Buckets first, max last: a sample recorded meanwhile is then more likely to be in the max
+  // too, which is what lets quantile() use the max for the top bucket.
+  for (std::size_t index = 0; index < bucket_counts_.size(); ++index) {
+    const std::uint64_t value = bucket_counts_[index].load(std::memory_order_relaxed);
+    total.bucket_counts_[index] += value;
+    total.count_ += value;
+  }
+  total.sum_microseconds_ += sum_microseconds_.load(std::memory_order_relaxed);
+  total.max_nanoseconds_ = std::max(total.max_nanoseconds_, max_nanoseconds_.load(std::memory_order_relaxed));
+}
+
+void LatencyHistogram::drain_into(HistogramSnapshot& total) noexcept {
+  for (std::size_t index = 0; index < bucket_counts_.size(); ++index) {
+    const std::uint64_t value = bucket_counts_[index].exchange(0, std::memory_order_relaxed);
+    total.bucket_counts_[index] += value;
+    total.count_ += value;
+  }
+  total.sum_microseconds_ += sum_microseconds_.exchange(0, std::memory_order_relaxed);
+  total.max_nanoseconds_ = std::max(total.max_nanoseconds_, max_nanoseconds_.exchange(0, std::memory_order_relaxed));
+}
+
+void RotatingLatencyHistogram::rotate() {
+  const std::lock_guard lock(rotation_mutex_);
+  const std::size_t older = 1 - current_.load(std::memory_order_relaxed);
+  // Drain before switching: recorders are still on the other interval, so the drained one is
+  // quiet (short of a recorder stalled for a whole interval, whose sample then simply stays).
+  intervals_[older].drain_into(retired_);
+  current_.store(older, std::memory_order_relaxed);
+}
+
+HistogramSnapshot RotatingLatencyHistogram::recent() const {
+  HistogramSnapshot copy;
+  merge_recent_into(copy);
+  return copy;
+}
+
+HistogramSnapshot RotatingLatencyHistogram::cumulative() const {
+  HistogramSnapshot copy;
+  merge_cumulative_into(copy);
+  return copy;
+}
+
+void RotatingLatencyHistogram::merge_recent_into(HistogramSnapshot& total) const {
+  // The lock keeps rotate() from draining an interval half-way through this copy.
+  const std::lock_guard lock(rotation_mutex_);
+  for (const LatencyHistogram& interval : intervals_) interval.merge_into(total);
+}
+
+void RotatingLatencyHistogram::merge_cumulative_into(HistogramSnapshot& total) const {
+  // Under the lock a drained sample is seen either in its interval or in retired_, never in
+  // both or neither, so successive cumulative views never decrease.
+  const std::lock_guard lock(rotation_mutex_);
+  total.merge(retired_);
+  for (const LatencyHistogram& interval : intervals_) interval.merge_into(total);
+}
+
+}  // namespace securechannel
