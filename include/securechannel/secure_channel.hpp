@@ -23,6 +23,7 @@
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -94,12 +95,17 @@ class SecureChannel {
   }
 
   // Closes the socket at once, without close_notify. Pending operations complete with
-  // operation_aborted.
+  // operation_aborted. Not thread-safe, like any socket close.
   void close() noexcept;
+  // Ends the connection from any thread while operations may be pending on another: shuts the
+  // TCP connection down (pending waits wake with an error) and makes every later step fail, but
+  // keeps the descriptor until close() or destruction, so its number cannot be reused under a
+  // pending operation.
+  void abort() noexcept;
 
   bool is_open() const noexcept { return socket_.is_open(); }
   // True once the handshake succeeded and no fatal error happened since.
-  bool usable() const noexcept { return established_ && !fatal_; }
+  bool usable() const noexcept { return established_ && !fatal_.load(std::memory_order_acquire); }
 
   // Non-blocking look at an idle connection: processes TLS records that arrived meanwhile (TLS 1.3
   // session tickets are normal), and reports whether the connection can be handed out again.
@@ -138,7 +144,9 @@ class SecureChannel {
   ssl_st* ssl_ = nullptr;
   TlsFailure failure_;
   bool established_ = false;
-  bool fatal_ = false;  // after a fatal TLS error OpenSSL forbids SSL_shutdown
+  // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
+  // because abort() may come from another thread.
+  std::atomic<bool> fatal_{false};
 };
 
 }  // namespace securechannel

@@ -141,7 +141,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void arm_waiter_timer_locked();
   void top_up_locked(Deferred& deferred);
   void maybe_finish_shutdown_locked(Deferred& deferred);
-  std::size_t total_locked() const noexcept { return connections_.size(); }
+  // Sockets that count against max_connections: live ones and those still sending close_notify.
+  std::size_t total_locked() const noexcept { return connections_.size() + closing_; }
 
   void on_connected(const std::shared_ptr<detail::PooledConnection>& connection, boost::system::error_code error);
   void on_waiter_timer(boost::system::error_code error);

@@ -16,7 +16,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+
+#include <string>
 #include <variant>
+#include <vector>
 
 namespace securechannel {
 
@@ -33,8 +37,17 @@ SecureChannel::~SecureChannel() {
 }
 
 void SecureChannel::close() noexcept {
+  fatal_.store(true, std::memory_order_release);
   error_code ignored;
   socket_.close(ignored);
+}
+
+void SecureChannel::abort() noexcept {
+  fatal_.store(true, std::memory_order_release);
+  // ::shutdown(2) on the descriptor, not socket_.shutdown(): no Asio state is touched, so this
+  // is safe while another thread runs an operation on the socket.
+  const int descriptor = socket_.native_handle();
+  if (descriptor >= 0) ::shutdown(descriptor, SHUT_RDWR);
 }
 
 error_code SecureChannel::prepare_tls(const std::string& host) {
@@ -47,15 +60,27 @@ error_code SecureChannel::prepare_tls(const std::string& host) {
   }
   const std::string& name = context_->options().server_name.empty() ? host : context_->options().server_name;
   error_code parse_error;
-  const auto literal = asio::ip::make_address(name, parse_error);
+  auto literal = asio::ip::make_address(name, parse_error);
+  bool identity_set = false;
   if (!parse_error) {
     // IP literals are verified against the certificate's IP SANs and are never sent as SNI
-    // (RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted").
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), literal.to_string().c_str());
+    // (RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted"). A zone ("%eth0") is
+    // not part of the address OpenSSL compares, and would make it reject the check silently.
+    if (literal.is_v6()) {
+      auto v6 = literal.to_v6();
+      v6.scope_id(0);
+      literal = v6;
+    }
+    identity_set = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), literal.to_string().c_str()) == 1;
   } else {
-    SSL_set_tlsext_host_name(ssl_, name.c_str());
     SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    SSL_set1_host(ssl_, name.c_str());
+    identity_set = SSL_set_tlsext_host_name(ssl_, name.c_str()) == 1 && SSL_set1_host(ssl_, name.c_str()) == 1;
+  }
+  if (!identity_set) {
+    // Without an identity to check, any certificate from a trusted CA would pass: fail closed.
+    ERR_clear_error();
+    failure_.reason = "cannot set '" + name + "' as the name to verify";
+    return errc::tls_handshake_failed;
   }
   return {};
 }
@@ -71,18 +96,27 @@ struct ConnectSequence {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     };
 
-    asio::ip::tcp::resolver resolver(channel.socket_.get_executor());
-    auto resolved = co_await (resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable)) || expired());
-    if (resolved.index() == 1) co_return errc::connect_timeout;
-    auto [resolve_error, endpoints] = std::get<0>(std::move(resolved));
-    if (resolve_error || endpoints.empty()) co_return errc::dns_failed;
+    std::vector<asio::ip::tcp::endpoint> endpoints;
+    error_code literal_error;
+    const auto literal = asio::ip::make_address(host, literal_error);
+    if (!literal_error) {
+      // An IP literal needs no resolver (Asio's runs getaddrinfo on a helper thread).
+      endpoints.emplace_back(literal, static_cast<unsigned short>(std::stoul(port)));
+    } else {
+      asio::ip::tcp::resolver resolver(channel.socket_.get_executor());
+      auto resolved = co_await (resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable)) || expired());
+      if (resolved.index() == 1) co_return errc::connect_timeout;
+      auto [resolve_error, results] = std::get<0>(std::move(resolved));
+      if (resolve_error || results.empty()) co_return errc::dns_failed;
+      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    }
 
     error_code last_error = errc::connect_refused;
     bool connected = false;
-    for (const auto& entry : endpoints) {
+    for (const auto& endpoint : endpoints) {
       error_code ignored;
       channel.socket_.close(ignored);
-      auto attempt = co_await (channel.socket_.async_connect(entry.endpoint(), asio::as_tuple(asio::use_awaitable)) ||
+      auto attempt = co_await (channel.socket_.async_connect(endpoint, asio::as_tuple(asio::use_awaitable)) ||
                                expired());
       if (attempt.index() == 1) co_return errc::connect_timeout;
       if (auto [connect_error] = std::get<0>(attempt); !connect_error) {

@@ -155,7 +155,10 @@ IdleHealth SecureChannel::probe_idle() noexcept {
     if (SSL_read_ex(ssl_, &byte, 1, &transferred) == 1) return IdleHealth::unexpected_data;
     const int ssl_error = SSL_get_error(ssl_, 0);
     if (ssl_error == SSL_ERROR_WANT_READ) {
-      continue;  // only non-application records were there; look again
+      // Only non-application records were there. Give the record buffer back: an idle
+      // connection should hold none (SSL_free_buffers refuses if anything is still pending).
+      SSL_free_buffers(ssl_);
+      continue;
     }
     if (ssl_error != SSL_ERROR_ZERO_RETURN) fatal_ = true;
     ERR_clear_error();

@@ -25,6 +25,8 @@ struct SecureChannelPool::Deferred {
   std::vector<std::shared_ptr<detail::PooledConnection>> graceful_closes;
   std::vector<std::shared_ptr<detail::PooledConnection>> abrupt_closes;
   std::vector<ShutdownHandler> shutdown_completions;
+  // timed_out when leases were still out after the grace period and were cut off.
+  boost::system::error_code shutdown_error;
 };
 
 }  // namespace securechannel

@@ -43,6 +43,9 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
           deferred.complete(std::move(waiters_.front().handler), error);
           waiters_.pop_front();
         }
+        // Others still waiting get their own attempt (each failure answers one of them, and the
+        // breaker stops the sequence), rather than idling until acquire_timeout.
+        connect_for_waiters_locked(deferred);
       }
     } else {
       breaker_.record_success();
@@ -105,6 +108,7 @@ void SecureChannelPool::on_closed(const std::shared_ptr<PooledConnection>& conne
   {
     std::lock_guard lock(mutex_);
     if (connection->state_ == ConnectionState::closing) transition(*connection, ConnectionState::closed);
+    if (!shutting_down_) connect_for_waiters_locked(deferred);  // its socket no longer counts
     maybe_finish_shutdown_locked(deferred);
   }
   run(deferred);

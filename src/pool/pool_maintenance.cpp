@@ -86,6 +86,7 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
   {
     std::lock_guard lock(mutex_);
     if (shutdown_complete_) {
+      if (grace_expired_) deferred.shutdown_error = boost::asio::error::timed_out;
       deferred.shutdown_completions.push_back(std::move(handler));
     } else {
       shutdown_handlers_.push_back(std::move(handler));
@@ -126,7 +127,7 @@ void SecureChannelPool::on_grace_expired(error_code error) {
       // The lease holder's operations fail with operation_aborted; its Lease returns the
       // connection as broken whenever it is destroyed.
       connection->mark_broken();
-      boost::asio::post(executor_, [connection] { connection->channel().close(); });
+      connection->channel().abort();
     }
     maybe_finish_shutdown_locked(deferred);
   }
@@ -138,6 +139,7 @@ void SecureChannelPool::maybe_finish_shutdown_locked(Deferred& deferred) {
   if (connecting_ > 0 || closing_ > 0 || !idle_.empty() || (leased_ > 0 && !grace_expired_)) return;
   shutdown_complete_ = true;
   shutdown_timer_.cancel();
+  if (grace_expired_) deferred.shutdown_error = boost::asio::error::timed_out;
   for (auto& handler : shutdown_handlers_) deferred.shutdown_completions.push_back(std::move(handler));
   shutdown_handlers_.clear();
 }

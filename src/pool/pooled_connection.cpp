@@ -68,9 +68,15 @@ void PooledConnection::on_io_complete(IoDirection direction, const boost::system
   }
 }
 
-bool PooledConnection::reusable() const noexcept {
-  return !broken_.load(std::memory_order_relaxed) && operations_in_flight_.load(std::memory_order_relaxed) == 0 &&
-         channel_.usable() && channel_.is_open() && !channel_.has_buffered_input();
+bool PooledConnection::reusable_after_lease() noexcept {
+  if (broken_.load(std::memory_order_relaxed) || operations_in_flight_.load(std::memory_order_relaxed) != 0 ||
+      !channel_.usable() || !channel_.is_open() || channel_.has_buffered_input()) {
+    return false;
+  }
+  // The caller wrote and never read: if a response is already here, the next lease would read
+  // it as its own. (One that arrives later is caught by the checkout probe after
+  // validate_after_inactivity, or by the protocol on top.)
+  return !exchange_pending_ || channel_.probe_idle() == IdleHealth::healthy;
 }
 
 }  // namespace securechannel::detail

@@ -123,7 +123,11 @@ Lease SecureChannelPool::lease_locked(PooledConnection& connection, bool /*from_
 void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
   while (!waiters_.empty()) {
     PooledConnection* idle = pop_healthy_idle_locked(deferred);
-    if (!idle) return;
+    if (!idle) {
+      // Stale connections discarded on the way free capacity for those still waiting.
+      connect_for_waiters_locked(deferred);
+      return;
+    }
     Waiter waiter = std::move(waiters_.front());
     waiters_.pop_front();
     deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle, true));
@@ -139,17 +143,17 @@ void SecureChannelPool::release(std::shared_ptr<PooledConnection> connection) no
       // Shutdown already force-closed it; it only needs to leave the books.
       if (returned.state_ != ConnectionState::closed) remove_locked(returned, CloseReason::shutdown, deferred);
     } else if (shutting_down_) {
-      remove_locked(returned, returned.reusable() ? CloseReason::shutdown : CloseReason::broken, deferred);
-    } else if (!returned.reusable()) {
+      remove_locked(returned, returned.reusable_after_lease() ? CloseReason::shutdown : CloseReason::broken, deferred);
+    } else if (!returned.reusable_after_lease()) {
       remove_locked(returned, CloseReason::broken, deferred);
       connect_for_waiters_locked(deferred);
-    } else if (returned.retire_on_release_ ||
-               config_.clock->now() - returned.created_ >= config_.max_lifetime) {
+    } else if (const auto now = config_.clock->now();
+               returned.retire_on_release_ || now - returned.created_ >= config_.max_lifetime) {
       remove_locked(returned, CloseReason::max_lifetime, deferred);
       connect_for_waiters_locked(deferred);
     } else {
       transition(returned, ConnectionState::idle);
-      returned.released_at_ = config_.clock->now();
+      returned.released_at_ = now;
       hand_to_waiters_locked(deferred);
     }
     maybe_finish_shutdown_locked(deferred);
@@ -158,7 +162,18 @@ void SecureChannelPool::release(std::shared_ptr<PooledConnection> connection) no
 }
 
 void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
-  while (waiters_.size() > connecting_ && total_locked() < config_.max_connections && breaker_.allow_attempt()) {
+  while (waiters_.size() > connecting_ && total_locked() < config_.max_connections) {
+    if (!breaker_.allow_attempt()) {
+      // Nothing that could ever serve them: no connect on the way, no lease coming back.
+      if (connecting_ == 0 && leased_ == 0) {
+        for (auto& waiter : waiters_) {
+          ++counters_.circuit_open_rejections;
+          deferred.complete(std::move(waiter.handler), errc::circuit_open);
+        }
+        waiters_.clear();
+      }
+      return;
+    }
     start_connect_locked(deferred);
   }
 }
@@ -223,9 +238,9 @@ void SecureChannelPool::run(Deferred& deferred) {
   }
   for (auto& connection : deferred.abrupt_closes) {
     if (connection->operations_in_flight_.load(std::memory_order_relaxed) > 0) {
-      // An operation of the former lease holder is still pending: close on the connection's
-      // executor rather than under that operation from this thread.
-      boost::asio::post(connection->channel().get_executor(), [connection] { connection->channel().close(); });
+      // An operation of the former lease holder is still pending, maybe on another thread:
+      // shut the connection down under it; the descriptor closes with the last reference.
+      connection->channel().abort();
     } else {
       connection->channel().close();
     }
@@ -235,7 +250,7 @@ void SecureChannelPool::run(Deferred& deferred) {
                                                      std::move(completion.lease)));
   }
   for (auto& handler : deferred.shutdown_completions) {
-    boost::asio::post(executor_, boost::asio::append(std::move(handler), error_code{}));
+    boost::asio::post(executor_, boost::asio::append(std::move(handler), deferred.shutdown_error));
   }
 }
 

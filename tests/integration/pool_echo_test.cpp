@@ -16,6 +16,8 @@
 #include <atomic>
 #include <future>
 
+#include <sys/socket.h>
+
 namespace securechannel {
 namespace {
 
@@ -170,6 +172,46 @@ TEST_F(PoolEchoTest, BrokenLeaseClosesItsConnection) {
   Lease lease = testing::acquire(*pool);
   EXPECT_NE(lease.connection_id(), first_id);
   EXPECT_EQ(testing::echo_exchange(lease, "x"), "x");
+}
+
+TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
+  auto pool = builder().build(io.executor());
+  {
+    Lease lease = testing::acquire(*pool);
+    // A first full exchange makes OpenSSL consume the server's session tickets, so that the
+    // bytes waited for below are the echo itself.
+    EXPECT_EQ(testing::echo_exchange(lease, "ZERO"), "ZERO");
+    EXPECT_FALSE(testing::operation_error(
+        [&](auto handler) { async_write_all(lease, asio::buffer(std::string("ONE")), handler); }));
+    ASSERT_TRUE(eventually([&] { return server->bytes_received() == 7u; }));
+    // Give the echo time to come back: wait until the kernel holds it for us.
+    ASSERT_TRUE(eventually([&] {
+      char byte;
+      return ::recv(lease.channel().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+    }));
+  }  // released with the reply unread
+  EXPECT_EQ(pool->stats().closed_broken, 1u);
+  Lease next = testing::acquire(*pool);
+  EXPECT_EQ(testing::echo_exchange(next, "TWO"), "TWO");
+}
+
+TEST_F(PoolEchoTest, WaitersGetTheirOwnConnectAfterAFailedOne) {
+  const std::uint16_t port = server->port();
+  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
+                  .with_system_trust_store(false)
+                  .with_ca_file(authority.ca_certificate_file().string())
+                  .with_max_connections(2)
+                  .with_acquire_timeout(20s)
+                  .with_circuit_breaker_failure_threshold(100)
+                  .build(io.executor());
+  Lease held = testing::acquire(*pool);
+  server.reset();  // upstream down
+  auto first = testing::start_acquire(*pool);
+  auto second = testing::start_acquire(*pool);
+  EXPECT_EQ(first.error.get(), make_error_code(errc::connect_refused));
+  // The second caller's own attempt fails too, and it hears so at once, not at acquire_timeout.
+  EXPECT_EQ(second.error.get(), make_error_code(errc::connect_refused));
+  EXPECT_EQ(pool->stats().pending_acquires, 0u);
 }
 
 TEST_F(PoolEchoTest, TryAcquireReturnsOnlyIdleConnections) {

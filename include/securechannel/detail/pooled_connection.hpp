@@ -46,8 +46,9 @@ class PooledConnection {
   void on_io_start(IoDirection direction) noexcept;
   void on_io_complete(IoDirection direction, const boost::system::error_code& error, std::size_t bytes) noexcept;
 
-  // Reusable after its lease ends: no error seen, no operation pending, nothing unread.
-  bool reusable() const noexcept;
+  // Reusable after its lease ends: no error seen, no operation pending, nothing unread (a
+  // request written without its response read is checked for bytes waiting in the socket).
+  bool reusable_after_lease() noexcept;
   void mark_broken() noexcept { broken_.store(true, std::memory_order_relaxed); }
   std::chrono::steady_clock::time_point last_io() const noexcept {
     return std::chrono::steady_clock::time_point(
