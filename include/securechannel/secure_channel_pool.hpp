@@ -173,6 +173,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   PoolStats counters_;                  // only the counter fields are kept here
   std::vector<std::uint64_t> lineage_;  // reconnect counts of closed slots awaiting a replacement
   unsigned top_up_failures_ = 0;
+  bool topping_up_ = false;  // a warm-up the caller started is still short of min_idle
   Clock::time_point next_top_up_at_{};
   bool shutting_down_ = false;
   bool established_ = false;  // a connection was established since the pool was last empty

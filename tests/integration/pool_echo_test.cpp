@@ -277,6 +277,15 @@ TEST_F(PoolEchoTest, MinIdleWarmUpOpensConnectionsAhead) {
   EXPECT_EQ(pool->stats().connections_created, 3u) << "the acquire was served warm";
 }
 
+TEST_F(PoolEchoTest, LargeWarmUpProceedsAFewConnectsAtATime) {
+  auto pool = builder().with_min_idle(40).build(io.executor());
+  pool->warm_up();
+  EXPECT_LE(pool->stats().connecting_connections, 16u);
+  ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 40; }));
+  EXPECT_LE(server->max_open_connections(), 40u);
+  EXPECT_EQ(pool->stats().connections_created, 40u);
+}
+
 TEST_F(PoolEchoTest, MaxLifetimeRotatesIdleAndRetiresLeasedConnections) {
   auto clock = std::make_shared<ManualClock>();
   auto pool = builder().with_clock(clock).with_max_lifetime(10s).with_min_idle(1).build(io.executor());
