@@ -28,9 +28,13 @@ class Clock {
   virtual std::chrono::system_clock::time_point wall_now() const noexcept = 0;
 };
 
+// The default: CLOCK_MONOTONIC_COARSE, the same time base as std::chrono::steady_clock read at
+// the kernel tick (a few milliseconds) for a fraction of the cost. Pool policy (lifetimes,
+// idle timeouts, cooldowns, validate_after_inactivity) needs no finer time, and the pool reads
+// the clock on every acquire and release.
 class SteadyClock final : public Clock {
  public:
-  time_point now() const noexcept override { return std::chrono::steady_clock::now(); }
+  time_point now() const noexcept override;
   std::chrono::system_clock::time_point wall_now() const noexcept override {
     return std::chrono::system_clock::now();
   }

@@ -1,6 +1,15 @@
 #include "securechannel/clock.hpp"
 
+#include <time.h>
+
 namespace securechannel {
+
+Clock::time_point SteadyClock::now() const noexcept {
+  timespec coarse{};
+  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse) != 0) return std::chrono::steady_clock::now();
+  return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(coarse.tv_sec) +
+                                                         std::chrono::nanoseconds(coarse.tv_nsec)));
+}
 
 ManualClock::ManualClock()
     : steady_start_(std::chrono::steady_clock::now()), wall_start_(std::chrono::system_clock::now()) {}

@@ -77,3 +77,19 @@ TEST(CircuitStateTest, NamesAreStable) {
 
 }  // namespace
 }  // namespace securechannel
+
+namespace securechannel {
+namespace {
+
+TEST(SteadyClockTest, CoarseClockSharesSteadyClocksTimeBase) {
+  SteadyClock clock;
+  const auto fine_before = std::chrono::steady_clock::now();
+  const auto coarse = clock.now();
+  const auto fine_after = std::chrono::steady_clock::now();
+  // The coarse reading lags by at most a kernel tick and never runs ahead.
+  EXPECT_LE(coarse, fine_after);
+  EXPECT_GT(coarse, fine_before - std::chrono::milliseconds(100));
+}
+
+}  // namespace
+}  // namespace securechannel

@@ -18,6 +18,9 @@ struct InvalidKnob {
   std::string field;
 };
 
+// Test names stay readable in ctest's listing.
+void PrintTo(const InvalidKnob& knob, std::ostream* out) { *out << knob.name; }
+
 class PoolConfigValidationTest : public ::testing::TestWithParam<InvalidKnob> {};
 
 TEST_P(PoolConfigValidationTest, BuildNamesTheField) {
