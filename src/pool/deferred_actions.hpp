@@ -5,6 +5,7 @@
 
 #include "securechannel/secure_channel_pool.hpp"
 
+#include <string>
 #include <vector>
 
 namespace securechannel {
@@ -27,6 +28,8 @@ struct SecureChannelPool::Deferred {
   std::vector<ShutdownHandler> shutdown_completions;
   // timed_out when leases were still out after the grace period and were cut off.
   boost::system::error_code shutdown_error;
+  // Logged after the lock: a log sink must be free to call back into the pool.
+  std::vector<std::string> warnings;
 };
 
 }  // namespace securechannel

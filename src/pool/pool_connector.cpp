@@ -5,7 +5,6 @@
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_error_sink.hpp"
 
-#include <spdlog/spdlog.h>
 
 namespace securechannel {
 
@@ -36,7 +35,8 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
         ++top_up_failures_;
         next_top_up_at_ = config_.clock->now() + backoff_.delay_after(top_up_failures_);
-        spdlog::warn("securechannel: connect to {} failed: {}", config_.endpoint, last_failure_.describe());
+        deferred.warnings.push_back("securechannel: connect to " + config_.endpoint +
+                                    " failed: " + last_failure_.describe());
         // More callers waiting than connections on the way: the oldest one was counting on this
         // connection, so it gets the reason rather than a later acquire_timeout.
         if (waiters_.size() > connecting_) {

@@ -7,6 +7,7 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -223,6 +224,7 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
 }
 
 void SecureChannelPool::run(Deferred& deferred) {
+  for (const std::string& warning : deferred.warnings) spdlog::warn("{}", warning);
   for (auto& connection : deferred.connects) {
     connection->channel().async_connect(config_.host, config_.port, config_.connect_timeout,
                                         [self = shared_from_this(), connection](error_code error) {

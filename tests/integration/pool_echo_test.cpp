@@ -37,8 +37,11 @@ class PoolEchoTest : public ::testing::Test {
     server = std::make_unique<testing::TlsEchoServer>(server_options);
   }
 
-  PoolBuilder builder() {
-    PoolBuilder b(server->endpoint());
+  PoolBuilder builder() { return builder_for(server->endpoint()); }
+
+  // A pool trusting only the test CA, for an endpoint where the server may be down.
+  PoolBuilder builder_for(const std::string& endpoint) {
+    PoolBuilder b(endpoint);
     b.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string());
     return b;
   }
@@ -197,9 +200,7 @@ TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
 
 TEST_F(PoolEchoTest, WaitersGetTheirOwnConnectAfterAFailedOne) {
   const std::uint16_t port = server->port();
-  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
-                  .with_system_trust_store(false)
-                  .with_ca_file(authority.ca_certificate_file().string())
+  auto pool = builder_for("127.0.0.1:" + std::to_string(port))
                   .with_max_connections(2)
                   .with_acquire_timeout(20s)
                   .with_circuit_breaker_failure_threshold(100)
@@ -355,9 +356,7 @@ TEST_F(PoolEchoTest, BackgroundReconnectsBackOffWithJitter) {
   const std::uint16_t port = server->port();
   server.reset();
   auto clock = std::make_shared<ManualClock>();
-  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
-                  .with_system_trust_store(false)
-                  .with_ca_file(authority.ca_certificate_file().string())
+  auto pool = builder_for("127.0.0.1:" + std::to_string(port))
                   .with_clock(clock)
                   .with_random(std::make_shared<SequenceRandomSource>(std::initializer_list<double>{0.5}))
                   .with_reconnect_backoff(1s, 30s)
@@ -385,9 +384,7 @@ TEST_F(PoolEchoTest, CircuitBreakerOpensFailsFastAndRecoversThroughOneProbe) {
   const std::uint16_t port = server->port();
   server.reset();  // nothing listens on the port now
   auto clock = std::make_shared<ManualClock>();
-  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
-                  .with_system_trust_store(false)
-                  .with_ca_file(authority.ca_certificate_file().string())
+  auto pool = builder_for("127.0.0.1:" + std::to_string(port))
                   .with_clock(clock)
                   .with_circuit_breaker_failure_threshold(3)
                   .with_circuit_breaker_cooldown(60s)
@@ -411,9 +408,7 @@ TEST_F(PoolEchoTest, FailedProbeReopensTheBreaker) {
   const std::uint16_t port = server->port();
   server.reset();
   auto clock = std::make_shared<ManualClock>();
-  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(port))
-                  .with_system_trust_store(false)
-                  .with_ca_file(authority.ca_certificate_file().string())
+  auto pool = builder_for("127.0.0.1:" + std::to_string(port))
                   .with_clock(clock)
                   .with_circuit_breaker_failure_threshold(1)
                   .build(io.executor());
