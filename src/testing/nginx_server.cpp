@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,6 +141,9 @@ pid_t spawn(const std::vector<std::string>& arguments, const fs::path& output_fi
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);  // so that a SIGKILL to the group also reaches the workers
+    // A test process killed mid-run must not leave nginx behind (it would hold its port and
+    // temp directory): the master dies with us, and its workers exit when the master goes.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(input, STDIN_FILENO);
     ::dup2(output, STDOUT_FILENO);
     ::dup2(output, STDERR_FILENO);
