@@ -132,7 +132,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
   // All of these run with mutex_ held and only record what to do in `deferred`.
   detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred);
-  Lease lease_locked(detail::PooledConnection& connection, bool reused);
+  Lease lease_locked(detail::PooledConnection& connection);
   void hand_to_waiters_locked(Deferred& deferred);
   void start_connect_locked(Deferred& deferred);
   void connect_for_waiters_locked(Deferred& deferred);

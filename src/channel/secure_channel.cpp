@@ -111,7 +111,6 @@ struct ConnectSequence {
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
 
-    error_code last_error = errc::connect_refused;
     bool connected = false;
     for (const auto& endpoint : endpoints) {
       error_code ignored;
@@ -124,7 +123,8 @@ struct ConnectSequence {
         break;
       }
     }
-    if (!connected) co_return last_error;
+    // Refused or unreachable everywhere; errc::connect_refused's message says both.
+    if (!connected) co_return errc::connect_refused;
 
     error_code option_error;
     channel.socket_.set_option(asio::ip::tcp::no_delay(true), option_error);

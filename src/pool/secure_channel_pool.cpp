@@ -60,7 +60,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
     if (shutting_down_) {
       deferred.complete(std::move(handler), errc::shutting_down);
     } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
-      deferred.complete(std::move(handler), {}, lease_locked(*idle, true));
+      deferred.complete(std::move(handler), {}, lease_locked(*idle));
     } else if (total_locked() < config_.max_connections) {
       if (!breaker_.allow_attempt()) {
         ++counters_.circuit_open_rejections;
@@ -89,7 +89,7 @@ std::optional<Lease> SecureChannelPool::try_acquire() {
   {
     std::lock_guard lock(mutex_);
     if (shutting_down_) return std::nullopt;
-    if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) lease = lease_locked(*idle, true);
+    if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) lease = lease_locked(*idle);
   }
   run(deferred);
   return lease;
@@ -112,7 +112,7 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred)
   return nullptr;
 }
 
-Lease SecureChannelPool::lease_locked(PooledConnection& connection, bool /*from_idle*/) {
+Lease SecureChannelPool::lease_locked(PooledConnection& connection) {
   transition(connection, ConnectionState::leased);
   const bool reused = connection.stats().leases() > 0;
   connection.stats().add_lease();
@@ -131,7 +131,7 @@ void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
     }
     Waiter waiter = std::move(waiters_.front());
     waiters_.pop_front();
-    deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle, true));
+    deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle));
   }
 }
 
