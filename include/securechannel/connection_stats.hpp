@@ -23,7 +23,11 @@ class ConnectionStats {
     bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
   }
   void add_error() noexcept { errors_.fetch_add(1, std::memory_order_relaxed); }
-  void add_lease() noexcept { leases_.fetch_add(1, std::memory_order_relaxed); }
+  // Only the pool counts leases, under its lock: a plain store is enough for a single writer and
+  // saves a locked instruction on the acquire path.
+  void add_lease_locked() noexcept {
+    leases_.store(leases_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   void record_round_trip(std::chrono::nanoseconds round_trip) noexcept;
 
   std::uint64_t bytes_sent() const noexcept { return bytes_sent_.load(std::memory_order_relaxed); }

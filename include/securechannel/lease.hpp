@@ -15,6 +15,7 @@
 #include <boost/asio/compose.hpp>
 
 #include <memory>
+#include <utility>
 
 namespace securechannel {
 
@@ -25,7 +26,8 @@ class Lease {
   using executor_type = boost::asio::any_io_executor;
 
   Lease() noexcept = default;
-  Lease(Lease&& other) noexcept = default;
+  Lease(Lease&& other) noexcept
+      : pool_(std::move(other.pool_)), connection_(std::exchange(other.connection_, nullptr)), reused_(other.reused_) {}
   Lease& operator=(Lease&& other) noexcept;
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
@@ -40,8 +42,9 @@ class Lease {
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     const auto buffer = detail::first_non_empty_buffer<boost::asio::mutable_buffer>(buffers);
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{connection_, detail::IoDirection::read,
-                                                                   buffer.data(), buffer.size()},
+        detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{connection_->shared_from_this(),
+                                                                   detail::IoDirection::read, buffer.data(),
+                                                                   buffer.size()},
         token, connection_->channel().socket());
   }
 
@@ -50,7 +53,8 @@ class Lease {
     const auto buffer = detail::first_non_empty_buffer<boost::asio::const_buffer>(buffers);
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
         detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{
-            connection_, detail::IoDirection::write, const_cast<void*>(buffer.data()), buffer.size()},
+            connection_->shared_from_this(), detail::IoDirection::write, const_cast<void*>(buffer.data()),
+            buffer.size()},
         token, connection_->channel().socket());
   }
 
@@ -68,12 +72,15 @@ class Lease {
 
  private:
   friend class SecureChannelPool;
-  Lease(std::shared_ptr<SecureChannelPool> pool, std::shared_ptr<detail::PooledConnection> connection,
-        bool reused) noexcept
-      : pool_(std::move(pool)), connection_(std::move(connection)), reused_(reused) {}
+  Lease(std::shared_ptr<SecureChannelPool> pool, detail::PooledConnection& connection, bool reused) noexcept
+      : pool_(std::move(pool)), connection_(&connection), reused_(reused) {}
 
+  // The pool reference keeps the pool, and with it the connection it lists, alive for as long as
+  // the lease exists; a leased connection leaves the pool's list only when it comes back. So the
+  // connection needs no reference count of its own on the acquire path (each pending I/O
+  // operation takes one, see async_read_some).
   std::shared_ptr<SecureChannelPool> pool_;
-  std::shared_ptr<detail::PooledConnection> connection_;
+  detail::PooledConnection* connection_ = nullptr;
   bool reused_ = false;
 };
 

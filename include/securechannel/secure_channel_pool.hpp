@@ -128,7 +128,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
   void start_acquire(AcquireHandler handler);
   void start_shutdown(std::chrono::milliseconds grace, ShutdownHandler handler);
-  void release(std::shared_ptr<detail::PooledConnection> connection) noexcept;
+  void release(detail::PooledConnection& returned) noexcept;
 
   // All of these run with mutex_ held and only record what to do in `deferred`.
   detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred);

@@ -2,13 +2,15 @@
 
 #include "securechannel/secure_channel_pool.hpp"
 
+#include <utility>
+
 namespace securechannel {
 
 Lease& Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
     release();
     pool_ = std::move(other.pool_);
-    connection_ = std::move(other.connection_);
+    connection_ = std::exchange(other.connection_, nullptr);
     reused_ = other.reused_;
   }
   return *this;
@@ -21,8 +23,7 @@ void Lease::mark_broken() noexcept {
 void Lease::release() noexcept {
   if (!connection_) return;
   auto pool = std::move(pool_);
-  pool->release(std::move(connection_));
-  connection_.reset();
+  pool->release(*std::exchange(connection_, nullptr));
 }
 
 }  // namespace securechannel

@@ -115,10 +115,10 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred)
 Lease SecureChannelPool::lease_locked(PooledConnection& connection) {
   transition(connection, ConnectionState::leased);
   const bool reused = connection.stats().leases() > 0;
-  connection.stats().add_lease();
+  connection.stats().add_lease_locked();
   ++counters_.acquires;
   if (reused) ++counters_.reuses;
-  return Lease(shared_from_this(), connections_[connection.index_in_pool_], reused);
+  return Lease(shared_from_this(), connection, reused);
 }
 
 void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
@@ -135,11 +135,10 @@ void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
   }
 }
 
-void SecureChannelPool::release(std::shared_ptr<PooledConnection> connection) noexcept {
+void SecureChannelPool::release(PooledConnection& returned) noexcept {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    PooledConnection& returned = *connection;
     if (returned.state_ != ConnectionState::leased) {
       // Shutdown already force-closed it; it only needs to leave the books.
       if (returned.state_ != ConnectionState::closed) remove_locked(returned, CloseReason::shutdown, deferred);

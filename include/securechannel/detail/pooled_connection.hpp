@@ -1,6 +1,7 @@
 // A SecureChannel as the pool keeps it: its state, timestamps and statistics. Shared ownership
-// on purpose: the pool, a Lease and every pending operation on the connection each hold a
-// reference, so a lease destroyed while a read is pending cannot free the socket under it.
+// on purpose: the pool and every pending operation on the connection each hold a reference, so a
+// lease destroyed while a read is pending cannot free the socket under it. (A Lease itself holds
+// the pool, which lists the connection until the lease gives it back.)
 #pragma once
 
 #include "securechannel/clock.hpp"
@@ -30,7 +31,7 @@ enum class ConnectionState {
 
 std::string_view to_string(ConnectionState state) noexcept;
 
-class PooledConnection {
+class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
  public:
   PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
                    std::shared_ptr<const ClientTlsContext> context, Clock::time_point created,
