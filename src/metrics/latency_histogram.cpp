@@ -82,10 +82,20 @@ std::vector<HistogramBucket> HistogramSnapshot::nonempty_buckets() const {
   return result;
 }
 
+double HistogramSnapshot::sum_microseconds() const noexcept {
+  double sum = static_cast<double>(overflow_sum_microseconds_);
+  for (std::size_t index = 0; index < buckets::regular_bucket_count; ++index) {
+    if (bucket_counts_[index] == 0) continue;
+    const double midpoint = (bucket_lower_microseconds(index) + bucket_upper_microseconds(index)) / 2.0;
+    sum += static_cast<double>(bucket_counts_[index]) * midpoint;
+  }
+  return sum;
+}
+
 void HistogramSnapshot::merge(const HistogramSnapshot& other) noexcept {
   for (std::size_t index = 0; index < bucket_count; ++index) bucket_counts_[index] += other.bucket_counts_[index];
   count_ += other.count_;
-  sum_microseconds_ += other.sum_microseconds_;
+  overflow_sum_microseconds_ += other.overflow_sum_microseconds_;
   max_nanoseconds_ = std::max(max_nanoseconds_, other.max_nanoseconds_);
 }
 
@@ -103,7 +113,7 @@ void LatencyHistogram::merge_into(HistogramSnapshot& total) const noexcept {
     total.bucket_counts_[index] += value;
     total.count_ += value;
   }
-  total.sum_microseconds_ += sum_microseconds_.load(std::memory_order_relaxed);
+  total.overflow_sum_microseconds_ += overflow_sum_microseconds_.load(std::memory_order_relaxed);
   total.max_nanoseconds_ = std::max(total.max_nanoseconds_, max_nanoseconds_.load(std::memory_order_relaxed));
 }
 
@@ -113,7 +123,7 @@ void LatencyHistogram::drain_into(HistogramSnapshot& total) noexcept {
     total.bucket_counts_[index] += value;
     total.count_ += value;
   }
-  total.sum_microseconds_ += sum_microseconds_.exchange(0, std::memory_order_relaxed);
+  total.overflow_sum_microseconds_ += overflow_sum_microseconds_.exchange(0, std::memory_order_relaxed);
   total.max_nanoseconds_ = std::max(total.max_nanoseconds_, max_nanoseconds_.exchange(0, std::memory_order_relaxed));
 }
 
