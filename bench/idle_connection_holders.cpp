@@ -43,6 +43,17 @@ std::size_t trimmed_resident_bytes() {
   return testing::resident_set_bytes();
 }
 
+// Diagnostic only: what malloc has handed out and not had back, over all arenas.
+std::size_t heap_in_use_bytes() {
+  const struct mallinfo2 info = ::mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+double slope(std::size_t with_first, std::size_t with_all, std::size_t connections) {
+  if (connections < 2 || with_all == 0) return 0;
+  return (static_cast<double>(with_all) - static_cast<double>(with_first)) / static_cast<double>(connections - 1);
+}
+
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::chrono::milliseconds time_left(Clock::time_point deadline) {
@@ -88,6 +99,18 @@ double IdleMemorySample::probed_bytes_per_connection() const {
          static_cast<double>(requested - 1);
 }
 
+double IdleMemorySample::marginal_heap_bytes_per_connection() const {
+  return slope(heap_after_first, heap_after_all, requested);
+}
+
+double IdleMemorySample::untrimmed_bytes_per_connection() const {
+  return slope(untrimmed_rss_after_first, untrimmed_rss_after_all, requested);
+}
+
+double IdleMemorySample::probed_heap_bytes_per_connection() const {
+  return slope(heap_after_first, heap_after_probe, requested);
+}
+
 double IdleMemorySample::average_bytes_per_connection() const {
   if (requested == 0) return 0;
   return (static_cast<double>(rss_after_all) - static_cast<double>(rss_after_setup)) / static_cast<double>(requested);
@@ -117,7 +140,9 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishm
       return sample;
     }
   }
+  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
   sample.rss_after_first = trimmed_resident_bytes();
+  sample.heap_after_first = heap_in_use_bytes();
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
@@ -140,12 +165,15 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishm
   const PoolStats stats = pool->stats();
   sample.established = stats.idle_connections;
   sample.connect_failures = stats.connect_failures;
+  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
   sample.rss_after_all = trimmed_resident_bytes();
+  sample.heap_after_all = heap_in_use_bytes();
 
   if (const std::size_t closed = pool->run_cleanup_once(); closed != 0) {
     sample.error = std::to_string(closed) + " idle connections were found dead by the probe";
   }
   sample.rss_after_probe = trimmed_resident_bytes();
+  sample.heap_after_probe = heap_in_use_bytes();
 
   // Check out every connection (nothing else holds one) and look at its OpenSSL session.
   std::vector<Lease> leases;
@@ -206,7 +234,9 @@ IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target, Establishm
     sample.error = "first connection failed";
     return sample;
   }
+  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
   sample.rss_after_first = trimmed_resident_bytes();
+  sample.heap_after_first = heap_in_use_bytes();
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
@@ -218,7 +248,9 @@ IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target, Establishm
   }
   run_io_until(io, [&] { return finished == target.connections; }, time_left(deadline));
   sample.establish_seconds = seconds_since(start);
+  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
   sample.rss_after_all = trimmed_resident_bytes();
+  sample.heap_after_all = heap_in_use_bytes();
   if (finished != target.connections) sample.error = "handshakes still running at the time limit";
   streams.clear();  // closes every socket (no close_notify: nothing is measured after this)
   finish(sample);
@@ -303,7 +335,9 @@ IdleMemorySample hold_idle_raw_openssl_connections(const IdleTarget& target) {
     sample.error = "first connection failed";
     return sample;
   }
+  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
   sample.rss_after_first = trimmed_resident_bytes();
+  sample.heap_after_first = heap_in_use_bytes();
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
@@ -314,7 +348,9 @@ IdleMemorySample hold_idle_raw_openssl_connections(const IdleTarget& target) {
   }
   sample.establish_seconds = seconds_since(start);
   sample.established = connections.size();
+  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
   sample.rss_after_all = trimmed_resident_bytes();
+  sample.heap_after_all = heap_in_use_bytes();
   connections.clear();
   finish(sample);
   return sample;

@@ -48,6 +48,16 @@ struct IdleMemorySample {
   // the TLS 1.3 session tickets the server sent after the handshake. An idle pool that has run
   // for a while is in this state.
   std::size_t rss_after_probe = 0;
+  // Diagnostic beside RSS: bytes malloc has handed out and not had back (mallinfo2: uordblks +
+  // hblkhd, chunk headers included), read at the same points. RSS far above heap in use means
+  // fragmentation (partly used pages); equal means every resident byte is a live allocation.
+  std::size_t heap_after_first = 0;
+  std::size_t heap_after_all = 0;
+  std::size_t heap_after_probe = 0;  // pool only, like rss_after_probe
+  // Diagnostic: RSS read just before the malloc_trim(0) of the first and the all-N readings, i.e.
+  // what a process that never trims (the library does not) would show.
+  std::size_t untrimmed_rss_after_first = 0;
+  std::size_t untrimmed_rss_after_all = 0;
   double establish_seconds = 0;  // connection 2 to N
   std::string error{};           // empty when every connection was established and verified
 
@@ -57,6 +67,11 @@ struct IdleMemorySample {
   double average_bytes_per_connection() const;
   // The marginal cost once every connection has been probed; 0 when not measured.
   double probed_bytes_per_connection() const;
+  // (heap in use with N - with 1) / (N - 1): the live allocations behind marginal_bytes_per_connection().
+  double marginal_heap_bytes_per_connection() const;
+  double probed_heap_bytes_per_connection() const;
+  // The marginal cost from the untrimmed readings.
+  double untrimmed_bytes_per_connection() const;
 };
 
 // A pool with max_connections = min_idle = N. concurrent: warm_up(); one_at_a_time: N acquires,

@@ -73,6 +73,11 @@ nlohmann::json to_json(const IdleMemorySample& sample) {
           {"rss_after_first_bytes", sample.rss_after_first},
           {"rss_after_all_bytes", sample.rss_after_all},
           {"rss_after_probe_bytes", sample.rss_after_probe},
+          {"heap_after_first_bytes", sample.heap_after_first},
+          {"heap_after_all_bytes", sample.heap_after_all},
+          {"heap_after_probe_bytes", sample.heap_after_probe},
+          {"untrimmed_rss_after_first_bytes", sample.untrimmed_rss_after_first},
+          {"untrimmed_rss_after_all_bytes", sample.untrimmed_rss_after_all},
           {"establish_seconds", sample.establish_seconds},
           {"error", sample.error}};
 }
@@ -86,6 +91,11 @@ IdleMemorySample from_json(const nlohmann::json& json) {
           .rss_after_first = json.at("rss_after_first_bytes"),
           .rss_after_all = json.at("rss_after_all_bytes"),
           .rss_after_probe = json.at("rss_after_probe_bytes"),
+          .heap_after_first = json.at("heap_after_first_bytes"),
+          .heap_after_all = json.at("heap_after_all_bytes"),
+          .heap_after_probe = json.at("heap_after_probe_bytes"),
+          .untrimmed_rss_after_first = json.at("untrimmed_rss_after_first_bytes"),
+          .untrimmed_rss_after_all = json.at("untrimmed_rss_after_all_bytes"),
           .establish_seconds = json.at("establish_seconds"),
           .error = json.at("error")};
 }
@@ -182,8 +192,8 @@ int run(const Options& options) {
     return samples[establishment == Establishment::concurrent ? 0 : 1].marginal_bytes_per_connection() / kb;
   };
   const auto optional_kb = [](double bytes) { return bytes > 0 ? fmt::format("{:.1f}", bytes / kb) : std::string("-"); };
-  fmt::print("{:<14} {:>10} {:>19} {:>8} {:>10} {:>11} {:>8} {:>8}\n", "variant", "verified", "RSS MiB setup/1/N",
-             "KB/conn", "KB/conn(0)", "KB/conn(p)", "vs pool", "setup s");
+  fmt::print("{:<14} {:>10} {:>19} {:>8} {:>10} {:>11} {:>8} {:>8} {:>10}\n", "variant", "verified", "RSS MiB setup/1/N",
+             "KB/conn", "KB/conn(0)", "KB/conn(p)", "vs pool", "setup s", "heap KB/c", "untrim KB/c");
   nlohmann::json results = nlohmann::json::array();
   bool complete = true;
   for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -191,11 +201,17 @@ int run(const Options& options) {
     const double per_connection_kb = sample.marginal_bytes_per_connection() / kb;
     const double pool_kb = pool_kb_made(variants[i].establishment);
     const double ratio = pool_kb > 0 ? per_connection_kb / pool_kb : 0;
-    fmt::print("{:<14} {:>10} {:>19} {:>8.1f} {:>10.1f} {:>11} {:>8.2f} {:>8.2f}\n", variants[i].name,
+    const std::string heap_kb =
+        sample.rss_after_probe != 0
+            ? fmt::format("{:.1f}/{:.1f}", sample.marginal_heap_bytes_per_connection() / kb,
+                          sample.probed_heap_bytes_per_connection() / kb)
+            : fmt::format("{:.1f}", sample.marginal_heap_bytes_per_connection() / kb);
+    fmt::print("{:<14} {:>10} {:>19} {:>8.1f} {:>10.1f} {:>11} {:>8.2f} {:>8.2f} {:>10} {:>11.1f}\n", variants[i].name,
                fmt::format("{}/{}", sample.verified_tls13, sample.requested),
                fmt::format("{}/{}/{}", mib(sample.rss_after_setup), mib(sample.rss_after_first), mib(sample.rss_after_all)),
                per_connection_kb, sample.average_bytes_per_connection() / kb,
-               optional_kb(sample.probed_bytes_per_connection()), ratio, sample.establish_seconds);
+               optional_kb(sample.probed_bytes_per_connection()), ratio, sample.establish_seconds, heap_kb,
+               sample.untrimmed_bytes_per_connection() / kb);
     if (!sample.error.empty()) {
       fmt::print("  {}: {}\n", variants[i].name, sample.error);
       complete = false;
@@ -207,12 +223,18 @@ int run(const Options& options) {
     entry["kb_per_connection"] = per_connection_kb;
     entry["kb_per_connection_including_one_time_costs"] = sample.average_bytes_per_connection() / kb;
     entry["kb_per_connection_after_probe"] = sample.probed_bytes_per_connection() / kb;
+    entry["heap_kb_per_connection"] = sample.marginal_heap_bytes_per_connection() / kb;
+    entry["heap_kb_per_connection_after_probe"] = sample.probed_heap_bytes_per_connection() / kb;
+    entry["untrimmed_kb_per_connection"] = sample.untrimmed_bytes_per_connection() / kb;
     entry["ratio_to_pool_made_the_same_way"] = ratio;
     results.push_back(std::move(entry));
   }
   const double pool_kb = pool_kb_made(Establishment::concurrent);
   fmt::print("\nKB/conn: slope from 1 to N connections; (0): from none to N; (p): slope after one probe pass.\n");
   fmt::print("vs pool: divided by the pool row whose connections were made the same way (all at once or 1 by 1).\n");
+  fmt::print("heap KB/c: diagnostic, the same slope for heap in use (mallinfo2 uordblks + hblkhd, chunk headers\n"
+             "included) instead of RSS; pool rows: before/after the probe pass. untrim KB/c: the RSS slope read just\n"
+             "before each malloc_trim(0), as a process that never trims sees it. KB/conn stays the figure that counts.\n");
   fmt::print("Target: securechannel pool (warm_up) <= {:.0f} KB per idle connection, bookkeeping included: {} ({:.1f} KB)\n",
              target_kb_per_connection, pool_kb <= target_kb_per_connection ? "met" : "NOT met", pool_kb);
 

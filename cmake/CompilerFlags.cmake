@@ -4,10 +4,11 @@ if(SC_WARNINGS_AS_ERRORS)
   add_compile_options(-Werror)
 endif()
 
-# Asio and Beast are compiled once, in src/core/asio_compiled.cpp, instead of in every
-# translation unit: a clean build stays quick on two cores.
+# Asio and Beast are compiled once, in src/core/asio_compiled.cpp and src/core/beast_compiled.cpp,
+# instead of in every translation unit: a clean build stays quick on two cores.
 add_compile_definitions(
   BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_BEAST_SEPARATE_COMPILATION
   BOOST_ASIO_NO_DEPRECATED
   BOOST_ASIO_DISABLE_BOOST_COROUTINE
   SPDLOG_FMT_EXTERNAL

@@ -1,5 +1,6 @@
 #include "demo_command.hpp"
 
+#include "securechannel/run_metrics_task.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
 #include "testing/tls_echo_server.hpp"
@@ -74,6 +75,14 @@ void print_report(const securechannel::SecureChannelPool& pool, BatchResult& bat
   if (!batch.first_error.empty()) fmt::print("first error: {}\n", batch.first_error);
 }
 
+void print_monitoring_urls(const std::string& base, bool authenticated) {
+  fmt::print("monitoring endpoints{}:\n", authenticated ? " (X-Auth-Token required except for probes)" : "");
+  for (const char* path : {"/metrics", "/healthz", "/readyz", "/status/connections", "/api/v1/secure-channel/status",
+                           "/api/v1/secure-channel/stats", "/api/v1/secure-channel/connections"}) {
+    fmt::print("  {}{}\n", base, path);
+  }
+}
+
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
@@ -93,8 +102,19 @@ int run_demo(const DemoOptions& options) {
                     .with_max_connections(options.max_connections)
                     .with_system_trust_store(false)
                     .with_ca_file(authority.ca_certificate_file().string())
+                    .with_metrics_host(options.metrics_host)
+                    .with_metrics_port(options.metrics_port)
+                    .with_metrics_auth_token(options.metrics_token)
                     .build(io.get_executor());
     pool->run_cleanup_task();
+    boost::system::error_code metrics_error;
+    auto monitoring = securechannel::run_metrics_task(pool, metrics_error);
+    if (!monitoring) {
+      fmt::print(stderr, "scpool demo: cannot serve monitoring endpoints on {}:{}: {}\n", options.metrics_host,
+                 options.metrics_port, metrics_error.message());
+      return 1;
+    }
+    print_monitoring_urls(monitoring->base_url(), !options.metrics_token.empty());
 
     bool stop_requested = false;
     asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -120,6 +140,7 @@ int run_demo(const DemoOptions& options) {
     } while (options.forever && !stop_requested);
 
     bool closed = false;
+    monitoring->stop();
     pool->async_shutdown(std::chrono::seconds(2), [&](boost::system::error_code) { closed = true; });
     signals.cancel();
     while (!closed && io.run_one()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "securechannel/circuit_breaker.hpp"
+#include "securechannel/latency_histogram.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -40,6 +41,7 @@ struct PoolStats {
   std::size_t pending_acquires = 0;
   CircuitState circuit_state = CircuitState::closed;
   bool established = false;  // a connection has been established since the pool was last empty
+  bool connect_failing = false;  // the most recent connection attempt failed
   // Counters, each event counted once.
   std::uint64_t acquires = 0;             // successful acquires (requests_total)
   std::uint64_t reuses = 0;               // of those, served by an already used connection
@@ -58,6 +60,16 @@ struct PoolStats {
   std::uint64_t closed_broken = 0;        // returned by a lease after an error
   std::uint64_t total_errors = 0;
   std::map<std::string, std::uint64_t> errors_by_kind;
+};
+
+// A pool's latency distributions (copies: about 13 KB each). The cumulative ones only grow, as
+// Prometheus histograms must; the recent one covers the last one to two rotation intervals
+// (with_histogram_rotation_interval) and feeds the p50/p95/p99 in status JSON.
+struct PoolHistograms {
+  HistogramSnapshot round_trips;         // exchange round trips (`<ns>_latency_ms`)
+  HistogramSnapshot recent_round_trips;  // the same, recent window only
+  HistogramSnapshot acquire_waits;       // async_acquire until the lease is handed over
+  HistogramSnapshot handshakes;          // TLS handshakes of new connections
 };
 
 }  // namespace securechannel

@@ -115,6 +115,8 @@ class SecureChannel {
   bool has_buffered_input() const noexcept;
 
   const TlsFailure& tls_failure() const noexcept { return failure_; }
+  // How long the TLS handshake of the last successful connect took (TCP connect excluded).
+  std::chrono::nanoseconds handshake_duration() const noexcept { return handshake_duration_; }
   std::string_view negotiated_alpn() const noexcept;
   std::string_view negotiated_protocol_version() const noexcept;
   ssl_st* native_handle() const noexcept { return ssl_; }
@@ -143,6 +145,7 @@ class SecureChannel {
   std::shared_ptr<const ClientTlsContext> context_;
   ssl_st* ssl_ = nullptr;
   TlsFailure failure_;
+  std::chrono::nanoseconds handshake_duration_{0};
   bool established_ = false;
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.

@@ -43,7 +43,7 @@ namespace securechannel {
 class PoolBuilder;
 
 namespace detail {
-struct PoolErrorSink;
+struct PoolTelemetry;
 }
 
 // The most recent failed connection attempt, with OpenSSL's reason when TLS was the cause.
@@ -111,6 +111,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   PoolStats stats() const;
   std::vector<ConnectionSnapshot> connection_snapshots() const;
   ConnectFailure last_connect_failure() const;
+  PoolHistograms histograms() const;
   const PoolConfig& config() const noexcept { return config_; }
   const ClientTlsContext& tls_context() const noexcept { return *tls_; }
   executor_type get_executor() const noexcept { return executor_; }
@@ -118,6 +119,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
  private:
   struct Waiter {
     AcquireHandler handler;
+    std::chrono::steady_clock::time_point enqueued;
     std::chrono::steady_clock::time_point deadline;
   };
   struct Deferred;
@@ -139,6 +141,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
   void transition(detail::PooledConnection& connection, detail::ConnectionState to);
   void arm_waiter_timer_locked();
+  void enqueue_waiter_locked(AcquireHandler handler);
   void top_up_locked(Deferred& deferred);
   void maybe_finish_shutdown_locked(Deferred& deferred);
   // Sockets that count against max_connections: live ones and those still sending close_notify.
@@ -154,7 +157,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   executor_type executor_;
   PoolConfig config_;
   std::shared_ptr<const ClientTlsContext> tls_;
-  std::shared_ptr<detail::PoolErrorSink> errors_;
+  std::shared_ptr<detail::PoolTelemetry> telemetry_;
   ReconnectBackoff backoff_;
 
   mutable std::mutex mutex_;
@@ -175,6 +178,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   unsigned top_up_failures_ = 0;
   bool topping_up_ = false;  // a warm-up the caller started is still short of min_idle
   Clock::time_point next_top_up_at_{};
+  Clock::time_point histograms_rotated_at_{};
   bool shutting_down_ = false;
   bool established_ = false;  // a connection was established since the pool was last empty
   bool shutdown_complete_ = false;

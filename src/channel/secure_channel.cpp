@@ -130,12 +130,16 @@ struct ConnectSequence {
     channel.socket_.set_option(asio::ip::tcp::no_delay(true), option_error);
     channel.socket_.non_blocking(true, option_error);
     if (option_error) co_return option_error;
+    const auto handshake_started = std::chrono::steady_clock::now();
     if (error_code tls_error = channel.prepare_tls(host)) co_return tls_error;
 
     for (;;) {
       error_code handshake_error;
       const detail::TlsStep step = channel.step_handshake(handshake_error);
-      if (step == detail::TlsStep::done) co_return error_code{};
+      if (step == detail::TlsStep::done) {
+        channel.handshake_duration_ = std::chrono::steady_clock::now() - handshake_started;
+        co_return error_code{};
+      }
       if (step == detail::TlsStep::failed) co_return handshake_error;
       const auto wait_type =
           step == detail::TlsStep::want_read ? asio::socket_base::wait_read : asio::socket_base::wait_write;

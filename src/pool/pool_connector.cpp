@@ -3,8 +3,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/deferred_actions.hpp"
-#include "pool/pool_error_sink.hpp"
-
+#include "pool/pool_telemetry.hpp"
 
 namespace securechannel {
 
@@ -14,7 +13,7 @@ using detail::PooledConnection;
 
 void SecureChannelPool::start_connect_locked(Deferred& deferred) {
   auto connection = std::make_shared<PooledConnection>(++next_connection_id_, executor_, tls_, config_.clock->now(),
-                                                       config_.clock->wall_now(), errors_);
+                                                       config_.clock->wall_now(), telemetry_);
   connection->index_in_pool_ = connections_.size();
   connections_.push_back(connection);
   ++connecting_;  // born in ConnectionState::connecting
@@ -31,7 +30,8 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       if (!shutting_down_) {
         breaker_.record_failure();
         ++counters_.connect_failures;
-        errors_->record(error);
+        counters_.connect_failing = true;
+        telemetry_->record_error(error);
         last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
         ++top_up_failures_;
         next_top_up_at_ = config_.clock->now() + backoff_.delay_after(top_up_failures_);
@@ -50,6 +50,8 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
     } else {
       breaker_.record_success();
       top_up_failures_ = 0;
+      counters_.connect_failing = false;
+      telemetry_->handshakes.record(connection->channel().handshake_duration());
       established_ = true;
       ++counters_.connections_created;
       if (!lineage_.empty()) {

@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/deferred_actions.hpp"
+#include "pool/pool_telemetry.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -48,6 +49,13 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       if (connection->state_ == ConnectionState::leased && now - connection->created_ >= config_.max_lifetime) {
         connection->retire_on_release_ = true;  // rotated when its lease ends, never under it
       }
+    }
+    if (now - histograms_rotated_at_ >= config_.histogram_rotation_interval) {
+      // Bounds the window of the recent quantiles; the cumulative series keep every sample.
+      histograms_rotated_at_ = now;
+      telemetry_->round_trips.rotate();
+      telemetry_->acquire_waits.rotate();
+      telemetry_->handshakes.rotate();
     }
     // Seed 001 bug #1: "established" must fall back once the pool has emptied.
     if (connections_.empty()) established_ = false;

@@ -1,7 +1,7 @@
 // Point-in-time copies of a pool for status, metrics and tests.
 #include "securechannel/secure_channel_pool.hpp"
 
-#include "pool/pool_error_sink.hpp"
+#include "pool/pool_telemetry.hpp"
 
 namespace securechannel {
 
@@ -18,9 +18,9 @@ PoolStats SecureChannelPool::stats() const {
   stats.circuit_state = breaker_.state();
   stats.circuit_opened = breaker_.times_opened();
   stats.established = established_;
-  std::lock_guard errors_lock(errors_->mutex);
-  stats.total_errors = errors_->total;
-  stats.errors_by_kind = errors_->by_kind;
+  std::lock_guard errors_lock(telemetry_->errors_mutex);
+  stats.total_errors = telemetry_->errors_total;
+  stats.errors_by_kind = telemetry_->errors_by_kind;
   return stats;
 }
 
@@ -57,6 +57,16 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     snapshots.push_back(std::move(snapshot));
   }
   return snapshots;
+}
+
+PoolHistograms SecureChannelPool::histograms() const {
+  // No pool lock: the histograms synchronise themselves, and a scrape must not stall acquires.
+  PoolHistograms histograms;
+  telemetry_->round_trips.merge_cumulative_into(histograms.round_trips);
+  telemetry_->round_trips.merge_recent_into(histograms.recent_round_trips);
+  telemetry_->acquire_waits.merge_cumulative_into(histograms.acquire_waits);
+  telemetry_->handshakes.merge_cumulative_into(histograms.handshakes);
+  return histograms;
 }
 
 ConnectFailure SecureChannelPool::last_connect_failure() const {

@@ -1,6 +1,6 @@
 #include "securechannel/detail/pooled_connection.hpp"
 
-#include "pool/pool_error_sink.hpp"
+#include "pool/pool_telemetry.hpp"
 
 #include <boost/asio/error.hpp>
 
@@ -20,10 +20,10 @@ std::string_view to_string(ConnectionState state) noexcept {
 PooledConnection::PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
                                    std::shared_ptr<const ClientTlsContext> context, Clock::time_point created,
                                    std::chrono::system_clock::time_point created_wall,
-                                   std::shared_ptr<PoolErrorSink> errors)
+                                   std::shared_ptr<PoolTelemetry> telemetry)
     : id_(id),
       channel_(std::move(executor), std::move(context)),
-      errors_(std::move(errors)),
+      telemetry_(std::move(telemetry)),
       created_(created),
       released_at_(created),
       created_wall_(created_wall) {
@@ -51,7 +51,7 @@ void PooledConnection::on_io_complete(IoDirection direction, const boost::system
     if (error != boost::asio::error::eof && error != boost::asio::error::operation_aborted) {
       stats_.add_error();
       try {
-        errors_->record(error);
+        telemetry_->record_error(error);
       } catch (...) {
         // Counting must never take the I/O path down; a lost count under OOM is acceptable.
       }
@@ -65,6 +65,7 @@ void PooledConnection::on_io_complete(IoDirection direction, const boost::system
   if (bytes > 0 && exchange_pending_) {
     exchange_pending_ = false;
     stats_.record_round_trip(now - exchange_started_);
+    telemetry_->round_trips.record(now - exchange_started_);
   }
 }
 

@@ -2,7 +2,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/deferred_actions.hpp"
-#include "pool/pool_error_sink.hpp"
+#include "pool/pool_telemetry.hpp"
 #include "securechannel/pool_builder.hpp"
 
 #include <boost/asio/append.hpp>
@@ -42,13 +42,14 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
     : executor_(executor),
       config_(std::move(config)),
       tls_(std::move(tls)),
-      errors_(std::make_shared<detail::PoolErrorSink>()),
+      telemetry_(std::make_shared<detail::PoolTelemetry>()),
       backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
       waiter_timer_(executor),
       cleanup_timer_(executor),
       shutdown_timer_(executor),
       breaker_(config_.circuit_breaker_failure_threshold, config_.circuit_breaker_cooldown, config_.clock) {
   counters_.endpoint = config_.endpoint;
+  histograms_rotated_at_ = config_.clock->now();
 }
 
 SecureChannelPool::~SecureChannelPool() = default;
@@ -60,6 +61,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
     if (shutting_down_) {
       deferred.complete(std::move(handler), errc::shutting_down);
     } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
+      telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
       deferred.complete(std::move(handler), {}, lease_locked(*idle));
     } else if (total_locked() < config_.max_connections) {
       if (!breaker_.allow_attempt()) {
@@ -68,16 +70,14 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       } else {
         // The caller waits in line like everyone else: the new connection goes to the oldest
         // waiter, and if it fails, the oldest waiter learns why.
-        waiters_.push_back({std::move(handler), std::chrono::steady_clock::now() + config_.acquire_timeout});
+        enqueue_waiter_locked(std::move(handler));
         start_connect_locked(deferred);
-        arm_waiter_timer_locked();
       }
     } else if (waiters_.size() >= config_.max_pending) {
       ++counters_.pool_exhausted;
       deferred.complete(std::move(handler), errc::pool_exhausted);
     } else {
-      waiters_.push_back({std::move(handler), std::chrono::steady_clock::now() + config_.acquire_timeout});
-      arm_waiter_timer_locked();
+      enqueue_waiter_locked(std::move(handler));
     }
   }
   run(deferred);
@@ -131,6 +131,7 @@ void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
     }
     Waiter waiter = std::move(waiters_.front());
     waiters_.pop_front();
+    telemetry_->acquire_waits.record(std::chrono::steady_clock::now() - waiter.enqueued);
     deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle));
   }
 }
@@ -176,6 +177,12 @@ void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
     }
     start_connect_locked(deferred);
   }
+}
+
+void SecureChannelPool::enqueue_waiter_locked(AcquireHandler handler) {
+  const auto now = std::chrono::steady_clock::now();
+  waiters_.push_back({std::move(handler), now, now + config_.acquire_timeout});
+  arm_waiter_timer_locked();
 }
 
 void SecureChannelPool::arm_waiter_timer_locked() {

@@ -3,25 +3,18 @@
 #include "testing/process_info.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-#include <vector>
 
 namespace securechannel::testing {
 namespace {
@@ -35,25 +28,11 @@ constexpr std::chrono::seconds kStartTimeout{10};
 constexpr std::chrono::seconds kStopTimeout{5};
 constexpr std::chrono::milliseconds kPollInterval{20};
 
-fs::path make_temporary_directory() {
-  const char* tmpdir = std::getenv("TMPDIR");
-  const fs::path base = (tmpdir != nullptr && *tmpdir != '\0') ? fs::path(tmpdir) : fs::path("/tmp");
-  std::string name_template = (base / "securechannel-nginx-XXXXXX").string();
-  if (::mkdtemp(name_template.data()) == nullptr) {
-    throw std::runtime_error("NginxServer: mkdtemp(" + name_template + "): " + std::strerror(errno));
-  }
-  // Workers may run as another user than the master and must reach the temp paths.
-  fs::permissions(name_template, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                     fs::perms::others_read | fs::perms::others_exec,
+// Workers may run as another user than the master and must reach the temp paths.
+void open_to_workers(const fs::path& directory) {
+  fs::permissions(directory, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec,
                   fs::perm_options::replace);
-  return name_template;
-}
-
-std::string read_text_file(const fs::path& path) {
-  std::ifstream file(path);
-  std::ostringstream content;
-  content << file.rdbuf();
-  return content.str();
 }
 
 std::string quoted(const fs::path& path) { return '"' + path.string() + '"'; }
@@ -117,67 +96,6 @@ std::string make_config(const NginxOptions& options, const fs::path& directory, 
   return config.str();
 }
 
-// Starts `arguments` (argv[0] is the binary) in its own process group, with stdin from
-// /dev/null and stdout/stderr into `output_file`.
-pid_t spawn(const std::vector<std::string>& arguments, const fs::path& output_file) {
-  // Everything the child needs is prepared here: between fork and exec only async-signal-safe
-  // calls are allowed, because other threads of the parent may hold malloc's locks.
-  std::vector<char*> argv;
-  for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
-  argv.push_back(nullptr);
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  const int max_fd = limit.rlim_cur == RLIM_INFINITY ? 1024 * 1024 : static_cast<int>(limit.rlim_cur);
-
-  const int input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const int output = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (input < 0 || output < 0) {
-    const int error = errno;
-    if (input >= 0) ::close(input);
-    if (output >= 0) ::close(output);
-    throw std::runtime_error("NginxServer: opening stdio for nginx: " + std::string(std::strerror(error)));
-  }
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);  // so that a SIGKILL to the group also reaches the workers
-    // A test process killed mid-run must not leave nginx behind (it would hold its port and
-    // temp directory): the master dies with us, and its workers exit when the master goes.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(input, STDIN_FILENO);
-    ::dup2(output, STDOUT_FILENO);
-    ::dup2(output, STDERR_FILENO);
-    // Inherited sockets (a test's connections, another server's listener) must not live on
-    // in nginx: they would keep ports open and fds counted.
-    if (::close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < max_fd; ++fd) ::close(fd);
-    }
-    sigset_t no_signals;
-    ::sigemptyset(&no_signals);
-    ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);  // the test runner may block some
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  const int fork_error = errno;
-  ::close(input);
-  ::close(output);
-  if (pid < 0) throw std::runtime_error("NginxServer: fork: " + std::string(std::strerror(fork_error)));
-  ::setpgid(pid, pid);  // also here, so that the group exists before we may signal it
-  return pid;
-}
-
-// True once `pid` has exited (and is reaped), or is not our child any more.
-bool reap_if_exited(pid_t pid, int* status) {
-  const pid_t result = ::waitpid(pid, status, WNOHANG);
-  return result == pid || (result < 0 && errno == ECHILD);
-}
-
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-  return "ended (wait status " + std::to_string(status) + ")";
-}
-
 bool accepts_connections(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -203,7 +121,8 @@ bool pid_file_names(const fs::path& pid_file, pid_t pid) {
 bool NginxServer::available() { return ::access(kNginxBinary, X_OK) == 0; }
 
 NginxServer::NginxServer(NginxOptions options)
-    : options_(std::move(options)), directory_(make_temporary_directory()) {
+    : options_(std::move(options)), directory_("securechannel-nginx") {
+  open_to_workers(directory_.path());
   try {
     for (int attempt = 1;; ++attempt) {
       if (try_start(pick_free_tcp_port())) return;
@@ -213,44 +132,38 @@ NginxServer::NginxServer(NginxOptions options)
       }
     }
   } catch (...) {
-    stop();
-    std::error_code ignored;
-    fs::remove_all(directory_, ignored);
+    stop();  // gracefully, as in the destructor, which does not run for a constructor that throws
     throw;
   }
 }
 
-NginxServer::~NginxServer() {
-  stop();
-  std::error_code ignored;  // a destructor cannot report; a leftover temp dir is harmless
-  fs::remove_all(directory_, ignored);
-}
+NginxServer::~NginxServer() { stop(); }
 
 bool NginxServer::try_start(std::uint16_t port) {
-  const fs::path config_file = directory_ / "nginx.conf";
-  const fs::path pid_file = directory_ / "nginx.pid";
+  const fs::path config_file = directory_.path() / "nginx.conf";
+  const fs::path pid_file = directory_.path() / "nginx.pid";
   {
     std::ofstream config(config_file, std::ios::trunc);
-    config << make_config(options_, directory_, port);
+    config << make_config(options_, directory_.path(), port);
     if (!config.flush()) throw std::runtime_error("NginxServer: cannot write " + config_file.string());
   }
   std::error_code ignored;
   fs::remove(error_log(), ignored);  // so that old lines cannot be mistaken for this attempt's
   fs::remove(pid_file, ignored);
 
-  pid_ = spawn({kNginxBinary, "-p", directory_.string() + "/", "-c", config_file.string(), "-e",
-                error_log().string()},
-               directory_ / "stderr.log");
+  const fs::path output_file = directory_.path() / "stderr.log";
+  process_ = ChildProcess({kNginxBinary, "-p", directory_.path().string() + "/", "-c", config_file.string(), "-e",
+                           error_log().string()},
+                          output_file, output_file);
   const auto deadline = Clock::now() + kStartTimeout;
   for (;;) {
-    int status = 0;
-    if (reap_if_exited(pid_, &status)) {
-      pid_ = -1;
-      const std::string log = read_text_file(error_log()) + read_text_file(directory_ / "stderr.log");
+    if (!process_.is_running()) {
+      const std::string log = read_text_file(error_log()) + read_text_file(output_file);
       if (log.find("Address already in use") != std::string::npos) return false;
-      throw std::runtime_error("NginxServer: nginx " + describe_exit(status) + " while starting\n" + diagnostics());
+      throw std::runtime_error("NginxServer: nginx " + process_.exit_description() + " while starting\n" +
+                               diagnostics());
     }
-    if (pid_file_names(pid_file, pid_) && accepts_connections(port)) {
+    if (pid_file_names(pid_file, process_.pid()) && accepts_connections(port)) {
       port_ = port;
       return true;
     }
@@ -267,28 +180,16 @@ bool NginxServer::try_start(std::uint16_t port) {
 
 std::string NginxServer::diagnostics() const {
   return "--- " + error_log().string() + " ---\n" + read_text_file(error_log()) + "--- nginx stderr ---\n" +
-         read_text_file(directory_ / "stderr.log");
+         read_text_file(directory_.path() / "stderr.log");
 }
 
-void NginxServer::stop() noexcept {
-  if (pid_ <= 0) return;
-  int status = 0;
-  ::kill(pid_, SIGQUIT);  // graceful: finish requests, close idle keep-alive connections
-  const auto deadline = Clock::now() + kStopTimeout;
-  while (!reap_if_exited(pid_, &status)) {
-    if (Clock::now() >= deadline) {
-      ::kill(-pid_, SIGKILL);  // the whole group: workers would outlive a killed master
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  pid_ = -1;
-}
+// Graceful first (SIGQUIT: finish requests, close idle keep-alive connections), then SIGKILL to
+// the group.
+void NginxServer::stop() noexcept { process_.stop(SIGQUIT, kStopTimeout); }
 
 std::uint16_t NginxServer::port() const { return port_; }
 std::string NginxServer::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
-pid_t NginxServer::pid() const { return pid_; }
-std::filesystem::path NginxServer::error_log() const { return directory_ / "error.log"; }
+pid_t NginxServer::pid() const { return process_.pid(); }
+std::filesystem::path NginxServer::error_log() const { return directory_.path() / "error.log"; }
 
 }  // namespace securechannel::testing

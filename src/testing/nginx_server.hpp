@@ -13,6 +13,8 @@
 //   // GET https://<nginx.endpoint()>/close -> 200, then "Connection: close"
 #pragma once
 
+#include "testing/child_process.hpp"
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -60,9 +62,9 @@ class NginxServer {
   void stop() noexcept;
 
   NginxOptions options_;
-  std::filesystem::path directory_;
+  TemporaryDirectory directory_;  // declared before process_: removed only after nginx is gone
   std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;  // the master process
 };
 
 }  // namespace securechannel::testing

@@ -19,7 +19,7 @@ class SecureChannelPool;
 
 namespace securechannel::detail {
 
-struct PoolErrorSink;
+struct PoolTelemetry;
 
 enum class ConnectionState {
   connecting,  // TCP/TLS being established; counts against max_connections
@@ -35,7 +35,7 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
  public:
   PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
                    std::shared_ptr<const ClientTlsContext> context, Clock::time_point created,
-                   std::chrono::system_clock::time_point created_wall, std::shared_ptr<PoolErrorSink> errors);
+                   std::chrono::system_clock::time_point created_wall, std::shared_ptr<PoolTelemetry> telemetry);
 
   SecureChannel& channel() noexcept { return channel_; }
   ConnectionStats& stats() noexcept { return stats_; }
@@ -62,7 +62,7 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
   const std::uint64_t id_;
   SecureChannel channel_;
   ConnectionStats stats_;
-  std::shared_ptr<PoolErrorSink> errors_;
+  std::shared_ptr<PoolTelemetry> telemetry_;
   // Pool bookkeeping, changed only by SecureChannelPool::transition under the pool's lock.
   ConnectionState state_ = ConnectionState::connecting;
   std::size_t index_in_pool_ = 0;          // position in the pool's list of live connections

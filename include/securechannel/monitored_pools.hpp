@@ -1,0 +1,64 @@
+// The pools one monitoring server reports on, and the content of its endpoints: Prometheus text
+// for all of them, and JSON status, health and statistics for each (ARCHITECTURE.md
+// "Observability contract"; every endpoint is described in docs/openapi.yaml).
+//
+//   auto pools = std::make_shared<securechannel::MonitoredPools>();
+//   pools->add(primary);                   // once per pool: its metrics are registered here
+//   pools->add(backup);                    // another namespace, or the same with another endpoint
+//   auto server = MonitoringServer::create(io.get_executor(), options,
+//                                          [pools](const MonitoringRequest& r) { return pools->handle(r); }, ec);
+//
+// Pool-specific endpoints serve the pool named by `?pool=<namespace>` and/or
+// `?endpoint=<host:port>`, or the first pool added when the query names none.
+// Pools are held weakly: a pool its owner destroyed disappears from every endpoint.
+// Thread-safe.
+#pragma once
+
+#include "securechannel/metrics_registry.hpp"
+#include "securechannel/monitoring_server.hpp"
+#include "securechannel/secure_channel_pool.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace securechannel {
+
+class MonitoredPools {
+ public:
+  MonitoredPools() = default;
+  MonitoredPools(const MonitoredPools&) = delete;
+  MonitoredPools& operator=(const MonitoredPools&) = delete;
+
+  // Registers the pool's metrics, once. Refuses (false, with `problem` set) a pool already
+  // added, or another pool with the same namespace and endpoint: their series would collide.
+  bool add(const std::shared_ptr<SecureChannelPool>& pool, std::string& problem);
+  void remove(const SecureChannelPool& pool);
+  std::size_t size() const;
+
+  // The registry /metrics renders; other sources (the monitoring server's own counters, HTTP
+  // clients) may register collectors in it too.
+  MetricsRegistry& registry() noexcept { return registry_; }
+  std::string metrics_text() const { return registry_.render(); }
+
+  // Answers one request to the monitoring server: GET/HEAD only; 404 and 405 as JSON.
+  MonitoringResponse handle(const MonitoringRequest& request) const;
+
+ private:
+  struct Entry {
+    std::weak_ptr<SecureChannelPool> pool;
+    const SecureChannelPool* address;
+    std::string metric_namespace;
+    std::string endpoint;
+    MetricsRegistry::Registration registration;
+  };
+
+  std::vector<std::shared_ptr<SecureChannelPool>> live_pools() const;
+
+  MetricsRegistry registry_;
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace securechannel

@@ -1,0 +1,186 @@
+#include "securechannel/prometheus_text.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace securechannel {
+
+namespace {
+
+bool is_name_start(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_name_char(char c) noexcept { return is_name_start(c) || (c >= '0' && c <= '9'); }
+
+std::string_view type_name(MetricType type) noexcept {
+  switch (type) {
+    case MetricType::counter: return "counter";
+    case MetricType::gauge: return "gauge";
+    case MetricType::histogram: return "histogram";
+  }
+  return "untyped";
+}
+
+constexpr std::array<double, 16> millisecond_bounds{0.1, 0.25, 0.5, 1,   2.5,  5,    10,   25,
+                                                    50,  100,  250, 500, 1000, 2500, 5000, 10000};
+constexpr std::array<double, 17> second_bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
+
+}  // namespace
+
+const HistogramLayout milliseconds_layout{millisecond_bounds, 1'000.0};
+const HistogramLayout seconds_layout{second_bounds, 1'000'000.0};
+
+bool is_valid_metric_name(std::string_view name) noexcept {
+  if (name.empty() || !(is_name_start(name.front()) || name.front() == ':')) return false;
+  for (char c : name) {
+    if (!is_name_char(c) && c != ':') return false;
+  }
+  return true;
+}
+
+bool is_valid_label_name(std::string_view name) noexcept {
+  if (name.empty() || !is_name_start(name.front()) || name.starts_with("__")) return false;
+  for (char c : name) {
+    if (!is_name_char(c)) return false;
+  }
+  return true;
+}
+
+void append_metric_value(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    // Go's strconv.FormatFloat(v, 'g', -1, 64), which Prometheus' own clients use: shortest
+    // digits, plain notation for exponents -4..20. Bucket bounds are labels, so "0.0001" and
+    // "1e-04" would be two different series for the same bucket.
+    std::array<char, 64> digits{};
+    const auto scientific =
+        std::to_chars(digits.data(), digits.data() + digits.size(), value, std::chars_format::scientific);
+    const std::string_view text(digits.data(), static_cast<std::size_t>(scientific.ptr - digits.data()));
+    const int exponent = std::atoi(text.data() + text.find('e') + 1);
+    if (exponent < -4 || exponent >= 21) {
+      out.append(text);
+    } else {
+      const auto fixed = std::to_chars(digits.data(), digits.data() + digits.size(), value, std::chars_format::fixed);
+      out.append(digits.data(), fixed.ptr);
+    }
+  }
+}
+
+void append_escaped_label_value(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+void append_escaped_help(std::string& out, std::string_view help) {
+  for (char c : help) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+void MetricFamily::append_labels(std::initializer_list<MetricLabel> labels, std::string_view extra_name,
+                                 std::string_view extra_value) {
+  if (labels.size() == 0 && extra_name.empty()) return;
+  samples_ += '{';
+  bool first = true;
+  auto append_one = [&](std::string_view name, std::string_view value) {
+    if (!is_valid_label_name(name)) throw std::invalid_argument("invalid Prometheus label name: " + std::string(name));
+    if (!first) samples_ += ',';
+    first = false;
+    samples_ += name;
+    samples_ += "=\"";
+    append_escaped_label_value(samples_, value);
+    samples_ += '"';
+  };
+  for (const MetricLabel& label : labels) append_one(label.name, label.value);
+  if (!extra_name.empty()) append_one(extra_name, extra_value);
+  samples_ += '}';
+}
+
+MetricFamily& MetricFamily::sample(std::string_view name, std::initializer_list<MetricLabel> labels, double value) {
+  if (!valid_) return *this;
+  if (!is_valid_metric_name(name)) throw std::invalid_argument("invalid Prometheus metric name: " + std::string(name));
+  samples_ += name;
+  append_labels(labels);
+  samples_ += ' ';
+  append_metric_value(samples_, value);
+  samples_ += '\n';
+  return *this;
+}
+
+MetricFamily& MetricFamily::histogram(std::initializer_list<MetricLabel> labels, const HistogramSnapshot& snapshot,
+                                      const HistogramLayout& layout) {
+  if (!valid_) return *this;
+  const std::string bucket_name = name_ + "_bucket";
+  std::string bound_text;
+  for (double bound : layout.upper_bounds) {
+    bound_text.clear();
+    append_metric_value(bound_text, bound);
+    samples_ += bucket_name;
+    append_labels(labels, "le", bound_text);
+    samples_ += ' ';
+    append_metric_value(samples_,
+                        static_cast<double>(snapshot.cumulative_count_at_or_below(bound * layout.microseconds_per_unit)));
+    samples_ += '\n';
+  }
+  samples_ += bucket_name;
+  append_labels(labels, "le", "+Inf");
+  samples_ += ' ';
+  append_metric_value(samples_, static_cast<double>(snapshot.count()));
+  samples_ += '\n';
+  sample(name_ + "_sum", labels, static_cast<double>(snapshot.sum_microseconds()) / layout.microseconds_per_unit);
+  sample(name_ + "_count", labels, static_cast<double>(snapshot.count()));
+  return *this;
+}
+
+MetricFamily& MetricFamilies::family(std::string_view name, std::string_view help, MetricType type) {
+  if (!is_valid_metric_name(name)) throw std::invalid_argument("invalid Prometheus metric name: " + std::string(name));
+  if (auto found = index_.find(name); found != index_.end()) {
+    MetricFamily& existing = families_[found->second];
+    if (existing.type_ == type) return existing;
+    conflicts_.push_back(std::string(name) + " declared as " + std::string(type_name(existing.type_)) + " and " +
+                         std::string(type_name(type)));
+    discarded_ = MetricFamily("", "", type);
+    discarded_.valid_ = false;
+    return discarded_;
+  }
+  index_.emplace(std::string(name), families_.size());
+  families_.push_back(MetricFamily(std::string(name), std::string(help), type));
+  return families_.back();
+}
+
+std::string MetricFamilies::render() const {
+  std::string out;
+  std::size_t size = 0;
+  for (const MetricFamily& family : families_) size += family.samples_.size() + family.help_.size() + 64;
+  out.reserve(size);
+  for (const MetricFamily& family : families_) {
+    out += "# HELP ";
+    out += family.name_;
+    out += ' ';
+    append_escaped_help(out, family.help_);
+    out += "\n# TYPE ";
+    out += family.name_;
+    out += ' ';
+    out += type_name(family.type_);
+    out += '\n';
+    out += family.samples_;
+  }
+  return out;
+}
+
+}  // namespace securechannel

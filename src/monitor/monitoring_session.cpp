@@ -1,0 +1,294 @@
+#include "monitor/monitoring_session.hpp"
+
+#include "monitor/json_error.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <utility>
+
+namespace securechannel::monitor {
+
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+// After a final response we shut down our side and read (and drop) until the client closes:
+// closing with its unread request bytes still queued would make the kernel send a reset, which
+// can destroy our response before the client reads it. A client that never closes gets this long.
+constexpr std::chrono::seconds linger_limit{2};
+
+// Room for one full header plus the start of a pipelined request; the parser's header_limit
+// decides first, this only bounds what one connection can make us buffer.
+constexpr std::size_t buffer_slack = 4096;
+
+std::array<unsigned char, 32> sha256(std::string_view text) {
+  std::array<unsigned char, 32> digest{};
+  static_assert(SHA256_DIGEST_LENGTH == 32);
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// Errors that mean the client went away (or never said anything): no one to answer.
+bool client_gone(const error_code& error) {
+  return error == http::error::end_of_stream || error == http::error::partial_message ||
+         error.category() != http::make_error_code(http::error::end_of_stream).category();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ServerContext
+
+ServerContext::ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler)
+    : options(std::move(server_options)), handler(std::move(request_handler)) {
+  if (!options.auth_token.empty()) expected_token_digest_ = sha256(options.auth_token);
+}
+
+void ServerContext::track(const std::shared_ptr<MonitoringSession>& session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.emplace(session.get(), session);
+}
+
+void ServerContext::forget(const MonitoringSession* session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(session);
+}
+
+void ServerContext::close_all() {
+  std::vector<std::shared_ptr<MonitoringSession>> open;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (const auto& [address, session] : sessions_) {
+      if (auto alive = session.lock()) open.push_back(std::move(alive));
+    }
+  }
+  // Outside the lock: the last reference may go here, and a session's destructor calls forget().
+  for (const auto& session : open) session->close();
+}
+
+bool ServerContext::requires_token(std::string_view target) const {
+  if (options.auth_token.empty()) return false;
+  const std::string_view path = path_of(target);
+  return std::none_of(options.unauthenticated_paths.begin(), options.unauthenticated_paths.end(),
+                      [path](const std::string& open_path) { return open_path == path; });
+}
+
+bool ServerContext::token_matches(std::string_view presented) const {
+  const auto presented_digest = sha256(presented);
+  return CRYPTO_memcmp(presented_digest.data(), expected_token_digest_.data(), presented_digest.size()) == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MonitoringSession
+
+MonitoringSession::MonitoringSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> context,
+                                     Admission admission)
+    : stream_(std::move(socket)),
+      header_deadline_(stream_.get_executor()),
+      context_(std::move(context)),
+      admission_(admission),
+      buffer_(context_->options.max_header_bytes + buffer_slack) {}
+
+MonitoringSession::~MonitoringSession() {
+  // Normally Closed by now; not when the io_context was destroyed with our handlers pending.
+  if (state_ != State::Closed && admission_ == Admission::Serve) context_->open_connections.fetch_sub(1);
+  context_->forget(this);
+}
+
+void MonitoringSession::start() {
+  boost::asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ != State::Starting) return;  // closed before it started
+    if (self->admission_ == Admission::RejectOverload) {
+      self->context_->rejected_overload.fetch_add(1, std::memory_order_relaxed);
+      self->respond(json_error(503, "service_unavailable", "too many monitoring connections; retry later"),
+                    AfterResponse::Close);
+      return;
+    }
+    self->read_next_request();
+  });
+}
+
+void MonitoringSession::close() {
+  boost::asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+}
+
+void MonitoringSession::transition(State next) {
+  switch (next) {
+    case State::Starting:
+    case State::AwaitingRequest:
+    case State::ReadingHeader:
+    case State::Writing:
+    case State::Lingering:
+      break;
+    case State::Closed:
+      // The slot is free as soon as the socket is, not when the last handler has unwound.
+      if (state_ != State::Closed && admission_ == Admission::Serve) context_->open_connections.fetch_sub(1);
+      break;
+  }
+  state_ = next;
+}
+
+void MonitoringSession::read_next_request() {
+  // A new connection, or bytes of the next request already buffered: the header clock runs now.
+  if (first_request_ || buffer_.size() > 0) {
+    read_header();
+    return;
+  }
+  transition(State::AwaitingRequest);
+  stream_.expires_after(context_->options.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t bytes) {
+    if (self->state_ == State::Closed) return;
+    // Idle timeout (the stream has closed the socket), the client closed, or a reset: no answer.
+    if (error) return self->close_now();
+    self->buffer_.commit(bytes);
+    self->read_header();
+  });
+}
+
+void MonitoringSession::read_header() {
+  transition(State::ReadingHeader);
+  first_request_ = false;
+  header_timed_out_ = false;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(context_->options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  stream_.expires_never();
+  header_deadline_.expires_after(context_->options.read_timeout);
+  header_deadline_.async_wait([self = shared_from_this(), generation = ++header_generation_](error_code error) {
+    self->on_header_deadline(error, generation);
+  });
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](error_code error, std::size_t) { self->on_header(error); });
+}
+
+void MonitoringSession::on_header_deadline(const error_code& error, std::uint64_t generation) {
+  // Cancelled, or already past this header (its completion may have been queued with success).
+  if (error || generation != header_generation_ || state_ != State::ReadingHeader) return;
+  header_timed_out_ = true;
+  error_code ignored;
+  stream_.socket().cancel(ignored);  // the read completes with operation_aborted; on_header answers 408
+}
+
+void MonitoringSession::on_header(const error_code& error) {
+  if (state_ == State::Closed) return;
+  header_deadline_.cancel();
+  if (!error) return handle_request();
+  if (header_timed_out_) {
+    context_->timed_out.fetch_add(1, std::memory_order_relaxed);
+    return respond(json_error(408, "request_timeout", "request header not received in time"), AfterResponse::Close);
+  }
+  if (error == http::error::header_limit || error == http::error::buffer_overflow) {
+    context_->bad_requests.fetch_add(1, std::memory_order_relaxed);
+    return respond(json_error(431, "request_header_fields_too_large", "request header is larger than the limit"),
+                   AfterResponse::Close);
+  }
+  if (client_gone(error)) return close_now();
+  context_->bad_requests.fetch_add(1, std::memory_order_relaxed);
+  respond(json_error(400, "bad_request", "malformed request: " + error.message()), AfterResponse::Close);
+}
+
+void MonitoringSession::handle_request() {
+  const auto& request = parser_->get();
+  const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
+  const bool head_request = request.method() == http::verb::head;
+  if (has_body && (head_request || request.method() == http::verb::get)) {
+    context_->bad_requests.fetch_add(1, std::memory_order_relaxed);
+    return respond(json_error(400, "bad_request", "a GET or HEAD request must not have a body"),
+                   AfterResponse::Close, head_request);
+  }
+  // HTTP/1.0 closes even when it asks for keep-alive; a body we did not read ends the connection.
+  const auto after = request.version() >= 11 && request.keep_alive() && !has_body ? AfterResponse::KeepAlive
+                                                                                   : AfterResponse::Close;
+  if (context_->requires_token(request.target())) {
+    const auto token = request.find("X-Auth-Token");
+    if (token == request.end() || !context_->token_matches(token->value())) {
+      context_->rejected_unauthorized.fetch_add(1, std::memory_order_relaxed);
+      return respond(json_error(401, "unauthorized", "missing or invalid X-Auth-Token"), after, head_request);
+    }
+  }
+  respond(call_handler(request.method_string(), request.target()), after, head_request);
+}
+
+MonitoringResponse MonitoringSession::call_handler(std::string_view method, std::string_view target) {
+  // Only the path is logged: the query is the client's, and headers (the token) never are.
+  try {
+    MonitoringResponse answer = context_->handler(MonitoringRequest{method, target});
+    if (answer.status >= 100 && answer.status <= 999) {
+      context_->requests_served.fetch_add(1, std::memory_order_relaxed);
+      return answer;
+    }
+    spdlog::error("monitoring server: handler returned status {} for {} {}", answer.status, method, path_of(target));
+  } catch (const std::exception& failure) {
+    spdlog::error("monitoring server: handler failed for {} {}: {}", method, path_of(target), failure.what());
+  } catch (...) {
+    spdlog::error("monitoring server: handler failed for {} {} with a non-standard exception", method,
+                  path_of(target));
+  }
+  context_->handler_failures.fetch_add(1, std::memory_order_relaxed);
+  return json_error(500, "internal_error", "the request handler failed");
+}
+
+void MonitoringSession::respond(MonitoringResponse answer, AfterResponse after, bool head_request) {
+  transition(State::Writing);
+  after_response_ = after;
+  response_ = {};
+  response_.version(11);
+  response_.result(answer.status);
+  for (auto& [name, value] : answer.headers) response_.insert(name, value);
+  response_.set(http::field::content_type, answer.content_type);
+  response_.set(http::field::cache_control, "no-store");
+  response_.keep_alive(after == AfterResponse::KeepAlive);
+  // HEAD: GET's Content-Length, no body (the serializer writes whatever body() holds).
+  response_.content_length(answer.body.size());
+  if (!head_request) response_.body() = std::move(answer.body);
+  stream_.expires_after(context_->options.write_timeout);
+  http::async_write(stream_, response_,
+                    [self = shared_from_this()](error_code error, std::size_t) { self->on_written(error); });
+}
+
+void MonitoringSession::on_written(const error_code& error) {
+  if (state_ == State::Closed) return;
+  if (error) return close_now();
+  if (after_response_ == AfterResponse::KeepAlive) return read_next_request();
+  linger();
+}
+
+void MonitoringSession::linger() {
+  transition(State::Lingering);
+  error_code ignored;
+  stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(linger_limit);
+  discard_until_closed();
+}
+
+void MonitoringSession::discard_until_closed() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t) {
+    if (self->state_ == State::Closed) return;
+    if (error) return self->close_now();  // the client closed, or linger_limit passed
+    self->discard_until_closed();
+  });
+}
+
+void MonitoringSession::close_now() {
+  if (state_ == State::Closed) return;
+  header_deadline_.cancel();
+  stream_.close();
+  // After the close, so that open_connections() == 0 means every socket is closed.
+  transition(State::Closed);
+}
+
+}  // namespace securechannel::monitor

@@ -1,0 +1,120 @@
+// One connection to the monitoring server: reads requests (header only; these endpoints take no
+// body), checks them, asks the handler, writes the answer, and keeps the connection alive or
+// closes it. Every operation runs on the connection's own strand; every wait has a deadline.
+//
+// Timeouts: the header deadline is a timer of our own that cancels the read, because
+// beast::tcp_stream closes the socket when its deadline passes and a 408 could no longer be sent.
+// The idle, write and linger deadlines are the tcp_stream's (closing is what they should do).
+#pragma once
+
+#include "securechannel/monitoring_server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+namespace securechannel::monitor {
+
+class MonitoringSession;
+
+// What the connections of one server share. Lives as long as the server or its last connection.
+struct ServerContext {
+  ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler);
+
+  // Tracked weakly so that stop() can close them; each session removes itself when destroyed.
+  void track(const std::shared_ptr<MonitoringSession>& session);
+  void forget(const MonitoringSession* session);
+  void close_all();
+
+  bool requires_token(std::string_view target) const;
+  // Compares digests of the two tokens with CRYPTO_memcmp: the time taken depends neither on
+  // where they first differ nor on the expected token's length.
+  bool token_matches(std::string_view presented) const;
+
+  const MonitoringServerOptions options;
+  const MonitoringHandler handler;
+
+  std::atomic<std::uint64_t> requests_served{0};
+  std::atomic<std::uint64_t> rejected_unauthorized{0};
+  std::atomic<std::uint64_t> rejected_overload{0};
+  std::atomic<std::uint64_t> timed_out{0};
+  std::atomic<std::uint64_t> bad_requests{0};
+  std::atomic<std::uint64_t> handler_failures{0};
+  // Served connections whose socket is open; the acceptor checks it against max_connections.
+  std::atomic<std::size_t> open_connections{0};
+
+ private:
+  std::array<unsigned char, 32> expected_token_digest_{};
+  std::mutex sessions_mutex_;
+  std::unordered_map<const MonitoringSession*, std::weak_ptr<MonitoringSession>> sessions_;
+};
+
+class MonitoringSession : public std::enable_shared_from_this<MonitoringSession> {
+ public:
+  enum class Admission {
+    Serve,           // within max_connections; holds one of the slots until its socket closes
+    RejectOverload,  // answered 503 at once and closed; holds no slot
+  };
+
+  // `socket` must use its own strand (the acceptor hands out sockets on make_strand()).
+  MonitoringSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> context, Admission admission);
+  ~MonitoringSession();
+  MonitoringSession(const MonitoringSession&) = delete;
+  MonitoringSession& operator=(const MonitoringSession&) = delete;
+
+  void start();
+  // From any thread: closes the socket on the connection's strand.
+  void close();
+
+ private:
+  enum class State {
+    Starting,         // constructed, start() not yet run on the strand
+    AwaitingRequest,  // keep-alive: waiting up to idle_timeout for the next request's first byte
+    ReadingHeader,    // a request has begun (or the connection is new): header due within read_timeout
+    Writing,          // a response is being written, within write_timeout
+    Lingering,        // our side is shut down; discarding what the client still sends until it closes
+    Closed,           // socket closed; pending handlers only unwind
+  };
+  enum class AfterResponse { KeepAlive, Close };
+
+  void transition(State next);
+  void read_next_request();
+  void read_header();
+  void on_header_deadline(const boost::system::error_code& error, std::uint64_t generation);
+  void on_header(const boost::system::error_code& error);
+  void handle_request();
+  MonitoringResponse call_handler(std::string_view method, std::string_view target);
+  void respond(MonitoringResponse answer, AfterResponse after, bool head_request = false);
+  void on_written(const boost::system::error_code& error);
+  void linger();
+  void discard_until_closed();
+  void close_now();
+
+  boost::beast::tcp_stream stream_;
+  boost::asio::steady_timer header_deadline_;
+  std::shared_ptr<ServerContext> context_;
+  const Admission admission_;
+  State state_ = State::Starting;
+  bool first_request_ = true;
+  bool header_timed_out_ = false;
+  std::uint64_t header_generation_ = 0;  // tells a stale deadline from the current one
+  AfterResponse after_response_ = AfterResponse::Close;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
+  boost::beast::http::response<boost::beast::http::string_body> response_;
+};
+
+}  // namespace securechannel::monitor

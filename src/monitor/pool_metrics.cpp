@@ -1,0 +1,119 @@
+#include "securechannel/pool_metrics.hpp"
+
+#include <map>
+#include <string>
+
+namespace securechannel {
+
+namespace {
+
+// Writes one family of the pool's namespace: "<ns>_<suffix>".
+class PoolFamilies {
+ public:
+  PoolFamilies(MetricFamilies& families, const std::string& metric_namespace, const std::string& endpoint)
+      : families_(families), prefix_(metric_namespace + "_"), endpoint_(endpoint) {}
+
+  void gauge(std::string_view suffix, std::string_view help, double value) {
+    one(suffix, help, MetricType::gauge, value);
+  }
+  void counter(std::string_view suffix, std::string_view help, std::uint64_t value) {
+    one(suffix, help, MetricType::counter, static_cast<double>(value));
+  }
+  MetricFamily& family(std::string_view suffix, std::string_view help, MetricType type) {
+    name_ = prefix_;
+    name_ += suffix;
+    return families_.family(name_, help, type);
+  }
+  const std::string& name() const noexcept { return name_; }
+  const std::string& endpoint() const noexcept { return endpoint_; }
+
+  void histogram(std::string_view suffix, std::string_view help, const HistogramSnapshot& snapshot,
+                 const HistogramLayout& layout) {
+    family(suffix, help, MetricType::histogram).histogram({{"endpoint", endpoint_}}, snapshot, layout);
+  }
+
+ private:
+  void one(std::string_view suffix, std::string_view help, MetricType type, double value) {
+    family(suffix, help, type).sample(name_, {{"endpoint", endpoint_}}, value);
+  }
+
+  MetricFamilies& families_;
+  std::string prefix_;
+  std::string endpoint_;
+  std::string name_;
+};
+
+}  // namespace
+
+void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& families) {
+  const PoolStats stats = pool.stats();
+  const PoolHistograms histograms = pool.histograms();
+  PoolFamilies out(families, pool.config().metric_namespace, pool.config().endpoint);
+
+  out.gauge("active_connections", "Established connections, idle or leased.",
+            static_cast<double>(stats.idle_connections + stats.leased_connections));
+  out.gauge("idle_connections", "Established connections waiting in the pool.",
+            static_cast<double>(stats.idle_connections));
+  out.gauge("leased_connections", "Connections on loan to callers.", static_cast<double>(stats.leased_connections));
+  out.gauge("connecting_connections", "Connections being established (TCP and TLS).",
+            static_cast<double>(stats.connecting_connections));
+  out.gauge("max_connections", "Configured upper bound on connections.",
+            static_cast<double>(pool.config().max_connections));
+  out.gauge("pending_acquires", "Callers waiting for a connection.", static_cast<double>(stats.pending_acquires));
+  out.gauge("circuit_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            static_cast<double>(static_cast<int>(stats.circuit_state)));
+
+  out.counter("connections_created_total", "Connections established (TLS handshake verified).",
+              stats.connections_created);
+  out.counter("connections_closed_total", "Established connections closed, for any reason.",
+              stats.connections_closed);
+  out.counter("reconnects_total", "Connections established to replace a closed one.", stats.reconnects);
+  out.counter("connect_failures_total", "Connection attempts that failed (also counted in errors_total).",
+              stats.connect_failures);
+  out.counter("requests_total", "Successful acquires: connections handed to callers.", stats.acquires);
+  out.counter("connection_reuses_total", "Acquires served by a connection that had served before.", stats.reuses);
+  out.counter("acquire_timeouts_total", "Acquires that gave up after acquire_timeout.", stats.acquire_timeouts);
+  out.counter("pool_exhausted_total", "Acquires refused because max_pending callers were waiting.",
+              stats.pool_exhausted);
+  out.counter("circuit_open_rejections_total", "Acquires failed fast by the open circuit breaker.",
+              stats.circuit_open_rejections);
+  out.counter("circuit_breaker_opened_total", "Times the circuit breaker opened.", stats.circuit_opened);
+  out.counter("stale_connections_discarded_total", "Idle connections found closed by the peer and replaced.",
+              stats.stale_discarded);
+
+  MetricFamily& recycled = out.family("connections_recycled_total",
+                                      "Connections closed by the pool's policy, by reason.", MetricType::counter);
+  const std::string recycled_name = out.name();
+  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "idle_timeout"}},
+                  static_cast<double>(stats.closed_idle_timeout));
+  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "max_lifetime"}},
+                  static_cast<double>(stats.closed_max_lifetime));
+  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "latency"}},
+                  static_cast<double>(stats.closed_latency));
+  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "broken"}},
+                  static_cast<double>(stats.closed_broken));
+
+  // Every error once, by kind. The kinds an upstream can cause are always present (from 0), so
+  // that rate() and alerts work before the first failure; rarer kinds appear when first seen.
+  std::map<std::string, std::uint64_t, std::less<>> errors_by_kind(stats.errors_by_kind.begin(),
+                                                                    stats.errors_by_kind.end());
+  for (errc kind : {errc::connect_timeout, errc::connect_refused, errc::dns_failed, errc::tls_handshake_failed,
+                    errc::certificate_verify_failed, errc::protocol_error, errc::connection_closed}) {
+    errors_by_kind.try_emplace(std::string(error_name(kind)), 0);
+  }
+  errors_by_kind.try_emplace("io_error", 0);
+  MetricFamily& errors = out.family("errors_total", "Errors, each counted once, by kind.", MetricType::counter);
+  const std::string errors_name = out.name();
+  for (const auto& [kind, count] : errors_by_kind) {
+    errors.sample(errors_name, {{"endpoint", out.endpoint()}, {"kind", kind}}, static_cast<double>(count));
+  }
+
+  out.histogram("latency_ms", "Round trip of exchanges on pooled connections (request written to first response byte), milliseconds.",
+                histograms.round_trips, milliseconds_layout);
+  out.histogram("acquire_wait_seconds", "Time async_acquire callers waited for a connection, seconds.",
+                histograms.acquire_waits, seconds_layout);
+  out.histogram("tls_handshake_seconds", "TLS handshake duration of new connections, seconds.",
+                histograms.handshakes, seconds_layout);
+}
+
+}  // namespace securechannel

@@ -1,0 +1,149 @@
+#include "monitor/status_json.hpp"
+
+#include <cmath>
+#include <ctime>
+
+namespace securechannel::monitor {
+
+using nlohmann::json;
+
+namespace {
+
+std::int64_t whole_milliseconds(double milliseconds) noexcept { return std::llround(milliseconds); }
+
+json latency_quantiles_ms(const HistogramSnapshot& snapshot) {
+  return {{"p50", snapshot.quantile(0.50) / 1'000.0},
+          {"p95", snapshot.quantile(0.95) / 1'000.0},
+          {"p99", snapshot.quantile(0.99) / 1'000.0},
+          {"max", snapshot.max_microseconds() / 1'000.0},
+          {"samples", snapshot.count()}};
+}
+
+std::size_t active_connections(const PoolStats& stats) noexcept {
+  return stats.idle_connections + stats.leased_connections;
+}
+
+}  // namespace
+
+std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(text, length);
+}
+
+bool pool_is_healthy(const PoolStats& stats) noexcept {
+  return stats.circuit_state == CircuitState::closed && !stats.connect_failing;
+}
+
+bool pool_is_ready(const SecureChannelPool& pool, const PoolStats& stats) noexcept {
+  if (!pool_is_healthy(stats)) return false;
+  return pool.config().min_idle == 0 || active_connections(stats) > 0;
+}
+
+json connection_json(const ConnectionSnapshot& connection) {
+  return {
+      {"connection_id", connection.connection_id},
+      {"last_activity", rfc3339_utc(connection.last_activity)},
+      {"reconnects", connection.reconnects},
+      {"errors", connection.errors},
+      {"p95_latency_ms", whole_milliseconds(connection.p95_latency_ms)},
+      {"is_healthy", connection.is_healthy},
+      // Added fields.
+      {"state", connection.state},
+      {"created", rfc3339_utc(connection.created)},
+      {"leases", connection.leases},
+      {"round_trips", connection.round_trips},
+      {"bytes_sent", connection.bytes_sent},
+      {"bytes_received", connection.bytes_received},
+      {"latency_ms", {{"p50", connection.p50_latency_ms}, {"p95", connection.p95_latency_ms}}},
+      {"alpn", connection.alpn},
+      {"tls_version", connection.tls_version},
+  };
+}
+
+json pool_status_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now) {
+  const PoolStats stats = pool.stats();
+  const PoolHistograms histograms = pool.histograms();
+  json connections = json::array();
+  for (const ConnectionSnapshot& connection : pool.connection_snapshots()) {
+    connections.push_back(connection_json(connection));
+  }
+  return {
+      {"endpoint", stats.endpoint},
+      {"active_connections", active_connections(stats)},
+      {"total_reconnects", stats.reconnects},
+      {"total_errors", stats.total_errors},
+      {"pool_p95_latency_ms", whole_milliseconds(histograms.recent_round_trips.quantile(0.95) / 1'000.0)},
+      {"connections", std::move(connections)},
+      {"last_updated", rfc3339_utc(now)},
+      // Added fields.
+      {"namespace", pool.config().metric_namespace},
+      {"idle_connections", stats.idle_connections},
+      {"in_use_connections", stats.leased_connections},
+      {"connecting_connections", stats.connecting_connections},
+      {"max_connections", pool.config().max_connections},
+      {"pending_acquires", stats.pending_acquires},
+      {"circuit_breaker", std::string(to_string(stats.circuit_state))},
+      {"pool_healthy", pool_is_healthy(stats)},
+      {"latency_ms", latency_quantiles_ms(histograms.recent_round_trips)},
+      {"errors_by_kind", stats.errors_by_kind},
+  };
+}
+
+json pool_health_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now) {
+  const PoolStats stats = pool.stats();
+  const bool healthy = pool_is_healthy(stats);
+  json health = {
+      {"status", healthy ? "healthy" : "unhealthy"},
+      {"timestamp", rfc3339_utc(now)},
+      {"pool_healthy", healthy},
+      {"active_connections", active_connections(stats)},
+      // Added fields.
+      {"endpoint", stats.endpoint},
+      {"namespace", pool.config().metric_namespace},
+      {"ready", pool_is_ready(pool, stats)},
+      {"idle_connections", stats.idle_connections},
+      {"in_use_connections", stats.leased_connections},
+      {"pending_acquires", stats.pending_acquires},
+      {"circuit_breaker", std::string(to_string(stats.circuit_state))},
+  };
+  if (stats.connect_failing) health["last_connect_error"] = pool.last_connect_failure().describe();
+  return health;
+}
+
+json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now) {
+  const PoolStats stats = pool.stats();
+  const PoolHistograms histograms = pool.histograms();
+  const auto max_connections = static_cast<double>(pool.config().max_connections);
+  const HistogramSnapshot& round_trips = histograms.round_trips;
+  // Errors of every kind (failed connects, I/O errors on leases, ...) relative to the work
+  // asked of the pool: successful acquires plus those errors.
+  const double attempts = static_cast<double>(stats.acquires + stats.total_errors);
+  return {
+      {"endpoint", stats.endpoint},
+      {"namespace", pool.config().metric_namespace},
+      {"timestamp", rfc3339_utc(now)},
+      {"utilization_percent", 100.0 * static_cast<double>(stats.leased_connections) / max_connections},
+      {"error_rate_percent", attempts == 0 ? 0.0 : 100.0 * static_cast<double>(stats.total_errors) / attempts},
+      {"avg_latency_ms", round_trips.count() == 0 ? 0.0
+                                                  : static_cast<double>(round_trips.sum_microseconds()) /
+                                                        static_cast<double>(round_trips.count()) / 1'000.0},
+      {"p95_latency_ms", round_trips.quantile(0.95) / 1'000.0},
+      {"reuse_ratio", stats.acquires == 0 ? 0.0
+                                          : static_cast<double>(stats.reuses) / static_cast<double>(stats.acquires)},
+      {"requests_total", stats.acquires},
+      {"connection_reuses_total", stats.reuses},
+      {"connections_created_total", stats.connections_created},
+      {"total_errors", stats.total_errors},
+      {"active_connections", active_connections(stats)},
+      {"max_connections", pool.config().max_connections},
+      {"recent_latency_ms", latency_quantiles_ms(histograms.recent_round_trips)},
+      {"acquire_wait_ms", latency_quantiles_ms(histograms.acquire_waits)},
+      {"tls_handshake_ms", latency_quantiles_ms(histograms.handshakes)},
+  };
+}
+
+}  // namespace securechannel::monitor

@@ -1,0 +1,34 @@
+// The JSON bodies of the monitoring endpoints. Field names and types are a contract with the Go
+// clients (ARCHITECTURE.md "Observability contract", docs/openapi.yaml): fields may be added,
+// never renamed or removed. The contract's latency fields are whole milliseconds (the Go structs
+// may hold them in an int); the precise values are in the added `latency_ms` objects
+// (fractional milliseconds).
+#pragma once
+
+#include "securechannel/secure_channel_pool.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace securechannel::monitor {
+
+// "2025-08-25T11:00:00Z": RFC 3339, UTC, whole seconds.
+std::string rfc3339_utc(std::chrono::system_clock::time_point when);
+
+// A pool is healthy when its breaker is closed and its latest connection attempt succeeded
+// (or none was needed yet).
+bool pool_is_healthy(const PoolStats& stats) noexcept;
+// Ready: healthy, and when min_idle asks for warm connections, at least one is established.
+bool pool_is_ready(const SecureChannelPool& pool, const PoolStats& stats) noexcept;
+
+nlohmann::json connection_json(const ConnectionSnapshot& connection);
+// /api/v1/secure-channel/status and /status/connections: the pool and every connection.
+nlohmann::json pool_status_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now);
+// /healthz, /api/v1/secure-channel/health (one pool).
+nlohmann::json pool_health_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now);
+// /api/v1/secure-channel/stats: utilisation, error rate, latency, reuse.
+nlohmann::json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now);
+
+}  // namespace securechannel::monitor
