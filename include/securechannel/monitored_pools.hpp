@@ -40,6 +40,10 @@ class MonitoredPools {
   // The registry /metrics renders; other sources (the monitoring server's own counters, HTTP
   // clients) may register collectors in it too.
   MetricsRegistry& registry() noexcept { return registry_; }
+  // Exports a monitoring server's own counters as `<metric_namespace>_monitoring_*` (requests
+  // served, rejections by reason, open connections), held weakly: a stopped and destroyed server
+  // simply disappears. False when a server was already exported under that namespace.
+  bool export_server_metrics(const std::shared_ptr<MonitoringServer>& server, const std::string& metric_namespace);
   std::string metrics_text() const { return registry_.render(); }
 
   // Answers one request to the monitoring server: GET/HEAD only; 404 and 405 as JSON.
@@ -59,6 +63,7 @@ class MonitoredPools {
   MetricsRegistry registry_;
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;
+  std::vector<MetricsRegistry::Registration> server_registrations_;
 };
 
 }  // namespace securechannel

@@ -43,6 +43,41 @@ void MonitoredPools::remove(const SecureChannelPool& pool) {
   std::erase_if(entries_, [&](const Entry& entry) { return entry.address == &pool; });
 }
 
+bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServer>& server,
+                                           const std::string& metric_namespace) {
+  if (!server || !is_valid_metric_name(metric_namespace)) return false;
+  auto collector = [weak = std::weak_ptr<MonitoringServer>(server), prefix = metric_namespace + "_monitoring_"](
+                       MetricFamilies& families) {
+    const auto live = weak.lock();
+    if (!live) return;
+    const MonitoringServerStats stats = live->stats();
+    const std::string endpoint = live->base_url();
+    const std::string requests = prefix + "requests_total";
+    families.family(requests, "Requests the monitoring server answered through its handler.", MetricType::counter)
+        .sample(requests, {{"server", endpoint}}, static_cast<double>(stats.requests_served));
+    const std::string rejected = prefix + "rejected_total";
+    MetricFamily& rejections = families.family(
+        rejected, "Requests the monitoring server refused itself, by reason.", MetricType::counter);
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "unauthorized"}},
+                      static_cast<double>(stats.rejected_unauthorized));
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "overload"}},
+                      static_cast<double>(stats.rejected_overload));
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "timeout"}}, static_cast<double>(stats.timed_out));
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "bad_request"}},
+                      static_cast<double>(stats.bad_requests));
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "handler_failure"}},
+                      static_cast<double>(stats.handler_failures));
+    const std::string open = prefix + "open_connections";
+    families.family(open, "Connections the monitoring server is serving now.", MetricType::gauge)
+        .sample(open, {{"server", endpoint}}, static_cast<double>(stats.open_connections));
+  };
+  auto registration = registry_.add("monitoring_server|" + metric_namespace, std::move(collector));
+  if (!registration) return false;
+  std::lock_guard lock(mutex_);
+  server_registrations_.push_back(std::move(registration));
+  return true;
+}
+
 std::size_t MonitoredPools::size() const { return live_pools().size(); }
 
 std::vector<std::shared_ptr<SecureChannelPool>> MonitoredPools::live_pools() const {

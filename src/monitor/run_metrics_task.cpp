@@ -25,7 +25,9 @@ std::shared_ptr<MonitoringServer> run_metrics_task(const std::shared_ptr<SecureC
   auto server = MonitoringServer::create(
       pool->get_executor(), std::move(options),
       [pools](const MonitoringRequest& request) { return pools->handle(request); }, error);
-  if (server) server->start();
+  if (!server) return nullptr;
+  pools->export_server_metrics(server, config.metric_namespace);
+  server->start();
   return server;
 }
 
