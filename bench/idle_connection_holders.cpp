@@ -54,6 +54,20 @@ double slope(std::size_t with_first, std::size_t with_all, std::size_t connectio
   return (static_cast<double>(with_all) - static_cast<double>(with_first)) / static_cast<double>(connections - 1);
 }
 
+// The columns of one reading, in this order: RSS before the trim (what malloc_trim would hide),
+// RSS after it (the main figure), then heap in use.
+void read_memory_after_first(IdleMemorySample& sample) {
+  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
+  sample.rss_after_first = trimmed_resident_bytes();
+  sample.heap_after_first = heap_in_use_bytes();
+}
+
+void read_memory_after_all(IdleMemorySample& sample) {
+  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
+  sample.rss_after_all = trimmed_resident_bytes();
+  sample.heap_after_all = heap_in_use_bytes();
+}
+
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::chrono::milliseconds time_left(Clock::time_point deadline) {
@@ -88,15 +102,11 @@ void finish(IdleMemorySample& sample) {
 }  // namespace
 
 double IdleMemorySample::marginal_bytes_per_connection() const {
-  if (requested < 2) return 0;
-  return (static_cast<double>(rss_after_all) - static_cast<double>(rss_after_first)) /
-         static_cast<double>(requested - 1);
+  return slope(rss_after_first, rss_after_all, requested);
 }
 
 double IdleMemorySample::probed_bytes_per_connection() const {
-  if (requested < 2 || rss_after_probe == 0) return 0;
-  return (static_cast<double>(rss_after_probe) - static_cast<double>(rss_after_first)) /
-         static_cast<double>(requested - 1);
+  return slope(rss_after_first, rss_after_probe, requested);
 }
 
 double IdleMemorySample::marginal_heap_bytes_per_connection() const {
@@ -140,9 +150,7 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishm
       return sample;
     }
   }
-  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
-  sample.rss_after_first = trimmed_resident_bytes();
-  sample.heap_after_first = heap_in_use_bytes();
+  read_memory_after_first(sample);
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
@@ -165,9 +173,7 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishm
   const PoolStats stats = pool->stats();
   sample.established = stats.idle_connections;
   sample.connect_failures = stats.connect_failures;
-  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
-  sample.rss_after_all = trimmed_resident_bytes();
-  sample.heap_after_all = heap_in_use_bytes();
+  read_memory_after_all(sample);
 
   if (const std::size_t closed = pool->run_cleanup_once(); closed != 0) {
     sample.error = std::to_string(closed) + " idle connections were found dead by the probe";
@@ -234,9 +240,7 @@ IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target, Establishm
     sample.error = "first connection failed";
     return sample;
   }
-  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
-  sample.rss_after_first = trimmed_resident_bytes();
-  sample.heap_after_first = heap_in_use_bytes();
+  read_memory_after_first(sample);
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
@@ -248,9 +252,7 @@ IdleMemorySample hold_idle_asio_ssl_streams(const IdleTarget& target, Establishm
   }
   run_io_until(io, [&] { return finished == target.connections; }, time_left(deadline));
   sample.establish_seconds = seconds_since(start);
-  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
-  sample.rss_after_all = trimmed_resident_bytes();
-  sample.heap_after_all = heap_in_use_bytes();
+  read_memory_after_all(sample);
   if (finished != target.connections) sample.error = "handshakes still running at the time limit";
   streams.clear();  // closes every socket (no close_notify: nothing is measured after this)
   finish(sample);
@@ -335,9 +337,7 @@ IdleMemorySample hold_idle_raw_openssl_connections(const IdleTarget& target) {
     sample.error = "first connection failed";
     return sample;
   }
-  sample.untrimmed_rss_after_first = testing::resident_set_bytes();
-  sample.rss_after_first = trimmed_resident_bytes();
-  sample.heap_after_first = heap_in_use_bytes();
+  read_memory_after_first(sample);
 
   const auto start = Clock::now();
   const auto deadline = start + target.time_limit;
@@ -348,9 +348,7 @@ IdleMemorySample hold_idle_raw_openssl_connections(const IdleTarget& target) {
   }
   sample.establish_seconds = seconds_since(start);
   sample.established = connections.size();
-  sample.untrimmed_rss_after_all = testing::resident_set_bytes();
-  sample.rss_after_all = trimmed_resident_bytes();
-  sample.heap_after_all = heap_in_use_bytes();
+  read_memory_after_all(sample);
   connections.clear();
   finish(sample);
   return sample;

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace securechannel {
@@ -129,6 +130,11 @@ class HistogramSnapshot {
   // power of two µs) is exact. Non-decreasing in the bound; the overflow bucket (above 60 s) is
   // counted only for +infinity, so the `+Inf` bucket equals count().
   std::uint64_t cumulative_count_at_or_below(double upper_bound_microseconds) const noexcept;
+  // The same for several bounds in increasing order, in one pass over the buckets (a scrape's
+  // `le` series): counts[i] is cumulative_count_at_or_below(increasing_bounds[i]). `counts` must
+  // be at least as long as the bounds.
+  void cumulative_counts_at_or_below(std::span<const double> increasing_bounds_microseconds,
+                                     std::span<std::uint64_t> counts) const noexcept;
 
   // Non-empty buckets in increasing order, for exposition and debugging (allocates).
   std::vector<HistogramBucket> nonempty_buckets() const;

@@ -11,11 +11,28 @@ namespace {
 
 constexpr double overflow_lower_microseconds = static_cast<double>(buckets::highest_microseconds);
 
+// What a sample in regular bucket `index` is reported as: quantiles and the estimated sum.
+double bucket_midpoint_microseconds(std::size_t index) noexcept {
+  return (HistogramSnapshot::bucket_lower_microseconds(index) + HistogramSnapshot::bucket_upper_microseconds(index)) /
+         2.0;
+}
+
+// How many buckets, from the lowest, lie wholly at or below `bound` µs: exactly those below the
+// bucket that contains the bound (edges are multiples of 1/64 µs, so bound * 64 is exact).
+std::size_t whole_buckets_at_or_below(double bound) noexcept {
+  constexpr auto ticks_per_microsecond = static_cast<double>(buckets::ticks_per_microsecond);
+  if (bound >= overflow_lower_microseconds) {
+    return bound == std::numeric_limits<double>::infinity() ? buckets::bucket_count : buckets::regular_bucket_count;
+  }
+  if (bound >= 1.0) return buckets::index_for_ticks(static_cast<std::uint64_t>(bound * ticks_per_microsecond));
+  return 0;  // below 1 µs, and NaN: nothing counted
+}
+
 // Where a rank lands, reported as one value: see HistogramSnapshot::quantile.
 double representative_value(std::size_t index, double max_microseconds) noexcept {
   if (index == buckets::overflow_bucket) return std::max(max_microseconds, overflow_lower_microseconds);
   const double lower = HistogramSnapshot::bucket_lower_microseconds(index);
-  const double midpoint = (lower + HistogramSnapshot::bucket_upper_microseconds(index)) / 2.0;
+  const double midpoint = bucket_midpoint_microseconds(index);
   // The max is exact and at least the true quantile, so when it sits below the midpoint of the
   // quantile's own bucket it is the closer estimate. A max read slightly stale by a concurrent
   // snapshot can lie below the bucket: then it says nothing about this bucket and is ignored.
@@ -58,19 +75,20 @@ double HistogramSnapshot::quantile(double q) const noexcept {
 }
 
 std::uint64_t HistogramSnapshot::cumulative_count_at_or_below(double upper_bound_microseconds) const noexcept {
-  // Whole buckets whose upper edge is <= the bound are exactly those below the bucket that
-  // contains the bound (edges are multiples of 1/64 µs, so bound * 64 is exact).
-  constexpr auto ticks_per_microsecond = static_cast<double>(buckets::ticks_per_microsecond);
-  const double bound = upper_bound_microseconds;
-  std::size_t whole_buckets = 0;
-  if (bound >= overflow_lower_microseconds) {
-    whole_buckets = bound == std::numeric_limits<double>::infinity() ? bucket_count : buckets::regular_bucket_count;
-  } else if (bound >= 1.0) {  // also false for NaN: nothing counted
-    whole_buckets = buckets::index_for_ticks(static_cast<std::uint64_t>(bound * ticks_per_microsecond));
-  }
+  std::uint64_t count = 0;
+  cumulative_counts_at_or_below(std::span(&upper_bound_microseconds, 1), std::span(&count, 1));
+  return count;
+}
+
+void HistogramSnapshot::cumulative_counts_at_or_below(std::span<const double> increasing_bounds_microseconds,
+                                                      std::span<std::uint64_t> counts) const noexcept {
+  std::size_t index = 0;
   std::uint64_t total = 0;
-  for (std::size_t index = 0; index < whole_buckets; ++index) total += bucket_counts_[index];
-  return total;
+  for (std::size_t i = 0; i < increasing_bounds_microseconds.size() && i < counts.size(); ++i) {
+    const std::size_t end = whole_buckets_at_or_below(increasing_bounds_microseconds[i]);
+    for (; index < end; ++index) total += bucket_counts_[index];
+    counts[i] = total;
+  }
 }
 
 std::vector<HistogramBucket> HistogramSnapshot::nonempty_buckets() const {
@@ -86,8 +104,7 @@ double HistogramSnapshot::sum_microseconds() const noexcept {
   double sum = static_cast<double>(overflow_sum_microseconds_);
   for (std::size_t index = 0; index < buckets::regular_bucket_count; ++index) {
     if (bucket_counts_[index] == 0) continue;
-    const double midpoint = (bucket_lower_microseconds(index) + bucket_upper_microseconds(index)) / 2.0;
-    sum += static_cast<double>(bucket_counts_[index]) * midpoint;
+    sum += static_cast<double>(bucket_counts_[index]) * bucket_midpoint_microseconds(index);
   }
   return sum;
 }

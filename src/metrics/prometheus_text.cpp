@@ -126,15 +126,19 @@ MetricFamily& MetricFamily::histogram(std::initializer_list<MetricLabel> labels,
                                       const HistogramLayout& layout) {
   if (!valid_) return *this;
   const std::string bucket_name = name_ + "_bucket";
+  std::vector<double> bounds_microseconds;
+  bounds_microseconds.reserve(layout.upper_bounds.size());
+  for (double bound : layout.upper_bounds) bounds_microseconds.push_back(bound * layout.microseconds_per_unit);
+  std::vector<std::uint64_t> cumulative(bounds_microseconds.size());
+  snapshot.cumulative_counts_at_or_below(bounds_microseconds, cumulative);
   std::string bound_text;
-  for (double bound : layout.upper_bounds) {
+  for (std::size_t i = 0; i < layout.upper_bounds.size(); ++i) {
     bound_text.clear();
-    append_metric_value(bound_text, bound);
+    append_metric_value(bound_text, layout.upper_bounds[i]);
     samples_ += bucket_name;
     append_labels(labels, "le", bound_text);
     samples_ += ' ';
-    append_metric_value(samples_,
-                        static_cast<double>(snapshot.cumulative_count_at_or_below(bound * layout.microseconds_per_unit)));
+    append_metric_value(samples_, static_cast<double>(cumulative[i]));
     samples_ += '\n';
   }
   samples_ += bucket_name;

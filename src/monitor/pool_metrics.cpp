@@ -2,6 +2,8 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace securechannel {
 
@@ -19,13 +21,14 @@ class PoolFamilies {
   void counter(std::string_view suffix, std::string_view help, std::uint64_t value) {
     one(suffix, help, MetricType::counter, static_cast<double>(value));
   }
-  MetricFamily& family(std::string_view suffix, std::string_view help, MetricType type) {
-    name_ = prefix_;
-    name_ += suffix;
-    return families_.family(name_, help, type);
+  // A counter family with a second label: one sample per (label value, count) in `counts`.
+  template <class Counts>
+  void counter_by(std::string_view suffix, std::string_view help, std::string_view label, const Counts& counts) {
+    MetricFamily& counter_family = family(suffix, help, MetricType::counter);
+    for (const auto& [value, count] : counts) {
+      counter_family.sample(name_, {{"endpoint", endpoint_}, {label, value}}, static_cast<double>(count));
+    }
   }
-  const std::string& name() const noexcept { return name_; }
-  const std::string& endpoint() const noexcept { return endpoint_; }
 
   void histogram(std::string_view suffix, std::string_view help, const HistogramSnapshot& snapshot,
                  const HistogramLayout& layout) {
@@ -33,6 +36,12 @@ class PoolFamilies {
   }
 
  private:
+  MetricFamily& family(std::string_view suffix, std::string_view help, MetricType type) {
+    name_ = prefix_;
+    name_ += suffix;
+    return families_.family(name_, help, type);
+  }
+
   void one(std::string_view suffix, std::string_view help, MetricType type, double value) {
     family(suffix, help, type).sample(name_, {{"endpoint", endpoint_}}, value);
   }
@@ -81,34 +90,26 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   out.counter("stale_connections_discarded_total", "Idle connections found closed by the peer and replaced.",
               stats.stale_discarded);
 
-  MetricFamily& recycled = out.family("connections_recycled_total",
-                                      "Connections closed by the pool's policy, by reason.", MetricType::counter);
-  const std::string recycled_name = out.name();
-  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "idle_timeout"}},
-                  static_cast<double>(stats.closed_idle_timeout));
-  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "max_lifetime"}},
-                  static_cast<double>(stats.closed_max_lifetime));
-  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "latency"}},
-                  static_cast<double>(stats.closed_latency));
-  recycled.sample(recycled_name, {{"endpoint", out.endpoint()}, {"reason", "broken"}},
-                  static_cast<double>(stats.closed_broken));
+  const std::pair<std::string_view, std::uint64_t> recycled[] = {{"idle_timeout", stats.closed_idle_timeout},
+                                                                  {"max_lifetime", stats.closed_max_lifetime},
+                                                                  {"latency", stats.closed_latency},
+                                                                  {"broken", stats.closed_broken}};
+  out.counter_by("connections_recycled_total", "Connections closed by the pool's policy, by reason.", "reason",
+                 recycled);
 
   // Every error once, by kind. The kinds an upstream can cause are always present (from 0), so
   // that rate() and alerts work before the first failure; rarer kinds appear when first seen.
-  std::map<std::string, std::uint64_t, std::less<>> errors_by_kind(stats.errors_by_kind.begin(),
-                                                                    stats.errors_by_kind.end());
+  std::map<std::string, std::uint64_t> errors_by_kind = stats.errors_by_kind;
   for (errc kind : {errc::connect_timeout, errc::connect_refused, errc::dns_failed, errc::tls_handshake_failed,
                     errc::certificate_verify_failed, errc::protocol_error, errc::connection_closed}) {
     errors_by_kind.try_emplace(std::string(error_name(kind)), 0);
   }
   errors_by_kind.try_emplace("io_error", 0);
-  MetricFamily& errors = out.family("errors_total", "Errors, each counted once, by kind.", MetricType::counter);
-  const std::string errors_name = out.name();
-  for (const auto& [kind, count] : errors_by_kind) {
-    errors.sample(errors_name, {{"endpoint", out.endpoint()}, {"kind", kind}}, static_cast<double>(count));
-  }
+  out.counter_by("errors_total", "Errors, each counted once, by kind.", "kind", errors_by_kind);
 
-  out.histogram("latency_ms", "Round trip of exchanges on pooled connections (request written to first response byte), milliseconds.",
+  out.histogram("latency_ms",
+                "Round trip of exchanges on pooled connections (request written to first response byte), "
+                "milliseconds.",
                 histograms.round_trips, milliseconds_layout);
   out.histogram("acquire_wait_seconds", "Time async_acquire callers waited for a connection, seconds.",
                 histograms.acquire_waits, seconds_layout);
