@@ -185,6 +185,7 @@ IdleMemorySample hold_idle_pool_connections(const IdleTarget& target, Establishm
   std::vector<Lease> leases;
   while (std::optional<Lease> lease = pool->try_acquire()) {
     if (verified_tls13(lease->channel().native_handle())) ++sample.verified_tls13;
+    if (lease->channel().resumed_session()) ++sample.resumed;
     leases.push_back(std::move(*lease));
   }
   leases.clear();

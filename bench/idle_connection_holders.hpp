@@ -40,6 +40,7 @@ struct IdleMemorySample {
   std::size_t requested = 0;
   std::size_t established = 0;     // handshakes that completed
   std::size_t verified_tls13 = 0;  // of those: TLS 1.3, chain and IP SAN verified (X509_V_OK)
+  std::size_t resumed = 0;         // of those: the handshake resumed a session (pool only)
   std::size_t connect_failures = 0;
   std::size_t rss_after_setup = 0;
   std::size_t rss_after_first = 0;

@@ -68,6 +68,7 @@ nlohmann::json to_json(const IdleMemorySample& sample) {
   return {{"requested", sample.requested},
           {"established", sample.established},
           {"verified_tls13", sample.verified_tls13},
+          {"resumed", sample.resumed},
           {"connect_failures", sample.connect_failures},
           {"rss_after_setup_bytes", sample.rss_after_setup},
           {"rss_after_first_bytes", sample.rss_after_first},
@@ -86,6 +87,7 @@ IdleMemorySample from_json(const nlohmann::json& json) {
   return {.requested = json.at("requested"),
           .established = json.at("established"),
           .verified_tls13 = json.at("verified_tls13"),
+          .resumed = json.at("resumed"),
           .connect_failures = json.at("connect_failures"),
           .rss_after_setup = json.at("rss_after_setup_bytes"),
           .rss_after_first = json.at("rss_after_first_bytes"),
@@ -192,7 +194,8 @@ int run(const Options& options) {
     return samples[establishment == Establishment::concurrent ? 0 : 1].marginal_bytes_per_connection() / kb;
   };
   const auto optional_kb = [](double bytes) { return bytes > 0 ? fmt::format("{:.1f}", bytes / kb) : std::string("-"); };
-  fmt::print("{:<14} {:>10} {:>19} {:>8} {:>10} {:>11} {:>8} {:>8} {:>10}\n", "variant", "verified", "RSS MiB setup/1/N",
+  fmt::print("{:<14} {:>10} {:>8} {:>19} {:>8} {:>10} {:>11} {:>8} {:>8} {:>10}\n", "variant", "verified", "resumed",
+             "RSS MiB setup/1/N",
              "KB/conn", "KB/conn(0)", "KB/conn(p)", "vs pool", "setup s", "heap KB/c", "untrim KB/c");
   nlohmann::json results = nlohmann::json::array();
   bool complete = true;
@@ -206,8 +209,9 @@ int run(const Options& options) {
             ? fmt::format("{:.1f}/{:.1f}", sample.marginal_heap_bytes_per_connection() / kb,
                           sample.probed_heap_bytes_per_connection() / kb)
             : fmt::format("{:.1f}", sample.marginal_heap_bytes_per_connection() / kb);
-    fmt::print("{:<14} {:>10} {:>19} {:>8.1f} {:>10.1f} {:>11} {:>8.2f} {:>8.2f} {:>10} {:>11.1f}\n", variants[i].name,
-               fmt::format("{}/{}", sample.verified_tls13, sample.requested),
+    fmt::print("{:<14} {:>10} {:>8} {:>19} {:>8.1f} {:>10.1f} {:>11} {:>8.2f} {:>8.2f} {:>10} {:>11.1f}\n",
+               variants[i].name, fmt::format("{}/{}", sample.verified_tls13, sample.requested),
+               sample.rss_after_probe != 0 ? std::to_string(sample.resumed) : std::string("-"),  // pool rows
                fmt::format("{}/{}/{}", mib(sample.rss_after_setup), mib(sample.rss_after_first), mib(sample.rss_after_all)),
                per_connection_kb, sample.average_bytes_per_connection() / kb,
                optional_kb(sample.probed_bytes_per_connection()), ratio, sample.establish_seconds, heap_kb,

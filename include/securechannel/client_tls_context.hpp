@@ -18,6 +18,9 @@
 struct ssl_ctx_st;
 
 namespace securechannel {
+namespace detail {
+class TlsSessionCache;
+}
 
 struct TrustStoreReport {
   std::string system_store_source;            // file or directory the system roots came from
@@ -38,10 +41,13 @@ class ClientTlsContext {
   ssl_ctx_st* native_handle() const noexcept { return context_; }
   const TlsOptions& options() const noexcept { return options_; }
   const TrustStoreReport& trust_report() const noexcept { return trust_report_; }
+  // Tickets kept for resumption (session_resumption); null when resumption is off.
+  detail::TlsSessionCache* session_cache() const noexcept { return session_cache_.get(); }
 
  private:
   ClientTlsContext(ssl_ctx_st* context, TlsOptions options, TrustStoreReport report);
 
+  std::unique_ptr<detail::TlsSessionCache> session_cache_;
   ssl_ctx_st* context_;
   TlsOptions options_;
   TrustStoreReport trust_report_;

@@ -52,6 +52,8 @@ class PoolBuilder {
   PoolBuilder& with_system_trust_store(bool enabled);
   PoolBuilder& with_min_tls_version(TlsVersion version);
   PoolBuilder& with_alpn(std::vector<std::string> protocols);
+  PoolBuilder& with_tls13_ciphersuites(std::string suites);
+  PoolBuilder& with_session_resumption(bool enabled);
   PoolBuilder& with_server_name(std::string name);
   // Injection for tests
   PoolBuilder& with_clock(std::shared_ptr<Clock> clock);

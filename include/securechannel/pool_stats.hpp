@@ -29,6 +29,7 @@ struct ConnectionSnapshot {
   bool is_healthy = true;
   std::string alpn;
   std::string tls_version;
+  bool tls_resumed = false;  // the handshake resumed an earlier connection's session
 };
 
 struct PoolStats {
@@ -46,6 +47,7 @@ struct PoolStats {
   std::uint64_t acquires = 0;             // successful acquires (requests_total)
   std::uint64_t reuses = 0;               // of those, served by an already used connection
   std::uint64_t connections_created = 0;  // successful handshakes
+  std::uint64_t tls_resumed = 0;          // of those, resumed sessions (no certificate exchange)
   std::uint64_t connections_closed = 0;
   std::uint64_t reconnects = 0;           // connections created to replace a closed one
   std::uint64_t connect_failures = 0;

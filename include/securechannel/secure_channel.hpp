@@ -117,6 +117,9 @@ class SecureChannel {
   const TlsFailure& tls_failure() const noexcept { return failure_; }
   // How long the TLS handshake of the last successful connect took (TCP connect excluded).
   std::chrono::nanoseconds handshake_duration() const noexcept { return handshake_duration_; }
+  // True when the last handshake resumed an earlier session (TlsOptions::session_resumption):
+  // the certificate was verified by the connection that received the ticket, not re-sent.
+  bool resumed_session() const noexcept;
   std::string_view negotiated_alpn() const noexcept;
   std::string_view negotiated_protocol_version() const noexcept;
   ssl_st* native_handle() const noexcept { return ssl_; }
@@ -136,8 +139,14 @@ class SecureChannel {
 
   void start_connect(std::string host, std::string port, std::chrono::milliseconds timeout, ConnectHandler handler);
   void start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler);
-  // Creates the SSL object for `host` (SNI unless it is an IP literal, verification name).
-  boost::system::error_code prepare_tls(const std::string& host);
+  // Creates the SSL object for `host` (SNI unless it is an IP literal, verification name) and
+  // offers a cached session for it.
+  boost::system::error_code prepare_tls(const std::string& host, const std::string& port);
+  // True when a ticket from this server would be worth a short wait after the handshake.
+  bool wants_session_tickets() const;
+  // Lets OpenSSL process records that arrived after the handshake (session tickets) without
+  // consuming application data; returns whether a ticket for this server is now cached.
+  bool absorb_session_tickets() noexcept;
   boost::system::error_code classify_failure(int ssl_error) noexcept;
   friend struct ConnectSequence;
 
@@ -145,6 +154,8 @@ class SecureChannel {
   std::shared_ptr<const ClientTlsContext> context_;
   ssl_st* ssl_ = nullptr;
   TlsFailure failure_;
+  // "name:port" as verified; the session cache's key (OpenSSL's callback finds it via the SSL).
+  std::string session_key_;
   std::chrono::nanoseconds handshake_duration_{0};
   bool established_ = false;
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic

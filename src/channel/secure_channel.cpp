@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel.hpp"
 
 #include "securechannel/error.hpp"
+#include "tls/tls_session_cache.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +19,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <string>
 #include <variant>
 #include <vector>
@@ -50,7 +52,7 @@ void SecureChannel::abort() noexcept {
   if (descriptor >= 0) ::shutdown(descriptor, SHUT_RDWR);
 }
 
-error_code SecureChannel::prepare_tls(const std::string& host) {
+error_code SecureChannel::prepare_tls(const std::string& host, const std::string& port) {
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());
   if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
@@ -82,7 +84,39 @@ error_code SecureChannel::prepare_tls(const std::string& host) {
     failure_.reason = "cannot set '" + name + "' as the name to verify";
     return errc::tls_handshake_failed;
   }
+  session_key_ = name + ":" + port;
+  SSL_set_app_data(ssl_, &session_key_);
+  if (detail::TlsSessionCache* cache = context_->session_cache()) {
+    if (SSL_SESSION* session = cache->take(session_key_)) {
+      SSL_set_session(ssl_, session);  // takes its own reference
+      SSL_SESSION_free(session);
+    }
+  }
   return {};
+}
+
+bool SecureChannel::wants_session_tickets() const {
+  const detail::TlsSessionCache* cache = context_->session_cache();
+  return cache != nullptr && SSL_version(ssl_) == TLS1_3_VERSION && cache->wants_tickets(session_key_);
+}
+
+bool SecureChannel::absorb_session_tickets() noexcept {
+  detail::TlsSessionCache* cache = context_->session_cache();
+  if (cache == nullptr || !usable()) return false;
+  const std::uint64_t received_before = cache->tickets_received(session_key_);
+  char byte = 0;
+  std::size_t peeked = 0;
+  ERR_clear_error();
+  // SSL_peek processes every complete record (tickets reach the cache through OpenSSL's callback)
+  // and leaves application data where it is: a server that speaks first loses nothing.
+  if (SSL_peek_ex(ssl_, &byte, 1, &peeked) != 1) {
+    if (SSL_get_error(ssl_, 0) == SSL_ERROR_WANT_READ) SSL_free_buffers(ssl_);
+    // A closure or error shows up again, and is handled, when the connection is next used.
+    ERR_clear_error();
+  }
+  const bool received = cache->tickets_received(session_key_) != received_before;
+  cache->record_ticket_wait(session_key_, received);
+  return received;
 }
 
 // Runs with the channel alive (the caller keeps it so until the handler runs).
@@ -131,14 +165,14 @@ struct ConnectSequence {
     channel.socket_.non_blocking(true, option_error);
     if (option_error) co_return option_error;
     const auto handshake_started = std::chrono::steady_clock::now();
-    if (error_code tls_error = channel.prepare_tls(host)) co_return tls_error;
+    if (error_code tls_error = channel.prepare_tls(host, port)) co_return tls_error;
 
     for (;;) {
       error_code handshake_error;
       const detail::TlsStep step = channel.step_handshake(handshake_error);
       if (step == detail::TlsStep::done) {
         channel.handshake_duration_ = std::chrono::steady_clock::now() - handshake_started;
-        co_return error_code{};
+        break;
       }
       if (step == detail::TlsStep::failed) co_return handshake_error;
       const auto wait_type =
@@ -147,6 +181,25 @@ struct ConnectSequence {
       if (waited.index() == 1) co_return errc::connect_timeout;
       if (auto [wait_error] = std::get<0>(waited); wait_error) co_return wait_error;
     }
+
+    // A TLS 1.3 server sends its tickets about one round trip after our Finished, and OpenSSL only
+    // sees them when the connection next reads. A connection that goes idle would not read for a
+    // while, so when no ticket for this server is cached, wait for them here, one handshake's time
+    // at most (a handshake takes at least one round trip), so the pool's next connects can resume.
+    if (channel.wants_session_tickets()) {
+      const auto grace = std::max<std::chrono::steady_clock::duration>(channel.handshake_duration_,
+                                                                        std::chrono::milliseconds(1));
+      const auto ticket_deadline = std::min(deadline, std::chrono::steady_clock::now() + grace);
+      timer.expires_at(ticket_deadline);
+      auto waited = co_await (channel.socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+                              timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (waited.index() == 0) {
+        channel.absorb_session_tickets();
+      } else {
+        channel.context_->session_cache()->record_ticket_wait(channel.session_key_, false);
+      }
+    }
+    co_return error_code{};
   }
 };
 

@@ -168,6 +168,8 @@ IdleHealth SecureChannel::probe_idle() noexcept {
 
 bool SecureChannel::has_buffered_input() const noexcept { return ssl_ && SSL_pending(ssl_) > 0; }
 
+bool SecureChannel::resumed_session() const noexcept { return ssl_ && established_ && SSL_session_reused(ssl_) == 1; }
+
 std::string_view SecureChannel::negotiated_alpn() const noexcept {
   if (!ssl_) return {};
   const unsigned char* protocol = nullptr;

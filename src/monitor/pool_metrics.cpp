@@ -74,6 +74,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
 
   out.counter("connections_created_total", "Connections established (TLS handshake verified).",
               stats.connections_created);
+  out.counter("tls_resumed_total", "Connections whose TLS handshake resumed an earlier session.", stats.tls_resumed);
   out.counter("connections_closed_total", "Established connections closed, for any reason.",
               stats.connections_closed);
   out.counter("reconnects_total", "Connections established to replace a closed one.", stats.reconnects);

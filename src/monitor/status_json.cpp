@@ -61,6 +61,7 @@ json connection_json(const ConnectionSnapshot& connection) {
       {"latency_ms", {{"p50", connection.p50_latency_ms}, {"p95", connection.p95_latency_ms}}},
       {"alpn", connection.alpn},
       {"tls_version", connection.tls_version},
+      {"tls_resumed", connection.tls_resumed},
   };
 }
 
@@ -137,6 +138,7 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
       {"requests_total", stats.acquires},
       {"connection_reuses_total", stats.reuses},
       {"connections_created_total", stats.connections_created},
+      {"tls_resumed_total", stats.tls_resumed},
       {"total_errors", stats.total_errors},
       {"active_connections", active_connections(stats)},
       {"max_connections", pool.config().max_connections},

@@ -54,6 +54,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       telemetry_->handshakes.record(connection->channel().handshake_duration());
       established_ = true;
       ++counters_.connections_created;
+      if (connection->channel().resumed_session()) ++counters_.tls_resumed;
       if (!lineage_.empty()) {
         connection->reconnects_ = lineage_.back() + 1;
         lineage_.pop_back();

@@ -53,6 +53,7 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     if (connected) {
       snapshot.alpn = std::string(connection->channel().negotiated_alpn());
       snapshot.tls_version = std::string(connection->channel().negotiated_protocol_version());
+      snapshot.tls_resumed = connection->channel().resumed_session();
     }
     snapshots.push_back(std::move(snapshot));
   }

@@ -41,6 +41,7 @@ class EchoConnection;
 struct ServerState {
   std::atomic<std::size_t> accepted{0};
   std::atomic<std::size_t> completed_handshakes{0};
+  std::atomic<std::size_t> resumed_handshakes{0};
   std::atomic<std::size_t> failed_handshakes{0};
   std::atomic<std::size_t> open{0};
   std::atomic<std::size_t> max_open{0};
@@ -136,6 +137,7 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
       return;
     }
     server_.completed_handshakes.fetch_add(1);
+    if (SSL_session_reused(stream_.native_handle()) == 1) server_.resumed_handshakes.fetch_add(1);
     read();
   }
 
@@ -363,6 +365,7 @@ std::uint16_t TlsEchoServer::port() const { return impl_->port(); }
 std::string TlsEchoServer::endpoint() const { return impl_->endpoint(); }
 std::size_t TlsEchoServer::accepted_connections() const { return impl_->state().accepted.load(); }
 std::size_t TlsEchoServer::completed_handshakes() const { return impl_->state().completed_handshakes.load(); }
+std::size_t TlsEchoServer::resumed_handshakes() const { return impl_->state().resumed_handshakes.load(); }
 std::size_t TlsEchoServer::failed_handshakes() const { return impl_->state().failed_handshakes.load(); }
 std::size_t TlsEchoServer::open_connections() const { return impl_->state().open.load(); }
 std::size_t TlsEchoServer::max_open_connections() const { return impl_->state().max_open.load(); }

@@ -55,6 +55,7 @@ class TlsEchoServer {
   // Counters, readable from any thread; they only ever grow except open_connections.
   std::size_t accepted_connections() const;  // TCP accepts so far
   std::size_t completed_handshakes() const;
+  std::size_t resumed_handshakes() const;    // of those, resumed sessions (as the server saw them)
   std::size_t failed_handshakes() const;     // includes handshakes that timed out (10 s)
   std::size_t open_connections() const;      // TCP connections open right now
   std::size_t max_open_connections() const;  // high-water mark of open_connections

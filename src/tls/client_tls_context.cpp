@@ -1,10 +1,12 @@
 #include "securechannel/client_tls_context.hpp"
 
+#include "tls/tls_session_cache.hpp"
 #include "tls/trust_store.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -28,12 +30,66 @@ bool encode_alpn(const std::vector<std::string>& protocols, std::string& wire, s
   return true;
 }
 
+// How many unused tickets are kept per server: enough for a warm-up's burst of connects
+// (16 at a time) to find one most of the time, few enough to stay small (about 1 KB each).
+constexpr std::size_t tickets_per_server = 16;
+
+// OpenSSL's new-session callback: a verified connection received a ticket (TLS 1.3, after the
+// handshake, whenever the connection reads) or a session (TLS 1.2, at the end of the handshake).
+// Returning 1 hands our reference to the cache.
+int keep_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* cache = static_cast<detail::TlsSessionCache*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  const auto* server = static_cast<const std::string*>(SSL_get_app_data(ssl));
+  if (cache == nullptr || server == nullptr || server->empty()) return 0;
+  cache->offer(*server, session);
+  return 1;
+}
+
+// OpenSSL skips names it does not know; a typo must not silently drop a suite (or all of them).
+bool set_tls13_ciphersuites(SSL_CTX* context, const std::string& suites, std::string& error) {
+  const std::string field = "tls.tls13_ciphersuites: ";
+  if (suites.empty() || SSL_CTX_set_ciphersuites(context, suites.c_str()) != 1) {
+    ERR_clear_error();
+    error = field + "'" + suites + "' is not a list of TLS 1.3 suites (e.g. TLS_AES_128_GCM_SHA256)";
+    return false;
+  }
+  const STACK_OF(SSL_CIPHER)* enabled = SSL_CTX_get_ciphers(context);
+  std::size_t start = 0;
+  while (start <= suites.size()) {
+    const std::size_t end = std::min(suites.find(':', start), suites.size());
+    const std::string name = suites.substr(start, end - start);
+    bool known = false;
+    for (int i = 0; i < sk_SSL_CIPHER_num(enabled) && !known; ++i) {
+      const SSL_CIPHER* cipher = sk_SSL_CIPHER_value(enabled, i);
+      known = SSL_CIPHER_get_protocol_id(cipher) >> 8 == 0x13 && name == SSL_CIPHER_get_name(cipher);
+    }
+    if (!known) {
+      error = field + "unknown TLS 1.3 suite '" + name + "'";
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 ClientTlsContext::ClientTlsContext(SSL_CTX* context, TlsOptions options, TrustStoreReport report)
-    : context_(context), options_(std::move(options)), trust_report_(std::move(report)) {}
+    : context_(context), options_(std::move(options)), trust_report_(std::move(report)) {
+  if (options_.session_resumption) {
+    session_cache_ = std::make_unique<detail::TlsSessionCache>(tickets_per_server);
+    SSL_CTX_set_app_data(context_, session_cache_.get());
+    // A client cache of our own: OpenSSL's internal store would keep an extra reference to every
+    // session (measured: +1.4 KB per idle connection) and has no notion of single use.
+    SSL_CTX_set_session_cache_mode(context_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(context_, keep_new_session);
+  }
+}
 
-ClientTlsContext::~ClientTlsContext() { SSL_CTX_free(context_); }
+ClientTlsContext::~ClientTlsContext() {
+  session_cache_.reset();  // tickets first, then the context that issued them
+  SSL_CTX_free(context_);
+}
 
 std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& options, std::string& error) {
   std::unique_ptr<SSL_CTX, SslCtxDeleter> context(SSL_CTX_new(TLS_client_method()));
@@ -49,6 +105,7 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
     error = "tls: OpenSSL rejected the TLS 1.2 cipher policy";
     return nullptr;
   }
+  if (!set_tls13_ciphersuites(context.get(), options.tls13_ciphersuites, error)) return nullptr;
   SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   // RELEASE_BUFFERS frees the 17 KB record buffers of a connection whenever they are empty, which
   // is what keeps an idle pooled connection small (ARCHITECTURE.md, memory per connection).
