@@ -11,6 +11,7 @@
 
 #include "securechannel/tls_options.hpp"
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -43,6 +44,8 @@ class ClientTlsContext {
   const TrustStoreReport& trust_report() const noexcept { return trust_report_; }
   // Tickets kept for resumption (session_resumption); null when resumption is off.
   detail::TlsSessionCache* session_cache() const noexcept { return session_cache_.get(); }
+  // TlsOptions::pins, decoded: SHA-256 digests of acceptable SubjectPublicKeyInfos.
+  const std::vector<std::array<unsigned char, 32>>& pins() const noexcept { return pins_; }
 
  private:
   ClientTlsContext(ssl_ctx_st* context, TlsOptions options, TrustStoreReport report);
@@ -51,6 +54,7 @@ class ClientTlsContext {
   ssl_ctx_st* context_;
   TlsOptions options_;
   TrustStoreReport trust_report_;
+  std::vector<std::array<unsigned char, 32>> pins_;
 };
 
 }  // namespace securechannel

@@ -47,8 +47,10 @@ class ConnectionStats {
   std::atomic<std::uint64_t> errors_{0};
   std::atomic<std::uint64_t> leases_{0};
   std::atomic<std::uint64_t> round_trips_{0};
-  // A ring: a bounded window, so per-connection memory never grows with traffic.
-  std::array<std::atomic<std::uint32_t>, latency_sample_capacity> latency_us_{};
+  // A ring: a bounded window, so per-connection memory never grows with traffic. Samples are
+  // 16-bit floating-point microseconds (11-bit mantissa, within 0.05 % of the value): half the
+  // bytes of plain 32-bit microseconds, which matters at tens of thousands of idle connections.
+  std::array<std::atomic<std::uint16_t>, latency_sample_capacity> latency_codes_{};
 };
 
 }  // namespace securechannel

@@ -53,6 +53,8 @@ class PoolBuilder {
   PoolBuilder& with_min_tls_version(TlsVersion version);
   PoolBuilder& with_alpn(std::vector<std::string> protocols);
   PoolBuilder& with_tls13_ciphersuites(std::string suites);
+  // Adds an SPKI pin ("sha256//<base64>"); call again for a backup pin.
+  PoolBuilder& with_pin(std::string pin);
   PoolBuilder& with_session_resumption(bool enabled);
   PoolBuilder& with_server_name(std::string name);
   // Injection for tests

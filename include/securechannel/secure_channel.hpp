@@ -13,6 +13,7 @@
 #pragma once
 
 #include "securechannel/client_tls_context.hpp"
+#include "securechannel/detail/ticket_destination.hpp"
 #include "securechannel/detail/tls_io_op.hpp"
 #include "securechannel/tls_failure.hpp"
 
@@ -114,9 +115,9 @@ class SecureChannel {
   // True when OpenSSL holds decrypted bytes nobody has read yet.
   bool has_buffered_input() const noexcept;
 
-  const TlsFailure& tls_failure() const noexcept { return failure_; }
+  const TlsFailure& tls_failure() const noexcept;
   // How long the TLS handshake of the last successful connect took (TCP connect excluded).
-  std::chrono::nanoseconds handshake_duration() const noexcept { return handshake_duration_; }
+  std::chrono::nanoseconds handshake_duration() const noexcept { return std::chrono::microseconds(handshake_micros_); }
   // True when the last handshake resumed an earlier session (TlsOptions::session_resumption):
   // the certificate was verified by the connection that received the ticket, not re-sent.
   bool resumed_session() const noexcept;
@@ -147,16 +148,24 @@ class SecureChannel {
   // Lets OpenSSL process records that arrived after the handshake (session tickets) without
   // consuming application data; returns whether a ticket for this server is now cached.
   bool absorb_session_tickets() noexcept;
+  // After the handshake: the verified chain must hold a pinned key when pins are configured.
+  boost::system::error_code check_pins();
+  // Frees OpenSSL's copies of the verified name once the handshake no longer needs them.
+  void forget_verified_name() noexcept;
   boost::system::error_code classify_failure(int ssl_error) noexcept;
+  TlsFailure& failure();
   friend struct ConnectSequence;
 
   boost::asio::ip::tcp::socket socket_;
   std::shared_ptr<const ClientTlsContext> context_;
   ssl_st* ssl_ = nullptr;
-  TlsFailure failure_;
-  // "name:port" as verified; the session cache's key (OpenSSL's callback finds it via the SSL).
-  std::string session_key_;
-  std::chrono::nanoseconds handshake_duration_{0};
+  // Allocated only when something failed: most connections never need one (memory per idle
+  // connection, ARCHITECTURE.md).
+  std::unique_ptr<TlsFailure> failure_;
+  // Where this connection's session tickets go ("name:port" as verified, and whether its
+  // identity is confirmed yet); OpenSSL's callback finds it through the SSL's app data.
+  detail::TicketDestination ticket_destination_;
+  std::uint32_t handshake_micros_ = 0;  // beside the flags: 8 bytes less than a duration of its own
   bool established_ = false;
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.

@@ -143,6 +143,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void arm_waiter_timer_locked();
   void enqueue_waiter_locked(AcquireHandler handler);
   void top_up_locked(Deferred& deferred);
+  // How many warm-up connects may be in flight now (cold start, session-ticket pacing).
+  std::size_t warm_up_connects_allowed_locked() const;
   void maybe_finish_shutdown_locked(Deferred& deferred);
   // Sockets that count against max_connections: live ones and those still sending close_notify.
   std::size_t total_locked() const noexcept { return connections_.size() + closing_; }

@@ -36,6 +36,12 @@ struct TlsOptions {
   // to the same server received: a resumed handshake skips the certificate exchange and costs the
   // connection about 4 KB less memory. The cache belongs to this context; tickets are used once.
   bool session_resumption = true;
+  // SPKI pins: SHA-256 of a certificate's SubjectPublicKeyInfo, "sha256//<base64>" as curl's
+  // --pinnedpubkey and HPKP write them (`openssl x509 -pubkey -noout | openssl pkey -pubin
+  // -outform der | openssl dgst -sha256 -binary | base64`). When any are given, the verified chain
+  // (leaf, intermediates or root) must contain a key matching one of them, or the connection fails
+  // with certificate_pin_mismatch. List a backup pin (the next key) to rotate without an outage.
+  std::vector<std::string> pins;
   // Name sent as SNI and checked against the certificate; empty means the endpoint's host.
   std::string server_name;
 };

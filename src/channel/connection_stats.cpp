@@ -1,16 +1,35 @@
 #include "securechannel/connection_stats.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 namespace securechannel {
+namespace {
+
+constexpr int mantissa_bits = 11;
+
+// Values below 2^11 µs are exact; above, the top 11 significant bits and the shift are kept.
+std::uint16_t encode_microseconds(std::uint32_t micros) noexcept {
+  const int shift = std::max(0, static_cast<int>(std::bit_width(micros)) - mantissa_bits);
+  return static_cast<std::uint16_t>((shift << mantissa_bits) | (micros >> shift));
+}
+
+std::uint32_t decode_microseconds(std::uint16_t code) noexcept {
+  const int shift = code >> mantissa_bits;
+  const std::uint32_t mantissa = code & ((1u << mantissa_bits) - 1);
+  // The middle of the range the code stands for, so the error is at most half a step.
+  return (mantissa << shift) + (shift > 0 ? (1u << (shift - 1)) : 0u);
+}
+
+}  // namespace
 
 void ConnectionStats::record_round_trip(std::chrono::nanoseconds round_trip) noexcept {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(round_trip).count();
   const auto clamped = static_cast<std::uint32_t>(
       std::clamp<std::int64_t>(micros, 1, std::numeric_limits<std::uint32_t>::max()));
   const std::uint64_t slot = round_trips_.fetch_add(1, std::memory_order_relaxed) % latency_sample_capacity;
-  latency_us_[slot].store(clamped, std::memory_order_relaxed);
+  latency_codes_[slot].store(encode_microseconds(clamped), std::memory_order_relaxed);
 }
 
 std::size_t ConnectionStats::copy_latency_samples_us(
@@ -20,7 +39,9 @@ std::size_t ConnectionStats::copy_latency_samples_us(
   std::size_t kept = 0;
   for (std::size_t i = 0; i < count; ++i) {
     // A slot may still read 0 if its writer has not stored yet; skip it rather than report 0 µs.
-    if (const std::uint32_t value = latency_us_[i].load(std::memory_order_relaxed); value != 0) out[kept++] = value;
+    if (const std::uint16_t code = latency_codes_[i].load(std::memory_order_relaxed); code != 0) {
+      out[kept++] = decode_microseconds(code);
+    }
   }
   return kept;
 }

@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel.hpp"
 
 #include "securechannel/error.hpp"
+#include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -56,7 +58,7 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());
   if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
-    failure_.reason = "cannot create the OpenSSL connection object";
+    failure().reason = "cannot create the OpenSSL connection object";
     ERR_clear_error();
     return errc::tls_handshake_failed;
   }
@@ -81,13 +83,17 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
   if (!identity_set) {
     // Without an identity to check, any certificate from a trusted CA would pass: fail closed.
     ERR_clear_error();
-    failure_.reason = "cannot set '" + name + "' as the name to verify";
+    failure().reason = "cannot set '" + name + "' as the name to verify";
     return errc::tls_handshake_failed;
   }
-  session_key_ = name + ":" + port;
-  SSL_set_app_data(ssl_, &session_key_);
-  if (detail::TlsSessionCache* cache = context_->session_cache()) {
-    if (SSL_SESSION* session = cache->take(session_key_)) {
+  detail::TlsSessionCache* cache = context_->session_cache();
+  ticket_destination_.server = cache != nullptr ? cache->intern(name + ":" + port) : nullptr;
+  // Without pins the handshake's own verification is the whole identity check, and OpenSSL
+  // reports a TLS 1.2 session only after it passed; with pins, wait for check_pins().
+  ticket_destination_.identity_confirmed = context_->pins().empty();
+  SSL_set_app_data(ssl_, &ticket_destination_);
+  if (cache != nullptr) {
+    if (SSL_SESSION* session = cache->take(*ticket_destination_.server)) {
       SSL_set_session(ssl_, session);  // takes its own reference
       SSL_SESSION_free(session);
     }
@@ -95,15 +101,51 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
   return {};
 }
 
+error_code SecureChannel::check_pins() {
+  const auto& pins = context_->pins();
+  if (pins.empty()) return {};
+  // The verified chain on a full handshake; a resumed session skipped the certificate exchange,
+  // and its ticket came from a connection that passed this check (identity_confirmed).
+  if (SSL_session_reused(ssl_) == 1) {
+    ticket_destination_.identity_confirmed = true;
+    return {};
+  }
+  const STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl_);
+  std::string leaf_pin = "none";
+  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+    const auto digest = detail::spki_digest(sk_X509_value(chain, i));
+    if (!digest) continue;
+    if (i == 0) leaf_pin = detail::format_pin(*digest);
+    if (std::find(pins.begin(), pins.end(), *digest) != pins.end()) {
+      ticket_destination_.identity_confirmed = true;
+      return {};
+    }
+  }
+  fatal_ = true;
+  failure().reason = "no key in the verified chain matches the " + std::to_string(pins.size()) +
+                    " configured pin(s); the server's key is " + leaf_pin;
+  return errc::certificate_pin_mismatch;
+}
+
+void SecureChannel::forget_verified_name() noexcept {
+  // The name served the handshake's SNI and certificate check; OpenSSL would keep its copies
+  // until SSL_free (160+ bytes per connection for a typical host name). A TLS 1.3 connection
+  // never verifies again, and the session keeps its own copy for resumption.
+  X509_VERIFY_PARAM* parameters = SSL_get0_param(ssl_);
+  X509_VERIFY_PARAM_set1_host(parameters, nullptr, 0);
+  X509_VERIFY_PARAM_set1_ip(parameters, nullptr, 0);
+  SSL_set_tlsext_host_name(ssl_, nullptr);
+}
+
 bool SecureChannel::wants_session_tickets() const {
   const detail::TlsSessionCache* cache = context_->session_cache();
-  return cache != nullptr && SSL_version(ssl_) == TLS1_3_VERSION && cache->wants_tickets(session_key_);
+  return cache != nullptr && SSL_version(ssl_) == TLS1_3_VERSION && cache->wants_tickets(*ticket_destination_.server);
 }
 
 bool SecureChannel::absorb_session_tickets() noexcept {
   detail::TlsSessionCache* cache = context_->session_cache();
   if (cache == nullptr || !usable()) return false;
-  const std::uint64_t received_before = cache->tickets_received(session_key_);
+  const std::uint64_t received_before = cache->tickets_received(*ticket_destination_.server);
   char byte = 0;
   std::size_t peeked = 0;
   ERR_clear_error();
@@ -114,8 +156,8 @@ bool SecureChannel::absorb_session_tickets() noexcept {
     // A closure or error shows up again, and is handled, when the connection is next used.
     ERR_clear_error();
   }
-  const bool received = cache->tickets_received(session_key_) != received_before;
-  cache->record_ticket_wait(session_key_, received);
+  const bool received = cache->tickets_received(*ticket_destination_.server) != received_before;
+  cache->record_ticket_wait(*ticket_destination_.server, received);
   return received;
 }
 
@@ -171,7 +213,12 @@ struct ConnectSequence {
       error_code handshake_error;
       const detail::TlsStep step = channel.step_handshake(handshake_error);
       if (step == detail::TlsStep::done) {
-        channel.handshake_duration_ = std::chrono::steady_clock::now() - handshake_started;
+        channel.handshake_micros_ = static_cast<std::uint32_t>(std::min<std::int64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - handshake_started)
+                .count(),
+            std::numeric_limits<std::uint32_t>::max()));
+        if (error_code pin_error = channel.check_pins()) co_return pin_error;
+        channel.forget_verified_name();
         break;
       }
       if (step == detail::TlsStep::failed) co_return handshake_error;
@@ -187,7 +234,7 @@ struct ConnectSequence {
     // while, so when no ticket for this server is cached, wait for them here, one handshake's time
     // at most (a handshake takes at least one round trip), so the pool's next connects can resume.
     if (channel.wants_session_tickets()) {
-      const auto grace = std::max<std::chrono::steady_clock::duration>(channel.handshake_duration_,
+      const auto grace = std::max<std::chrono::steady_clock::duration>(channel.handshake_duration(),
                                                                         std::chrono::milliseconds(1));
       const auto ticket_deadline = std::min(deadline, std::chrono::steady_clock::now() + grace);
       timer.expires_at(ticket_deadline);
@@ -196,7 +243,7 @@ struct ConnectSequence {
       if (waited.index() == 0) {
         channel.absorb_session_tickets();
       } else {
-        channel.context_->session_cache()->record_ticket_wait(channel.session_key_, false);
+        channel.context_->session_cache()->record_ticket_wait(*channel.ticket_destination_.server, false);
       }
     }
     co_return error_code{};
@@ -205,16 +252,16 @@ struct ConnectSequence {
 
 void SecureChannel::start_connect(std::string host, std::string port, std::chrono::milliseconds timeout,
                                   ConnectHandler handler) {
-  failure_ = {};
+  failure_.reset();
   established_ = false;
   fatal_ = false;
   auto executor = socket_.get_executor();
   asio::co_spawn(executor, ConnectSequence::run(*this, std::move(host), std::move(port), timeout),
-                 [this, handler = std::move(handler), executor](std::exception_ptr failure, error_code ec) mutable {
-                   if (failure) ec = errc::tls_handshake_failed;  // only allocation failure can throw here
+                 [this, handler = std::move(handler), executor](std::exception_ptr exception, error_code ec) mutable {
+                   if (exception) ec = errc::tls_handshake_failed;  // only allocation failure can throw here
                    if (ec) {
                      close();
-                     if (failure_.reason.empty()) failure_.reason = ec.message();
+                     if (failure().reason.empty()) failure().reason = ec.message();
                    }
                    auto handler_executor = asio::get_associated_executor(handler, executor);
                    asio::dispatch(handler_executor, asio::append(std::move(handler), ec));

@@ -35,8 +35,8 @@ boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcep
   if (!established_) {
     const long verify_result = SSL_get_verify_result(ssl_);
     if (verify_result != X509_V_OK) {
-      failure_.verify_result = verify_result;
-      failure_.reason = X509_verify_cert_error_string(verify_result);
+      failure().verify_result = verify_result;
+      failure().reason = X509_verify_cert_error_string(verify_result);
       ERR_clear_error();
       return errc::certificate_verify_failed;
     }
@@ -44,15 +44,15 @@ boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcep
   if (ssl_error == SSL_ERROR_SYSCALL) {
     ERR_clear_error();
     if (saved_errno != 0) {
-      failure_.reason = std::system_category().message(saved_errno);
+      failure().reason = std::system_category().message(saved_errno);
       return {saved_errno, boost::system::system_category()};
     }
-    failure_.reason = established_ ? "peer closed the connection without close_notify"
+    failure().reason = established_ ? "peer closed the connection without close_notify"
                                    : "peer closed the connection during the TLS handshake";
     return established_ ? errc::connection_closed : errc::tls_handshake_failed;
   }
   const unsigned long first = ERR_peek_error();
-  failure_.reason = drain_openssl_errors();
+  failure().reason = drain_openssl_errors();
   if (ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     return established_ ? errc::connection_closed : errc::tls_handshake_failed;
   }
@@ -167,6 +167,16 @@ IdleHealth SecureChannel::probe_idle() noexcept {
 }
 
 bool SecureChannel::has_buffered_input() const noexcept { return ssl_ && SSL_pending(ssl_) > 0; }
+
+TlsFailure& SecureChannel::failure() {
+  if (!failure_) failure_ = std::make_unique<TlsFailure>();
+  return *failure_;
+}
+
+const TlsFailure& SecureChannel::tls_failure() const noexcept {
+  static const TlsFailure none;
+  return failure_ ? *failure_ : none;
+}
 
 bool SecureChannel::resumed_session() const noexcept { return ssl_ && established_ && SSL_session_reused(ssl_) == 1; }
 

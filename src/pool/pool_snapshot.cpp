@@ -31,11 +31,14 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
   const auto steady_now = std::chrono::steady_clock::now();
   const auto wall_now = std::chrono::system_clock::now();
   const double threshold_ms = static_cast<double>(config_.latency_threshold.count());
+  const auto pool_now = config_.clock->now();
+  const auto pool_wall_now = config_.clock->wall_now();
   for (const auto& connection : connections_) {
     ConnectionSnapshot snapshot;
     snapshot.connection_id = connection->id();
     snapshot.state = std::string(detail::to_string(connection->state_));
-    snapshot.created = connection->created_wall_;
+    snapshot.created =
+        pool_wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(pool_now - connection->created_);
     snapshot.last_activity =
         wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(steady_now - connection->last_io());
     snapshot.reconnects = connection->reconnects_;

@@ -19,14 +19,12 @@ std::string_view to_string(ConnectionState state) noexcept {
 
 PooledConnection::PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
                                    std::shared_ptr<const ClientTlsContext> context, Clock::time_point created,
-                                   std::chrono::system_clock::time_point created_wall,
                                    std::shared_ptr<PoolTelemetry> telemetry)
     : id_(id),
       channel_(std::move(executor), std::move(context)),
       telemetry_(std::move(telemetry)),
       created_(created),
-      released_at_(created),
-      created_wall_(created_wall) {
+      released_at_(created) {
   last_io_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 

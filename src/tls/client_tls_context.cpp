@@ -1,5 +1,6 @@
 #include "securechannel/client_tls_context.hpp"
 
+#include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 #include "tls/trust_store.hpp"
 
@@ -39,9 +40,12 @@ constexpr std::size_t tickets_per_server = 16;
 // Returning 1 hands our reference to the cache.
 int keep_new_session(SSL* ssl, SSL_SESSION* session) {
   auto* cache = static_cast<detail::TlsSessionCache*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  const auto* server = static_cast<const std::string*>(SSL_get_app_data(ssl));
-  if (cache == nullptr || server == nullptr || server->empty()) return 0;
-  cache->offer(*server, session);
+  const auto* destination = static_cast<const detail::TicketDestination*>(SSL_get_app_data(ssl));
+  if (cache == nullptr || destination == nullptr || destination->server == nullptr ||
+      !destination->identity_confirmed) {
+    return 0;
+  }
+  cache->offer(*destination->server, session);
   return 1;
 }
 
@@ -156,8 +160,20 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
       return nullptr;
     }
   }
+  std::vector<detail::SpkiDigest> pins;
+  for (std::size_t i = 0; i < options.pins.size(); ++i) {
+    const auto pin = detail::parse_pin(options.pins[i]);
+    if (!pin) {
+      error = "tls.pins[" + std::to_string(i) + "]: '" + options.pins[i] +
+              "' is not sha256//<base64 of 32 bytes> (curl --pinnedpubkey format)";
+      return nullptr;
+    }
+    pins.push_back(*pin);
+  }
   ERR_clear_error();
-  return std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
+  auto created = std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
+  created->pins_ = std::move(pins);
+  return created;
 }
 
 }  // namespace securechannel

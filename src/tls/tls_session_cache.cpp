@@ -18,6 +18,13 @@ bool expired(const SSL_SESSION* session, std::time_t now) {
 
 TlsSessionCache::~TlsSessionCache() { clear(); }
 
+const std::string* TlsSessionCache::intern(const std::string& server) {
+  std::lock_guard lock(mutex_);
+  // Node-based map: a key's address survives rehashing. Entries are never erased before clear(),
+  // which only the destructor calls.
+  return &servers_.try_emplace(server).first->first;
+}
+
 void TlsSessionCache::offer(const std::string& server, SSL_SESSION* session) {
   SSL_SESSION* evicted = nullptr;
   {
@@ -88,6 +95,13 @@ void TlsSessionCache::clear() {
   for (auto& [server, entry] : dropped) {
     for (SSL_SESSION* session : entry.tickets) SSL_SESSION_free(session);
   }
+}
+
+std::uint64_t TlsSessionCache::tickets_received_total() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [server, entry] : servers_) total += entry.received;
+  return total;
 }
 
 std::size_t TlsSessionCache::size() const {

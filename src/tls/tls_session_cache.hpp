@@ -8,6 +8,8 @@
 // connection verified: a resumed connection inherits that verification instead of repeating it.
 #pragma once
 
+#include "securechannel/detail/ticket_destination.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +29,8 @@ class TlsSessionCache {
   TlsSessionCache(const TlsSessionCache&) = delete;
   TlsSessionCache& operator=(const TlsSessionCache&) = delete;
 
+  // The cache's own copy of `server`, stable for the cache's lifetime.
+  const std::string* intern(const std::string& server);
   // Takes ownership of `session`. When the server's list is full the oldest ticket goes.
   void offer(const std::string& server, ssl_session_st* session);
   // The newest ticket that has not expired, owned by the caller (SSL_SESSION_free), or nullptr.
@@ -42,7 +46,8 @@ class TlsSessionCache {
   std::uint64_t tickets_received(const std::string& server) const;
 
   void clear();
-  std::size_t size() const;
+  std::size_t size() const;  // unused tickets, all servers
+  std::uint64_t tickets_received_total() const;
 
  private:
   struct ServerTickets {

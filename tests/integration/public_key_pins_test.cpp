@@ -1,0 +1,80 @@
+// SPKI pinning against our echo server: a matching pin (primary or backup, leaf or CA) lets the
+// connection through, a mismatch fails with certificate_pin_mismatch before any byte is sent,
+// and resumed connections keep the rule (only pinned connections' tickets are reused).
+#include "echo_upstream.hpp"
+#include "io_thread.hpp"
+#include "pool_exchange.hpp"
+#include "securechannel/securechannel.hpp"
+#include "tls/public_key_pins.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace securechannel {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string pin_of_certificate_file(const std::filesystem::path& file) {
+  std::unique_ptr<FILE, int (*)(FILE*)> stream(std::fopen(file.c_str(), "r"), std::fclose);
+  if (!stream) throw std::runtime_error("cannot open " + file.string());
+  std::unique_ptr<X509, void (*)(X509*)> certificate(PEM_read_X509(stream.get(), nullptr, nullptr, nullptr), X509_free);
+  return detail::format_pin(detail::spki_digest(certificate.get()).value());
+}
+
+// A pin that matches nothing here: the digest of 32 zero bytes' worth of base64.
+const std::string unrelated_pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+class PublicKeyPinsTest : public ::testing::Test {
+ protected:
+  PoolBuilder builder() { return upstream.builder_for(upstream.server.endpoint()); }
+
+  testing::EchoUpstream upstream;
+  testing::IoThread io;
+};
+
+TEST_F(PublicKeyPinsTest, TheLeafKeyPinLetsTheConnectionThrough) {
+  auto pool = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
+  Lease lease = testing::acquire(*pool);
+  EXPECT_FALSE(testing::echo_error(lease, "pinned"));
+}
+
+TEST_F(PublicKeyPinsTest, ABackupPinOrTheCaKeyAlsoMatches) {
+  auto backup = builder().with_pin(unrelated_pin).with_pin(pin_of_certificate_file(upstream.leaf.certificate_file))
+                    .build(io.executor());
+  EXPECT_FALSE(testing::acquire_error(*backup));
+  auto ca = builder().with_pin(pin_of_certificate_file(upstream.authority.ca_certificate_file())).build(io.executor());
+  EXPECT_FALSE(testing::acquire_error(*ca));
+}
+
+TEST_F(PublicKeyPinsTest, AMismatchFailsBeforeAnyByteIsSent) {
+  auto pool = builder().with_pin(unrelated_pin).build(io.executor());
+  EXPECT_EQ(testing::acquire_error(*pool), errc::certificate_pin_mismatch);
+  const ConnectFailure failure = pool->last_connect_failure();
+  EXPECT_NE(failure.tls.reason.find("matches the 1 configured pin"), std::string::npos) << failure.describe();
+  EXPECT_NE(failure.tls.reason.find(pin_of_certificate_file(upstream.leaf.certificate_file)), std::string::npos)
+      << "the server's actual key is named, to help the operator: " << failure.describe();
+  EXPECT_EQ(upstream.server.bytes_received(), 0u);
+  EXPECT_EQ(pool->stats().errors_by_kind.at("certificate_pin_mismatch"), 1u);
+}
+
+TEST_F(PublicKeyPinsTest, ResumedConnectionsStayPinned) {
+  auto pool = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
+  Lease first = testing::acquire(*pool);
+  Lease second = testing::acquire(*pool);
+  EXPECT_TRUE(second.channel().resumed_session()) << "tickets of a pinned connection are reused";
+  EXPECT_FALSE(testing::echo_error(second, "resumed and pinned"));
+}
+
+TEST_F(PublicKeyPinsTest, AMalformedPinIsAConfigurationError) {
+  std::string error;
+  EXPECT_EQ(builder().with_pin("sha256//not-base64").try_build(io.executor(), error), nullptr);
+  EXPECT_EQ(error, "tls.pins[0]: 'sha256//not-base64' is not sha256//<base64 of 32 bytes> (curl --pinnedpubkey format)");
+}
+
+}  // namespace
+}  // namespace securechannel
