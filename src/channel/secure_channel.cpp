@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel.hpp"
 
 #include "securechannel/error.hpp"
+#include "channel/socket_bio.hpp"
 #include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 
@@ -57,11 +58,13 @@ void SecureChannel::abort() noexcept {
 error_code SecureChannel::prepare_tls(const std::string& host, const std::string& port) {
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());
-  if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+  BIO* socket_bio = ssl_ ? detail::new_socket_bio(socket_.native_handle()) : nullptr;
+  if (socket_bio == nullptr) {
     failure().reason = "cannot create the OpenSSL connection object";
     ERR_clear_error();
     return errc::tls_handshake_failed;
   }
+  SSL_set_bio(ssl_, socket_bio, socket_bio);  // the SSL owns it now
   const std::string& name = context_->options().server_name.empty() ? host : context_->options().server_name;
   error_code parse_error;
   auto literal = asio::ip::make_address(name, parse_error);

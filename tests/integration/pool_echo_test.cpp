@@ -462,3 +462,25 @@ TEST_F(PoolEchoTest, ShutdownWaitsForLeasesReturnedWithinGrace) {
 
 }  // namespace
 }  // namespace securechannel
+
+namespace securechannel {
+namespace {
+
+// OpenSSL's own socket BIO writes with write(2): a write after the peer reset the connection
+// raised SIGPIPE and killed the process. Ours sends with MSG_NOSIGNAL: the write fails instead.
+TEST_F(PoolEchoTest, WritingAfterThePeerWentAwayFailsInsteadOfRaisingSigpipe) {
+  auto pool = builder().with_validate_after_inactivity(std::chrono::hours(1)).build(io.executor());
+  Lease lease = testing::acquire(*pool);
+  ASSERT_FALSE(testing::echo_error(lease, "before"));
+  server->close_all_connections();
+  boost::system::error_code error;
+  const std::string payload(16 * 1024, 'x');
+  for (int attempt = 0; attempt < 100 && !error; ++attempt) {
+    error = testing::operation_error(
+        [&](auto handler) { async_write_all(lease, boost::asio::buffer(payload), handler); });
+  }
+  EXPECT_TRUE(error) << "still alive, and the write reports the broken connection";
+}
+
+}  // namespace
+}  // namespace securechannel
