@@ -1,5 +1,6 @@
-// scpool: the securechannel command line. For now: `scpool demo`.
+// scpool: the securechannel command line: `scpool demo`, `scpool request URL`.
 #include "demo_command.hpp"
+#include "request_command.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -19,7 +20,24 @@ int main(int argc, char** argv) {
   demo_command->add_option("--metrics-port", demo.metrics_port, "Port of the monitoring endpoints (0: any free port)");
   demo_command->add_option("--metrics-token", demo.metrics_token, "X-Auth-Token required by all but /healthz, /readyz");
 
+  scpool::RequestOptions request;
+  CLI::App* request_command =
+      app.add_subcommand("request", "curl-like HTTPS requests through a pool (HTTP/1.1 or HTTP/2 by ALPN)");
+  request_command->add_option("url", request.url, "https://host[:port]/path")->required();
+  request_command->add_option("-X,--request", request.method, "Method (default GET, or POST with -d)");
+  request_command->add_option("-H,--header", request.headers, "Extra header 'Name: value' (repeatable)");
+  request_command->add_option("-d,--data", request.body, "Request body");
+  request_command->add_option("--ca", request.ca_file, "PEM file of CA certificates trusted besides the system store");
+  request_command->add_option("--pin", request.pins, "SPKI pin sha256//<base64> (repeatable: backup pins)");
+  request_command->add_flag("--http1.1", request.http1_only, "Offer only HTTP/1.1");
+  request_command->add_flag("--http2", request.http2_only, "Offer only HTTP/2");
+  request_command->add_option("-n", request.count, "Requests in total")->check(CLI::Range(1, 100'000'000));
+  request_command->add_option("-c", request.concurrency, "Requests in flight at once")->check(CLI::Range(1, 10'000));
+  request_command->add_option("--timeout", request.timeout_seconds, "Seconds per request")->check(CLI::PositiveNumber);
+  request_command->add_flag("-i,--include", request.print_headers, "Print the status line and headers too");
+
   CLI11_PARSE(app, argc, argv);
   if (demo_command->parsed()) return scpool::run_demo(demo);
+  if (request_command->parsed()) return scpool::run_request(request);
   return 2;
 }

@@ -30,6 +30,18 @@ enum class errc {
   protocol_error,             // the peer broke the protocol (TLS alert, garbage, bad record)
   shutting_down,              // the pool is shutting down and accepts no more acquires
   connection_closed,          // the peer closed the connection
+  // HTTP and WebSocket over the pool.
+  request_timeout,            // the request's own timeout elapsed before its response was complete
+  stream_refused,             // HTTP/2: the server did not process the stream (REFUSED_STREAM, or
+                              // beyond a GOAWAY's last stream id); safe to send again
+  request_not_replayed,       // the connection failed before any response byte and the request is
+                              // not idempotent, so it was not sent again (HttpRequestOptions)
+  response_too_large,         // the response body exceeded max_response_body
+  content_decoding_failed,    // a gzip, deflate or br body did not decode
+  http_protocol_error,        // malformed HTTP/1.1 message or HTTP/2 frame from the peer
+  websocket_closed,           // the WebSocket peer closed the connection (close frame)
+  // Keep last: the tests iterate up to it.
+  last_error_code_ = websocket_closed,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

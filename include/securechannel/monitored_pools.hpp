@@ -25,6 +25,8 @@
 
 namespace securechannel {
 
+class HttpClient;
+
 class MonitoredPools {
  public:
   MonitoredPools() = default;
@@ -44,6 +46,9 @@ class MonitoredPools {
   // served, rejections by reason, open connections), held weakly: a stopped and destroyed server
   // simply disappears. False when a server was already exported under that namespace.
   bool export_server_metrics(const std::shared_ptr<MonitoringServer>& server, const std::string& metric_namespace);
+  // Exports an HttpClient's series (`<ns>_http_*`, see http_client_metrics.hpp), held weakly.
+  // False when that client was exported already.
+  bool export_http_client(const std::shared_ptr<const HttpClient>& client);
   std::string metrics_text() const { return registry_.render(); }
 
   // Answers one request to the monitoring server: GET/HEAD only; 404 and 405 as JSON.

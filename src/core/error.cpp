@@ -25,6 +25,14 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::protocol_error: return "protocol error";
       case errc::shutting_down: return "pool is shutting down";
       case errc::connection_closed: return "connection closed by peer";
+      case errc::request_timeout: return "request timed out before its response was complete";
+      case errc::stream_refused: return "HTTP/2 stream refused by the server (not processed; safe to retry)";
+      case errc::request_not_replayed:
+        return "connection failed before any response; the request is not idempotent and was not sent again";
+      case errc::response_too_large: return "response body larger than max_response_body";
+      case errc::content_decoding_failed: return "response body could not be decoded (Content-Encoding)";
+      case errc::http_protocol_error: return "HTTP protocol error from the peer";
+      case errc::websocket_closed: return "WebSocket closed by the peer";
     }
     return "unknown securechannel error " + std::to_string(value);
   }
@@ -51,6 +59,13 @@ std::string_view error_name(errc code) noexcept {
     case errc::protocol_error: return "protocol_error";
     case errc::shutting_down: return "shutting_down";
     case errc::connection_closed: return "connection_closed";
+    case errc::request_timeout: return "request_timeout";
+    case errc::stream_refused: return "stream_refused";
+    case errc::request_not_replayed: return "request_not_replayed";
+    case errc::response_too_large: return "response_too_large";
+    case errc::content_decoding_failed: return "content_decoding_failed";
+    case errc::http_protocol_error: return "http_protocol_error";
+    case errc::websocket_closed: return "websocket_closed";
   }
   return "unknown";
 }

@@ -1,8 +1,10 @@
 #include "securechannel/monitored_pools.hpp"
 
+#include "securechannel/http_client_metrics.hpp"
 #include "securechannel/pool_metrics.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace securechannel {
 
@@ -41,6 +43,20 @@ bool MonitoredPools::add(const std::shared_ptr<SecureChannelPool>& pool, std::st
 void MonitoredPools::remove(const SecureChannelPool& pool) {
   std::lock_guard lock(mutex_);
   std::erase_if(entries_, [&](const Entry& entry) { return entry.address == &pool; });
+}
+
+bool MonitoredPools::export_http_client(const std::shared_ptr<const HttpClient>& client) {
+  if (!client) return false;
+  auto collector = [weak = std::weak_ptr<const HttpClient>(client)](MetricFamilies& families) {
+    if (const auto live = weak.lock()) collect_http_client_metrics(*live, families);
+  };
+  // Clients come and go (held weakly); each export gets a key of its own.
+  static std::atomic<std::uint64_t> exports{0};
+  auto registration = registry_.add("http_client|" + std::to_string(++exports), std::move(collector));
+  if (!registration) return false;
+  std::lock_guard lock(mutex_);
+  server_registrations_.push_back(std::move(registration));
+  return true;
 }
 
 bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServer>& server,

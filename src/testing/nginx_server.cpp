@@ -49,6 +49,21 @@ long worker_file_limit(const NginxOptions& options) {
   return wanted;
 }
 
+// The document root: /big (and /slow) as generated_file_byte() describes, upload/ for PUT.
+void write_document_root(const NginxOptions& options, const fs::path& root) {
+  fs::create_directories(root / "upload");
+  open_to_workers(root);
+  fs::permissions(root / "upload", fs::perms::all, fs::perm_options::replace);  // workers write here
+  if (options.generated_file_bytes == 0) return;
+  std::string content(options.generated_file_bytes, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = generated_file_byte(i);
+  std::ofstream file(root / "big", std::ios::binary | std::ios::trunc);
+  file.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!file.flush()) throw std::runtime_error("NginxServer: cannot write " + (root / "big").string());
+  fs::permissions(root / "big", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                    fs::perms::others_read, fs::perm_options::replace);
+}
+
 std::string make_config(const NginxOptions& options, const fs::path& directory, std::uint16_t port) {
   std::ostringstream config;
   config << "# Written by securechannel::testing::NginxServer; every path is inside this directory.\n"
@@ -91,7 +106,33 @@ std::string make_config(const NginxOptions& options, const fs::path& directory, 
          << "      keepalive_timeout 0;  # answers with Connection: close\n"
          << "      return 200 \"bye\\n\";\n"
          << "    }\n"
-         << "  }\n"
+         << "    root " << quoted(directory / "www") << ";\n"
+         << "    location = /big {\n"
+         << "    }\n"
+         // gzip makes the HTTP/1.1 response chunked (its length is unknown), which carries a trailer.
+         << "    location = /gzip {\n"
+         << "      gzip on;\n"
+         << "      gzip_types *;\n"
+         << "      gzip_min_length 0;\n"
+         << "      add_trailer X-Served-By nginx always;\n"
+         << "      try_files /big =404;\n"
+         << "    }\n"
+         << "    location = /slow {\n"
+         << "      limit_rate 1k;\n"
+         << "      try_files /big =404;\n"
+         << "    }\n"
+         // The DAV module reads the whole body and stores it: proof that an upload arrived intact.
+         << "    location /upload/ {\n"
+         << "      dav_methods PUT;\n"
+         << "      client_max_body_size 64m;\n"
+         << "    }\n";
+  if (options.max_requests_per_connection > 0) {
+    config << "    keepalive_requests " << options.max_requests_per_connection << ";\n";
+  }
+  if (options.http2_max_concurrent_streams > 0) {
+    config << "    http2_max_concurrent_streams " << options.http2_max_concurrent_streams << ";\n";
+  }
+  config << "  }\n"
          << "}\n";
   return config.str();
 }
@@ -123,6 +164,7 @@ bool NginxServer::available() { return ::access(kNginxBinary, X_OK) == 0; }
 NginxServer::NginxServer(NginxOptions options)
     : options_(std::move(options)), directory_("securechannel-nginx") {
   open_to_workers(directory_.path());
+  write_document_root(options_, document_root());
   try {
     for (int attempt = 1;; ++attempt) {
       if (try_start(pick_free_tcp_port())) return;
@@ -191,5 +233,6 @@ std::uint16_t NginxServer::port() const { return port_; }
 std::string NginxServer::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 pid_t NginxServer::pid() const { return process_.pid(); }
 std::filesystem::path NginxServer::error_log() const { return directory_.path() / "error.log"; }
+std::filesystem::path NginxServer::document_root() const { return directory_.path() / "www"; }
 
 }  // namespace securechannel::testing

@@ -11,12 +11,18 @@
 //                                              .keepalive_timeout_seconds = 2});
 //   // GET https://<nginx.endpoint()>/      -> 200 "hello\n"
 //   // GET https://<nginx.endpoint()>/close -> 200, then "Connection: close"
+//   // With .generated_file_bytes = N: GET /big -> N bytes, byte i == generated_file_byte(i);
+//   //   GET /slow -> the same file at 1 KiB/s (a response that does not finish in time).
+//   //   GET /gzip -> the same file gzip-compressed when asked (chunked on HTTP/1.1, with a
+//   //   trailer "X-Served-By: nginx").
+//   // PUT /upload/<name> -> 201, the body stored as document_root() / "upload" / <name>.
 #pragma once
 
 #include "testing/child_process.hpp"
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -31,7 +37,16 @@ struct NginxOptions {
   int worker_connections = 4096;
   bool http2 = true;                       // offer h2 by ALPN next to http/1.1
   std::string ssl_protocols = "TLSv1.2 TLSv1.3";
+  // Requests per connection before nginx closes it (HTTP/2: sends GOAWAY after the Nth stream;
+  // nginx 1.22 replaced http2_max_requests by keepalive_requests). 0 keeps the default, 1000000.
+  int max_requests_per_connection = 0;
+  int http2_max_concurrent_streams = 0;  // 0: nginx's default, 128
+  std::size_t generated_file_bytes = 0;  // > 0: writes the file served at /big and /slow
 };
+
+// The byte at `offset` of the file served at /big: a pattern with a period (251, prime) that
+// no power-of-two frame or buffer size divides, so shifted or repeated chunks are detected.
+inline char generated_file_byte(std::size_t offset) { return static_cast<char>('!' + offset % 251 % 90); }
 
 class NginxServer {
  public:
@@ -53,6 +68,8 @@ class NginxServer {
   std::string endpoint() const;  // "127.0.0.1:<port>"
   pid_t pid() const;             // the master process
   std::filesystem::path error_log() const;
+  // The `root` of the server: /big is generated_file_bytes long, PUT bodies land in upload/.
+  std::filesystem::path document_root() const;
 
  private:
   // Writes nginx.conf for `port`, starts nginx and waits for it. False when the port was

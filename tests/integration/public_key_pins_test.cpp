@@ -65,6 +65,7 @@ TEST_F(PublicKeyPinsTest, AMismatchFailsBeforeAnyByteIsSent) {
 TEST_F(PublicKeyPinsTest, ResumedConnectionsStayPinned) {
   auto pool = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
   Lease first = testing::acquire(*pool);
+  ASSERT_FALSE(testing::echo_error(first, "takes the tickets in"));
   Lease second = testing::acquire(*pool);
   EXPECT_TRUE(second.channel().resumed_session()) << "tickets of a pinned connection are reused";
   EXPECT_FALSE(testing::echo_error(second, "resumed and pinned"));

@@ -15,7 +15,7 @@ TEST(ErrorTest, CodesCompareAndCarryStableNames) {
 }
 
 TEST(ErrorTest, EveryCodeHasANameAndAMessage) {
-  for (int value = static_cast<int>(errc::pool_exhausted); value <= static_cast<int>(errc::connection_closed); ++value) {
+  for (int value = static_cast<int>(errc::pool_exhausted); value <= static_cast<int>(errc::last_error_code_); ++value) {
     const auto code = static_cast<errc>(value);
     EXPECT_NE(error_name(code), "unknown") << value;
     EXPECT_EQ(make_error_code(code).message().find("unknown"), std::string::npos) << value;

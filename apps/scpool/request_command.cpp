@@ -1,0 +1,196 @@
+#include "request_command.hpp"
+
+#include "securechannel/http_client.hpp"
+#include "securechannel/securechannel.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace scpool {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using namespace securechannel;
+
+struct ParsedUrl {
+  std::string host;  // without brackets
+  std::string port;
+  std::string target;
+  std::string authority;  // Host header
+};
+
+// https://host[:port][/path][?query]; nullopt with `problem` set otherwise.
+std::optional<ParsedUrl> parse_url(const std::string& url, std::string& problem) {
+  const std::string scheme = "https://";
+  if (url.rfind(scheme, 0) != 0) {
+    problem = url.find("://") == std::string::npos ? "missing scheme (use https://)"
+                                                    : "only https:// URLs are supported";
+    return std::nullopt;
+  }
+  const std::string rest = url.substr(scheme.size());
+  const std::size_t path_start = rest.find_first_of("/?");
+  ParsedUrl parsed;
+  parsed.authority = rest.substr(0, path_start);
+  parsed.target = path_start == std::string::npos ? "/" : rest.substr(path_start);
+  if (parsed.target.front() == '?') parsed.target.insert(0, "/");
+  if (parsed.authority.empty() || parsed.authority.find('@') != std::string::npos) {
+    problem = "missing or unsupported host part";
+    return std::nullopt;
+  }
+  std::string host_port = parsed.authority;
+  if (host_port.front() == '[') {
+    const std::size_t close = host_port.find(']');
+    if (close == std::string::npos) {
+      problem = "unterminated IPv6 literal";
+      return std::nullopt;
+    }
+    parsed.host = host_port.substr(1, close - 1);
+    parsed.port = close + 1 < host_port.size() && host_port[close + 1] == ':' ? host_port.substr(close + 2) : "443";
+  } else {
+    const std::size_t colon = host_port.rfind(':');
+    parsed.host = host_port.substr(0, colon);
+    parsed.port = colon == std::string::npos ? "443" : host_port.substr(colon + 1);
+  }
+  if (parsed.host.empty() || parsed.port.empty() ||
+      !std::all_of(parsed.port.begin(), parsed.port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    problem = "bad host or port";
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+double percentile_ms(std::vector<double> samples, double quantile) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  return samples[static_cast<std::size_t>(quantile * static_cast<double>(samples.size() - 1) + 0.5)];
+}
+
+}  // namespace
+
+int run_request(const RequestOptions& options) {
+  std::string problem;
+  const auto url = parse_url(options.url, problem);
+  if (!url) {
+    fmt::print(stderr, "scpool request: bad URL '{}': {}\n", options.url, problem);
+    return 2;
+  }
+  if (options.http1_only && options.http2_only) {
+    fmt::print(stderr, "scpool request: --http1.1 and --http2 exclude each other\n");
+    return 2;
+  }
+  const http::verb method = options.method.empty() ? (options.body.empty() ? http::verb::get : http::verb::post)
+                                                   : http::string_to_verb(options.method);
+  if (method == http::verb::unknown) {
+    fmt::print(stderr, "scpool request: unknown method '{}'\n", options.method);
+    return 2;
+  }
+
+  asio::io_context io;
+  PoolBuilder builder(url->host.find(':') != std::string::npos ? "[" + url->host + "]:" + url->port
+                                                                : url->host + ":" + url->port);
+  builder.with_max_connections(std::max<std::size_t>(1, options.concurrency));
+  if (!options.ca_file.empty()) builder.with_ca_file(options.ca_file);
+  for (const std::string& pin : options.pins) builder.with_pin(pin);
+  builder.with_alpn(options.http1_only   ? std::vector<std::string>{"http/1.1"}
+                    : options.http2_only ? std::vector<std::string>{"h2"}
+                                         : std::vector<std::string>{"h2", "http/1.1"});
+  std::string build_error;
+  auto pool = builder.try_build(io.get_executor(), build_error);
+  if (!pool) {
+    fmt::print(stderr, "scpool request: {}\n", build_error);
+    return 2;
+  }
+  HttpClient client(pool);
+
+  HttpRequest prototype{method, url->target, 11};
+  prototype.set(http::field::host, url->authority);
+  prototype.set(http::field::user_agent, "scpool/0.1");
+  for (const std::string& header : options.headers) {
+    const std::size_t colon = header.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      fmt::print(stderr, "scpool request: header '{}' is not 'Name: value'\n", header);
+      return 2;
+    }
+    std::string value = header.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    prototype.set(header.substr(0, colon), value);
+  }
+  prototype.body() = options.body;
+  const HttpRequestOptions request_options{
+      .timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_seconds * 1000))};
+
+  std::size_t started = 0;
+  std::size_t finished = 0;
+  std::vector<double> timings_ms;
+  std::map<unsigned, std::size_t> statuses;
+  std::map<std::string, std::size_t> errors;
+  std::optional<HttpResponse> last_response;
+  const auto begin = std::chrono::steady_clock::now();
+
+  std::function<void()> start_one = [&] {
+    if (started == options.count) return;
+    ++started;
+    const auto sent = std::chrono::steady_clock::now();
+    client.async_request(prototype, request_options, [&, sent](boost::system::error_code ec, HttpResponse response) {
+      ++finished;
+      timings_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
+      if (ec) {
+        std::string reason = ec.message();
+        const ConnectFailure failure = pool->last_connect_failure();
+        if (ec.category() == securechannel_category() && !failure.tls.empty()) reason += ": " + failure.tls.describe();
+        ++errors[reason];
+      } else {
+        ++statuses[response.result_int()];
+        last_response = std::move(response);
+      }
+      if (finished == options.count) {
+        // Nothing else to do: close the connections and let io.run() return (the pool's timers
+        // would keep it running otherwise).
+        client.shutdown();
+        pool->async_shutdown(std::chrono::seconds(1), [](boost::system::error_code) {});
+        return;
+      }
+      start_one();
+    });
+  };
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.concurrency); ++i) start_one();
+  io.run();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+
+  const HttpClientStats stats = client.stats();
+  if (options.count == 1) {
+    if (!last_response) {
+      for (const auto& [reason, count] : errors) fmt::print(stderr, "scpool request: {}\n", reason);
+      return 1;
+    }
+    if (options.print_headers) {
+      fmt::print("HTTP {} {}\n", last_response->result_int(), std::string(last_response->reason()));
+      for (const auto& field : *last_response) fmt::print("{}: {}\n", std::string(field.name_string()), std::string(field.value()));
+      fmt::print("\n");
+    }
+    fmt::print("{}", last_response->body());
+  } else {
+    fmt::print("{} requests in {:.3f} s ({:.0f}/s) over {}, concurrency {}\n", finished, seconds,
+               static_cast<double>(finished) / seconds,
+               stats.protocol == HttpProtocol::http2 ? "HTTP/2" : "HTTP/1.1", options.concurrency);
+    for (const auto& [status, count] : statuses) fmt::print("  status {}: {}\n", status, count);
+    fmt::print("time per request: p50 {:.3f} ms, p95 {:.3f} ms, max {:.3f} ms\n", percentile_ms(timings_ms, 0.5),
+               percentile_ms(timings_ms, 0.95), percentile_ms(timings_ms, 1.0));
+    fmt::print("reuse ratio: {:.4f} ({} of {} responses on reused connections), connections opened: {}, retries: {}\n",
+               stats.requests == 0 ? 0.0 : static_cast<double>(stats.requests_on_reused_connections) / stats.requests,
+               stats.requests_on_reused_connections, stats.requests, pool->stats().connections_created, stats.retries);
+  }
+  for (const auto& [reason, count] : errors) fmt::print(stderr, "scpool request: {} x {}\n", count, reason);
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace scpool

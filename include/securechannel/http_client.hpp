@@ -1,0 +1,104 @@
+// HTTP requests over a pool: HTTP/1.1 with keep-alive, or HTTP/2 with many streams per
+// connection, chosen by what the upstream negotiates with ALPN (offer both with
+// PoolBuilder::with_alpn({"h2", "http/1.1"})).
+//
+//   auto pool = securechannel::SecureChannelPool::builder("api.example.com:443")
+//                   .with_alpn({"h2", "http/1.1"}).build(io.get_executor());
+//   securechannel::HttpClient client(pool);
+//   securechannel::HttpRequest request{boost::beast::http::verb::get, "/v1/ticker", 11};
+//   request.set(boost::beast::http::field::host, "api.example.com");
+//   client.async_request(std::move(request), {}, [](boost::system::error_code ec, securechannel::HttpResponse r) {
+//     if (!ec) std::cout << r.result_int() << " " << r.body() << "\n";
+//   });
+//
+// HTTP/1.1 takes a lease per request and gives the connection back for the next one when both
+// sides keep it alive. HTTP/2 keeps its connections for itself: new streams go to a connection
+// with a free slot (the peer's SETTINGS_MAX_CONCURRENT_STREAMS), another connection is opened only
+// when all are full (up to the pool's max_connections), and a connection that received GOAWAY
+// drains while new streams go elsewhere. A request that failed on a reused connection before any
+// response byte is sent once more when that is safe (HttpRequestOptions::replay_non_idempotent).
+//
+// Thread-safety: all members may be called from any thread; handlers run on their associated
+// executor (default: the pool's), never inside async_request.
+#pragma once
+
+#include "securechannel/http_message.hpp"
+#include "securechannel/secure_channel_pool.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace securechannel {
+
+namespace detail {
+class HttpClientCore;
+}
+
+enum class HttpProtocol {
+  unknown,  // no connection made yet
+  http1_1,
+  http2,
+};
+
+// One HTTP/2 connection of a client, for status pages.
+struct Http2ConnectionStats {
+  std::uint64_t connection_id = 0;
+  std::size_t streams_in_flight = 0;
+  std::uint32_t peer_max_concurrent_streams = 0;
+  std::uint64_t streams_started = 0;
+  bool draining = false;  // GOAWAY received or sent: takes no new streams
+};
+
+struct HttpClientStats {
+  HttpProtocol protocol = HttpProtocol::unknown;
+  std::uint64_t requests = 0;                       // completed with a response
+  std::uint64_t requests_on_reused_connections = 0;  // of those: on a connection that had served before
+  std::uint64_t failed_requests = 0;                // completed with an error
+  std::uint64_t retries = 0;                        // requests sent a second time (stream refused, stale connection)
+  std::uint64_t goaways = 0;                        // GOAWAY frames received
+  std::size_t requests_in_flight = 0;
+  std::vector<Http2ConnectionStats> http2_connections;
+};
+
+class HttpClient {
+ public:
+  using ResponseHandler = boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse)>;
+
+  explicit HttpClient(std::shared_ptr<SecureChannelPool> pool);
+  // Closes its HTTP/2 connections (streams in flight fail with operation_aborted); HTTP/1.1
+  // requests in flight complete on their own, they hold their connections.
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` and reads its response. Handler: void(boost::system::error_code, HttpResponse).
+  // Errors: the pool's (acquire_timeout, circuit_open, certificate_verify_failed, ...),
+  // request_timeout, request_not_replayed, response_too_large, content_decoding_failed,
+  // http_protocol_error, stream_refused (after its retry), connection_closed and I/O errors.
+  // Any HTTP status is a response, not an error.
+  template <class Token>
+  auto async_request(HttpRequest request, HttpRequestOptions options, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, HttpResponse)>(
+        [this](auto handler, HttpRequest r, HttpRequestOptions o) {
+          start_request(std::move(r), o, ResponseHandler(std::move(handler)));
+        },
+        token, std::move(request), options);
+  }
+
+  // Sends GOAWAY on every HTTP/2 connection and lets their streams finish.
+  void shutdown();
+
+  HttpClientStats stats() const;
+  const std::shared_ptr<SecureChannelPool>& pool() const noexcept;
+
+ private:
+  void start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler);
+
+  std::shared_ptr<detail::HttpClientCore> core_;
+};
+
+}  // namespace securechannel

@@ -1,0 +1,36 @@
+// One HTTP/1.1 request and its response over a lease: Beast's serializer and parser on our TLS
+// stream. No timer of its own: the caller bounds it by aborting the connection at its deadline
+// (SecureChannel::abort, safe from any thread), which makes the pending step fail.
+#pragma once
+
+#include "securechannel/http_message.hpp"
+#include "securechannel/lease.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+
+namespace securechannel::detail {
+
+struct Http1Outcome {
+  boost::system::error_code error;
+  HttpResponse response;
+  // Some byte of the response arrived: the server may have acted on the request, so it must not
+  // be sent again automatically (RFC 9110 9.2.2).
+  bool response_started = false;
+  // The connection can carry another request: keep-alive on both sides and nothing left unread.
+  bool reusable = false;
+};
+
+using Http1Handler = boost::asio::any_completion_handler<void(Http1Outcome)>;
+
+// Writes `request` (which must stay alive until the handler runs) and reads the response into
+// memory, at most `max_body` body bytes (errc::response_too_large beyond). Interim 1xx responses
+// are skipped. Every step runs through `executor`, which must serialise the lease's operations
+// (a strand). Errors: the lease's I/O errors, errc::http_protocol_error for a malformed response.
+void start_http1_exchange(Lease& lease, const HttpRequest& request, std::size_t max_body,
+                          boost::asio::any_io_executor executor, Http1Handler handler);
+
+}  // namespace securechannel::detail

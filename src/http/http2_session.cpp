@@ -1,0 +1,324 @@
+// Http2Session: the I/O loop and the stream bookkeeping. nghttp2's callbacks, which turn frames
+// into stream events, are in http2_session_callbacks.cpp.
+#include "http/http2_session.hpp"
+
+#include "http/http2_headers.hpp"
+#include "http/http2_session_stream.hpp"
+#include "securechannel/error.hpp"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
+#include <nghttp2/nghttp2.h>
+
+#include <utility>
+
+namespace securechannel::detail {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+// One TLS record holds at most 16 KiB; a few of them per read keeps the syscall count low.
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+// Frames coalesced into one write, at most: bounds the copy while large bodies stream out.
+constexpr std::size_t kMaxCoalescedWrite = 256 * 1024;
+// Until the peer's SETTINGS arrive (RFC 9113 6.5.2 recommends at least 100).
+constexpr std::uint32_t kAssumedPeerMaxConcurrentStreams = 100;
+
+}  // namespace
+
+void Http2Session::NghttpDeleter::operator()(nghttp2_session* session) const noexcept { nghttp2_session_del(session); }
+
+std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptions options) {
+  std::shared_ptr<Http2Session> session(new Http2Session(std::move(lease), options));
+  asio::post(session->strand_, [session] { session->begin(); });
+  return session;
+}
+
+Http2Session::Http2Session(Lease lease, Http2SessionOptions options)
+    : options_(options),
+      connection_id_(lease.connection_id()),
+      strand_(asio::make_strand(lease.get_executor())),
+      lease_(std::move(lease)),
+      read_buffer_(kReadBufferSize),
+      ping_timer_(strand_) {
+  peer_max_concurrent_streams_ = kAssumedPeerMaxConcurrentStreams;
+}
+
+Http2Session::~Http2Session() {
+  // Only reached with the session ended (pending operations hold it), or never begun.
+  nghttp2_.reset();  // before streams_: its data providers point into them
+  if (lease_) lease_.mark_broken();
+}
+
+void Http2Session::begin() {
+  nghttp2_session* session = nullptr;
+  if (!Callbacks::make_client_session(&session, this)) return end(make_error_code(errc::http_protocol_error), true);
+  nghttp2_.reset(session);
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.stream_window},
+  };
+  if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0 ||
+      nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0,
+                                            static_cast<std::int32_t>(options_.connection_window)) != 0) {
+    return end(make_error_code(errc::http_protocol_error), true);
+  }
+  last_received_ = Clock::now();
+  if (options_.idle_ping_after.count() > 0) arm_ping_timer(last_received_ + options_.idle_ping_after);
+  after_io();  // the preface and SETTINGS go out; reading starts
+}
+
+bool Http2Session::try_reserve_stream() noexcept {
+  if (state_.load(std::memory_order_acquire) != State::open) return false;
+  std::size_t used = slots_in_use_.load(std::memory_order_relaxed);
+  do {
+    if (used >= peer_max_concurrent_streams_.load(std::memory_order_relaxed)) return false;
+  } while (!slots_in_use_.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel));
+  return true;
+}
+
+void Http2Session::release_reservation() noexcept { slots_in_use_.fetch_sub(1, std::memory_order_acq_rel); }
+
+void Http2Session::submit(HttpRequest request, const HttpRequestOptions& options,
+                          std::chrono::steady_clock::time_point deadline, ResponseHandler handler) {
+  streams_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  asio::post(strand_, [self = shared_from_this(), request = std::move(request), limit = options.max_response_body,
+                       deadline, handler = std::move(handler)]() mutable {
+    self->start_stream(std::move(request), limit, deadline, std::move(handler));
+  });
+}
+
+void Http2Session::start_stream(HttpRequest request, std::size_t max_response_body, Clock::time_point deadline,
+                                ResponseHandler handler) {
+  auto stream = std::make_unique<Stream>(std::move(request), max_response_body, strand_, std::move(handler));
+  if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) {
+    return finish(*stream, errc::stream_refused);  // never sent: the caller may send it elsewhere
+  }
+  if (deadline <= Clock::now()) return finish(*stream, errc::request_timeout);  // not worth sending
+  const Http2RequestHeaders headers(stream->request);
+  nghttp2_data_provider body{};
+  body.source.ptr = stream.get();
+  body.read_callback = &Callbacks::read_request_body;
+  const bool has_body = !stream->request.body().empty();
+  const std::int32_t id = nghttp2_submit_request(nghttp2_.get(), nullptr, headers.data(), headers.size(),
+                                                 has_body ? &body : nullptr, stream.get());
+  if (id < 0) {
+    // Stream ids exhausted (after about a billion streams): this connection has done its work.
+    if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
+      finish(*stream, errc::stream_refused);
+      return shutdown_now();
+    }
+    return finish(*stream, errc::http_protocol_error);
+  }
+  streams_started_.fetch_add(1, std::memory_order_relaxed);
+  if (deadline != Clock::time_point::max()) {
+    stream->deadline.expires_at(deadline);
+    stream->deadline.async_wait([self = shared_from_this(), id](const error_code& error) {
+      if (!error) self->on_deadline(id);
+    });
+  }
+  streams_.emplace(id, std::move(stream));
+  after_io();
+}
+
+void Http2Session::on_deadline(std::int32_t stream_id) {
+  const auto found = streams_.find(stream_id);
+  if (found == streams_.end() || !found->second->handler) return;  // completed as the timer fired
+  finish(*found->second, errc::request_timeout);
+  // The entry stays until nghttp2 closes the stream: the body may still be referenced.
+  if (nghttp2_) nghttp2_submit_rst_stream(nghttp2_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+  after_io();
+}
+
+void Http2Session::shutdown() {
+  asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+}
+
+void Http2Session::shutdown_now() {
+  if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) return;
+  // A client has no peer-initiated streams to account for: last stream id 0 (RFC 9113 6.8).
+  nghttp2_submit_goaway(nghttp2_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(nghttp2_.get()),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+  transition(State::draining);
+  after_io();  // ends the session at once when no stream is in flight
+}
+
+void Http2Session::close() {
+  asio::post(strand_, [self = shared_from_this()] { self->end(asio::error::operation_aborted, true); });
+}
+
+bool Http2Session::accepts_new_streams() const noexcept { return state_.load(std::memory_order_acquire) == State::open; }
+bool Http2Session::is_closed() const noexcept { return state_.load(std::memory_order_acquire) == State::closed; }
+std::size_t Http2Session::streams_in_flight() const noexcept {
+  return streams_in_flight_.load(std::memory_order_acquire);
+}
+std::uint32_t Http2Session::peer_max_concurrent_streams() const noexcept {
+  return peer_max_concurrent_streams_.load(std::memory_order_acquire);
+}
+std::uint64_t Http2Session::streams_started() const noexcept {
+  return streams_started_.load(std::memory_order_relaxed);
+}
+std::uint64_t Http2Session::goaways_received() const noexcept {
+  return goaways_received_.load(std::memory_order_relaxed);
+}
+
+void Http2Session::transition(State next) noexcept {
+  const State current = state_.load(std::memory_order_relaxed);
+  switch (next) {
+    case State::open:
+      return;  // the initial state only: a session never reopens
+    case State::draining:
+      if (current != State::open) return;
+      break;
+    case State::closed:
+      if (current == State::closed) return;
+      break;
+  }
+  state_.store(next, std::memory_order_release);
+}
+
+// --- I/O: one read and at most one write in flight; nghttp2 only sees bytes. ---
+
+void Http2Session::read() {
+  reading_ = true;
+  lease_.async_read_some(asio::buffer(read_buffer_),
+                         asio::bind_executor(strand_, [self = shared_from_this()](const error_code& error,
+                                                                                 std::size_t bytes) {
+                           self->on_read(error, bytes);
+                         }));
+}
+
+void Http2Session::on_read(const error_code& error, std::size_t bytes) {
+  reading_ = false;
+  if (!nghttp2_) return;  // ended while the read was pending
+  if (error) return fail(error);
+  last_received_ = Clock::now();
+  const auto consumed = nghttp2_session_mem_recv(nghttp2_.get(), read_buffer_.data(), bytes);
+  // Peer protocol errors are not returned here: nghttp2 queues a GOAWAY for them. A negative
+  // result is fatal (out of memory, a flood, a callback failure).
+  if (consumed < 0) return fail(make_error_code(errc::http_protocol_error));
+  if (std::exchange(ping_answered_, false)) arm_ping_timer(last_received_ + options_.idle_ping_after);
+  after_io();
+}
+
+void Http2Session::flush() {
+  if (writing_ || !nghttp2_) return;
+  write_buffer_.clear();
+  written_ = 0;
+  while (write_buffer_.size() < kMaxCoalescedWrite) {
+    const std::uint8_t* data = nullptr;
+    const auto size = nghttp2_session_mem_send(nghttp2_.get(), &data);
+    if (size < 0) return fail(make_error_code(errc::http_protocol_error));
+    if (size == 0) break;
+    write_buffer_.insert(write_buffer_.end(), data, data + size);  // valid until the next mem_send
+  }
+  if (write_buffer_.empty()) return;
+  writing_ = true;
+  write_rest();
+}
+
+void Http2Session::write_rest() {
+  lease_.async_write_some(asio::buffer(write_buffer_.data() + written_, write_buffer_.size() - written_),
+                          asio::bind_executor(strand_, [self = shared_from_this()](const error_code& error,
+                                                                                  std::size_t bytes) {
+                            self->on_write(error, bytes);
+                          }));
+}
+
+void Http2Session::on_write(const error_code& error, std::size_t bytes) {
+  if (!nghttp2_) return;  // ended while the write was pending; the lease is gone
+  if (error) return fail(error);
+  written_ += bytes;
+  if (written_ < write_buffer_.size()) return write_rest();
+  writing_ = false;
+  after_io();
+}
+
+void Http2Session::after_io() {
+  if (!nghttp2_) return;
+  flush();
+  if (!nghttp2_) return;
+  const bool wants_read = nghttp2_session_want_read(nghttp2_.get()) != 0;
+  if (!wants_read && !writing_ && nghttp2_session_want_write(nghttp2_.get()) == 0) {
+    // GOAWAY sent or received and no stream left (or the session was terminated): done.
+    return end(local_goaway_error_ ? make_error_code(errc::http_protocol_error)
+                                   : make_error_code(errc::connection_closed),
+               false);
+  }
+  if (wants_read && !reading_) read();
+}
+
+// --- Idle PING ---
+
+void Http2Session::arm_ping_timer(Clock::time_point at) {
+  ping_timer_.expires_at(at);
+  ping_timer_.async_wait([self = shared_from_this()](const error_code& error) {
+    if (!error) self->on_ping_timer();
+  });
+}
+
+void Http2Session::on_ping_timer() {
+  if (!nghttp2_) return;
+  const auto now = Clock::now();
+  if (ping_outstanding_) {
+    if (now >= ping_deadline_) return fail(make_error_code(errc::connection_closed));  // the peer is gone
+    return arm_ping_timer(ping_deadline_);
+  }
+  if (now - last_received_ < options_.idle_ping_after) return arm_ping_timer(last_received_ + options_.idle_ping_after);
+  if (nghttp2_submit_ping(nghttp2_.get(), NGHTTP2_FLAG_NONE, nullptr) != 0) {
+    return fail(make_error_code(errc::http_protocol_error));
+  }
+  ping_outstanding_ = true;
+  ping_deadline_ = now + options_.ping_timeout;
+  arm_ping_timer(ping_deadline_);
+  after_io();
+}
+
+// --- Completion ---
+
+void Http2Session::finish(Stream& stream, const error_code& error) {
+  if (!stream.handler) return;
+  stream.deadline.cancel();
+  HttpResponse response = error ? HttpResponse{} : std::move(stream.response.response());
+  ResponseHandler handler = std::move(stream.handler);
+  stream.handler = {};
+  streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);
+  // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
+  // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
+  asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response)]() mutable {
+    const auto executor = asio::get_associated_executor(handler, strand);
+    asio::dispatch(executor, [handler = std::move(handler), error, response = std::move(response)]() mutable {
+      std::move(handler)(error, std::move(response));
+    });
+  });
+}
+
+void Http2Session::fail(const error_code& error) {
+  // A close without close_notify already reads as connection_closed; a clean EOF means the same.
+  end(error == asio::error::eof ? make_error_code(errc::connection_closed) : error, false);
+}
+
+// Never called from inside nghttp2: it deletes the nghttp2 session.
+void Http2Session::end(const error_code& error, bool aborted) {
+  if (state_.load(std::memory_order_relaxed) == State::closed) return;
+  ping_timer_.cancel();
+  for (auto& [id, stream] : streams_) {
+    // A stream whose HEADERS never left cannot have been processed: safe to send elsewhere.
+    finish(*stream, (aborted || stream->headers_sent) ? error : make_error_code(errc::stream_refused));
+  }
+  nghttp2_.reset();  // before streams_: its data providers point into them
+  streams_.clear();  // their timers are cancelled; the handlers find no stream
+  // An HTTP/2 connection can serve nothing after its session: never back to the pool idle.
+  lease_.mark_broken();
+  lease_.release();
+  transition(State::closed);
+}
+
+}  // namespace securechannel::detail

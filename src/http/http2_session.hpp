@@ -1,0 +1,158 @@
+// One HTTP/2 connection: an nghttp2 session (a pure state machine: it does no I/O) driven by our
+// reads and writes on a pooled lease, many request streams multiplexed on it. HttpClient owns the
+// sessions and picks one with a free stream slot; this class knows nothing about the pool.
+//
+//   auto session = detail::Http2Session::start(std::move(lease), {});   // ALPN said "h2"
+//   if (session->try_reserve_stream())
+//     session->submit(std::move(request), options, deadline, handler);  // void(error_code, HttpResponse)
+//
+// Threading: every public member may be called from any thread. All nghttp2 calls run on the
+// session's strand (made over the lease's executor); handlers are invoked through their
+// associated executor, never inline from submit().
+#pragma once
+
+#include "securechannel/http_message.hpp"
+#include "securechannel/lease.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+struct nghttp2_session;  // <nghttp2/nghttp2.h> stays out of this header
+
+namespace securechannel::detail {
+
+struct Http2SessionOptions {
+  // Our receive windows: large enough that a fast upstream is not throttled by WINDOW_UPDATE
+  // round trips (nghttp2 sends WINDOW_UPDATE by itself as data is consumed).
+  std::uint32_t stream_window = 1u << 20;      // SETTINGS_INITIAL_WINDOW_SIZE
+  std::uint32_t connection_window = 16u << 20;  // connection-level window
+  // PING after this long without any frame from the peer; a PING unanswered for ping_timeout
+  // closes the session (its streams fail with connection_closed). Zero disables.
+  std::chrono::milliseconds idle_ping_after{0};
+  std::chrono::milliseconds ping_timeout{5'000};
+};
+
+class Http2Session : public std::enable_shared_from_this<Http2Session> {
+ public:
+  using ResponseHandler = boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse)>;
+
+  // Takes a lease whose connection negotiated ALPN "h2": sends the connection preface and our
+  // SETTINGS and starts reading. The lease is released, marked broken, when the session ends: an
+  // HTTP/2 connection serves nothing after its session (GOAWAY either way, or an error), so it
+  // never goes back to the pool idle.
+  static std::shared_ptr<Http2Session> start(Lease lease, Http2SessionOptions options);
+
+  // Reserves one stream slot when the session takes new streams: open, no GOAWAY received or
+  // sent, and streams in flight + reserved < the peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until
+  // the peer's SETTINGS say otherwise). Each successful reservation must be followed by exactly
+  // one submit() (or release_reservation()).
+  bool try_reserve_stream() noexcept;
+  void release_reservation() noexcept;
+
+  // Sends `request` on a new stream (a reserved slot). Pseudo-headers come from the request:
+  // :method, :path = target, :scheme = https, :authority = Host header (removed as a header);
+  // connection-specific headers (Connection, Keep-Alive, Transfer-Encoding, Upgrade,
+  // Proxy-Connection) are dropped as RFC 9113 8.2.2 requires. The body is sent with flow control.
+  // The handler gets the response (status, headers, body; trailers appended as fields), or:
+  //   errc::stream_refused      the server did not process it (REFUSED_STREAM, or the stream id is
+  //                             above a GOAWAY's last stream id, or the session closed before
+  //                             the stream was sent): the caller may send it elsewhere;
+  //   errc::request_timeout     `deadline` passed (the stream is reset with CANCEL);
+  //   errc::response_too_large  body above options.max_response_body (stream reset);
+  //   errc::http_protocol_error malformed response, or RST_STREAM with another code;
+  //   errc::connection_closed / an I/O error: the connection failed after the stream was sent.
+  void submit(HttpRequest request, const HttpRequestOptions& options, std::chrono::steady_clock::time_point deadline,
+              ResponseHandler handler);
+
+  // Sends GOAWAY, lets streams in flight finish, then closes the connection. Idempotent.
+  void shutdown();
+  // Closes at once: streams in flight fail with operation_aborted. Idempotent.
+  void close();
+
+  // Open and takes new streams (no GOAWAY either way).
+  bool accepts_new_streams() const noexcept;
+  // Everything about it is finished: closed, and no stream in flight.
+  bool is_closed() const noexcept;
+  std::size_t streams_in_flight() const noexcept;
+  std::uint32_t peer_max_concurrent_streams() const noexcept;
+  std::uint64_t connection_id() const noexcept { return connection_id_; }
+
+  ~Http2Session();
+
+  // Counters since start, readable from any thread.
+  std::uint64_t streams_started() const noexcept;
+  std::uint64_t goaways_received() const noexcept;
+
+ private:
+  struct Stream;
+  struct Callbacks;  // nghttp2's callbacks, befriended through this
+  struct NghttpDeleter {
+    void operator()(nghttp2_session* session) const noexcept;
+  };
+  // Changed only by transition(), on the strand; read from any thread.
+  enum class State {
+    open,      // streams may start
+    draining,  // GOAWAY sent or received: streams in flight finish, no new ones
+    closed,    // the connection is released; every stream has completed
+  };
+
+  Http2Session(Lease lease, Http2SessionOptions options);
+
+  // All of these run on the strand.
+  void begin();
+  void shutdown_now();
+  void start_stream(HttpRequest request, std::size_t max_response_body,
+                    std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
+  void transition(State next) noexcept;
+  void read();
+  void on_read(const boost::system::error_code& error, std::size_t bytes);
+  void flush();
+  void write_rest();
+  void on_write(const boost::system::error_code& error, std::size_t bytes);
+  void after_io();  // sends what nghttp2 has, ends the session when nothing is left to do
+  void on_deadline(std::int32_t stream_id);
+  void arm_ping_timer(std::chrono::steady_clock::time_point at);
+  void on_ping_timer();
+  void finish(Stream& stream, const boost::system::error_code& error);
+  void complete(ResponseHandler handler, const boost::system::error_code& error, HttpResponse response);
+  void end(const boost::system::error_code& error, bool aborted);
+  void fail(const boost::system::error_code& error);  // a connection-level failure
+
+  const Http2SessionOptions options_;
+  const std::uint64_t connection_id_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  Lease lease_;
+  std::unique_ptr<nghttp2_session, NghttpDeleter> nghttp2_;
+  std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;  // by stream id
+  std::vector<std::uint8_t> read_buffer_;
+  std::vector<std::uint8_t> write_buffer_;  // frames coalesced into one write
+  std::size_t written_ = 0;                 // of write_buffer_
+  bool reading_ = false;
+  bool writing_ = false;
+  bool local_goaway_error_ = false;  // nghttp2 sent GOAWAY with an error code (the peer misbehaved)
+  // Idle PING (options_.idle_ping_after).
+  boost::asio::steady_timer ping_timer_;
+  std::chrono::steady_clock::time_point last_received_{};
+  std::chrono::steady_clock::time_point ping_deadline_{};
+  bool ping_outstanding_ = false;
+  bool ping_answered_ = false;  // an ACK came in: the next PING is due idle_ping_after from now
+
+  std::atomic<State> state_{State::open};
+  // Reserved slots plus streams submitted and not yet completed: compared with the peer's limit.
+  std::atomic<std::size_t> slots_in_use_{0};
+  std::atomic<std::size_t> streams_in_flight_{0};
+  std::atomic<std::uint32_t> peer_max_concurrent_streams_{100};
+  std::atomic<std::uint64_t> streams_started_{0};
+  std::atomic<std::uint64_t> goaways_received_{0};
+};
+
+}  // namespace securechannel::detail

@@ -1,0 +1,189 @@
+// nghttp2's callbacks for Http2Session: frames become stream events here. They run inside
+// nghttp2_session_mem_recv/mem_send, on the session's strand.
+#include "http/http2_session_stream.hpp"
+#include "securechannel/error.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace securechannel::detail {
+namespace {
+
+std::string_view view(const std::uint8_t* data, std::size_t length) {
+  return {reinterpret_cast<const char*>(data), length};
+}
+
+bool ends_stream(const nghttp2_frame& frame) { return (frame.hd.flags & NGHTTP2_FLAG_END_STREAM) != 0; }
+
+}  // namespace
+
+Http2Session::Stream* Http2Session::Callbacks::stream_of(nghttp2_session* session, std::int32_t stream_id) {
+  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+}
+
+bool Http2Session::Callbacks::make_client_session(nghttp2_session** session, Http2Session* owner) noexcept {
+  nghttp2_session_callbacks* callbacks = nullptr;
+  if (nghttp2_session_callbacks_new(&callbacks) != 0) return false;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, &on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &on_data_chunk_recv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &on_frame_send);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, &on_frame_not_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &on_stream_close);
+  nghttp2_option* option = nullptr;
+  if (nghttp2_option_new(&option) != 0) {
+    nghttp2_session_callbacks_del(callbacks);
+    return false;
+  }
+  // Until the peer's SETTINGS say otherwise; nghttp2 queues streams above the limit.
+  nghttp2_option_set_peer_max_concurrent_streams(option, owner->peer_max_concurrent_streams_.load());
+  const int result = nghttp2_session_client_new2(session, callbacks, owner, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(callbacks);
+  return result == 0;
+}
+
+ssize_t Http2Session::Callbacks::read_request_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer,
+                                                   std::size_t length, std::uint32_t* data_flags,
+                                                   nghttp2_data_source* source, void*) {
+  auto& stream = *static_cast<Stream*>(source->ptr);
+  const std::string& body = stream.request.body();
+  const std::size_t count = std::min(length, body.size() - stream.body_sent);
+  std::memcpy(buffer, body.data() + stream.body_sent, count);
+  stream.body_sent += count;
+  if (stream.body_sent == body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(count);
+}
+
+int Http2Session::Callbacks::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (Stream* stream = stream_of(session, frame->hd.stream_id)) stream->response.begin_block();
+  return 0;
+}
+
+int Http2Session::Callbacks::on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
+                                       std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
+                                       std::uint8_t, void*) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  Stream* stream = stream_of(session, frame->hd.stream_id);
+  if (!stream || !stream->handler) return 0;
+  try {
+    if (stream->response.add_field(view(name, name_length), view(value, value_length))) return 0;
+  } catch (const std::exception&) {  // allocation: fail this stream, not the session
+  }
+  // Resets the stream (PROTOCOL_ERROR); on_stream_close then reports http_protocol_error.
+  return NGHTTP2_ERR_HTTP_HEADER;
+}
+
+int Http2Session::Callbacks::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  auto& self = *static_cast<Http2Session*>(user_data);
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_DATA: {
+      Stream* stream = stream_of(session, frame->hd.stream_id);
+      if (!stream) break;
+      if (frame->hd.type == NGHTTP2_HEADERS) {
+        const bool was_final = stream->response.has_final_headers();
+        stream->response.end_block();
+        if (!was_final && stream->response.has_final_headers() && stream->handler) {
+          try {
+            stream->response.reserve_body(stream->max_response_body);
+          } catch (const std::exception&) {  // a mere optimisation
+          }
+        }
+      }
+      if (ends_stream(*frame)) {
+        stream->response_complete = true;
+        // The response is complete while our body is still going out: the server has no use for
+        // the rest (RFC 9113 8.1), so stop sending it instead of waiting on its flow control.
+        if (nghttp2_session_get_stream_local_close(session, frame->hd.stream_id) == 0) {
+          nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        }
+      }
+      break;
+    }
+    case NGHTTP2_SETTINGS:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+        self.peer_max_concurrent_streams_.store(
+            nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+            std::memory_order_release);
+      }
+      break;
+    case NGHTTP2_GOAWAY:
+      // nghttp2 then closes our streams above last_stream_id with REFUSED_STREAM itself.
+      self.goaways_received_.fetch_add(1, std::memory_order_relaxed);
+      self.transition(State::draining);
+      break;
+    case NGHTTP2_PING:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 && self.ping_outstanding_) {
+        self.ping_outstanding_ = false;
+        self.ping_answered_ = true;
+      }
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+int Http2Session::Callbacks::on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
+                                                const std::uint8_t* data, std::size_t length, void* user_data) {
+  Stream* stream = stream_of(session, stream_id);
+  if (!stream || !stream->handler) return 0;  // completed already (timeout, too large): dropped
+  std::string& body = stream->response.response().body();
+  if (length > stream->max_response_body - body.size()) {
+    static_cast<Http2Session*>(user_data)->finish(*stream, errc::response_too_large);
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+    return 0;
+  }
+  try {
+    body.append(reinterpret_cast<const char*>(data), length);
+  } catch (const std::exception&) {
+    static_cast<Http2Session*>(user_data)->finish(*stream, errc::response_too_large);
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+  }
+  return 0;
+}
+
+int Http2Session::Callbacks::on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (Stream* stream = stream_of(session, frame->hd.stream_id)) stream->headers_sent = true;
+  } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    static_cast<Http2Session*>(user_data)->local_goaway_error_ = true;
+  }
+  return 0;
+}
+
+int Http2Session::Callbacks::on_frame_not_send(nghttp2_session* session, const nghttp2_frame* frame, int,
+                                               void* user_data) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  // Our request never left (GOAWAY received meanwhile, or cancelled): the peer has not seen it.
+  auto& self = *static_cast<Http2Session*>(user_data);
+  const auto found = self.streams_.find(frame->hd.stream_id);
+  if (found == self.streams_.end()) return 0;
+  self.finish(*found->second, errc::stream_refused);
+  // nghttp2 never opened the stream, so no on_stream_close follows to drop the entry.
+  if (!nghttp2_session_find_stream(session, frame->hd.stream_id)) self.streams_.erase(found);
+  return 0;
+}
+
+int Http2Session::Callbacks::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
+                                             void* user_data) {
+  auto& self = *static_cast<Http2Session*>(user_data);
+  const auto found = self.streams_.find(stream_id);
+  if (found == self.streams_.end()) return 0;
+  Stream& stream = *found->second;
+  if (stream.response_complete && stream.response.has_final_headers()) {
+    self.finish(stream, {});  // complete, even if the peer then reset the stream (RFC 9113 8.1)
+  } else if (error_code == NGHTTP2_REFUSED_STREAM) {
+    self.finish(stream, errc::stream_refused);  // also streams above a GOAWAY's last stream id
+  } else {
+    self.finish(stream, errc::http_protocol_error);
+  }
+  self.streams_.erase(found);
+  return 0;
+}
+
+}  // namespace securechannel::detail

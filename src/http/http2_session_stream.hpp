@@ -1,0 +1,59 @@
+// Private to Http2Session: one request stream, and the nghttp2 callbacks that feed it.
+#pragma once
+
+#include "http/http2_headers.hpp"
+#include "http/http2_session.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace securechannel::detail {
+
+struct Http2Session::Stream {
+  Stream(HttpRequest request_to_send, std::size_t response_body_limit,
+         const boost::asio::strand<boost::asio::any_io_executor>& strand, ResponseHandler response_handler)
+      : request(std::move(request_to_send)),
+        max_response_body(response_body_limit),
+        handler(std::move(response_handler)),
+        deadline(strand) {}
+
+  HttpRequest request;  // the data provider reads its body while the stream is open
+  std::size_t body_sent = 0;
+  std::size_t max_response_body;
+  Http2ResponseBuilder response;
+  ResponseHandler handler;  // empty once the stream has completed (finish())
+  boost::asio::steady_timer deadline;
+  bool headers_sent = false;      // nghttp2 produced our HEADERS: the peer may process the request
+  bool response_complete = false; // END_STREAM received
+};
+
+// nghttp2's C callbacks; user_data is the Http2Session. They never throw and never end the
+// session (end() deletes the nghttp2 session): they record, complete streams and submit frames.
+struct Http2Session::Callbacks {
+  // A client session with these callbacks; false when nghttp2 cannot allocate it.
+  static bool make_client_session(nghttp2_session** session, Http2Session* owner) noexcept;
+  // Our stream for an open nghttp2 stream (its stream_user_data), or null.
+  static Stream* stream_of(nghttp2_session* session, std::int32_t stream_id);
+
+  static ssize_t read_request_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buffer,
+                                   std::size_t length, std::uint32_t* data_flags, nghttp2_data_source* source,
+                                   void* user_data);
+  static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
+                       std::uint8_t flags, void* user_data);
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
+  static int on_data_chunk_recv(nghttp2_session* session, std::uint8_t flags, std::int32_t stream_id,
+                                const std::uint8_t* data, std::size_t length, void* user_data);
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
+  static int on_frame_not_send(nghttp2_session* session, const nghttp2_frame* frame, int library_error,
+                               void* user_data);
+  static int on_stream_close(nghttp2_session* session, std::int32_t stream_id, std::uint32_t error_code,
+                             void* user_data);
+};
+
+}  // namespace securechannel::detail

@@ -1,0 +1,22 @@
+#include "securechannel/http_client.hpp"
+
+#include "http/http_client_core.hpp"
+
+namespace securechannel {
+
+HttpClient::HttpClient(std::shared_ptr<SecureChannelPool> pool)
+    : core_(std::make_shared<detail::HttpClientCore>(std::move(pool))) {}
+
+HttpClient::~HttpClient() { core_->shutdown(/*abort_streams=*/true); }
+
+void HttpClient::start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler) {
+  core_->start(std::move(request), options, std::move(handler));
+}
+
+void HttpClient::shutdown() { core_->shutdown(/*abort_streams=*/false); }
+
+HttpClientStats HttpClient::stats() const { return core_->stats(); }
+
+const std::shared_ptr<SecureChannelPool>& HttpClient::pool() const noexcept { return core_->pool(); }
+
+}  // namespace securechannel

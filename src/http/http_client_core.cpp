@@ -1,0 +1,329 @@
+#include "http/http_client_core.hpp"
+
+#include "http/content_decoding.hpp"
+#include "http/http1_exchange.hpp"
+#include "securechannel/error.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
+
+namespace securechannel::detail {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+struct PendingRequest {
+  PendingRequest(HttpRequest r, HttpRequestOptions o, HttpClient::ResponseHandler h, HttpClientCore::Strand& strand)
+      : request(std::move(r)), options(o), deadline(std::chrono::steady_clock::now() + o.timeout),
+        handler(std::move(h)), timer(strand) {}
+
+  HttpRequest request;
+  HttpRequestOptions options;
+  std::chrono::steady_clock::time_point deadline;
+  HttpClient::ResponseHandler handler;
+  asio::steady_timer timer;
+  Lease lease;            // HTTP/1.1: the connection of the attempt in progress
+  bool done = false;
+  int attempts = 0;       // sends so far
+  bool waiting = false;   // in HttpClientCore::waiting_
+};
+
+namespace {
+
+// A refused HTTP/2 stream was never processed, so sending it again is always safe. A server that
+// closes connections after a few streams (nginx's keepalive_requests) refuses a burst's tail on
+// each, so a stream may be refused by several connections in a row; the bound stops a server
+// that refuses everything from costing more than a handful of connections per request.
+constexpr int max_attempts_when_refused = 16;
+
+// Failures that say the connection was gone rather than that the server answered badly.
+bool connection_failure(const error_code& error) {
+  return error == errc::connection_closed || error == asio::error::eof || error == asio::error::connection_reset ||
+         error == asio::error::broken_pipe || error == asio::error::not_connected ||
+         error == asio::error::connection_aborted || error == errc::protocol_error;
+}
+
+}  // namespace
+
+HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
+    : pool_(std::move(pool)), strand_(asio::make_strand(pool_->get_executor())) {}
+
+void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler) {
+  if (options.decode_content && request.find(http::field::accept_encoding) == request.end()) {
+    request.set(http::field::accept_encoding, "gzip, deflate, br");
+  }
+  request.prepare_payload();
+  auto pending = std::make_shared<PendingRequest>(std::move(request), options, std::move(handler), strand_);
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  asio::post(strand_, [self = shared_from_this(), pending] {
+    if (self->shut_down_) return self->complete(pending, asio::error::operation_aborted);
+    pending->timer.expires_at(pending->deadline);
+    pending->timer.async_wait([self, pending](error_code error) {
+      if (!error) self->on_deadline(pending);
+    });
+    self->dispatch(pending);
+  });
+}
+
+void HttpClientCore::dispatch(const PendingPointer& pending) {
+  ++pending->attempts;
+  if (protocol_.load(std::memory_order_relaxed) == HttpProtocol::http1_1) return acquire_for_http1(pending);
+  // HTTP/2, or not known yet: wait for a stream slot (or for the first connection to tell).
+  if (try_http2_slot(pending)) return;
+  pending->waiting = true;
+  waiting_.push_back(pending);
+  open_http2_connection_if_needed();
+}
+
+void HttpClientCore::on_deadline(const PendingPointer& pending) {
+  if (pending->done) return;
+  // An HTTP/1.1 exchange in progress ends with an error once its connection is cut; HTTP/2
+  // streams have the same deadline inside their session.
+  if (pending->lease) pending->lease.channel().abort();
+  complete(pending, errc::request_timeout);
+}
+
+void HttpClientCore::complete(const PendingPointer& pending, error_code error, HttpResponse response) {
+  if (pending->done) return;
+  pending->done = true;
+  pending->timer.cancel();
+  if (pending->waiting) {
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), pending));
+    pending->waiting = false;
+  }
+  (error ? failed_requests_ : requests_).fetch_add(1, std::memory_order_relaxed);
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  HttpClient::ResponseHandler handler = std::move(pending->handler);
+  auto executor = asio::get_associated_executor(handler, pool_->get_executor());
+  // Never inline from async_request: every path here runs on the strand after start() posted.
+  asio::dispatch(executor, asio::append(std::move(handler), error, std::move(response)));
+}
+
+void HttpClientCore::complete_with_response(const PendingPointer& pending, HttpResponse response, bool reused) {
+  if (pending->done) return;
+  if (reused) requests_reused_.fetch_add(1, std::memory_order_relaxed);
+  if (pending->options.decode_content) {
+    const auto coding_field = response.find(http::field::content_encoding);
+    const ContentCoding coding =
+        coding_field == response.end() ? ContentCoding::identity : parse_content_coding(coding_field->value());
+    if (coding != ContentCoding::identity) {
+      std::string decoded;
+      if (error_code error = decode_content(coding, response.body(), pending->options.max_response_body, decoded)) {
+        return complete(pending, error);
+      }
+      response.body() = std::move(decoded);
+      response.erase(http::field::content_encoding);
+      response.content_length(response.body().size());
+    }
+  }
+  complete(pending, {}, std::move(response));
+}
+
+bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code& error, bool reused,
+                                 bool response_started) {
+  if (pending->done || shut_down_) return false;
+  if (error == errc::stream_refused) {
+    if (pending->attempts >= max_attempts_when_refused) return false;
+  } else {
+    // A connection that had served before may have been closed by the server meanwhile (its
+    // keep-alive timeout): the request never reached it. Once, and only when nothing came back.
+    if (!reused || response_started || pending->attempts > 1 || !connection_failure(error)) return false;
+    if (!is_idempotent(pending->request.method()) && !pending->options.replay_non_idempotent) return false;
+  }
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  dispatch(pending);
+  return true;
+}
+
+// ---- HTTP/1.1 ---------------------------------------------------------------------------------
+
+void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
+  pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this(), pending](error_code error, Lease lease) {
+    if (pending->done) return;  // timed out meanwhile; the lease goes back unused
+    if (error) return self->complete(pending, error);
+    self->use_lease(pending, std::move(lease));
+  }));
+}
+
+void HttpClientCore::use_lease(const PendingPointer& pending, Lease lease) {
+  if (lease.channel().negotiated_alpn() == "h2") {
+    // The upstream speaks HTTP/2 after all (it changed, or the protocol was not known yet).
+    protocol_.store(HttpProtocol::http2, std::memory_order_relaxed);
+    start_session(std::move(lease));
+    --pending->attempts;  // dispatch counts it again
+    dispatch(pending);
+    return;
+  }
+  run_http1(pending, std::move(lease));
+}
+
+void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
+  const bool reused = lease.reused();
+  pending->lease = std::move(lease);
+  start_http1_exchange(
+      pending->lease, pending->request, pending->options.max_response_body, strand_,
+      [self = shared_from_this(), pending, reused](Http1Outcome outcome) {
+        pending->lease.release();  // marked broken by the exchange unless it can serve again
+        if (pending->done) return;
+        if (outcome.error) {
+          if (self->retry_after(pending, outcome.error, reused, outcome.response_started)) return;
+          const bool unsafe_to_replay = reused && !outcome.response_started && connection_failure(outcome.error) &&
+                                        !is_idempotent(pending->request.method()) &&
+                                        !pending->options.replay_non_idempotent;
+          return self->complete(pending, unsafe_to_replay ? error_code(errc::request_not_replayed) : outcome.error);
+        }
+        self->complete_with_response(pending, std::move(outcome.response), reused);
+      });
+}
+
+// ---- HTTP/2 -----------------------------------------------------------------------------------
+
+bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
+  std::shared_ptr<Http2Session> chosen;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    // Fill connections in order: a new one opens only when every existing one is full.
+    for (const auto& session : sessions_) {
+      if (session->try_reserve_stream()) {
+        chosen = session;
+        break;
+      }
+    }
+  }
+  if (!chosen) return false;
+  submit_stream(chosen, pending);
+  return true;
+}
+
+void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
+  const bool reused = session->streams_started() > 0;
+  // A copy: a refused stream is sent again elsewhere.
+  session->submit(pending->request, pending->options, pending->deadline,
+                  asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](error_code error,
+                                                                                           HttpResponse response) {
+                    self->serve_waiting();  // a slot is free
+                    if (pending->done) return;
+                    if (error) {
+                      // A session cannot tell whether part of a failed stream's response came, so
+                      // only the rule for idempotent requests (or stream_refused) lets it go again.
+                      if (self->retry_after(pending, error, reused, /*response_started=*/false)) return;
+                      return self->complete(pending, error);
+                    }
+                    self->complete_with_response(pending, std::move(response), reused);
+                  }));
+}
+
+void HttpClientCore::open_http2_connection_if_needed() {
+  if (shut_down_ || waiting_.empty() || connections_opening_ > 0) return;
+  forget_closed_sessions();  // a closed session no longer holds a pool connection
+  std::size_t live = 0;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    live = sessions_.size();
+  }
+  if (live >= pool_->config().max_connections) return;  // wait for a slot to free up
+  ++connections_opening_;
+  pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this()](error_code error, Lease lease) {
+    self->on_discovery_lease(error, std::move(lease));
+  }));
+}
+
+void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
+  --connections_opening_;
+  if (shut_down_) return;
+  if (error) {
+    // Like the pool: each failure answers the oldest caller; the others get their own attempt.
+    if (!waiting_.empty()) complete(waiting_.front(), error);
+    return open_http2_connection_if_needed();
+  }
+  if (lease.channel().negotiated_alpn() == "h2") {
+    protocol_.store(HttpProtocol::http2, std::memory_order_relaxed);
+    start_session(std::move(lease));
+    serve_waiting();
+    return open_http2_connection_if_needed();
+  }
+  // HTTP/1.1: every request takes its own connection from now on; this one serves the oldest.
+  protocol_.store(HttpProtocol::http1_1, std::memory_order_relaxed);
+  std::deque<PendingPointer> waiting;
+  waiting.swap(waiting_);
+  for (const auto& pending : waiting) pending->waiting = false;
+  bool first = true;
+  for (const auto& pending : waiting) {
+    if (pending->done) continue;
+    if (first) {
+      first = false;
+      run_http1(pending, std::move(lease));
+    } else {
+      acquire_for_http1(pending);
+    }
+  }
+}
+
+void HttpClientCore::start_session(Lease lease) {
+  auto session = Http2Session::start(std::move(lease), {});
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.push_back(std::move(session));
+}
+
+void HttpClientCore::serve_waiting() {
+  while (!waiting_.empty()) {
+    PendingPointer pending = waiting_.front();
+    if (!try_http2_slot(pending)) break;
+    pending->waiting = false;
+    waiting_.pop_front();
+  }
+  open_http2_connection_if_needed();
+}
+
+void HttpClientCore::forget_closed_sessions() {
+  std::lock_guard lock(sessions_mutex_);
+  std::erase_if(sessions_, [this](const std::shared_ptr<Http2Session>& session) {
+    if (!session->is_closed()) return false;
+    goaways_of_closed_sessions_ += session->goaways_received();
+    return true;
+  });
+}
+
+void HttpClientCore::shutdown(bool abort_streams) {
+  asio::post(strand_, [self = shared_from_this(), abort_streams] {
+    self->shut_down_ = true;
+    std::deque<PendingPointer> waiting;
+    waiting.swap(self->waiting_);
+    for (const auto& pending : waiting) {
+      pending->waiting = false;
+      self->complete(pending, asio::error::operation_aborted);
+    }
+    std::lock_guard lock(self->sessions_mutex_);
+    for (const auto& session : self->sessions_) abort_streams ? session->close() : session->shutdown();
+  });
+}
+
+HttpClientStats HttpClientCore::stats() const {
+  HttpClientStats stats;
+  stats.protocol = protocol_.load(std::memory_order_relaxed);
+  stats.requests = requests_.load(std::memory_order_relaxed);
+  stats.requests_on_reused_connections = requests_reused_.load(std::memory_order_relaxed);
+  stats.failed_requests = failed_requests_.load(std::memory_order_relaxed);
+  stats.retries = retries_.load(std::memory_order_relaxed);
+  stats.requests_in_flight = in_flight_.load(std::memory_order_relaxed);
+  std::lock_guard lock(sessions_mutex_);
+  stats.goaways = goaways_of_closed_sessions_;
+  for (const auto& session : sessions_) {
+    stats.goaways += session->goaways_received();
+    stats.http2_connections.push_back({.connection_id = session->connection_id(),
+                                       .streams_in_flight = session->streams_in_flight(),
+                                       .peer_max_concurrent_streams = session->peer_max_concurrent_streams(),
+                                       .streams_started = session->streams_started(),
+                                       .draining = !session->accepts_new_streams()});
+  }
+  return stats;
+}
+
+}  // namespace securechannel::detail

@@ -1,0 +1,254 @@
+// HttpClient against a real nginx (TLS 1.3; HTTP/1.1 keep-alive or HTTP/2 by ALPN): reuse,
+// multiplexing, stale keep-alive connections (GET retried, POST refused), GOAWAY under load,
+// 8 MiB bodies both ways, and the errors a caller sees.
+#include "io_thread.hpp"
+#include "pool_exchange.hpp"
+#include "securechannel/http_client.hpp"
+#include "securechannel/monitored_pools.hpp"
+#include "securechannel/securechannel.hpp"
+#include "testing/certificate_authority.hpp"
+#include "testing/nginx_server.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <vector>
+
+namespace securechannel {
+namespace {
+
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+struct Outcome {
+  boost::system::error_code error;
+  HttpResponse response;
+};
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+    options.certificate_file = leaf.certificate_file;
+    options.key_file = leaf.key_file;
+  }
+
+  void start() { nginx = std::make_unique<testing::NginxServer>(options); }
+
+  PoolBuilder builder(std::vector<std::string> alpn) {
+    PoolBuilder b(nginx->endpoint());
+    b.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string()).with_alpn(std::move(alpn));
+    return b;
+  }
+
+  HttpRequest request(http::verb method, std::string target, std::string body = {}) {
+    HttpRequest r{method, target, 11};
+    r.set(http::field::host, "localhost");
+    r.body() = std::move(body);
+    return r;
+  }
+
+  static std::future<Outcome> send(HttpClient& client, HttpRequest r, HttpRequestOptions o = {}) {
+    auto promise = std::make_shared<std::promise<Outcome>>();
+    auto result = promise->get_future();
+    client.async_request(std::move(r), o, [promise](boost::system::error_code ec, HttpResponse response) {
+      promise->set_value({ec, std::move(response)});
+    });
+    return result;
+  }
+
+  // Waits until nginx has closed the pool's idle connection, without letting the pool or OpenSSL
+  // notice: a raw peek at the socket.
+  void wait_until_server_closed_the_idle_connection(SecureChannelPool& pool) {
+    ASSERT_TRUE(testing::eventually([&] {
+      std::optional<Lease> lease = pool.try_acquire();
+      if (!lease) return false;
+      char byte = 0;
+      return ::recv(lease->channel().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+    }, 20s)) << "nginx did not close the idle connection";
+  }
+
+  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
+  testing::IssuedCertificate leaf = authority.issue("localhost");
+  testing::NginxOptions options;
+  std::unique_ptr<testing::NginxServer> nginx;
+  testing::IoThread io;
+};
+
+TEST_F(HttpClientTest, Http11RequestsReuseKeepAliveConnections) {
+  start();
+  HttpClient client(builder({"http/1.1"}).with_max_connections(10).build(io.executor()));
+  for (int i = 0; i < 100; ++i) {
+    Outcome outcome = send(client, request(http::verb::get, "/")).get();
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.result_int(), 200u);
+    EXPECT_EQ(outcome.response.body(), "hello\n");
+  }
+  const HttpClientStats stats = client.stats();
+  EXPECT_EQ(stats.protocol, HttpProtocol::http1_1);
+  EXPECT_EQ(stats.requests, 100u);
+  EXPECT_GE(stats.requests_on_reused_connections, 99u);
+  EXPECT_EQ(client.pool()->stats().connections_created, 1u);
+}
+
+TEST_F(HttpClientTest, Http2MultiplexesConcurrentRequestsOnOneConnection) {
+  start();
+  HttpClient client(builder({"h2", "http/1.1"}).with_max_connections(1).build(io.executor()));
+  std::vector<std::future<Outcome>> outcomes;
+  for (int i = 0; i < 100; ++i) outcomes.push_back(send(client, request(http::verb::get, "/")));
+  for (auto& future : outcomes) {
+    Outcome outcome = future.get();
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.body(), "hello\n");
+  }
+  const HttpClientStats stats = client.stats();
+  EXPECT_EQ(stats.protocol, HttpProtocol::http2);
+  EXPECT_EQ(stats.requests, 100u);
+  ASSERT_EQ(stats.http2_connections.size(), 1u);
+  EXPECT_EQ(stats.http2_connections[0].streams_started, 100u);
+  EXPECT_EQ(client.pool()->stats().connections_created, 1u);
+}
+
+TEST_F(HttpClientTest, StaleKeepAliveConnectionRetriesGetButNotPost) {
+  options.keepalive_timeout_seconds = 1;
+  start();
+  // No probe at checkout: the request meets the dead connection, as it would when the server
+  // closes it just after the pool looked.
+  auto pool = builder({"http/1.1"}).with_validate_after_inactivity(3600s).build(io.executor());
+  HttpClient client(pool);
+  ASSERT_FALSE(send(client, request(http::verb::get, "/")).get().error);
+  wait_until_server_closed_the_idle_connection(*pool);
+
+  Outcome get = send(client, request(http::verb::get, "/")).get();
+  ASSERT_FALSE(get.error) << get.error.message();
+  EXPECT_EQ(get.response.body(), "hello\n");
+  EXPECT_EQ(client.stats().retries, 1u);
+
+  wait_until_server_closed_the_idle_connection(*pool);
+  Outcome post = send(client, request(http::verb::post, "/upload/x", "order=1")).get();
+  EXPECT_EQ(post.error, errc::request_not_replayed) << post.error.message();
+  EXPECT_EQ(client.stats().retries, 1u) << "the POST was not sent again";
+}
+
+TEST_F(HttpClientTest, GoawayUnderLoadLosesNoRequest) {
+  options.max_requests_per_connection = 25;  // nginx sends GOAWAY after 25 streams on a connection
+  start();
+  HttpClient client(builder({"h2"}).with_max_connections(2).build(io.executor()));
+  std::vector<std::future<Outcome>> outcomes;
+  for (int i = 0; i < 200; ++i) outcomes.push_back(send(client, request(http::verb::get, "/")));
+  for (auto& future : outcomes) {
+    Outcome outcome = future.get();
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.result_int(), 200u);
+  }
+  const HttpClientStats stats = client.stats();
+  EXPECT_EQ(stats.requests, 200u);
+  EXPECT_GE(stats.goaways + client.pool()->stats().connections_created, 8u)
+      << "200 streams at 25 per connection take at least 8 connections";
+  EXPECT_GE(client.pool()->stats().connections_created, 8u);
+}
+
+class HttpClientBodiesTest : public HttpClientTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(HttpClientBodiesTest, EightMebibytesDownAndUp) {
+  constexpr std::size_t size = 8 * 1024 * 1024;
+  options.generated_file_bytes = size;
+  start();
+  HttpClient client(builder({GetParam()}).build(io.executor()));
+  Outcome download = send(client, request(http::verb::get, "/big")).get();
+  ASSERT_FALSE(download.error) << download.error.message();
+  ASSERT_EQ(download.response.body().size(), size);
+  for (std::size_t i = 0; i < size; i += 4093) ASSERT_EQ(download.response.body()[i], testing::generated_file_byte(i)) << i;
+
+  Outcome upload = send(client, request(http::verb::put, "/upload/body", download.response.body())).get();
+  ASSERT_FALSE(upload.error) << upload.error.message();
+  EXPECT_EQ(upload.response.result_int(), 201u);
+  std::ifstream stored(nginx->document_root() / "upload" / "body", std::ios::binary);
+  const std::string content((std::istreambuf_iterator<char>(stored)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(content == download.response.body()) << "stored " << content.size() << " bytes";
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientBodiesTest, ::testing::Values("http/1.1", "h2"),
+                         [](const auto& parameter) { return std::string(parameter.param) == "h2" ? "Http2" : "Http11"; });
+
+TEST_F(HttpClientTest, ErrorsNameTheProblem) {
+  options.generated_file_bytes = 64 * 1024;
+  start();
+  HttpClient client(builder({"http/1.1"}).build(io.executor()));
+  Outcome slow = send(client, request(http::verb::get, "/slow"), {.timeout = 300ms}).get();
+  EXPECT_EQ(slow.error, errc::request_timeout);
+  Outcome large = send(client, request(http::verb::get, "/big"), {.max_response_body = 1000}).get();
+  EXPECT_EQ(large.error, errc::response_too_large);
+  Outcome missing = send(client, request(http::verb::get, "/upload/none")).get();
+  ASSERT_FALSE(missing.error);
+  EXPECT_EQ(missing.response.result_int(), 404u) << "a status is a response, not an error";
+  EXPECT_EQ(client.stats().failed_requests, 2u);
+}
+
+}  // namespace
+}  // namespace securechannel
+
+namespace securechannel {
+namespace {
+
+TEST_F(HttpClientTest, ChunkedGzipResponsesAreDecodedWithTheirTrailer) {
+  constexpr std::size_t size = 1024 * 1024;
+  options.generated_file_bytes = size;
+  start();
+  HttpClient client(builder({"http/1.1"}).build(io.executor()));
+  Outcome raw = send(client, [&] {
+    HttpRequest r = request(http::verb::get, "/gzip");
+    r.set(http::field::accept_encoding, "gzip");
+    return r;
+  }()).get();
+  ASSERT_FALSE(raw.error) << raw.error.message();
+  EXPECT_EQ(raw.response[http::field::content_encoding], "gzip");
+  EXPECT_TRUE(raw.response.chunked()) << "no Content-Length: nginx streams the compressed body in chunks";
+  EXPECT_LT(raw.response.body().size(), size / 4);
+  EXPECT_EQ(raw.response["X-Served-By"], "nginx") << "the trailer is kept as a field";
+
+  Outcome decoded = send(client, request(http::verb::get, "/gzip"), {.decode_content = true}).get();
+  ASSERT_FALSE(decoded.error) << decoded.error.message();
+  EXPECT_EQ(decoded.response.find(http::field::content_encoding), decoded.response.end());
+  ASSERT_EQ(decoded.response.body().size(), size);
+  for (std::size_t i = 0; i < size; i += 997) ASSERT_EQ(decoded.response.body()[i], testing::generated_file_byte(i)) << i;
+}
+
+}  // namespace
+}  // namespace securechannel
+
+
+namespace securechannel {
+namespace {
+
+TEST_F(HttpClientTest, ReuseAndMultiplexingAreExportedAsMetrics) {
+  start();
+  auto client = std::make_shared<HttpClient>(builder({"h2"}).with_max_connections(1).build(io.executor()));
+  MonitoredPools pools;
+  ASSERT_TRUE(pools.export_http_client(client));
+  EXPECT_FALSE(pools.export_http_client(nullptr));
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(send(*client, request(http::verb::get, "/")).get().error);
+  const std::string text = pools.metrics_text();
+  const std::string label = "{endpoint=\"" + nginx->endpoint() + "\"}";
+  EXPECT_NE(text.find("securechannel_http_requests_total" + label + " 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("securechannel_http_requests_on_reused_connections_total" + label + " 2\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("securechannel_http_protocol_info{endpoint=\"" + nginx->endpoint() + "\",protocol=\"h2\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("securechannel_http_http2_streams_in_flight{endpoint=\"" + nginx->endpoint() +
+                      "\",connection_id=\"1\"} 0\n"),
+            std::string::npos)
+      << text;
+  client.reset();
+  EXPECT_EQ(pools.metrics_text().find("securechannel_http_requests_total"), std::string::npos)
+      << "a destroyed client disappears";
+}
+
+}  // namespace
+}  // namespace securechannel
