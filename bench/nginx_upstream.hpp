@@ -20,6 +20,7 @@ struct NginxTuning {
   int worker_connections = 4096;
   // TLS 1.3 only: every client in a comparison then negotiates the same protocol.
   std::string ssl_protocols = "TLSv1.3";
+  bool http2 = false;  // offer h2 by ALPN (the HTTP benchmarks)
 };
 
 class NginxUpstream {
@@ -30,8 +31,7 @@ class NginxUpstream {
         nginx(testing::NginxOptions{.certificate_file = certificate.certificate_file,
                                     .key_file = certificate.key_file,
                                     .worker_connections = tuning.worker_connections,
-                                    // No ALPN is offered by the benchmarks; h2 would change nothing.
-                                    .http2 = false,
+                                    .http2 = tuning.http2,
                                     .ssl_protocols = tuning.ssl_protocols}) {}
 
   std::string ca_file() const { return authority.ca_certificate_file().string(); }

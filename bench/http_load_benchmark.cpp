@@ -1,0 +1,236 @@
+// HTTP throughput against one local nginx (1 worker, TLS 1.3, a 6-byte response), in one run:
+// our HttpClient beside wrk (HTTP/1.1, same connection count) and beside h2load (HTTP/2, same
+// connections x streams), as requests/s ratios, with the client's CPU seconds per 100k requests.
+// Load is bounded by time and stops by itself; the peers are Debian's wrk and h2load.
+//
+//   http_load_benchmark --seconds 5 --connections 32 --h2-connections 4 --h2-streams 32 --json out.json
+#include "nginx_upstream.hpp"
+#include "securechannel/http_client.hpp"
+#include "securechannel/securechannel.hpp"
+#include "testing/child_process.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/field.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <regex>
+
+namespace securechannel::bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int seconds = 5;
+  std::size_t connections = 32;     // HTTP/1.1: connections = requests in flight (as wrk)
+  std::size_t h2_connections = 4;   // HTTP/2: connections ...
+  std::size_t h2_streams = 32;      // ... x streams each (as h2load -c -m)
+  std::string json_file;
+};
+
+struct LoadResult {
+  std::string client;
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;  // the client's user + system time
+  std::string note{};      // why the figure is missing, or the command line
+
+  double requests_per_second() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+  double cpu_per_100k() const { return requests > 0 ? cpu_seconds * 100'000.0 / static_cast<double>(requests) : 0; }
+};
+
+double cpu_seconds(int who) {
+  rusage usage{};
+  ::getrusage(who, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+std::optional<std::string> find_program(const std::string& name) {
+  for (const char* directory : {"/usr/bin/", "/usr/local/bin/"}) {
+    const std::string path = std::string(directory) + name;
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return std::nullopt;
+}
+
+// Runs a load generator and reads from its output the successful requests and the seconds it
+// measured them over (first capture group of each pattern).
+LoadResult run_peer(const std::string& client, const std::vector<std::string>& command, int seconds,
+                    const std::regex& requests_pattern, const std::regex& seconds_pattern) {
+  LoadResult result{.client = client};
+  for (const std::string& part : command) result.note += (result.note.empty() ? "" : " ") + part;
+  const double cpu_before = cpu_seconds(RUSAGE_CHILDREN);
+  const auto started = Clock::now();
+  const auto run = testing::run_to_completion(command, "", std::chrono::seconds(seconds + 30));
+  result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  result.cpu_seconds = cpu_seconds(RUSAGE_CHILDREN) - cpu_before;
+  std::smatch requests;
+  std::smatch measured;
+  if (run.exit_code() != 0 || !std::regex_search(run.standard_output, requests, requests_pattern) ||
+      !std::regex_search(run.standard_output, measured, seconds_pattern)) {
+    result.note = client + " " + run.description() + ": " + run.standard_output.substr(0, 400) + run.standard_error;
+    result.seconds = 0;
+    return result;
+  }
+  result.requests = std::stoull(requests[1].str());
+  result.seconds = std::stod(measured[1].str());  // the peer's own timing, without its start-up
+  return result;
+}
+
+LoadResult run_our_client(const NginxUpstream& upstream, const std::string& alpn, std::size_t connections,
+                          std::size_t in_flight, int seconds) {
+  LoadResult result{.client = "securechannel HttpClient (" + alpn + ")"};
+  asio::io_context io(1);
+  auto pool = PoolBuilder(upstream.nginx.endpoint())
+                  .with_system_trust_store(false)
+                  .with_ca_file(upstream.ca_file())
+                  .with_alpn({alpn})
+                  .with_max_connections(connections)
+                  .with_max_pending(in_flight + 16)
+                  .build(io.get_executor());
+  HttpClient client(pool);
+  HttpRequest prototype{http::verb::get, "/", 11};
+  prototype.set(http::field::host, "localhost");
+  prototype.prepare_payload();
+
+  const double cpu_before = cpu_seconds(RUSAGE_SELF);
+  const auto started = Clock::now();
+  const auto deadline = started + std::chrono::seconds(seconds);
+  std::size_t outstanding = 0;
+  std::function<void()> issue = [&] {
+    if (Clock::now() >= deadline) {
+      if (outstanding == 0) {
+        client.shutdown();
+        pool->async_shutdown(std::chrono::seconds(1), [](boost::system::error_code) {});
+      }
+      return;
+    }
+    ++outstanding;
+    client.async_request(prototype, {}, [&](boost::system::error_code ec, HttpResponse response) {
+      --outstanding;
+      if (ec || response.result_int() != 200) {
+        ++result.errors;
+        if (result.note.empty()) result.note = ec ? ec.message() : "status " + std::to_string(response.result_int());
+      } else {
+        ++result.requests;
+      }
+      issue();
+    });
+  };
+  for (std::size_t i = 0; i < in_flight; ++i) issue();
+  io.run();
+  result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  result.cpu_seconds = cpu_seconds(RUSAGE_SELF) - cpu_before;
+  return result;
+}
+
+void print_row(const LoadResult& result, const LoadResult* reference) {
+  const std::string ratio = reference && reference->requests_per_second() > 0
+                                ? fmt::format("{:.2f}", result.requests_per_second() / reference->requests_per_second())
+                                : "-";
+  fmt::print("{:<38} {:>10.0f} {:>10.3f} {:>8} {:>7}\n", result.client, result.requests_per_second(),
+             result.cpu_per_100k(), ratio, result.errors);
+  if (result.requests == 0 && !result.note.empty()) fmt::print("    {}\n", result.note);
+}
+
+nlohmann::json to_json(const LoadResult& result) {
+  return {{"client", result.client},         {"requests", result.requests},
+          {"errors", result.errors},         {"seconds", result.seconds},
+          {"cpu_seconds", result.cpu_seconds}, {"requests_per_second", result.requests_per_second()},
+          {"cpu_seconds_per_100k", result.cpu_per_100k()}, {"note", result.note}};
+}
+
+int run(const Options& options) {
+  NginxUpstream upstream({.worker_connections = 4096, .http2 = true});
+  const std::string url = "https://" + upstream.nginx.endpoint() + "/";
+  const std::string duration = std::to_string(options.seconds);
+  fmt::print("nginx on {} (1 worker, TLS 1.3, 6-byte body), {} s per client, one client at a time.\n\n",
+             upstream.nginx.endpoint(), options.seconds);
+
+  std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
+
+  // HTTP/1.1: wrk with one thread and N connections (one request in flight on each).
+  std::optional<LoadResult> wrk;
+  if (auto path = find_program("wrk")) {
+    wrk = run_peer("wrk -t1 (HTTP/1.1)",
+                   {*path, "-t1", "-c" + std::to_string(options.connections), "-d" + duration + "s", url},
+                   options.seconds, std::regex(R"((\d+) requests in)"), std::regex(R"(requests in ([\d.]+)s)"));
+  }
+  rows.emplace_back(run_our_client(upstream, "http/1.1", options.connections, options.connections, options.seconds), wrk);
+
+  // HTTP/2: h2load with one thread, C connections x M streams, for the same time.
+  std::optional<LoadResult> h2load;
+  if (auto path = find_program("h2load")) {
+    h2load = run_peer("h2load -t1 (HTTP/2)",
+                      {*path, "-t1", "-c" + std::to_string(options.h2_connections), "-m" + std::to_string(options.h2_streams),
+                       "-D" + duration, url},
+                      options.seconds, std::regex(R"(requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded)"),
+                      std::regex(R"(finished in ([\d.]+)s)"));
+  }
+  rows.emplace_back(run_our_client(upstream, "h2", options.h2_connections, options.h2_connections * options.h2_streams,
+                                   options.seconds),
+                    h2load);
+
+  fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors");
+  nlohmann::json results = nlohmann::json::array();
+  bool complete = true;
+  for (const auto& [ours, reference] : rows) {
+    if (reference) {
+      print_row(*reference, nullptr);
+      results.push_back(to_json(*reference));
+    }
+    print_row(ours, reference ? &*reference : nullptr);
+    nlohmann::json entry = to_json(ours);
+    if (reference && reference->requests_per_second() > 0) {
+      entry["ratio_to_peer"] = ours.requests_per_second() / reference->requests_per_second();
+    }
+    results.push_back(std::move(entry));
+    complete = complete && ours.requests > 0 && ours.errors == 0;
+  }
+  if (!options.json_file.empty()) {
+    std::ofstream(options.json_file) << nlohmann::json{{"benchmark", "http_load"},
+                                                       {"upstream", upstream.nginx.endpoint()},
+                                                       {"seconds", options.seconds},
+                                                       {"connections", options.connections},
+                                                       {"h2_connections", options.h2_connections},
+                                                       {"h2_streams", options.h2_streams},
+                                                       {"results", results}}
+                                                .dump(2)
+                                     << "\n";
+  }
+  // Ratios are reported, not enforced (a shared machine is noisy); failed requests fail the run.
+  return complete ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace securechannel::bench
+
+int main(int argc, char** argv) {
+  securechannel::bench::Options options;
+  CLI::App app{"HTTP requests/s: securechannel HttpClient vs wrk (HTTP/1.1) and h2load (HTTP/2), against nginx"};
+  app.add_option("--seconds", options.seconds, "duration of each client")->capture_default_str()->check(CLI::Range(1, 120));
+  app.add_option("--connections", options.connections, "HTTP/1.1 connections")->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--h2-connections", options.h2_connections, "HTTP/2 connections")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--h2-streams", options.h2_streams, "HTTP/2 streams per connection")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--json", options.json_file, "also write the results to this file");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return securechannel::bench::run(options);
+  } catch (const std::exception& failure) {
+    fmt::print(stderr, "http_load_benchmark: {}\n", failure.what());
+    return 1;
+  }
+}
