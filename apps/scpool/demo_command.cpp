@@ -14,7 +14,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <exception>
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace scpool {
@@ -117,14 +121,33 @@ int run_demo(const DemoOptions& options) {
     print_monitoring_urls(monitoring->base_url(), !options.metrics_token.empty());
 
     bool stop_requested = false;
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code error, int) {
-      if (!error) stop_requested = true;
-    });
+    // SIGINT and SIGTERM stop the demo. SIGHUP reloads the pool's TLS material (the CA file), as
+    // the daemon will: new connections use it, connections in use keep theirs.
+    asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error, int number) {
+      if (error) return;
+      if (number != SIGHUP) {
+        stop_requested = true;
+        return;
+      }
+      std::string problem;
+      if (pool->reload_tls(problem)) {
+        fmt::print("SIGHUP: TLS material reloaded (tls.ca_file {}); new connections use it\n",
+                   pool->config().tls.ca_file);
+      } else {
+        fmt::print("SIGHUP: TLS reload failed, the previous material stays in use: {}\n", problem);
+      }
+      std::fflush(stdout);  // seen at once when stdout is a file or a pipe
+      signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
 
     std::size_t failures = 0;
+    // Outside the loop: callers still running when a signal stops a batch resume during the
+    // shutdown below and must find their results alive.
+    BatchResult batch;
     do {
-      BatchResult batch;
+      batch = BatchResult{};
       batch.round_trip_us.reserve(options.exchanges);
       const std::size_t clients = std::min(options.clients, options.exchanges);
       const auto started = Clock::now();
@@ -136,6 +159,7 @@ int run_demo(const DemoOptions& options) {
       while (batch.succeeded + batch.failed < options.exchanges && !stop_requested) io.run_one();
       const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       print_report(*pool, batch, seconds);
+      std::fflush(stdout);  // each batch's report is seen at once, also through a pipe
       failures += batch.failed;
     } while (options.forever && !stop_requested);
 

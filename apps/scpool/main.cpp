@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   demo_command->add_option("--clients", demo.clients, "Concurrent callers")->check(CLI::Range(1, 100'000));
   demo_command->add_option("--exchanges", demo.exchanges, "Round trips per batch")->check(CLI::Range(1, 100'000'000));
   demo_command->add_option("--message-size", demo.message_size, "Bytes per message")->check(CLI::Range(1, 1 << 20));
-  demo_command->add_flag("--forever", demo.forever, "Repeat batches until Ctrl-C");
+  demo_command->add_flag("--forever", demo.forever, "Repeat batches until Ctrl-C (SIGHUP reloads the TLS material)");
   demo_command->add_option("--metrics-host", demo.metrics_host, "Address of the monitoring endpoints");
   demo_command->add_option("--metrics-port", demo.metrics_port, "Port of the monitoring endpoints (0: any free port)");
   demo_command->add_option("--metrics-token", demo.metrics_token, "X-Auth-Token required by all but /healthz, /readyz");

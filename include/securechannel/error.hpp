@@ -40,8 +40,20 @@ enum class errc {
   content_decoding_failed,    // a gzip, deflate or br body did not decode
   http_protocol_error,        // malformed HTTP/1.1 message or HTTP/2 frame from the peer
   websocket_closed,           // the WebSocket peer closed the connection (close frame)
+  // TLS policy refusals with a cause of their own (docs/TLS.md, "Certificate checks"): the
+  // upstream must change its certificate or configuration, not the pool its trust settings.
+  certificate_key_too_weak,                  // a key in the peer's chain is below the security
+                                             // level (RSA or DH under 2048 bits, EC under 224)
+  certificate_signature_algorithm_insecure,  // a certificate in the chain is signed with a digest
+                                             // below the security level (SHA-1, MD5)
+  protocol_version_unsupported,              // the server offers no TLS version the pool accepts
+                                             // (e.g. only TLS 1.1 or 1.0)
+  // mTLS (docs/TLS.md, "Secrets and mTLS"): the server refused us, not we the server.
+  client_certificate_required,  // the server demands a client certificate and none is configured
+  client_certificate_rejected,  // the server did not accept our client certificate (e.g. its CA
+                                // did not sign it): tls_failure() carries the server's alert
   // Keep last: the tests iterate up to it.
-  last_error_code_ = websocket_closed,
+  last_error_code_ = client_certificate_rejected,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

@@ -57,6 +57,12 @@ class PoolBuilder {
   PoolBuilder& with_pin(std::string pin);
   PoolBuilder& with_session_resumption(bool enabled);
   PoolBuilder& with_server_name(std::string name);
+  // mTLS: our certificate chain (PEM, leaf first) and its private key, offered when the server
+  // asks; `passphrase` for an encrypted key. The key and passphrase are loaded through
+  // SecureBuffers and wiped once OpenSSL holds the key (docs/TLS.md, "Secrets and mTLS").
+  PoolBuilder& with_client_certificate(std::string chain_file, std::string key_file, std::string passphrase = {});
+  // Warn (spdlog) when the upstream's certificate expires within `threshold` [14 days]; 0: never.
+  PoolBuilder& with_certificate_expiry_warning(Milliseconds threshold);
   // Injection for tests
   PoolBuilder& with_clock(std::shared_ptr<Clock> clock);
   PoolBuilder& with_random(std::shared_ptr<RandomSource> random);

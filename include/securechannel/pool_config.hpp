@@ -42,6 +42,10 @@ struct PoolConfig {
   std::uint16_t metrics_port = 9090;       // 0: any free port (tests)
   std::string metrics_auth_token;          // empty: no authentication
   TlsOptions tls;
+  // Logs a warning when the upstream's certificate (the leaf of the latest full handshake)
+  // expires sooner than this; 0 turns the warning off. The expiry itself is always exported
+  // (<ns>_upstream_cert_expiry_timestamp_seconds, status JSON upstream_certificate_not_after).
+  Milliseconds certificate_expiry_warning{14LL * 24 * 3600 * 1000};
   std::shared_ptr<Clock> clock;            // null: the steady clock
   std::shared_ptr<RandomSource> random;    // null: a seeded Mersenne twister
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct PoolStats {
   CircuitState circuit_state = CircuitState::closed;
   bool established = false;  // a connection has been established since the pool was last empty
   bool connect_failing = false;  // the most recent connection attempt failed
+  // notAfter of the upstream's leaf certificate, from the latest full handshake (resumed ones
+  // carry no certificate); nullopt until one happened.
+  std::optional<std::chrono::system_clock::time_point> upstream_certificate_not_after;
   // Counters, each event counted once.
   std::uint64_t acquires = 0;             // successful acquires (requests_total)
   std::uint64_t reuses = 0;               // of those, served by an already used connection
@@ -60,6 +64,8 @@ struct PoolStats {
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t closed_latency = 0;
   std::uint64_t closed_broken = 0;        // returned by a lease after an error
+  std::uint64_t tls_reloads = 0;          // reload_tls() calls that swapped in new TLS material
+  std::uint64_t tls_reload_failures = 0;  // reload_tls() calls that kept the old material
   std::uint64_t total_errors = 0;
   std::map<std::string, std::uint64_t> errors_by_kind;
 };

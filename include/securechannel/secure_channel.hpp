@@ -153,6 +153,17 @@ class SecureChannel {
   // Frees OpenSSL's copies of the verified name once the handshake no longer needs them.
   void forget_verified_name() noexcept;
   boost::system::error_code classify_failure(int ssl_error) noexcept;
+  // mTLS over TLS 1.3: our side of the handshake ends before the server has checked our
+  // certificate; it answers with tickets or data (accepted) or an alert (refused) about one round
+  // trip later. True when the server asked for a certificate on a full handshake, so that
+  // answer is worth waiting for before the connection is handed out.
+  bool awaits_certificate_verdict() const noexcept;
+  // Processes what the server sent since (application data stays unread): done when it accepted
+  // us, want_read while nothing telling has arrived, failed with the named error otherwise.
+  detail::TlsStep read_certificate_verdict(boost::system::error_code& error) noexcept;
+  // After the server asked for our certificate, its alert as client_certificate_required or
+  // client_certificate_rejected (and the reason spelled out); empty for any other failure.
+  boost::system::error_code client_certificate_failure(unsigned long first_error) noexcept;
   TlsFailure& failure();
   friend struct ConnectSequence;
 

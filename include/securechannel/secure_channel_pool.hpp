@@ -108,12 +108,23 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
         token, grace);
   }
 
+  // Re-reads the pool's TLS material as config().tls names it (ca_file, ca_directory, the system
+  // store, client certificate files) into a new ClientTlsContext for every connection opened from
+  // now on. Connections already open, idle or leased, keep the context they were made with until
+  // they close (max_lifetime rotates them): none is dropped. The new context starts with an empty
+  // session cache, so the next connections make full handshakes against the new material.
+  // On failure the current context stays in use and `error` names the field ("tls.ca_file: ...").
+  // Counted in <ns>_tls_reloads_total{result}; logged. Thread-safe; reads the files on the
+  // calling thread, outside the pool's lock. `scpool demo` calls it on SIGHUP.
+  bool reload_tls(std::string& error);
+
   PoolStats stats() const;
   std::vector<ConnectionSnapshot> connection_snapshots() const;
   ConnectFailure last_connect_failure() const;
   PoolHistograms histograms() const;
   const PoolConfig& config() const noexcept { return config_; }
-  const ClientTlsContext& tls_context() const noexcept { return *tls_; }
+  // The context new connections use; reload_tls() replaces it.
+  std::shared_ptr<const ClientTlsContext> tls_context() const;
   executor_type get_executor() const noexcept { return executor_; }
 
  private:
@@ -155,10 +166,14 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void on_cleanup_tick(boost::system::error_code error);
   void on_grace_expired(boost::system::error_code error);
   void run(Deferred& deferred);
+  // Certificate lifecycle (pool_certificates.cpp): after a full handshake, keeps the leaf's
+  // notAfter for the expiry gauge; warns once per certificate under certificate_expiry_warning.
+  void record_upstream_certificate_locked(detail::PooledConnection& connection, Deferred& deferred);
+  void check_certificate_expiry_locked(Deferred& deferred);
 
   executor_type executor_;
   PoolConfig config_;
-  std::shared_ptr<const ClientTlsContext> tls_;
+  std::shared_ptr<const ClientTlsContext> tls_;  // guarded by mutex_: reload_tls() swaps it
   std::shared_ptr<detail::PoolTelemetry> telemetry_;
   ReconnectBackoff backoff_;
 
@@ -188,6 +203,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   std::vector<ShutdownHandler> shutdown_handlers_;
   ConnectFailure last_failure_;
   std::uint64_t next_connection_id_ = 0;
+  // The notAfter the latest expiry warning was about: one warning per certificate, not per connect.
+  std::optional<std::chrono::system_clock::time_point> expiry_warned_for_;
 };
 
 }  // namespace securechannel

@@ -44,6 +44,15 @@ struct TlsOptions {
   std::vector<std::string> pins;
   // Name sent as SNI and checked against the certificate; empty means the endpoint's host.
   std::string server_name;
+  // mTLS: our certificate, offered when the server asks for one. A PEM file with the leaf first,
+  // then any intermediates the server needs to build the chain to the CA it trusts.
+  std::string client_certificate_file;
+  // The private key of that certificate, PEM (PKCS#8 or traditional; encrypted when a passphrase
+  // is given). Read into a SecureBuffer, parsed by OpenSSL from there, then wiped.
+  std::string client_key_file;
+  // Passphrase of an encrypted client_key_file. ClientTlsContext::create copies it into a
+  // SecureBuffer for OpenSSL's password callback and wipes the copy of the options it keeps.
+  std::string client_key_passphrase;
 };
 
 }  // namespace securechannel

@@ -94,6 +94,7 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
   // Without pins the handshake's own verification is the whole identity check, and OpenSSL
   // reports a TLS 1.2 session only after it passed; with pins, wait for check_pins().
   ticket_destination_.identity_confirmed = context_->pins().empty();
+  ticket_destination_.certificate_requested = false;
   SSL_set_app_data(ssl_, &ticket_destination_);
   if (cache != nullptr) {
     if (SSL_SESSION* session = cache->take(*ticket_destination_.server)) {
@@ -164,6 +165,10 @@ bool SecureChannel::absorb_session_tickets() noexcept {
   return received;
 }
 
+// The shortest wait for a TLS 1.3 server's verdict on our client certificate (see below): long
+// enough for a server to verify a certificate chain and a signature even on a loaded machine.
+constexpr std::chrono::milliseconds certificate_verdict_wait_floor{50};
+
 // Runs with the channel alive (the caller keeps it so until the handler runs).
 struct ConnectSequence {
   static asio::awaitable<error_code> run(SecureChannel& channel, std::string host, std::string port,
@@ -230,6 +235,27 @@ struct ConnectSequence {
       auto waited = co_await (channel.socket_.async_wait(wait_type, asio::as_tuple(asio::use_awaitable)) || expired());
       if (waited.index() == 1) co_return errc::connect_timeout;
       if (auto [wait_error] = std::get<0>(waited); wait_error) co_return wait_error;
+    }
+
+    // mTLS on TLS 1.3: the server judges our certificate after our Finished and answers with
+    // tickets (or data) or an alert one round trip later. Wait for that answer, so that a refused
+    // certificate fails the connect with its own error instead of a lease's first read. A server
+    // that issues no tickets and waits for us to speak gives no answer: after twice the
+    // handshake's time (at least certificate_verdict_wait_floor) silence counts as acceptance.
+    if (channel.awaits_certificate_verdict()) {
+      const auto grace = std::max<std::chrono::steady_clock::duration>(2 * channel.handshake_duration(),
+                                                                        certificate_verdict_wait_floor);
+      timer.expires_at(std::min(deadline, std::chrono::steady_clock::now() + grace));
+      for (;;) {
+        error_code verdict_error;
+        const detail::TlsStep verdict = channel.read_certificate_verdict(verdict_error);
+        if (verdict == detail::TlsStep::failed) co_return verdict_error;
+        if (verdict == detail::TlsStep::done) break;
+        auto waited = co_await (channel.socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+                                timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (waited.index() == 1) break;
+        if (auto [wait_error] = std::get<0>(waited); wait_error) co_return wait_error;
+      }
     }
 
     // A TLS 1.3 server sends its tickets about one round trip after our Finished, and OpenSSL only

@@ -2,6 +2,8 @@
 // repeat after readiness waits, and the mapping of OpenSSL's failures onto our error codes.
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel.hpp"
+#include "tls/handshake_refusal.hpp"
+#include "tls/peer_certificate.hpp"
 
 #include <boost/asio/error.hpp>
 #include <openssl/err.h>
@@ -37,8 +39,9 @@ boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcep
     if (verify_result != X509_V_OK) {
       failure().verify_result = verify_result;
       failure().reason = X509_verify_cert_error_string(verify_result);
+      if (detail::verify_result_concerns_chain(verify_result)) failure().peer_chain = detail::describe_sent_chain(ssl_);
       ERR_clear_error();
-      return errc::certificate_verify_failed;
+      return detail::verify_result_error(verify_result);
     }
   }
   if (ssl_error == SSL_ERROR_SYSCALL) {
@@ -53,8 +56,14 @@ boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcep
   }
   const unsigned long first = ERR_peek_error();
   failure().reason = drain_openssl_errors();
+  if (const boost::system::error_code refused = client_certificate_failure(first)) return refused;
   if (ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     return established_ ? errc::connection_closed : errc::tls_handshake_failed;
+  }
+  if (!established_) {
+    if (const auto refusal = detail::handshake_error_for(first)) return *refusal;
+    // Our ClientHello was the last handshake message: the alert answered it.
+    if (SSL_get_state(ssl_) == TLS_ST_CW_CLNT_HELLO) failure().reason += detail::client_hello_refusal_note(first);
   }
   return established_ ? errc::protocol_error : errc::tls_handshake_failed;
 }

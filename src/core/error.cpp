@@ -33,6 +33,15 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::content_decoding_failed: return "response body could not be decoded (Content-Encoding)";
       case errc::http_protocol_error: return "HTTP protocol error from the peer";
       case errc::websocket_closed: return "WebSocket closed by the peer";
+      case errc::certificate_key_too_weak:
+        return "certificate key too weak: a key in the server's chain is below the TLS security level (e.g. RSA-1024)";
+      case errc::certificate_signature_algorithm_insecure:
+        return "insecure certificate signature: a certificate in the server's chain is signed with SHA-1 or weaker";
+      case errc::protocol_version_unsupported:
+        return "the server offers no TLS version the pool accepts (TLS 1.2 at the lowest, TLS 1.3 by default)";
+      case errc::client_certificate_required:
+        return "the server requires a client certificate and none is configured (tls.client_certificate_file)";
+      case errc::client_certificate_rejected: return "the server rejected our client certificate";
     }
     return "unknown securechannel error " + std::to_string(value);
   }
@@ -66,6 +75,11 @@ std::string_view error_name(errc code) noexcept {
     case errc::content_decoding_failed: return "content_decoding_failed";
     case errc::http_protocol_error: return "http_protocol_error";
     case errc::websocket_closed: return "websocket_closed";
+    case errc::certificate_key_too_weak: return "certificate_key_too_weak";
+    case errc::certificate_signature_algorithm_insecure: return "certificate_signature_algorithm_insecure";
+    case errc::protocol_version_unsupported: return "protocol_version_unsupported";
+    case errc::client_certificate_required: return "client_certificate_required";
+    case errc::client_certificate_rejected: return "client_certificate_rejected";
   }
   return "unknown";
 }

@@ -7,8 +7,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -32,11 +30,11 @@ constexpr std::chrono::seconds linger_limit{2};
 // decides first, this only bounds what one connection can make us buffer.
 constexpr std::size_t buffer_slack = 4096;
 
-std::array<unsigned char, 32> sha256(std::string_view text) {
-  std::array<unsigned char, 32> digest{};
-  static_assert(SHA256_DIGEST_LENGTH == 32);
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
-  return digest;
+// Moves the token into locked memory and wipes every byte the options' string held.
+SecureBuffer take_token(MonitoringServerOptions& options) {
+  SecureBuffer token = SecureBuffer::copy_of(options.auth_token);
+  secure_wipe(options.auth_token);
+  return token;
 }
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -53,9 +51,7 @@ bool client_gone(const error_code& error) {
 // ServerContext
 
 ServerContext::ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler)
-    : options(std::move(server_options)), handler(std::move(request_handler)) {
-  if (!options.auth_token.empty()) expected_token_digest_ = sha256(options.auth_token);
-}
+    : auth_token_(take_token(server_options)), options(std::move(server_options)), handler(std::move(request_handler)) {}
 
 void ServerContext::track(const std::shared_ptr<MonitoringSession>& session) {
   std::lock_guard lock(sessions_mutex_);
@@ -80,16 +76,13 @@ void ServerContext::close_all() {
 }
 
 bool ServerContext::requires_token(std::string_view target) const {
-  if (options.auth_token.empty()) return false;
+  if (auth_token_.empty()) return false;
   const std::string_view path = path_of(target);
   return std::none_of(options.unauthenticated_paths.begin(), options.unauthenticated_paths.end(),
                       [path](const std::string& open_path) { return open_path == path; });
 }
 
-bool ServerContext::token_matches(std::string_view presented) const {
-  const auto presented_digest = sha256(presented);
-  return CRYPTO_memcmp(presented_digest.data(), expected_token_digest_.data(), presented_digest.size()) == 0;
-}
+bool ServerContext::token_matches(std::string_view presented) const { return auth_token_.equals(presented); }
 
 // ---------------------------------------------------------------------------------------------
 // MonitoringSession

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "securechannel/monitoring_server.hpp"
+#include "securechannel/secure_buffer.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,6 +33,12 @@ class MonitoringSession;
 
 // What the connections of one server share. Lives as long as the server or its last connection.
 struct ServerContext {
+ private:
+  // The expected X-Auth-Token, in locked memory. Declared first: it is taken out of the options
+  // (and their string wiped) before they are stored below.
+  const SecureBuffer auth_token_;
+
+ public:
   ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler);
 
   // Tracked weakly so that stop() can close them; each session removes itself when destroyed.
@@ -40,11 +47,11 @@ struct ServerContext {
   void close_all();
 
   bool requires_token(std::string_view target) const;
-  // Compares digests of the two tokens with CRYPTO_memcmp: the time taken depends neither on
-  // where they first differ nor on the expected token's length.
+  // SecureBuffer::equals: the time taken depends neither on where the tokens first differ nor
+  // on the expected token's length, only on the presented one's.
   bool token_matches(std::string_view presented) const;
 
-  const MonitoringServerOptions options;
+  const MonitoringServerOptions options;  // auth_token empty: it lives in auth_token_
   const MonitoringHandler handler;
 
   std::atomic<std::uint64_t> requests_served{0};
@@ -57,7 +64,6 @@ struct ServerContext {
   std::atomic<std::size_t> open_connections{0};
 
  private:
-  std::array<unsigned char, 32> expected_token_digest_{};
   std::mutex sessions_mutex_;
   std::unordered_map<const MonitoringSession*, std::weak_ptr<MonitoringSession>> sessions_;
 };

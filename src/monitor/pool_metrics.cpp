@@ -1,5 +1,6 @@
 #include "securechannel/pool_metrics.hpp"
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <string_view>
@@ -71,6 +72,14 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   out.gauge("pending_acquires", "Callers waiting for a connection.", static_cast<double>(stats.pending_acquires));
   out.gauge("circuit_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             static_cast<double>(static_cast<int>(stats.circuit_state)));
+  // Absent until a full handshake has shown a certificate: a made-up 0 would read as "expired".
+  if (stats.upstream_certificate_not_after) {
+    out.gauge("upstream_cert_expiry_timestamp_seconds",
+              "notAfter of the upstream's leaf certificate (latest full handshake), Unix time in seconds.",
+              static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                      stats.upstream_certificate_not_after->time_since_epoch())
+                                      .count()));
+  }
 
   out.counter("connections_created_total", "Connections established (TLS handshake verified).",
               stats.connections_created);
@@ -97,6 +106,10 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
                                                                   {"broken", stats.closed_broken}};
   out.counter_by("connections_recycled_total", "Connections closed by the pool's policy, by reason.", "reason",
                  recycled);
+  const std::pair<std::string_view, std::uint64_t> reloads[] = {{"success", stats.tls_reloads},
+                                                                {"failure", stats.tls_reload_failures}};
+  out.counter_by("tls_reloads_total", "TLS material reloads (reload_tls), by result; on failure the previous stays.",
+                 "result", reloads);
 
   // Every error once, by kind. The kinds an upstream can cause are always present (from 0), so
   // that rate() and alerts work before the first failure; rarer kinds appear when first seen.

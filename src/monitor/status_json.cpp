@@ -1,5 +1,7 @@
 #include "monitor/status_json.hpp"
 
+#include "securechannel/secure_buffer.hpp"
+
 #include <cmath>
 #include <ctime>
 
@@ -17,6 +19,15 @@ json latency_quantiles_ms(const HistogramSnapshot& snapshot) {
           {"p99", snapshot.quantile(0.99) / 1'000.0},
           {"max", snapshot.max_microseconds() / 1'000.0},
           {"samples", snapshot.count()}};
+}
+
+json memory_protection_json(const MemoryProtectionStatus& status) {
+  return {{"enabled", status.enabled},
+          {"self_check", status.self_check},
+          {"secure_buffers", status.secure_buffers},
+          {"buffers", status.buffers},
+          {"locked_bytes", status.locked_bytes},
+          {"mlock_failures", status.mlock_failures}};
 }
 
 std::size_t active_connections(const PoolStats& stats) noexcept {
@@ -91,6 +102,12 @@ json pool_status_json(const SecureChannelPool& pool, std::chrono::system_clock::
       {"pool_healthy", pool_is_healthy(stats)},
       {"latency_ms", latency_quantiles_ms(histograms.recent_round_trips)},
       {"errors_by_kind", stats.errors_by_kind},
+      // null until a full handshake has shown the upstream's certificate.
+      {"upstream_certificate_not_after",
+       stats.upstream_certificate_not_after ? json(rfc3339_utc(*stats.upstream_certificate_not_after)) : json(nullptr)},
+      // Process-wide, not the pool's: the SecureBuffers holding the metrics token, client keys
+      // and passphrases (seed 002's "enhanced status").
+      {"memory_protection", memory_protection_json(memory_protection_status())},
   };
 }
 

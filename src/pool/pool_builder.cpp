@@ -36,6 +36,13 @@ PoolBuilder& PoolBuilder::with_pin(std::string pin) { config_.tls.pins.push_back
 PoolBuilder& PoolBuilder::with_session_resumption(bool enabled) { config_.tls.session_resumption = enabled; return *this; }
 PoolBuilder& PoolBuilder::with_alpn(std::vector<std::string> value) { config_.tls.alpn = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_server_name(std::string value) { config_.tls.server_name = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_client_certificate(std::string chain_file, std::string key_file, std::string passphrase) {
+  config_.tls.client_certificate_file = std::move(chain_file);
+  config_.tls.client_key_file = std::move(key_file);
+  config_.tls.client_key_passphrase = std::move(passphrase);
+  return *this;
+}
+PoolBuilder& PoolBuilder::with_certificate_expiry_warning(Milliseconds value) { config_.certificate_expiry_warning = value; return *this; }
 PoolBuilder& PoolBuilder::with_clock(std::shared_ptr<Clock> value) { config_.clock = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_random(std::shared_ptr<RandomSource> value) { config_.random = std::move(value); return *this; }
 // clang-format on

@@ -92,6 +92,9 @@ std::optional<ConfigError> validate(PoolConfig& config) {
     return ConfigError("histogram_rotation_interval", "must be greater than zero");
   }
   if (config.metrics_host.empty()) return ConfigError("metrics_host", "must not be empty");
+  if (config.certificate_expiry_warning.count() < 0) {
+    return ConfigError("certificate_expiry_warning", "must not be negative (0 turns the warning off)");
+  }
   if (config.tls.server_name.find_first_of(" \t\r\n/") != std::string::npos) {
     return ConfigError("tls.server_name", "'" + config.tls.server_name + "' is not a host name");
   }

@@ -58,6 +58,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       established_ = true;
       ++counters_.connections_created;
       if (connection->channel().resumed_session()) ++counters_.tls_resumed;
+      record_upstream_certificate_locked(*connection, deferred);
       if (!lineage_.empty()) {
         connection->reconnects_ = static_cast<std::uint32_t>(lineage_.back() + 1);
         lineage_.pop_back();

@@ -57,6 +57,8 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       telemetry_->acquire_waits.rotate();
       telemetry_->handshakes.rotate();
     }
+    // A long-lived pool sees its upstream's certificate approach its end between handshakes.
+    check_certificate_expiry_locked(deferred);
     // Seed 001 bug #1: "established" must fall back once the pool has emptied.
     if (connections_.empty()) established_ = false;
     top_up_locked(deferred);

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -74,6 +75,39 @@ PrivateKey generate_p256_key() {
   PrivateKey key(EVP_EC_gen("P-256"));
   check(key != nullptr, "generating an EC P-256 key");
   return key;
+}
+
+PrivateKey generate_key(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::ec_p256: return generate_p256_key();
+    case KeyKind::rsa_2048: {
+      PrivateKey key(EVP_RSA_gen(2048));
+      check(key != nullptr, "generating an RSA-2048 key");
+      return key;
+    }
+    case KeyKind::rsa_1024: {
+      PrivateKey key(EVP_RSA_gen(1024));
+      check(key != nullptr, "generating an RSA-1024 key");
+      return key;
+    }
+  }
+  throw std::invalid_argument("CertificateAuthority: unknown KeyKind");
+}
+
+const EVP_MD* signature_digest(SignatureDigest digest) {
+  switch (digest) {
+    case SignatureDigest::sha256: return EVP_sha256();
+    case SignatureDigest::sha1: return EVP_sha1();
+  }
+  throw std::invalid_argument("CertificateAuthority: unknown SignatureDigest");
+}
+
+std::string certificate_pem(X509* certificate) {
+  Bio memory(BIO_new(BIO_s_mem()));
+  check(memory != nullptr && PEM_write_bio_X509(memory.get(), certificate) == 1, "encoding a certificate as PEM");
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(memory.get(), &data);
+  return std::string(data, static_cast<std::size_t>(length));
 }
 
 // 159 random bits: positive, unique in practice, and within the 20 octets RFC 5280 allows.
@@ -170,6 +204,12 @@ void write_certificate(const fs::path& path, X509* certificate) {
   write_file(path, "certificate", [&](BIO* file) { return PEM_write_bio_X509(file, certificate); });
 }
 
+void write_text(const fs::path& path, const std::string& text) {
+  write_file(path, "text", [&](BIO* file) {
+    return BIO_write(file, text.data(), static_cast<int>(text.size())) == static_cast<int>(text.size()) ? 1 : 0;
+  });
+}
+
 // PEM_write_bio_PrivateKey writes unencrypted PKCS#8 ("BEGIN PRIVATE KEY").
 void write_private_key(const fs::path& path, EVP_PKEY* key) {
   write_file(path, "private key", [&](BIO* file) {
@@ -189,6 +229,9 @@ struct CertificateAuthority::State {
   fs::path directory;
   PrivateKey key;
   Certificate certificate;
+  // PEM of this CA's certificate and the intermediates above it, root excluded: what goes after
+  // a leaf in its chain_file. Empty for a root.
+  std::string chain_pem;
 
   State() = default;
   State(const State&) = delete;
@@ -229,23 +272,50 @@ std::filesystem::path CertificateAuthority::ca_certificate_file() const { return
 IssuedCertificate CertificateAuthority::issue(const std::string& name, const CertificateOptions& options) {
   check_file_name(name);
   ERR_clear_error();
-  const PrivateKey key = generate_p256_key();
+  const PrivateKey key = generate_key(options.key);
   Certificate leaf =
       new_certificate(key.get(), options.common_name, options.valid_from_offset, options.valid_until_offset);
-  X509* ca = state_->certificate.get();
-  check(X509_set_issuer_name(leaf.get(), X509_get_subject_name(ca)) == 1, "setting the issuer");
-  add_extension(leaf.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
-  add_extension(leaf.get(), ca, NID_key_usage, "critical,digitalSignature");
-  add_extension(leaf.get(), ca, NID_ext_key_usage, "serverAuth,clientAuth");
-  add_extension(leaf.get(), ca, NID_subject_key_identifier, "hash");
-  add_extension(leaf.get(), ca, NID_authority_key_identifier, "keyid:always");
+  // A self-signed leaf is its own issuer; it carries no authorityKeyIdentifier.
+  X509* issuer = options.self_signed ? leaf.get() : state_->certificate.get();
+  EVP_PKEY* signing_key = options.self_signed ? key.get() : state_->key.get();
+  check(X509_set_issuer_name(leaf.get(), X509_get_subject_name(issuer)) == 1, "setting the issuer");
+  add_extension(leaf.get(), issuer, NID_basic_constraints, "critical,CA:FALSE");
+  // RSA keys may also encipher: TLS 1.2's RSA key exchange (AES128-SHA) needs keyEncipherment.
+  add_extension(leaf.get(), issuer, NID_key_usage,
+                options.key == KeyKind::ec_p256 ? "critical,digitalSignature" : "critical,digitalSignature,keyEncipherment");
+  add_extension(leaf.get(), issuer, NID_ext_key_usage, "serverAuth,clientAuth");
+  add_extension(leaf.get(), issuer, NID_subject_key_identifier, "hash");
+  if (!options.self_signed) add_extension(leaf.get(), issuer, NID_authority_key_identifier, "keyid:always");
   add_subject_alt_names(leaf.get(), options);
-  check(X509_sign(leaf.get(), state_->key.get(), EVP_sha256()) > 0, "signing '" + name + "'");
+  check(X509_sign(leaf.get(), signing_key, signature_digest(options.digest)) > 0, "signing '" + name + "'");
 
-  IssuedCertificate issued{state_->directory / (name + ".pem"), state_->directory / (name + ".key")};
+  IssuedCertificate issued{state_->directory / (name + ".pem"), state_->directory / (name + ".key"),
+                           state_->directory / (name + ".chain.pem")};
   write_certificate(issued.certificate_file, leaf.get());
   write_private_key(issued.key_file, key.get());
+  write_text(issued.chain_file, certificate_pem(leaf.get()) + (options.self_signed ? "" : state_->chain_pem));
   return issued;
+}
+
+CertificateAuthority CertificateAuthority::issue_intermediate(const std::string& common_name) {
+  ERR_clear_error();
+  auto state = std::make_unique<State>();
+  state->directory = make_temporary_directory();
+  state->key = generate_p256_key();
+  // Inside the root's ten years, so that validity never decides a test about chains.
+  constexpr std::chrono::seconds kFiveYears{5LL * 365 * 24 * 3600};
+  state->certificate = new_certificate(state->key.get(), common_name, -kFiveYears, kFiveYears);
+  X509* intermediate = state->certificate.get();
+  X509* parent = state_->certificate.get();
+  check(X509_set_issuer_name(intermediate, X509_get_subject_name(parent)) == 1, "setting the issuer");
+  add_extension(intermediate, parent, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+  add_extension(intermediate, parent, NID_key_usage, "critical,keyCertSign,cRLSign");
+  add_extension(intermediate, parent, NID_subject_key_identifier, "hash");
+  add_extension(intermediate, parent, NID_authority_key_identifier, "keyid:always");
+  check(X509_sign(intermediate, state_->key.get(), EVP_sha256()) > 0, "signing intermediate '" + common_name + "'");
+  write_certificate(state->directory / "ca.pem", intermediate);
+  state->chain_pem = certificate_pem(intermediate) + state_->chain_pem;
+  return CertificateAuthority(std::move(state));
 }
 
 }  // namespace securechannel::testing

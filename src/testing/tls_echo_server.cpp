@@ -271,6 +271,27 @@ class TlsEchoServer::Impl {
 
   const ServerState& state() const { return state_; }
 
+  void replace_certificate(const std::filesystem::path& certificate_file, const std::filesystem::path& key_file) {
+    // On the server thread, between two handshakes: SSL objects copy the context's certificate
+    // when they are made, so open connections are not affected.
+    // The outcome travels as text: a future holding an exception_ptr trips ThreadSanitizer.
+    std::promise<std::string> done;
+    std::future<std::string> problem = done.get_future();
+    asio::post(io_, [&] {
+      try {
+        ssl_context_.use_certificate_chain_file(certificate_file.string());
+        ssl_context_.use_private_key_file(key_file.string(), ssl::context::pem);
+        done.set_value("");
+      } catch (const boost::system::system_error& error) {
+        done.set_value(error.what());
+      }
+    });
+    if (const std::string text = problem.get(); !text.empty()) {
+      throw std::runtime_error("TlsEchoServer: loading " + certificate_file.string() + " / " + key_file.string() +
+                               ": " + text);
+    }
+  }
+
   void close_all_connections() {
     if (std::this_thread::get_id() == thread_.get_id()) {  // waiting on ourselves would deadlock
       state_.close_all();
@@ -371,5 +392,9 @@ std::size_t TlsEchoServer::open_connections() const { return impl_->state().open
 std::size_t TlsEchoServer::max_open_connections() const { return impl_->state().max_open.load(); }
 std::size_t TlsEchoServer::bytes_received() const { return impl_->state().bytes_received.load(); }
 void TlsEchoServer::close_all_connections() { impl_->close_all_connections(); }
+void TlsEchoServer::replace_certificate(const std::filesystem::path& certificate_file,
+                                        const std::filesystem::path& key_file) {
+  impl_->replace_certificate(certificate_file, key_file);
+}
 
 }  // namespace securechannel::testing

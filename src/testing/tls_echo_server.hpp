@@ -66,6 +66,11 @@ class TlsEchoServer {
   // keeps accepting new connections.
   void close_all_connections();
 
+  // Serves another certificate chain and key (PEM, leaf first) to connections accepted from now
+  // on, as a server that reloads a renewed certificate does; open connections keep theirs.
+  // Returns once the switch is made. Throws std::runtime_error when the files do not load.
+  void replace_certificate(const std::filesystem::path& certificate_file, const std::filesystem::path& key_file);
+
  private:
   class Impl;  // Asio and OpenSSL stay out of this header
   std::unique_ptr<Impl> impl_;

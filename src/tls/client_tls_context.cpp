@@ -1,5 +1,7 @@
 #include "securechannel/client_tls_context.hpp"
 
+#include "securechannel/secure_buffer.hpp"
+#include "tls/client_certificate.hpp"
 #include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 #include "tls/trust_store.hpp"
@@ -34,6 +36,9 @@ bool encode_alpn(const std::vector<std::string>& protocols, std::string& wire, s
 // How many unused tickets are kept per server: enough for a warm-up's burst of connects
 // (16 at a time) to find one most of the time, few enough to stay small (about 1 KB each).
 constexpr std::size_t tickets_per_server = 16;
+
+// OpenSSL's security level 2: 112-bit security (docs/TLS.md, "Certificate checks").
+constexpr int minimum_security_level = 2;
 
 // OpenSSL's new-session callback: a verified connection received a ticket (TLS 1.3, after the
 // handshake, whenever the connection reads) or a session (TLS 1.2, at the end of the handshake).
@@ -111,6 +116,13 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   }
   if (!set_tls13_ciphersuites(context.get(), options.tls13_ciphersuites, error)) return nullptr;
   SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  // Security level 2 at least (112 bits: RSA and DH keys of 2048 bits, EC of 224, no SHA-1
+  // signatures), whatever openssl.cnf or OpenSSL's build say: Debian builds with 2, upstream 3.0
+  // defaults to 1, which accepts RSA-1024. Verification applies it to every certificate of the
+  // server's chain (docs/TLS.md, "Certificate checks"); a stricter system level is kept.
+  if (SSL_CTX_get_security_level(context.get()) < minimum_security_level) {
+    SSL_CTX_set_security_level(context.get(), minimum_security_level);
+  }
   // RELEASE_BUFFERS frees the 17 KB record buffers of a connection whenever they are empty, which
   // is what keeps an idle pooled connection small (ARCHITECTURE.md, memory per connection).
   SSL_CTX_set_mode(context.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -170,9 +182,15 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
     }
     pins.push_back(*pin);
   }
+  if (!detail::load_client_certificate(context.get(), options, error)) return nullptr;
+  // Also without a certificate of ours: a server that demands one must get a named error.
+  detail::note_certificate_requests(context.get());
   ERR_clear_error();
   auto created = std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
   created->pins_ = std::move(pins);
+  // The key is loaded: the context's copy of the options keeps no passphrase (options() is read
+  // by status code and tests; a secret has no business there).
+  secure_wipe(created->options_.client_key_passphrase);
   return created;
 }
 

@@ -5,6 +5,7 @@
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/monitored_pools.hpp"
+#include "securechannel/secure_buffer.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
 #include "testing/process_info.hpp"
@@ -12,6 +13,8 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <unistd.h>
 
 #include <regex>
 
@@ -74,6 +77,27 @@ TEST_F(MonitoredPoolsTest, StatusListsEveryConnectionWithContractFields) {
     }
     EXPECT_EQ(ids.size(), 3u);
   }
+}
+
+TEST_F(MonitoredPoolsTest, StatusCarriesTheProcessMemoryProtection) {
+  auto pool = echo.builder_for(echo.server.endpoint()).build(io.executor());
+  std::string problem;
+  ASSERT_TRUE(pools.add(pool, problem)) << problem;
+  const std::size_t buffers_before = memory_protection_status().buffers;
+  const SecureBuffer secret = SecureBuffer::copy_of("a secret this process holds");
+  const json protection = get_json("/api/v1/secure-channel/status")["memory_protection"];
+  EXPECT_EQ(protection["buffers"], buffers_before + 1);
+  EXPECT_EQ(protection["secure_buffers"], true);
+  EXPECT_EQ(protection["enabled"], true);
+  EXPECT_EQ(protection["self_check"], true);
+  EXPECT_GE(protection["locked_bytes"].get<std::size_t>(), static_cast<std::size_t>(sysconf(_SC_PAGESIZE)));
+  EXPECT_TRUE(protection["mlock_failures"].is_number_integer());
+
+  // A damaged canary shows in the status: the check reads the buffers, not a flag.
+  SecureBuffer damaged = SecureBuffer::copy_of("overrun");
+  damaged.write([](std::span<std::byte> bytes) { bytes.data()[bytes.size()] ^= std::byte{0xFF}; });
+  EXPECT_EQ(get_json("/status/connections")["memory_protection"]["self_check"], false);
+  EXPECT_EQ(get_json("/status/connections")["memory_protection"]["buffers"], buffers_before + 2);
 }
 
 TEST_F(MonitoredPoolsTest, ConnectionsByIdAndUnknownIds) {

@@ -3,6 +3,7 @@
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
 #include "securechannel/monitoring_server.hpp"
+#include "securechannel/secure_buffer.hpp"
 #include "testing/process_info.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -314,6 +315,32 @@ TEST_F(MonitoringServerTest, TokenIsRequiredExceptOnProbePaths) {
   EXPECT_EQ(connection.get("/healthz/").result_int(), 401);  // exact match only
   EXPECT_EQ(connection.request("HEAD", "/metrics").result_int(), 401);
   EXPECT_EQ(handler.calls(), 3);
+}
+
+TEST_F(MonitoringServerTest, TheTokenIsHeldInASecureBufferWhileTheServerLives) {
+  const std::size_t buffers_before = memory_protection_status().buffers;
+  {
+    MonitoringServerOptions options = with_token();
+    options.port = 0;
+    boost::system::error_code error;
+    auto server = MonitoringServer::create(
+        io.executor(), std::move(options), [this](const MonitoringRequest& request) { return handler(request); },
+        error);
+    ASSERT_TRUE(server) << error.message();
+    const MemoryProtectionStatus status = memory_protection_status();
+    EXPECT_EQ(status.buffers, buffers_before + 1);
+    EXPECT_TRUE(status.enabled) << "the token's page is locked";
+    EXPECT_TRUE(status.self_check);
+    server->start();
+    HttpTestConnection connection(server->port());
+    EXPECT_EQ(connection.get("/metrics", {{"X-Auth-Token", std::string(token)}}).result_int(), 200);
+    EXPECT_EQ(connection.get("/metrics", {{"X-Auth-Token", std::string(token) + "x"}}).result_int(), 401);
+    server->stop();
+  }
+  EXPECT_TRUE(eventually([&] { return memory_protection_status().buffers == buffers_before; }))
+      << "the buffer goes (wiped) with the server";
+  create_server();  // no token, no buffer
+  EXPECT_EQ(memory_protection_status().buffers, buffers_before);
 }
 
 TEST_F(MonitoringServerTest, HandlerExceptionIs500AndLoggedWithoutToken) {

@@ -71,6 +71,26 @@ TEST_F(PublicKeyPinsTest, ResumedConnectionsStayPinned) {
   EXPECT_FALSE(testing::echo_error(second, "resumed and pinned"));
 }
 
+TEST_F(PublicKeyPinsTest, TheBackupPinCarriesThePoolThroughAKeyRotation) {
+  // The operator pins today's key and tomorrow's; the upstream then switches to tomorrow's.
+  const testing::IssuedCertificate next = upstream.authority.issue("next-key");
+  // Without resumption, so that the connection after the switch shows its certificate.
+  auto pool = builder()
+                  .with_pin(pin_of_certificate_file(upstream.leaf.certificate_file))
+                  .with_pin(pin_of_certificate_file(next.certificate_file))
+                  .with_session_resumption(false)
+                  .build(io.executor());
+  Lease today = testing::acquire(*pool);
+  EXPECT_FALSE(testing::echo_error(today, "primary pin"));
+  upstream.server.replace_certificate(next.certificate_file, next.key_file);
+  Lease tomorrow = testing::acquire(*pool);  // `today` is still leased: a new connection
+  EXPECT_EQ(pool->stats().connections_created, 2u);
+  EXPECT_FALSE(testing::echo_error(tomorrow, "backup pin"));
+  // The control: the backup pin was what let it through.
+  auto primary_only = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
+  EXPECT_EQ(testing::acquire_error(*primary_only), errc::certificate_pin_mismatch);
+}
+
 TEST_F(PublicKeyPinsTest, AMalformedPinIsAConfigurationError) {
   std::string error;
   EXPECT_EQ(builder().with_pin("sha256//not-base64").try_build(io.executor(), error), nullptr);

@@ -9,6 +9,8 @@
 #include "testing/process_info.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
 
 namespace securechannel {
 namespace {
@@ -43,6 +45,17 @@ TEST(RunMetricsTaskTest, ServesThePoolWithItsTokenAndCountsRejections) {
       << text;
   EXPECT_NE(text.find("relay_monitoring_requests_total{" + server_label + "}"), std::string::npos);
   EXPECT_NE(text.find("relay_monitoring_open_connections{" + server_label + "} 1\n"), std::string::npos);
+
+  // The token is the one secret this process holds, in a SecureBuffer the status reports.
+  const auto status = connection.get("/api/v1/secure-channel/status", {{"X-Auth-Token", "s3cret"}});
+  ASSERT_EQ(status.result_int(), 200);
+  const auto protection = nlohmann::json::parse(status.body()).at("memory_protection");
+  EXPECT_EQ(protection.at("buffers"), 1);
+  EXPECT_EQ(protection.at("secure_buffers"), true);
+  EXPECT_EQ(protection.at("enabled"), true);
+  EXPECT_EQ(protection.at("self_check"), true);
+  EXPECT_EQ(protection.at("locked_bytes"), sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(protection.at("mlock_failures"), 0);
 
   // The configured port is honoured: a second task on the same port fails with an error code.
   auto same_port = echo.builder_for(echo.server.endpoint())

@@ -69,6 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidKnob{"rotation", [](PoolBuilder& b) { b.with_histogram_rotation_interval(0ms); },
                     "histogram_rotation_interval"},
         InvalidKnob{"metrics_host", [](PoolBuilder& b) { b.with_metrics_host(""); }, "metrics_host"},
+        InvalidKnob{"expiry_warning", [](PoolBuilder& b) { b.with_certificate_expiry_warning(-1ms); },
+                    "certificate_expiry_warning"},
         InvalidKnob{"server_name", [](PoolBuilder& b) { b.with_server_name("bad name"); }, "tls.server_name"},
         InvalidKnob{"missing_ca_file", [](PoolBuilder& b) { b.with_ca_file("/nonexistent/ca.pem"); }, "tls.ca_file"},
         InvalidKnob{"not_a_ca_file", [](PoolBuilder& b) { b.with_ca_file("/etc/hostname"); }, "tls.ca_file"},
@@ -96,6 +98,7 @@ TEST(PoolConfigTest, DefaultsMatchTheArchitecture) {
   EXPECT_EQ(config.metrics_host, "127.0.0.1");
   EXPECT_EQ(config.metrics_port, 9090);
   EXPECT_EQ(config.tls.min_version, TlsVersion::tls1_3);
+  EXPECT_EQ(config.certificate_expiry_warning, std::chrono::hours(14 * 24));
 }
 
 TEST(PoolConfigTest, ValidBuildStartsNothing) {

@@ -1,0 +1,96 @@
+// The upstream's certificate over a pool's life: its expiry, exported and warned about, and the
+// TLS material (CA and client-certificate files) reloaded for new connections on request.
+#include "securechannel/secure_channel_pool.hpp"
+
+#include "pool/deferred_actions.hpp"
+#include "tls/peer_certificate.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <utility>
+
+namespace securechannel {
+
+using detail::PooledConnection;
+
+namespace {
+
+std::string utc_text(std::chrono::system_clock::time_point when) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(text, length);
+}
+
+// "3 days", "17 hours", "42 minutes": precise enough for a renewal reminder.
+std::string rough_duration(std::chrono::system_clock::duration span) {
+  using namespace std::chrono;
+  const auto minutes = duration_cast<std::chrono::minutes>(span).count();
+  if (minutes >= 2 * 24 * 60) return std::to_string(minutes / (24 * 60)) + " days";
+  if (minutes >= 2 * 60) return std::to_string(minutes / 60) + " hours";
+  return std::to_string(minutes) + " minutes";
+}
+
+}  // namespace
+
+void SecureChannelPool::record_upstream_certificate_locked(PooledConnection& connection, Deferred& deferred) {
+  // A resumed handshake skips the certificate exchange; the value from the full handshake that
+  // issued its ticket stands.
+  const SecureChannel& channel = connection.channel();
+  if (channel.resumed_session()) return;
+  const auto not_after = detail::peer_leaf_not_after(channel.native_handle());
+  if (!not_after) return;
+  counters_.upstream_certificate_not_after = not_after;
+  check_certificate_expiry_locked(deferred);
+}
+
+void SecureChannelPool::check_certificate_expiry_locked(Deferred& deferred) {
+  const auto& not_after = counters_.upstream_certificate_not_after;
+  if (!not_after || config_.certificate_expiry_warning.count() == 0 || expiry_warned_for_ == not_after) return;
+  const auto remaining = *not_after - config_.clock->wall_now();
+  if (remaining >= config_.certificate_expiry_warning) return;
+  expiry_warned_for_ = not_after;
+  const std::string when = remaining.count() > 0 ? "expires in " + rough_duration(remaining) : "has expired";
+  deferred.warnings.push_back("securechannel: the certificate of " + config_.endpoint + " " + when + " (notAfter " +
+                              utc_text(*not_after) + "), within certificate_expiry_warning (" +
+                              rough_duration(config_.certificate_expiry_warning) + "): renew it on the upstream");
+}
+
+std::shared_ptr<const ClientTlsContext> SecureChannelPool::tls_context() const {
+  std::lock_guard lock(mutex_);
+  return tls_;
+}
+
+bool SecureChannelPool::reload_tls(std::string& error) {
+  // Files are read outside the lock: acquires must not wait for a slow disk.
+  std::string problem;
+  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(config_.tls, problem);
+  std::shared_ptr<const ClientTlsContext> previous;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_ && replacement) {
+      replacement.reset();
+      problem = "tls: the pool is shutting down";
+    }
+    if (replacement) {
+      ++counters_.tls_reloads;
+      previous = std::exchange(tls_, std::move(replacement));
+    } else {
+      ++counters_.tls_reload_failures;
+    }
+  }
+  // `previous` lives on in the connections made with it, and is freed with the last of them.
+  if (!problem.empty()) {
+    error = problem;
+    spdlog::warn("securechannel: TLS reload for {} failed, the previous material stays in use: {}", config_.endpoint,
+                 problem);
+    return false;
+  }
+  spdlog::info("securechannel: TLS material for {} reloaded; new connections use it", config_.endpoint);
+  return true;
+}
+
+}  // namespace securechannel

@@ -1,0 +1,25 @@
+// mTLS for ClientTlsContext: our certificate chain and private key, and noticing when a server
+// asks for them. The key file goes from disk into a SecureBuffer, OpenSSL parses it from there
+// (a read-only memory BIO over the locked bytes, the passphrase handed over by a callback that
+// reads another SecureBuffer), and both buffers are wiped as soon as the key is in the SSL_CTX.
+#pragma once
+
+#include "securechannel/tls_options.hpp"
+
+#include <string>
+
+struct ssl_ctx_st;
+
+namespace securechannel::detail {
+
+// Loads tls.client_certificate_file and tls.client_key_file when given (both or neither) and
+// checks that they belong together. False with `error` naming the field: "tls.client_key_file:
+// wrong passphrase for '...'", "tls.client_certificate_file: '...' does not match the private
+// key in tls.client_key_file ...".
+bool load_client_certificate(ssl_ctx_st* context, const TlsOptions& options, std::string& error);
+
+// Makes every connection of `context` record in its TicketDestination that the server sent a
+// CertificateRequest (OpenSSL's certificate callback runs for clients exactly then).
+void note_certificate_requests(ssl_ctx_st* context);
+
+}  // namespace securechannel::detail

@@ -1,0 +1,176 @@
+// ClientTlsContext with a client certificate: what it accepts, the error naming the field for
+// everything it refuses, and that the key file's bytes and the passphrase pass through
+// SecureBuffers that are gone (wiped) once create() returns.
+#include "securechannel/client_tls_context.hpp"
+#include "securechannel/pool_builder.hpp"
+#include "securechannel/secure_buffer.hpp"
+#include "securechannel/secure_channel_pool.hpp"
+#include "testing/certificate_authority.hpp"
+#include "testing/encrypted_key.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+
+namespace securechannel {
+namespace {
+
+class ClientCertificateTest : public ::testing::Test {
+ protected:
+  TlsOptions options_with(const testing::IssuedCertificate& certificate) const {
+    TlsOptions options;
+    options.use_system_trust_store = false;
+    options.ca_file = authority.ca_certificate_file().string();
+    options.client_certificate_file = certificate.certificate_file.string();
+    options.client_key_file = certificate.key_file.string();
+    return options;
+  }
+
+  // The error create() reports, or "" when it succeeds.
+  static std::string create_error(const TlsOptions& options) {
+    std::string error;
+    return ClientTlsContext::create(options, error) ? "" : error;
+  }
+
+  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
+  testing::IssuedCertificate client = authority.issue("client", {.common_name = "mtls-client", .dns_names = {},
+                                                                 .ip_addresses = {}});
+};
+
+TEST_F(ClientCertificateTest, LoadsTheChainAndKeyIntoTheContext) {
+  std::string error;
+  const auto context = ClientTlsContext::create(options_with(client), error);
+  ASSERT_TRUE(context) << error;
+  X509* certificate = SSL_CTX_get0_certificate(context->native_handle());
+  ASSERT_NE(certificate, nullptr);
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(certificate), subject, sizeof subject);
+  EXPECT_STREQ(subject, "/CN=mtls-client");
+  EXPECT_NE(SSL_CTX_get0_privatekey(context->native_handle()), nullptr);
+}
+
+TEST_F(ClientCertificateTest, AnEncryptedKeyNeedsItsPassphraseWhichIsNotKept) {
+  TlsOptions options = options_with(client);
+  options.client_key_file =
+      testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key")
+          .string();
+  EXPECT_EQ(create_error(options), "tls.client_key_file: '" + options.client_key_file +
+                                       "' is encrypted and no passphrase is given (tls.client_key_passphrase)");
+  options.client_key_passphrase = "battery staple";
+  EXPECT_EQ(create_error(options),
+            "tls.client_key_file: wrong passphrase for '" + options.client_key_file + "' (tls.client_key_passphrase)");
+  options.client_key_passphrase = "correct horse";
+  std::string error;
+  const auto context = ClientTlsContext::create(options, error);
+  ASSERT_TRUE(context) << error;
+  EXPECT_EQ(context->options().client_key_passphrase, "") << "the context's copy of the options keeps no secret";
+  EXPECT_EQ(context->options().client_key_file, options.client_key_file);
+}
+
+TEST_F(ClientCertificateTest, AKeyOfAnotherCertificateIsRefusedNamingBothFiles) {
+  const testing::IssuedCertificate other = authority.issue("other");
+  TlsOptions options = options_with(client);
+  options.client_key_file = other.key_file.string();
+  const std::string error = create_error(options);
+  EXPECT_EQ(error.rfind("tls.client_certificate_file: '" + options.client_certificate_file +
+                            "' does not match the private key in '" + options.client_key_file +
+                            "' (tls.client_key_file): ",
+                        0),
+            0u)
+      << error;
+  EXPECT_NE(error.find("key values mismatch"), std::string::npos) << "OpenSSL's reason: " << error;
+}
+
+TEST_F(ClientCertificateTest, IncompleteOrUnreadableSettingsNameTheField) {
+  TlsOptions options = options_with(client);
+  options.client_key_file.clear();
+  EXPECT_EQ(create_error(options), "tls.client_key_file: required with tls.client_certificate_file");
+
+  options = options_with(client);
+  options.client_certificate_file.clear();
+  EXPECT_EQ(create_error(options), "tls.client_certificate_file: required with tls.client_key_file");
+
+  options = options_with(client);
+  options.client_certificate_file.clear();
+  options.client_key_file.clear();
+  options.client_key_passphrase = "orphan";
+  EXPECT_EQ(create_error(options), "tls.client_key_passphrase: given without tls.client_key_file");
+
+  options = options_with(client);
+  options.client_key_file = (authority.directory() / "missing.key").string();
+  EXPECT_EQ(create_error(options),
+            "tls.client_key_file: cannot read " + options.client_key_file + ": No such file or directory");
+
+  options = options_with(client);
+  options.client_certificate_file = (authority.directory() / "missing.pem").string();
+  EXPECT_EQ(create_error(options).rfind("tls.client_certificate_file: cannot load '" +
+                                            options.client_certificate_file + "': ",
+                                        0),
+            0u)
+      << create_error(options);
+
+  // A certificate where the key should be: no PEM private key in it.
+  options = options_with(client);
+  options.client_key_file = client.certificate_file.string();
+  EXPECT_EQ(create_error(options).rfind("tls.client_key_file: '" + options.client_key_file +
+                                            "' holds no PEM private key (",
+                                        0),
+            0u)
+      << create_error(options);
+}
+
+// The inspector sees the pages of every SecureBuffer destroyed meanwhile (create() runs on this
+// thread alone): how many, and whether each was all zero.
+std::atomic<int> wiped_buffers{0};
+std::atomic<bool> all_wiped{true};
+void count_wiped(std::span<const std::byte> pages) {
+  ++wiped_buffers;
+  if (!std::all_of(pages.begin(), pages.end(), [](std::byte byte) { return byte == std::byte{0}; })) all_wiped = false;
+}
+
+TEST_F(ClientCertificateTest, TheKeyBytesAndPassphraseAreWipedOnceLoaded) {
+  TlsOptions options = options_with(client);
+  options.client_key_file =
+      testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key")
+          .string();
+  options.client_key_passphrase = "correct horse";
+  const std::size_t buffers_before = memory_protection_status().buffers;
+  wiped_buffers = 0;
+  detail::set_wipe_inspector(count_wiped);
+  std::string error;
+  const auto context = ClientTlsContext::create(options, error);
+  detail::set_wipe_inspector(nullptr);
+  ASSERT_TRUE(context) << error;
+  EXPECT_EQ(wiped_buffers, 2) << "the key file's bytes and the passphrase";
+  EXPECT_TRUE(all_wiped);
+  EXPECT_EQ(memory_protection_status().buffers, buffers_before) << "no secret outlives create()";
+}
+
+TEST_F(ClientCertificateTest, ThePoolReportsKeyErrorsAsConfigErrorsNamingTheField) {
+  boost::asio::io_context io;
+  const std::string encrypted =
+      testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key")
+          .string();
+  auto builder = SecureChannelPool::builder("127.0.0.1:1");
+  builder.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string());
+  builder.with_client_certificate(client.certificate_file.string(), encrypted, "correct horse");
+  const auto pool = builder.build(io.get_executor());
+  EXPECT_EQ(pool->tls_context()->options().client_key_passphrase, "");
+  EXPECT_EQ(pool->tls_context()->options().client_key_file, encrypted);
+
+  builder.with_client_certificate(client.certificate_file.string(), encrypted, "wrong");
+  try {
+    builder.build(io.get_executor());
+    ADD_FAILURE() << "a wrong passphrase must not build";
+  } catch (const ConfigError& problem) {
+    EXPECT_EQ(problem.field(), "tls.client_key_file");
+    EXPECT_NE(std::string(problem.what()).find("wrong passphrase"), std::string::npos) << problem.what();
+  }
+}
+
+}  // namespace
+}  // namespace securechannel
