@@ -37,6 +37,8 @@ struct Options {
   std::size_t h2_connections = 4;   // HTTP/2: connections ...
   std::size_t h2_streams = 32;      // ... x streams each (as h2load -c -m)
   std::string json_file;
+  std::string protocols = "all";  // "http1", "h2" or "all"
+  bool peers = true;              // false: our client only (for profiling)
 };
 
 struct LoadResult {
@@ -163,26 +165,33 @@ int run(const Options& options) {
   std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
 
   // HTTP/1.1: wrk with one thread and N connections (one request in flight on each).
+  const bool http1 = options.protocols != "h2";
+  const bool http2 = options.protocols != "http1";
   std::optional<LoadResult> wrk;
-  if (auto path = find_program("wrk")) {
+  if (auto path = find_program("wrk"); path && http1 && options.peers) {
     wrk = run_peer("wrk -t1 (HTTP/1.1)",
                    {*path, "-t1", "-c" + std::to_string(options.connections), "-d" + duration + "s", url},
                    options.seconds, std::regex(R"((\d+) requests in)"), std::regex(R"(requests in ([\d.]+)s)"));
   }
-  rows.emplace_back(run_our_client(upstream, "http/1.1", options.connections, options.connections, options.seconds), wrk);
+  if (http1) {
+    rows.emplace_back(run_our_client(upstream, "http/1.1", options.connections, options.connections, options.seconds),
+                      wrk);
+  }
 
   // HTTP/2: h2load with one thread, C connections x M streams, for the same time.
   std::optional<LoadResult> h2load;
-  if (auto path = find_program("h2load")) {
+  if (auto path = find_program("h2load"); path && http2 && options.peers) {
     h2load = run_peer("h2load -t1 (HTTP/2)",
                       {*path, "-t1", "-c" + std::to_string(options.h2_connections), "-m" + std::to_string(options.h2_streams),
                        "-D" + duration, url},
                       options.seconds, std::regex(R"(requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded)"),
                       std::regex(R"(finished in ([\d.]+)s)"));
   }
-  rows.emplace_back(run_our_client(upstream, "h2", options.h2_connections, options.h2_connections * options.h2_streams,
-                                   options.seconds),
-                    h2load);
+  if (http2) {
+    rows.emplace_back(run_our_client(upstream, "h2", options.h2_connections,
+                                     options.h2_connections * options.h2_streams, options.seconds),
+                      h2load);
+  }
 
   fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors");
   nlohmann::json results = nlohmann::json::array();
@@ -226,6 +235,10 @@ int main(int argc, char** argv) {
   app.add_option("--h2-connections", options.h2_connections, "HTTP/2 connections")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--h2-streams", options.h2_streams, "HTTP/2 streams per connection")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--json", options.json_file, "also write the results to this file");
+  app.add_option("--protocols", options.protocols, "which rows: http1, h2 or all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"http1", "h2", "all"}));
+  app.add_flag("!--no-peers", options.peers, "run our client only (to profile it)");
   CLI11_PARSE(app, argc, argv);
   try {
     return securechannel::bench::run(options);
