@@ -137,7 +137,9 @@ void HttpClientCore::on_deadline(const PendingPointer& pending) {
   complete(pending, errc::request_timeout);
 }
 
-void HttpClientCore::complete(const PendingPointer& pending, error_code error, HttpResponse response) {
+void HttpClientCore::complete(const PendingPointer& pending_reference, error_code error, HttpResponse response) {
+  // Our own reference: the caller's may be an element of waiting_ or watched_, both erased below.
+  const PendingPointer pending = pending_reference;
   if (pending->done) return;
   pending->done = true;
   unwatch_deadline(*pending);
