@@ -253,8 +253,8 @@ bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
 
 void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
   const bool reused = session->streams_started() > 0;
-  // A copy: a refused stream is sent again elsewhere.
-  session->submit(pending->request, pending->options, pending->deadline,
+  // Shared with the pending request, not copied (a refused stream is sent again from it).
+  session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request), pending->options, pending->deadline,
                   asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](error_code error,
                                                                                            HttpResponse response) {
                     self->serve_waiting();  // a slot is free
