@@ -37,6 +37,8 @@ struct Options {
   std::size_t h2_connections = 4;   // HTTP/2: connections ...
   std::size_t h2_streams = 32;      // ... x streams each (as h2load -c -m)
   std::string json_file;
+  std::string protocols = "all";  // "http1", "h2" or "all"
+  bool peers = true;              // false: our client only (for profiling)
 };
 
 struct LoadResult {
@@ -50,6 +52,14 @@ struct LoadResult {
   double requests_per_second() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double cpu_per_100k() const { return requests > 0 ? cpu_seconds * 100'000.0 / static_cast<double>(requests) : 0; }
 };
+
+std::string executable_directory() {
+  char path[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (length <= 0) return ".";
+  std::string text(path, static_cast<std::size_t>(length));
+  return text.substr(0, text.rfind('/'));
+}
 
 double cpu_seconds(int who) {
   rusage usage{};
@@ -161,28 +171,66 @@ int run(const Options& options) {
              upstream.nginx.endpoint(), options.seconds);
 
   std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
+  std::vector<LoadResult> extra_rows;  // libcurl multi and Go net/http, where built
+  const std::string ca_file = upstream.ca_file();
+  // Our extra load generators, built beside this benchmark (bench/peers).
+  const auto run_extra = [&](const std::string& client, const std::string& program, std::vector<std::string> arguments) {
+    const std::string path = executable_directory() + "/" + program;
+    if (::access(path.c_str(), X_OK) != 0) return;
+    arguments.insert(arguments.begin(), path);
+    extra_rows.push_back(run_peer(client, arguments, options.seconds, std::regex(R"(requests (\d+))"),
+                                  std::regex(R"(seconds ([\d.]+))")));
+  };
+  const auto run_extras = [&](const std::string& label, const std::string& proto, std::size_t connections,
+                              std::size_t concurrency) {
+    if (!options.peers) return;
+    const std::vector<std::string> common = {"--url", url, "--ca", ca_file, "--proto", proto,
+                                             "--connections", std::to_string(connections),
+                                             "--concurrency", std::to_string(concurrency),
+                                             "--seconds", duration};
+    run_extra("libcurl multi (" + label + ")", "curl_multi_load", common);
+    // Go flags take one dash; GOMAXPROCS=1 keeps it to one thread like the other clients.
+    std::vector<std::string> go = {"-url", url, "-ca", ca_file, "-proto", proto,
+                                   "-connections", std::to_string(connections),
+                                   "-concurrency", std::to_string(concurrency), "-seconds", duration};
+    go.insert(go.begin(), {"/usr/bin/env", "GOMAXPROCS=1"});
+    const std::string path = executable_directory() + "/go_http_load";
+    if (::access(path.c_str(), X_OK) != 0) return;
+    go.insert(go.begin() + 2, path);
+    extra_rows.push_back(run_peer("Go net/http, GOMAXPROCS=1 (" + label + ")", go, options.seconds,
+                                  std::regex(R"(requests (\d+))"), std::regex(R"(seconds ([\d.]+))")));
+  };
 
   // HTTP/1.1: wrk with one thread and N connections (one request in flight on each).
+  const bool http1 = options.protocols != "h2";
+  const bool http2 = options.protocols != "http1";
   std::optional<LoadResult> wrk;
-  if (auto path = find_program("wrk")) {
+  if (auto path = find_program("wrk"); path && http1 && options.peers) {
     wrk = run_peer("wrk -t1 (HTTP/1.1)",
                    {*path, "-t1", "-c" + std::to_string(options.connections), "-d" + duration + "s", url},
                    options.seconds, std::regex(R"((\d+) requests in)"), std::regex(R"(requests in ([\d.]+)s)"));
   }
-  rows.emplace_back(run_our_client(upstream, "http/1.1", options.connections, options.connections, options.seconds), wrk);
+  if (http1) {
+    rows.emplace_back(run_our_client(upstream, "http/1.1", options.connections, options.connections, options.seconds),
+                      wrk);
+    run_extras("HTTP/1.1", "h1", options.connections, options.connections);
+  }
 
   // HTTP/2: h2load with one thread, C connections x M streams, for the same time.
   std::optional<LoadResult> h2load;
-  if (auto path = find_program("h2load")) {
+  if (auto path = find_program("h2load"); path && http2 && options.peers) {
     h2load = run_peer("h2load -t1 (HTTP/2)",
                       {*path, "-t1", "-c" + std::to_string(options.h2_connections), "-m" + std::to_string(options.h2_streams),
                        "-D" + duration, url},
                       options.seconds, std::regex(R"(requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded)"),
                       std::regex(R"(finished in ([\d.]+)s)"));
   }
-  rows.emplace_back(run_our_client(upstream, "h2", options.h2_connections, options.h2_connections * options.h2_streams,
-                                   options.seconds),
-                    h2load);
+  if (http2) {
+    rows.emplace_back(run_our_client(upstream, "h2", options.h2_connections,
+                                     options.h2_connections * options.h2_streams, options.seconds),
+                      h2load);
+    run_extras("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
+  }
 
   fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors");
   nlohmann::json results = nlohmann::json::array();
@@ -199,6 +247,10 @@ int run(const Options& options) {
     }
     results.push_back(std::move(entry));
     complete = complete && ours.requests > 0 && ours.errors == 0;
+  }
+  for (const LoadResult& extra : extra_rows) {
+    print_row(extra, nullptr);
+    results.push_back(to_json(extra));
   }
   if (!options.json_file.empty()) {
     std::ofstream(options.json_file) << nlohmann::json{{"benchmark", "http_load"},
@@ -226,6 +278,10 @@ int main(int argc, char** argv) {
   app.add_option("--h2-connections", options.h2_connections, "HTTP/2 connections")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--h2-streams", options.h2_streams, "HTTP/2 streams per connection")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--json", options.json_file, "also write the results to this file");
+  app.add_option("--protocols", options.protocols, "which rows: http1, h2 or all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"http1", "h2", "all"}));
+  app.add_flag("!--no-peers", options.peers, "run our client only (to profile it)");
   CLI11_PARSE(app, argc, argv);
   try {
     return securechannel::bench::run(options);

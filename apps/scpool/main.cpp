@@ -3,8 +3,13 @@
 #include "request_command.hpp"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 int main(int argc, char** argv) {
+  // Log lines (the library's warnings) go to stderr: stdout carries what a command prints,
+  // e.g. a response body that may be piped on, as curl does.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("scpool"));
   CLI::App app{"scpool - warm, verified TLS connection pools"};
   app.require_subcommand(1);
 

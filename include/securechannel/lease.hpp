@@ -50,11 +50,11 @@ class Lease {
 
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
-    const auto buffer = detail::first_non_empty_buffer<boost::asio::const_buffer>(buffers);
+    auto source = detail::gather_for_write(buffers);
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
         detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{
-            connection_->shared_from_this(), detail::IoDirection::write, const_cast<void*>(buffer.data()),
-            buffer.size()},
+            connection_->shared_from_this(), detail::IoDirection::write, const_cast<void*>(source.bytes.data()),
+            source.bytes.size(), std::move(source.gathered)},
         token, connection_->channel().socket());
   }
 

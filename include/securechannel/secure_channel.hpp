@@ -33,6 +33,10 @@
 struct ssl_st;
 
 namespace securechannel {
+namespace detail {
+struct ReceivedBytes;
+struct SocketBioAccess;
+}  // namespace detail
 
 // What an idle connection looks like from the outside, checked before it is handed out again.
 enum class IdleHealth {
@@ -79,10 +83,10 @@ class SecureChannel {
 
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
-    const auto buffer = detail::first_non_empty_buffer<boost::asio::const_buffer>(buffers);
+    auto source = detail::gather_for_write(buffers);
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::write, const_cast<void*>(buffer.data()),
-                                        buffer.size()},
+        detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::write, const_cast<void*>(source.bytes.data()),
+                                        source.bytes.size(), std::move(source.gathered)},
         token, socket_);
   }
 
@@ -114,6 +118,8 @@ class SecureChannel {
 
   // True when OpenSSL holds decrypted bytes nobody has read yet.
   bool has_buffered_input() const noexcept;
+  // True when OpenSSL holds bytes of any kind (records read ahead but not processed yet, too).
+  bool has_unprocessed_input() const noexcept;
 
   const TlsFailure& tls_failure() const noexcept;
   // How long the TLS handshake of the last successful connect took (TCP connect excluded).
@@ -132,6 +138,10 @@ class SecureChannel {
                              boost::system::error_code& error) noexcept;
   detail::TlsStep step_handshake(boost::system::error_code& error) noexcept;
   detail::TlsStep step_shutdown(boost::system::error_code& error) noexcept;
+  // Where the composed read operation lets Asio receive bytes for OpenSSL after step_read wanted
+  // more, and what came (end of stream reaches OpenSSL through the BIO). Not for users.
+  boost::asio::mutable_buffer prepare_receive();
+  void commit_receive(const boost::system::error_code& error, std::size_t bytes) noexcept;
   void on_io_start(detail::IoDirection) noexcept {}
   void on_io_complete(detail::IoDirection, const boost::system::error_code&, std::size_t) noexcept {}
 
@@ -166,6 +176,7 @@ class SecureChannel {
   boost::system::error_code client_certificate_failure(unsigned long first_error) noexcept;
   TlsFailure& failure();
   friend struct ConnectSequence;
+  friend struct detail::SocketBioAccess;
 
   boost::asio::ip::tcp::socket socket_;
   std::shared_ptr<const ClientTlsContext> context_;
@@ -176,8 +187,14 @@ class SecureChannel {
   // Where this connection's session tickets go ("name:port" as verified, and whether its
   // identity is confirmed yet); OpenSSL's callback finds it through the SSL's app data.
   detail::TicketDestination ticket_destination_;
+  // Received for OpenSSL and not read by it yet; null when empty (idle connections hold none).
+  std::unique_ptr<detail::ReceivedBytes> received_;
   std::uint32_t handshake_micros_ = 0;  // beside the flags: 8 bytes less than a duration of its own
   bool established_ = false;
+  // Packed into the padding beside the flags above (memory per connection).
+  bool reading_through_asio_ : 1 = false;  // inside step_read: the BIO must not call recv(2) itself
+  bool receive_pending_ : 1 = false;       // an async_receive into received_ is in flight
+  bool input_closed_ : 1 = false;          // the peer's FIN came through async_receive
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.
   std::atomic<bool> fatal_{false};

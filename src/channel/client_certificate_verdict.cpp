@@ -15,7 +15,7 @@ namespace securechannel {
 bool SecureChannel::awaits_certificate_verdict() const noexcept {
   // A resumed TLS 1.3 handshake carries no CertificateRequest (RFC 8446 4.3.2), and TLS 1.2
   // refuses inside the handshake itself.
-  return ssl_ != nullptr && ticket_destination_.certificate_requested && SSL_version(ssl_) == TLS1_3_VERSION &&
+  return ssl_ != nullptr && ticket_destination_.certificate_requested() && SSL_version(ssl_) == TLS1_3_VERSION &&
          SSL_session_reused(ssl_) == 0;
 }
 
@@ -48,7 +48,7 @@ detail::TlsStep SecureChannel::read_certificate_verdict(boost::system::error_cod
 }
 
 boost::system::error_code SecureChannel::client_certificate_failure(unsigned long first_error) noexcept {
-  if (!ticket_destination_.certificate_requested || ERR_GET_LIB(first_error) != ERR_LIB_SSL) return {};
+  if (!ticket_destination_.certificate_requested() || ERR_GET_LIB(first_error) != ERR_LIB_SSL) return {};
   // OpenSSL reports a received alert as the reason SSL_AD_REASON_OFFSET + its number.
   const int reason = ERR_GET_REASON(first_error);
   if (reason <= SSL_AD_REASON_OFFSET || reason >= SSL_AD_REASON_OFFSET + 256) return {};

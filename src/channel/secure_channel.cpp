@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel.hpp"
 
 #include "securechannel/error.hpp"
+#include "channel/received_bytes.hpp"
 #include "channel/socket_bio.hpp"
 #include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
@@ -58,7 +59,10 @@ void SecureChannel::abort() noexcept {
 error_code SecureChannel::prepare_tls(const std::string& host, const std::string& port) {
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());
-  BIO* socket_bio = ssl_ ? detail::new_socket_bio(socket_.native_handle()) : nullptr;
+  received_.reset();
+  receive_pending_ = false;
+  input_closed_ = false;
+  BIO* socket_bio = ssl_ ? detail::new_socket_bio(*this) : nullptr;
   if (socket_bio == nullptr) {
     failure().reason = "cannot create the OpenSSL connection object";
     ERR_clear_error();
@@ -90,14 +94,13 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
     return errc::tls_handshake_failed;
   }
   detail::TlsSessionCache* cache = context_->session_cache();
-  ticket_destination_.server = cache != nullptr ? cache->intern(name + ":" + port) : nullptr;
+  const std::string* server = cache != nullptr ? cache->intern(name + ":" + port) : nullptr;
   // Without pins the handshake's own verification is the whole identity check, and OpenSSL
   // reports a TLS 1.2 session only after it passed; with pins, wait for check_pins().
-  ticket_destination_.identity_confirmed = context_->pins().empty();
-  ticket_destination_.certificate_requested = false;
+  ticket_destination_.reset(server, context_->pins().empty());
   SSL_set_app_data(ssl_, &ticket_destination_);
   if (cache != nullptr) {
-    if (SSL_SESSION* session = cache->take(*ticket_destination_.server)) {
+    if (SSL_SESSION* session = cache->take(*ticket_destination_.server())) {
       SSL_set_session(ssl_, session);  // takes its own reference
       SSL_SESSION_free(session);
     }
@@ -111,7 +114,7 @@ error_code SecureChannel::check_pins() {
   // The verified chain on a full handshake; a resumed session skipped the certificate exchange,
   // and its ticket came from a connection that passed this check (identity_confirmed).
   if (SSL_session_reused(ssl_) == 1) {
-    ticket_destination_.identity_confirmed = true;
+    ticket_destination_.confirm_identity();
     return {};
   }
   const STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl_);
@@ -121,7 +124,7 @@ error_code SecureChannel::check_pins() {
     if (!digest) continue;
     if (i == 0) leaf_pin = detail::format_pin(*digest);
     if (std::find(pins.begin(), pins.end(), *digest) != pins.end()) {
-      ticket_destination_.identity_confirmed = true;
+      ticket_destination_.confirm_identity();
       return {};
     }
   }
@@ -143,13 +146,13 @@ void SecureChannel::forget_verified_name() noexcept {
 
 bool SecureChannel::wants_session_tickets() const {
   const detail::TlsSessionCache* cache = context_->session_cache();
-  return cache != nullptr && SSL_version(ssl_) == TLS1_3_VERSION && cache->wants_tickets(*ticket_destination_.server);
+  return cache != nullptr && SSL_version(ssl_) == TLS1_3_VERSION && cache->wants_tickets(*ticket_destination_.server());
 }
 
 bool SecureChannel::absorb_session_tickets() noexcept {
   detail::TlsSessionCache* cache = context_->session_cache();
   if (cache == nullptr || !usable()) return false;
-  const std::uint64_t received_before = cache->tickets_received(*ticket_destination_.server);
+  const std::uint64_t received_before = cache->tickets_received(*ticket_destination_.server());
   char byte = 0;
   std::size_t peeked = 0;
   ERR_clear_error();
@@ -160,8 +163,8 @@ bool SecureChannel::absorb_session_tickets() noexcept {
     // A closure or error shows up again, and is handled, when the connection is next used.
     ERR_clear_error();
   }
-  const bool received = cache->tickets_received(*ticket_destination_.server) != received_before;
-  cache->record_ticket_wait(*ticket_destination_.server, received);
+  const bool received = cache->tickets_received(*ticket_destination_.server()) != received_before;
+  cache->record_ticket_wait(*ticket_destination_.server(), received);
   return received;
 }
 
@@ -272,7 +275,7 @@ struct ConnectSequence {
       if (waited.index() == 0) {
         channel.absorb_session_tickets();
       } else {
-        channel.context_->session_cache()->record_ticket_wait(*channel.ticket_destination_.server, false);
+        channel.context_->session_cache()->record_ticket_wait(*channel.ticket_destination_.server(), false);
       }
     }
     co_return error_code{};

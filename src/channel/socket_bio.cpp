@@ -1,22 +1,65 @@
 #include "channel/socket_bio.hpp"
 
+#include "channel/received_bytes.hpp"
+#include "securechannel/secure_channel.hpp"
+
 #include <openssl/bio.h>
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdint>
+#include <cstring>
 
 namespace securechannel::detail {
 namespace {
 
-int descriptor_of(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio))); }
-
 bool retryable(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+}  // namespace
+
+// The channel's socket and received bytes, for the BIO's callbacks (SecureChannel's friend).
+struct SocketBioAccess {
+  static int descriptor(SecureChannel& channel) { return channel.socket_.native_handle(); }
+
+  // Serves bytes Asio received first. 1 when some were read; 0 with the BIO's flags telling
+  // retry or end of stream otherwise.
+  static int read(SecureChannel& channel, BIO* bio, char* data, std::size_t size, std::size_t* read) {
+    if (ReceivedBytes* received = channel.received_.get(); received != nullptr && received->available() != 0) {
+      const std::size_t taken = std::min(size, received->available());
+      std::memcpy(data, received->bytes + received->begin, taken);
+      received->begin += taken;
+      if (received->available() == 0 && !channel.receive_pending_) channel.received_.reset();
+      *read = taken;
+      return 1;
+    }
+    *read = 0;
+    if (channel.input_closed_) {
+      BIO_set_flags(bio, BIO_FLAGS_IN_EOF);  // SSL tells EOF from an error by this
+      return 0;
+    }
+    if (channel.reading_through_asio_ || channel.receive_pending_) {
+      BIO_set_retry_read(bio);
+      return 0;
+    }
+    const ssize_t received = ::recv(descriptor(channel), data, size, 0);
+    if (received > 0) {
+      *read = static_cast<std::size_t>(received);
+      return 1;
+    }
+    if (received < 0 && retryable(errno)) BIO_set_retry_read(bio);
+    if (received == 0) BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
+    return 0;
+  }
+};
+
+namespace {
+
+SecureChannel& channel_of(BIO* bio) { return *static_cast<SecureChannel*>(BIO_get_data(bio)); }
 
 int write_ex(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
   BIO_clear_retry_flags(bio);
-  const ssize_t sent = ::send(descriptor_of(bio), data, size, MSG_NOSIGNAL);
+  const ssize_t sent = ::send(SocketBioAccess::descriptor(channel_of(bio)), data, size, MSG_NOSIGNAL);
   if (sent >= 0) {
     *written = static_cast<std::size_t>(sent);
     return 1;
@@ -28,22 +71,14 @@ int write_ex(BIO* bio, const char* data, std::size_t size, std::size_t* written)
 
 int read_ex(BIO* bio, char* data, std::size_t size, std::size_t* read) {
   BIO_clear_retry_flags(bio);
-  const ssize_t received = ::recv(descriptor_of(bio), data, size, 0);
-  if (received > 0) {
-    *read = static_cast<std::size_t>(received);
-    return 1;
-  }
-  *read = 0;
-  if (received < 0 && retryable(errno)) BIO_set_retry_read(bio);
-  if (received == 0) BIO_set_flags(bio, BIO_FLAGS_IN_EOF);  // SSL tells EOF from an error by this
-  return 0;
+  return SocketBioAccess::read(channel_of(bio), bio, data, size, read);
 }
 
 long control(BIO* bio, int command, long, void* pointer) {
   switch (command) {
     case BIO_C_GET_FD:  // SSL_get_fd
-      if (pointer != nullptr) *static_cast<int*>(pointer) = descriptor_of(bio);
-      return descriptor_of(bio);
+      if (pointer != nullptr) *static_cast<int*>(pointer) = SocketBioAccess::descriptor(channel_of(bio));
+      return SocketBioAccess::descriptor(channel_of(bio));
     case BIO_CTRL_FLUSH:
       return 1;  // nothing is buffered here
     case BIO_CTRL_EOF:
@@ -75,11 +110,11 @@ BIO_METHOD* socket_method() {
 
 }  // namespace
 
-BIO* new_socket_bio(int descriptor) {
+BIO* new_socket_bio(SecureChannel& channel) {
   BIO_METHOD* method = socket_method();
   if (method == nullptr) return nullptr;
   BIO* bio = BIO_new(method);
-  if (bio != nullptr) BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(descriptor)));
+  if (bio != nullptr) BIO_set_data(bio, &channel);
   return bio;
 }
 

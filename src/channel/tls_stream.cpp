@@ -1,5 +1,6 @@
 // The OpenSSL half of SecureChannel: single non-blocking steps that the composed operations
 // repeat after readiness waits, and the mapping of OpenSSL's failures onto our error codes.
+#include "channel/received_bytes.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel.hpp"
 #include "tls/handshake_refusal.hpp"
@@ -14,6 +15,9 @@
 #include <cerrno>
 
 namespace securechannel {
+
+namespace asio = boost::asio;
+
 namespace {
 
 // Every queued OpenSSL error, oldest first, joined: the detail a user needs to see why.
@@ -77,7 +81,10 @@ detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size
   if (size == 0) return detail::TlsStep::done;
   ERR_clear_error();
   errno = 0;
-  if (SSL_read_ex(ssl_, data, size, &transferred) == 1) return detail::TlsStep::done;
+  reading_through_asio_ = true;
+  const int result = SSL_read_ex(ssl_, data, size, &transferred);
+  reading_through_asio_ = false;
+  if (result == 1) return detail::TlsStep::done;
   switch (const int ssl_error = SSL_get_error(ssl_, 0)) {
     case SSL_ERROR_WANT_READ: return detail::TlsStep::want_read;
     case SSL_ERROR_WANT_WRITE: return detail::TlsStep::want_write;
@@ -148,15 +155,20 @@ detail::TlsStep SecureChannel::step_shutdown(boost::system::error_code& error) n
 
 IdleHealth SecureChannel::probe_idle() noexcept {
   if (!usable() || !socket_.is_open()) return IdleHealth::closed_by_peer;
+  // Records may wait in our received block or OpenSSL's buffer rather than in the socket; once
+  // OpenSSL has said it needs more, only the socket can tell whether more came.
+  bool waiting_for_socket = !has_unprocessed_input();
   for (;;) {
     char byte = 0;
-    const ssize_t peeked = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return IdleHealth::healthy;
-      if (errno == EINTR) continue;
-      return IdleHealth::closed_by_peer;
+    if (waiting_for_socket) {
+      const ssize_t peeked = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (peeked < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return IdleHealth::healthy;
+        if (errno == EINTR) continue;
+        return IdleHealth::closed_by_peer;
+      }
+      if (peeked == 0) return IdleHealth::closed_by_peer;
     }
-    if (peeked == 0) return IdleHealth::closed_by_peer;
     // Bytes are waiting. TLS 1.3 servers send session tickets after the handshake, so let
     // OpenSSL consume records: only application data or a closure makes the connection unusable.
     std::size_t transferred = 0;
@@ -167,6 +179,7 @@ IdleHealth SecureChannel::probe_idle() noexcept {
       // Only non-application records were there. Give the record buffer back: an idle
       // connection should hold none (SSL_free_buffers refuses if anything is still pending).
       SSL_free_buffers(ssl_);
+      waiting_for_socket = true;
       continue;
     }
     if (ssl_error != SSL_ERROR_ZERO_RETURN) fatal_ = true;
@@ -176,6 +189,27 @@ IdleHealth SecureChannel::probe_idle() noexcept {
 }
 
 bool SecureChannel::has_buffered_input() const noexcept { return ssl_ && SSL_pending(ssl_) > 0; }
+
+bool SecureChannel::has_unprocessed_input() const noexcept {
+  return (received_ && received_->available() != 0) || (ssl_ && SSL_has_pending(ssl_) == 1);
+}
+
+asio::mutable_buffer SecureChannel::prepare_receive() {
+  if (!received_) received_ = std::make_unique_for_overwrite<detail::ReceivedBytes>();  // no 17 KB memset
+  // OpenSSL asks for more only once it has taken every byte here, so the block is empty: start
+  // at its beginning.
+  if (received_->available() == 0) received_->begin = received_->end = 0;
+  receive_pending_ = true;
+  return asio::buffer(received_->bytes + received_->end, detail::ReceivedBytes::capacity - received_->end);
+}
+
+void SecureChannel::commit_receive(const boost::system::error_code& error, std::size_t bytes) noexcept {
+  receive_pending_ = false;
+  if (!received_) return;  // reconnected meanwhile (prepare_tls dropped the block)
+  received_->end += bytes;
+  if (error == asio::error::eof) input_closed_ = true;
+  if (received_->available() == 0) received_.reset();
+}
 
 TlsFailure& SecureChannel::failure() {
   if (!failure_) failure_ = std::make_unique<TlsFailure>();

@@ -85,7 +85,7 @@ bool Http2Session::try_reserve_stream() noexcept {
 
 void Http2Session::release_reservation() noexcept { slots_in_use_.fetch_sub(1, std::memory_order_acq_rel); }
 
-void Http2Session::submit(HttpRequest request, const HttpRequestOptions& options,
+void Http2Session::submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
                           std::chrono::steady_clock::time_point deadline, ResponseHandler handler) {
   streams_in_flight_.fetch_add(1, std::memory_order_acq_rel);
   asio::post(strand_, [self = shared_from_this(), request = std::move(request), limit = options.max_response_body,
@@ -94,18 +94,18 @@ void Http2Session::submit(HttpRequest request, const HttpRequestOptions& options
   });
 }
 
-void Http2Session::start_stream(HttpRequest request, std::size_t max_response_body, Clock::time_point deadline,
-                                ResponseHandler handler) {
+void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, std::size_t max_response_body,
+                                Clock::time_point deadline, ResponseHandler handler) {
   auto stream = std::make_unique<Stream>(std::move(request), max_response_body, strand_, std::move(handler));
   if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) {
     return finish(*stream, errc::stream_refused);  // never sent: the caller may send it elsewhere
   }
   if (deadline <= Clock::now()) return finish(*stream, errc::request_timeout);  // not worth sending
-  const Http2RequestHeaders headers(stream->request);
+  const Http2RequestHeaders headers(*stream->request);  // nghttp2 copies them on submit
   nghttp2_data_provider body{};
   body.source.ptr = stream.get();
   body.read_callback = &Callbacks::read_request_body;
-  const bool has_body = !stream->request.body().empty();
+  const bool has_body = !stream->request->body().empty();
   const std::int32_t id = nghttp2_submit_request(nghttp2_.get(), nullptr, headers.data(), headers.size(),
                                                  has_body ? &body : nullptr, stream.get());
   if (id < 0) {

@@ -70,8 +70,14 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   //   errc::response_too_large  body above options.max_response_body (stream reset);
   //   errc::http_protocol_error malformed response, or RST_STREAM with another code;
   //   errc::connection_closed / an I/O error: the connection failed after the stream was sent.
+  // The request is shared, not copied: a stream refused here is sent again on another connection
+  // from the same object, and the caller keeps it until the handler runs anyway.
+  void submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
+              std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
   void submit(HttpRequest request, const HttpRequestOptions& options, std::chrono::steady_clock::time_point deadline,
-              ResponseHandler handler);
+              ResponseHandler handler) {
+    submit(std::make_shared<const HttpRequest>(std::move(request)), options, deadline, std::move(handler));
+  }
 
   // Sends GOAWAY, lets streams in flight finish, then closes the connection. Idempotent.
   void shutdown();
@@ -110,7 +116,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   // All of these run on the strand.
   void begin();
   void shutdown_now();
-  void start_stream(HttpRequest request, std::size_t max_response_body,
+  void start_stream(std::shared_ptr<const HttpRequest> request, std::size_t max_response_body,
                     std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
   void transition(State next) noexcept;
   void read();

@@ -49,7 +49,7 @@ ssize_t Http2Session::Callbacks::read_request_body(nghttp2_session*, std::int32_
                                                    std::size_t length, std::uint32_t* data_flags,
                                                    nghttp2_data_source* source, void*) {
   auto& stream = *static_cast<Stream*>(source->ptr);
-  const std::string& body = stream.request.body();
+  const std::string& body = stream.request->body();
   const std::size_t count = std::min(length, body.size() - stream.body_sent);
   std::memcpy(buffer, body.data() + stream.body_sent, count);
   stream.body_sent += count;

@@ -14,14 +14,14 @@
 namespace securechannel::detail {
 
 struct Http2Session::Stream {
-  Stream(HttpRequest request_to_send, std::size_t response_body_limit,
+  Stream(std::shared_ptr<const HttpRequest> request_to_send, std::size_t response_body_limit,
          const boost::asio::strand<boost::asio::any_io_executor>& strand, ResponseHandler response_handler)
       : request(std::move(request_to_send)),
         max_response_body(response_body_limit),
         handler(std::move(response_handler)),
         deadline(strand) {}
 
-  HttpRequest request;  // the data provider reads its body while the stream is open
+  std::shared_ptr<const HttpRequest> request;  // the data provider reads its body while the stream is open
   std::size_t body_sent = 0;
   std::size_t max_response_body;
   Http2ResponseBuilder response;

@@ -20,15 +20,15 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 
 struct PendingRequest {
-  PendingRequest(HttpRequest r, HttpRequestOptions o, HttpClient::ResponseHandler h, HttpClientCore::Strand& strand)
+  PendingRequest(HttpRequest r, HttpRequestOptions o, HttpClient::ResponseHandler h)
       : request(std::move(r)), options(o), deadline(std::chrono::steady_clock::now() + o.timeout),
-        handler(std::move(h)), timer(strand) {}
+        handler(std::move(h)) {}
 
   HttpRequest request;
   HttpRequestOptions options;
   std::chrono::steady_clock::time_point deadline;
   HttpClient::ResponseHandler handler;
-  asio::steady_timer timer;
+  std::size_t watch_index = 0;  // in HttpClientCore::watched_
   Lease lease;            // HTTP/1.1: the connection of the attempt in progress
   bool done = false;
   int attempts = 0;       // sends so far
@@ -53,23 +53,70 @@ bool connection_failure(const error_code& error) {
 }  // namespace
 
 HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
-    : pool_(std::move(pool)), strand_(asio::make_strand(pool_->get_executor())) {}
+    : pool_(std::move(pool)), strand_(asio::make_strand(pool_->get_executor())), deadline_timer_(strand_) {}
 
 void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler) {
   if (options.decode_content && request.find(http::field::accept_encoding) == request.end()) {
     request.set(http::field::accept_encoding, "gzip, deflate, br");
   }
   request.prepare_payload();
-  auto pending = std::make_shared<PendingRequest>(std::move(request), options, std::move(handler), strand_);
+  auto pending = std::make_shared<PendingRequest>(std::move(request), options, std::move(handler));
   in_flight_.fetch_add(1, std::memory_order_relaxed);
-  asio::post(strand_, [self = shared_from_this(), pending] {
+  asio::post(strand_, [self = shared_from_this(), pending = std::move(pending)] {
     if (self->shut_down_) return self->complete(pending, asio::error::operation_aborted);
-    pending->timer.expires_at(pending->deadline);
-    pending->timer.async_wait([self, pending](error_code error) {
-      if (!error) self->on_deadline(pending);
-    });
+    self->watched_.push_back(pending);
+    pending->watch_index = self->watched_.size() - 1;
+    self->watch_deadline(*pending);
     self->dispatch(pending);
   });
+}
+
+void HttpClientCore::watch_deadline(PendingRequest& pending) {
+  // Requests with one timeout arrive in deadline order, so this rarely moves the timer.
+  if (deadline_timer_at_ == std::chrono::steady_clock::time_point{} || pending.deadline < deadline_timer_at_) {
+    arm_deadline_timer(pending.deadline);
+  }
+}
+
+void HttpClientCore::unwatch_deadline(PendingRequest& pending) {
+  if (watched_.empty() || watched_[pending.watch_index].get() != &pending) return;
+  // Swap with the last: O(1), and the timer keeps its time (it re-reads the list when it fires).
+  std::swap(watched_[pending.watch_index], watched_.back());
+  watched_[pending.watch_index]->watch_index = pending.watch_index;
+  watched_.pop_back();
+  if (watched_.empty() && deadline_timer_at_ != std::chrono::steady_clock::time_point{}) {
+    // Nothing left to time: a pending wait would keep the caller's io_context running.
+    deadline_timer_at_ = {};
+    deadline_timer_.cancel();
+  }
+}
+
+void HttpClientCore::arm_deadline_timer(std::chrono::steady_clock::time_point at) {
+  deadline_timer_at_ = at;
+  deadline_timer_.expires_at(at);
+  // Weakly held: the timer must not keep a client alive for a whole timeout after its owner left.
+  deadline_timer_.async_wait([weak = weak_from_this(), at](error_code error) {
+    const auto self = weak.lock();
+    if (error || !self || self->deadline_timer_at_ != at) return;  // cancelled, or re-armed earlier
+    self->on_deadline_timer();
+  });
+}
+
+void HttpClientCore::on_deadline_timer() {
+  deadline_timer_at_ = {};
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<PendingPointer> expired;
+  auto earliest = std::chrono::steady_clock::time_point::max();
+  for (const auto& pending : watched_) {
+    if (pending->deadline <= now) {
+      expired.push_back(pending);
+    } else {
+      earliest = std::min(earliest, pending->deadline);
+    }
+  }
+  for (const auto& pending : expired) on_deadline(pending);
+  const bool armed_meanwhile = deadline_timer_at_ != std::chrono::steady_clock::time_point{};
+  if (earliest != std::chrono::steady_clock::time_point::max() && !armed_meanwhile) arm_deadline_timer(earliest);
 }
 
 void HttpClientCore::dispatch(const PendingPointer& pending) {
@@ -90,10 +137,12 @@ void HttpClientCore::on_deadline(const PendingPointer& pending) {
   complete(pending, errc::request_timeout);
 }
 
-void HttpClientCore::complete(const PendingPointer& pending, error_code error, HttpResponse response) {
+void HttpClientCore::complete(const PendingPointer& pending_reference, error_code error, HttpResponse response) {
+  // Our own reference: the caller's may be an element of waiting_ or watched_, both erased below.
+  const PendingPointer pending = pending_reference;
   if (pending->done) return;
   pending->done = true;
-  pending->timer.cancel();
+  unwatch_deadline(*pending);
   if (pending->waiting) {
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), pending));
     pending->waiting = false;
@@ -204,8 +253,8 @@ bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
 
 void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
   const bool reused = session->streams_started() > 0;
-  // A copy: a refused stream is sent again elsewhere.
-  session->submit(pending->request, pending->options, pending->deadline,
+  // Shared with the pending request, not copied (a refused stream is sent again from it).
+  session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request), pending->options, pending->deadline,
                   asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](error_code error,
                                                                                            HttpResponse response) {
                     self->serve_waiting();  // a slot is free

@@ -36,6 +36,12 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
 
   void dispatch(const PendingPointer& pending);
   void on_deadline(const PendingPointer& pending);
+  // Deadlines: one timer for all requests, set to the earliest deadline it knows of. A timer per
+  // request would cost an allocation, a timer-queue insertion and a cancellation handler each.
+  void watch_deadline(PendingRequest& pending);
+  void unwatch_deadline(PendingRequest& pending);
+  void arm_deadline_timer(std::chrono::steady_clock::time_point at);
+  void on_deadline_timer();
   void complete(const PendingPointer& pending, boost::system::error_code error, HttpResponse response = {});
   void complete_with_response(const PendingPointer& pending, HttpResponse response, bool reused);
   // True when the failed attempt is sent again (and counted as a retry).
@@ -60,6 +66,9 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   Strand strand_;
   std::atomic<HttpProtocol> protocol_{HttpProtocol::unknown};
   std::deque<PendingPointer> waiting_;  // for an HTTP/2 stream slot, or for the first connection
+  std::vector<PendingPointer> watched_;  // requests in progress, each knowing its index here
+  boost::asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_timer_at_{};  // time_point{} when not armed
   std::size_t connections_opening_ = 0;
   bool shut_down_ = false;
 

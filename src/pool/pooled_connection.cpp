@@ -75,7 +75,8 @@ bool PooledConnection::reusable_after_lease() noexcept {
   // The caller wrote and never read: if a response is already here, the next lease would read
   // it as its own. (One that arrives later is caught by the checkout probe after
   // validate_after_inactivity, or by the protocol on top.)
-  return !exchange_pending_ || channel_.probe_idle() == IdleHealth::healthy;
+  // Records read ahead with the response (a ticket, a close_notify) are looked at now, too.
+  return (!exchange_pending_ && !channel_.has_unprocessed_input()) || channel_.probe_idle() == IdleHealth::healthy;
 }
 
 }  // namespace securechannel::detail

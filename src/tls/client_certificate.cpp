@@ -85,7 +85,7 @@ std::unique_ptr<EVP_PKEY, KeyDeleter> parse_private_key(const SecureBuffer& key_
 
 int note_certificate_request(SSL* ssl, void* /*unused*/) {
   if (auto* destination = static_cast<TicketDestination*>(SSL_get_app_data(ssl))) {
-    destination->certificate_requested = true;
+    destination->note_certificate_request();
   }
   return 1;  // carry on: OpenSSL sends our certificate if we have one, an empty list otherwise
 }

@@ -46,11 +46,11 @@ constexpr int minimum_security_level = 2;
 int keep_new_session(SSL* ssl, SSL_SESSION* session) {
   auto* cache = static_cast<detail::TlsSessionCache*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   const auto* destination = static_cast<const detail::TicketDestination*>(SSL_get_app_data(ssl));
-  if (cache == nullptr || destination == nullptr || destination->server == nullptr ||
-      !destination->identity_confirmed) {
+  if (cache == nullptr || destination == nullptr || destination->server() == nullptr ||
+      !destination->identity_confirmed()) {
     return 0;
   }
-  cache->offer(*destination->server, session);
+  cache->offer(*destination->server(), session);
   return 1;
 }
 

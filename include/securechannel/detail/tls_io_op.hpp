@@ -1,15 +1,20 @@
-// The composed operation behind every read and write on a TLS connection: it calls OpenSSL on the
-// non-blocking socket and, when OpenSSL wants to read or write, waits for readiness with Asio and
-// tries again. OpenSSL owns no buffer while the connection is idle (SSL_MODE_RELEASE_BUFFERS),
-// which is why this exists instead of asio::ssl::stream and its fixed 17 KB buffers.
+// The composed operation behind every read and write on a TLS connection: it calls OpenSSL and,
+// when OpenSSL wants more input, receives it with Asio (reads; see ReceivedBytes), or waits for
+// readiness (a full socket buffer), and tries again. OpenSSL owns no buffer while the connection
+// is idle (SSL_MODE_RELEASE_BUFFERS), which is why this exists instead of asio::ssl::stream and
+// its fixed 17 KB buffers.
 #pragma once
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <memory>
 #include <utility>
 
 namespace securechannel::detail {
@@ -30,13 +35,16 @@ enum class IoDirection { read, write };
 // stream must outlive its operations).
 template <class Owner>
 struct TlsIoOp {
-  TlsIoOp(Owner owner_handle, IoDirection io_direction, void* buffer_data, std::size_t buffer_size)
-      : owner(std::move(owner_handle)), direction(io_direction), data(buffer_data), size(buffer_size) {}
+  TlsIoOp(Owner owner_handle, IoDirection io_direction, void* buffer_data, std::size_t buffer_size,
+          std::unique_ptr<char[]> gathered_bytes = nullptr)
+      : owner(std::move(owner_handle)), direction(io_direction), data(buffer_data), size(buffer_size),
+        gathered(std::move(gathered_bytes)) {}
 
   Owner owner;
   IoDirection direction;
   void* data;
   std::size_t size;
+  std::unique_ptr<char[]> gathered;  // owns `data` when a write gathered several buffers
   bool started = false;
   bool completing = false;
   boost::system::error_code result_error;
@@ -60,7 +68,11 @@ struct TlsIoOp {
     switch (step) {
       case TlsStep::want_read:
         started = true;
-        channel.socket().async_wait(boost::asio::socket_base::wait_read, std::move(self));
+        if (direction == IoDirection::read) {
+          channel.socket().async_receive(channel.prepare_receive(), std::move(self));
+        } else {
+          channel.socket().async_wait(boost::asio::socket_base::wait_read, std::move(self));
+        }
         return;
       case TlsStep::want_write:
         started = true;
@@ -81,6 +93,16 @@ struct TlsIoOp {
     }
   }
 
+  // A receive for OpenSSL completed (reads): hand the bytes over and let OpenSSL try again.
+  template <class Self>
+  void operator()(Self& self, boost::system::error_code receive_error, std::size_t received) {
+    owner->channel().commit_receive(receive_error, received);
+    // End of stream goes to OpenSSL, which tells a close_notify from a cut connection; other
+    // errors (reset, cancelled) end the operation as they are.
+    if (receive_error && receive_error != boost::asio::error::eof) return (*this)(self, receive_error);
+    (*this)(self);
+  }
+
  private:
   template <class Self>
   void finish(Self& self) {
@@ -89,8 +111,8 @@ struct TlsIoOp {
   }
 };
 
-// The first non-empty buffer of a sequence: TLS records are written and read one buffer at a
-// time, and the usual algorithms (async_write, async_read) loop over the rest.
+// The first non-empty buffer of a sequence: TLS records are read one buffer at a time, and the
+// usual algorithms (async_read) loop over the rest.
 template <class Buffer, class BufferSequence>
 Buffer first_non_empty_buffer(const BufferSequence& buffers) {
   for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
@@ -98,6 +120,44 @@ Buffer first_non_empty_buffer(const BufferSequence& buffers) {
     if (buffer.size() != 0) return buffer;
   }
   return Buffer();
+}
+
+// What one write step hands to OpenSSL.
+struct WriteSource {
+  boost::asio::const_buffer bytes;
+  std::unique_ptr<char[]> gathered;  // set when `bytes` is a copy
+};
+
+// Each SSL_write makes at least one TLS record and one send(2). Beast serialises a request as a
+// sequence of small buffers (start line, each header field, the blank line, the body), which
+// written one by one would cost a record and a system call each and reach the server in pieces.
+// So up to one record's worth (16 KB) of a multi-buffer sequence is copied into one block; a
+// single buffer, or a first buffer of a record's size or more, goes out as it is.
+template <class ConstBufferSequence>
+WriteSource gather_for_write(const ConstBufferSequence& buffers) {
+  constexpr std::size_t max_record_bytes = 16 * 1024;
+  const auto begin = boost::asio::buffer_sequence_begin(buffers);
+  const auto end = boost::asio::buffer_sequence_end(buffers);
+  std::size_t total = 0;
+  std::size_t non_empty = 0;
+  boost::asio::const_buffer first;
+  for (auto it = begin; it != end && total < max_record_bytes; ++it) {
+    const boost::asio::const_buffer buffer(*it);
+    if (buffer.size() == 0) continue;
+    if (non_empty++ == 0) first = buffer;
+    total += buffer.size();
+  }
+  if (non_empty <= 1 || first.size() >= max_record_bytes) return {first, nullptr};
+  total = std::min(total, max_record_bytes);
+  auto gathered = std::make_unique_for_overwrite<char[]>(total);
+  std::size_t copied = 0;
+  for (auto it = begin; it != end && copied < total; ++it) {
+    const boost::asio::const_buffer buffer(*it);
+    const std::size_t part = std::min(buffer.size(), total - copied);
+    if (part != 0) std::memcpy(gathered.get() + copied, buffer.data(), part);
+    copied += part;
+  }
+  return {boost::asio::const_buffer(gathered.get(), total), std::move(gathered)};
 }
 
 }  // namespace securechannel::detail
