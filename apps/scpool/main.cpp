@@ -1,4 +1,5 @@
-// scpool: the securechannel command line: `scpool demo`, `scpool request URL`.
+// scpool: the securechannel command line: `scpool demo`, `scpool request URL`, `scpool check-config FILE`.
+#include "check_config_command.hpp"
 #include "demo_command.hpp"
 #include "request_command.hpp"
 
@@ -40,9 +41,17 @@ int main(int argc, char** argv) {
   request_command->add_option("-c", request.concurrency, "Requests in flight at once")->check(CLI::Range(1, 10'000));
   request_command->add_option("--timeout", request.timeout_seconds, "Seconds per request")->check(CLI::PositiveNumber);
   request_command->add_flag("-i,--include", request.print_headers, "Print the status line and headers too");
+  request_command->add_option("--config", request.config_file,
+                              "Pool file (TOML): the settings of its pool for the URL's host:port (docs/CONFIG.md)");
+
+  std::string config_file;
+  CLI::App* check_config_command =
+      app.add_subcommand("check-config", "Read a pool file and build its pools without connecting (docs/CONFIG.md)");
+  check_config_command->add_option("file", config_file, "The TOML pool file")->required();
 
   CLI11_PARSE(app, argc, argv);
   if (demo_command->parsed()) return scpool::run_demo(demo);
   if (request_command->parsed()) return scpool::run_request(request);
+  if (check_config_command->parsed()) return scpool::run_check_config(config_file);
   return 2;
 }

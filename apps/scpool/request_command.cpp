@@ -1,6 +1,7 @@
 #include "request_command.hpp"
 
 #include "securechannel/http_client.hpp"
+#include "securechannel/pool_config_file.hpp"
 #include "securechannel/securechannel.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -68,6 +69,40 @@ std::optional<ParsedUrl> parse_url(const std::string& url, std::string& problem)
   return parsed;
 }
 
+// The pool for `endpoint`: from the --config file's pool with that endpoint when one is given
+// (its TLS material, pins and limits), else the defaults; --ca, --pin and the protocol flags
+// apply on top.
+std::optional<PoolConfig> pool_config_for(const std::string& endpoint, const RequestOptions& options,
+                                          std::string& problem) {
+  PoolConfig config;
+  config.endpoint = endpoint;
+  config.max_connections = std::max<std::size_t>(1, options.concurrency);
+  config.tls.alpn = {"h2", "http/1.1"};
+  if (!options.config_file.empty()) {
+    std::vector<PoolConfig> pools;
+    try {
+      pools = load_pool_config_file(options.config_file);
+    } catch (const ConfigError& error) {
+      problem = error.what();
+      return std::nullopt;
+    }
+    const auto match = std::find_if(pools.begin(), pools.end(), [&](const PoolConfig& pool) {
+      return pool.endpoint == endpoint;
+    });
+    if (match == pools.end()) {
+      problem = options.config_file + " has no [[pool]] with endpoint = \"" + endpoint + "\"";
+      return std::nullopt;
+    }
+    config = std::move(*match);
+    if (config.tls.alpn.empty()) config.tls.alpn = {"h2", "http/1.1"};
+  }
+  if (!options.ca_file.empty()) config.tls.ca_file = options.ca_file;
+  config.tls.pins.insert(config.tls.pins.end(), options.pins.begin(), options.pins.end());
+  if (options.http1_only) config.tls.alpn = {"http/1.1"};
+  if (options.http2_only) config.tls.alpn = {"h2"};
+  return config;
+}
+
 double percentile_ms(std::vector<double> samples, double quantile) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
@@ -95,18 +130,19 @@ int run_request(const RequestOptions& options) {
   }
 
   asio::io_context io;
-  PoolBuilder builder(url->host.find(':') != std::string::npos ? "[" + url->host + "]:" + url->port
-                                                                : url->host + ":" + url->port);
-  builder.with_max_connections(std::max<std::size_t>(1, options.concurrency));
-  if (!options.ca_file.empty()) builder.with_ca_file(options.ca_file);
-  for (const std::string& pin : options.pins) builder.with_pin(pin);
-  builder.with_alpn(options.http1_only   ? std::vector<std::string>{"http/1.1"}
-                    : options.http2_only ? std::vector<std::string>{"h2"}
-                                         : std::vector<std::string>{"h2", "http/1.1"});
-  std::string build_error;
-  auto pool = builder.try_build(io.get_executor(), build_error);
-  if (!pool) {
-    fmt::print(stderr, "scpool request: {}\n", build_error);
+  const std::string endpoint =
+      url->host.find(':') != std::string::npos ? "[" + url->host + "]:" + url->port : url->host + ":" + url->port;
+  std::string config_problem;
+  std::optional<PoolConfig> config = pool_config_for(endpoint, options, config_problem);
+  if (!config) {
+    fmt::print(stderr, "scpool request: {}\n", config_problem);
+    return 2;
+  }
+  std::shared_ptr<SecureChannelPool> pool;
+  try {
+    pool = SecureChannelPool::create(io.get_executor(), std::move(*config));
+  } catch (const ConfigError& error) {
+    fmt::print(stderr, "scpool request: {}\n", error.what());
     return 2;
   }
   HttpClient client(pool);

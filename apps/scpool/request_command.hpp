@@ -21,6 +21,7 @@ struct RequestOptions {
   std::size_t concurrency = 1;        // -c
   double timeout_seconds = 30;
   bool print_headers = false;         // -i
+  std::string config_file;            // --config: pool settings for the URL's endpoint
 };
 
 // Returns the process exit code: 0 when every request got a response, 1 otherwise, 2 for

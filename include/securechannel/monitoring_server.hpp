@@ -22,6 +22,8 @@
 // multi-threaded io_context) and must not block.
 #pragma once
 
+#include "securechannel/secure_buffer.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -61,7 +63,7 @@ using MonitoringHandler = std::function<MonitoringResponse(const MonitoringReque
 struct MonitoringServerOptions {
   std::string host = "127.0.0.1";  // an IP address literal (no name resolution)
   std::uint16_t port = 9090;       // 0: the kernel picks a free port; see port()
-  std::string auth_token;          // empty: no authentication. Never logged or echoed.
+  SharedSecret auth_token;         // null or empty: no authentication. Never logged or echoed.
   // Probe endpoints that need no token: exact path match, the query is ignored.
   std::vector<std::string> unauthenticated_paths = {"/healthz", "/readyz"};
   // Concurrent connections served; one more is accepted, answered 503 and closed.

@@ -44,7 +44,9 @@ class PoolBuilder {
   PoolBuilder& with_histogram_rotation_interval(Milliseconds interval);
   PoolBuilder& with_metrics_host(std::string host);
   PoolBuilder& with_metrics_port(std::uint16_t port);
+  // The token is copied into locked memory and `token` wiped; or pass a SharedSecret.
   PoolBuilder& with_metrics_auth_token(std::string token);
+  PoolBuilder& with_metrics_auth_token(SharedSecret token);
   // TLS
   PoolBuilder& with_tls(TlsOptions options);
   PoolBuilder& with_ca_file(std::string path);
@@ -58,9 +60,11 @@ class PoolBuilder {
   PoolBuilder& with_session_resumption(bool enabled);
   PoolBuilder& with_server_name(std::string name);
   // mTLS: our certificate chain (PEM, leaf first) and its private key, offered when the server
-  // asks; `passphrase` for an encrypted key. The key and passphrase are loaded through
-  // SecureBuffers and wiped once OpenSSL holds the key (docs/TLS.md, "Secrets and mTLS").
+  // asks; `passphrase` for an encrypted key, copied into locked memory (the string is wiped).
+  // The key file is read into a SecureBuffer and wiped once OpenSSL holds the key
+  // (docs/TLS.md, "Secrets and mTLS").
   PoolBuilder& with_client_certificate(std::string chain_file, std::string key_file, std::string passphrase = {});
+  PoolBuilder& with_client_certificate(std::string chain_file, std::string key_file, SharedSecret passphrase);
   // Warn (spdlog) when the upstream's certificate expires within `threshold` [14 days]; 0: never.
   PoolBuilder& with_certificate_expiry_warning(Milliseconds threshold);
   // Injection for tests

@@ -40,7 +40,7 @@ struct PoolConfig {
   Milliseconds histogram_rotation_interval{1'800'000};
   std::string metrics_host = "127.0.0.1";
   std::uint16_t metrics_port = 9090;       // 0: any free port (tests)
-  std::string metrics_auth_token;          // empty: no authentication
+  SharedSecret metrics_auth_token;         // null: no authentication; locked memory (secure_buffer.hpp)
   TlsOptions tls;
   // Logs a warning when the upstream's certificate (the leaf of the latest full handshake)
   // expires sooner than this; 0 turns the warning off. The expiry itself is always exported

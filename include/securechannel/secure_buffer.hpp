@@ -92,6 +92,20 @@ class SecureBuffer {
   std::unique_ptr<Region> region_;
 };
 
+// A secret shared read-only by the objects that need it (a pool's config, the TLS context that
+// re-reads the client key on reload, the monitoring server): copies of a config then share one
+// locked buffer instead of each holding the bytes in a plain std::string. Null means "none".
+using SharedSecret = std::shared_ptr<const SecureBuffer>;
+
+// Copies `bytes` into a new SharedSecret (null when empty). The caller wipes its own copy.
+SharedSecret make_shared_secret(std::string_view bytes);
+// Copies `text` into a new SharedSecret (null when empty) and wipes `text`.
+SharedSecret take_secret(std::string& text);
+// Reads a secret file (a token or passphrase, as systemd credentials and Kubernetes secrets
+// write them) into a SharedSecret; one trailing "\n" or "\r\n" is not part of the secret. On
+// failure returns null and fills `error` ("cannot read <path>: <reason>", or "<path> is empty").
+SharedSecret read_secret_file(const std::string& path, std::string& error);
+
 // Overwrites `bytes` in a way the optimizer must keep (OPENSSL_cleanse).
 void secure_wipe(void* bytes, std::size_t size) noexcept;
 void secure_wipe(std::string& text) noexcept;

@@ -4,5 +4,6 @@
 #include "securechannel/error.hpp"
 #include "securechannel/lease.hpp"
 #include "securechannel/pool_builder.hpp"
+#include "securechannel/pool_config_file.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 #include "securechannel/stream_helpers.hpp"

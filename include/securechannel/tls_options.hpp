@@ -6,6 +6,8 @@
 //   tls.alpn = {"h2", "http/1.1"};
 #pragma once
 
+#include "securechannel/secure_buffer.hpp"
+
 #include <string>
 #include <vector>
 
@@ -50,9 +52,11 @@ struct TlsOptions {
   // The private key of that certificate, PEM (PKCS#8 or traditional; encrypted when a passphrase
   // is given). Read into a SecureBuffer, parsed by OpenSSL from there, then wiped.
   std::string client_key_file;
-  // Passphrase of an encrypted client_key_file. ClientTlsContext::create copies it into a
-  // SecureBuffer for OpenSSL's password callback and wipes the copy of the options it keeps.
-  std::string client_key_passphrase;
+  // Passphrase of an encrypted client_key_file, in locked memory (take_secret(), or
+  // read_secret_file() for a passphrase file). OpenSSL's password callback reads it from there;
+  // copies of these options share the one buffer, so reload_tls() can parse the key again
+  // without a plain copy of the passphrase anywhere.
+  SharedSecret client_key_passphrase;
 };
 
 }  // namespace securechannel

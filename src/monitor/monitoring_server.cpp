@@ -24,12 +24,6 @@ constexpr std::chrono::milliseconds accept_retry_delay{100};
 
 std::shared_ptr<MonitoringServer> MonitoringServer::create(executor_type executor, MonitoringServerOptions options,
                                                            MonitoringHandler handler, error_code& error) {
-  // However this ends, the token bytes of this copy of the options are wiped: the server keeps
-  // the token in a SecureBuffer, and a move leaves a short token's bytes in the string behind.
-  struct TokenWiper {
-    std::string& token;
-    ~TokenWiper() { secure_wipe(token); }
-  } const wipe_token_copy{options.auth_token};
   error.clear();
   if (!handler || options.max_header_bytes == 0) {
     error = make_error_code(boost::system::errc::invalid_argument);
@@ -51,9 +45,7 @@ MonitoringServer::MonitoringServer(PrivateTag, executor_type executor, Monitorin
       strand_(asio::make_strand(executor_)),
       acceptor_(strand_),
       accept_retry_(strand_),
-      context_(std::make_shared<monitor::ServerContext>(std::move(options), std::move(handler))) {
-  secure_wipe(options.auth_token);  // what the move left behind (see create())
-}
+      context_(std::make_shared<monitor::ServerContext>(std::move(options), std::move(handler))) {}
 
 MonitoringServer::~MonitoringServer() = default;
 

@@ -30,13 +30,6 @@ constexpr std::chrono::seconds linger_limit{2};
 // decides first, this only bounds what one connection can make us buffer.
 constexpr std::size_t buffer_slack = 4096;
 
-// Moves the token into locked memory and wipes every byte the options' string held.
-SecureBuffer take_token(MonitoringServerOptions& options) {
-  SecureBuffer token = SecureBuffer::copy_of(options.auth_token);
-  secure_wipe(options.auth_token);
-  return token;
-}
-
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // Errors that mean the client went away (or never said anything): no one to answer.
@@ -51,7 +44,9 @@ bool client_gone(const error_code& error) {
 // ServerContext
 
 ServerContext::ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler)
-    : auth_token_(take_token(server_options)), options(std::move(server_options)), handler(std::move(request_handler)) {}
+    : auth_token_(std::move(server_options.auth_token)),
+      options(std::move(server_options)),
+      handler(std::move(request_handler)) {}
 
 void ServerContext::track(const std::shared_ptr<MonitoringSession>& session) {
   std::lock_guard lock(sessions_mutex_);
@@ -76,13 +71,15 @@ void ServerContext::close_all() {
 }
 
 bool ServerContext::requires_token(std::string_view target) const {
-  if (auth_token_.empty()) return false;
+  if (!auth_token_ || auth_token_->empty()) return false;
   const std::string_view path = path_of(target);
   return std::none_of(options.unauthenticated_paths.begin(), options.unauthenticated_paths.end(),
                       [path](const std::string& open_path) { return open_path == path; });
 }
 
-bool ServerContext::token_matches(std::string_view presented) const { return auth_token_.equals(presented); }
+bool ServerContext::token_matches(std::string_view presented) const {
+  return auth_token_ && auth_token_->equals(presented);
+}
 
 // ---------------------------------------------------------------------------------------------
 // MonitoringSession

@@ -34,9 +34,9 @@ class MonitoringSession;
 // What the connections of one server share. Lives as long as the server or its last connection.
 struct ServerContext {
  private:
-  // The expected X-Auth-Token, in locked memory. Declared first: it is taken out of the options
-  // (and their string wiped) before they are stored below.
-  const SecureBuffer auth_token_;
+  // The expected X-Auth-Token, in locked memory (shared with the pool config it came from).
+  // Declared first: it is moved out of the options before they are stored below.
+  const SharedSecret auth_token_;
 
  public:
   ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler);
@@ -51,7 +51,7 @@ struct ServerContext {
   // on the expected token's length, only on the presented one's.
   bool token_matches(std::string_view presented) const;
 
-  const MonitoringServerOptions options;  // auth_token empty: it lives in auth_token_
+  const MonitoringServerOptions options;  // auth_token null: it lives in auth_token_
   const MonitoringHandler handler;
 
   std::atomic<std::uint64_t> requests_served{0};

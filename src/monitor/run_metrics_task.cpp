@@ -1,7 +1,6 @@
 #include "securechannel/run_metrics_task.hpp"
 
 #include "securechannel/monitored_pools.hpp"
-#include "securechannel/secure_buffer.hpp"
 
 #include <boost/system/errc.hpp>
 #include <spdlog/spdlog.h>
@@ -26,7 +25,6 @@ std::shared_ptr<MonitoringServer> run_metrics_task(const std::shared_ptr<SecureC
   auto server = MonitoringServer::create(
       pool->get_executor(), std::move(options),
       [pools](const MonitoringRequest& request) { return pools->handle(request); }, error);
-  secure_wipe(options.auth_token);  // moved from, but a short token's bytes stay behind
   if (!server) return nullptr;
   pools->export_server_metrics(server, config.metric_namespace);
   server->start();

@@ -25,7 +25,8 @@ PoolBuilder& PoolBuilder::with_reconnect_backoff(Milliseconds base, Milliseconds
 PoolBuilder& PoolBuilder::with_histogram_rotation_interval(Milliseconds value) { config_.histogram_rotation_interval = value; return *this; }
 PoolBuilder& PoolBuilder::with_metrics_host(std::string value) { config_.metrics_host = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_metrics_port(std::uint16_t value) { config_.metrics_port = value; return *this; }
-PoolBuilder& PoolBuilder::with_metrics_auth_token(std::string value) { config_.metrics_auth_token = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_metrics_auth_token(std::string value) { config_.metrics_auth_token = take_secret(value); return *this; }
+PoolBuilder& PoolBuilder::with_metrics_auth_token(SharedSecret value) { config_.metrics_auth_token = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_tls(TlsOptions value) { config_.tls = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_ca_file(std::string value) { config_.tls.ca_file = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_ca_directory(std::string value) { config_.tls.ca_directory = std::move(value); return *this; }
@@ -37,6 +38,9 @@ PoolBuilder& PoolBuilder::with_session_resumption(bool enabled) { config_.tls.se
 PoolBuilder& PoolBuilder::with_alpn(std::vector<std::string> value) { config_.tls.alpn = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_server_name(std::string value) { config_.tls.server_name = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_client_certificate(std::string chain_file, std::string key_file, std::string passphrase) {
+  return with_client_certificate(std::move(chain_file), std::move(key_file), take_secret(passphrase));
+}
+PoolBuilder& PoolBuilder::with_client_certificate(std::string chain_file, std::string key_file, SharedSecret passphrase) {
   config_.tls.client_certificate_file = std::move(chain_file);
   config_.tls.client_key_file = std::move(key_file);
   config_.tls.client_key_passphrase = std::move(passphrase);

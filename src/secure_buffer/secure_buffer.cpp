@@ -157,4 +157,31 @@ SecureBufferPages pages_of(const SecureBuffer& buffer) noexcept {
 
 }  // namespace detail
 
+SharedSecret make_shared_secret(std::string_view bytes) {
+  if (bytes.empty()) return nullptr;
+  return std::make_shared<const SecureBuffer>(SecureBuffer::copy_of(bytes));
+}
+
+SharedSecret take_secret(std::string& text) {
+  SharedSecret secret = make_shared_secret(text);
+  secure_wipe(text);
+  return secret;
+}
+
+SharedSecret read_secret_file(const std::string& path, std::string& error) {
+  error.clear();
+  const SecureBuffer file = SecureBuffer::from_file(path, error);
+  if (!error.empty()) return nullptr;
+  SharedSecret secret;
+  file.read([&](std::span<const std::byte> bytes) {
+    // A view into the locked bytes: the line end is dropped without a plain copy of the secret.
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.ends_with('\n')) text.remove_suffix(1);
+    if (text.ends_with('\r')) text.remove_suffix(1);
+    secret = make_shared_secret(text);
+  });
+  if (!secret) error = path + " is empty";
+  return secret;
+}
+
 }  // namespace securechannel

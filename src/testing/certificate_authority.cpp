@@ -1,5 +1,7 @@
 #include "testing/certificate_authority.hpp"
 
+#include "tls/public_key_pins.hpp"
+
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -10,8 +12,10 @@
 #include <stdlib.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -316,6 +320,14 @@ CertificateAuthority CertificateAuthority::issue_intermediate(const std::string&
   write_certificate(state->directory / "ca.pem", intermediate);
   state->chain_pem = certificate_pem(intermediate) + state_->chain_pem;
   return CertificateAuthority(std::move(state));
+}
+
+std::string spki_pin_of(const std::filesystem::path& certificate_file) {
+  std::unique_ptr<FILE, int (*)(FILE*)> stream(std::fopen(certificate_file.c_str(), "r"), std::fclose);
+  if (!stream) throw std::runtime_error("cannot open " + certificate_file.string());
+  std::unique_ptr<X509, void (*)(X509*)> certificate(PEM_read_X509(stream.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!certificate) throw std::runtime_error(certificate_file.string() + " holds no PEM certificate");
+  return detail::format_pin(detail::spki_digest(certificate.get()).value());
 }
 
 }  // namespace securechannel::testing

@@ -57,6 +57,10 @@ struct IssuedCertificate {
   std::filesystem::path chain_file{};
 };
 
+// The SPKI pin ("sha256//<base64>", TlsOptions::pins) of the certificate in a PEM file.
+// Throws std::runtime_error when the file holds no certificate.
+std::string spki_pin_of(const std::filesystem::path& certificate_file);
+
 class CertificateAuthority {
  public:
   // Makes a self-signed CA (basicConstraints CA:TRUE critical, keyUsage keyCertSign|cRLSign,

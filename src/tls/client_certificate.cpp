@@ -96,7 +96,7 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::s
   const std::string& certificate_path = options.client_certificate_file;
   const std::string& key_path = options.client_key_file;
   if (certificate_path.empty() && key_path.empty()) {
-    if (options.client_key_passphrase.empty()) return true;
+    if (!options.client_key_passphrase || options.client_key_passphrase->empty()) return true;
     error = "tls.client_key_passphrase: given without tls.client_key_file";
     return false;
   }
@@ -123,10 +123,11 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::s
       error = "tls.client_key_file: " + read_error;
       return false;
     }
-    const SecureBuffer passphrase = SecureBuffer::copy_of(options.client_key_passphrase);
-    key = parse_private_key(key_file, passphrase, key_path, error);
+    static const SecureBuffer no_passphrase;
+    key = parse_private_key(key_file, options.client_key_passphrase ? *options.client_key_passphrase : no_passphrase,
+                            key_path, error);
     if (!key) return false;
-  }  // OpenSSL holds the key now; the file's bytes and the passphrase are wiped here
+  }  // OpenSSL holds the key now; the file's bytes are wiped here
 
   // SSL_CTX_use_PrivateKey refuses a key that does not match a certificate of its own type;
   // SSL_CTX_check_private_key catches a key of another type (an RSA key for an EC certificate).

@@ -188,9 +188,6 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   ERR_clear_error();
   auto created = std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
   created->pins_ = std::move(pins);
-  // The key is loaded: the context's copy of the options keeps no passphrase (options() is read
-  // by status code and tests; a secret has no business there).
-  secure_wipe(created->options_.client_key_passphrase);
   return created;
 }
 

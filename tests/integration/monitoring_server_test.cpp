@@ -119,7 +119,7 @@ class MonitoringServerTest : public ::testing::Test {
 
   static MonitoringServerOptions with_token() {
     MonitoringServerOptions options;
-    options.auth_token = std::string(token);
+    options.auth_token = make_shared_secret(token);
     return options;
   }
 

@@ -6,6 +6,7 @@
 // resumed connection needs no certificate exchange.
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
+#include "securechannel/pool_config_file.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
 #include "testing/encrypted_key.hpp"
@@ -14,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -111,7 +113,14 @@ TEST_F(MutualTlsTest, AnEncryptedKeyWorksWithItsPassphrase) {
                                            "correct horse battery staple")
                   .build(io.executor());
   EXPECT_TRUE(server_receives(*pool, "hello with a decrypted key\n")) << server->diagnostics();
-  EXPECT_EQ(pool->tls_context()->options().client_key_passphrase, "") << "the TLS context keeps no passphrase";
+  // The passphrase is kept for reload_tls(), in locked memory only (the builder wiped its string).
+  const SharedSecret& kept = pool->tls_context()->options().client_key_passphrase;
+  ASSERT_TRUE(kept);
+  EXPECT_TRUE(kept->equals("correct horse battery staple"));
+  EXPECT_EQ(kept, pool->config().tls.client_key_passphrase) << "one buffer, shared, not a copy";
+  std::string reload_error;
+  EXPECT_TRUE(pool->reload_tls(reload_error)) << reload_error << ": the encrypted key is parsed again";
+  EXPECT_TRUE(server_receives(*pool, "hello after the reload\n")) << server->diagnostics();
 
   std::string error;
   EXPECT_EQ(builder().with_client_certificate(client.certificate_file.string(), encrypted.string(), "wrong horse")
@@ -119,6 +128,39 @@ TEST_F(MutualTlsTest, AnEncryptedKeyWorksWithItsPassphrase) {
             nullptr);
   EXPECT_EQ(error, "tls.client_key_file: wrong passphrase for '" + encrypted.string() + "' (tls.client_key_passphrase)");
   testing::shutdown(*pool, 1s);
+}
+
+// The whole TLS identity from a pool file (docs/CONFIG.md): trust, pins, our certificate and an
+// encrypted key whose passphrase comes from a file, paths relative to the file's folder.
+TEST_F(MutualTlsTest, APoolFileCarriesTheWholeTlsIdentity) {
+  start_server();
+  const std::filesystem::path folder = client_authority.directory();
+  testing::write_encrypted_key(client.key_file, "correct horse battery staple", folder / "client-encrypted.key");
+  std::ofstream(folder / "client.pass") << "correct horse battery staple\n";
+  const auto write_pool_file = [&](const std::string& pins) {
+    std::ofstream(folder / "pools.toml", std::ios::trunc)
+        << "[[pool]]\nendpoint = \"" << server->endpoint() << "\"\nmax_connections = 1\n"
+        << "[pool.tls]\nsystem_trust_store = false\n"
+        << "ca_file = \"" << server_authority.ca_certificate_file().string() << "\"\n"
+        << "pins = [" << pins << "]\n"
+        << "client_certificate_file = \"" << client.certificate_file.filename().string() << "\"\n"
+        << "client_key_file = \"client-encrypted.key\"\nclient_key_passphrase_file = \"client.pass\"\n";
+    return (folder / "pools.toml").string();
+  };
+  const std::string backup_pin = "\"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"";
+  const std::string server_pin = "\"" + testing::spki_pin_of(server_leaf.certificate_file) + "\"";
+
+  auto pool = SecureChannelPool::create(io.executor(), load_pool_config_file(write_pool_file(backup_pin + ", " + server_pin)).at(0));
+  EXPECT_TRUE(server_receives(*pool, "hello from a pool file\n")) << server->diagnostics();
+  EXPECT_NE(server->output().find("subject=CN = mtls-client"), std::string::npos) << server->diagnostics();
+  ASSERT_TRUE(pool->config().tls.client_key_passphrase);
+  EXPECT_TRUE(pool->config().tls.client_key_passphrase->equals("correct horse battery staple"));
+  testing::shutdown(*pool, 1s);
+
+  // The file's pins are enforced: with only the backup pin the same server is refused.
+  auto mispinned = SecureChannelPool::create(io.executor(), load_pool_config_file(write_pool_file(backup_pin)).at(0));
+  EXPECT_EQ(testing::acquire_error(*mispinned), errc::certificate_pin_mismatch);
+  EXPECT_EQ(server->output().find("hello from a pool file\nhello"), std::string::npos);
 }
 
 TEST_F(MutualTlsTest, WithoutACertificateTheAcquireFailsBeforeAnyByteIsSent) {

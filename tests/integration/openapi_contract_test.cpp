@@ -252,7 +252,7 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
 
   // 4. The transport's own answers, from real MonitoringServers over real sockets.
   MonitoringServerOptions guarded;
-  guarded.auth_token = "contract-test-token";
+  guarded.auth_token = make_shared_secret("contract-test-token");
   guarded.unauthenticated_paths = {};  // probes too, to exercise their documented 401
   guarded.read_timeout = 300ms;
   guarded.max_header_bytes = 1024;

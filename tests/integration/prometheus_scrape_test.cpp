@@ -235,7 +235,7 @@ TEST_F(PrometheusScrapeTest, RealPrometheusWithoutTheTokenSeesTheTargetDown) {
   auto pool = add_pool("relay", echo.server.endpoint());
   exercise(*pool, 0);
   MonitoringServerOptions options;
-  options.auth_token = std::string(token);
+  options.auth_token = make_shared_secret(token);
   start_server(options);
 
   PrometheusServer prometheus({.target = "127.0.0.1:" + std::to_string(server->port())});

@@ -5,26 +5,16 @@
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "tls/public_key_pins.hpp"
+#include "testing/certificate_authority.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
-#include <cstdio>
 #include <memory>
 
 namespace securechannel {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string pin_of_certificate_file(const std::filesystem::path& file) {
-  std::unique_ptr<FILE, int (*)(FILE*)> stream(std::fopen(file.c_str(), "r"), std::fclose);
-  if (!stream) throw std::runtime_error("cannot open " + file.string());
-  std::unique_ptr<X509, void (*)(X509*)> certificate(PEM_read_X509(stream.get(), nullptr, nullptr, nullptr), X509_free);
-  return detail::format_pin(detail::spki_digest(certificate.get()).value());
-}
 
 // A pin that matches nothing here: the digest of 32 zero bytes' worth of base64.
 const std::string unrelated_pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -38,16 +28,16 @@ class PublicKeyPinsTest : public ::testing::Test {
 };
 
 TEST_F(PublicKeyPinsTest, TheLeafKeyPinLetsTheConnectionThrough) {
-  auto pool = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
+  auto pool = builder().with_pin(testing::spki_pin_of(upstream.leaf.certificate_file)).build(io.executor());
   Lease lease = testing::acquire(*pool);
   EXPECT_FALSE(testing::echo_error(lease, "pinned"));
 }
 
 TEST_F(PublicKeyPinsTest, ABackupPinOrTheCaKeyAlsoMatches) {
-  auto backup = builder().with_pin(unrelated_pin).with_pin(pin_of_certificate_file(upstream.leaf.certificate_file))
+  auto backup = builder().with_pin(unrelated_pin).with_pin(testing::spki_pin_of(upstream.leaf.certificate_file))
                     .build(io.executor());
   EXPECT_FALSE(testing::acquire_error(*backup));
-  auto ca = builder().with_pin(pin_of_certificate_file(upstream.authority.ca_certificate_file())).build(io.executor());
+  auto ca = builder().with_pin(testing::spki_pin_of(upstream.authority.ca_certificate_file())).build(io.executor());
   EXPECT_FALSE(testing::acquire_error(*ca));
 }
 
@@ -56,14 +46,14 @@ TEST_F(PublicKeyPinsTest, AMismatchFailsBeforeAnyByteIsSent) {
   EXPECT_EQ(testing::acquire_error(*pool), errc::certificate_pin_mismatch);
   const ConnectFailure failure = pool->last_connect_failure();
   EXPECT_NE(failure.tls.reason.find("matches the 1 configured pin"), std::string::npos) << failure.describe();
-  EXPECT_NE(failure.tls.reason.find(pin_of_certificate_file(upstream.leaf.certificate_file)), std::string::npos)
+  EXPECT_NE(failure.tls.reason.find(testing::spki_pin_of(upstream.leaf.certificate_file)), std::string::npos)
       << "the server's actual key is named, to help the operator: " << failure.describe();
   EXPECT_EQ(upstream.server.bytes_received(), 0u);
   EXPECT_EQ(pool->stats().errors_by_kind.at("certificate_pin_mismatch"), 1u);
 }
 
 TEST_F(PublicKeyPinsTest, ResumedConnectionsStayPinned) {
-  auto pool = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
+  auto pool = builder().with_pin(testing::spki_pin_of(upstream.leaf.certificate_file)).build(io.executor());
   Lease first = testing::acquire(*pool);
   ASSERT_FALSE(testing::echo_error(first, "takes the tickets in"));
   Lease second = testing::acquire(*pool);
@@ -76,8 +66,8 @@ TEST_F(PublicKeyPinsTest, TheBackupPinCarriesThePoolThroughAKeyRotation) {
   const testing::IssuedCertificate next = upstream.authority.issue("next-key");
   // Without resumption, so that the connection after the switch shows its certificate.
   auto pool = builder()
-                  .with_pin(pin_of_certificate_file(upstream.leaf.certificate_file))
-                  .with_pin(pin_of_certificate_file(next.certificate_file))
+                  .with_pin(testing::spki_pin_of(upstream.leaf.certificate_file))
+                  .with_pin(testing::spki_pin_of(next.certificate_file))
                   .with_session_resumption(false)
                   .build(io.executor());
   Lease today = testing::acquire(*pool);
@@ -87,7 +77,7 @@ TEST_F(PublicKeyPinsTest, TheBackupPinCarriesThePoolThroughAKeyRotation) {
   EXPECT_EQ(pool->stats().connections_created, 2u);
   EXPECT_FALSE(testing::echo_error(tomorrow, "backup pin"));
   // The control: the backup pin was what let it through.
-  auto primary_only = builder().with_pin(pin_of_certificate_file(upstream.leaf.certificate_file)).build(io.executor());
+  auto primary_only = builder().with_pin(testing::spki_pin_of(upstream.leaf.certificate_file)).build(io.executor());
   EXPECT_EQ(testing::acquire_error(*primary_only), errc::certificate_pin_mismatch);
 }
 

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +34,15 @@ class ScpoolRequestTest : public ::testing::Test {
 
   std::string url(const std::string& path = "/") const { return "https://" + nginx->endpoint() + path; }
   std::string ca() const { return authority.ca_certificate_file().string(); }
+
+  // A pool file for nginx's endpoint that trusts only our CA and pins `pin`.
+  std::string pool_file(const std::string& pin) const {
+    const auto file = authority.directory() / "pools.toml";
+    std::ofstream(file, std::ios::trunc) << "[[pool]]\nendpoint = \"" << nginx->endpoint() << "\"\n"
+                                         << "[pool.tls]\nsystem_trust_store = false\nca_file = \"ca.pem\"\n"
+                                         << "pins = [\"" << pin << "\"]\n";
+    return file.string();
+  }
 
   testing::CertificateAuthority authority = testing::CertificateAuthority::create();
   testing::IssuedCertificate leaf = authority.issue("localhost");
@@ -84,6 +95,32 @@ TEST_F(ScpoolRequestTest, RefusedConnectionExitsWithOneAndSaysSo) {
   const auto run = scpool({target, "--ca", ca(), "--timeout", "5"});
   EXPECT_EQ(run.exit_code(), 1) << run.description();
   EXPECT_NE(run.standard_error.find("refused"), std::string::npos) << run.standard_error;
+}
+
+TEST_F(ScpoolRequestTest, APoolFileGivesTheTrustAndPinsOfTheUrlsEndpoint) {
+  const auto run = scpool({url(), "--config", pool_file(testing::spki_pin_of(leaf.certificate_file))});
+  ASSERT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_error;
+  EXPECT_EQ(run.standard_output, "hello\n");
+
+  const auto mispinned = scpool({url(), "--config", pool_file("sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")});
+  EXPECT_EQ(mispinned.exit_code(), 1) << mispinned.description();
+  EXPECT_NE(mispinned.standard_error.find("certificate_pin_mismatch"), std::string::npos) << mispinned.standard_error;
+  EXPECT_TRUE(mispinned.standard_output.empty());
+}
+
+TEST_F(ScpoolRequestTest, APoolFileWithoutThatEndpointOrWithAMistakeExitsWithTwo) {
+  const std::string file = pool_file(testing::spki_pin_of(leaf.certificate_file));
+  const auto elsewhere = scpool({"https://127.0.0.1:1/", "--config", file});
+  EXPECT_EQ(elsewhere.exit_code(), 2) << elsewhere.description();
+  EXPECT_NE(elsewhere.standard_error.find("has no [[pool]] with endpoint = \"127.0.0.1:1\""), std::string::npos)
+      << elsewhere.standard_error;
+
+  std::ofstream(file, std::ios::app) << "max_connections = 0\n";  // lands in [pool.tls]: an unknown key there
+  const auto mistaken = scpool({url(), "--config", file});
+  EXPECT_EQ(mistaken.exit_code(), 2) << mistaken.description();
+  EXPECT_NE(mistaken.standard_error.find("pool[0].tls.max_connections: unknown key (" + file + ":7:1)"),
+            std::string::npos)
+      << mistaken.standard_error;
 }
 
 }  // namespace

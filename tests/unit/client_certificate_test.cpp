@@ -60,14 +60,15 @@ TEST_F(ClientCertificateTest, AnEncryptedKeyNeedsItsPassphraseWhichIsNotKept) {
           .string();
   EXPECT_EQ(create_error(options), "tls.client_key_file: '" + options.client_key_file +
                                        "' is encrypted and no passphrase is given (tls.client_key_passphrase)");
-  options.client_key_passphrase = "battery staple";
+  options.client_key_passphrase = make_shared_secret("battery staple");
   EXPECT_EQ(create_error(options),
             "tls.client_key_file: wrong passphrase for '" + options.client_key_file + "' (tls.client_key_passphrase)");
-  options.client_key_passphrase = "correct horse";
+  options.client_key_passphrase = make_shared_secret("correct horse");
   std::string error;
   const auto context = ClientTlsContext::create(options, error);
   ASSERT_TRUE(context) << error;
-  EXPECT_EQ(context->options().client_key_passphrase, "") << "the context's copy of the options keeps no secret";
+  EXPECT_EQ(context->options().client_key_passphrase, options.client_key_passphrase)
+      << "the context shares the locked passphrase; it makes no copy of its own";
   EXPECT_EQ(context->options().client_key_file, options.client_key_file);
 }
 
@@ -97,7 +98,7 @@ TEST_F(ClientCertificateTest, IncompleteOrUnreadableSettingsNameTheField) {
   options = options_with(client);
   options.client_certificate_file.clear();
   options.client_key_file.clear();
-  options.client_key_passphrase = "orphan";
+  options.client_key_passphrase = make_shared_secret("orphan");
   EXPECT_EQ(create_error(options), "tls.client_key_passphrase: given without tls.client_key_file");
 
   options = options_with(client);
@@ -132,12 +133,12 @@ void count_wiped(std::span<const std::byte> pages) {
   if (!std::all_of(pages.begin(), pages.end(), [](std::byte byte) { return byte == std::byte{0}; })) all_wiped = false;
 }
 
-TEST_F(ClientCertificateTest, TheKeyBytesAndPassphraseAreWipedOnceLoaded) {
+TEST_F(ClientCertificateTest, TheKeyBytesAreWipedOnceLoadedAndThePassphraseStaysLocked) {
   TlsOptions options = options_with(client);
   options.client_key_file =
       testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key")
           .string();
-  options.client_key_passphrase = "correct horse";
+  options.client_key_passphrase = make_shared_secret("correct horse");
   const std::size_t buffers_before = memory_protection_status().buffers;
   wiped_buffers = 0;
   detail::set_wipe_inspector(count_wiped);
@@ -145,9 +146,14 @@ TEST_F(ClientCertificateTest, TheKeyBytesAndPassphraseAreWipedOnceLoaded) {
   const auto context = ClientTlsContext::create(options, error);
   detail::set_wipe_inspector(nullptr);
   ASSERT_TRUE(context) << error;
-  EXPECT_EQ(wiped_buffers, 2) << "the key file's bytes and the passphrase";
+  EXPECT_EQ(wiped_buffers, 1) << "the key file's bytes";
   EXPECT_TRUE(all_wiped);
-  EXPECT_EQ(memory_protection_status().buffers, buffers_before) << "no secret outlives create()";
+  EXPECT_EQ(memory_protection_status().buffers, buffers_before)
+      << "no secret outlives create() but the passphrase the options already held";
+  EXPECT_TRUE(options.client_key_passphrase->locked() || !memory_protection_status().enabled);
+  options.client_key_passphrase.reset();
+  EXPECT_EQ(context->options().client_key_passphrase->size(), std::string("correct horse").size())
+      << "the context's options share the buffer";
 }
 
 TEST_F(ClientCertificateTest, ThePoolReportsKeyErrorsAsConfigErrorsNamingTheField) {
@@ -159,7 +165,8 @@ TEST_F(ClientCertificateTest, ThePoolReportsKeyErrorsAsConfigErrorsNamingTheFiel
   builder.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string());
   builder.with_client_certificate(client.certificate_file.string(), encrypted, "correct horse");
   const auto pool = builder.build(io.get_executor());
-  EXPECT_EQ(pool->tls_context()->options().client_key_passphrase, "");
+  ASSERT_TRUE(pool->tls_context()->options().client_key_passphrase);
+  EXPECT_TRUE(pool->tls_context()->options().client_key_passphrase->equals("correct horse"));
   EXPECT_EQ(pool->tls_context()->options().client_key_file, encrypted);
 
   builder.with_client_certificate(client.certificate_file.string(), encrypted, "wrong");

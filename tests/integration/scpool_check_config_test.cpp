@@ -1,0 +1,81 @@
+// `scpool check-config FILE` run as a program: a good pool file is reported pool by pool, and
+// each kind of mistake (a key, a file the TLS context cannot load, a passphrase that does not
+// open the key) exits with 2 and names the pool and the field.
+#include "testing/certificate_authority.hpp"
+#include "testing/child_process.hpp"
+#include "testing/encrypted_key.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+namespace securechannel {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ScpoolCheckConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key");
+    std::ofstream(authority.directory() / "client.pass") << "correct horse\n";
+    std::ofstream(authority.directory() / "wrong.pass") << "battery staple\n";
+  }
+
+  testing::CompletedProcess check(const std::string& pool_text) {
+    const auto file = authority.directory() / "pools.toml";
+    std::ofstream(file, std::ios::trunc) << pool_text;
+    return testing::run_to_completion({SC_SCPOOL_BINARY, "check-config", file.string()}, "", 60s);
+  }
+
+  std::string file() const { return (authority.directory() / "pools.toml").string(); }
+
+  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
+  testing::IssuedCertificate client = authority.issue("client");
+  const std::string mtls_pool =
+      "[[pool]]\nendpoint = \"relay.example.com:443\"\nnamespace = \"relay\"\nmax_connections = 4\n"
+      "[pool.tls]\nsystem_trust_store = false\nca_file = \"ca.pem\"\nalpn = [\"h2\"]\n"
+      "client_certificate_file = \"client.pem\"\nclient_key_file = \"client-encrypted.key\"\n";
+};
+
+TEST_F(ScpoolCheckConfigTest, AGoodFileIsReportedPoolByPool) {
+  const auto run = check(mtls_pool + "client_key_passphrase_file = \"client.pass\"\n" +
+                         "[[pool]]\nendpoint = \"127.0.0.1:8443\"\n");
+  ASSERT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_error;
+  EXPECT_EQ(run.standard_output,
+            "pool[0] relay relay.example.com:443: ok (max_connections 4, min_idle 0, TLS 1.3+, custom CA only, "
+            "client certificate, ALPN h2)\n"
+            "pool[1] securechannel 127.0.0.1:8443: ok (max_connections 100, min_idle 0, TLS 1.3+)\n");
+}
+
+TEST_F(ScpoolCheckConfigTest, APassphraseThatDoesNotOpenTheKeyNamesTheField) {
+  const auto run = check(mtls_pool + "client_key_passphrase_file = \"wrong.pass\"\n");
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  EXPECT_NE(run.standard_error.find(": pool[0].tls.client_key_file: wrong passphrase for '"), std::string::npos)
+      << run.standard_error;
+  EXPECT_TRUE(run.standard_output.empty()) << run.standard_output;
+}
+
+TEST_F(ScpoolCheckConfigTest, AMissingCaFileNamesTheField) {
+  const auto run = check("[[pool]]\nendpoint = \"a:1\"\n[pool.tls]\nca_file = \"missing.pem\"\n");
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  EXPECT_NE(run.standard_error.find("pool[0].tls.ca_file"), std::string::npos) << run.standard_error;
+  EXPECT_NE(run.standard_error.find("missing.pem"), std::string::npos) << run.standard_error;
+}
+
+TEST_F(ScpoolCheckConfigTest, AMistakeInTheFileNamesTheKeyAndLine) {
+  const auto run = check("[[pool]]\nendpoint = \"a:1\"\nconnect_timeout = 5\n");
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  EXPECT_NE(run.standard_error.find("pool[0].connect_timeout: needs a unit: write \"5ms\" or \"5s\" (" + file() +
+                                    ":3:19)"),
+            std::string::npos)
+      << run.standard_error;
+
+  const auto missing = testing::run_to_completion({SC_SCPOOL_BINARY, "check-config", file() + ".nope"}, "", 60s);
+  EXPECT_EQ(missing.exit_code(), 2);
+  EXPECT_NE(missing.standard_error.find("No such file or directory"), std::string::npos) << missing.standard_error;
+}
+
+}  // namespace
+}  // namespace securechannel
