@@ -65,6 +65,9 @@ class PoolBuilder {
   // (docs/TLS.md, "Secrets and mTLS").
   PoolBuilder& with_client_certificate(std::string chain_file, std::string key_file, std::string passphrase = {});
   PoolBuilder& with_client_certificate(std::string chain_file, std::string key_file, SharedSecret passphrase);
+  // The key's passphrase from a file instead (mode 0600, a systemd credential, a mounted secret):
+  // read into locked memory whenever the key is loaded and wiped right after, never kept.
+  PoolBuilder& with_client_key_passphrase_file(std::string path);
   // Warn (spdlog) when the upstream's certificate expires within `threshold` [14 days]; 0: never.
   PoolBuilder& with_certificate_expiry_warning(Milliseconds threshold);
   // Injection for tests

@@ -52,10 +52,13 @@ struct TlsOptions {
   // The private key of that certificate, PEM (PKCS#8 or traditional; encrypted when a passphrase
   // is given). Read into a SecureBuffer, parsed by OpenSSL from there, then wiped.
   std::string client_key_file;
-  // Passphrase of an encrypted client_key_file, in locked memory (take_secret(), or
-  // read_secret_file() for a passphrase file). OpenSSL's password callback reads it from there;
-  // copies of these options share the one buffer, so reload_tls() can parse the key again
-  // without a plain copy of the passphrase anywhere.
+  // The passphrase of an encrypted client_key_file, one of two ways:
+  // - a file holding it (one trailing line end ignored), read into a SecureBuffer each time the
+  //   key is loaded (build, reload_tls()) and wiped right after: nothing of it stays in the
+  //   process, and a rotated passphrase is picked up with the rotated key;
+  // - the passphrase itself, in locked memory (take_secret() / make_shared_secret()); it stays
+  //   there, shared by every copy of these options, because reload_tls() parses the key again.
+  std::string client_key_passphrase_file;
   SharedSecret client_key_passphrase;
 };
 

@@ -213,7 +213,8 @@ void read_tls(TableReader& reader, TlsOptions& tls) {
   reader.path("client_certificate_file", tls.client_certificate_file);
   reader.path("client_key_file", tls.client_key_file);
   reader.refuse_inline_secret("client_key_passphrase", "client_key_passphrase_file");
-  reader.secret_file("client_key_passphrase_file", tls.client_key_passphrase);
+  // Read (and wiped) each time the key is loaded, not kept: TlsOptions::client_key_passphrase_file.
+  reader.path("client_key_passphrase_file", tls.client_key_passphrase_file);
   reader.finish();
 }
 

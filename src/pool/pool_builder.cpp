@@ -46,6 +46,7 @@ PoolBuilder& PoolBuilder::with_client_certificate(std::string chain_file, std::s
   config_.tls.client_key_passphrase = std::move(passphrase);
   return *this;
 }
+PoolBuilder& PoolBuilder::with_client_key_passphrase_file(std::string path) { config_.tls.client_key_passphrase_file = std::move(path); return *this; }
 PoolBuilder& PoolBuilder::with_certificate_expiry_warning(Milliseconds value) { config_.certificate_expiry_warning = value; return *this; }
 PoolBuilder& PoolBuilder::with_clock(std::shared_ptr<Clock> value) { config_.clock = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_random(std::shared_ptr<RandomSource> value) { config_.random = std::move(value); return *this; }

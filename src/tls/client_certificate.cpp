@@ -57,7 +57,8 @@ int provide_passphrase(char* destination, int capacity, int /*encrypting*/, void
 
 // Parses the PEM private key in `key_file` (already read into locked memory) with `passphrase`.
 std::unique_ptr<EVP_PKEY, KeyDeleter> parse_private_key(const SecureBuffer& key_file, const SecureBuffer& passphrase,
-                                                        const std::string& path, std::string& error) {
+                                                        const std::string& passphrase_field, const std::string& path,
+                                                        std::string& error) {
   PassphraseRequest request{.passphrase = &passphrase};
   std::unique_ptr<EVP_PKEY, KeyDeleter> key;
   ERR_clear_error();
@@ -72,11 +73,11 @@ std::unique_ptr<EVP_PKEY, KeyDeleter> parse_private_key(const SecureBuffer& key_
   }
   const std::string reason = openssl_reason();
   if (request.too_long) {
-    error = "tls.client_key_passphrase: longer than OpenSSL accepts";
+    error = passphrase_field + ": longer than OpenSSL accepts";
   } else if (request.asked && passphrase.empty()) {
-    error = "tls.client_key_file: '" + path + "' is encrypted and no passphrase is given (tls.client_key_passphrase)";
+    error = "tls.client_key_file: '" + path + "' is encrypted and no passphrase is given (" + passphrase_field + ")";
   } else if (request.asked) {
-    error = "tls.client_key_file: wrong passphrase for '" + path + "' (tls.client_key_passphrase)";
+    error = "tls.client_key_file: wrong passphrase for '" + path + "' (" + passphrase_field + ")";
   } else {
     error = "tls.client_key_file: '" + path + "' holds no PEM private key (" + reason + ")";
   }
@@ -95,9 +96,15 @@ int note_certificate_request(SSL* ssl, void* /*unused*/) {
 bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::string& error) {
   const std::string& certificate_path = options.client_certificate_file;
   const std::string& key_path = options.client_key_file;
+  const bool has_passphrase = options.client_key_passphrase && !options.client_key_passphrase->empty();
+  if (has_passphrase && !options.client_key_passphrase_file.empty()) {
+    error = "tls.client_key_passphrase_file: given with tls.client_key_passphrase (give one of them)";
+    return false;
+  }
   if (certificate_path.empty() && key_path.empty()) {
-    if (!options.client_key_passphrase || options.client_key_passphrase->empty()) return true;
-    error = "tls.client_key_passphrase: given without tls.client_key_file";
+    if (!has_passphrase && options.client_key_passphrase_file.empty()) return true;
+    error = std::string(has_passphrase ? "tls.client_key_passphrase" : "tls.client_key_passphrase_file") +
+            ": given without tls.client_key_file";
     return false;
   }
   if (key_path.empty()) {
@@ -123,11 +130,20 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::s
       error = "tls.client_key_file: " + read_error;
       return false;
     }
+    SharedSecret passphrase = options.client_key_passphrase;
+    std::string passphrase_field = "tls.client_key_passphrase";
+    if (!options.client_key_passphrase_file.empty()) {
+      passphrase_field = "tls.client_key_passphrase_file";
+      passphrase = read_secret_file(options.client_key_passphrase_file, read_error);
+      if (!passphrase) {
+        error = passphrase_field + ": " + read_error;
+        return false;
+      }
+    }
     static const SecureBuffer no_passphrase;
-    key = parse_private_key(key_file, options.client_key_passphrase ? *options.client_key_passphrase : no_passphrase,
-                            key_path, error);
+    key = parse_private_key(key_file, passphrase ? *passphrase : no_passphrase, passphrase_field, key_path, error);
     if (!key) return false;
-  }  // OpenSSL holds the key now; the file's bytes are wiped here
+  }  // OpenSSL holds the key now: the file's bytes, and a passphrase read from its file, are wiped here
 
   // SSL_CTX_use_PrivateKey refuses a key that does not match a certificate of its own type;
   // SSL_CTX_check_private_key catches a key of another type (an RSA key for an EC certificate).

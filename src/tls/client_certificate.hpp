@@ -1,8 +1,9 @@
 // mTLS for ClientTlsContext: our certificate chain and private key, and noticing when a server
 // asks for them. The key file goes from disk into a SecureBuffer, OpenSSL parses it from there
 // (a read-only memory BIO over the locked bytes, the passphrase handed over by a callback that
-// reads the options' SharedSecret), and the file's buffer is wiped as soon as the key is in the
-// SSL_CTX. The passphrase stays locked where the pool's config holds it, for reload_tls().
+// reads another SecureBuffer), and the key file's buffer is wiped as soon as the key is in the
+// SSL_CTX, with the passphrase when it came from client_key_passphrase_file. A passphrase handed
+// over in memory stays locked where the pool's config holds it, for reload_tls().
 #pragma once
 
 #include "securechannel/tls_options.hpp"

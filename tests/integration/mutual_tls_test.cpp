@@ -153,8 +153,9 @@ TEST_F(MutualTlsTest, APoolFileCarriesTheWholeTlsIdentity) {
   auto pool = SecureChannelPool::create(io.executor(), load_pool_config_file(write_pool_file(backup_pin + ", " + server_pin)).at(0));
   EXPECT_TRUE(server_receives(*pool, "hello from a pool file\n")) << server->diagnostics();
   EXPECT_NE(server->output().find("subject=CN = mtls-client"), std::string::npos) << server->diagnostics();
-  ASSERT_TRUE(pool->config().tls.client_key_passphrase);
-  EXPECT_TRUE(pool->config().tls.client_key_passphrase->equals("correct horse battery staple"));
+  EXPECT_FALSE(pool->config().tls.client_key_passphrase) << "read from its file for the load, not kept";
+  std::string reload_error;
+  EXPECT_TRUE(pool->reload_tls(reload_error)) << reload_error << ": the passphrase file is read again";
   testing::shutdown(*pool, 1s);
 
   // The file's pins are enforced: with only the backup pin the same server is refused.

@@ -1,6 +1,6 @@
 // ClientTlsContext with a client certificate: what it accepts, the error naming the field for
-// everything it refuses, and that the key file's bytes and the passphrase pass through
-// SecureBuffers that are gone (wiped) once create() returns.
+// everything it refuses, and that the key file's bytes (and a passphrase read from its file)
+// pass through SecureBuffers that are gone (wiped) once create() returns.
 #include "securechannel/client_tls_context.hpp"
 #include "securechannel/pool_builder.hpp"
 #include "securechannel/secure_buffer.hpp"
@@ -53,7 +53,7 @@ TEST_F(ClientCertificateTest, LoadsTheChainAndKeyIntoTheContext) {
   EXPECT_NE(SSL_CTX_get0_privatekey(context->native_handle()), nullptr);
 }
 
-TEST_F(ClientCertificateTest, AnEncryptedKeyNeedsItsPassphraseWhichIsNotKept) {
+TEST_F(ClientCertificateTest, AnEncryptedKeyNeedsItsPassphraseAndSharesIt) {
   TlsOptions options = options_with(client);
   options.client_key_file =
       testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key")
@@ -154,6 +154,39 @@ TEST_F(ClientCertificateTest, TheKeyBytesAreWipedOnceLoadedAndThePassphraseStays
   options.client_key_passphrase.reset();
   EXPECT_EQ(context->options().client_key_passphrase->size(), std::string("correct horse").size())
       << "the context's options share the buffer";
+}
+
+TEST_F(ClientCertificateTest, APassphraseFileIsReadForTheLoadAndWipedAfterIt) {
+  TlsOptions options = options_with(client);
+  options.client_key_file =
+      testing::write_encrypted_key(client.key_file, "correct horse", authority.directory() / "client-encrypted.key")
+          .string();
+  options.client_key_passphrase_file = (authority.directory() / "client.pass").string();
+  EXPECT_EQ(create_error(options), "tls.client_key_passphrase_file: cannot read " +
+                                       options.client_key_passphrase_file + ": No such file or directory");
+  std::ofstream(options.client_key_passphrase_file) << "battery staple\n";
+  EXPECT_EQ(create_error(options), "tls.client_key_file: wrong passphrase for '" + options.client_key_file +
+                                       "' (tls.client_key_passphrase_file)");
+  std::ofstream(options.client_key_passphrase_file, std::ios::trunc) << "correct horse\r\n";  // line end ignored
+
+  const std::size_t buffers_before = memory_protection_status().buffers;
+  wiped_buffers = 0;
+  detail::set_wipe_inspector(count_wiped);
+  std::string error;
+  const auto context = ClientTlsContext::create(options, error);
+  detail::set_wipe_inspector(nullptr);
+  ASSERT_TRUE(context) << error;
+  EXPECT_EQ(wiped_buffers, 3) << "the key file's bytes, the passphrase file's, and the passphrase without its line end";
+  EXPECT_TRUE(all_wiped);
+  EXPECT_EQ(memory_protection_status().buffers, buffers_before) << "no secret outlives create()";
+  EXPECT_FALSE(context->options().client_key_passphrase);
+
+  options.client_key_passphrase = make_shared_secret("correct horse");
+  EXPECT_EQ(create_error(options), "tls.client_key_passphrase_file: given with tls.client_key_passphrase (give one of them)");
+  options.client_key_passphrase.reset();
+  options.client_key_file.clear();
+  options.client_certificate_file.clear();
+  EXPECT_EQ(create_error(options), "tls.client_key_passphrase_file: given without tls.client_key_file");
 }
 
 TEST_F(ClientCertificateTest, ThePoolReportsKeyErrorsAsConfigErrorsNamingTheField) {

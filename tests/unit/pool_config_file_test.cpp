@@ -45,8 +45,7 @@ class PoolConfigFileTest : public ::testing::Test {
 };
 
 TEST_F(PoolConfigFileTest, EveryKeyReachesItsField) {
-  write("token", "metrics-s3cret\n");
-  write("client.pass", "correct horse\r\n");
+  write("token", "metrics-s3cret\r\n");
   const auto pools = parse(R"(
 [[pool]]
 endpoint = "relay.example.com:8443"
@@ -113,6 +112,7 @@ endpoint = "[::1]:443"
   EXPECT_EQ(relay.metrics_port, 9191);
   ASSERT_TRUE(relay.metrics_auth_token);
   EXPECT_TRUE(relay.metrics_auth_token->equals("metrics-s3cret")) << "the file's line end is not part of it";
+  EXPECT_TRUE(relay.metrics_auth_token->locked() || !memory_protection_status().enabled);
   EXPECT_EQ(relay.certificate_expiry_warning, 30 * 24h);
 
   const TlsOptions& tls = relay.tls;
@@ -128,8 +128,8 @@ endpoint = "[::1]:443"
   EXPECT_EQ(tls.server_name, "relay.internal");
   EXPECT_EQ(tls.client_certificate_file, base + "/client.pem");
   EXPECT_EQ(tls.client_key_file, base + "/client.key");
-  ASSERT_TRUE(tls.client_key_passphrase);
-  EXPECT_TRUE(tls.client_key_passphrase->equals("correct horse")) << "CRLF dropped too";
+  EXPECT_EQ(tls.client_key_passphrase_file, base + "/client.pass") << "read when the key is loaded, not kept";
+  EXPECT_FALSE(tls.client_key_passphrase);
 
   const PoolConfig defaults;
   const PoolConfig& plain = pools[1];
@@ -189,9 +189,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "pools.toml:4:25"},
         Mistake{"InlineToken", "[[pool]]\nendpoint = \"a:1\"\nmetrics_auth_token = \"hunter2\"\n",
                 "pool[0].metrics_auth_token", "secrets are not written in the config file", "pools.toml:3:22"},
-        Mistake{"MissingSecretFile",
-                "[[pool]]\nendpoint = \"a:1\"\n[pool.tls]\nclient_key_passphrase_file = \"/nonexistent/pass\"\n",
-                "pool[0].tls.client_key_passphrase_file", "cannot read /nonexistent/pass", "pools.toml:4:30"},
+        Mistake{"MissingSecretFile", "[[pool]]\nendpoint = \"a:1\"\nmetrics_auth_token_file = \"/nonexistent/token\"\n",
+                "pool[0].metrics_auth_token_file", "cannot read /nonexistent/token", "pools.toml:3:27"},
         Mistake{"MissingEndpoint", "[[pool]]\nendpoint = \"a:1\"\n[[pool]]\nnamespace = \"b\"\n", "pool[1].endpoint",
                 "is required", "pools.toml:3:1"},
         Mistake{"ValidationAcrossKeys", "[[pool]]\nendpoint = \"a:1\"\nmax_connections = 2\nmin_idle = 3\n",
