@@ -60,6 +60,7 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());
   received_.reset();
+  warm_ = false;  // a new session starts cold, as its context's RELEASE_BUFFERS mode says
   receive_pending_ = false;
   input_closed_ = false;
   BIO* socket_bio = ssl_ ? detail::new_socket_bio(*this) : nullptr;

@@ -29,7 +29,7 @@ struct SocketBioAccess {
       const std::size_t taken = std::min(size, received->available());
       std::memcpy(data, received->bytes + received->begin, taken);
       received->begin += taken;
-      if (received->available() == 0 && !channel.receive_pending_) channel.received_.reset();
+      if (received->available() == 0 && !channel.receive_pending_ && !channel.warm_) channel.received_.reset();
       *read = taken;
       return 1;
     }

@@ -208,7 +208,19 @@ void SecureChannel::commit_receive(const boost::system::error_code& error, std::
   if (!received_) return;  // reconnected meanwhile (prepare_tls dropped the block)
   received_->end += bytes;
   if (error == asio::error::eof) input_closed_ = true;
-  if (received_->available() == 0) received_.reset();
+  if (received_->available() == 0 && !warm_) received_.reset();
+}
+
+void SecureChannel::set_warm(bool warm) noexcept {
+  warm_ = warm;
+  if (!ssl_) return;
+  if (warm) {
+    SSL_clear_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+    return;
+  }
+  SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+  SSL_free_buffers(ssl_);  // refuses, and keeps them, while they still hold unprocessed bytes
+  if (received_ && received_->available() == 0 && !receive_pending_) received_.reset();
 }
 
 TlsFailure& SecureChannel::failure() {

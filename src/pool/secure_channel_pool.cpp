@@ -221,8 +221,16 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
   }
   switch (to) {  // enter the new one's
     case ConnectionState::connecting: ++connecting_; break;
-    case ConnectionState::idle: idle_.push_back(&connection); break;
-    case ConnectionState::leased: ++leased_; break;
+    case ConnectionState::idle:
+      idle_.push_back(&connection);
+      // LIFO reuse hands out the top of the stack first: the connection that just sank below
+      // the warm few will not be needed soon, and gives its buffers back.
+      if (idle_.size() > warm_idle_connections) idle_[idle_.size() - 1 - warm_idle_connections]->channel().set_warm(false);
+      break;
+    case ConnectionState::leased:
+      ++leased_;
+      connection.channel().set_warm(true);
+      break;
     case ConnectionState::closing: ++closing_; break;
     case ConnectionState::closed: break;
   }
