@@ -47,12 +47,12 @@ void MonitoredPools::remove(const SecureChannelPool& pool) {
 
 bool MonitoredPools::export_http_client(const std::shared_ptr<const HttpClient>& client) {
   if (!client) return false;
-  {
-    std::lock_guard lock(mutex_);
-    std::erase_if(http_clients_, [](const auto& weak) { return weak.expired(); });
-    for (const auto& weak : http_clients_) {
-      if (weak.lock() == client) return false;
-    }
+  // One lock over the check and the insertion: two threads exporting one client get one export.
+  // (As in add(): the registry's collectors never take this mutex.)
+  std::lock_guard lock(mutex_);
+  std::erase_if(http_clients_, [](const auto& weak) { return weak.expired(); });
+  for (const auto& weak : http_clients_) {
+    if (weak.lock() == client) return false;
   }
   auto collector = [weak = std::weak_ptr<const HttpClient>(client)](MetricFamilies& families) {
     if (const auto live = weak.lock()) collect_http_client_metrics(*live, families);
@@ -61,7 +61,6 @@ bool MonitoredPools::export_http_client(const std::shared_ptr<const HttpClient>&
   static std::atomic<std::uint64_t> exports{0};
   auto registration = registry_.add("http_client|" + std::to_string(++exports), std::move(collector));
   if (!registration) return false;
-  std::lock_guard lock(mutex_);
   server_registrations_.push_back(std::move(registration));
   http_clients_.push_back(client);
   return true;
