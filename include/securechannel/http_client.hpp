@@ -52,7 +52,8 @@ class HttpClient {
   // Errors: the pool's (acquire_timeout, circuit_open, certificate_verify_failed, ...),
   // request_timeout, request_not_replayed, response_too_large, content_decoding_failed,
   // http_protocol_error, stream_refused (after its retry), response_body_aborted (the
-  // options' body_sink said stop), connection_closed and I/O errors.
+  // options' body_sink said stop), request_body_aborted (their body_source failed),
+  // connection_closed and I/O errors.
   // Any HTTP status is a response, not an error.
   template <class Token>
   auto async_request(HttpRequest request, HttpRequestOptions options, Token&& token) {

@@ -1,6 +1,7 @@
 // The HTTP messages HttpClient sends and receives: Beast's, with string bodies, whichever
 // protocol (HTTP/1.1 or HTTP/2) carries them; and the per-request options, among them a sink
-// that receives a large response body piece by piece instead of in the response.
+// that receives a large response body piece by piece instead of in the response, and a source
+// that supplies a large request body piece by piece.
 //
 //   securechannel::HttpRequest request{boost::beast::http::verb::get, "/v1/ticker", 11};
 //   request.set(boost::beast::http::field::host, "api.example.com");
@@ -15,6 +16,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
+#include <span>
 #include <string_view>
 
 namespace securechannel {
@@ -30,6 +33,13 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 // reopens only for bytes the sink has returned from). It should hand pieces on, not wait for
 // other work of the same client (which may need the thread it runs on).
 using HttpBodySink = std::function<bool(std::string_view piece)>;
+
+// Supplies a request body in pieces, the way libcurl's READFUNCTION does: writes up to
+// buffer.size() bytes into `buffer` and returns how many; 0 says the body is complete. No value
+// (or an exception) stops the request with errc::request_body_aborted. Called on the
+// connection's strand when the connection can take more (HTTP/2: within flow control); it must
+// not block waiting for data.
+using HttpBodySource = std::function<std::optional<std::size_t>(std::span<char> buffer)>;
 
 struct HttpRequestOptions {
   // From the call until the whole response is in, connection wait and retries included.
@@ -48,11 +58,18 @@ struct HttpRequestOptions {
   // When set, the response body goes here as it arrives (decoded first when decode_content; the
   // response then has no Content-Encoding and no Content-Length) and the response's own body
   // stays empty, for either protocol. The handler still runs once, after the last piece (or with
-  // the error that ended the transfer); the sink is never called after (or while) it runs. Once a piece reached the sink, the request is never sent
-  // again automatically: a failure after that is the caller's to handle (errors as usual, e.g.
-  // connection_closed, request_timeout). On abort, HTTP/1.1 closes the connection (the rest of
-  // the body is unread), HTTP/2 resets only the stream (RST_STREAM CANCEL).
+  // the error that ended the transfer); the sink is never called after (or while) it runs.
+  // Once a piece reached the sink, the request is never sent again automatically: a failure
+  // after that is the caller's to handle (errors as usual, e.g. connection_closed,
+  // request_timeout). On abort, HTTP/1.1 closes the connection (the rest of the body is
+  // unread), HTTP/2 resets only the stream (RST_STREAM CANCEL).
   HttpBodySink body_sink{};
+  // When set, the request body comes from here, piece by piece as the connection can take it,
+  // instead of from the request's (then ignored) string body. With a Content-Length field in the
+  // request the source must supply exactly that many bytes; without one HTTP/1.1 sends the body
+  // chunked (HTTP/2 needs neither). Once the source has been called the request is never sent
+  // again automatically (a source cannot be rewound).
+  HttpBodySource body_source{};
 };
 
 // True for the methods RFC 9110 9.2.2 calls idempotent: safe to send again after a failure.

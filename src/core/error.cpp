@@ -43,6 +43,7 @@ class SecureChannelCategory final : public boost::system::error_category {
         return "the server requires a client certificate and none is configured (tls.client_certificate_file)";
       case errc::client_certificate_rejected: return "the server rejected our client certificate";
       case errc::response_body_aborted: return "the response body sink stopped the transfer";
+      case errc::request_body_aborted: return "the request body source failed or gave the wrong length";
     }
     return "unknown securechannel error " + std::to_string(value);
   }
@@ -82,6 +83,7 @@ std::string_view error_name(errc code) noexcept {
     case errc::client_certificate_required: return "client_certificate_required";
     case errc::client_certificate_rejected: return "client_certificate_rejected";
     case errc::response_body_aborted: return "response_body_aborted";
+    case errc::request_body_aborted: return "request_body_aborted";
   }
   return "unknown";
 }

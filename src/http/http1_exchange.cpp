@@ -1,6 +1,7 @@
 #include "http/http1_exchange.hpp"
 
 #include "http/body_sink_writer.hpp"
+#include "http/body_source_reader.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -9,6 +10,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <array>
@@ -24,7 +26,8 @@ using boost::system::error_code;
 
 // Header blocks above this are refused (Beast's default is 8 KB; some APIs send big cookies).
 constexpr std::uint32_t max_header_bytes = 64 * 1024;
-// A streamed body passes through a buffer of this size: the most the exchange holds of it.
+// A streamed body (either way) passes through a buffer of this size: the most the exchange holds
+// of it.
 constexpr std::size_t streamed_piece_bytes = 64 * 1024;
 
 error_code translated(const error_code& error) {
@@ -44,14 +47,63 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
         handler_(std::move(handler)) {}
 
   void start() {
+    if (options_.body_source) return write_streamed_request();
     http::async_write(lease_, request_,
                       asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
                         if (error) return self->finish(translated(error));
-                        self->options_.body_sink ? self->read_streamed_header() : self->read_response();
+                        self->read_any_response();
                       }));
   }
 
  private:
+  void read_any_response() { options_.body_sink ? read_streamed_header() : read_response(); }
+
+  // --- A streamed request body (options_.body_source): Beast's buffer_body serializer, one
+  // piece at a time. The whole request is written before the response is read.
+
+  void write_streamed_request() {
+    streamed_request_.emplace();
+    streamed_request_->base() = request_.base();
+    const auto length = BodySourceReader::declared_length(request_);
+    if (!length) {
+      streamed_request_->erase(http::field::content_length);  // an invalid one, if any
+      streamed_request_->chunked(true);
+    }
+    source_.emplace(options_.body_source, length);
+    piece_ = std::make_unique<std::array<char, streamed_piece_bytes>>();
+    serializer_.emplace(*streamed_request_);
+    if (fill_request_piece()) write_request_piece();
+  }
+
+  // False when the source failed (the exchange is finished).
+  bool fill_request_piece() {
+    error_code error;
+    const std::size_t got = source_->read(*piece_, error);
+    if (error) {
+      finish(error);
+      return false;
+    }
+    auto& body = streamed_request_->body();
+    body.data = got == 0 ? nullptr : piece_->data();
+    body.size = got;
+    body.more = got != 0;
+    return true;
+  }
+
+  void write_request_piece() {
+    http::async_write(lease_, *serializer_,
+                      asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
+                        self->on_request_piece(error);
+                      }));
+  }
+
+  void on_request_piece(error_code error) {
+    if (error == http::error::need_buffer) error = {};  // the piece went out: the next one
+    if (error) return finish(translated(error));
+    if (serializer_->is_done()) return read_any_response();
+    if (fill_request_piece()) write_request_piece();
+  }
+
   // The limits and the HEAD rule both parsers share.
   template <class Body>
   void configure(http::response_parser<Body>& parser, boost::optional<std::uint64_t> body_limit) const {
@@ -102,7 +154,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     if (const auto stop = after_header(*streamed_, error)) return *stop ? finish(*stop) : read_streamed_header();
     writer_.emplace(options_.body_sink, options_.max_response_body,
                     BodySinkWriter::coding_of(streamed_->get().base(), options_.decode_content));
-    piece_ = std::make_unique<std::array<char, streamed_piece_bytes>>();
+    if (!piece_) piece_ = std::make_unique<std::array<char, streamed_piece_bytes>>();
     read_streamed_piece();
   }
 
@@ -147,7 +199,10 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
   Http1Outcome outcome_;
-  // Streamed bodies only.
+  // Streamed bodies only (piece_ serves the request's, then the response's).
+  std::optional<http::request<http::buffer_body>> streamed_request_;
+  std::optional<BodySourceReader> source_;
+  std::optional<http::request_serializer<http::buffer_body>> serializer_;
   std::optional<http::response_parser<http::buffer_body>> streamed_;
   std::optional<BodySinkWriter> writer_;
   std::unique_ptr<std::array<char, streamed_piece_bytes>> piece_;

@@ -101,11 +101,12 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
     return finish(*stream, errc::stream_refused);  // never sent: the caller may send it elsewhere
   }
   if (deadline <= Clock::now()) return finish(*stream, errc::request_timeout);  // not worth sending
-  const Http2RequestHeaders headers(*stream->request);  // nghttp2 copies them on submit
+  // nghttp2 copies them on submit.
+  const Http2RequestHeaders headers(*stream->request, stream->source_reader.has_value());
   nghttp2_data_provider body{};
   body.source.ptr = stream.get();
   body.read_callback = &Callbacks::read_request_body;
-  const bool has_body = !stream->request->body().empty();
+  const bool has_body = stream->source_reader || !stream->request->body().empty();
   const std::int32_t id = nghttp2_submit_request(nghttp2_.get(), nullptr, headers.data(), headers.size(),
                                                  has_body ? &body : nullptr, stream.get());
   if (id < 0) {

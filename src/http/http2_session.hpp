@@ -73,7 +73,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   //   errc::http_protocol_error malformed response, or RST_STREAM with another code;
   //   errc::connection_closed / an I/O error: the connection failed after the stream was sent.
   // With options.body_sink the body goes to (a copy of) the sink as DATA arrives, decoded when
-  // options.decode_content, and the response's body stays empty.
+  // options.decode_content, and the response's body stays empty. With options.body_source the
+  // request body is read from (a copy of) the source as flow control lets DATA out; a failing
+  // source resets the stream (errc::request_body_aborted).
   // The request is shared, not copied: a stream refused here is sent again on another connection
   // from the same object, and the caller keeps it until the handler runs anyway.
   void submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,

@@ -47,8 +47,18 @@ bool Http2Session::Callbacks::make_client_session(nghttp2_session** session, Htt
 
 ssize_t Http2Session::Callbacks::read_request_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer,
                                                    std::size_t length, std::uint32_t* data_flags,
-                                                   nghttp2_data_source* source, void*) {
+                                                   nghttp2_data_source* source, void* user_data) {
   auto& stream = *static_cast<Stream*>(source->ptr);
+  if (stream.source_reader) {
+    boost::system::error_code error;
+    const std::size_t count = stream.source_reader->read({reinterpret_cast<char*>(buffer), length}, error);
+    if (error) {
+      static_cast<Http2Session*>(user_data)->finish(stream, error);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets this stream only
+    }
+    if (count == 0) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(count);
+  }
   const std::string& body = stream.request->body();
   const std::size_t count = std::min(length, body.size() - stream.body_sent);
   std::memcpy(buffer, body.data() + stream.body_sent, count);

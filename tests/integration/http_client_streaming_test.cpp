@@ -1,9 +1,11 @@
-// Response bodies streamed to HttpRequestOptions::body_sink against a real nginx, on both
-// protocols: a 16 MiB download arrives in bounded pieces, byte for byte the file nginx serves,
-// with the response's own body empty; a gzip body is decoded on the way; a sink that says stop
-// ends the request with response_body_aborted (HTTP/1.1 closes that connection, HTTP/2 resets
-// only the stream and keeps the connection); max_response_body bounds what a sink receives; a
-// timeout mid-body is reported, never retried.
+// Bodies streamed both ways against a real nginx, on both protocols. Responses to
+// HttpRequestOptions::body_sink: a 16 MiB download arrives in bounded pieces, byte for byte the
+// file nginx serves, with the response's own body empty; a gzip body is decoded on the way; a
+// sink that says stop ends the request with response_body_aborted (HTTP/1.1 closes that
+// connection, HTTP/2 resets only the stream and keeps the connection); max_response_body bounds
+// what a sink receives; a timeout mid-body is reported, never retried. Requests from
+// HttpRequestOptions::body_source: 16 MiB uploads (with and without Content-Length) stored intact
+// by nginx; a failing source or one short of its Content-Length ends with request_body_aborted.
 #include "nginx_http_test.hpp"
 #include "securechannel/http_client.hpp"
 
@@ -12,8 +14,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -145,6 +150,79 @@ TEST_P(HttpClientStreamingTest, TimeoutWhileStreamingIsReportedAndNotRetried) {
   EXPECT_EQ(record.first_mismatch, std::numeric_limits<std::size_t>::max()) << "whatever came was the file's start";
   EXPECT_EQ(client.stats().retries, 0u);
   EXPECT_EQ(client.stats().failed_requests, 1u);
+}
+
+// A source of `size` bytes of the /big pattern, in pieces of at most `piece` bytes; fails (no
+// value) at the call numbered `fail_at_call` when that is not 0.
+HttpBodySource pattern_source(std::size_t size, std::size_t& calls, std::size_t fail_at_call = 0) {
+  return [size, &calls, fail_at_call, offset = std::size_t{0}](std::span<char> buffer) mutable
+             -> std::optional<std::size_t> {
+    ++calls;
+    if (fail_at_call != 0 && calls == fail_at_call) return std::nullopt;
+    const std::size_t count = std::min({buffer.size(), size - offset, std::size_t{10'000}});
+    for (std::size_t i = 0; i < count; ++i) buffer[i] = testing::generated_file_byte(offset + i);
+    offset += count;
+    return count;
+  };
+}
+
+// The offset of the first byte of `file` that differs from the /big pattern (or past its end);
+// the file's size when all match.
+std::size_t first_difference_from_pattern(const std::filesystem::path& file) {
+  std::ifstream stored(file, std::ios::binary);
+  std::size_t offset = 0;
+  for (char byte; stored.get(byte); ++offset) {
+    if (byte != testing::generated_file_byte(offset)) return offset;
+  }
+  return offset;
+}
+
+TEST_P(HttpClientStreamingTest, SixteenMebibytesGoUpFromASource) {
+  constexpr std::size_t size = 16 * 1024 * 1024;
+  start();
+  HttpClient client(builder({GetParam()}).build(io.executor()));
+  for (const bool announce_length : {false, true}) {
+    const std::string name = announce_length ? "with-length" : "without-length";
+    HttpRequest upload = request(http::verb::put, "/upload/" + name);
+    if (announce_length) upload.content_length(size);
+    std::size_t calls = 0;
+    const testing::HttpOutcome outcome =
+        send(client, std::move(upload), {.body_source = pattern_source(size, calls)}).get();
+    ASSERT_FALSE(outcome.error) << name << ": " << outcome.error.message();
+    EXPECT_EQ(outcome.response.result_int(), 201u) << name;
+    EXPECT_GT(calls, size / (64 * 1024)) << name << ": the body was taken piece by piece";
+    EXPECT_EQ(first_difference_from_pattern(nginx->document_root() / "upload" / name), size) << name;
+  }
+}
+
+TEST_P(HttpClientStreamingTest, FailingOrShortSourceEndsTheRequest) {
+  start();
+  HttpClient client(builder({GetParam()}).build(io.executor()));
+  std::size_t calls = 0;
+  const testing::HttpOutcome failed =
+      send(client, request(http::verb::put, "/upload/failed"),
+           {.body_source = pattern_source(4 * 1024 * 1024, calls, /*fail_at_call=*/3)})
+          .get();
+  EXPECT_EQ(failed.error, errc::request_body_aborted) << failed.error.message();
+  EXPECT_EQ(calls, 3u) << "a failed source is not asked again";
+
+  HttpRequest short_upload = request(http::verb::put, "/upload/short");
+  short_upload.content_length(100'000);
+  std::size_t short_calls = 0;
+  const testing::HttpOutcome short_of_length =
+      send(client, std::move(short_upload), {.body_source = pattern_source(50'000, short_calls)}).get();
+  EXPECT_EQ(short_of_length.error, errc::request_body_aborted) << short_of_length.error.message();
+  EXPECT_EQ(client.stats().retries, 0u) << "a source cannot be rewound: never sent again";
+
+  const testing::HttpOutcome next = send(client, request(http::verb::get, "/")).get();
+  ASSERT_FALSE(next.error) << next.error.message();
+  if (http2()) {
+    // Each failure reset only its stream: one connection carried all three requests.
+    EXPECT_EQ(client.pool()->stats().connections_created, 1u);
+  } else {
+    // A request cut off mid-body leaves the connection unusable: each failure replaced it.
+    EXPECT_EQ(client.pool()->stats().connections_created, 3u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientStreamingTest, ::testing::Values("http/1.1", "h2"),
