@@ -52,8 +52,12 @@ enum class errc {
   client_certificate_required,  // the server demands a client certificate and none is configured
   client_certificate_rejected,  // the server did not accept our client certificate (e.g. its CA
                                 // did not sign it): tls_failure() carries the server's alert
+  // HTTP, added after the TLS codes to keep every earlier value stable.
+  response_body_aborted,  // HttpRequestOptions::body_sink returned false: the rest was not read
+  request_body_aborted,   // HttpRequestOptions::body_source failed, or gave more or fewer bytes
+                          // than the request's Content-Length
   // Keep last: the tests iterate up to it.
-  last_error_code_ = client_certificate_rejected,
+  last_error_code_ = request_body_aborted,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

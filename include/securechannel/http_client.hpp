@@ -22,47 +22,20 @@
 // executor (default: the pool's), never inside async_request.
 #pragma once
 
+#include "securechannel/http_client_stats.hpp"
 #include "securechannel/http_message.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 
-#include <cstdint>
 #include <memory>
-#include <vector>
 
 namespace securechannel {
 
 namespace detail {
 class HttpClientCore;
 }
-
-enum class HttpProtocol {
-  unknown,  // no connection made yet
-  http1_1,
-  http2,
-};
-
-// One HTTP/2 connection of a client, for status pages.
-struct Http2ConnectionStats {
-  std::uint64_t connection_id = 0;
-  std::size_t streams_in_flight = 0;
-  std::uint32_t peer_max_concurrent_streams = 0;
-  std::uint64_t streams_started = 0;
-  bool draining = false;  // GOAWAY received or sent: takes no new streams
-};
-
-struct HttpClientStats {
-  HttpProtocol protocol = HttpProtocol::unknown;
-  std::uint64_t requests = 0;                       // completed with a response
-  std::uint64_t requests_on_reused_connections = 0;  // of those: on a connection that had served before
-  std::uint64_t failed_requests = 0;                // completed with an error
-  std::uint64_t retries = 0;                        // requests sent a second time (stream refused, stale connection)
-  std::uint64_t goaways = 0;                        // GOAWAY frames received
-  std::size_t requests_in_flight = 0;
-  std::vector<Http2ConnectionStats> http2_connections;
-};
 
 class HttpClient {
  public:
@@ -78,15 +51,17 @@ class HttpClient {
   // Sends `request` and reads its response. Handler: void(boost::system::error_code, HttpResponse).
   // Errors: the pool's (acquire_timeout, circuit_open, certificate_verify_failed, ...),
   // request_timeout, request_not_replayed, response_too_large, content_decoding_failed,
-  // http_protocol_error, stream_refused (after its retry), connection_closed and I/O errors.
+  // http_protocol_error, stream_refused (after its retry), response_body_aborted (the
+  // options' body_sink said stop), request_body_aborted (their body_source failed),
+  // connection_closed and I/O errors.
   // Any HTTP status is a response, not an error.
   template <class Token>
   auto async_request(HttpRequest request, HttpRequestOptions options, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, HttpResponse)>(
         [this](auto handler, HttpRequest r, HttpRequestOptions o) {
-          start_request(std::move(r), o, ResponseHandler(std::move(handler)));
+          start_request(std::move(r), std::move(o), ResponseHandler(std::move(handler)));
         },
-        token, std::move(request), options);
+        token, std::move(request), std::move(options));
   }
 
   // Sends GOAWAY on every HTTP/2 connection and lets their streams finish.

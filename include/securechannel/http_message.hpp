@@ -1,9 +1,13 @@
 // The HTTP messages HttpClient sends and receives: Beast's, with string bodies, whichever
-// protocol (HTTP/1.1 or HTTP/2) carries them; and the per-request options.
+// protocol (HTTP/1.1 or HTTP/2) carries them; and the per-request options, among them a sink
+// that receives a large response body piece by piece instead of in the response, and a source
+// that supplies a large request body piece by piece.
 //
 //   securechannel::HttpRequest request{boost::beast::http::verb::get, "/v1/ticker", 11};
 //   request.set(boost::beast::http::field::host, "api.example.com");
 //   securechannel::HttpRequestOptions options{.timeout = std::chrono::seconds(2)};
+//   std::ofstream file("dump.bin", std::ios::binary);
+//   options.body_sink = [&file](std::string_view piece) { return bool(file.write(piece.data(), piece.size())); };
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -11,11 +15,31 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
 
 namespace securechannel {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Receives a response body as it arrives, in pieces (each valid only during the call). True to
+// go on; false (or an exception) stops the transfer and the request fails with
+// errc::response_body_aborted.
+// It runs on the connection's strand, inside the read loop: while it runs nothing more is read,
+// so a slow sink slows the upstream down (TCP, and HTTP/2 flow control: the stream's window
+// reopens only for bytes the sink has returned from). It should hand pieces on, not wait for
+// other work of the same client (which may need the thread it runs on).
+using HttpBodySink = std::function<bool(std::string_view piece)>;
+
+// Supplies a request body in pieces, the way libcurl's READFUNCTION does: writes up to
+// buffer.size() bytes into `buffer` and returns how many; 0 says the body is complete. No value
+// (or an exception) stops the request with errc::request_body_aborted. Called on the
+// connection's strand when the connection can take more (HTTP/2: within flow control); it must
+// not block waiting for data.
+using HttpBodySource = std::function<std::optional<std::size_t>(std::span<char> buffer)>;
 
 struct HttpRequestOptions {
   // From the call until the whole response is in, connection wait and retries included.
@@ -27,8 +51,25 @@ struct HttpRequestOptions {
   // Decode Content-Encoding gzip, deflate and br (and ask for them with Accept-Encoding when the
   // request does not say). The response then carries the decoded body and no Content-Encoding.
   bool decode_content = false;
-  // Larger bodies fail with errc::response_too_large (after decoding, when decoding).
+  // Larger bodies fail with errc::response_too_large (after decoding, when decoding). With a
+  // body_sink it bounds the bytes handed to the sink (decoded ones, when decoding), not memory:
+  // set it to SIZE_MAX for a download of any size.
   std::size_t max_response_body = 64 * 1024 * 1024;
+  // When set, the response body goes here as it arrives (decoded first when decode_content; the
+  // response then has no Content-Encoding and no Content-Length) and the response's own body
+  // stays empty, for either protocol. The handler still runs once, after the last piece (or with
+  // the error that ended the transfer); the sink is never called after (or while) it runs.
+  // Once a piece reached the sink, the request is never sent again automatically: a failure
+  // after that is the caller's to handle (errors as usual, e.g. connection_closed,
+  // request_timeout). On abort, HTTP/1.1 closes the connection (the rest of the body is
+  // unread), HTTP/2 resets only the stream (RST_STREAM CANCEL).
+  HttpBodySink body_sink{};
+  // When set, the request body comes from here, piece by piece as the connection can take it,
+  // instead of from the request's (then ignored) string body. With a Content-Length field in the
+  // request the source must supply exactly that many bytes; without one HTTP/1.1 sends the body
+  // chunked (HTTP/2 needs neither). Once the source has been called the request is never sent
+  // again automatically (a source cannot be rewound).
+  HttpBodySource body_source{};
 };
 
 // True for the methods RFC 9110 9.2.2 calls idempotent: safe to send again after a failure.

@@ -14,12 +14,14 @@
 // Thread-safe.
 #pragma once
 
+#include "securechannel/http_client_stats.hpp"
 #include "securechannel/metrics_registry.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,8 +48,9 @@ class MonitoredPools {
   // served, rejections by reason, open connections), held weakly: a stopped and destroyed server
   // simply disappears. False when a server was already exported under that namespace.
   bool export_server_metrics(const std::shared_ptr<MonitoringServer>& server, const std::string& metric_namespace);
-  // Exports an HttpClient's series (`<ns>_http_*`, see http_client_metrics.hpp), held weakly.
-  // False when that client was exported already.
+  // Exports an HttpClient, held weakly: its series (`<ns>_http_*`, see http_client_metrics.hpp)
+  // on /metrics, and its stats as the `http` object of its pool's status and stats JSON (the
+  // sum over the clients exported for one pool). False when that client was exported already.
   bool export_http_client(const std::shared_ptr<const HttpClient>& client);
   std::string metrics_text() const { return registry_.render(); }
 
@@ -64,11 +67,14 @@ class MonitoredPools {
   };
 
   std::vector<std::shared_ptr<SecureChannelPool>> live_pools() const;
+  // The combined stats of the live clients exported for `pool`; empty when there is none.
+  std::optional<HttpClientStats> http_client_stats(const SecureChannelPool& pool) const;
 
   MetricsRegistry registry_;
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;
   std::vector<MetricsRegistry::Registration> server_registrations_;
+  std::vector<std::weak_ptr<const HttpClient>> http_clients_;
 };
 
 }  // namespace securechannel

@@ -42,6 +42,8 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::client_certificate_required:
         return "the server requires a client certificate and none is configured (tls.client_certificate_file)";
       case errc::client_certificate_rejected: return "the server rejected our client certificate";
+      case errc::response_body_aborted: return "the response body sink stopped the transfer";
+      case errc::request_body_aborted: return "the request body source failed or gave the wrong length";
     }
     return "unknown securechannel error " + std::to_string(value);
   }
@@ -80,6 +82,8 @@ std::string_view error_name(errc code) noexcept {
     case errc::protocol_version_unsupported: return "protocol_version_unsupported";
     case errc::client_certificate_required: return "client_certificate_required";
     case errc::client_certificate_rejected: return "client_certificate_rejected";
+    case errc::response_body_aborted: return "response_body_aborted";
+    case errc::request_body_aborted: return "request_body_aborted";
   }
   return "unknown";
 }

@@ -1,14 +1,19 @@
 #include "http/http1_exchange.hpp"
 
+#include "http/body_sink_writer.hpp"
+#include "http/body_source_reader.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <array>
 #include <memory>
 #include <optional>
 
@@ -21,6 +26,9 @@ using boost::system::error_code;
 
 // Header blocks above this are refused (Beast's default is 8 KB; some APIs send big cookies).
 constexpr std::uint32_t max_header_bytes = 64 * 1024;
+// A streamed body (either way) passes through a buffer of this size: the most the exchange holds
+// of it.
+constexpr std::size_t streamed_piece_bytes = 64 * 1024;
 
 error_code translated(const error_code& error) {
   if (error == http::error::body_limit) return errc::response_too_large;
@@ -33,26 +41,80 @@ error_code translated(const error_code& error) {
 
 class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
  public:
-  Http1Exchange(Lease& lease, const HttpRequest& request, std::size_t max_body, asio::any_io_executor executor,
-                Http1Handler handler)
-      : lease_(lease), request_(request), max_body_(max_body), executor_(std::move(executor)),
+  Http1Exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
+                asio::any_io_executor executor, Http1Handler handler)
+      : lease_(lease), request_(request), options_(options), executor_(std::move(executor)),
         handler_(std::move(handler)) {}
 
   void start() {
+    if (options_.body_source) return write_streamed_request();
     http::async_write(lease_, request_,
                       asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
                         if (error) return self->finish(translated(error));
-                        self->read_response();
+                        self->read_any_response();
                       }));
   }
 
  private:
-  void read_response() {
-    parser_.emplace();
-    parser_->header_limit(max_header_bytes);
-    parser_->body_limit(max_body_);
+  void read_any_response() { options_.body_sink ? read_streamed_header() : read_response(); }
+
+  // --- A streamed request body (options_.body_source): Beast's buffer_body serializer, one
+  // piece at a time. The whole request is written before the response is read.
+
+  void write_streamed_request() {
+    streamed_request_.emplace();
+    streamed_request_->base() = request_.base();
+    const auto length = BodySourceReader::declared_length(request_);
+    if (!length) {
+      streamed_request_->erase(http::field::content_length);  // an invalid one, if any
+      streamed_request_->chunked(true);
+    }
+    source_.emplace(options_.body_source, length);
+    piece_ = std::make_unique<std::array<char, streamed_piece_bytes>>();
+    serializer_.emplace(*streamed_request_);
+    if (fill_request_piece()) write_request_piece();
+  }
+
+  // False when the source failed (the exchange is finished).
+  bool fill_request_piece() {
+    error_code error;
+    const std::size_t got = source_->read(*piece_, error);
+    if (error) {
+      finish(error);
+      return false;
+    }
+    auto& body = streamed_request_->body();
+    body.data = got == 0 ? nullptr : piece_->data();
+    body.size = got;
+    body.more = got != 0;
+    return true;
+  }
+
+  void write_request_piece() {
+    http::async_write(lease_, *serializer_,
+                      asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
+                        self->on_request_piece(error);
+                      }));
+  }
+
+  void on_request_piece(error_code error) {
+    if (error == http::error::need_buffer) error = {};  // the piece went out: the next one
+    if (error) return finish(translated(error));
+    if (serializer_->is_done()) return read_any_response();
+    if (fill_request_piece()) write_request_piece();
+  }
+
+  // The limits and the HEAD rule both parsers share.
+  template <class Body>
+  void configure(http::response_parser<Body>& parser, boost::optional<std::uint64_t> body_limit) const {
+    parser.header_limit(max_header_bytes);
+    parser.body_limit(body_limit);
     // A HEAD response announces a body it does not carry (RFC 9110 9.3.2).
-    if (request_.method() == http::verb::head) parser_->skip(true);
+    if (request_.method() == http::verb::head) parser.skip(true);
+  }
+
+  void read_response() {
+    configure(parser_.emplace(), options_.max_response_body);
     http::async_read(lease_, buffer_, *parser_,
                      asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
                        self->on_response(error);
@@ -60,17 +122,65 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   }
 
   void on_response(const error_code& error) {
-    if (parser_->got_some() || buffer_.size() != 0) outcome_.response_started = true;
-    if (error) return finish(translated(error));
-    const unsigned status = parser_->get().result_int();
-    // 100 Continue, 103 Early Hints, ...: the final response follows. 101 would switch
-    // protocols, which this client never asks for.
-    if (status >= 100 && status < 200) {
-      if (status == 101) return finish(errc::http_protocol_error);
-      return read_response();
-    }
+    if (const auto stop = after_header(*parser_, error)) return *stop ? finish(*stop) : read_response();
     outcome_.reusable = parser_->get().keep_alive() && request_.keep_alive() && buffer_.size() == 0;
     outcome_.response = parser_->release();
+    finish({});
+  }
+
+  // What a read that should have brought a response header means: nothing for a final
+  // response; an empty error for an interim one (100 Continue, 103 Early Hints, ...: read the
+  // next); or the error to end with (101 would switch protocols, which we never ask for).
+  template <class Body>
+  std::optional<error_code> after_header(const http::response_parser<Body>& parser, const error_code& error) {
+    if (parser.got_some() || buffer_.size() != 0) outcome_.response_started = true;
+    if (error) return translated(error);
+    const unsigned status = parser.get().result_int();
+    if (status < 100 || status >= 200) return std::nullopt;
+    return status == 101 ? error_code(errc::http_protocol_error) : error_code{};
+  }
+
+  // --- A streamed body (options_.body_sink): Beast's buffer_body parser, one piece at a time.
+
+  void read_streamed_header() {
+    configure(streamed_.emplace(), boost::none);  // the writer counts what reaches the sink
+    http::async_read_header(lease_, buffer_, *streamed_,
+                            asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
+                              self->on_streamed_header(error);
+                            }));
+  }
+
+  void on_streamed_header(const error_code& error) {
+    if (const auto stop = after_header(*streamed_, error)) return *stop ? finish(*stop) : read_streamed_header();
+    writer_.emplace(options_.body_sink, options_.max_response_body,
+                    BodySinkWriter::coding_of(streamed_->get().base(), options_.decode_content));
+    if (!piece_) piece_ = std::make_unique<std::array<char, streamed_piece_bytes>>();
+    read_streamed_piece();
+  }
+
+  void read_streamed_piece() {
+    if (streamed_->is_done()) return on_streamed_body_done();
+    auto& body = streamed_->get().body();
+    body.data = piece_->data();
+    body.size = piece_->size();
+    http::async_read(lease_, buffer_, *streamed_,
+                     asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
+                       self->on_streamed_piece(error);
+                     }));
+  }
+
+  void on_streamed_piece(error_code error) {
+    if (error == http::error::need_buffer) error = {};  // the piece is full: hand it on, read on
+    if (error) return finish(translated(error));
+    const std::size_t received = piece_->size() - streamed_->get().body().size;
+    if (error_code sink_error = writer_->write({piece_->data(), received})) return finish(sink_error);
+    read_streamed_piece();
+  }
+
+  void on_streamed_body_done() {
+    if (error_code error = writer_->finish()) return finish(error);
+    outcome_.reusable = streamed_->get().keep_alive() && request_.keep_alive() && buffer_.size() == 0;
+    outcome_.response.base() = std::move(streamed_->get().base());  // trailers included
     finish({});
   }
 
@@ -83,19 +193,26 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   Lease& lease_;
   const HttpRequest& request_;
-  const std::size_t max_body_;
+  const HttpRequestOptions& options_;
   asio::any_io_executor executor_;
   Http1Handler handler_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
   Http1Outcome outcome_;
+  // Streamed bodies only (piece_ serves the request's, then the response's).
+  std::optional<http::request<http::buffer_body>> streamed_request_;
+  std::optional<BodySourceReader> source_;
+  std::optional<http::request_serializer<http::buffer_body>> serializer_;
+  std::optional<http::response_parser<http::buffer_body>> streamed_;
+  std::optional<BodySinkWriter> writer_;
+  std::unique_ptr<std::array<char, streamed_piece_bytes>> piece_;
 };
 
 }  // namespace
 
-void start_http1_exchange(Lease& lease, const HttpRequest& request, std::size_t max_body,
+void start_http1_exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
                           asio::any_io_executor executor, Http1Handler handler) {
-  std::make_shared<Http1Exchange>(lease, request, max_body, std::move(executor), std::move(handler))->start();
+  std::make_shared<Http1Exchange>(lease, request, options, std::move(executor), std::move(handler))->start();
 }
 
 }  // namespace securechannel::detail

@@ -26,11 +26,15 @@ struct Http1Outcome {
 
 using Http1Handler = boost::asio::any_completion_handler<void(Http1Outcome)>;
 
-// Writes `request` (which must stay alive until the handler runs) and reads the response into
-// memory, at most `max_body` body bytes (errc::response_too_large beyond). Interim 1xx responses
-// are skipped. Every step runs through `executor`, which must serialise the lease's operations
-// (a strand). Errors: the lease's I/O errors, errc::http_protocol_error for a malformed response.
-void start_http1_exchange(Lease& lease, const HttpRequest& request, std::size_t max_body,
+// Writes `request` (its body from options.body_source when set: chunked unless the request
+// has a Content-Length) and reads the response into memory, at most options.max_response_body body
+// bytes (errc::response_too_large beyond); or, with options.body_sink, hands the body to the
+// sink as it arrives (decoded when options.decode_content) and leaves the response's body empty.
+// `request` and `options` must stay alive until the handler runs. Interim 1xx responses are
+// skipped. Every step runs through `executor`, which must serialise the lease's operations (a
+// strand). Errors: the lease's I/O errors, errc::http_protocol_error for a malformed response,
+// the sink's (BodySinkWriter::write), the source's (errc::request_body_aborted).
+void start_http1_exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
                           boost::asio::any_io_executor executor, Http1Handler handler);
 
 }  // namespace securechannel::detail

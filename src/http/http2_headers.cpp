@@ -44,7 +44,7 @@ bool is_connection_specific_field(std::string_view lowercase_name, std::string_v
          lowercase_name == "upgrade" || lowercase_name == "proxy-connection" || lowercase_name == "http2-settings";
 }
 
-Http2RequestHeaders::Http2RequestHeaders(const HttpRequest& request) {
+Http2RequestHeaders::Http2RequestHeaders(const HttpRequest& request, bool streamed_body) {
   fields_.reserve(std::distance(request.begin(), request.end()) + 5);
   const std::string_view target = request.target();
   add(":method", std::string(request.method_string()));
@@ -63,7 +63,7 @@ Http2RequestHeaders::Http2RequestHeaders(const HttpRequest& request) {
   }
   // HTTP/2 frames the body itself, but servers use the length to refuse an oversized upload at
   // once (nginx: client_max_body_size) instead of after it was sent.
-  if (!has_content_length && (!request.body().empty() || announces_length(request.method()))) {
+  if (!has_content_length && !streamed_body && (!request.body().empty() || announces_length(request.method()))) {
     add("content-length", std::to_string(request.body().size()));
   }
 

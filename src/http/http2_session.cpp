@@ -88,24 +88,25 @@ void Http2Session::release_reservation() noexcept { slots_in_use_.fetch_sub(1, s
 void Http2Session::submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
                           std::chrono::steady_clock::time_point deadline, ResponseHandler handler) {
   streams_in_flight_.fetch_add(1, std::memory_order_acq_rel);
-  asio::post(strand_, [self = shared_from_this(), request = std::move(request), limit = options.max_response_body,
-                       deadline, handler = std::move(handler)]() mutable {
-    self->start_stream(std::move(request), limit, deadline, std::move(handler));
+  asio::post(strand_, [self = shared_from_this(), request = std::move(request), options, deadline,
+                       handler = std::move(handler)]() mutable {
+    self->start_stream(std::move(request), std::move(options), deadline, std::move(handler));
   });
 }
 
-void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, std::size_t max_response_body,
+void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
                                 Clock::time_point deadline, ResponseHandler handler) {
-  auto stream = std::make_unique<Stream>(std::move(request), max_response_body, strand_, std::move(handler));
+  auto stream = std::make_unique<Stream>(std::move(request), std::move(options), strand_, std::move(handler));
   if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) {
     return finish(*stream, errc::stream_refused);  // never sent: the caller may send it elsewhere
   }
   if (deadline <= Clock::now()) return finish(*stream, errc::request_timeout);  // not worth sending
-  const Http2RequestHeaders headers(*stream->request);  // nghttp2 copies them on submit
+  // nghttp2 copies them on submit.
+  const Http2RequestHeaders headers(*stream->request, stream->source_reader.has_value());
   nghttp2_data_provider body{};
   body.source.ptr = stream.get();
   body.read_callback = &Callbacks::read_request_body;
-  const bool has_body = !stream->request->body().empty();
+  const bool has_body = stream->source_reader || !stream->request->body().empty();
   const std::int32_t id = nghttp2_submit_request(nghttp2_.get(), nullptr, headers.data(), headers.size(),
                                                  has_body ? &body : nullptr, stream.get());
   if (id < 0) {

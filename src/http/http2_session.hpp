@@ -68,8 +68,14 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   //                             the stream was sent): the caller may send it elsewhere;
   //   errc::request_timeout     `deadline` passed (the stream is reset with CANCEL);
   //   errc::response_too_large  body above options.max_response_body (stream reset);
+  //   errc::response_body_aborted options.body_sink said stop (stream reset, session kept);
+  //   errc::content_decoding_failed a streamed body (body_sink with decode_content) did not decode;
   //   errc::http_protocol_error malformed response, or RST_STREAM with another code;
   //   errc::connection_closed / an I/O error: the connection failed after the stream was sent.
+  // With options.body_sink the body goes to (a copy of) the sink as DATA arrives, decoded when
+  // options.decode_content, and the response's body stays empty. With options.body_source the
+  // request body is read from (a copy of) the source as flow control lets DATA out; a failing
+  // source resets the stream (errc::request_body_aborted).
   // The request is shared, not copied: a stream refused here is sent again on another connection
   // from the same object, and the caller keeps it until the handler runs anyway.
   void submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
@@ -116,7 +122,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   // All of these run on the strand.
   void begin();
   void shutdown_now();
-  void start_stream(std::shared_ptr<const HttpRequest> request, std::size_t max_response_body,
+  void start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
                     std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
   void transition(State next) noexcept;
   void read();

@@ -47,8 +47,18 @@ bool Http2Session::Callbacks::make_client_session(nghttp2_session** session, Htt
 
 ssize_t Http2Session::Callbacks::read_request_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer,
                                                    std::size_t length, std::uint32_t* data_flags,
-                                                   nghttp2_data_source* source, void*) {
+                                                   nghttp2_data_source* source, void* user_data) {
   auto& stream = *static_cast<Stream*>(source->ptr);
+  if (stream.source_reader) {
+    boost::system::error_code error;
+    const std::size_t count = stream.source_reader->read({reinterpret_cast<char*>(buffer), length}, error);
+    if (error) {
+      static_cast<Http2Session*>(user_data)->finish(stream, error);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets this stream only
+    }
+    if (count == 0) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(count);
+  }
   const std::string& body = stream.request->body();
   const std::size_t count = std::min(length, body.size() - stream.body_sent);
   std::memcpy(buffer, body.data() + stream.body_sent, count);
@@ -88,9 +98,15 @@ int Http2Session::Callbacks::on_frame_recv(nghttp2_session* session, const nghtt
         const bool was_final = stream->response.has_final_headers();
         stream->response.end_block();
         if (!was_final && stream->response.has_final_headers() && stream->handler) {
-          try {
-            stream->response.reserve_body(stream->max_response_body);
-          } catch (const std::exception&) {  // a mere optimisation
+          if (stream->body_sink) {
+            stream->sink_writer.emplace(
+                stream->body_sink, stream->max_response_body,
+                BodySinkWriter::coding_of(stream->response.response().base(), stream->decode_content));
+          } else {
+            try {
+              stream->response.reserve_body(stream->max_response_body);
+            } catch (const std::exception&) {  // a mere optimisation
+            }
           }
         }
       }
@@ -132,17 +148,26 @@ int Http2Session::Callbacks::on_data_chunk_recv(nghttp2_session* session, std::u
                                                 const std::uint8_t* data, std::size_t length, void* user_data) {
   Stream* stream = stream_of(session, stream_id);
   if (!stream || !stream->handler) return 0;  // completed already (timeout, too large): dropped
-  std::string& body = stream->response.response().body();
-  if (length > stream->max_response_body - body.size()) {
-    static_cast<Http2Session*>(user_data)->finish(*stream, errc::response_too_large);
+  // Ends the stream with `error`; CANCEL tells the server to send no more of it. The session
+  // and its other streams go on.
+  const auto cancel = [&](const boost::system::error_code& error) {
+    static_cast<Http2Session*>(user_data)->finish(*stream, error);
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
     return 0;
+  };
+  if (stream->body_sink) {
+    // nghttp2 checks that DATA follows the final HEADERS, so the writer exists; never buffer.
+    if (!stream->sink_writer) return cancel(errc::http_protocol_error);
+    const boost::system::error_code error = stream->sink_writer->write(view(data, length));
+    if (error) return cancel(error);
+    return 0;
   }
+  std::string& body = stream->response.response().body();
+  if (length > stream->max_response_body - body.size()) return cancel(errc::response_too_large);
   try {
     body.append(reinterpret_cast<const char*>(data), length);
   } catch (const std::exception&) {
-    static_cast<Http2Session*>(user_data)->finish(*stream, errc::response_too_large);
-    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+    return cancel(errc::response_too_large);
   }
   return 0;
 }
@@ -176,7 +201,9 @@ int Http2Session::Callbacks::on_stream_close(nghttp2_session*, std::int32_t stre
   if (found == self.streams_.end()) return 0;
   Stream& stream = *found->second;
   if (stream.response_complete && stream.response.has_final_headers()) {
-    self.finish(stream, {});  // complete, even if the peer then reset the stream (RFC 9113 8.1)
+    // Complete, even if the peer then reset the stream (RFC 9113 8.1); a streamed encoded body
+    // must also have ended.
+    self.finish(stream, stream.sink_writer ? stream.sink_writer->finish() : boost::system::error_code{});
   } else if (error_code == NGHTTP2_REFUSED_STREAM) {
     self.finish(stream, errc::stream_refused);  // also streams above a GOAWAY's last stream id
   } else {

@@ -1,6 +1,8 @@
 // Private to Http2Session: one request stream, and the nghttp2 callbacks that feed it.
 #pragma once
 
+#include "http/body_sink_writer.hpp"
+#include "http/body_source_reader.hpp"
 #include "http/http2_headers.hpp"
 #include "http/http2_session.hpp"
 
@@ -10,20 +12,31 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace securechannel::detail {
 
 struct Http2Session::Stream {
-  Stream(std::shared_ptr<const HttpRequest> request_to_send, std::size_t response_body_limit,
+  Stream(std::shared_ptr<const HttpRequest> request_to_send, HttpRequestOptions options,
          const boost::asio::strand<boost::asio::any_io_executor>& strand, ResponseHandler response_handler)
       : request(std::move(request_to_send)),
-        max_response_body(response_body_limit),
+        max_response_body(options.max_response_body),
+        decode_content(options.decode_content),
+        body_sink(std::move(options.body_sink)),
+        body_source(std::move(options.body_source)),
         handler(std::move(response_handler)),
-        deadline(strand) {}
+        deadline(strand) {
+    if (body_source) source_reader.emplace(body_source, BodySourceReader::declared_length(*request));
+  }
 
   std::shared_ptr<const HttpRequest> request;  // the data provider reads its body while the stream is open
   std::size_t body_sent = 0;
   std::size_t max_response_body;
+  bool decode_content;
+  HttpBodySink body_sink;                     // empty: the body is collected in `response`
+  std::optional<BodySinkWriter> sink_writer;  // with body_sink, once the final headers came
+  HttpBodySource body_source;                 // empty: the request's string body is sent
+  std::optional<BodySourceReader> source_reader;  // with body_source
   Http2ResponseBuilder response;
   ResponseHandler handler;  // empty once the stream has completed (finish())
   boost::asio::steady_timer deadline;

@@ -4,13 +4,22 @@
 
 namespace securechannel {
 
+std::string_view to_string(HttpProtocol protocol) noexcept {
+  switch (protocol) {
+    case HttpProtocol::unknown: return "unknown";
+    case HttpProtocol::http1_1: return "http/1.1";
+    case HttpProtocol::http2: return "h2";
+  }
+  return "unknown";
+}
+
 HttpClient::HttpClient(std::shared_ptr<SecureChannelPool> pool)
     : core_(std::make_shared<detail::HttpClientCore>(std::move(pool))) {}
 
 HttpClient::~HttpClient() { core_->shutdown(/*abort_streams=*/true); }
 
 void HttpClient::start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler) {
-  core_->start(std::move(request), options, std::move(handler));
+  core_->start(std::move(request), std::move(options), std::move(handler));
 }
 
 void HttpClient::shutdown() { core_->shutdown(/*abort_streams=*/false); }

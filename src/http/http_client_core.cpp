@@ -1,5 +1,6 @@
 #include "http/http_client_core.hpp"
 
+#include "http/body_sink_writer.hpp"
 #include "http/content_decoding.hpp"
 #include "http/http1_exchange.hpp"
 #include "securechannel/error.hpp"
@@ -21,11 +22,46 @@ using boost::system::error_code;
 
 struct PendingRequest {
   PendingRequest(HttpRequest r, HttpRequestOptions o, HttpClient::ResponseHandler h)
-      : request(std::move(r)), options(o), deadline(std::chrono::steady_clock::now() + o.timeout),
-        handler(std::move(h)) {}
+      : request(std::move(r)), options(std::move(o)), deadline(std::chrono::steady_clock::now() + options.timeout),
+        handler(std::move(h)) {
+    // The protocol code calls these stand-ins, which note that the caller's callbacks were used:
+    // from then on a failed attempt is never sent again (retry_after).
+    if (options.body_sink) {
+      user_sink = std::move(options.body_sink);
+      options.body_sink = [this](std::string_view piece) {
+        std::lock_guard lock(callbacks_mutex);
+        if (callbacks_closed) return false;  // completed meanwhile (its deadline): the caller moved on
+        callbacks_used.store(true, std::memory_order_relaxed);
+        return user_sink(piece);
+      };
+    }
+    if (options.body_source) {
+      user_source = std::move(options.body_source);
+      options.body_source = [this](std::span<char> buffer) -> std::optional<std::size_t> {
+        std::lock_guard lock(callbacks_mutex);
+        if (callbacks_closed) return std::nullopt;
+        callbacks_used.store(true, std::memory_order_relaxed);
+        return user_source(buffer);
+      };
+    }
+  }
+  PendingRequest(const PendingRequest&) = delete;  // the stand-ins point at this object
+  PendingRequest& operator=(const PendingRequest&) = delete;
+
+  bool has_callbacks() const noexcept { return user_sink || user_source; }
 
   HttpRequest request;
   HttpRequestOptions options;
+  HttpBodySink user_sink;
+  HttpBodySource user_source;
+  // Set by the stand-ins, on the connection's strand (an HTTP/2 session's is not ours): a body
+  // reached the sink or was taken from the source, so this request cannot be replayed.
+  std::atomic<bool> callbacks_used{false};
+  // The callbacks are never called once complete() has begun to hand the outcome over, nor
+  // while it does: an HTTP/2 session may still be busy with the stream when our deadline
+  // completes the request.
+  std::mutex callbacks_mutex;
+  bool callbacks_closed = false;  // under callbacks_mutex
   std::chrono::steady_clock::time_point deadline;
   HttpClient::ResponseHandler handler;
   std::size_t watch_index = 0;  // in HttpClientCore::watched_
@@ -59,8 +95,10 @@ void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, Http
   if (options.decode_content && request.find(http::field::accept_encoding) == request.end()) {
     request.set(http::field::accept_encoding, "gzip, deflate, br");
   }
-  request.prepare_payload();
-  auto pending = std::make_shared<PendingRequest>(std::move(request), options, std::move(handler));
+  // With a body source the length is the caller's Content-Length or unknown, never the
+  // (ignored) string body's.
+  if (!options.body_source) request.prepare_payload();
+  auto pending = std::make_shared<PendingRequest>(std::move(request), std::move(options), std::move(handler));
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   asio::post(strand_, [self = shared_from_this(), pending = std::move(pending)] {
     if (self->shut_down_) return self->complete(pending, asio::error::operation_aborted);
@@ -147,6 +185,10 @@ void HttpClientCore::complete(const PendingPointer& pending_reference, error_cod
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), pending));
     pending->waiting = false;
   }
+  if (pending->has_callbacks()) {
+    std::lock_guard lock(pending->callbacks_mutex);  // waits for a callback in progress
+    pending->callbacks_closed = true;
+  }
   (error ? failed_requests_ : requests_).fetch_add(1, std::memory_order_relaxed);
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
   HttpClient::ResponseHandler handler = std::move(pending->handler);
@@ -158,7 +200,15 @@ void HttpClientCore::complete(const PendingPointer& pending_reference, error_cod
 void HttpClientCore::complete_with_response(const PendingPointer& pending, HttpResponse response, bool reused) {
   if (pending->done) return;
   if (reused) requests_reused_.fetch_add(1, std::memory_order_relaxed);
-  if (pending->options.decode_content) {
+  if (pending->user_sink) {
+    // The body went to the sink, decoded by the protocol code when asked: its framing fields
+    // describe bytes the caller never saw.
+    if (pending->options.decode_content &&
+        BodySinkWriter::coding_of(response.base(), true) != ContentCoding::identity) {
+      response.erase(http::field::content_encoding);
+      response.erase(http::field::content_length);
+    }
+  } else if (pending->options.decode_content) {
     const auto coding_field = response.find(http::field::content_encoding);
     const ContentCoding coding =
         coding_field == response.end() ? ContentCoding::identity : parse_content_coding(coding_field->value());
@@ -178,6 +228,10 @@ void HttpClientCore::complete_with_response(const PendingPointer& pending, HttpR
 bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code& error, bool reused,
                                  bool response_started) {
   if (pending->done || shut_down_) return false;
+  // Part of the response body is in the caller's hands already (sending the request again would
+  // hand them the start of another response after it), or the request body source was read
+  // (it cannot be rewound).
+  if (pending->callbacks_used.load(std::memory_order_relaxed)) return false;
   if (error == errc::stream_refused) {
     if (pending->attempts >= max_attempts_when_refused) return false;
   } else {
@@ -217,15 +271,18 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
   const bool reused = lease.reused();
   pending->lease = std::move(lease);
   start_http1_exchange(
-      pending->lease, pending->request, pending->options.max_response_body, strand_,
+      pending->lease, pending->request, pending->options, strand_,
       [self = shared_from_this(), pending, reused](Http1Outcome outcome) {
         pending->lease.release();  // marked broken by the exchange unless it can serve again
         if (pending->done) return;
         if (outcome.error) {
           if (self->retry_after(pending, outcome.error, reused, outcome.response_started)) return;
-          const bool unsafe_to_replay = reused && !outcome.response_started && connection_failure(outcome.error) &&
-                                        !is_idempotent(pending->request.method()) &&
-                                        !pending->options.replay_non_idempotent;
+          // Not sent again because of the method, or because its body source cannot be rewound.
+          const bool not_replayable = (!is_idempotent(pending->request.method()) &&
+                                       !pending->options.replay_non_idempotent) ||
+                                      pending->user_source;
+          const bool unsafe_to_replay =
+              reused && !outcome.response_started && connection_failure(outcome.error) && not_replayable;
           return self->complete(pending, unsafe_to_replay ? error_code(errc::request_not_replayed) : outcome.error);
         }
         self->complete_with_response(pending, std::move(outcome.response), reused);

@@ -3,18 +3,6 @@
 #include <string>
 
 namespace securechannel {
-namespace {
-
-std::string_view protocol_name(HttpProtocol protocol) {
-  switch (protocol) {
-    case HttpProtocol::unknown: return "unknown";
-    case HttpProtocol::http1_1: return "http/1.1";
-    case HttpProtocol::http2: return "h2";
-  }
-  return "unknown";
-}
-
-}  // namespace
 
 void collect_http_client_metrics(const HttpClient& client, MetricFamilies& families) {
   const HttpClientStats stats = client.stats();
@@ -44,7 +32,7 @@ void collect_http_client_metrics(const HttpClient& client, MetricFamilies& famil
   }
   {
     auto [family, name] = gauge("protocol_info", "The protocol the upstream negotiated by ALPN; always 1.");
-    family.sample(name, {{"endpoint", endpoint}, {"protocol", protocol_name(stats.protocol)}}, 1.0);
+    family.sample(name, {{"endpoint", endpoint}, {"protocol", to_string(stats.protocol)}}, 1.0);
   }
   {
     auto [family, name] = gauge("http2_connections", "HTTP/2 connections the client holds, draining ones included.");

@@ -47,6 +47,13 @@ void MonitoredPools::remove(const SecureChannelPool& pool) {
 
 bool MonitoredPools::export_http_client(const std::shared_ptr<const HttpClient>& client) {
   if (!client) return false;
+  // One lock over the check and the insertion: two threads exporting one client get one export.
+  // (As in add(): the registry's collectors never take this mutex.)
+  std::lock_guard lock(mutex_);
+  std::erase_if(http_clients_, [](const auto& weak) { return weak.expired(); });
+  for (const auto& weak : http_clients_) {
+    if (weak.lock() == client) return false;
+  }
   auto collector = [weak = std::weak_ptr<const HttpClient>(client)](MetricFamilies& families) {
     if (const auto live = weak.lock()) collect_http_client_metrics(*live, families);
   };
@@ -54,9 +61,37 @@ bool MonitoredPools::export_http_client(const std::shared_ptr<const HttpClient>&
   static std::atomic<std::uint64_t> exports{0};
   auto registration = registry_.add("http_client|" + std::to_string(++exports), std::move(collector));
   if (!registration) return false;
-  std::lock_guard lock(mutex_);
   server_registrations_.push_back(std::move(registration));
+  http_clients_.push_back(client);
   return true;
+}
+
+std::optional<HttpClientStats> MonitoredPools::http_client_stats(const SecureChannelPool& pool) const {
+  std::vector<std::shared_ptr<const HttpClient>> clients;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& weak : http_clients_) {
+      auto live = weak.lock();
+      if (live && live->pool().get() == &pool) clients.push_back(std::move(live));
+    }
+  }
+  if (clients.empty()) return std::nullopt;
+  // stats() outside the lock: it takes each client's own session lock.
+  HttpClientStats total;
+  for (const auto& client : clients) {
+    HttpClientStats stats = client->stats();
+    // Clients of one pool talk to one upstream; the first that has learned the protocol says it.
+    if (total.protocol == HttpProtocol::unknown) total.protocol = stats.protocol;
+    total.requests += stats.requests;
+    total.requests_on_reused_connections += stats.requests_on_reused_connections;
+    total.failed_requests += stats.failed_requests;
+    total.retries += stats.retries;
+    total.goaways += stats.goaways;
+    total.requests_in_flight += stats.requests_in_flight;
+    total.http2_connections.insert(total.http2_connections.end(), stats.http2_connections.begin(),
+                                   stats.http2_connections.end());
+  }
+  return total;
 }
 
 bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServer>& server,

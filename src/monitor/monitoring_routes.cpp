@@ -110,14 +110,19 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
   }
 
   const std::string_view rest = std::string_view(path).substr(path.starts_with(api_prefix) ? api_prefix.size() : 0);
+  // Only a pool with an exported HttpClient has an `http` object: no made-up zeros for the others.
+  const auto with_http = [&](json body) {
+    if (const auto http = http_client_stats(*pool)) body["http"] = monitor::http_client_json(*http);
+    return body;
+  };
   if (path == "/status/connections" || rest == "status") {
-    return json_response(200, monitor::pool_status_json(*pool, now));
+    return json_response(200, with_http(monitor::pool_status_json(*pool, now)));
   }
   if (rest == "health") {
     json health = monitor::pool_health_json(*pool, now);
     return json_response(health["pool_healthy"].get<bool>() ? 200 : 503, health);
   }
-  if (rest == "stats") return json_response(200, monitor::pool_stats_json(*pool, now));
+  if (rest == "stats") return json_response(200, with_http(monitor::pool_stats_json(*pool, now)));
   if (rest == "metrics") {
     MetricFamilies families;
     collect_pool_metrics(*pool, families);

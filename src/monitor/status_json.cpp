@@ -165,4 +165,25 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
   };
 }
 
+json http_client_json(const HttpClientStats& stats) {
+  json connections = json::array();
+  for (const Http2ConnectionStats& connection : stats.http2_connections) {
+    connections.push_back({{"connection_id", connection.connection_id},
+                           {"streams_in_flight", connection.streams_in_flight},
+                           {"peer_max_concurrent_streams", connection.peer_max_concurrent_streams},
+                           {"streams_started", connection.streams_started},
+                           {"draining", connection.draining}});
+  }
+  return {
+      {"protocol", std::string(to_string(stats.protocol))},
+      {"requests", stats.requests},
+      {"requests_on_reused_connections", stats.requests_on_reused_connections},
+      {"failed_requests", stats.failed_requests},
+      {"retries", stats.retries},
+      {"goaways", stats.goaways},
+      {"requests_in_flight", stats.requests_in_flight},
+      {"http2_connections", std::move(connections)},
+  };
+}
+
 }  // namespace securechannel::monitor

@@ -5,6 +5,7 @@
 // (fractional milliseconds).
 #pragma once
 
+#include "securechannel/http_client_stats.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
 #include <nlohmann/json.hpp>
@@ -30,5 +31,9 @@ nlohmann::json pool_status_json(const SecureChannelPool& pool, std::chrono::syst
 nlohmann::json pool_health_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now);
 // /api/v1/secure-channel/stats: utilisation, error rate, latency, reuse.
 nlohmann::json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now);
+
+// The `http` object of a pool's status and stats: what the HttpClients exported for the pool did
+// (MonitoredPools::export_http_client). Absent for a pool without one, never a zero object.
+nlohmann::json http_client_json(const HttpClientStats& stats);
 
 }  // namespace securechannel::monitor

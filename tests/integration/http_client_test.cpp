@@ -1,18 +1,12 @@
 // HttpClient against a real nginx (TLS 1.3; HTTP/1.1 keep-alive or HTTP/2 by ALPN): reuse,
 // multiplexing, stale keep-alive connections (GET retried, POST refused), GOAWAY under load,
 // 8 MiB bodies both ways, and the errors a caller sees.
-#include "io_thread.hpp"
-#include "pool_exchange.hpp"
+#include "nginx_http_test.hpp"
 #include "securechannel/http_client.hpp"
 #include "securechannel/monitored_pools.hpp"
-#include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <gtest/gtest.h>
-
-#include <sys/socket.h>
 
 #include <fstream>
 #include <future>
@@ -25,60 +19,9 @@ namespace {
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 
-struct Outcome {
-  boost::system::error_code error;
-  HttpResponse response;
-};
+using Outcome = testing::HttpOutcome;
 
-class HttpClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!testing::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
-    options.certificate_file = leaf.certificate_file;
-    options.key_file = leaf.key_file;
-  }
-
-  void start() { nginx = std::make_unique<testing::NginxServer>(options); }
-
-  PoolBuilder builder(std::vector<std::string> alpn) {
-    PoolBuilder b(nginx->endpoint());
-    b.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string()).with_alpn(std::move(alpn));
-    return b;
-  }
-
-  HttpRequest request(http::verb method, std::string target, std::string body = {}) {
-    HttpRequest r{method, target, 11};
-    r.set(http::field::host, "localhost");
-    r.body() = std::move(body);
-    return r;
-  }
-
-  static std::future<Outcome> send(HttpClient& client, HttpRequest r, HttpRequestOptions o = {}) {
-    auto promise = std::make_shared<std::promise<Outcome>>();
-    auto result = promise->get_future();
-    client.async_request(std::move(r), o, [promise](boost::system::error_code ec, HttpResponse response) {
-      promise->set_value({ec, std::move(response)});
-    });
-    return result;
-  }
-
-  // Waits until nginx has closed the pool's idle connection, without letting the pool or OpenSSL
-  // notice: a raw peek at the socket.
-  void wait_until_server_closed_the_idle_connection(SecureChannelPool& pool) {
-    ASSERT_TRUE(testing::eventually([&] {
-      std::optional<Lease> lease = pool.try_acquire();
-      if (!lease) return false;
-      char byte = 0;
-      return ::recv(lease->channel().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
-    }, 20s)) << "nginx did not close the idle connection";
-  }
-
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("localhost");
-  testing::NginxOptions options;
-  std::unique_ptr<testing::NginxServer> nginx;
-  testing::IoThread io;
-};
+class HttpClientTest : public testing::NginxHttpTest {};
 
 TEST_F(HttpClientTest, Http11RequestsReuseKeepAliveConnections) {
   start();
@@ -174,7 +117,7 @@ TEST_P(HttpClientBodiesTest, EightMebibytesDownAndUp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientBodiesTest, ::testing::Values("http/1.1", "h2"),
-                         [](const auto& parameter) { return std::string(parameter.param) == "h2" ? "Http2" : "Http11"; });
+                         testing::protocol_test_name);
 
 TEST_F(HttpClientTest, ErrorsNameTheProblem) {
   options.generated_file_bytes = 64 * 1024;

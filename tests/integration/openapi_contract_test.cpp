@@ -1,14 +1,16 @@
-// docs/openapi.yaml against the real server, both ways: real pools on our TLS echo server and a
-// real MonitoringServer answer every endpoint with every status the spec describes; the
+// docs/openapi.yaml against the real server, both ways: real pools on our TLS echo server, pools
+// whose HttpClients sent real requests to nginx (HTTP/2 and HTTP/1.1), and a real MonitoringServer answer every endpoint with every status the spec describes; the
 // responses are recorded and tests/contract/check_openapi.py checks each body against the spec's
 // schema, that nothing undescribed was answered, and that nothing described went unexercised.
 #include "echo_upstream.hpp"
+#include "http_client_exchange.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
+#include "testing/nginx_server.hpp"
 #include "testing/process_info.hpp"
 #include "testing/tls_echo_server.hpp"
 
@@ -177,6 +179,7 @@ class OpenApiContractTest : public ::testing::Test {
   }
 
   testing::EchoUpstream echo;
+  testing::CertificateAuthority authority = testing::CertificateAuthority::create();  // nginx's
   testing::IoThread io;
   MonitoredPools pools;
   std::uint64_t connection_id = 1;
@@ -226,6 +229,44 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   EXPECT_EQ(record("GET", by_id, "/api/v1/secure-channel/connections/-1").status, 400u);
   EXPECT_EQ(record("GET", "/no/such/endpoint", "/no/such/endpoint").status, 404u);
   EXPECT_EQ(record("DELETE", "/api/v1/secure-channel/nope", "/api/v1/secure-channel/nope").status, 404u);
+
+  // 2b. Pools with an exported HttpClient that sent real requests to nginx, one per protocol:
+  // their status and stats carry the `http` object; the echo pool's do not (no client, no zeros).
+  ASSERT_TRUE(testing::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
+  const testing::IssuedCertificate nginx_leaf = authority.issue("localhost");
+  testing::NginxServer nginx({.certificate_file = nginx_leaf.certificate_file, .key_file = nginx_leaf.key_file});
+  std::vector<std::shared_ptr<HttpClient>> clients;
+  for (const auto& [name, alpn] : {std::pair{"web_h2", "h2"}, std::pair{"web_http1", "http/1.1"}}) {
+    auto pool = PoolBuilder(nginx.endpoint())
+                    .with_namespace(name)
+                    .with_system_trust_store(false)
+                    .with_ca_file(authority.ca_certificate_file().string())
+                    .with_alpn({alpn})
+                    .build(io.executor());
+    ASSERT_TRUE(pools.add(pool, problem)) << problem;
+    auto client = std::make_shared<HttpClient>(pool);
+    ASSERT_TRUE(pools.export_http_client(client));
+    EXPECT_FALSE(pools.export_http_client(client)) << "a client is exported once";
+    for (int i = 0; i < 3; ++i) {
+      const testing::HttpOutcome outcome = testing::send_request(*client, testing::make_request(http::verb::get, "/")).get();
+      ASSERT_FALSE(outcome.error) << name << ": " << outcome.error.message();
+    }
+    const std::string query = std::string("?pool=") + name;
+    for (const std::string path : {"/status/connections", "/api/v1/secure-channel/status", "/api/v1/secure-channel/stats"}) {
+      const MonitoringResponse response = record("GET", path, path + query);
+      ASSERT_EQ(response.status, 200u) << path + query;
+      const json body = json::parse(response.body);
+      ASSERT_TRUE(body.contains("http")) << body.dump();
+      EXPECT_EQ(body["http"]["protocol"], alpn);
+      EXPECT_EQ(body["http"]["requests"], 3);
+      EXPECT_EQ(body["http"]["requests_on_reused_connections"], 2);
+      EXPECT_EQ(body["http"]["http2_connections"].size(), std::string(alpn) == "h2" ? 1u : 0u);
+    }
+    clients.push_back(std::move(client));
+  }
+  for (const std::string path : {"/api/v1/secure-channel/status?pool=relay", "/api/v1/secure-channel/stats?pool=relay"}) {
+    EXPECT_FALSE(json::parse(pools.handle({"GET", path}).body).contains("http")) << path;
+  }
 
   // 3. A second pool whose upstream is down: its breaker opens, health and readiness turn 503.
   const std::uint16_t closed_port = testing::pick_free_tcp_port();

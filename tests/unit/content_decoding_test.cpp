@@ -90,5 +90,51 @@ TEST(ContentDecodingTest, ABombStopsAtTheLimit) {
   EXPECT_EQ(decoded_or_error(ContentCoding::identity, text, 10), "error: response_too_large");
 }
 
+// Feeds `encoded` to a ContentDecoder in pieces of `piece` bytes, as a streamed body arrives.
+std::string streamed_or_error(ContentCoding coding, const std::string& encoded, std::size_t piece) {
+  std::string decoded;
+  std::size_t outputs = 0;
+  ContentDecoder decoder(coding, [&](std::string_view out) -> boost::system::error_code {
+    EXPECT_LE(out.size(), 64u * 1024) << "decoded pieces are bounded";
+    ++outputs;
+    decoded.append(out);
+    return {};
+  });
+  for (std::size_t offset = 0; offset < encoded.size(); offset += piece) {
+    if (auto error = decoder.feed(std::string_view(encoded).substr(offset, piece))) {
+      return "error: " + std::string(error_kind(error));
+    }
+  }
+  if (auto error = decoder.finish()) return "error: " + std::string(error_kind(error));
+  EXPECT_GE(outputs, 1u);
+  return decoded;
+}
+
+TEST(ContentDecodingTest, PiecesDecodeLikeTheWholeBody) {
+  const std::string gzip_members = deflate_with(15 + 16, "first ") + deflate_with(15 + 16, "second");
+  for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
+    EXPECT_EQ(streamed_or_error(ContentCoding::gzip, deflate_with(15 + 16, text), piece), text) << piece;
+    EXPECT_EQ(streamed_or_error(ContentCoding::deflate, deflate_with(15, text), piece), text) << piece;
+    EXPECT_EQ(streamed_or_error(ContentCoding::deflate, deflate_with(-15, text), piece), text) << piece;
+    EXPECT_EQ(streamed_or_error(ContentCoding::brotli, brotli(text), piece), text) << piece;
+    EXPECT_EQ(streamed_or_error(ContentCoding::identity, text, piece), text) << piece;
+    EXPECT_EQ(streamed_or_error(ContentCoding::gzip, gzip_members, piece), "first second") << piece;
+  }
+  const std::string gzip = deflate_with(15 + 16, text);
+  EXPECT_EQ(streamed_or_error(ContentCoding::gzip, gzip.substr(0, gzip.size() - 1), 100), "error: content_decoding_failed")
+      << "a truncated stream fails at finish()";
+}
+
+TEST(ContentDecodingTest, AnOutputErrorStopsTheDecoder) {
+  int calls = 0;
+  ContentDecoder decoder(ContentCoding::gzip, [&](std::string_view) -> boost::system::error_code {
+    ++calls;
+    return errc::response_too_large;
+  });
+  EXPECT_EQ(decoder.feed(deflate_with(15 + 16, text)), errc::response_too_large);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(decoder.feed("more"), errc::content_decoding_failed) << "a stopped decoder takes nothing more";
+}
+
 }  // namespace
 }  // namespace securechannel::detail
