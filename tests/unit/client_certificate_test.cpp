@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <memory>
 
 namespace securechannel {
 namespace {
@@ -133,6 +134,18 @@ void count_wiped(std::span<const std::byte> pages) {
   if (!std::all_of(pages.begin(), pages.end(), [](std::byte byte) { return byte == std::byte{0}; })) all_wiped = false;
 }
 
+// create() with the inspector watching: wiped_buffers and all_wiped then tell what it wiped.
+std::shared_ptr<const ClientTlsContext> create_watching_wipes(const TlsOptions& options) {
+  wiped_buffers = 0;
+  all_wiped = true;
+  detail::set_wipe_inspector(count_wiped);
+  std::string error;
+  auto context = ClientTlsContext::create(options, error);
+  detail::set_wipe_inspector(nullptr);
+  EXPECT_TRUE(context) << error;
+  return context;
+}
+
 TEST_F(ClientCertificateTest, TheKeyBytesAreWipedOnceLoadedAndThePassphraseStaysLocked) {
   TlsOptions options = options_with(client);
   options.client_key_file =
@@ -140,12 +153,8 @@ TEST_F(ClientCertificateTest, TheKeyBytesAreWipedOnceLoadedAndThePassphraseStays
           .string();
   options.client_key_passphrase = make_shared_secret("correct horse");
   const std::size_t buffers_before = memory_protection_status().buffers;
-  wiped_buffers = 0;
-  detail::set_wipe_inspector(count_wiped);
-  std::string error;
-  const auto context = ClientTlsContext::create(options, error);
-  detail::set_wipe_inspector(nullptr);
-  ASSERT_TRUE(context) << error;
+  const auto context = create_watching_wipes(options);
+  ASSERT_TRUE(context);
   EXPECT_EQ(wiped_buffers, 1) << "the key file's bytes";
   EXPECT_TRUE(all_wiped);
   EXPECT_EQ(memory_protection_status().buffers, buffers_before)
@@ -170,12 +179,8 @@ TEST_F(ClientCertificateTest, APassphraseFileIsReadForTheLoadAndWipedAfterIt) {
   std::ofstream(options.client_key_passphrase_file, std::ios::trunc) << "correct horse\r\n";  // line end ignored
 
   const std::size_t buffers_before = memory_protection_status().buffers;
-  wiped_buffers = 0;
-  detail::set_wipe_inspector(count_wiped);
-  std::string error;
-  const auto context = ClientTlsContext::create(options, error);
-  detail::set_wipe_inspector(nullptr);
-  ASSERT_TRUE(context) << error;
+  const auto context = create_watching_wipes(options);
+  ASSERT_TRUE(context);
   EXPECT_EQ(wiped_buffers, 3) << "the key file's bytes, the passphrase file's, and the passphrase without its line end";
   EXPECT_TRUE(all_wiped);
   EXPECT_EQ(memory_protection_status().buffers, buffers_before) << "no secret outlives create()";
