@@ -83,8 +83,20 @@ detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size
   errno = 0;
   reading_through_asio_ = true;
   const int result = SSL_read_ex(ssl_, data, size, &transferred);
+  if (result == 1) {
+    // One SSL_read yields at most one record. The records already received are decrypted now
+    // too: a burst of small records (HTTP/2 responses, one per stream) reaches the caller in one
+    // read instead of one completion each. A failure here is left for the next read to report.
+    while (transferred < size && (SSL_has_pending(ssl_) == 1 || (received_ && received_->available() != 0))) {
+      std::size_t more = 0;
+      if (SSL_read_ex(ssl_, static_cast<char*>(data) + transferred, size - transferred, &more) != 1) break;
+      transferred += more;
+    }
+    ERR_clear_error();
+    reading_through_asio_ = false;
+    return detail::TlsStep::done;
+  }
   reading_through_asio_ = false;
-  if (result == 1) return detail::TlsStep::done;
   switch (const int ssl_error = SSL_get_error(ssl_, 0)) {
     case SSL_ERROR_WANT_READ: return detail::TlsStep::want_read;
     case SSL_ERROR_WANT_WRITE: return detail::TlsStep::want_write;

@@ -5,6 +5,7 @@
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -48,6 +49,14 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void start() {
     if (options_.body_source) return write_streamed_request();
+    // Behind the handlers already queued: when a batch of responses makes the caller send the
+    // next requests, they leave back to back after the batch instead of one between each
+    // response's processing, so one wake-up of the server finds many (as wrk's loop does).
+    asio::post(executor_, [self = shared_from_this()] { self->write_request(); });
+  }
+
+ private:
+  void write_request() {
     http::async_write(lease_, request_,
                       asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
                         if (error) return self->finish(translated(error));
@@ -55,7 +64,6 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
                       }));
   }
 
- private:
   void read_any_response() { options_.body_sink ? read_streamed_header() : read_response(); }
 
   // --- A streamed request body (options_.body_source): Beast's buffer_body serializer, one

@@ -14,6 +14,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace securechannel::detail {
@@ -35,17 +36,23 @@ constexpr std::uint32_t kAssumedPeerMaxConcurrentStreams = 100;
 void Http2Session::NghttpDeleter::operator()(nghttp2_session* session) const noexcept { nghttp2_session_del(session); }
 
 std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptions options) {
-  std::shared_ptr<Http2Session> session(new Http2Session(std::move(lease), options));
+  Strand strand = asio::make_strand(lease.get_executor());
+  return start(std::move(lease), options, std::move(strand));
+}
+
+std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptions options, Strand strand) {
+  std::shared_ptr<Http2Session> session(new Http2Session(std::move(lease), options, std::move(strand)));
   asio::post(session->strand_, [session] { session->begin(); });
   return session;
 }
 
-Http2Session::Http2Session(Lease lease, Http2SessionOptions options)
+Http2Session::Http2Session(Lease lease, Http2SessionOptions options, Strand strand)
     : options_(options),
       connection_id_(lease.connection_id()),
-      strand_(asio::make_strand(lease.get_executor())),
+      strand_(std::move(strand)),
       lease_(std::move(lease)),
       read_buffer_(kReadBufferSize),
+      deadline_timer_(strand_),
       ping_timer_(strand_) {
   peer_max_concurrent_streams_ = kAssumedPeerMaxConcurrentStreams;
 }
@@ -57,6 +64,8 @@ Http2Session::~Http2Session() {
 }
 
 void Http2Session::begin() {
+  if (begun_ || state_.load(std::memory_order_relaxed) != State::open) return;
+  begun_ = true;
   nghttp2_session* session = nullptr;
   if (!Callbacks::make_client_session(&session, this)) return end(make_error_code(errc::http_protocol_error), true);
   nghttp2_.reset(session);
@@ -88,15 +97,19 @@ void Http2Session::release_reservation() noexcept { slots_in_use_.fetch_sub(1, s
 void Http2Session::submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
                           std::chrono::steady_clock::time_point deadline, ResponseHandler handler) {
   streams_in_flight_.fetch_add(1, std::memory_order_acq_rel);
-  asio::post(strand_, [self = shared_from_this(), request = std::move(request), options, deadline,
-                       handler = std::move(handler)]() mutable {
+  // Inline when the caller runs on our strand (HttpClient shares it): start_stream never invokes
+  // the handler, it only posts it.
+  asio::dispatch(strand_, [self = shared_from_this(), request = std::move(request), options, deadline,
+                           handler = std::move(handler)]() mutable {
     self->start_stream(std::move(request), std::move(options), deadline, std::move(handler));
   });
 }
 
 void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
                                 Clock::time_point deadline, ResponseHandler handler) {
-  auto stream = std::make_unique<Stream>(std::move(request), std::move(options), strand_, std::move(handler));
+  auto stream = std::make_unique<Stream>(std::move(request), std::move(options), deadline, std::move(handler));
+  // A caller on our strand may submit before the posted begin() ran.
+  begin();
   if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) {
     return finish(*stream, errc::stream_refused);  // never sent: the caller may send it elsewhere
   }
@@ -118,23 +131,57 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
     return finish(*stream, errc::http_protocol_error);
   }
   streams_started_.fetch_add(1, std::memory_order_relaxed);
-  if (deadline != Clock::time_point::max()) {
-    stream->deadline.expires_at(deadline);
-    stream->deadline.async_wait([self = shared_from_this(), id](const error_code& error) {
-      if (!error) self->on_deadline(id);
-    });
-  }
+  if (deadline != Clock::time_point::max()) watch_deadline(deadline);
   streams_.emplace(id, std::move(stream));
-  after_io();
+  after_io_soon();
 }
 
-void Http2Session::on_deadline(std::int32_t stream_id) {
+void Http2Session::after_io_soon() {
+  if (after_io_posted_) return;
+  after_io_posted_ = true;
+  // Behind what the strand already holds: the other streams of this burst are submitted first.
+  asio::post(strand_, [self = shared_from_this()] {
+    self->after_io_posted_ = false;
+    self->after_io();
+  });
+}
+
+void Http2Session::watch_deadline(Clock::time_point deadline) {
+  // Streams with one timeout arrive in deadline order, so this rarely moves the timer.
+  if (deadline_timer_at_ != Clock::time_point{} && deadline_timer_at_ <= deadline) return;
+  deadline_timer_at_ = deadline;
+  deadline_timer_.expires_at(deadline);
+  deadline_timer_.async_wait([self = shared_from_this(), deadline](const error_code& error) {
+    if (error || self->deadline_timer_at_ != deadline) return;  // cancelled, or re-armed earlier
+    self->on_deadline_timer();
+  });
+}
+
+void Http2Session::on_deadline_timer() {
+  deadline_timer_at_ = {};
+  if (!nghttp2_) return;
+  const auto now = Clock::now();
+  std::vector<std::int32_t> expired;
+  auto earliest = Clock::time_point::max();
+  for (const auto& [id, stream] : streams_) {
+    if (!stream->handler || stream->deadline == Clock::time_point::max()) continue;
+    if (stream->deadline <= now) {
+      expired.push_back(id);
+    } else {
+      earliest = std::min(earliest, stream->deadline);
+    }
+  }
+  for (const std::int32_t id : expired) expire(id);
+  if (earliest != Clock::time_point::max()) watch_deadline(earliest);
+  if (!expired.empty()) after_io();
+}
+
+void Http2Session::expire(std::int32_t stream_id) {
   const auto found = streams_.find(stream_id);
-  if (found == streams_.end() || !found->second->handler) return;  // completed as the timer fired
+  if (found == streams_.end() || !found->second->handler) return;
   finish(*found->second, errc::request_timeout);
   // The entry stays until nghttp2 closes the stream: the body may still be referenced.
-  if (nghttp2_) nghttp2_submit_rst_stream(nghttp2_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-  after_io();
+  nghttp2_submit_rst_stream(nghttp2_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
 }
 
 void Http2Session::shutdown() {
@@ -168,6 +215,7 @@ std::uint64_t Http2Session::streams_started() const noexcept {
 std::uint64_t Http2Session::goaways_received() const noexcept {
   return goaways_received_.load(std::memory_order_relaxed);
 }
+std::uint64_t Http2Session::writes() const noexcept { return writes_.load(std::memory_order_relaxed); }
 
 void Http2Session::transition(State next) noexcept {
   const State current = state_.load(std::memory_order_relaxed);
@@ -221,6 +269,7 @@ void Http2Session::flush() {
   }
   if (write_buffer_.empty()) return;
   writing_ = true;
+  writes_.fetch_add(1, std::memory_order_relaxed);
   write_rest();
 }
 
@@ -285,7 +334,6 @@ void Http2Session::on_ping_timer() {
 
 void Http2Session::finish(Stream& stream, const error_code& error) {
   if (!stream.handler) return;
-  stream.deadline.cancel();
   HttpResponse response = error ? HttpResponse{} : std::move(stream.response.response());
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
@@ -310,12 +358,14 @@ void Http2Session::fail(const error_code& error) {
 void Http2Session::end(const error_code& error, bool aborted) {
   if (state_.load(std::memory_order_relaxed) == State::closed) return;
   ping_timer_.cancel();
+  deadline_timer_.cancel();
+  deadline_timer_at_ = {};
   for (auto& [id, stream] : streams_) {
     // A stream whose HEADERS never left cannot have been processed: safe to send elsewhere.
     finish(*stream, (aborted || stream->headers_sent) ? error : make_error_code(errc::stream_refused));
   }
   nghttp2_.reset();  // before streams_: its data providers point into them
-  streams_.clear();  // their timers are cancelled; the handlers find no stream
+  streams_.clear();
   // An HTTP/2 connection can serve nothing after its session: never back to the pool idle.
   lease_.mark_broken();
   lease_.release();

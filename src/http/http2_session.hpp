@@ -7,8 +7,14 @@
 //     session->submit(std::move(request), options, deadline, handler);  // void(error_code, HttpResponse)
 //
 // Threading: every public member may be called from any thread. All nghttp2 calls run on the
-// session's strand (made over the lease's executor); handlers are invoked through their
+// session's strand (made over the lease's executor, or the caller's: HttpClient shares its own,
+// so that a request reaches nghttp2 without crossing strands); handlers are invoked through their
 // associated executor, never inline from submit().
+//
+// Writes are coalesced: a stream submitted while others are being submitted (a burst of requests
+// from one batch of completions) does not write at once; the frames of all of them go out in one
+// write once the strand has run what was queued. One wake-up of the server then carries many
+// requests, as h2load's event loop does it.
 #pragma once
 
 #include "securechannel/http_message.hpp"
@@ -49,7 +55,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   // SETTINGS and starts reading. The lease is released, marked broken, when the session ends: an
   // HTTP/2 connection serves nothing after its session (GOAWAY either way, or an error), so it
   // never goes back to the pool idle.
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
   static std::shared_ptr<Http2Session> start(Lease lease, Http2SessionOptions options);
+  // The same on `strand`, which the caller may share with its own work (it must be a strand over
+  // the lease's executor or one that runs the same io_context).
+  static std::shared_ptr<Http2Session> start(Lease lease, Http2SessionOptions options, Strand strand);
 
   // Reserves one stream slot when the session takes new streams: open, no GOAWAY received or
   // sent, and streams in flight + reserved < the peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until
@@ -103,6 +113,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   // Counters since start, readable from any thread.
   std::uint64_t streams_started() const noexcept;
   std::uint64_t goaways_received() const noexcept;
+  // Writes handed to the connection: far fewer than streams when frames are coalesced.
+  std::uint64_t writes() const noexcept;
 
  private:
   struct Stream;
@@ -117,10 +129,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
     closed,    // the connection is released; every stream has completed
   };
 
-  Http2Session(Lease lease, Http2SessionOptions options);
+  Http2Session(Lease lease, Http2SessionOptions options, Strand strand);
 
   // All of these run on the strand.
-  void begin();
+  void begin();  // once; later calls do nothing
   void shutdown_now();
   void start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
                     std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
@@ -131,7 +143,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   void write_rest();
   void on_write(const boost::system::error_code& error, std::size_t bytes);
   void after_io();  // sends what nghttp2 has, ends the session when nothing is left to do
-  void on_deadline(std::int32_t stream_id);
+  void after_io_soon();  // after_io() once the strand has run what is queued (write coalescing)
+  // Stream deadlines: one timer for the session, set to the earliest deadline it knows of (a
+  // timer per stream costs a timer-queue insertion and a cancelled wait per request).
+  void watch_deadline(std::chrono::steady_clock::time_point deadline);
+  void on_deadline_timer();
+  void expire(std::int32_t stream_id);
   void arm_ping_timer(std::chrono::steady_clock::time_point at);
   void on_ping_timer();
   void finish(Stream& stream, const boost::system::error_code& error);
@@ -141,15 +158,19 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
 
   const Http2SessionOptions options_;
   const std::uint64_t connection_id_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  Strand strand_;
   Lease lease_;
   std::unique_ptr<nghttp2_session, NghttpDeleter> nghttp2_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;  // by stream id
   std::vector<std::uint8_t> read_buffer_;
   std::vector<std::uint8_t> write_buffer_;  // frames coalesced into one write
   std::size_t written_ = 0;                 // of write_buffer_
+  bool begun_ = false;  // begin() ran (posted by start(), or first called by start_stream())
   bool reading_ = false;
   bool writing_ = false;
+  bool after_io_posted_ = false;
+  boost::asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_timer_at_{};  // time_point{} when not armed
   bool local_goaway_error_ = false;  // nghttp2 sent GOAWAY with an error code (the peer misbehaved)
   // Idle PING (options_.idle_ping_after).
   boost::asio::steady_timer ping_timer_;
@@ -165,6 +186,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   std::atomic<std::uint32_t> peer_max_concurrent_streams_{100};
   std::atomic<std::uint64_t> streams_started_{0};
   std::atomic<std::uint64_t> goaways_received_{0};
+  std::atomic<std::uint64_t> writes_{0};
 };
 
 }  // namespace securechannel::detail

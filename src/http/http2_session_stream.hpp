@@ -6,10 +6,9 @@
 #include "http/http2_headers.hpp"
 #include "http/http2_session.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <nghttp2/nghttp2.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -18,14 +17,14 @@ namespace securechannel::detail {
 
 struct Http2Session::Stream {
   Stream(std::shared_ptr<const HttpRequest> request_to_send, HttpRequestOptions options,
-         const boost::asio::strand<boost::asio::any_io_executor>& strand, ResponseHandler response_handler)
+         std::chrono::steady_clock::time_point stream_deadline, ResponseHandler response_handler)
       : request(std::move(request_to_send)),
         max_response_body(options.max_response_body),
         decode_content(options.decode_content),
         body_sink(std::move(options.body_sink)),
         body_source(std::move(options.body_source)),
         handler(std::move(response_handler)),
-        deadline(strand) {
+        deadline(stream_deadline) {
     if (body_source) source_reader.emplace(body_source, BodySourceReader::declared_length(*request));
   }
 
@@ -39,7 +38,7 @@ struct Http2Session::Stream {
   std::optional<BodySourceReader> source_reader;  // with body_source
   Http2ResponseBuilder response;
   ResponseHandler handler;  // empty once the stream has completed (finish())
-  boost::asio::steady_timer deadline;
+  std::chrono::steady_clock::time_point deadline;  // time_point::max(): none
   bool headers_sent = false;      // nghttp2 produced our HEADERS: the peer may process the request
   bool response_complete = false; // END_STREAM received
 };

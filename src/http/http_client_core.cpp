@@ -373,7 +373,9 @@ void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
 }
 
 void HttpClientCore::start_session(Lease lease) {
-  auto session = Http2Session::start(std::move(lease), {});
+  // On our strand: a request goes from dispatch() into nghttp2, and a response from nghttp2 to
+  // complete(), without crossing strands (each crossing is a post and a strand hand-off).
+  auto session = Http2Session::start(std::move(lease), {}, strand_);
   std::lock_guard lock(sessions_mutex_);
   sessions_.push_back(std::move(session));
 }

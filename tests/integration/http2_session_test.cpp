@@ -8,6 +8,7 @@
 #include "testing/certificate_authority.hpp"
 #include "testing/nginx_server.hpp"
 
+#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -22,6 +23,7 @@
 namespace securechannel {
 namespace {
 
+namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 using detail::Http2Session;
@@ -158,6 +160,33 @@ TEST_F(Http2SessionTest, HundredConcurrentStreamsShareOneConnection) {
   EXPECT_EQ(session->streams_started(), 100u);
   EXPECT_EQ(pool->stats().connections_created, 1u);
   EXPECT_TRUE(eventually([&] { return session->streams_in_flight() == 0; }));
+}
+
+TEST_F(Http2SessionTest, StreamsSubmittedTogetherLeaveInOneWrite) {
+  start_nginx();
+  auto session = open_session();
+  ASSERT_FALSE(exchange(*session, request(http::verb::get, "/")).error);  // preface and SETTINGS are done
+  const std::uint64_t writes_before = session->writes();
+  // Submitted from one handler, as a batch of completions submits the next requests.
+  constexpr int streams = 32;
+  std::vector<std::future<Outcome>> pending(streams);
+  std::promise<void> submitted;
+  asio::post(io.executor(), [&] {
+    for (auto& one : pending) {
+      EXPECT_TRUE(session->try_reserve_stream());
+      one = submit(*session, request(http::verb::get, "/"));
+    }
+    submitted.set_value();
+  });
+  submitted.get_future().wait();
+  for (auto& one : pending) {
+    const Outcome outcome = wait(one);
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.result_int(), 200);
+  }
+  // One write carries the 32 HEADERS frames; a second may carry a WINDOW_UPDATE or a SETTINGS ACK.
+  // Writing as each stream was submitted took 32.
+  EXPECT_LE(session->writes() - writes_before, 2u);
 }
 
 TEST_F(Http2SessionTest, ReservationsStopAtThePeersConcurrentStreamLimit) {

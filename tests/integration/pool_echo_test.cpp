@@ -482,5 +482,26 @@ TEST_F(PoolEchoTest, WritingAfterThePeerWentAwayFailsInsteadOfRaisingSigpipe) {
   EXPECT_TRUE(error) << "still alive, and the write reports the broken connection";
 }
 
+TEST_F(PoolEchoTest, OneReadReturnsEveryRecordThatHasArrived) {
+  auto pool = builder().build(io.executor());
+  Lease lease = testing::acquire(*pool);
+  // Three writes are three records; the server echoes each as its own record.
+  const std::string pieces[] = {"first ", "second ", "third"};
+  std::size_t expected = 0;
+  for (const std::string& piece : pieces) {
+    ASSERT_FALSE(testing::operation_error(
+        [&](auto handler) { async_write_all(lease, asio::buffer(piece), handler); }));
+    expected += piece.size();
+  }
+  // A TLS 1.3 record adds 22 bytes (header, content type, tag): wait until all three are here.
+  const std::size_t encrypted = expected + 3 * 22;
+  ASSERT_TRUE(testing::eventually([&] { return lease.channel().socket().available() >= encrypted; }));
+  std::string reply(1024, '\0');
+  const auto [error, bytes] = testing::complete([&](auto handler) { lease.async_read_some(asio::buffer(reply), handler); });
+  ASSERT_FALSE(error) << error.message();
+  // One SSL_read alone yields one record: "first " here, and two more completions for the rest.
+  EXPECT_EQ(reply.substr(0, bytes), "first second third");
+}
+
 }  // namespace
 }  // namespace securechannel
