@@ -58,6 +58,13 @@ class Lease {
         token, connection_->channel().socket());
   }
 
+  // Writes what the connection takes at once, without waiting, and returns how many bytes that
+  // was: 0 (and no error) when it would have to wait (a full socket buffer), which is the cue for
+  // async_write_some with the same bytes. Errors as async_write_some's, and they mark the
+  // connection broken. For protocols that want to send from inside a handler without paying for
+  // a completion of their own; not thread-safe with other operations, like any write.
+  std::size_t write_some_now(boost::asio::const_buffer bytes, boost::system::error_code& error) noexcept;
+
   // The protocol on top found the connection unusable (e.g. a malformed response): close it on
   // release instead of reusing it.
   void mark_broken() noexcept;

@@ -89,10 +89,12 @@ detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size
     // read instead of one completion each. A failure here is left for the next read to report.
     while (transferred < size && (SSL_has_pending(ssl_) == 1 || (received_ && received_->available() != 0))) {
       std::size_t more = 0;
-      if (SSL_read_ex(ssl_, static_cast<char*>(data) + transferred, size - transferred, &more) != 1) break;
+      if (SSL_read_ex(ssl_, static_cast<char*>(data) + transferred, size - transferred, &more) != 1) {
+        ERR_clear_error();  // the queue is per thread: leave it as clean as we found it
+        break;
+      }
       transferred += more;
     }
-    ERR_clear_error();
     reading_through_asio_ = false;
     return detail::TlsStep::done;
   }

@@ -2,11 +2,13 @@
 
 #include "http/body_sink_writer.hpp"
 #include "http/body_source_reader.hpp"
+#include "http/http1_request_head.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -30,6 +32,8 @@ constexpr std::uint32_t max_header_bytes = 64 * 1024;
 // A streamed body (either way) passes through a buffer of this size: the most the exchange holds
 // of it.
 constexpr std::size_t streamed_piece_bytes = 64 * 1024;
+// Request bodies up to this size are copied behind the head and leave in its TLS record.
+constexpr std::size_t max_inline_body_bytes = 8 * 1024;
 
 error_code translated(const error_code& error) {
   if (error == http::error::body_limit) return errc::response_too_large;
@@ -43,25 +47,56 @@ error_code translated(const error_code& error) {
 class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
  public:
   Http1Exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
-                asio::any_io_executor executor, Http1Handler handler)
-      : lease_(lease), request_(request), options_(options), executor_(std::move(executor)),
+                const Http1Strand& strand, Http1Handler handler)
+      : lease_(lease), request_(request), options_(options), executor_(strand),
         handler_(std::move(handler)) {}
 
   void start() {
     if (options_.body_source) return write_streamed_request();
-    // Behind the handlers already queued: when a batch of responses makes the caller send the
-    // next requests, they leave back to back after the batch instead of one between each
-    // response's processing, so one wake-up of the server finds many (as wrk's loop does).
-    asio::post(executor_, [self = shared_from_this()] { self->write_request(); });
+    // Written now, from the handler that started the request: HttpClient posts each new
+    // request, so when a batch of responses makes the caller send the next ones, they leave
+    // back to back after the batch, and one wake-up of the server finds many (wrk's pattern).
+    write_request();
   }
 
  private:
+  // --- A request from memory: its head (with a small body) in one buffer, one TLS record.
+
   void write_request() {
-    http::async_write(lease_, request_,
-                      asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
-                        if (error) return self->finish(translated(error));
-                        self->read_any_response();
-                      }));
+    append_request_head(request_, head_);
+    const std::string& body = request_.body();
+    // A small body joins the head: one record and one send. A large one goes out as it is,
+    // never copied.
+    if (body.size() <= max_inline_body_bytes) head_.append(body);
+    body_after_head_ = body.size() > max_inline_body_bytes ? asio::buffer(body) : asio::const_buffer();
+    write_request_rest();
+  }
+
+  // As much as the connection takes at once, then a wait for the rest (a full socket buffer).
+  void write_request_rest() {
+    for (;;) {
+      const asio::const_buffer rest = written_ < head_.size() ? asio::buffer(head_) + written_
+                                                              : body_after_head_ + (written_ - head_.size());
+      if (rest.size() == 0) {
+        std::string().swap(head_);  // the request is out: its bytes are not needed
+        return read_any_response();
+      }
+      error_code error;
+      const std::size_t written = lease_.write_some_now(rest, error);
+      if (error) {
+        // Maybe still inside start_http1_exchange: the handler must not run there.
+        return asio::post(executor_, [self = shared_from_this(), error] { self->finish(translated(error)); });
+      }
+      if (written == 0) {
+        return lease_.async_write_some(rest, asio::bind_executor(executor_, [self = shared_from_this()](
+                                                                                 error_code wait_error, std::size_t n) {
+                                         if (wait_error) return self->finish(translated(wait_error));
+                                         self->written_ += n;
+                                         self->write_request_rest();
+                                       }));
+      }
+      written_ += written;
+    }
   }
 
   void read_any_response() { options_.body_sink ? read_streamed_header() : read_response(); }
@@ -121,12 +156,44 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     if (request_.method() == http::verb::head) parser.skip(true);
   }
 
+  // --- A response into memory: Beast's parser over the bytes as they arrive, read with one
+  // operation on the lease each time (what http::async_read does, without its layers of
+  // composed operations per read).
+
   void read_response() {
     configure(parser_.emplace(), options_.max_response_body);
-    http::async_read(lease_, buffer_, *parser_,
-                     asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
-                       self->on_response(error);
-                     }));
+    parse_received();
+  }
+
+  void parse_received() {
+    while (buffer_.size() != 0 && !parser_->is_done()) {
+      error_code error;
+      const std::size_t used = parser_->put(buffer_.data(), error);
+      buffer_.consume(used);
+      if (error == http::error::need_more) break;  // the header is incomplete: read on
+      if (error) return on_response(error);
+    }
+    if (parser_->is_done()) return on_response({});
+    const std::size_t room = boost::beast::read_size(buffer_, streamed_piece_bytes);
+    if (room == 0) return on_response(http::error::buffer_overflow);
+    lease_.async_read_some(buffer_.prepare(room), asio::bind_executor(executor_, [self = shared_from_this()](
+                                                                                    error_code error, std::size_t got) {
+                             self->on_received(error, got);
+                           }));
+  }
+
+  void on_received(error_code error, std::size_t got) {
+    buffer_.commit(got);
+    if (error == asio::error::eof) {
+      // A response without a length ends with the connection; one cut short is incomplete
+      // (partial_message). No byte of a response at all: the server closed first.
+      if (!parser_->got_some() && buffer_.size() == 0) return on_response(http::error::end_of_stream);
+      error_code eof_error;
+      parser_->put_eof(eof_error);
+      return on_response(eof_error);
+    }
+    if (error) return on_response(error);
+    parse_received();
   }
 
   void on_response(const error_code& error) {
@@ -202,8 +269,11 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   Lease& lease_;
   const HttpRequest& request_;
   const HttpRequestOptions& options_;
-  asio::any_io_executor executor_;
+  Http1Strand executor_;
   Http1Handler handler_;
+  std::string head_;  // the request's head, and its body when small
+  asio::const_buffer body_after_head_;  // a large body, written after the head
+  std::size_t written_ = 0;  // of head_, then of body_after_head_
   boost::beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
   Http1Outcome outcome_;
@@ -219,8 +289,8 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 }  // namespace
 
 void start_http1_exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
-                          asio::any_io_executor executor, Http1Handler handler) {
-  std::make_shared<Http1Exchange>(lease, request, options, std::move(executor), std::move(handler))->start();
+                          const Http1Strand& strand, Http1Handler handler) {
+  std::make_shared<Http1Exchange>(lease, request, options, strand, std::move(handler))->start();
 }
 
 }  // namespace securechannel::detail

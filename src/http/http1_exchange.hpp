@@ -1,5 +1,5 @@
-// One HTTP/1.1 request and its response over a lease: Beast's serializer and parser on our TLS
-// stream. No timer of its own: the caller bounds it by aborting the connection at its deadline
+// One HTTP/1.1 request and its response over a lease: our request head writer and Beast's
+// parser (its serializer for a streamed request body) on our TLS stream. No timer of its own: the caller bounds it by aborting the connection at its deadline
 // (SecureChannel::abort, safe from any thread), which makes the pending step fail.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
@@ -25,16 +26,20 @@ struct Http1Outcome {
 };
 
 using Http1Handler = boost::asio::any_completion_handler<void(Http1Outcome)>;
+// The concrete type, not an any_io_executor holding one: binding each step's handler to a
+// type-erased strand costs a heap-held executor and its reference counting per step.
+using Http1Strand = boost::asio::strand<boost::asio::any_io_executor>;
 
 // Writes `request` (its body from options.body_source when set: chunked unless the request
-// has a Content-Length) and reads the response into memory, at most options.max_response_body body
-// bytes (errc::response_too_large beyond); or, with options.body_sink, hands the body to the
-// sink as it arrives (decoded when options.decode_content) and leaves the response's body empty.
+// has a Content-Length; otherwise its string body, framed by the caller's prepare_payload) and
+// reads the response into memory, at most options.max_response_body body bytes
+// (errc::response_too_large beyond); or, with options.body_sink, hands the body to the sink as
+// it arrives (decoded when options.decode_content) and leaves the response's body empty.
 // `request` and `options` must stay alive until the handler runs. Interim 1xx responses are
-// skipped. Every step runs through `executor`, which must serialise the lease's operations (a
-// strand). Errors: the lease's I/O errors, errc::http_protocol_error for a malformed response,
-// the sink's (BodySinkWriter::write), the source's (errc::request_body_aborted).
+// skipped. Every step runs on `strand`, which must serialise the lease's operations. Errors: the
+// lease's I/O errors, errc::http_protocol_error for a malformed response, the sink's
+// (BodySinkWriter::write), the source's (errc::request_body_aborted).
 void start_http1_exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
-                          boost::asio::any_io_executor executor, Http1Handler handler);
+                          const Http1Strand& strand, Http1Handler handler);
 
 }  // namespace securechannel::detail

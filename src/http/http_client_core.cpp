@@ -13,6 +13,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
+#include <optional>
 
 namespace securechannel::detail {
 
@@ -248,6 +249,10 @@ bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code
 // ---- HTTP/1.1 ---------------------------------------------------------------------------------
 
 void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
+  // An idle connection at hand is taken at once, on our strand: the asynchronous path costs a
+  // handler allocation, a completion posted through the pool's executor and a hop back onto
+  // ours, per request.
+  if (std::optional<Lease> idle = pool_->try_acquire()) return use_lease(pending, std::move(*idle));
   pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this(), pending](error_code error, Lease lease) {
     if (pending->done) return;  // timed out meanwhile; the lease goes back unused
     if (error) return self->complete(pending, error);

@@ -16,6 +16,21 @@ Lease& Lease::operator=(Lease&& other) noexcept {
   return *this;
 }
 
+std::size_t Lease::write_some_now(boost::asio::const_buffer bytes, boost::system::error_code& error) noexcept {
+  error = {};
+  if (!connection_) {
+    error = boost::asio::error::not_connected;
+    return 0;
+  }
+  // The same bookkeeping as an operation that completed at once (TlsIoOp).
+  connection_->on_io_start(detail::IoDirection::write);
+  std::size_t written = 0;
+  const detail::TlsStep step = connection_->channel().step_write(bytes.data(), bytes.size(), written, error);
+  if (step == detail::TlsStep::want_read || step == detail::TlsStep::want_write) written = 0;
+  connection_->on_io_complete(detail::IoDirection::write, error, written);
+  return written;
+}
+
 void Lease::mark_broken() noexcept {
   if (connection_) connection_->mark_broken();
 }

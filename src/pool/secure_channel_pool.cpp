@@ -89,7 +89,10 @@ std::optional<Lease> SecureChannelPool::try_acquire() {
   {
     std::lock_guard lock(mutex_);
     if (shutting_down_) return std::nullopt;
-    if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) lease = lease_locked(*idle);
+    if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
+      telemetry_->acquire_waits.record_microseconds(0);  // as an async_acquire served at once
+      lease = lease_locked(*idle);
+    }
   }
   run(deferred);
   return lease;

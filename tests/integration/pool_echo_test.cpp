@@ -503,5 +503,32 @@ TEST_F(PoolEchoTest, OneReadReturnsEveryRecordThatHasArrived) {
   EXPECT_EQ(reply.substr(0, bytes), "first second third");
 }
 
+TEST_F(PoolEchoTest, WriteSomeNowSendsAtOnceAndItsErrorBreaksTheConnection) {
+  auto pool = builder().build(io.executor());
+  std::uint64_t first_id = 0;
+  {
+    Lease lease = testing::acquire(*pool);
+    first_id = lease.connection_id();
+    boost::system::error_code error;
+    EXPECT_EQ(lease.write_some_now(asio::buffer(std::string_view("hello")), error), 5u);
+    ASSERT_FALSE(error) << error.message();
+    std::string reply(16, '\0');
+    const auto [read_error, bytes] =
+        testing::complete([&](auto handler) { asio::async_read(lease, asio::buffer(reply, 5), handler); });
+    ASSERT_FALSE(read_error) << read_error.message();
+    EXPECT_EQ(reply.substr(0, bytes), "hello");
+  }
+  {
+    Lease lease = testing::acquire(*pool);
+    EXPECT_EQ(lease.connection_id(), first_id) << "a clean write_some_now leaves the connection reusable";
+    lease.channel().abort();
+    boost::system::error_code error;
+    EXPECT_EQ(lease.write_some_now(asio::buffer(std::string_view("lost")), error), 0u);
+    EXPECT_TRUE(error);
+  }
+  Lease next = testing::acquire(*pool);
+  EXPECT_NE(next.connection_id(), first_id) << "the failed write returned its connection as broken";
+}
+
 }  // namespace
 }  // namespace securechannel
