@@ -129,6 +129,11 @@ class SecureChannel {
   bool has_buffered_input() const noexcept;
   // True when OpenSSL holds bytes of any kind (records read ahead but not processed yet, too).
   bool has_unprocessed_input() const noexcept;
+  // True when a read can only wait for the socket: nothing received is unprocessed, and the
+  // connection is open both ways as far as TLS knows. The composed read then receives first
+  // instead of asking OpenSSL, which would only say "want read" (and cost an SSL_read, an
+  // error-queue clear and a look at it).
+  bool must_receive_first() const noexcept;
 
   const TlsFailure& tls_failure() const noexcept;
   // How long the TLS handshake of the last successful connect took (TCP connect excluded).

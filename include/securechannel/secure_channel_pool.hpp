@@ -151,6 +151,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void connect_for_waiters_locked(Deferred& deferred);
   void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
   void transition(detail::PooledConnection& connection, detail::ConnectionState to);
+  // Cools the idle connections below the top warm_idle_limit_ (after the limit came down).
+  void cool_idle_beyond_warm_limit_locked();
   void arm_waiter_timer_locked();
   void enqueue_waiter_locked(AcquireHandler handler);
   void top_up_locked(Deferred& deferred);
@@ -184,6 +186,12 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // enough for a busy client's connections to come and go without reallocating ~50 KB each
   // time, few enough that a pool at rest holds at most this many times 50 KB beyond 15 KB each.
   static constexpr std::size_t warm_idle_connections = 8;
+  // While the pool is busy, as many idle connections stay warm as were leased at once since it
+  // was last at rest (nothing leased) or since the last maintenance pass: a client whose
+  // requests come and go in batches (all 32 HTTP/1.1 connections released by one batch of
+  // responses, leased again by the next requests) would otherwise cool and re-warm most of them
+  // every round. At rest it falls back to warm_idle_connections.
+  std::size_t warm_idle_limit_ = warm_idle_connections;
   std::size_t connecting_ = 0;
   std::size_t leased_ = 0;
   std::size_t closing_ = 0;

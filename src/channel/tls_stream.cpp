@@ -208,6 +208,10 @@ bool SecureChannel::has_unprocessed_input() const noexcept {
   return (received_ && received_->available() != 0) || (ssl_ && SSL_has_pending(ssl_) == 1);
 }
 
+bool SecureChannel::must_receive_first() const noexcept {
+  return usable() && !input_closed_ && !has_unprocessed_input() && SSL_get_shutdown(ssl_) == 0;
+}
+
 asio::mutable_buffer SecureChannel::prepare_receive() {
   if (!received_) received_ = std::make_unique_for_overwrite<detail::ReceivedBytes>();  // no 17 KB memset
   // OpenSSL asks for more only once it has taken every byte here, so the block is empty: start

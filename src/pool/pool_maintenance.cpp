@@ -7,6 +7,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace securechannel {
 
 using boost::system::error_code;
@@ -57,6 +59,10 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       telemetry_->acquire_waits.rotate();
       telemetry_->handshakes.rotate();
     }
+    // The busy period that warmed more idle connections than the few is judged over: keep
+    // warm only as many as are leased now.
+    warm_idle_limit_ = std::max(warm_idle_connections, leased_);
+    cool_idle_beyond_warm_limit_locked();
     // A long-lived pool sees its upstream's certificate approach its end between handshakes.
     check_certificate_expiry_locked(deferred);
     // Seed 001 bug #1: "established" must fall back once the pool has emptied.

@@ -214,6 +214,14 @@ void SecureChannelPool::on_waiter_timer(error_code error) {
   run(deferred);
 }
 
+void SecureChannelPool::cool_idle_beyond_warm_limit_locked() {
+  if (idle_.size() <= warm_idle_limit_) return;
+  const std::size_t beyond = idle_.size() - warm_idle_limit_;
+  for (std::size_t i = 0; i < beyond; ++i) {
+    if (idle_[i]->channel().warm()) idle_[i]->channel().set_warm(false);
+  }
+}
+
 void SecureChannelPool::transition(PooledConnection& connection, ConnectionState to) {
   switch (connection.state_) {  // leave the old state's books
     case ConnectionState::connecting: --connecting_; break;
@@ -226,12 +234,18 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
     case ConnectionState::connecting: ++connecting_; break;
     case ConnectionState::idle:
       idle_.push_back(&connection);
-      // LIFO reuse hands out the top of the stack first: the connection that just sank below
-      // the warm few will not be needed soon, and gives its buffers back.
-      if (idle_.size() > warm_idle_connections) idle_[idle_.size() - 1 - warm_idle_connections]->channel().set_warm(false);
+      if (leased_ == 0 && warm_idle_limit_ > warm_idle_connections) {
+        warm_idle_limit_ = warm_idle_connections;  // at rest: only the few on top stay warm
+        cool_idle_beyond_warm_limit_locked();
+      } else if (idle_.size() > warm_idle_limit_) {
+        // LIFO reuse hands out the top of the stack first: the connection that just sank below
+        // the warm ones will not be needed soon, and gives its buffers back.
+        idle_[idle_.size() - 1 - warm_idle_limit_]->channel().set_warm(false);
+      }
       break;
     case ConnectionState::leased:
       ++leased_;
+      warm_idle_limit_ = std::max(warm_idle_limit_, leased_);
       connection.channel().set_warm(true);
       break;
     case ConnectionState::closing: ++closing_; break;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <cstddef>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -73,6 +74,39 @@ TEST_F(WarmConnectionsTest, APoolAtRestKeepsOnlyItsWarmFewIdleConnectionsBuffers
   const std::size_t per_connection = record_buffers + 16 * 1024;  // both record buffers and the receive block
   EXPECT_GE(busy_heap - rest_heap, 4 * record_buffers) << "the 4 deepest gave their buffers back";
   EXPECT_LT(busy_heap - rest_heap, 6 * per_connection) << "the 8 on top kept theirs";
+  testing::shutdown(*pool, 1s);
+}
+
+TEST_F(WarmConnectionsTest, ABusyPoolKeepsWarmAsManyIdleConnectionsAsItHadLeased) {
+  constexpr std::size_t connections = 12;
+  // Heap given back between two readings; noise is far below one connection's buffers.
+  const auto freed = [](std::size_t before, std::size_t after) { return std::ptrdiff_t(before) - std::ptrdiff_t(after); };
+  constexpr std::ptrdiff_t half_a_connection = record_buffers / 2;
+  auto pool = echo.builder_for(echo.server.endpoint()).with_max_connections(connections).build(io.executor());
+  std::vector<Lease> leases;
+  for (std::size_t i = 0; i < connections; ++i) leases.push_back(testing::acquire(*pool));
+  for (Lease& lease : leases) ASSERT_EQ(testing::echo_exchange(lease, "busy"), "busy");
+  const std::size_t busy_heap = heap_in_use();
+  // 11 come back while one is still out, as between two batches of requests: none is cooled,
+  // since the next batch will want them all again.
+  Lease last = std::move(leases.back());
+  leases.clear();
+  const std::size_t between_batches_heap = heap_in_use();
+  EXPECT_LT(freed(busy_heap, between_batches_heap), half_a_connection) << "no idle connection gave its buffers back";
+  // The maintenance pass judges the busy period over: 1 leased, so only the top 8 stay warm.
+  pool->run_cleanup_once();
+  const std::size_t after_cleanup_heap = heap_in_use();
+  EXPECT_GE(freed(between_batches_heap, after_cleanup_heap), 3 * std::ptrdiff_t(record_buffers)) << "the 3 deepest were cooled";
+  // Load comes back: the limit follows it again.
+  for (std::size_t i = 0; i < connections - 1; ++i) leases.push_back(testing::acquire(*pool));
+  for (Lease& lease : leases) ASSERT_EQ(testing::echo_exchange(lease, "again"), "again");
+  const std::size_t busy_again_heap = heap_in_use();
+  leases.clear();
+  EXPECT_LT(freed(busy_again_heap, heap_in_use()), half_a_connection) << "still busy (one leased): all kept warm";
+  // At rest, nothing leased: back to the few on top.
+  const std::size_t before_rest_heap = heap_in_use();
+  last = Lease();
+  EXPECT_GE(freed(before_rest_heap, heap_in_use()), 4 * std::ptrdiff_t(record_buffers)) << "the 4 below the top 8 were cooled";
   testing::shutdown(*pool, 1s);
 }
 

@@ -61,6 +61,11 @@ struct TlsIoOp {
       return finish(self);
     }
     auto& channel = owner->channel();
+    if (direction == IoDirection::read && !started && size != 0 && channel.must_receive_first()) {
+      started = true;
+      channel.socket().async_receive(channel.prepare_receive(), std::move(self));
+      return;
+    }
     std::size_t transferred = 0;
     boost::system::error_code error;
     const TlsStep step = direction == IoDirection::read ? channel.step_read(data, size, transferred, error)
