@@ -27,9 +27,12 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/system_executor.hpp>
 
 #include <memory>
+#include <type_traits>
 
 namespace securechannel {
 
@@ -59,7 +62,13 @@ class HttpClient {
   auto async_request(HttpRequest request, HttpRequestOptions options, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, HttpResponse)>(
         [this](auto handler, HttpRequest r, HttpRequestOptions o) {
-          start_request(std::move(r), std::move(o), ResponseHandler(std::move(handler)));
+          // A handler without an executor of its own runs on the pool's: the client completes
+          // requests there already, so it is called directly rather than dispatched through a
+          // type-erased executor (which costs a heap-held executor per request).
+          constexpr bool on_pool_executor =
+              std::is_same_v<boost::asio::associated_executor_t<std::decay_t<decltype(handler)>>,
+                             boost::asio::system_executor>;
+          start_request(std::move(r), std::move(o), ResponseHandler(std::move(handler)), on_pool_executor);
         },
         token, std::move(request), std::move(options));
   }
@@ -71,7 +80,8 @@ class HttpClient {
   const std::shared_ptr<SecureChannelPool>& pool() const noexcept;
 
  private:
-  void start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler);
+  void start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler,
+                     bool on_pool_executor);
 
   std::shared_ptr<detail::HttpClientCore> core_;
 };

@@ -18,8 +18,9 @@ HttpClient::HttpClient(std::shared_ptr<SecureChannelPool> pool)
 
 HttpClient::~HttpClient() { core_->shutdown(/*abort_streams=*/true); }
 
-void HttpClient::start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler) {
-  core_->start(std::move(request), std::move(options), std::move(handler));
+void HttpClient::start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler,
+                               bool on_pool_executor) {
+  core_->start(std::move(request), std::move(options), std::move(handler), on_pool_executor);
 }
 
 void HttpClient::shutdown() { core_->shutdown(/*abort_streams=*/false); }

@@ -70,6 +70,7 @@ struct PendingRequest {
   bool done = false;
   int attempts = 0;       // sends so far
   bool waiting = false;   // in HttpClientCore::waiting_
+  bool handler_on_pool_executor = false;  // no executor of its own: called on our strand
 };
 
 namespace {
@@ -92,7 +93,8 @@ bool connection_failure(const error_code& error) {
 HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
     : pool_(std::move(pool)), strand_(asio::make_strand(pool_->get_executor())), deadline_timer_(strand_) {}
 
-void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler) {
+void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler,
+                           bool on_pool_executor) {
   if (options.decode_content && request.find(http::field::accept_encoding) == request.end()) {
     request.set(http::field::accept_encoding, "gzip, deflate, br");
   }
@@ -100,6 +102,7 @@ void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, Http
   // (ignored) string body's.
   if (!options.body_source) request.prepare_payload();
   auto pending = std::make_shared<PendingRequest>(std::move(request), std::move(options), std::move(handler));
+  pending->handler_on_pool_executor = on_pool_executor;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   asio::post(strand_, [self = shared_from_this(), pending = std::move(pending)] {
     if (self->shut_down_) return self->complete(pending, asio::error::operation_aborted);
@@ -193,8 +196,11 @@ void HttpClientCore::complete(const PendingPointer& pending_reference, error_cod
   (error ? failed_requests_ : requests_).fetch_add(1, std::memory_order_relaxed);
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
   HttpClient::ResponseHandler handler = std::move(pending->handler);
-  auto executor = asio::get_associated_executor(handler, pool_->get_executor());
   // Never inline from async_request: every path here runs on the strand after start() posted.
+  // The strand runs on the pool's executor, where a handler without an executor of its own
+  // belongs: what dispatch would do, without its type-erased executor and work tracking.
+  if (pending->handler_on_pool_executor) return std::move(handler)(error, std::move(response));
+  auto executor = asio::get_associated_executor(handler, pool_->get_executor());
   asio::dispatch(executor, asio::append(std::move(handler), error, std::move(response)));
 }
 

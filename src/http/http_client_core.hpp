@@ -26,7 +26,9 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
 
   explicit HttpClientCore(std::shared_ptr<SecureChannelPool> pool);
 
-  void start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler);
+  // on_pool_executor: the handler has no executor of its own (HttpClient::async_request).
+  void start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler,
+             bool on_pool_executor);
   void shutdown(bool abort_streams);
   HttpClientStats stats() const;
   const std::shared_ptr<SecureChannelPool>& pool() const noexcept { return pool_; }

@@ -11,7 +11,11 @@
 #include "testing/certificate_authority.hpp"
 #include "testing/tls_echo_server.hpp"
 
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/strand.hpp>
 #include <gtest/gtest.h>
+
+#include <future>
 
 #include <memory>
 #include <string>
@@ -114,6 +118,24 @@ TEST_F(Http1ExchangeTest, SomethingElseThanAResponseIsAProtocolError) {
   // The connection in an unknown state was closed, not reused.
   ASSERT_FALSE(send(echoed_as_response("200", "fresh")).error);
   EXPECT_EQ(server->accepted_connections(), 2u);
+}
+
+TEST_F(Http1ExchangeTest, HandlersRunOnTheirOwnExecutorOrThePools) {
+  start_server();
+  // No executor of its own: called directly on the pool's (the io thread), not dispatched.
+  std::promise<bool> on_pool_thread;
+  client->async_request(echoed_as_response("200", "a"), {}, [&](boost::system::error_code, HttpResponse) {
+    on_pool_thread.set_value(io.executor().running_in_this_thread());
+  });
+  EXPECT_TRUE(on_pool_thread.get_future().get());
+  // Bound to a strand: dispatched there.
+  auto strand = boost::asio::make_strand(io.executor());
+  std::promise<bool> on_strand;
+  client->async_request(echoed_as_response("200", "b"), {},
+                        boost::asio::bind_executor(strand, [&](boost::system::error_code, HttpResponse) {
+                          on_strand.set_value(strand.running_in_this_thread());
+                        }));
+  EXPECT_TRUE(on_strand.get_future().get());
 }
 
 }  // namespace
