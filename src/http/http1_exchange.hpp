@@ -1,6 +1,7 @@
 // One HTTP/1.1 request and its response over a lease: our request head writer and Beast's
-// parser (its serializer for a streamed request body) on our TLS stream. No timer of its own: the caller bounds it by aborting the connection at its deadline
-// (SecureChannel::abort, safe from any thread), which makes the pending step fail.
+// parser (its serializer for a streamed request body) on our TLS stream. No timer of its own:
+// the caller bounds it by aborting the connection at its deadline (SecureChannel::abort, safe
+// from any thread), which makes the pending step fail.
 #pragma once
 
 #include "securechannel/http_message.hpp"
