@@ -63,12 +63,13 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   // --- A request from memory: its head (with a small body) in one buffer, one TLS record.
 
   void write_request() {
-    append_request_head(request_, head_);
     const std::string& body = request_.body();
     // A small body joins the head: one record and one send. A large one goes out as it is,
     // never copied.
-    if (body.size() <= max_inline_body_bytes) head_.append(body);
-    body_after_head_ = body.size() > max_inline_body_bytes ? asio::buffer(body) : asio::const_buffer();
+    const bool inline_body = body.size() <= max_inline_body_bytes;
+    append_request_head(request_, head_, inline_body ? body.size() : 0);
+    if (inline_body) head_.append(body);
+    body_after_head_ = inline_body ? asio::const_buffer() : asio::buffer(body);
     write_request_rest();
   }
 
@@ -198,7 +199,9 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void on_response(const error_code& error) {
     if (const auto stop = after_header(*parser_, error)) return *stop ? finish(*stop) : read_response();
-    outcome_.reusable = parser_->get().keep_alive() && request_.keep_alive() && buffer_.size() == 0;
+    // The parser's keep_alive() was worked out from the Connection field as it was parsed; the
+    // message's would parse the field again.
+    outcome_.reusable = parser_->keep_alive() && request_.keep_alive() && buffer_.size() == 0;
     outcome_.response = parser_->release();
     finish({});
   }

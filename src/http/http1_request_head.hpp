@@ -14,6 +14,8 @@ namespace securechannel::detail {
 
 // Appends to `out` what Beast's serializer would send before the body: the fields as they are,
 // in their order. Framing fields are the caller's (HttpClient calls prepare_payload first).
-void append_request_head(const HttpRequest& request, std::string& out);
+// `room_after` more bytes are reserved with the head's, for a body the caller appends: one
+// allocation in all.
+void append_request_head(const HttpRequest& request, std::string& out, std::size_t room_after = 0);
 
 }  // namespace securechannel::detail

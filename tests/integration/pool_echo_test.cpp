@@ -11,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
 #include <atomic>
@@ -528,6 +529,34 @@ TEST_F(PoolEchoTest, WriteSomeNowSendsAtOnceAndItsErrorBreaksTheConnection) {
   }
   Lease next = testing::acquire(*pool);
   EXPECT_NE(next.connection_id(), first_id) << "the failed write returned its connection as broken";
+}
+
+// Other code on a thread may leave errors in OpenSSL's per-thread queue. SSL_get_error reads
+// that queue, so a stale entry must never turn a read's "want more input" into a failure; the
+// channel clears what it finds (and only then: clearing costs as much as a small record).
+TEST_F(PoolEchoTest, ErrorsLeftInTheThreadsOpenSslQueueDoNotFailReadsOrWrites) {
+  auto pool = builder().build(io.executor());
+  Lease lease = testing::acquire(*pool);
+  const auto leave_stale_error = [] { ERR_raise_data(ERR_LIB_SYS, 1, "left by other code"); };
+  for (int round = 0; round < 3; ++round) {
+    leave_stale_error();  // on this thread, which writes
+    std::promise<void> left;
+    asio::post(io.executor(), [&] {  // and on the io thread, which reads
+      leave_stale_error();
+      left.set_value();
+    });
+    left.get_future().get();
+    boost::system::error_code error;
+    EXPECT_EQ(lease.write_some_now(asio::buffer(std::string_view("hello")), error), 5u);
+    ASSERT_FALSE(error) << error.message();
+    EXPECT_EQ(ERR_peek_error(), 0u) << "the write cleared the stale error";
+    std::string reply(5, '\0');
+    const auto [read_error, bytes] =
+        testing::complete([&](auto handler) { asio::async_read(lease, asio::buffer(reply), handler); });
+    ASSERT_FALSE(read_error) << "round " << round << ": " << read_error.message();
+    EXPECT_EQ(reply.substr(0, bytes), "hello");
+  }
+  EXPECT_TRUE(lease.channel().tls_failure().reason.empty()) << lease.channel().tls_failure().reason;
 }
 
 }  // namespace
