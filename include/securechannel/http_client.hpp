@@ -42,7 +42,9 @@ class HttpClientCore;
 
 class HttpClient {
  public:
-  using ResponseHandler = boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse)>;
+  // Holds the caller's handler; the response is passed on by reference (by value, each layer of
+  // the type erasure would move it once more) and reaches the caller's handler as its argument.
+  using ResponseHandler = boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse&&)>;
 
   explicit HttpClient(std::shared_ptr<SecureChannelPool> pool);
   // Closes its HTTP/2 connections (streams in flight fail with operation_aborted); HTTP/1.1
@@ -80,7 +82,7 @@ class HttpClient {
   const std::shared_ptr<SecureChannelPool>& pool() const noexcept;
 
  private:
-  void start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler,
+  void start_request(HttpRequest&& request, HttpRequestOptions&& options, ResponseHandler&& handler,
                      bool on_pool_executor);
 
   std::shared_ptr<detail::HttpClientCore> core_;

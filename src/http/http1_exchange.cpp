@@ -5,7 +5,6 @@
 #include "http/http1_request_head.hpp"
 #include "securechannel/error.hpp"
 
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -46,10 +45,8 @@ error_code translated(const error_code& error) {
 
 class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
  public:
-  Http1Exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
-                const Http1Strand& strand, Http1Handler handler)
-      : lease_(lease), request_(request), options_(options), executor_(strand),
-        handler_(std::move(handler)) {}
+  Http1Exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options, Http1Handler handler)
+      : lease_(lease), request_(request), options_(options), handler_(std::move(handler)) {}
 
   void start() {
     if (options_.body_source) return write_streamed_request();
@@ -86,15 +83,15 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
       const std::size_t written = lease_.write_some_now(rest, error);
       if (error) {
         // Maybe still inside start_http1_exchange: the handler must not run there.
-        return asio::post(executor_, [self = shared_from_this(), error] { self->finish(translated(error)); });
+        return asio::post(lease_.get_executor(),
+                          [self = shared_from_this(), error] { self->finish(translated(error)); });
       }
       if (written == 0) {
-        return lease_.async_write_some(rest, asio::bind_executor(executor_, [self = shared_from_this()](
-                                                                                 error_code wait_error, std::size_t n) {
-                                         if (wait_error) return self->finish(translated(wait_error));
-                                         self->written_ += n;
-                                         self->write_request_rest();
-                                       }));
+        return lease_.async_write_some(rest, [self = shared_from_this()](error_code wait_error, std::size_t n) {
+          if (wait_error) return self->finish(translated(wait_error));
+          self->written_ += n;
+          self->write_request_rest();
+        });
       }
       written_ += written;
     }
@@ -136,9 +133,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void write_request_piece() {
     http::async_write(lease_, *serializer_,
-                      asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
-                        self->on_request_piece(error);
-                      }));
+                      [self = shared_from_this()](error_code error, std::size_t) { self->on_request_piece(error); });
   }
 
   void on_request_piece(error_code error) {
@@ -177,10 +172,9 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     if (parser_->is_done()) return on_response({});
     const std::size_t room = boost::beast::read_size(buffer_, streamed_piece_bytes);
     if (room == 0) return on_response(http::error::buffer_overflow);
-    lease_.async_read_some(buffer_.prepare(room), asio::bind_executor(executor_, [self = shared_from_this()](
-                                                                                    error_code error, std::size_t got) {
-                             self->on_received(error, got);
-                           }));
+    lease_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](error_code error, std::size_t got) {
+      self->on_received(error, got);
+    });
   }
 
   void on_received(error_code error, std::size_t got) {
@@ -202,7 +196,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     // The parser's keep_alive() was worked out from the Connection field as it was parsed; the
     // message's would parse the field again.
     outcome_.reusable = parser_->keep_alive() && request_.keep_alive() && buffer_.size() == 0;
-    outcome_.response = parser_->release();
+    outcome_.response = std::move(parser_->get());  // the parser is made anew for each response
     finish({});
   }
 
@@ -222,10 +216,9 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void read_streamed_header() {
     configure(streamed_.emplace(), boost::none);  // the writer counts what reaches the sink
-    http::async_read_header(lease_, buffer_, *streamed_,
-                            asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
-                              self->on_streamed_header(error);
-                            }));
+    http::async_read_header(lease_, buffer_, *streamed_, [self = shared_from_this()](error_code error, std::size_t) {
+      self->on_streamed_header(error);
+    });
   }
 
   void on_streamed_header(const error_code& error) {
@@ -241,10 +234,9 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     auto& body = streamed_->get().body();
     body.data = piece_->data();
     body.size = piece_->size();
-    http::async_read(lease_, buffer_, *streamed_,
-                     asio::bind_executor(executor_, [self = shared_from_this()](error_code error, std::size_t) {
-                       self->on_streamed_piece(error);
-                     }));
+    http::async_read(lease_, buffer_, *streamed_, [self = shared_from_this()](error_code error, std::size_t) {
+      self->on_streamed_piece(error);
+    });
   }
 
   void on_streamed_piece(error_code error) {
@@ -272,7 +264,6 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   Lease& lease_;
   const HttpRequest& request_;
   const HttpRequestOptions& options_;
-  Http1Strand executor_;
   Http1Handler handler_;
   std::string head_;  // the request's head, and its body when small
   asio::const_buffer body_after_head_;  // a large body, written after the head
@@ -292,8 +283,8 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 }  // namespace
 
 void start_http1_exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
-                          const Http1Strand& strand, Http1Handler handler) {
-  std::make_shared<Http1Exchange>(lease, request, options, strand, std::move(handler))->start();
+                          Http1Handler handler) {
+  std::make_shared<Http1Exchange>(lease, request, options, std::move(handler))->start();
 }
 
 }  // namespace securechannel::detail

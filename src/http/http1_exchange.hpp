@@ -8,8 +8,6 @@
 #include "securechannel/lease.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
@@ -26,10 +24,9 @@ struct Http1Outcome {
   bool reusable = false;
 };
 
-using Http1Handler = boost::asio::any_completion_handler<void(Http1Outcome)>;
-// The concrete type, not an any_io_executor holding one: binding each step's handler to a
-// type-erased strand costs a heap-held executor and its reference counting per step.
-using Http1Strand = boost::asio::strand<boost::asio::any_io_executor>;
+// The outcome is passed by reference: by value, each layer of the type erasure would move the
+// response once more.
+using Http1Handler = boost::asio::any_completion_handler<void(Http1Outcome&&)>;
 
 // Writes `request` (its body from options.body_source when set: chunked unless the request
 // has a Content-Length; otherwise its string body, framed by the caller's prepare_payload) and
@@ -37,10 +34,11 @@ using Http1Strand = boost::asio::strand<boost::asio::any_io_executor>;
 // (errc::response_too_large beyond); or, with options.body_sink, hands the body to the sink as
 // it arrives (decoded when options.decode_content) and leaves the response's body empty.
 // `request` and `options` must stay alive until the handler runs. Interim 1xx responses are
-// skipped. Every step runs on `strand`, which must serialise the lease's operations. Errors: the
-// lease's I/O errors, errc::http_protocol_error for a malformed response, the sink's
-// (BodySinkWriter::write), the source's (errc::request_body_aborted).
+// skipped. Each step runs where the lease's previous operation completed (a thread of the
+// lease's executor), and so does the handler: the steps follow one another, so they need no
+// strand of their own. Errors: the lease's I/O errors, errc::http_protocol_error for a malformed
+// response, the sink's (BodySinkWriter::write), the source's (errc::request_body_aborted).
 void start_http1_exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options,
-                          const Http1Strand& strand, Http1Handler handler);
+                          Http1Handler handler);
 
 }  // namespace securechannel::detail

@@ -18,7 +18,7 @@ HttpClient::HttpClient(std::shared_ptr<SecureChannelPool> pool)
 
 HttpClient::~HttpClient() { core_->shutdown(/*abort_streams=*/true); }
 
-void HttpClient::start_request(HttpRequest request, HttpRequestOptions options, ResponseHandler handler,
+void HttpClient::start_request(HttpRequest&& request, HttpRequestOptions&& options, ResponseHandler&& handler,
                                bool on_pool_executor) {
   core_->start(std::move(request), std::move(options), std::move(handler), on_pool_executor);
 }

@@ -22,7 +22,7 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 
 struct PendingRequest {
-  PendingRequest(HttpRequest r, HttpRequestOptions o, HttpClient::ResponseHandler h)
+  PendingRequest(HttpRequest&& r, HttpRequestOptions&& o, HttpClient::ResponseHandler&& h)
       : request(std::move(r)), options(std::move(o)), deadline(std::chrono::steady_clock::now() + options.timeout),
         handler(std::move(h)) {
     // The protocol code calls these stand-ins, which note that the caller's callbacks were used:
@@ -65,11 +65,15 @@ struct PendingRequest {
   bool callbacks_closed = false;  // under callbacks_mutex
   std::chrono::steady_clock::time_point deadline;
   HttpClient::ResponseHandler handler;
-  std::size_t watch_index = 0;  // in HttpClientCore::watched_
-  Lease lease;            // HTTP/1.1: the connection of the attempt in progress
-  bool done = false;
-  int attempts = 0;       // sends so far
-  bool waiting = false;   // in HttpClientCore::waiting_
+  std::size_t watch_index = 0;  // in HttpClientCore::watched_, under its deadlines_mutex_
+  // HTTP/1.1: the connection of the attempt in progress. The deadline (on the strand) aborts it
+  // while the exchange may be finishing on another thread: the handle is set and cleared under
+  // lease_mutex; the exchange itself only reads it.
+  std::mutex lease_mutex;
+  Lease lease;
+  std::atomic<bool> done{false};  // completed: set once, by whichever completion came first
+  int attempts = 0;       // sends so far; one attempt runs at a time
+  bool waiting = false;   // in HttpClientCore::waiting_ (strand only; never during an HTTP/1.1 exchange)
   bool handler_on_pool_executor = false;  // no executor of its own: called on our strand
 };
 
@@ -91,9 +95,12 @@ bool connection_failure(const error_code& error) {
 }  // namespace
 
 HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
-    : pool_(std::move(pool)), strand_(asio::make_strand(pool_->get_executor())), deadline_timer_(strand_) {}
+    : pool_(std::move(pool)),
+      strand_(asio::make_strand(pool_->get_executor())),
+      posting_strand_(asio::require(strand_, asio::execution::blocking.never)),
+      deadline_timer_(strand_) {}
 
-void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler,
+void HttpClientCore::start(HttpRequest&& request, HttpRequestOptions&& options, HttpClient::ResponseHandler&& handler,
                            bool on_pool_executor) {
   if (options.decode_content && request.find(http::field::accept_encoding) == request.end()) {
     request.set(http::field::accept_encoding, "gzip, deflate, br");
@@ -104,23 +111,35 @@ void HttpClientCore::start(HttpRequest request, HttpRequestOptions options, Http
   auto pending = std::make_shared<PendingRequest>(std::move(request), std::move(options), std::move(handler));
   pending->handler_on_pool_executor = on_pool_executor;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
-  asio::post(strand_, [self = shared_from_this(), pending = std::move(pending)] {
+  // HTTP/1.1 needs nothing of the strand: the request goes out from here, on the caller's
+  // thread. Nothing completes inside this call (a failed write, like the pool's failures, is
+  // posted), except a body source's first read, so requests with callbacks take the strand.
+  if (protocol_.load(std::memory_order_relaxed) == HttpProtocol::http1_1 && !shut_down_ && !pending->has_callbacks()) {
+    return begin(pending);
+  }
+  posting_strand_.execute([self = shared_from_this(), pending = std::move(pending)] {
     if (self->shut_down_) return self->complete(pending, asio::error::operation_aborted);
-    self->watched_.push_back(pending);
-    pending->watch_index = self->watched_.size() - 1;
-    self->watch_deadline(*pending);
-    self->dispatch(pending);
+    self->begin(pending);
   });
 }
 
-void HttpClientCore::watch_deadline(PendingRequest& pending) {
+void HttpClientCore::begin(const PendingPointer& pending) {
+  watch_deadline(pending);
+  dispatch_anywhere(pending);
+}
+
+void HttpClientCore::watch_deadline(const PendingPointer& pending) {
+  std::lock_guard lock(deadlines_mutex_);
+  watched_.push_back(pending);
+  pending->watch_index = watched_.size() - 1;
   // Requests with one timeout arrive in deadline order, so this rarely moves the timer.
-  if (deadline_timer_at_ == std::chrono::steady_clock::time_point{} || pending.deadline < deadline_timer_at_) {
-    arm_deadline_timer(pending.deadline);
+  if (deadline_timer_at_ == std::chrono::steady_clock::time_point{} || pending->deadline < deadline_timer_at_) {
+    arm_deadline_timer(pending->deadline);
   }
 }
 
 void HttpClientCore::unwatch_deadline(PendingRequest& pending) {
+  std::lock_guard lock(deadlines_mutex_);
   if (watched_.empty() || watched_[pending.watch_index].get() != &pending) return;
   // Swap with the last: O(1), and the timer keeps its time (it re-reads the list when it fires).
   std::swap(watched_[pending.watch_index], watched_.back());
@@ -139,26 +158,43 @@ void HttpClientCore::arm_deadline_timer(std::chrono::steady_clock::time_point at
   // Weakly held: the timer must not keep a client alive for a whole timeout after its owner left.
   deadline_timer_.async_wait([weak = weak_from_this(), at](error_code error) {
     const auto self = weak.lock();
-    if (error || !self || self->deadline_timer_at_ != at) return;  // cancelled, or re-armed earlier
-    self->on_deadline_timer();
+    if (error || !self) return;  // cancelled
+    self->on_deadline_timer(at);
   });
 }
 
-void HttpClientCore::on_deadline_timer() {
-  deadline_timer_at_ = {};
-  const auto now = std::chrono::steady_clock::now();
+void HttpClientCore::on_deadline_timer(std::chrono::steady_clock::time_point fired_at) {
   std::vector<PendingPointer> expired;
   auto earliest = std::chrono::steady_clock::time_point::max();
-  for (const auto& pending : watched_) {
-    if (pending->deadline <= now) {
-      expired.push_back(pending);
-    } else {
-      earliest = std::min(earliest, pending->deadline);
+  {
+    std::lock_guard lock(deadlines_mutex_);
+    if (deadline_timer_at_ != fired_at) return;  // re-armed earlier meanwhile
+    deadline_timer_at_ = {};
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& pending : watched_) {
+      if (pending->deadline <= now) {
+        expired.push_back(pending);
+      } else {
+        earliest = std::min(earliest, pending->deadline);
+      }
     }
   }
   for (const auto& pending : expired) on_deadline(pending);
+  std::lock_guard lock(deadlines_mutex_);
   const bool armed_meanwhile = deadline_timer_at_ != std::chrono::steady_clock::time_point{};
-  if (earliest != std::chrono::steady_clock::time_point::max() && !armed_meanwhile) arm_deadline_timer(earliest);
+  if (earliest != std::chrono::steady_clock::time_point::max() && !armed_meanwhile && !watched_.empty()) {
+    arm_deadline_timer(earliest);
+  }
+}
+
+void HttpClientCore::dispatch_anywhere(const PendingPointer& pending) {
+  if (protocol_.load(std::memory_order_relaxed) == HttpProtocol::http1_1) {
+    ++pending->attempts;
+    return acquire_for_http1(pending);
+  }
+  posting_strand_.execute([self = shared_from_this(), pending] {
+    if (!pending->done) self->dispatch(pending);
+  });
 }
 
 void HttpClientCore::dispatch(const PendingPointer& pending) {
@@ -172,18 +208,29 @@ void HttpClientCore::dispatch(const PendingPointer& pending) {
 }
 
 void HttpClientCore::on_deadline(const PendingPointer& pending) {
-  if (pending->done) return;
-  // An HTTP/1.1 exchange in progress ends with an error once its connection is cut; HTTP/2
-  // streams have the same deadline inside their session.
-  if (pending->lease) pending->lease.channel().abort();
-  complete(pending, errc::request_timeout);
+  if (pending->done.exchange(true)) return;  // it completed meanwhile
+  {
+    // An HTTP/1.1 exchange in progress ends with an error once its connection is cut (and an
+    // attempt about to start sees `done` under this lock and does not); HTTP/2 streams have the
+    // same deadline inside their session.
+    std::lock_guard lock(pending->lease_mutex);
+    if (pending->lease) pending->lease.channel().abort();
+  }
+  deliver(pending, errc::request_timeout, HttpResponse{});
 }
 
-void HttpClientCore::complete(const PendingPointer& pending_reference, error_code error, HttpResponse response) {
+void HttpClientCore::complete(const PendingPointer& pending, error_code error) {
+  complete(pending, error, HttpResponse{});
+}
+
+void HttpClientCore::complete(const PendingPointer& pending, error_code error, HttpResponse&& response) {
+  if (pending->done.exchange(true)) return;
+  deliver(pending, error, std::move(response));
+}
+
+void HttpClientCore::deliver(const PendingPointer& pending_reference, error_code error, HttpResponse&& response) {
   // Our own reference: the caller's may be an element of waiting_ or watched_, both erased below.
   const PendingPointer pending = pending_reference;
-  if (pending->done) return;
-  pending->done = true;
   unwatch_deadline(*pending);
   if (pending->waiting) {
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), pending));
@@ -196,15 +243,15 @@ void HttpClientCore::complete(const PendingPointer& pending_reference, error_cod
   (error ? failed_requests_ : requests_).fetch_add(1, std::memory_order_relaxed);
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
   HttpClient::ResponseHandler handler = std::move(pending->handler);
-  // Never inline from async_request: every path here runs on the strand after start() posted.
-  // The strand runs on the pool's executor, where a handler without an executor of its own
-  // belongs: what dispatch would do, without its type-erased executor and work tracking.
+  // Never inline from async_request: no path completes inside start(). This thread is one of the
+  // pool's executor's, where a handler without an executor of its own belongs: what dispatch
+  // would do, without its type-erased executor and work tracking.
   if (pending->handler_on_pool_executor) return std::move(handler)(error, std::move(response));
   auto executor = asio::get_associated_executor(handler, pool_->get_executor());
   asio::dispatch(executor, asio::append(std::move(handler), error, std::move(response)));
 }
 
-void HttpClientCore::complete_with_response(const PendingPointer& pending, HttpResponse response, bool reused) {
+void HttpClientCore::complete_with_response(const PendingPointer& pending, HttpResponse&& response, bool reused) {
   if (pending->done) return;
   if (reused) requests_reused_.fetch_add(1, std::memory_order_relaxed);
   if (pending->user_sink) {
@@ -248,16 +295,15 @@ bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code
     if (!is_idempotent(pending->request.method()) && !pending->options.replay_non_idempotent) return false;
   }
   retries_.fetch_add(1, std::memory_order_relaxed);
-  dispatch(pending);
+  dispatch_anywhere(pending);
   return true;
 }
 
 // ---- HTTP/1.1 ---------------------------------------------------------------------------------
 
 void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
-  // An idle connection at hand is taken at once, on our strand: the asynchronous path costs a
-  // handler allocation, a completion posted through the pool's executor and a hop back onto
-  // ours, per request.
+  // An idle connection at hand is taken at once, on this thread: the asynchronous path costs a
+  // handler allocation and a completion posted through the pool's executor, per request.
   if (std::optional<Lease> idle = pool_->try_acquire()) return use_lease(pending, std::move(*idle));
   pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this(), pending](error_code error, Lease lease) {
     if (pending->done) return;  // timed out meanwhile; the lease goes back unused
@@ -268,11 +314,14 @@ void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
 
 void HttpClientCore::use_lease(const PendingPointer& pending, Lease lease) {
   if (lease.channel().negotiated_alpn() == "h2") {
-    // The upstream speaks HTTP/2 after all (it changed, or the protocol was not known yet).
+    // The upstream speaks HTTP/2 after all (it changed, or the protocol was not known yet):
+    // sessions live on the strand.
     protocol_.store(HttpProtocol::http2, std::memory_order_relaxed);
-    start_session(std::move(lease));
-    --pending->attempts;  // dispatch counts it again
-    dispatch(pending);
+    asio::dispatch(strand_, [self = shared_from_this(), pending, lease = std::move(lease)]() mutable {
+      self->start_session(std::move(lease));
+      --pending->attempts;  // dispatch counts it again
+      if (!pending->done) self->dispatch(pending);
+    });
     return;
   }
   run_http1(pending, std::move(lease));
@@ -280,11 +329,20 @@ void HttpClientCore::use_lease(const PendingPointer& pending, Lease lease) {
 
 void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
   const bool reused = lease.reused();
-  pending->lease = std::move(lease);
+  {
+    std::lock_guard lock(pending->lease_mutex);
+    if (pending->done) return;  // timed out meanwhile: the lease goes back unused
+    pending->lease = std::move(lease);
+  }
   start_http1_exchange(
-      pending->lease, pending->request, pending->options, strand_,
-      [self = shared_from_this(), pending, reused](Http1Outcome outcome) {
-        pending->lease.release();  // marked broken by the exchange unless it can serve again
+      pending->lease, pending->request, pending->options,
+      [self = shared_from_this(), pending, reused](Http1Outcome&& outcome) {
+        Lease finished;
+        {
+          std::lock_guard lock(pending->lease_mutex);
+          finished = std::move(pending->lease);
+        }
+        finished.release();  // marked broken by the exchange unless it can serve again
         if (pending->done) return;
         if (outcome.error) {
           if (self->retry_after(pending, outcome.error, reused, outcome.response_started)) return;

@@ -1,7 +1,13 @@
 // The state behind HttpClient: requests waiting for an HTTP/2 stream slot, the HTTP/2 sessions,
-// the protocol learned from the first connection, and the counters. Everything but the counters
-// and the session list (which stats() reads from any thread, under a mutex) is touched only on
-// the core's strand.
+// the protocol learned from the first connection, the deadlines, and the counters.
+//
+// Threads: the HTTP/2 sessions, the waiting requests and the discovery of the protocol live on
+// the core's strand. An HTTP/1.1 request does not: once the protocol is known it starts on the
+// caller's thread and completes on whichever thread of the pool's executor finished its
+// response, without a hop through the strand (each hop is a post, a queue and a type-erased
+// executor's work tracking). What those paths share is guarded instead: the deadline list by
+// deadlines_mutex_, a request's lease by its lease_mutex, its completion by the atomic `done`;
+// the counters are atomics and the session list has its own mutex.
 #pragma once
 
 #include "http/http2_session.hpp"
@@ -27,7 +33,7 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   explicit HttpClientCore(std::shared_ptr<SecureChannelPool> pool);
 
   // on_pool_executor: the handler has no executor of its own (HttpClient::async_request).
-  void start(HttpRequest request, HttpRequestOptions options, HttpClient::ResponseHandler handler,
+  void start(HttpRequest&& request, HttpRequestOptions&& options, HttpClient::ResponseHandler&& handler,
              bool on_pool_executor);
   void shutdown(bool abort_streams);
   HttpClientStats stats() const;
@@ -36,16 +42,24 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
  private:
   using PendingPointer = std::shared_ptr<PendingRequest>;
 
-  void dispatch(const PendingPointer& pending);
+  // Starts the deadline and the first attempt. Any thread for HTTP/1.1, else the strand.
+  void begin(const PendingPointer& pending);
+  // Sends an attempt: on this thread for HTTP/1.1, through the strand otherwise.
+  void dispatch_anywhere(const PendingPointer& pending);
+  void dispatch(const PendingPointer& pending);  // on the strand
   void on_deadline(const PendingPointer& pending);
   // Deadlines: one timer for all requests, set to the earliest deadline it knows of. A timer per
   // request would cost an allocation, a timer-queue insertion and a cancellation handler each.
-  void watch_deadline(PendingRequest& pending);
+  // Under deadlines_mutex_ (the timer's own handler runs on the strand).
+  void watch_deadline(const PendingPointer& pending);
   void unwatch_deadline(PendingRequest& pending);
   void arm_deadline_timer(std::chrono::steady_clock::time_point at);
-  void on_deadline_timer();
-  void complete(const PendingPointer& pending, boost::system::error_code error, HttpResponse response = {});
-  void complete_with_response(const PendingPointer& pending, HttpResponse response, bool reused);
+  void on_deadline_timer(std::chrono::steady_clock::time_point fired_at);
+  // Any thread. The first completion of a request wins; later ones do nothing.
+  void complete(const PendingPointer& pending, boost::system::error_code error);
+  void complete(const PendingPointer& pending, boost::system::error_code error, HttpResponse&& response);
+  void deliver(const PendingPointer& pending, boost::system::error_code error, HttpResponse&& response);
+  void complete_with_response(const PendingPointer& pending, HttpResponse&& response, bool reused);
   // True when the failed attempt is sent again (and counted as a retry).
   bool retry_after(const PendingPointer& pending, const boost::system::error_code& error, bool reused,
                    bool response_started);
@@ -66,13 +80,18 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
 
   std::shared_ptr<SecureChannelPool> pool_;
   Strand strand_;
+  // strand_ required never to run a function inline, made once: asio::post re-derives it (and
+  // its fork and allocator preferences) on every call, each step a type-erased executor
+  // conversion, some of them allocating.
+  Strand posting_strand_;
   std::atomic<HttpProtocol> protocol_{HttpProtocol::unknown};
   std::deque<PendingPointer> waiting_;  // for an HTTP/2 stream slot, or for the first connection
+  std::mutex deadlines_mutex_;
   std::vector<PendingPointer> watched_;  // requests in progress, each knowing its index here
   boost::asio::steady_timer deadline_timer_;
   std::chrono::steady_clock::time_point deadline_timer_at_{};  // time_point{} when not armed
   std::size_t connections_opening_ = 0;
-  bool shut_down_ = false;
+  std::atomic<bool> shut_down_{false};
 
   mutable std::mutex sessions_mutex_;
   std::vector<std::shared_ptr<Http2Session>> sessions_;

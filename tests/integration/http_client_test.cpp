@@ -8,9 +8,11 @@
 #include <boost/beast/http/field.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <thread>
 #include <vector>
 
 namespace securechannel {
@@ -37,6 +39,55 @@ TEST_F(HttpClientTest, Http11RequestsReuseKeepAliveConnections) {
   EXPECT_EQ(stats.requests, 100u);
   EXPECT_GE(stats.requests_on_reused_connections, 99u);
   EXPECT_EQ(client.pool()->stats().connections_created, 1u);
+}
+
+// One client used from several threads at once: an io_context run by four threads, callers on
+// two more, and deadlines that fire while responses arrive. An HTTP/1.1 request starts on its
+// caller's thread and completes on whichever io thread read its response, with no strand in
+// between, so this is where ThreadSanitizer watches that path. Each request completes once.
+TEST_F(HttpClientTest, OneClientServesManyThreadsWhileDeadlinesRaceResponses) {
+  options.generated_file_bytes = 64 * 1024;  // /slow sends it at 1 KiB/s: far beyond 50 ms
+  start();
+  testing::IoThread threads(4);
+  auto pool = builder({"http/1.1"}).with_max_connections(8).build(threads.executor());
+  {
+    HttpClient client(pool);
+    ASSERT_FALSE(send(client, request(http::verb::get, "/")).get().error) << "the protocol is learned first";
+    std::atomic<int> answered{0};
+    std::atomic<int> timed_out{0};
+    std::atomic<int> unexpected{0};
+    const auto send_from_this_thread = [&](int count) {
+      std::vector<std::future<Outcome>> outcomes;
+      for (int i = 0; i < count; ++i) {
+        const bool slow = i % 10 == 0;
+        HttpRequestOptions request_options{.timeout = slow ? 50ms : 20'000ms};
+        outcomes.push_back(send(client, request(http::verb::get, slow ? "/slow" : "/"), std::move(request_options)));
+      }
+      for (auto& future : outcomes) {
+        const Outcome outcome = future.get();
+        if (!outcome.error && outcome.response.body() == "hello\n") {
+          ++answered;
+        } else if (outcome.error == errc::request_timeout) {
+          ++timed_out;
+        } else {
+          ++unexpected;
+        }
+      }
+    };
+    std::thread first(send_from_this_thread, 200);
+    std::thread second(send_from_this_thread, 200);
+    first.join();
+    second.join();
+    EXPECT_EQ(answered.load(), 360);
+    EXPECT_EQ(timed_out.load(), 40);
+    EXPECT_EQ(unexpected.load(), 0);
+    const HttpClientStats stats = client.stats();
+    EXPECT_EQ(stats.requests, 361u);
+    EXPECT_EQ(stats.failed_requests, 40u);
+    EXPECT_EQ(stats.requests_in_flight, 0u);
+  }
+  EXPECT_TRUE(testing::eventually([&] { return pool->stats().leased_connections == 0; }))
+      << "every connection came back, the aborted ones included";
 }
 
 TEST_F(HttpClientTest, Http2MultiplexesConcurrentRequestsOnOneConnection) {

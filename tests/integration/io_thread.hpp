@@ -1,5 +1,5 @@
-// An io_context running on its own thread for the length of a test, so that tests can block on
-// futures while the pool works.
+// An io_context running on its own thread (or threads) for the length of a test, so that tests
+// can block on futures while the pool works.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -8,16 +8,19 @@
 #include <chrono>
 #include <functional>
 #include <thread>
+#include <vector>
 
 namespace securechannel::testing {
 
 class IoThread {
  public:
-  IoThread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  explicit IoThread(int threads = 1) : io_(threads), work_(io_.get_executor()) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
   ~IoThread() {
     work_.reset();
     io_.stop();
-    thread_.join();
+    for (std::thread& thread : threads_) thread.join();
   }
   IoThread(const IoThread&) = delete;
   IoThread& operator=(const IoThread&) = delete;
@@ -28,7 +31,7 @@ class IoThread {
  private:
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // Polls `condition` until it holds or `limit` passes: waits for an event, never asserts a time.
