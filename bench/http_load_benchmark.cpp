@@ -3,7 +3,11 @@
 // connections x streams), as requests/s ratios, with the client's CPU seconds per 100k requests.
 // Load is bounded by time and stops by itself; the peers are Debian's wrk and h2load.
 //
-//   http_load_benchmark --seconds 5 --connections 32 --h2-connections 4 --h2-streams 32 --json out.json
+//   http_load_benchmark --seconds 6 --rounds 3 --connections 32 --h2-connections 4 --h2-streams 32 --json out.json
+//
+// With --rounds R each client runs R slices of seconds/R, a peer's and ours alternating (the
+// peer first in even rounds, ours first in odd ones), and the rows add the slices up: on a
+// shared machine whose speed drifts, both sides of a ratio then sample the same conditions.
 #include "nginx_upstream.hpp"
 #include "securechannel/http_client.hpp"
 #include "securechannel/securechannel.hpp"
@@ -33,6 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   int seconds = 5;
+  int rounds = 1;  // alternating slices per client (see above)
   std::size_t connections = 32;     // HTTP/1.1: connections = requests in flight (as wrk)
   std::size_t h2_connections = 4;   // HTTP/2: connections ...
   std::size_t h2_streams = 32;      // ... x streams each (as h2load -c -m)
@@ -51,6 +56,16 @@ struct LoadResult {
 
   double requests_per_second() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double cpu_per_100k() const { return requests > 0 ? cpu_seconds * 100'000.0 / static_cast<double>(requests) : 0; }
+
+  // Adds one slice's figures (the first slice that explains a missing figure keeps its note).
+  void add(const LoadResult& slice) {
+    if (client.empty()) client = slice.client;
+    requests += slice.requests;
+    errors += slice.errors;
+    seconds += slice.seconds;
+    cpu_seconds += slice.cpu_seconds;
+    if (note.empty() || (slice.requests == 0 && requests == 0)) note = slice.note;
+  }
 };
 
 std::string executable_directory() {
@@ -166,9 +181,12 @@ nlohmann::json to_json(const LoadResult& result) {
 int run(const Options& options) {
   NginxUpstream upstream({.worker_connections = 4096, .http2 = true});
   const std::string url = "https://" + upstream.nginx.endpoint() + "/";
-  const std::string duration = std::to_string(options.seconds);
-  fmt::print("nginx on {} (1 worker, TLS 1.3, 6-byte body), {} s per client, one client at a time.\n\n",
-             upstream.nginx.endpoint(), options.seconds);
+  const std::string duration = std::to_string(options.seconds);  // the extra rows run once
+  const int slice_seconds = options.seconds / options.rounds;
+  const std::string slice = std::to_string(slice_seconds);
+  fmt::print("nginx on {} (1 worker, TLS 1.3, 6-byte body), {} s per client in {} alternating slice(s), one client "
+             "at a time.\n\n",
+             upstream.nginx.endpoint(), slice_seconds * options.rounds, options.rounds);
 
   std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
   std::vector<LoadResult> extra_rows;  // libcurl multi and Go net/http, where built
@@ -201,34 +219,56 @@ int run(const Options& options) {
                                   std::regex(R"(requests (\d+))"), std::regex(R"(seconds ([\d.]+))")));
   };
 
+  // Our client and its peer, slice by slice (see --rounds); no peer when it is not installed.
+  const auto compare = [&](const std::optional<std::string>& peer_path, const std::function<LoadResult()>& peer,
+                           const std::function<LoadResult()>& ours) {
+    const bool with_peer = peer_path && options.peers;
+    std::optional<LoadResult> peer_total;
+    LoadResult ours_total;
+    for (int round = 0; round < options.rounds; ++round) {
+      const bool ours_first = round % 2 == 1;
+      if (ours_first) ours_total.add(ours());
+      if (with_peer) {
+        if (!peer_total) peer_total.emplace();
+        peer_total->add(peer());
+      }
+      if (!ours_first) ours_total.add(ours());
+    }
+    rows.emplace_back(ours_total, peer_total);
+  };
+
   // HTTP/1.1: wrk with one thread and N connections (one request in flight on each).
   const bool http1 = options.protocols != "h2";
   const bool http2 = options.protocols != "http1";
-  std::optional<LoadResult> wrk;
-  if (auto path = find_program("wrk"); path && http1 && options.peers) {
-    wrk = run_peer("wrk -t1 (HTTP/1.1)",
-                   {*path, "-t1", "-c" + std::to_string(options.connections), "-d" + duration + "s", url},
-                   options.seconds, std::regex(R"((\d+) requests in)"), std::regex(R"(requests in ([\d.]+)s)"));
-  }
   if (http1) {
-    rows.emplace_back(run_our_client(upstream, "http/1.1", options.connections, options.connections, options.seconds),
-                      wrk);
+    const auto wrk = find_program("wrk");
+    compare(
+        wrk,
+        [&] {
+          return run_peer("wrk -t1 (HTTP/1.1)",
+                          {*wrk, "-t1", "-c" + std::to_string(options.connections), "-d" + slice + "s", url},
+                          slice_seconds, std::regex(R"((\d+) requests in)"), std::regex(R"(requests in ([\d.]+)s)"));
+        },
+        [&] { return run_our_client(upstream, "http/1.1", options.connections, options.connections, slice_seconds); });
     run_extras("HTTP/1.1", "h1", options.connections, options.connections);
   }
 
   // HTTP/2: h2load with one thread, C connections x M streams, for the same time.
-  std::optional<LoadResult> h2load;
-  if (auto path = find_program("h2load"); path && http2 && options.peers) {
-    h2load = run_peer("h2load -t1 (HTTP/2)",
-                      {*path, "-t1", "-c" + std::to_string(options.h2_connections), "-m" + std::to_string(options.h2_streams),
-                       "-D" + duration, url},
-                      options.seconds, std::regex(R"(requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded)"),
-                      std::regex(R"(finished in ([\d.]+)s)"));
-  }
   if (http2) {
-    rows.emplace_back(run_our_client(upstream, "h2", options.h2_connections,
-                                     options.h2_connections * options.h2_streams, options.seconds),
-                      h2load);
+    const auto h2load = find_program("h2load");
+    compare(
+        h2load,
+        [&] {
+          return run_peer("h2load -t1 (HTTP/2)",
+                          {*h2load, "-t1", "-c" + std::to_string(options.h2_connections),
+                           "-m" + std::to_string(options.h2_streams), "-D" + slice, url},
+                          slice_seconds, std::regex(R"(requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded)"),
+                          std::regex(R"(finished in ([\d.]+)s)"));
+        },
+        [&] {
+          return run_our_client(upstream, "h2", options.h2_connections, options.h2_connections * options.h2_streams,
+                                slice_seconds);
+        });
     run_extras("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
   }
 
@@ -256,6 +296,7 @@ int run(const Options& options) {
     std::ofstream(options.json_file) << nlohmann::json{{"benchmark", "http_load"},
                                                        {"upstream", upstream.nginx.endpoint()},
                                                        {"seconds", options.seconds},
+                                                       {"rounds", options.rounds},
                                                        {"connections", options.connections},
                                                        {"h2_connections", options.h2_connections},
                                                        {"h2_streams", options.h2_streams},
@@ -274,6 +315,9 @@ int main(int argc, char** argv) {
   securechannel::bench::Options options;
   CLI::App app{"HTTP requests/s: securechannel HttpClient vs wrk (HTTP/1.1) and h2load (HTTP/2), against nginx"};
   app.add_option("--seconds", options.seconds, "duration of each client")->capture_default_str()->check(CLI::Range(1, 120));
+  app.add_option("--rounds", options.rounds, "alternating slices per client (peer, ours, ours, peer, ...)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
   app.add_option("--connections", options.connections, "HTTP/1.1 connections")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--h2-connections", options.h2_connections, "HTTP/2 connections")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--h2-streams", options.h2_streams, "HTTP/2 streams per connection")->capture_default_str()->check(CLI::Range(1, 100));
@@ -283,6 +327,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"http1", "h2", "all"}));
   app.add_flag("!--no-peers", options.peers, "run our client only (to profile it)");
   CLI11_PARSE(app, argc, argv);
+  if (options.rounds > options.seconds) {
+    fmt::print(stderr, "http_load_benchmark: --rounds {} needs --seconds of at least {} (whole-second slices)\n",
+               options.rounds, options.rounds);
+    return 2;
+  }
   try {
     return securechannel::bench::run(options);
   } catch (const std::exception& failure) {
