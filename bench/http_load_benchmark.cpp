@@ -135,9 +135,13 @@ LoadResult run_our_client(const NginxUpstream& upstream, const std::string& alpn
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::seconds(seconds);
   std::size_t outstanding = 0;
+  // Like the peers' own figures: from the start (connections included) to the last response,
+  // not the shutdown after it.
+  auto finished = deadline;
   std::function<void()> issue = [&] {
     if (Clock::now() >= deadline) {
       if (outstanding == 0) {
+        finished = Clock::now();
         client.shutdown();
         pool->async_shutdown(std::chrono::seconds(1), [](boost::system::error_code) {});
       }
@@ -157,7 +161,7 @@ LoadResult run_our_client(const NginxUpstream& upstream, const std::string& alpn
   };
   for (std::size_t i = 0; i < in_flight; ++i) issue();
   io.run();
-  result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  result.seconds = std::chrono::duration<double>(finished - started).count();
   result.cpu_seconds = cpu_seconds(RUSAGE_SELF) - cpu_before;
   return result;
 }
@@ -227,12 +231,19 @@ int run(const Options& options) {
     LoadResult ours_total;
     for (int round = 0; round < options.rounds; ++round) {
       const bool ours_first = round % 2 == 1;
-      if (ours_first) ours_total.add(ours());
+      const auto run_ours = [&] {
+        const LoadResult part = ours();
+        fmt::print(stderr, "  slice {}: {} {:.0f} req/s\n", round, part.client, part.requests_per_second());
+        ours_total.add(part);
+      };
+      if (ours_first) run_ours();
       if (with_peer) {
         if (!peer_total) peer_total.emplace();
-        peer_total->add(peer());
+        const LoadResult part = peer();
+        fmt::print(stderr, "  slice {}: {} {:.0f} req/s\n", round, part.client, part.requests_per_second());
+        peer_total->add(part);
       }
-      if (!ours_first) ours_total.add(ours());
+      if (!ours_first) run_ours();
     }
     rows.emplace_back(ours_total, peer_total);
   };
