@@ -41,21 +41,21 @@ class Lease {
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     const auto buffer = detail::first_non_empty_buffer<boost::asio::mutable_buffer>(buffers);
-    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+    return detail::async_tls_io(
         detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{connection_->shared_from_this(),
                                                                    detail::IoDirection::read, buffer.data(),
                                                                    buffer.size()},
-        token, connection_->channel().socket());
+        std::forward<Token>(token));
   }
 
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     auto source = detail::gather_for_write(buffers);
-    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+    return detail::async_tls_io(
         detail::TlsIoOp<std::shared_ptr<detail::PooledConnection>>{
             connection_->shared_from_this(), detail::IoDirection::write, const_cast<void*>(source.bytes.data()),
             source.bytes.size(), std::move(source.gathered)},
-        token, connection_->channel().socket());
+        std::forward<Token>(token));
   }
 
   // Writes what the connection takes at once, without waiting, and returns how many bytes that

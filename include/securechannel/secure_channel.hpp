@@ -76,18 +76,18 @@ class SecureChannel {
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     const auto buffer = detail::first_non_empty_buffer<boost::asio::mutable_buffer>(buffers);
-    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::read, buffer.data(), buffer.size()}, token,
-        socket_);
+    return detail::async_tls_io(
+        detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::read, buffer.data(), buffer.size()},
+        std::forward<Token>(token));
   }
 
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     auto source = detail::gather_for_write(buffers);
-    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+    return detail::async_tls_io(
         detail::TlsIoOp<SecureChannel*>{this, detail::IoDirection::write, const_cast<void*>(source.bytes.data()),
                                         source.bytes.size(), std::move(source.gathered)},
-        token, socket_);
+        std::forward<Token>(token));
   }
 
   // Graceful close: sends close_notify (without waiting for the peer's), shuts the TCP socket

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <future>
@@ -307,8 +308,15 @@ TEST_F(Http2SessionTest, ConnectionLossFailsPendingStreams) {
   start_nginx();
   auto session = open_session();
   ASSERT_TRUE(session->try_reserve_stream());
-  auto slow = submit(*session, request(http::verb::get, "/slow"));
-  ASSERT_TRUE(eventually([&] { return session->streams_started() == 1; }));
+  // Stopped only once the response has begun: before nginx has read the stream, its GOAWAY would
+  // rightly refuse it (seen under ThreadSanitizer's slowness), which is another test's case.
+  auto body_started = std::make_shared<std::atomic<bool>>(false);
+  HttpRequestOptions watched{.body_sink = [body_started](std::string_view) {
+    body_started->store(true);
+    return true;
+  }};
+  auto slow = submit(*session, request(http::verb::get, "/slow"), std::move(watched));
+  ASSERT_TRUE(eventually([&] { return body_started->load(); }));
   nginx.reset();  // graceful stop: GOAWAY, then nginx closes the connection under the stream
   const Outcome lost = wait(slow);
   EXPECT_TRUE(lost.error);
