@@ -50,9 +50,8 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void start() {
     if (options_.body_source) return write_streamed_request();
-    // Written now, from the handler that started the request: HttpClient posts each new
-    // request, so when a batch of responses makes the caller send the next ones, they leave
-    // back to back after the batch, and one wake-up of the server finds many (wrk's pattern).
+    // Written now, on the thread that started the exchange (HttpClient: the caller's, once the
+    // protocol is known), as wrk writes a request as soon as the previous response is in.
     write_request();
   }
 

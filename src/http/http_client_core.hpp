@@ -50,7 +50,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void on_deadline(const PendingPointer& pending);
   // Deadlines: one timer for all requests, set to the earliest deadline it knows of. A timer per
   // request would cost an allocation, a timer-queue insertion and a cancellation handler each.
-  // Under deadlines_mutex_ (the timer's own handler runs on the strand).
+  // watch/unwatch take deadlines_mutex_, arm_deadline_timer runs with it held, and the timer's
+  // own handler runs on the strand and takes it.
   void watch_deadline(const PendingPointer& pending);
   void unwatch_deadline(PendingRequest& pending);
   void arm_deadline_timer(std::chrono::steady_clock::time_point at);
