@@ -32,7 +32,9 @@
 #include <boost/asio/system_executor.hpp>
 
 #include <memory>
+#include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace securechannel {
 
@@ -62,8 +64,30 @@ class HttpClient {
   // Any HTTP status is a response, not an error.
   template <class Token>
   auto async_request(HttpRequest request, HttpRequestOptions options, Token&& token) {
+    return initiate(std::move(request), std::move(options), std::forward<Token>(token));
+  }
+
+  // The same for a request sent many times over (a poll of one endpoint): shared, read but never
+  // copied or changed, so one request may be in flight on many calls at once. It goes out as it
+  // is when nothing is left to add: prepare_payload() done, and an Accept-Encoding header when
+  // the options decode content. Otherwise a copy is completed and sent, as by the overload above.
+  // Throws std::invalid_argument for a null request.
+  template <class Token>
+  auto async_request(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options, Token&& token) {
+    if (!request) throw std::invalid_argument("HttpClient::async_request: the shared request is null");
+    return initiate(std::move(request), std::move(options), std::forward<Token>(token));
+  }
+  // Sends GOAWAY on every HTTP/2 connection and lets their streams finish.
+  void shutdown();
+
+  HttpClientStats stats() const;
+  const std::shared_ptr<SecureChannelPool>& pool() const noexcept;
+
+ private:
+  template <class Request, class Token>
+  auto initiate(Request request, HttpRequestOptions options, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, HttpResponse)>(
-        [this](auto handler, HttpRequest r, HttpRequestOptions o) {
+        [this](auto handler, Request r, HttpRequestOptions o) {
           // A handler without an executor of its own runs on the pool's: the client completes
           // requests there already, so it is called directly rather than dispatched through a
           // type-erased executor (which costs a heap-held executor per request).
@@ -75,15 +99,10 @@ class HttpClient {
         token, std::move(request), std::move(options));
   }
 
-  // Sends GOAWAY on every HTTP/2 connection and lets their streams finish.
-  void shutdown();
-
-  HttpClientStats stats() const;
-  const std::shared_ptr<SecureChannelPool>& pool() const noexcept;
-
- private:
   void start_request(HttpRequest&& request, HttpRequestOptions&& options, ResponseHandler&& handler,
                      bool on_pool_executor);
+  void start_request(std::shared_ptr<const HttpRequest>&& request, HttpRequestOptions&& options,
+                     ResponseHandler&& handler, bool on_pool_executor);
 
   std::shared_ptr<detail::HttpClientCore> core_;
 };

@@ -23,6 +23,11 @@ void HttpClient::start_request(HttpRequest&& request, HttpRequestOptions&& optio
   core_->start(std::move(request), std::move(options), std::move(handler), on_pool_executor);
 }
 
+void HttpClient::start_request(std::shared_ptr<const HttpRequest>&& request, HttpRequestOptions&& options,
+                               ResponseHandler&& handler, bool on_pool_executor) {
+  core_->start(std::move(request), std::move(options), std::move(handler), on_pool_executor);
+}
+
 void HttpClient::shutdown() { core_->shutdown(/*abort_streams=*/false); }
 
 HttpClientStats HttpClient::stats() const { return core_->stats(); }

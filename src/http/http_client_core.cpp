@@ -13,7 +13,10 @@
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <optional>
+#include <string_view>
 
 namespace securechannel::detail {
 
@@ -23,8 +26,15 @@ using boost::system::error_code;
 
 struct PendingRequest {
   PendingRequest(HttpRequest&& r, HttpRequestOptions&& o, HttpClient::ResponseHandler&& h)
-      : request(std::move(r)), options(std::move(o)), deadline(std::chrono::steady_clock::now() + options.timeout),
-        handler(std::move(h)) {
+      : PendingRequest(std::move(o), std::move(h)) {
+    owned_request = std::move(r);
+  }
+  PendingRequest(std::shared_ptr<const HttpRequest>&& r, HttpRequestOptions&& o, HttpClient::ResponseHandler&& h)
+      : PendingRequest(std::move(o), std::move(h)) {
+    shared_request = std::move(r);
+  }
+  PendingRequest(HttpRequestOptions&& o, HttpClient::ResponseHandler&& h)
+      : options(std::move(o)), deadline(std::chrono::steady_clock::now() + options.timeout), handler(std::move(h)) {
     // The protocol code calls these stand-ins, which note that the caller's callbacks were used:
     // from then on a failed attempt is never sent again (retry_after).
     if (options.body_sink) {
@@ -50,8 +60,11 @@ struct PendingRequest {
   PendingRequest& operator=(const PendingRequest&) = delete;
 
   bool has_callbacks() const noexcept { return user_sink || user_source; }
+  const HttpRequest& request() const noexcept { return shared_request ? *shared_request : owned_request; }
 
-  HttpRequest request;
+  // The request sent: the caller's own, or one shared with other calls (never changed).
+  HttpRequest owned_request;
+  std::shared_ptr<const HttpRequest> shared_request;
   HttpRequestOptions options;
   HttpBodySink user_sink;
   HttpBodySource user_source;
@@ -92,6 +105,26 @@ bool connection_failure(const error_code& error) {
          error == asio::error::connection_aborted || error == errc::protocol_error;
 }
 
+// Whether start() would send `request` unchanged (see its by-value overload), so that a shared
+// one can go as it is: Accept-Encoding present when decoding, and prepare_payload() done.
+bool ready_to_send(const HttpRequest& request, const HttpRequestOptions& options) {
+  if (options.decode_content && request.find(http::field::accept_encoding) == request.end()) return false;
+  if (options.body_source) return true;
+  if (request.chunked()) return false;  // prepare_payload() sends a string body with its length
+  const std::size_t size = request.body().size();
+  const http::verb method = request.method();
+  if (method == http::verb::trace && size > 0) return false;  // prepare_payload() refuses it
+  // prepare_payload() sets a Content-Length for a body, and for an empty one of these methods.
+  if (size == 0 && method != http::verb::post && method != http::verb::put && method != http::verb::options) {
+    return true;
+  }
+  const auto length = request.find(http::field::content_length);
+  if (length == request.end()) return false;
+  std::array<char, 24> digits{};
+  const auto written = std::to_chars(digits.data(), digits.data() + digits.size(), size).ptr;
+  return length->value() == std::string_view(digits.data(), static_cast<std::size_t>(written - digits.data()));
+}
+
 }  // namespace
 
 HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
@@ -108,7 +141,20 @@ void HttpClientCore::start(HttpRequest&& request, HttpRequestOptions&& options, 
   // With a body source the length is the caller's Content-Length or unknown, never the
   // (ignored) string body's.
   if (!options.body_source) request.prepare_payload();
-  auto pending = std::make_shared<PendingRequest>(std::move(request), std::move(options), std::move(handler));
+  launch(std::make_shared<PendingRequest>(std::move(request), std::move(options), std::move(handler)),
+         on_pool_executor);
+}
+
+void HttpClientCore::start(std::shared_ptr<const HttpRequest>&& request, HttpRequestOptions&& options,
+                           HttpClient::ResponseHandler&& handler, bool on_pool_executor) {
+  if (!ready_to_send(*request, options)) {
+    return start(HttpRequest(*request), std::move(options), std::move(handler), on_pool_executor);
+  }
+  launch(std::make_shared<PendingRequest>(std::move(request), std::move(options), std::move(handler)),
+         on_pool_executor);
+}
+
+void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
   pending->handler_on_pool_executor = on_pool_executor;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   // HTTP/1.1 needs nothing of the strand: the request goes out from here, on the caller's
@@ -292,7 +338,7 @@ bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code
     // A connection that had served before may have been closed by the server meanwhile (its
     // keep-alive timeout): the request never reached it. Once, and only when nothing came back.
     if (!reused || response_started || pending->attempts > 1 || !connection_failure(error)) return false;
-    if (!is_idempotent(pending->request.method()) && !pending->options.replay_non_idempotent) return false;
+    if (!is_idempotent(pending->request().method()) && !pending->options.replay_non_idempotent) return false;
   }
   retries_.fetch_add(1, std::memory_order_relaxed);
   dispatch_anywhere(pending);
@@ -335,7 +381,7 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
     pending->lease = std::move(lease);
   }
   start_http1_exchange(
-      pending->lease, pending->request, pending->options,
+      pending->lease, pending->request(), pending->options,
       [self = shared_from_this(), pending, reused](Http1Outcome&& outcome) {
         Lease finished;
         {
@@ -347,7 +393,7 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
         if (outcome.error) {
           if (self->retry_after(pending, outcome.error, reused, outcome.response_started)) return;
           // Not sent again because of the method, or because its body source cannot be rewound.
-          const bool not_replayable = (!is_idempotent(pending->request.method()) &&
+          const bool not_replayable = (!is_idempotent(pending->request().method()) &&
                                        !pending->options.replay_non_idempotent) ||
                                       pending->user_source;
           const bool unsafe_to_replay =
@@ -380,7 +426,7 @@ bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
 void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
   const bool reused = session->streams_started() > 0;
   // Shared with the pending request, not copied (a refused stream is sent again from it).
-  session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request), pending->options, pending->deadline,
+  session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
                   asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](error_code error,
                                                                                            HttpResponse response) {
                     self->serve_waiting();  // a slot is free

@@ -35,6 +35,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   // on_pool_executor: the handler has no executor of its own (HttpClient::async_request).
   void start(HttpRequest&& request, HttpRequestOptions&& options, HttpClient::ResponseHandler&& handler,
              bool on_pool_executor);
+  void start(std::shared_ptr<const HttpRequest>&& request, HttpRequestOptions&& options,
+             HttpClient::ResponseHandler&& handler, bool on_pool_executor);
   void shutdown(bool abort_streams);
   HttpClientStats stats() const;
   const std::shared_ptr<SecureChannelPool>& pool() const noexcept { return pool_; }
@@ -42,6 +44,7 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
  private:
   using PendingPointer = std::shared_ptr<PendingRequest>;
 
+  void launch(PendingPointer pending, bool on_pool_executor);
   // Starts the deadline and the first attempt. Any thread for HTTP/1.1, else the strand.
   void begin(const PendingPointer& pending);
   // Sends an attempt: on this thread for HTTP/1.1, through the strand otherwise.

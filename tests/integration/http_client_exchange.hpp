@@ -21,7 +21,9 @@ struct HttpOutcome {
   HttpResponse response;
 };
 
-inline std::future<HttpOutcome> send_request(HttpClient& client, HttpRequest request, HttpRequestOptions options = {}) {
+// Request: an HttpRequest, or a std::shared_ptr<const HttpRequest> sent without a copy.
+template <class Request>
+std::future<HttpOutcome> send_request(HttpClient& client, Request request, HttpRequestOptions options = {}) {
   auto promise = std::make_shared<std::promise<HttpOutcome>>();
   auto result = promise->get_future();
   client.async_request(std::move(request), std::move(options),

@@ -170,6 +170,46 @@ TEST_P(HttpClientBodiesTest, EightMebibytesDownAndUp) {
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientBodiesTest, ::testing::Values("http/1.1", "h2"),
                          testing::protocol_test_name);
 
+class HttpClientSharedRequestTest : public HttpClientTest, public ::testing::WithParamInterface<const char*> {};
+
+// A shared request goes out on many calls at once, as it is, and is never changed; one that still
+// needs its Content-Length is completed on a copy.
+TEST_P(HttpClientSharedRequestTest, OneRequestServesManyCallsUnchanged) {
+  start();
+  HttpClient client(builder({GetParam()}).with_max_connections(4).build(io.executor()));
+  auto get = std::make_shared<const HttpRequest>([&] {
+    HttpRequest r = request(http::verb::get, "/");
+    r.prepare_payload();
+    return r;
+  }());
+  const std::size_t fields_before = std::distance(get->begin(), get->end());
+  std::vector<std::future<Outcome>> outcomes;
+  for (int i = 0; i < 60; ++i) outcomes.push_back(send(client, get));
+  for (auto& future : outcomes) {
+    Outcome outcome = future.get();
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.body(), "hello\n");
+  }
+  EXPECT_EQ(std::distance(get->begin(), get->end()), fields_before);
+  EXPECT_TRUE(testing::eventually([&] { return get.use_count() == 1; })) << "every call let go of the request";
+
+  // A body without its Content-Length: sent from a completed copy, the shared one untouched.
+  const auto post = std::make_shared<const HttpRequest>(request(http::verb::put, "/upload/shared", "order=1"));
+  Outcome stored = send(client, post).get();
+  ASSERT_FALSE(stored.error) << stored.error.message();
+  EXPECT_EQ(stored.response.result_int(), 201u);
+  EXPECT_EQ(post->find(http::field::content_length), post->end());
+  std::ifstream file(nginx->document_root() / "upload" / "shared", std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>()), "order=1");
+  EXPECT_EQ(client.stats().requests, 61u);
+
+  EXPECT_THROW(client.async_request(std::shared_ptr<const HttpRequest>{}, {}, [](boost::system::error_code, HttpResponse) {}),
+               std::invalid_argument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientSharedRequestTest, ::testing::Values("http/1.1", "h2"),
+                         testing::protocol_test_name);
+
 TEST_F(HttpClientTest, ErrorsNameTheProblem) {
   options.generated_file_bytes = 64 * 1024;
   start();

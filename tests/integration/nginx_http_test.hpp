@@ -50,7 +50,8 @@ class NginxHttpTest : public ::testing::Test {
     return make_request(method, std::move(target), std::move(body));
   }
 
-  static std::future<HttpOutcome> send(HttpClient& client, HttpRequest r, HttpRequestOptions o = {}) {
+  template <class Request>  // an HttpRequest or a shared one
+  static std::future<HttpOutcome> send(HttpClient& client, Request r, HttpRequestOptions o = {}) {
     return send_request(client, std::move(r), std::move(o));
   }
 
