@@ -238,6 +238,7 @@ void SecureChannel::commit_receive(const boost::system::error_code& error, std::
 }
 
 void SecureChannel::set_warm(bool warm) noexcept {
+  if (warm && warm_) return;  // every lease asks; cooling is retried, as its free may have been refused
   warm_ = warm;
   if (!ssl_) return;
   if (warm) {

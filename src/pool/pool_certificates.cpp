@@ -54,7 +54,7 @@ void SecureChannelPool::check_certificate_expiry_locked(Deferred& deferred) {
   if (remaining >= config_.certificate_expiry_warning) return;
   expiry_warned_for_ = not_after;
   const std::string when = remaining.count() > 0 ? "expires in " + rough_duration(remaining) : "has expired";
-  deferred.warnings.push_back("securechannel: the certificate of " + config_.endpoint + " " + when + " (notAfter " +
+  deferred.actions().warnings.push_back("securechannel: the certificate of " + config_.endpoint + " " + when + " (notAfter " +
                               utc_text(*not_after) + "), within certificate_expiry_warning (" +
                               rough_duration(config_.certificate_expiry_warning) + "): renew it on the upstream");
 }

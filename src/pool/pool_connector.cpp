@@ -20,7 +20,7 @@ void SecureChannelPool::start_connect_locked(Deferred& deferred) {
   connection->index_in_pool_ = static_cast<std::uint32_t>(connections_.size());
   connections_.push_back(connection);
   ++connecting_;  // born in ConnectionState::connecting
-  deferred.connects.push_back(std::move(connection));
+  deferred.actions().connects.push_back(std::move(connection));
 }
 
 void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& connection, error_code error) {
@@ -38,7 +38,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
         ++top_up_failures_;
         next_top_up_at_ = config_.clock->now() + backoff_.delay_after(top_up_failures_);
-        deferred.warnings.push_back("securechannel: connect to " + config_.endpoint +
+        deferred.actions().warnings.push_back("securechannel: connect to " + config_.endpoint +
                                     " failed: " + last_failure_.describe());
         // More callers waiting than connections on the way: the oldest one was counting on this
         // connection, so it gets the reason rather than a later acquire_timeout.
@@ -104,10 +104,10 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
 
   if (graceful) {
     transition(connection, ConnectionState::closing);
-    deferred.graceful_closes.push_back(std::move(owned));
+    deferred.actions().graceful_closes.push_back(std::move(owned));
   } else {
     transition(connection, ConnectionState::closed);
-    deferred.abrupt_closes.push_back(std::move(owned));
+    deferred.actions().abrupt_closes.push_back(std::move(owned));
   }
 }
 

@@ -102,8 +102,8 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
   {
     std::lock_guard lock(mutex_);
     if (shutdown_complete_) {
-      if (grace_expired_) deferred.shutdown_error = boost::asio::error::timed_out;
-      deferred.shutdown_completions.push_back(std::move(handler));
+      if (grace_expired_) deferred.actions().shutdown_error = boost::asio::error::timed_out;
+      deferred.actions().shutdown_completions.push_back(std::move(handler));
     } else {
       shutdown_handlers_.push_back(std::move(handler));
     }
@@ -155,8 +155,8 @@ void SecureChannelPool::maybe_finish_shutdown_locked(Deferred& deferred) {
   if (connecting_ > 0 || closing_ > 0 || !idle_.empty() || (leased_ > 0 && !grace_expired_)) return;
   shutdown_complete_ = true;
   shutdown_timer_.cancel();
-  if (grace_expired_) deferred.shutdown_error = boost::asio::error::timed_out;
-  for (auto& handler : shutdown_handlers_) deferred.shutdown_completions.push_back(std::move(handler));
+  if (grace_expired_) deferred.actions().shutdown_error = boost::asio::error::timed_out;
+  for (auto& handler : shutdown_handlers_) deferred.actions().shutdown_completions.push_back(std::move(handler));
   shutdown_handlers_.clear();
 }
 

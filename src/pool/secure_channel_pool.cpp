@@ -255,21 +255,23 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
 }
 
 void SecureChannelPool::run(Deferred& deferred) {
-  for (const std::string& warning : deferred.warnings) spdlog::warn("{}", warning);
-  for (auto& connection : deferred.connects) {
+  if (!deferred.pending) return;
+  Deferred::Actions& actions = *deferred.pending;
+  for (const std::string& warning : actions.warnings) spdlog::warn("{}", warning);
+  for (auto& connection : actions.connects) {
     connection->channel().async_connect(config_.host, config_.port, config_.connect_timeout,
                                         [self = shared_from_this(), connection](error_code error) {
                                           self->on_connected(connection, error);
                                         });
   }
-  for (auto& connection : deferred.graceful_closes) {
+  for (auto& connection : actions.graceful_closes) {
     // close_notify is worth at most a second: the peer may be gone already.
     connection->channel().async_shutdown(std::chrono::seconds(1),
                                          [self = shared_from_this(), connection](error_code) {
                                            self->on_closed(connection);
                                          });
   }
-  for (auto& connection : deferred.abrupt_closes) {
+  for (auto& connection : actions.abrupt_closes) {
     if (connection->operations_in_flight_.load(std::memory_order_relaxed) > 0) {
       // An operation of the former lease holder is still pending, maybe on another thread:
       // shut the connection down under it; the descriptor closes with the last reference.
@@ -278,12 +280,12 @@ void SecureChannelPool::run(Deferred& deferred) {
       connection->channel().close();
     }
   }
-  for (auto& completion : deferred.completions) {
+  for (auto& completion : actions.completions) {
     boost::asio::post(executor_, boost::asio::append(std::move(completion.handler), completion.error,
                                                      std::move(completion.lease)));
   }
-  for (auto& handler : deferred.shutdown_completions) {
-    boost::asio::post(executor_, boost::asio::append(std::move(handler), deferred.shutdown_error));
+  for (auto& handler : actions.shutdown_completions) {
+    boost::asio::post(executor_, boost::asio::append(std::move(handler), actions.shutdown_error));
   }
 }
 
