@@ -50,7 +50,10 @@ class HttpClient {
 
   explicit HttpClient(std::shared_ptr<SecureChannelPool> pool);
   // Closes its HTTP/2 connections (streams in flight fail with operation_aborted); HTTP/1.1
-  // requests in flight complete on their own, they hold their connections.
+  // requests in flight complete on their own, they hold their connections. When the executor
+  // never runs again (its io_context is destroyed next), the handlers of requests in flight are
+  // destroyed uncalled, as Asio does with every pending handler, and everything they held goes
+  // with them.
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

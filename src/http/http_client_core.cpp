@@ -17,6 +17,7 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 namespace securechannel::detail {
 
@@ -514,18 +515,56 @@ void HttpClientCore::forget_closed_sessions() {
   });
 }
 
+namespace {
+
+// The shutdown, run on the core's strand. A stream in flight holds its handler, which holds the
+// core, which holds the stream's session: a cycle only the shutdown breaks (it ends the streams).
+// When the io_context is destroyed before the shutdown ran, Asio destroys it uncalled; it then
+// lets go of the sessions instead, so that the sessions, the core and the pool are freed with
+// the io_context's other pending operations.
+class ShutdownOnStrand {
+ public:
+  ShutdownOnStrand(std::shared_ptr<HttpClientCore> core, bool abort_streams)
+      : core_(std::move(core)), abort_streams_(abort_streams) {}
+  ShutdownOnStrand(ShutdownOnStrand&& other) noexcept
+      : core_(std::move(other.core_)), abort_streams_(other.abort_streams_) {}
+  ShutdownOnStrand& operator=(ShutdownOnStrand&&) = delete;
+  ~ShutdownOnStrand() {
+    if (core_) core_->abandon_sessions();
+  }
+
+  void operator()() { std::exchange(core_, nullptr)->shutdown_on_strand(abort_streams_); }
+
+ private:
+  std::shared_ptr<HttpClientCore> core_;
+  bool abort_streams_;
+};
+
+}  // namespace
+
 void HttpClientCore::shutdown(bool abort_streams) {
-  asio::post(strand_, [self = shared_from_this(), abort_streams] {
-    self->shut_down_ = true;
-    std::deque<PendingPointer> waiting;
-    waiting.swap(self->waiting_);
-    for (const auto& pending : waiting) {
-      pending->waiting = false;
-      self->complete(pending, asio::error::operation_aborted);
-    }
-    std::lock_guard lock(self->sessions_mutex_);
-    for (const auto& session : self->sessions_) abort_streams ? session->close() : session->shutdown();
-  });
+  asio::post(strand_, ShutdownOnStrand(shared_from_this(), abort_streams));
+}
+
+void HttpClientCore::shutdown_on_strand(bool abort_streams) {
+  shut_down_ = true;
+  std::deque<PendingPointer> waiting;
+  waiting.swap(waiting_);
+  for (const auto& pending : waiting) {
+    pending->waiting = false;
+    complete(pending, asio::error::operation_aborted);
+  }
+  std::lock_guard lock(sessions_mutex_);
+  for (const auto& session : sessions_) abort_streams ? session->close() : session->shutdown();
+}
+
+void HttpClientCore::abandon_sessions() noexcept {
+  std::vector<std::shared_ptr<Http2Session>> sessions;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions.swap(sessions_);
+  }
+  // Released here, outside the lock: the last reference to a session may be this one.
 }
 
 HttpClientStats HttpClientCore::stats() const {

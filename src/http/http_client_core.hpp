@@ -37,7 +37,11 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
              bool on_pool_executor);
   void start(std::shared_ptr<const HttpRequest>&& request, HttpRequestOptions&& options,
              HttpClient::ResponseHandler&& handler, bool on_pool_executor);
-  void shutdown(bool abort_streams);
+  void shutdown(bool abort_streams);  // from any thread: runs on the strand
+  void shutdown_on_strand(bool abort_streams);
+  // Drops the references to the HTTP/2 sessions, for a shutdown destroyed before it could run
+  // (the io_context went first): the sessions then live only as long as their own operations.
+  void abandon_sessions() noexcept;
   HttpClientStats stats() const;
   const std::shared_ptr<SecureChannelPool>& pool() const noexcept { return pool_; }
 
