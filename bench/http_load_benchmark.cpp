@@ -12,6 +12,7 @@
 #include "securechannel/http_client.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/child_process.hpp"
+#include "testing/process_info.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -52,10 +54,20 @@ struct LoadResult {
   std::uint64_t errors = 0;
   double seconds = 0;
   double cpu_seconds = 0;  // the client's user + system time
-  std::string note{};      // why the figure is missing, or the command line
+  // nginx's worker while this client ran, and the wall time that was measured over (start-up
+  // included, so a little longer than `seconds` for the peers).
+  double server_cpu_seconds = 0;
+  double server_wall_seconds = 0;
+  std::string note{};  // why the figure is missing, or the command line
 
   double requests_per_second() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
-  double cpu_per_100k() const { return requests > 0 ? cpu_seconds * 100'000.0 / static_cast<double>(requests) : 0; }
+  double cpu_per_100k() const { return per_100k(cpu_seconds); }
+  double server_cpu_per_100k() const { return per_100k(server_cpu_seconds); }
+  // The share of one core nginx's worker used: near 1, the server is what limits the rate.
+  double server_busy() const { return server_wall_seconds > 0 ? server_cpu_seconds / server_wall_seconds : 0; }
+  double per_100k(double seconds_used) const {
+    return requests > 0 ? seconds_used * 100'000.0 / static_cast<double>(requests) : 0;
+  }
 
   // Adds one slice's figures (the first slice that explains a missing figure keeps its note).
   void add(const LoadResult& slice) {
@@ -64,6 +76,8 @@ struct LoadResult {
     errors += slice.errors;
     seconds += slice.seconds;
     cpu_seconds += slice.cpu_seconds;
+    server_cpu_seconds += slice.server_cpu_seconds;
+    server_wall_seconds += slice.server_wall_seconds;
     if (note.empty() || (slice.requests == 0 && requests == 0)) note = slice.note;
   }
 };
@@ -81,6 +95,23 @@ double cpu_seconds(int who) {
   ::getrusage(who, &usage);
   const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// CPU seconds of nginx's workers so far (its master only accepts and reloads).
+double server_cpu_seconds(const testing::NginxServer& nginx) {
+  double total = 0;
+  for (const pid_t worker : testing::child_processes(nginx.pid())) total += std::max(0.0, testing::process_cpu_seconds(worker));
+  return total;
+}
+
+// Runs one client and records what nginx's workers spent meanwhile.
+LoadResult with_server_cpu(const testing::NginxServer& nginx, const std::function<LoadResult()>& run) {
+  const double before = server_cpu_seconds(nginx);
+  const auto started = Clock::now();
+  LoadResult result = run();
+  result.server_wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  result.server_cpu_seconds = server_cpu_seconds(nginx) - before;
+  return result;
 }
 
 std::optional<std::string> find_program(const std::string& name) {
@@ -173,8 +204,8 @@ void print_row(const LoadResult& result, const LoadResult* reference) {
   const std::string ratio = reference && reference->requests_per_second() > 0
                                 ? fmt::format("{:.2f}", result.requests_per_second() / reference->requests_per_second())
                                 : "-";
-  fmt::print("{:<38} {:>10.0f} {:>10.3f} {:>8} {:>7}\n", result.client, result.requests_per_second(),
-             result.cpu_per_100k(), ratio, result.errors);
+  fmt::print("{:<38} {:>10.0f} {:>10.3f} {:>8} {:>7} {:>13.3f} {:>7.0f}\n", result.client, result.requests_per_second(),
+             result.cpu_per_100k(), ratio, result.errors, result.server_cpu_per_100k(), result.server_busy() * 100);
   if (result.requests == 0 && !result.note.empty()) fmt::print("    {}\n", result.note);
 }
 
@@ -182,7 +213,11 @@ nlohmann::json to_json(const LoadResult& result) {
   return {{"client", result.client},         {"requests", result.requests},
           {"errors", result.errors},         {"seconds", result.seconds},
           {"cpu_seconds", result.cpu_seconds}, {"requests_per_second", result.requests_per_second()},
-          {"cpu_seconds_per_100k", result.cpu_per_100k()}, {"note", result.note}};
+          {"cpu_seconds_per_100k", result.cpu_per_100k()},
+          {"server_cpu_seconds", result.server_cpu_seconds},
+          {"server_cpu_seconds_per_100k", result.server_cpu_per_100k()},
+          {"server_busy", result.server_busy()},
+          {"note", result.note}};
 }
 
 int run(const Options& options) {
@@ -203,8 +238,10 @@ int run(const Options& options) {
     const std::string path = executable_directory() + "/" + program;
     if (::access(path.c_str(), X_OK) != 0) return;
     arguments.insert(arguments.begin(), path);
-    extra_rows.push_back(run_peer(client, arguments, options.seconds, std::regex(R"(requests (\d+))"),
-                                  std::regex(R"(seconds ([\d.]+))")));
+    extra_rows.push_back(with_server_cpu(upstream.nginx, [&] {
+      return run_peer(client, arguments, options.seconds, std::regex(R"(requests (\d+))"),
+                      std::regex(R"(seconds ([\d.]+))"));
+    }));
   };
   const auto run_extras = [&](const std::string& label, const std::string& proto, std::size_t connections,
                               std::size_t concurrency) {
@@ -222,8 +259,10 @@ int run(const Options& options) {
     const std::string path = executable_directory() + "/go_http_load";
     if (::access(path.c_str(), X_OK) != 0) return;
     go.insert(go.begin() + 2, path);
-    extra_rows.push_back(run_peer("Go net/http, GOMAXPROCS=1 (" + label + ")", go, options.seconds,
-                                  std::regex(R"(requests (\d+))"), std::regex(R"(seconds ([\d.]+))")));
+    extra_rows.push_back(with_server_cpu(upstream.nginx, [&] {
+      return run_peer("Go net/http, GOMAXPROCS=1 (" + label + ")", go, options.seconds,
+                      std::regex(R"(requests (\d+))"), std::regex(R"(seconds ([\d.]+))"));
+    }));
   };
 
   // Our client and its peer, slice by slice (see --rounds); no peer when it is not installed.
@@ -235,14 +274,14 @@ int run(const Options& options) {
     for (int round = 0; round < options.rounds; ++round) {
       const bool ours_first = round % 2 == 1;
       const auto run_ours = [&] {
-        const LoadResult part = ours();
+        const LoadResult part = with_server_cpu(upstream.nginx, ours);
         fmt::print(stderr, "  slice {}: {} {:.0f} req/s\n", round, part.client, part.requests_per_second());
         ours_total.add(part);
       };
       if (ours_first) run_ours();
       if (with_peer) {
         if (!peer_total) peer_total.emplace();
-        const LoadResult part = peer();
+        const LoadResult part = with_server_cpu(upstream.nginx, peer);
         fmt::print(stderr, "  slice {}: {} {:.0f} req/s\n", round, part.client, part.requests_per_second());
         peer_total->add(part);
       }
@@ -286,7 +325,8 @@ int run(const Options& options) {
     run_extras("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
   }
 
-  fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors");
+  fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7} {:>13} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors",
+             "nginx s/100k", "nginx %");
   nlohmann::json results = nlohmann::json::array();
   bool complete = true;
   for (const auto& [ours, reference] : rows) {

@@ -9,9 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -79,6 +82,47 @@ std::size_t resident_set_bytes() { return resident_set_bytes_from("/proc/self/st
 
 std::size_t resident_set_bytes(pid_t pid) {
   return resident_set_bytes_from("/proc/" + std::to_string(pid) + "/statm");
+}
+
+namespace {
+
+// The fields of /proc/PID/stat after the command name, which may itself hold spaces and
+// parentheses: everything after its last ')'.
+std::string stat_fields_after_command(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t end_of_command = text.rfind(')');
+  return end_of_command == std::string::npos ? std::string() : text.substr(end_of_command + 1);
+}
+
+}  // namespace
+
+double process_cpu_seconds(pid_t pid) {
+  // After the command: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+  // utime stime (fields 3 to 15 of proc(5)).
+  std::istringstream fields(stat_fields_after_command(pid));
+  std::string skipped;
+  for (int i = 0; i < 11; ++i) fields >> skipped;
+  unsigned long long user_ticks = 0;
+  unsigned long long system_ticks = 0;
+  if (!(fields >> user_ticks >> system_ticks)) return -1;
+  return static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::vector<pid_t> child_processes(pid_t parent) {
+  std::vector<pid_t> children;
+  DirectoryHandle directory(::opendir("/proc"));
+  if (!directory) return children;
+  while (const dirent* entry = ::readdir(directory.get())) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::istringstream fields(stat_fields_after_command(static_cast<pid_t>(pid)));
+    std::string state;
+    pid_t parent_of_entry = 0;
+    if (fields >> state >> parent_of_entry && parent_of_entry == parent) children.push_back(static_cast<pid_t>(pid));
+  }
+  return children;
 }
 
 std::uint16_t pick_free_tcp_port() {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace securechannel::testing {
 
@@ -25,6 +26,13 @@ std::size_t resident_set_bytes();
 
 // Resident set size of another process (e.g. the nginx master); 0 if it cannot be read.
 std::size_t resident_set_bytes(pid_t pid);
+
+// User + system CPU seconds a process has used so far (/proc/PID/stat, clock-tick resolution:
+// 10 ms here); a negative value if it cannot be read (the process is gone).
+double process_cpu_seconds(pid_t pid);
+
+// The processes whose parent is `parent` (e.g. nginx's workers under its master), from /proc.
+std::vector<pid_t> child_processes(pid_t parent);
 
 // A TCP port on 127.0.0.1 that was free a moment ago: for peers that cannot bind port 0
 // themselves and report it (nginx). Another process may take it meanwhile, so callers retry.

@@ -23,6 +23,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -450,6 +451,10 @@ TEST_F(NginxServerTest, ServesHelloOverVerifiedTls) {
   sct::NginxServer nginx(options());
   EXPECT_EQ(nginx.endpoint(), "127.0.0.1:" + std::to_string(nginx.port()));
   EXPECT_GT(sct::resident_set_bytes(nginx.pid()), 0u);
+  // Its one worker is what the HTTP benchmark reads the server's CPU time from.
+  const std::vector<pid_t> workers = sct::child_processes(nginx.pid());
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_GE(sct::process_cpu_seconds(workers.front()), 0.0);
 
   RawTlsClient client(ca_.ca_certificate_file(), nginx.port());
   ASSERT_TRUE(client.handshake()) << ERR_reason_error_string(ERR_peek_error());
@@ -522,6 +527,21 @@ TEST(ProcessInfo, CountsDescriptorsSocketsAndMemory) {
   EXPECT_GT(sct::resident_set_bytes(::getpid()), 0u);
   EXPECT_EQ(sct::resident_set_bytes(-1), 0u);
   EXPECT_NE(sct::pick_free_tcp_port(), 0);
+
+  // CPU time, as /proc counts it in clock ticks: 50 ms of work must show as at least 30.
+  const double cpu_before = sct::process_cpu_seconds(::getpid());
+  ASSERT_GE(cpu_before, 0.0);
+  const auto own_cpu = [] {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  };
+  const double rusage_before = own_cpu();
+  volatile std::uint64_t spin = 0;
+  while (own_cpu() - rusage_before < 0.05) spin = spin + 1;
+  EXPECT_GE(sct::process_cpu_seconds(::getpid()) - cpu_before, 0.03);
+  EXPECT_LT(sct::process_cpu_seconds(-1), 0.0);
+  EXPECT_TRUE(sct::child_processes(-1).empty());
 
   sct::raise_file_descriptor_limit();
   rlimit limit{};
