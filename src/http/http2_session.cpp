@@ -24,8 +24,10 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-// One TLS record holds at most 16 KiB; a few of them per read keeps the syscall count low.
-constexpr std::size_t kReadBufferSize = 64 * 1024;
+// Plaintext handed over per read: what OpenSSL holds plus one receive block (a TLS record, see
+// ReceivedBytes) decrypts to at most two records' worth, which an 8 MiB download does fill. More
+// would never be written, yet be held (and zeroed) by every session.
+constexpr std::size_t kReadBufferSize = 32 * 1024;
 // Frames coalesced into one write, at most: bounds the copy while large bodies stream out.
 constexpr std::size_t kMaxCoalescedWrite = 256 * 1024;
 // Until the peer's SETTINGS arrive (RFC 9113 6.5.2 recommends at least 100).
@@ -51,9 +53,10 @@ Http2Session::Http2Session(Lease lease, Http2SessionOptions options, Strand stra
       connection_id_(lease.connection_id()),
       strand_(std::move(strand)),
       lease_(std::move(lease)),
-      read_buffer_(kReadBufferSize),
+      read_buffer_(std::make_unique_for_overwrite<std::uint8_t[]>(kReadBufferSize)),
       deadline_timer_(strand_),
-      ping_timer_(strand_) {
+      ping_timer_(strand_),
+      cool_timer_(strand_) {
   peer_max_concurrent_streams_ = kAssumedPeerMaxConcurrentStreams;
 }
 
@@ -80,6 +83,7 @@ void Http2Session::begin() {
   }
   last_received_ = Clock::now();
   if (options_.idle_ping_after.count() > 0) arm_ping_timer(last_received_ + options_.idle_ping_after);
+  if (streams_in_flight_.load(std::memory_order_acquire) == 0) note_idle();  // opened ahead of its streams
   after_io();  // the preface and SETTINGS go out; reading starts
 }
 
@@ -119,6 +123,10 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
   nghttp2_data_provider body{};
   body.source.ptr = stream.get();
   body.read_callback = &Callbacks::read_request_body;
+  if (!warm_.load(std::memory_order_relaxed)) {
+    lease_.channel().set_warm(true);
+    warm_.store(true, std::memory_order_relaxed);
+  }
   const bool has_body = stream->source_reader || !stream->request->body().empty();
   const std::int32_t id = nghttp2_submit_request(nghttp2_.get(), nullptr, headers.data(), headers.size(),
                                                  has_body ? &body : nullptr, stream.get());
@@ -236,7 +244,7 @@ void Http2Session::transition(State next) noexcept {
 
 void Http2Session::read() {
   reading_ = true;
-  lease_.async_read_some(asio::buffer(read_buffer_),
+  lease_.async_read_some(asio::buffer(read_buffer_.get(), kReadBufferSize),
                          asio::bind_executor(strand_, [self = shared_from_this()](const error_code& error,
                                                                                  std::size_t bytes) {
                            self->on_read(error, bytes);
@@ -248,7 +256,7 @@ void Http2Session::on_read(const error_code& error, std::size_t bytes) {
   if (!nghttp2_) return;  // ended while the read was pending
   if (error) return fail(error);
   last_received_ = Clock::now();
-  const auto consumed = nghttp2_session_mem_recv(nghttp2_.get(), read_buffer_.data(), bytes);
+  const auto consumed = nghttp2_session_mem_recv(nghttp2_.get(), read_buffer_.get(), bytes);
   // Peer protocol errors are not returned here: nghttp2 queues a GOAWAY for them. A negative
   // result is fatal (out of memory, a flood, a callback failure).
   if (consumed < 0) return fail(make_error_code(errc::http_protocol_error));
@@ -304,6 +312,38 @@ void Http2Session::after_io() {
   if (wants_read && !reading_) read();
 }
 
+// --- Cooling: an idle session's record buffers go back ---
+
+void Http2Session::note_idle() {
+  if (options_.cool_after.count() <= 0 || !warm_.load(std::memory_order_relaxed)) return;
+  idle_since_ = Clock::now();
+  if (!cool_timer_armed_) arm_cool_timer(idle_since_ + options_.cool_after);
+}
+
+void Http2Session::arm_cool_timer(Clock::time_point at) {
+  cool_timer_armed_ = true;
+  cool_timer_.expires_at(at);
+  cool_timer_.async_wait([self = shared_from_this()](const error_code& error) {
+    self->cool_timer_armed_ = false;
+    if (!error) self->on_cool_timer();
+  });
+}
+
+void Http2Session::on_cool_timer() {
+  if (!nghttp2_ || state_.load(std::memory_order_relaxed) != State::open) return;
+  // Busy again: the end of its last stream arms the timer anew. (A stream submitted from
+  // another thread counts here before it reaches the strand, and warms the buffers when it does.)
+  if (streams_in_flight_.load(std::memory_order_acquire) > 0) return;
+  const Clock::time_point cool_at = idle_since_ + options_.cool_after;
+  if (Clock::now() < cool_at) return arm_cool_timer(cool_at);  // busy and idle again meanwhile
+  // Freed only when empty: a partial record, or a write still under way, keeps them (and the
+  // block a pending read receives into stays until that read completes).
+  lease_.channel().set_warm(false);
+  warm_.store(false, std::memory_order_relaxed);
+  // The coalescing buffer keeps the capacity of the largest write (up to 256 KB after an upload).
+  if (!writing_) std::vector<std::uint8_t>().swap(write_buffer_);
+}
+
 // --- Idle PING ---
 
 void Http2Session::arm_ping_timer(Clock::time_point at) {
@@ -337,7 +377,7 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   HttpResponse response = error ? HttpResponse{} : std::move(stream.response.response());
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
-  streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  if (streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) note_idle();
   slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);
   // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
   // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
@@ -366,6 +406,7 @@ void Http2Session::end(const error_code& error, bool aborted) {
   }
   nghttp2_.reset();  // before streams_: its data providers point into them
   streams_.clear();
+  cool_timer_.cancel();  // after the streams, whose ends may have armed it
   // An HTTP/2 connection can serve nothing after its session: never back to the pool idle.
   lease_.mark_broken();
   lease_.release();

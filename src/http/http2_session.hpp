@@ -45,6 +45,11 @@ struct Http2SessionOptions {
   // closes the session (its streams fail with connection_closed). Zero disables.
   std::chrono::milliseconds idle_ping_after{0};
   std::chrono::milliseconds ping_timeout{5'000};
+  // A session without a stream for this long gives its connection's TLS record buffers back
+  // (about 34 KB; the pool's cold idle connections do the same), and its next stream takes
+  // them again. Not at once: a caller with one request at a time would pay for them on every
+  // request. Zero keeps them for the session's life.
+  std::chrono::milliseconds cool_after{1'000};
 };
 
 class Http2Session : public std::enable_shared_from_this<Http2Session> {
@@ -107,6 +112,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   std::size_t streams_in_flight() const noexcept;
   std::uint32_t peer_max_concurrent_streams() const noexcept;
   std::uint64_t connection_id() const noexcept { return connection_id_; }
+  // Whether the connection keeps its TLS record buffers: while streams run, and for
+  // options.cool_after after the last one ended.
+  bool warm() const noexcept { return warm_.load(std::memory_order_relaxed); }
 
   ~Http2Session();
 
@@ -149,6 +157,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   void watch_deadline(std::chrono::steady_clock::time_point deadline);
   void on_deadline_timer();
   void expire(std::int32_t stream_id);
+  // Cooling (options_.cool_after): one timer wait per idle period, not one per stream.
+  void note_idle();
+  void arm_cool_timer(std::chrono::steady_clock::time_point at);
+  void on_cool_timer();
   void arm_ping_timer(std::chrono::steady_clock::time_point at);
   void on_ping_timer();
   void finish(Stream& stream, const boost::system::error_code& error);
@@ -162,7 +174,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   Lease lease_;
   std::unique_ptr<nghttp2_session, NghttpDeleter> nghttp2_;
   std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;  // by stream id
-  std::vector<std::uint8_t> read_buffer_;
+  std::unique_ptr<std::uint8_t[]> read_buffer_;  // kReadBufferSize bytes, never zeroed
   std::vector<std::uint8_t> write_buffer_;  // frames coalesced into one write
   std::size_t written_ = 0;                 // of write_buffer_
   bool begun_ = false;  // begin() ran (posted by start(), or first called by start_stream())
@@ -178,6 +190,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   std::chrono::steady_clock::time_point ping_deadline_{};
   bool ping_outstanding_ = false;
   bool ping_answered_ = false;  // an ACK came in: the next PING is due idle_ping_after from now
+  // Cooling.
+  boost::asio::steady_timer cool_timer_;
+  bool cool_timer_armed_ = false;
+  std::chrono::steady_clock::time_point idle_since_{};  // when the last stream ended
+  std::atomic<bool> warm_{true};  // a leased connection arrives warm
 
   std::atomic<State> state_{State::open};
   // Reserved slots plus streams submitted and not yet completed: compared with the peer's limit.

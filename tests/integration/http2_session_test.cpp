@@ -1,6 +1,7 @@
 // Http2Session against a real nginx (TLS 1.3, h2 by ALPN) started by the fixture: multiplexing,
 // flow control both ways, GOAWAY, per-stream deadlines and limits, connection loss.
 #include "http/http2_headers.hpp"
+#include "heap_in_use.hpp"
 #include "http/http2_session.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -383,6 +385,29 @@ TEST_F(Http2SessionTest, UnansweredPingClosesTheSession) {
   auto unanswered = submit(*session, request(http::verb::get, "/"));
   EXPECT_EQ(wait(unanswered).error, make_error_code(errc::connection_closed));
   EXPECT_TRUE(eventually([&] { return session->is_closed(); }));
+}
+
+// An idle session gives its connection's TLS record buffers back after cool_after, as the
+// pool's cold idle connections do; its next stream takes them again and is served as usual.
+TEST_F(Http2SessionTest, IdleSessionGivesItsRecordBuffersBackAndTheNextStreamTakesThem) {
+  start_nginx();
+  auto session = open_session({.cool_after = 1s});
+  ASSERT_FALSE(exchange(*session, request(http::verb::get, "/")).error);
+  EXPECT_TRUE(session->warm()) << "cooled before cool_after";
+#ifndef SC_HEAP_REPLACED_BY_SANITIZER
+  const std::size_t warm_heap = testing::heap_in_use();
+#endif
+  ASSERT_TRUE(eventually([&] { return !session->warm(); })) << "still warm long after its last stream";
+#ifndef SC_HEAP_REPLACED_BY_SANITIZER
+  // OpenSSL's read and write record buffers, about 16.7 KB each (the block its pending read
+  // receives into stays).
+  EXPECT_GE(warm_heap - std::min(warm_heap, testing::heap_in_use()), 32u * 1024) << "the buffers were not freed";
+#endif
+  const Outcome again = exchange(*session, request(http::verb::get, "/"));
+  ASSERT_FALSE(again.error) << again.error.message();
+  EXPECT_EQ(again.response.body(), "hello\n");
+  EXPECT_TRUE(session->warm()) << "its stream warmed the connection again";
+  EXPECT_FALSE(session->is_closed());
 }
 
 TEST(Http2RequestHeadersTest, PseudoHeadersFirstAndConnectionFieldsDropped) {

@@ -3,19 +3,15 @@
 // for its few most recently used idle connections. Measured on glibc's heap (mallinfo2), which
 // is what an idle connection's 15 KB are counted in too.
 #include "echo_upstream.hpp"
+#include "heap_in_use.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 
 #include <cstddef>
 #include <vector>
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SC_HEAP_REPLACED_BY_SANITIZER 1
-#endif
 
 namespace securechannel {
 namespace {
@@ -25,7 +21,7 @@ using namespace std::chrono_literals;
 // OpenSSL's read and write record buffers are about 16.7 KB each, our receive block 16.6 KB.
 constexpr std::size_t record_buffers = 2 * 16 * 1024;
 
-std::size_t heap_in_use() { return mallinfo2().uordblks; }
+using testing::heap_in_use;
 
 class WarmConnectionsTest : public ::testing::Test {
  protected:
