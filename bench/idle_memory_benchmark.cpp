@@ -239,7 +239,7 @@ int run(const Options& options) {
   fmt::print("heap KB/c: diagnostic, the same slope for heap in use (mallinfo2 uordblks + hblkhd, chunk headers\n"
              "included) instead of RSS; pool rows: before/after the probe pass. untrim KB/c: the RSS slope read just\n"
              "before each malloc_trim(0), as a process that never trims sees it. KB/conn stays the figure that counts.\n");
-  fmt::print("Target: securechannel pool (warm_up) <= {:.0f} KB per idle connection, bookkeeping included: {} ({:.1f} KB)\n",
+  fmt::print("Target: securechannel pool (warm_up) <= {:.0f} KB per idle connection, bookkeeping included: {} ({:.2f} KB)\n",
              target_kb_per_connection, pool_kb <= target_kb_per_connection ? "met" : "NOT met", pool_kb);
 
   if (!options.json_file.empty()) {
