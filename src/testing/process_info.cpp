@@ -58,6 +58,15 @@ rlim_t kernel_descriptor_ceiling() {
   return 1024 * 1024;
 }
 
+// The fields of /proc/PID/stat after the command name, which may itself hold spaces and
+// parentheses: everything after its last ')'.
+std::string stat_fields_after_command(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t end_of_command = text.rfind(')');
+  return end_of_command == std::string::npos ? std::string() : text.substr(end_of_command + 1);
+}
+
 }  // namespace
 
 std::size_t count_open_file_descriptors() {
@@ -83,19 +92,6 @@ std::size_t resident_set_bytes() { return resident_set_bytes_from("/proc/self/st
 std::size_t resident_set_bytes(pid_t pid) {
   return resident_set_bytes_from("/proc/" + std::to_string(pid) + "/statm");
 }
-
-namespace {
-
-// The fields of /proc/PID/stat after the command name, which may itself hold spaces and
-// parentheses: everything after its last ')'.
-std::string stat_fields_after_command(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const std::size_t end_of_command = text.rfind(')');
-  return end_of_command == std::string::npos ? std::string() : text.substr(end_of_command + 1);
-}
-
-}  // namespace
 
 double process_cpu_seconds(pid_t pid) {
   // After the command: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
