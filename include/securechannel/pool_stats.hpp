@@ -64,6 +64,7 @@ struct PoolStats {
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t closed_latency = 0;
   std::uint64_t closed_broken = 0;        // returned by a lease after an error
+  std::uint64_t closed_abandoned = 0;     // returned with a request written and its reply unread
   std::uint64_t tls_reloads = 0;          // reload_tls() calls that swapped in new TLS material
   std::uint64_t tls_reload_failures = 0;  // reload_tls() calls that kept the old material
   std::uint64_t total_errors = 0;

@@ -103,7 +103,8 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   const std::pair<std::string_view, std::uint64_t> recycled[] = {{"idle_timeout", stats.closed_idle_timeout},
                                                                   {"max_lifetime", stats.closed_max_lifetime},
                                                                   {"latency", stats.closed_latency},
-                                                                  {"broken", stats.closed_broken}};
+                                                                  {"broken", stats.closed_broken},
+                                                                  {"abandoned", stats.closed_abandoned}};
   out.counter_by("connections_recycled_total", "Connections closed by the pool's policy, by reason.", "reason",
                  recycled);
   const std::pair<std::string_view, std::uint64_t> reloads[] = {{"success", stats.tls_reloads},

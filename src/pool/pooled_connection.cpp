@@ -32,9 +32,9 @@ void PooledConnection::on_io_start(IoDirection direction) noexcept {
   operations_in_flight_.fetch_add(1, std::memory_order_relaxed);
   // A round trip is measured from the first write after the last response byte to the first
   // byte of the next response: request/response protocols' time to first byte.
-  if (direction == IoDirection::write && !exchange_pending_) {
-    exchange_pending_ = true;
+  if (direction == IoDirection::write && !exchange_pending_.load(std::memory_order_relaxed)) {
     exchange_started_ = std::chrono::steady_clock::now();
+    exchange_pending_.store(true, std::memory_order_release);
   }
 }
 
@@ -60,23 +60,25 @@ void PooledConnection::on_io_complete(IoDirection direction, const boost::system
     return;
   }
   stats_.add_bytes_received(bytes);
-  if (bytes > 0 && exchange_pending_) {
-    exchange_pending_ = false;
+  if (bytes > 0 && exchange_pending_.load(std::memory_order_relaxed)) {
+    exchange_pending_.store(false, std::memory_order_release);
     stats_.record_round_trip(now - exchange_started_);
     telemetry_->round_trips.record(now - exchange_started_);
   }
 }
 
-bool PooledConnection::reusable_after_lease() noexcept {
-  if (broken_.load(std::memory_order_relaxed) || operations_in_flight_.load(std::memory_order_relaxed) != 0 ||
+PooledConnection::Leftover PooledConnection::leftover_after_lease() noexcept {
+  if (broken_.load(std::memory_order_relaxed) || operations_in_flight_.load(std::memory_order_acquire) != 0 ||
       !channel_.usable() || !channel_.is_open() || channel_.has_buffered_input()) {
-    return false;
+    return Leftover::broken;
   }
-  // The caller wrote and never read: if a response is already here, the next lease would read
-  // it as its own. (One that arrives later is caught by the checkout probe after
-  // validate_after_inactivity, or by the protocol on top.)
-  // Records read ahead with the response (a ticket, a close_notify) are looked at now, too.
-  return (!exchange_pending_ && !channel_.has_unprocessed_input()) || channel_.probe_idle() == IdleHealth::healthy;
+  // The holder wrote and never read (a timeout, a cancel, an early return): the reply is on its
+  // way or already here, and whoever leased the connection next would read it as its own
+  // (another caller's reply). Whether it has arrived yet does not matter: never reuse it.
+  if (exchange_pending_.load(std::memory_order_acquire)) return Leftover::abandoned;
+  // Records read ahead with the last response (a ticket, a close_notify) are looked at now.
+  if (!channel_.has_unprocessed_input()) return Leftover::nothing;
+  return channel_.probe_idle() == IdleHealth::healthy ? Leftover::nothing : Leftover::broken;
 }
 
 }  // namespace securechannel::detail

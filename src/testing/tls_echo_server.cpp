@@ -67,11 +67,13 @@ struct ServerState {
 class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
  public:
   EchoConnection(tcp::socket socket, ssl::context& context, ServerState& server,
-                 std::chrono::milliseconds idle_close_after)
+                 const TlsEchoServerOptions& options)
       : stream_(std::move(socket), context),
         timer_(stream_.get_executor()),
         server_(server),
-        idle_close_after_(idle_close_after) {}
+        idle_close_after_(options.idle_close_after),
+        echo_delay_(options.echo_delay),
+        rewrite_prefix_(options.rewrite_prefix) {}
 
   void start() {
     server_.add(shared_from_this());
@@ -93,6 +95,7 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
   enum class Phase {
     handshaking,   // the handshake timer is armed
     reading,       // a read is pending; the idle timer is armed if idle_close_after > 0
+    delaying,      // holding what was read for echo_delay before echoing it
     writing,       // echoing what was read; no timer
     idle_expired,  // the idle timer fired and cancelled the read; shutdown follows
     shutting_down, // close_notify sent, waiting at most kShutdownTimeout for the peer's
@@ -120,6 +123,9 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
         return;
       case Phase::shutting_down:
         close();
+        return;
+      case Phase::delaying:
+        echo(held_bytes_);
         return;
       case Phase::writing:
       case Phase::idle_expired:
@@ -161,8 +167,25 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
       return;
     }
     server_.bytes_received.fetch_add(bytes);
+    if (echo_delay_.count() > 0) {
+      phase_ = Phase::delaying;
+      held_bytes_ = bytes;
+      arm_timer(echo_delay_);
+      return;
+    }
+    echo(bytes);
+  }
+
+  void echo(std::size_t bytes) {
     phase_ = Phase::writing;
-    asio::async_write(stream_, asio::buffer(buffer_.data(), bytes),
+    asio::const_buffer reply(buffer_.data(), bytes);
+    const auto& [from, to] = rewrite_prefix_;
+    if (!from.empty() && std::string_view(buffer_.data(), bytes).starts_with(from)) {
+      rewritten_ = to;
+      rewritten_.append(buffer_.data() + from.size(), bytes - from.size());
+      reply = asio::buffer(rewritten_);
+    }
+    asio::async_write(stream_, reply,
                       [self = shared_from_this()](const error_code& write_error, std::size_t) {
                         if (self->phase_ == Phase::closed) return;
                         if (write_error) {
@@ -184,6 +207,10 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
   asio::steady_timer timer_;
   ServerState& server_;
   const std::chrono::milliseconds idle_close_after_;
+  const std::chrono::milliseconds echo_delay_;
+  std::size_t held_bytes_ = 0;  // read and not yet echoed (Phase::delaying)
+  const std::pair<std::string, std::string> rewrite_prefix_;
+  std::string rewritten_;  // a rewritten reply being written
   Phase phase_ = Phase::handshaking;
   std::array<char, 16 * 1024> buffer_{};
 };
@@ -349,7 +376,8 @@ class TlsEchoServer::Impl {
         return;
       }
       state_.accepted.fetch_add(1);
-      std::make_shared<EchoConnection>(std::move(socket), ssl_context_, state_, options_.idle_close_after)->start();
+      std::make_shared<EchoConnection>(std::move(socket), ssl_context_, state_, options_)
+        ->start();
       start_accept();
     });
   }

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace securechannel::testing {
@@ -33,6 +34,13 @@ struct TlsEchoServerOptions {
   // > 0: close a connection that was idle this long, with close_notify first, the way a server's
   // keep-alive timeout does. Lets tests exercise a pool reusing a connection the peer dropped.
   std::chrono::milliseconds idle_close_after{0};
+  // > 0: hold each read this long before echoing it, as a slow upstream would: lets tests give up
+  // on a reply that is still on its way.
+  std::chrono::milliseconds echo_delay{0};
+  // Non-empty: each read that begins with `rewrite_prefix.first` is echoed with it replaced by
+  // `.second`. Lets a test script what a client's parser sees: a request line "RESPOND 200 ..."
+  // comes back as the status line "HTTP/1.1 200 ...", which no valid request could start with.
+  std::pair<std::string, std::string> rewrite_prefix{};
   // Protocols the server accepts, in its order of preference; empty = no ALPN. A client that
   // offers ALPN but none of these gets a no_application_protocol alert (RFC 7301).
   std::vector<std::string> alpn{};

@@ -1,6 +1,7 @@
 // HTTP/1.1 responses made by our TLS echo server out of our own requests: a request whose
-// method is "HTTP/1.1" and whose target is a status code starts with "HTTP/1.1 200 HTTP/1.1",
-// a valid status line, and its fields and body come back as the response's. That lets a test
+// method is "RESPOND" and whose target is a status code is echoed with that method rewritten
+// (TlsEchoServerOptions::rewrite_prefix) as "HTTP/1.1 200 HTTP/1.1", a valid status line, and
+// its fields and body come back as the response's. That lets a test
 // script what the response parser sees: an interim response, a body larger than one read, a
 // body that ends with the connection, or no response at all.
 #include "http_client_exchange.hpp"
@@ -33,6 +34,7 @@ class Http1ExchangeTest : public ::testing::Test {
         .certificate_file = leaf.certificate_file,
         .key_file = leaf.key_file,
         .idle_close_after = idle_close_after,
+        .rewrite_prefix = {"RESPOND ", "HTTP/1.1 "},
         .alpn = {"http/1.1"}});
     client = std::make_unique<HttpClient>(PoolBuilder(server->endpoint())
                                               .with_system_trust_store(false)
@@ -44,7 +46,7 @@ class Http1ExchangeTest : public ::testing::Test {
   // A request that the echo server turns into a response with `status` and `body`.
   static HttpRequest echoed_as_response(const std::string& status, std::string body) {
     HttpRequest request;
-    request.method_string("HTTP/1.1");
+    request.method_string("RESPOND");  // echoed as "HTTP/1.1 <status> HTTP/1.1": a status line
     request.target(status);
     request.version(11);
     request.set(http::field::host, "localhost");

@@ -194,7 +194,7 @@ TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
       return ::recv(lease.channel().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
     }));
   }  // released with the reply unread
-  EXPECT_EQ(pool->stats().closed_broken, 1u);
+  EXPECT_EQ(pool->stats().closed_abandoned, 1u);
   Lease next = testing::acquire(*pool);
   EXPECT_EQ(testing::echo_exchange(next, "TWO"), "TWO");
 }

@@ -38,6 +38,7 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
                    std::shared_ptr<PoolTelemetry> telemetry);
 
   SecureChannel& channel() noexcept { return channel_; }
+  const SecureChannel& channel() const noexcept { return channel_; }
   ConnectionStats& stats() noexcept { return stats_; }
   const ConnectionStats& stats() const noexcept { return stats_; }
   std::uint64_t id() const noexcept { return id_; }
@@ -47,9 +48,16 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
   void on_io_start(IoDirection direction) noexcept;
   void on_io_complete(IoDirection direction, const boost::system::error_code& error, std::size_t bytes) noexcept;
 
-  // Reusable after its lease ends: no error seen, no operation pending, nothing unread (a
-  // request written without its response read is checked for bytes waiting in the socket).
-  bool reusable_after_lease() noexcept;
+  // What a lease that ends leaves behind.
+  enum class Leftover {
+    nothing,    // clean: no error, no operation pending, nothing unread; reusable
+    broken,     // an I/O error, a pending operation, bytes unread, or marked broken
+    abandoned,  // a request written and its reply never read: it may still arrive, and the
+                // next lease would read it as its own, so the connection is never reused
+  };
+  // Called on release. Thread-safe against the lease's last I/O having completed on another
+  // thread (the flags it reads are atomic).
+  Leftover leftover_after_lease() noexcept;
   void mark_broken() noexcept { broken_.store(true, std::memory_order_relaxed); }
   std::chrono::steady_clock::time_point last_io() const noexcept {
     return std::chrono::steady_clock::time_point(
@@ -77,7 +85,9 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
   ConnectionState state_ = ConnectionState::connecting;
   bool retire_on_release_ = false;         // past max_lifetime while leased
   std::atomic<bool> broken_{false};
-  bool exchange_pending_ = false;
+  // Written and not yet answered: set by the first write after a response, cleared by the first
+  // bytes read. Read by release() on whatever thread gives the lease back.
+  std::atomic<bool> exchange_pending_{false};
   std::atomic<int> operations_in_flight_{0};
 };
 
