@@ -56,8 +56,11 @@ enum class errc {
   response_body_aborted,  // HttpRequestOptions::body_sink returned false: the rest was not read
   request_body_aborted,   // HttpRequestOptions::body_source failed, or gave more or fewer bytes
                           // than the request's Content-Length
+  // Added after the body codes, for the same reason.
+  invalid_request,  // the request cannot be written safely: a CR, LF or NUL in its method, target
+                    // or a header, or a header name that is not a token (find_request_problem)
   // Keep last: the tests iterate up to it.
-  last_error_code_ = request_body_aborted,
+  last_error_code_ = invalid_request,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

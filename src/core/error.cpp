@@ -44,6 +44,7 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::client_certificate_rejected: return "the server rejected our client certificate";
       case errc::response_body_aborted: return "the response body sink stopped the transfer";
       case errc::request_body_aborted: return "the request body source failed or gave the wrong length";
+      case errc::invalid_request: return "the request holds a CR, LF, NUL or non-token name (request smuggling)";
     }
     return "unknown securechannel error " + std::to_string(value);
   }
@@ -84,6 +85,7 @@ std::string_view error_name(errc code) noexcept {
     case errc::client_certificate_rejected: return "client_certificate_rejected";
     case errc::response_body_aborted: return "response_body_aborted";
     case errc::request_body_aborted: return "request_body_aborted";
+    case errc::invalid_request: return "invalid_request";
   }
   return "unknown";
 }

@@ -1,9 +1,11 @@
 #include "http/http_client_core.hpp"
 
+#include "core/deadline.hpp"
 #include "http/body_sink_writer.hpp"
 #include "http/content_decoding.hpp"
 #include "http/http1_exchange.hpp"
 #include "securechannel/error.hpp"
+#include "securechannel/http_request_check.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -11,6 +13,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -35,7 +38,7 @@ struct PendingRequest {
     shared_request = std::move(r);
   }
   PendingRequest(HttpRequestOptions&& o, HttpClient::ResponseHandler&& h)
-      : options(std::move(o)), deadline(std::chrono::steady_clock::now() + options.timeout), handler(std::move(h)) {
+      : options(std::move(o)), deadline(deadline_after(std::chrono::steady_clock::now(), options.timeout)), handler(std::move(h)) {
     // The protocol code calls these stand-ins, which note that the caller's callbacks were used:
     // from then on a failed attempt is never sent again (retry_after).
     if (options.body_sink) {
@@ -158,6 +161,15 @@ void HttpClientCore::start(std::shared_ptr<const HttpRequest>&& request, HttpReq
 void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
   pending->handler_on_pool_executor = on_pool_executor;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
+  if (auto problem = find_request_problem(pending->request())) {
+    // Smuggling-shaped input never reaches a connection. Named here, once per request: the
+    // error code alone cannot say which field it was.
+    spdlog::warn("HttpClient: request refused (invalid_request): {}", *problem);
+    posting_strand_.execute([self = shared_from_this(), pending = std::move(pending)] {
+      self->complete(pending, errc::invalid_request);
+    });
+    return;
+  }
   // HTTP/1.1 needs nothing of the strand: the request goes out from here, on the caller's
   // thread. Nothing completes inside this call (a failed write, like the pool's failures, is
   // posted), except a body source's first read, so requests with callbacks take the strand.
@@ -491,7 +503,10 @@ void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
 void HttpClientCore::start_session(Lease lease) {
   // On our strand: a request goes from dispatch() into nghttp2, and a response from nghttp2 to
   // complete(), without crossing strands (each crossing is a post and a strand hand-off).
-  auto session = Http2Session::start(std::move(lease), {}, strand_);
+  Http2SessionOptions session_options;
+  session_options.idle_ping_after = pool_->config().http2_ping_after;  // liveness: a blackholed peer
+  session_options.ping_timeout = pool_->config().http2_ping_timeout;   // fails its streams in seconds
+  auto session = Http2Session::start(std::move(lease), std::move(session_options), strand_);
   std::lock_guard lock(sessions_mutex_);
   sessions_.push_back(std::move(session));
 }
