@@ -32,6 +32,8 @@ class CircuitBreaker {
   // May a connection attempt start now? While open, the first call after the cooldown moves the
   // breaker to half-open and is the probe; other calls are refused until the probe reports.
   bool allow_attempt();
+  // Open and inside its cooldown: no attempt would be allowed now. Changes nothing.
+  bool failing_fast() const;
   void record_success() noexcept;
   void record_failure();
 

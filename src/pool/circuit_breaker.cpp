@@ -26,6 +26,10 @@ bool CircuitBreaker::allow_attempt() {
   return false;
 }
 
+bool CircuitBreaker::failing_fast() const {
+  return state_ == CircuitState::open && clock_->now() - opened_at_ < cooldown_;
+}
+
 void CircuitBreaker::record_success() noexcept {
   state_ = CircuitState::closed;
   consecutive_failures_ = 0;
