@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
   request_command->add_flag("--http2", request.http2_only, "Offer only HTTP/2");
   request_command->add_option("-n", request.count, "Requests in total")->check(CLI::Range(1, 100'000'000));
   request_command->add_option("-c", request.concurrency, "Requests in flight at once")->check(CLI::Range(1, 10'000));
-  request_command->add_option("--timeout", request.timeout_seconds, "Seconds per request")->check(CLI::PositiveNumber);
+  // Bounded so the conversion to milliseconds is defined: CLI11 reads "inf" and "1e300" as numbers.
+  request_command->add_option("--timeout", request.timeout_seconds, "Seconds per request (0.001 to 1 year)")
+      ->check(CLI::Range(0.001, 365.0 * 24 * 3600));
   request_command->add_flag("-i,--include", request.print_headers, "Print the status line and headers too");
   request_command->add_option("--config", request.config_file,
                               "Pool file (TOML): the settings of its pool for the URL's host:port (docs/CONFIG.md)");

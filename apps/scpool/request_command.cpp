@@ -1,6 +1,9 @@
 #include "request_command.hpp"
 
+#include "http/https_url.hpp"
+
 #include "securechannel/http_client.hpp"
+#include "securechannel/http_request_check.hpp"
 #include "securechannel/pool_config_file.hpp"
 #include "securechannel/securechannel.hpp"
 
@@ -21,53 +24,6 @@ namespace {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using namespace securechannel;
-
-struct ParsedUrl {
-  std::string host;  // without brackets
-  std::string port;
-  std::string target;
-  std::string authority;  // Host header
-};
-
-// https://host[:port][/path][?query]; nullopt with `problem` set otherwise.
-std::optional<ParsedUrl> parse_url(const std::string& url, std::string& problem) {
-  const std::string scheme = "https://";
-  if (url.rfind(scheme, 0) != 0) {
-    problem = url.find("://") == std::string::npos ? "missing scheme (use https://)"
-                                                    : "only https:// URLs are supported";
-    return std::nullopt;
-  }
-  const std::string rest = url.substr(scheme.size());
-  const std::size_t path_start = rest.find_first_of("/?");
-  ParsedUrl parsed;
-  parsed.authority = rest.substr(0, path_start);
-  parsed.target = path_start == std::string::npos ? "/" : rest.substr(path_start);
-  if (parsed.target.front() == '?') parsed.target.insert(0, "/");
-  if (parsed.authority.empty() || parsed.authority.find('@') != std::string::npos) {
-    problem = "missing or unsupported host part";
-    return std::nullopt;
-  }
-  std::string host_port = parsed.authority;
-  if (host_port.front() == '[') {
-    const std::size_t close = host_port.find(']');
-    if (close == std::string::npos) {
-      problem = "unterminated IPv6 literal";
-      return std::nullopt;
-    }
-    parsed.host = host_port.substr(1, close - 1);
-    parsed.port = close + 1 < host_port.size() && host_port[close + 1] == ':' ? host_port.substr(close + 2) : "443";
-  } else {
-    const std::size_t colon = host_port.rfind(':');
-    parsed.host = host_port.substr(0, colon);
-    parsed.port = colon == std::string::npos ? "443" : host_port.substr(colon + 1);
-  }
-  if (parsed.host.empty() || parsed.port.empty() ||
-      !std::all_of(parsed.port.begin(), parsed.port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    problem = "bad host or port";
-    return std::nullopt;
-  }
-  return parsed;
-}
 
 // The pool for `endpoint`: from the --config file's pool with that endpoint when one is given
 // (its TLS material, pins and limits), else the defaults; --ca, --pin and the protocol flags
@@ -113,7 +69,7 @@ double percentile_ms(std::vector<double> samples, double quantile) {
 
 int run_request(const RequestOptions& options) {
   std::string problem;
-  const auto url = parse_url(options.url, problem);
+  const auto url = securechannel::detail::parse_https_url(options.url, problem);
   if (!url) {
     fmt::print(stderr, "scpool request: bad URL '{}': {}\n", options.url, problem);
     return 2;
@@ -161,8 +117,12 @@ int run_request(const RequestOptions& options) {
     prototype.set(header.substr(0, colon), value);
   }
   prototype.body() = options.body;
+  if (auto request_problem = find_request_problem(prototype)) {
+    fmt::print(stderr, "scpool request: the request cannot be sent: {}\n", *request_problem);
+    return 2;
+  }
   const HttpRequestOptions request_options{
-      .timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_seconds * 1000))};
+      .timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000))};
 
   std::size_t started = 0;
   std::size_t finished = 0;

@@ -66,7 +66,8 @@ struct MonitoringServerOptions {
   SharedSecret auth_token;         // null or empty: no authentication. Never logged or echoed.
   // Probe endpoints that need no token: exact path match, the query is ignored.
   std::vector<std::string> unauthenticated_paths = {"/healthz", "/readyz"};
-  // Concurrent connections served; one more is accepted, answered 503 and closed.
+  // Concurrent connections served. At the cap the server stops accepting: more clients wait in
+  // the kernel's listen backlog (no descriptor of ours) until a connection closes.
   std::size_t max_connections = 64;
   // From a connection's start, or a keep-alive request's first byte, until its header is complete;
   // then 408 and close.
@@ -84,7 +85,7 @@ struct MonitoringServerOptions {
 struct MonitoringServerStats {
   std::uint64_t requests_served = 0;        // requests the handler answered (any status)
   std::uint64_t rejected_unauthorized = 0;  // 401
-  std::uint64_t rejected_overload = 0;      // 503: connections beyond max_connections
+  std::uint64_t accept_pauses = 0;          // times accepting paused at max_connections
   std::uint64_t timed_out = 0;              // 408
   std::uint64_t bad_requests = 0;           // 400 and 431
   std::uint64_t handler_failures = 0;       // 500: the handler threw or returned an invalid status
@@ -124,6 +125,7 @@ class MonitoringServer : public std::enable_shared_from_this<MonitoringServer> {
   boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& endpoint);
   void accept_next();
   void on_accept(const boost::system::error_code& error, boost::asio::ip::tcp::socket socket);
+  void resume_accepting();  // on the strand, after a session freed its slot
   void stop_on_strand();
 
   executor_type executor_;
@@ -133,6 +135,7 @@ class MonitoringServer : public std::enable_shared_from_this<MonitoringServer> {
   boost::asio::ip::tcp::endpoint local_endpoint_;
   bool accepting_ = false;
   bool stopped_ = false;
+  bool accept_paused_ = false;  // at max_connections: no accept pending until a slot frees
   // Shared with the connections, which may outlive this object by a few handlers.
   std::shared_ptr<monitor::ServerContext> context_;
 };

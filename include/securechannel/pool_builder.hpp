@@ -36,6 +36,18 @@ class PoolBuilder {
   PoolBuilder& with_idle_timeout(Milliseconds timeout);
   PoolBuilder& with_max_lifetime(Milliseconds lifetime);
   PoolBuilder& with_connect_timeout(Milliseconds timeout);
+  // Each connection lives max_lifetime * (1 ± jitter) [0.10]; 0 to 0.5.
+  PoolBuilder& with_max_lifetime_jitter(double jitter);
+  // Connects in flight at once, at most [8].
+  PoolBuilder& with_max_connecting(std::size_t count);
+  // HTTP/2 PING after `after` without a frame [15 s; 0: never]; no ACK within `timeout` [5 s]
+  // closes the connection.
+  PoolBuilder& with_http2_ping(Milliseconds after, Milliseconds timeout);
+  // TCP_USER_TIMEOUT [15 s; 0: the OS default].
+  PoolBuilder& with_tcp_user_timeout(Milliseconds timeout);
+  // TCP keep-alive: probes after `idle` of silence [30 s; 0: off], every `interval` [10 s],
+  // `count` unanswered [3] fail the socket.
+  PoolBuilder& with_tcp_keepalive(Milliseconds idle, Milliseconds interval, unsigned count);
   PoolBuilder& with_acquire_timeout(Milliseconds timeout);
   PoolBuilder& with_validate_after_inactivity(Milliseconds inactivity);
   PoolBuilder& with_circuit_breaker_failure_threshold(unsigned failures);

@@ -27,12 +27,28 @@ struct PoolConfig {
   Milliseconds cleanup_interval{60'000};
   Milliseconds idle_timeout{300'000};
   Milliseconds max_lifetime{3'600'000};    // "key rotation": reconnect after this long
+  // Each connection's lifetime is max_lifetime times (1 ± this), spread by connection, so that a
+  // pool built at once does not rotate all its connections at once. 0 to 0.5.
+  double max_lifetime_jitter = 0.10;
+  // Connects (TCP + TLS handshake) in flight at once, at most: after an outage or a breaker's
+  // half-open success, a pool of max_connections does not start them all in one burst.
+  std::size_t max_connecting = 8;
   Milliseconds connect_timeout{5'000};     // TCP connect + TLS handshake
   Milliseconds acquire_timeout{5'000};
   // An idle connection released longer ago than this is probed (one non-blocking recv) before
   // it is handed out; a connection used more recently is handed out directly. Apache
   // HttpClient's validateAfterInactivity; 0 probes every time.
   Milliseconds validate_after_inactivity{1'000};
+  // Liveness: a peer that vanishes without a FIN (a blackhole, a crashed host, a cut cable) is
+  // found in seconds, not by the OS's retransmission timeout (~15 minutes). ARCHITECTURE.md,
+  // "Failure model"; docs/FAILURES.md.
+  Milliseconds http2_ping_after{15'000};   // HTTP/2: PING after this long without a frame; 0: never
+  Milliseconds http2_ping_timeout{5'000};  // ...and close the connection when no ACK came within this
+  Milliseconds tcp_user_timeout{15'000};   // TCP_USER_TIMEOUT: data unacknowledged this long fails
+                                           // the socket; 0 leaves the OS default
+  Milliseconds tcp_keepalive_idle{30'000};      // TCP keep-alive probes after this much silence; 0: off
+  Milliseconds tcp_keepalive_interval{10'000};  // between probes
+  unsigned tcp_keepalive_count = 3;             // unanswered probes that fail the socket
   unsigned circuit_breaker_failure_threshold = 5;
   Milliseconds circuit_breaker_cooldown{60'000};
   Milliseconds reconnect_backoff_base{100};

@@ -213,6 +213,11 @@ class SecureChannel {
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.
   std::atomic<bool> fatal_{false};
+  // A spin lock (in the last byte of padding) around every change of the socket's descriptor
+  // (open, close) and abort()'s use of it: abort() may run on another thread, and shutting down
+  // a number that was just closed could hit whatever socket the kernel gave that number next.
+  std::atomic<bool> descriptor_locked_{false};
+  class DescriptorLock;
 };
 
 }  // namespace securechannel

@@ -134,7 +134,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
     std::chrono::steady_clock::time_point deadline;
   };
   struct Deferred;
-  enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, shutdown, connect_failed };
+  enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, abandoned, shutdown, connect_failed };
   friend class Lease;
 
   SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);
@@ -149,6 +149,10 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void hand_to_waiters_locked(Deferred& deferred);
   void start_connect_locked(Deferred& deferred);
   void connect_for_waiters_locked(Deferred& deferred);
+  // Past its max_lifetime, jittered per connection by max_lifetime_jitter.
+  bool past_lifetime_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
+  // Every waiter fails with `reason`, oldest first.
+  void fail_waiters_locked(errc reason, Deferred& deferred);
   void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
   void transition(detail::PooledConnection& connection, detail::ConnectionState to);
   // Cools the idle connections below the top warm_idle_limit_ (after the limit came down).
@@ -215,6 +219,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   std::vector<ShutdownHandler> shutdown_handlers_;
   ConnectFailure last_failure_;
   std::uint64_t next_connection_id_ = 0;
+  std::uint64_t lifetime_seed_ = 0;  // spreads lifetimes differently in every pool
   // The notAfter the latest expiry warning was about: one warning per certificate, not per connect.
   std::optional<std::chrono::system_clock::time_point> expiry_warned_for_;
 };

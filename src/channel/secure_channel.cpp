@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel.hpp"
 
 #include "securechannel/error.hpp"
+#include "core/deadline.hpp"
 #include "channel/received_bytes.hpp"
 #include "channel/socket_bio.hpp"
 #include "tls/public_key_pins.hpp"
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -42,8 +44,25 @@ SecureChannel::~SecureChannel() {
   SSL_free(ssl_);
 }
 
+// Held only around a descriptor's open, close or ::shutdown: a few system calls, never a wait.
+class SecureChannel::DescriptorLock {
+ public:
+  explicit DescriptorLock(std::atomic<bool>& locked) noexcept : locked_(locked) {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  ~DescriptorLock() { locked_.store(false, std::memory_order_release); }
+  DescriptorLock(const DescriptorLock&) = delete;
+  DescriptorLock& operator=(const DescriptorLock&) = delete;
+
+ private:
+  std::atomic<bool>& locked_;
+};
+
 void SecureChannel::close() noexcept {
   fatal_.store(true, std::memory_order_release);
+  DescriptorLock lock(descriptor_locked_);
   error_code ignored;
   socket_.close(ignored);
 }
@@ -51,7 +70,10 @@ void SecureChannel::close() noexcept {
 void SecureChannel::abort() noexcept {
   fatal_.store(true, std::memory_order_release);
   // ::shutdown(2) on the descriptor, not socket_.shutdown(): no Asio state is touched, so this
-  // is safe while another thread runs an operation on the socket.
+  // is safe while another thread runs an operation on the socket. The lock keeps the number from
+  // being closed (and handed to another socket) under us; a connect in progress sees fatal_ at
+  // its next step and stops there.
+  DescriptorLock lock(descriptor_locked_);
   const int descriptor = socket_.native_handle();
   if (descriptor >= 0) ::shutdown(descriptor, SHUT_RDWR);
 }
@@ -177,7 +199,7 @@ constexpr std::chrono::milliseconds certificate_verdict_wait_floor{50};
 struct ConnectSequence {
   static asio::awaitable<error_code> run(SecureChannel& channel, std::string host, std::string port,
                                          std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = detail::deadline_after(std::chrono::steady_clock::now(), timeout);
     asio::steady_timer timer(channel.socket_.get_executor());
     auto expired = [&]() -> asio::awaitable<void> {
       timer.expires_at(deadline);
@@ -196,16 +218,26 @@ struct ConnectSequence {
       if (resolved.index() == 1) co_return errc::connect_timeout;
       auto [resolve_error, results] = std::get<0>(std::move(resolved));
       if (resolve_error || results.empty()) co_return errc::dns_failed;
+      if (channel.fatal_.load(std::memory_order_acquire)) co_return asio::error::operation_aborted;
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
 
     bool connected = false;
     for (const auto& endpoint : endpoints) {
-      error_code ignored;
-      channel.socket_.close(ignored);
+      {
+        // Opened here rather than by async_connect, under the lock abort() takes; once aborted
+        // (the pool shuts down), no new descriptor is opened.
+        SecureChannel::DescriptorLock lock(channel.descriptor_locked_);
+        if (channel.fatal_.load(std::memory_order_acquire)) co_return asio::error::operation_aborted;
+        error_code open_error;
+        channel.socket_.close(open_error);
+        channel.socket_.open(endpoint.protocol(), open_error);
+        if (open_error) co_return open_error;
+      }
       auto attempt = co_await (channel.socket_.async_connect(endpoint, asio::as_tuple(asio::use_awaitable)) ||
                                expired());
       if (attempt.index() == 1) co_return errc::connect_timeout;
+      if (channel.fatal_.load(std::memory_order_acquire)) co_return asio::error::operation_aborted;
       if (auto [connect_error] = std::get<0>(attempt); !connect_error) {
         connected = true;
         break;
@@ -239,6 +271,7 @@ struct ConnectSequence {
       auto waited = co_await (channel.socket_.async_wait(wait_type, asio::as_tuple(asio::use_awaitable)) || expired());
       if (waited.index() == 1) co_return errc::connect_timeout;
       if (auto [wait_error] = std::get<0>(waited); wait_error) co_return wait_error;
+      if (channel.fatal_.load(std::memory_order_acquire)) co_return asio::error::operation_aborted;
     }
 
     // mTLS on TLS 1.3: the server judges our certificate after our Finished and answers with

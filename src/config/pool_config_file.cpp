@@ -75,6 +75,22 @@ class TableReader {
     out = value->get();
   }
 
+  // A number from 0 to 1 (an integer 0 or 1 is accepted too).
+  void fraction(std::string_view key, double& out) {
+    toml::node* node = take(key);
+    if (node == nullptr) return;
+    double number = 0;
+    if (const auto* floating = node->as_floating_point()) {
+      number = floating->get();
+    } else if (const auto* integer = node->as_integer()) {
+      number = static_cast<double>(integer->get());
+    } else {
+      wrong_type(key, *node, "a number");
+    }
+    if (!(number >= 0 && number <= 1)) fail(key, *node, "must be a fraction from 0 to 1, not " + std::to_string(number));
+    out = number;
+  }
+
   void text(std::string_view key, std::string& out) {
     toml::node* node = take(key);
     if (node != nullptr) out = string_of(key, *node);
@@ -234,7 +250,15 @@ PoolConfig read_pool(toml::table& table, const std::string& prefix, const Docume
   reader.duration("cleanup_interval", config.cleanup_interval);
   reader.duration("idle_timeout", config.idle_timeout);
   reader.duration("max_lifetime", config.max_lifetime);
+  reader.fraction("max_lifetime_jitter", config.max_lifetime_jitter);
+  reader.integer("max_connecting", config.max_connecting, 1);
   reader.duration("connect_timeout", config.connect_timeout);
+  reader.duration("http2_ping_after", config.http2_ping_after);
+  reader.duration("http2_ping_timeout", config.http2_ping_timeout);
+  reader.duration("tcp_user_timeout", config.tcp_user_timeout);
+  reader.duration("tcp_keepalive_idle", config.tcp_keepalive_idle);
+  reader.duration("tcp_keepalive_interval", config.tcp_keepalive_interval);
+  reader.integer("tcp_keepalive_count", config.tcp_keepalive_count, 1, 127);
   reader.duration("acquire_timeout", config.acquire_timeout);
   reader.duration("validate_after_inactivity", config.validate_after_inactivity);
   reader.integer("circuit_breaker_failure_threshold", config.circuit_breaker_failure_threshold, 1);

@@ -111,13 +111,14 @@ bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServe
         rejected, "Requests the monitoring server refused itself, by reason.", MetricType::counter);
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "unauthorized"}},
                       static_cast<double>(stats.rejected_unauthorized));
-    rejections.sample(rejected, {{"server", endpoint}, {"reason", "overload"}},
-                      static_cast<double>(stats.rejected_overload));
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "timeout"}}, static_cast<double>(stats.timed_out));
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "bad_request"}},
                       static_cast<double>(stats.bad_requests));
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "handler_failure"}},
                       static_cast<double>(stats.handler_failures));
+    const std::string pauses = prefix + "accept_pauses_total";
+    families.family(pauses, "Times the monitoring server stopped accepting at max_connections.", MetricType::counter)
+        .sample(pauses, {{"server", endpoint}}, static_cast<double>(stats.accept_pauses));
     const std::string open = prefix + "open_connections";
     families.family(open, "Connections the monitoring server is serving now.", MetricType::gauge)
         .sample(open, {{"server", endpoint}}, static_cast<double>(stats.open_connections));

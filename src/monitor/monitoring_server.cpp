@@ -34,6 +34,9 @@ std::shared_ptr<MonitoringServer> MonitoringServer::create(executor_type executo
   const tcp::endpoint endpoint(address, options.port);
   auto server =
       std::make_shared<MonitoringServer>(PrivateTag{}, std::move(executor), std::move(options), std::move(handler));
+  server->context_->slot_released = [weak = std::weak_ptr<MonitoringServer>(server)] {
+    if (auto live = weak.lock()) asio::dispatch(live->strand_, [live] { live->resume_accepting(); });
+  };
   error = server->listen(endpoint);
   if (error) return nullptr;
   return server;
@@ -105,16 +108,26 @@ void MonitoringServer::on_accept(const error_code& error, tcp::socket socket) {
     });
     return;
   }
-  // Only this strand adds to open_connections, so the check and the increment cannot race with
-  // another accept; sessions closing meanwhile only make room.
-  auto admission = monitor::MonitoringSession::Admission::RejectOverload;
-  if (context_->open_connections.load() < context_->options.max_connections) {
-    context_->open_connections.fetch_add(1);
-    admission = monitor::MonitoringSession::Admission::Serve;
-  }
-  auto session = std::make_shared<monitor::MonitoringSession>(std::move(socket), context_, admission);
+  // Only this strand adds to open_connections; accepting stops at the cap (below), so every
+  // accepted connection has a slot.
+  context_->open_connections.fetch_add(1);
+  auto session = std::make_shared<monitor::MonitoringSession>(std::move(socket), context_);
   context_->track(session);
   session->start();
+  if (context_->open_connections.load() >= context_->options.max_connections) {
+    // At the cap, stop accepting rather than accept to refuse: further clients wait in the
+    // kernel's backlog, holding none of this process's descriptors (which the pool's upstream
+    // connections need), until a session closes and resume_accepting() runs.
+    accept_paused_ = true;
+    context_->accept_pauses.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  accept_next();
+}
+
+void MonitoringServer::resume_accepting() {
+  if (!accept_paused_ || stopped_ || context_->open_connections.load() >= context_->options.max_connections) return;
+  accept_paused_ = false;
   accept_next();
 }
 
@@ -131,7 +144,7 @@ MonitoringServerStats MonitoringServer::stats() const noexcept {
   MonitoringServerStats stats;
   stats.requests_served = context_->requests_served.load(relaxed);
   stats.rejected_unauthorized = context_->rejected_unauthorized.load(relaxed);
-  stats.rejected_overload = context_->rejected_overload.load(relaxed);
+  stats.accept_pauses = context_->accept_pauses.load(relaxed);
   stats.timed_out = context_->timed_out.load(relaxed);
   stats.bad_requests = context_->bad_requests.load(relaxed);
   stats.handler_failures = context_->handler_failures.load(relaxed);

@@ -77,6 +77,11 @@ bool ServerContext::requires_token(std::string_view target) const {
                       [path](const std::string& open_path) { return open_path == path; });
 }
 
+void ServerContext::release_slot() {
+  open_connections.fetch_sub(1);
+  if (slot_released) slot_released();
+}
+
 bool ServerContext::token_matches(std::string_view presented) const {
   return auth_token_ && auth_token_->equals(presented);
 }
@@ -84,29 +89,21 @@ bool ServerContext::token_matches(std::string_view presented) const {
 // ---------------------------------------------------------------------------------------------
 // MonitoringSession
 
-MonitoringSession::MonitoringSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> context,
-                                     Admission admission)
+MonitoringSession::MonitoringSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> context)
     : stream_(std::move(socket)),
       header_deadline_(stream_.get_executor()),
       context_(std::move(context)),
-      admission_(admission),
       buffer_(context_->options.max_header_bytes + buffer_slack) {}
 
 MonitoringSession::~MonitoringSession() {
   // Normally Closed by now; not when the io_context was destroyed with our handlers pending.
-  if (state_ != State::Closed && admission_ == Admission::Serve) context_->open_connections.fetch_sub(1);
+  if (state_ != State::Closed) context_->release_slot();
   context_->forget(this);
 }
 
 void MonitoringSession::start() {
   boost::asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (self->state_ != State::Starting) return;  // closed before it started
-    if (self->admission_ == Admission::RejectOverload) {
-      self->context_->rejected_overload.fetch_add(1, std::memory_order_relaxed);
-      self->respond(json_error(503, "service_unavailable", "too many monitoring connections; retry later"),
-                    AfterResponse::Close);
-      return;
-    }
     self->read_next_request();
   });
 }
@@ -125,7 +122,7 @@ void MonitoringSession::transition(State next) {
       break;
     case State::Closed:
       // The slot is free as soon as the socket is, not when the last handler has unwound.
-      if (state_ != State::Closed && admission_ == Admission::Serve) context_->open_connections.fetch_sub(1);
+      if (state_ != State::Closed) context_->release_slot();
       break;
   }
   state_ = next;
@@ -206,10 +203,15 @@ void MonitoringSession::handle_request() {
     const auto token = request.find("X-Auth-Token");
     if (token == request.end() || !context_->token_matches(token->value())) {
       context_->rejected_unauthorized.fetch_add(1, std::memory_order_relaxed);
-      return respond(json_error(401, "unauthorized", "missing or invalid X-Auth-Token"), after, head_request);
+      // Closed after the answer: a client guessing tokens or paths pays a new connection for
+      // each try, and holds no slot while it thinks.
+      return respond(json_error(401, "unauthorized", "missing or invalid X-Auth-Token"), AfterResponse::Close,
+                     head_request);
     }
   }
-  respond(call_handler(request.method_string(), request.target()), after, head_request);
+  MonitoringResponse answer = call_handler(request.method_string(), request.target());
+  const bool probing = answer.status == 404 || answer.status == 405;  // unknown paths or methods
+  respond(std::move(answer), probing ? AfterResponse::Close : after, head_request);
 }
 
 MonitoringResponse MonitoringSession::call_handler(std::string_view method, std::string_view target) {

@@ -20,6 +20,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -56,12 +57,17 @@ struct ServerContext {
 
   std::atomic<std::uint64_t> requests_served{0};
   std::atomic<std::uint64_t> rejected_unauthorized{0};
-  std::atomic<std::uint64_t> rejected_overload{0};
+  std::atomic<std::uint64_t> accept_pauses{0};
   std::atomic<std::uint64_t> timed_out{0};
   std::atomic<std::uint64_t> bad_requests{0};
   std::atomic<std::uint64_t> handler_failures{0};
   // Served connections whose socket is open; the acceptor checks it against max_connections.
   std::atomic<std::size_t> open_connections{0};
+  // A session's socket closed: its slot is free. Tells the server, which resumes accepting if
+  // it had paused at the cap.
+  void release_slot();
+  // Set by the server before it accepts anything; called after every release_slot().
+  std::function<void()> slot_released;
 
  private:
   std::mutex sessions_mutex_;
@@ -70,13 +76,9 @@ struct ServerContext {
 
 class MonitoringSession : public std::enable_shared_from_this<MonitoringSession> {
  public:
-  enum class Admission {
-    Serve,           // within max_connections; holds one of the slots until its socket closes
-    RejectOverload,  // answered 503 at once and closed; holds no slot
-  };
-
-  // `socket` must use its own strand (the acceptor hands out sockets on make_strand()).
-  MonitoringSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> context, Admission admission);
+  // `socket` must use its own strand (the acceptor hands out sockets on make_strand()). The
+  // session holds one of the server's max_connections slots until its socket closes.
+  MonitoringSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> context);
   ~MonitoringSession();
   MonitoringSession(const MonitoringSession&) = delete;
   MonitoringSession& operator=(const MonitoringSession&) = delete;
@@ -112,7 +114,6 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
   boost::beast::tcp_stream stream_;
   boost::asio::steady_timer header_deadline_;
   std::shared_ptr<ServerContext> context_;
-  const Admission admission_;
   State state_ = State::Starting;
   bool first_request_ = true;
   bool header_timed_out_ = false;

@@ -17,6 +17,20 @@ PoolBuilder& PoolBuilder::with_cleanup_interval(Milliseconds value) { config_.cl
 PoolBuilder& PoolBuilder::with_idle_timeout(Milliseconds value) { config_.idle_timeout = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_lifetime(Milliseconds value) { config_.max_lifetime = value; return *this; }
 PoolBuilder& PoolBuilder::with_connect_timeout(Milliseconds value) { config_.connect_timeout = value; return *this; }
+PoolBuilder& PoolBuilder::with_max_lifetime_jitter(double value) { config_.max_lifetime_jitter = value; return *this; }
+PoolBuilder& PoolBuilder::with_max_connecting(std::size_t value) { config_.max_connecting = value; return *this; }
+PoolBuilder& PoolBuilder::with_http2_ping(Milliseconds after, Milliseconds timeout) {
+  config_.http2_ping_after = after;
+  config_.http2_ping_timeout = timeout;
+  return *this;
+}
+PoolBuilder& PoolBuilder::with_tcp_user_timeout(Milliseconds value) { config_.tcp_user_timeout = value; return *this; }
+PoolBuilder& PoolBuilder::with_tcp_keepalive(Milliseconds idle, Milliseconds interval, unsigned count) {
+  config_.tcp_keepalive_idle = idle;
+  config_.tcp_keepalive_interval = interval;
+  config_.tcp_keepalive_count = count;
+  return *this;
+}
 PoolBuilder& PoolBuilder::with_acquire_timeout(Milliseconds value) { config_.acquire_timeout = value; return *this; }
 PoolBuilder& PoolBuilder::with_validate_after_inactivity(Milliseconds value) { config_.validate_after_inactivity = value; return *this; }
 PoolBuilder& PoolBuilder::with_circuit_breaker_failure_threshold(unsigned value) { config_.circuit_breaker_failure_threshold = value; return *this; }

@@ -1,5 +1,7 @@
 #include "securechannel/pool_config.hpp"
 
+#include <limits>
+
 #include <charconv>
 
 namespace securechannel {
@@ -73,7 +75,32 @@ std::optional<ConfigError> validate(PoolConfig& config) {
   if (!positive(config.cleanup_interval)) return ConfigError("cleanup_interval", "must be greater than zero");
   if (!positive(config.idle_timeout)) return ConfigError("idle_timeout", "must be greater than zero");
   if (!positive(config.max_lifetime)) return ConfigError("max_lifetime", "must be greater than zero");
+  if (!(config.max_lifetime_jitter >= 0 && config.max_lifetime_jitter <= 0.5)) {
+    return ConfigError("max_lifetime_jitter", "must be a fraction from 0 to 0.5");
+  }
+  if (config.max_connecting == 0) return ConfigError("max_connecting", "must be at least 1");
   if (!positive(config.connect_timeout)) return ConfigError("connect_timeout", "must be greater than zero");
+  if (config.http2_ping_after.count() < 0) return ConfigError("http2_ping_after", "must not be negative (0: never)");
+  if (!positive(config.http2_ping_timeout)) return ConfigError("http2_ping_timeout", "must be greater than zero");
+  // setsockopt takes these as int: milliseconds for TCP_USER_TIMEOUT, whole seconds for keep-alive.
+  constexpr Milliseconds socket_option_limit{std::numeric_limits<int>::max()};
+  if (config.tcp_user_timeout.count() < 0 || config.tcp_user_timeout > socket_option_limit) {
+    return ConfigError("tcp_user_timeout", "must be from 0 (the OS default) to 24 days");
+  }
+  if (config.tcp_keepalive_idle.count() < 0 || config.tcp_keepalive_idle > socket_option_limit) {
+    return ConfigError("tcp_keepalive_idle", "must be from 0 (off) to 24 days");
+  }
+  if (config.tcp_keepalive_idle.count() > 0) {
+    if (config.tcp_keepalive_idle < std::chrono::seconds(1)) {
+      return ConfigError("tcp_keepalive_idle", "must be at least 1s (the kernel counts whole seconds)");
+    }
+    if (config.tcp_keepalive_interval < std::chrono::seconds(1) || config.tcp_keepalive_interval > socket_option_limit) {
+      return ConfigError("tcp_keepalive_interval", "must be from 1s to 24 days");
+    }
+    if (config.tcp_keepalive_count == 0 || config.tcp_keepalive_count > 127) {
+      return ConfigError("tcp_keepalive_count", "must be from 1 to 127");
+    }
+  }
   if (!positive(config.acquire_timeout)) return ConfigError("acquire_timeout", "must be greater than zero");
   if (config.validate_after_inactivity.count() < 0) {
     return ConfigError("validate_after_inactivity", "must not be negative");

@@ -46,9 +46,15 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
           deferred.complete(std::move(waiters_.front().handler), error);
           waiters_.pop_front();
         }
-        // Others still waiting get their own attempt (each failure answers one of them, and the
-        // breaker stops the sequence), rather than idling until acquire_timeout.
-        connect_for_waiters_locked(deferred);
+        if (breaker_.state() == CircuitState::open) {
+          // This failure opened the breaker: the upstream is down, and callers queued behind busy
+          // leases would otherwise wait out acquire_timeout for a lease that may never come back.
+          fail_waiters_locked(errc::circuit_open, deferred);
+        } else {
+          // Others still waiting get their own attempt (each failure answers one of them, and
+          // the breaker stops the sequence), rather than idling until acquire_timeout.
+          connect_for_waiters_locked(deferred);
+        }
       }
     } else {
       breaker_.record_success();
@@ -70,6 +76,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         remove_locked(*connection, CloseReason::shutdown, deferred);
       } else {
         hand_to_waiters_locked(deferred);
+        connect_for_waiters_locked(deferred);  // connects are paced: the next one for those still waiting
         if (topping_up_) top_up_locked(deferred);  // a warm-up continues as its connects complete
       }
     }
@@ -95,6 +102,8 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
     case CloseReason::latency: ++counters_.closed_latency; break;
     case CloseReason::stale: graceful = false; break;
     case CloseReason::broken: ++counters_.closed_broken; graceful = false; break;
+    // A reply may be on its way: close_notify would wait behind it for nothing.
+    case CloseReason::abandoned: ++counters_.closed_abandoned; graceful = false; break;
     case CloseReason::shutdown: replaceable = false; break;
     case CloseReason::connect_failed: graceful = false; replaceable = false; break;
   }
@@ -146,7 +155,7 @@ std::size_t SecureChannelPool::warm_up_connects_allowed_locked() const {
 void SecureChannelPool::top_up_locked(Deferred& deferred) {
   if (shutting_down_ || config_.clock->now() < next_top_up_at_) return;
   topping_up_ = idle_.size() + connecting_ < config_.min_idle;
-  const std::size_t in_flight_limit = warm_up_connects_allowed_locked();
+  const std::size_t in_flight_limit = std::min(warm_up_connects_allowed_locked(), config_.max_connecting);
   while (idle_.size() + connecting_ < config_.min_idle && total_locked() < config_.max_connections &&
          connecting_ < in_flight_limit && breaker_.allow_attempt()) {
     start_connect_locked(deferred);

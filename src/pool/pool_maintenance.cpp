@@ -5,8 +5,6 @@
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include <algorithm>
 
 namespace securechannel {
@@ -31,7 +29,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     // Oldest idle first, so that idle_timeout trims the cold end and keeps the warm set.
     const std::vector<PooledConnection*> idle_snapshot = idle_;
     for (PooledConnection* connection : idle_snapshot) {
-      if (now - connection->created_ >= config_.max_lifetime) {
+      if (past_lifetime_locked(*connection, now)) {
         remove_locked(*connection, CloseReason::max_lifetime, deferred);
       } else if (now - connection->released_at_ >= config_.idle_timeout && idle_.size() > config_.min_idle) {
         // Like HikariCP's idleTimeout, it never trims below min_idle.
@@ -48,7 +46,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       ++closed;
     }
     for (auto& connection : connections_) {
-      if (connection->state_ == ConnectionState::leased && now - connection->created_ >= config_.max_lifetime) {
+      if (connection->state_ == ConnectionState::leased && past_lifetime_locked(*connection, now)) {
         connection->retire_on_release_ = true;  // rotated when its lease ends, never under it
       }
     }
@@ -116,9 +114,9 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
       while (!idle_.empty()) remove_locked(*idle_.back(), CloseReason::shutdown, deferred);
       for (auto& connection : connections_) {
         // A connect in flight ends with operation_aborted and leaves the books in on_connected.
-        if (connection->state_ == ConnectionState::connecting) {
-          boost::asio::post(executor_, [connection] { connection->channel().close(); });
-        }
+        // abort(), not close(): the connect runs on whichever thread of the executor, and only
+        // abort() is safe beside it (it never frees the descriptor's number under it).
+        if (connection->state_ == ConnectionState::connecting) connection->channel().abort();
       }
       if (leased_ > 0) {
         shutdown_timer_.expires_after(grace);

@@ -1,6 +1,8 @@
 // Acquire, release and waiting: the part of SecureChannelPool on every caller's path.
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "channel/tcp_liveness.hpp"
+#include "core/deadline.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "securechannel/pool_builder.hpp"
@@ -50,6 +52,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       breaker_(config_.circuit_breaker_failure_threshold, config_.circuit_breaker_cooldown, config_.clock) {
   counters_.endpoint = config_.endpoint;
   histograms_rotated_at_ = config_.clock->now();
+  lifetime_seed_ = static_cast<std::uint64_t>(config_.random->uniform01() * 0x1.0p53);
 }
 
 SecureChannelPool::~SecureChannelPool() = default;
@@ -63,6 +66,15 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
     } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
       telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
       deferred.complete(std::move(handler), {}, lease_locked(*idle));
+    } else if (total_locked() < config_.max_connections && connecting_ >= config_.max_connecting) {
+      // Connects are paced: wait in line for one already on the way (each completion starts the
+      // next while callers wait), as long as the line is not full.
+      if (waiters_.size() >= config_.max_pending) {
+        ++counters_.pool_exhausted;
+        deferred.complete(std::move(handler), errc::pool_exhausted);
+      } else {
+        enqueue_waiter_locked(std::move(handler));
+      }
     } else if (total_locked() < config_.max_connections) {
       if (!breaker_.allow_attempt()) {
         ++counters_.circuit_open_rejections;
@@ -73,6 +85,11 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
         enqueue_waiter_locked(std::move(handler));
         start_connect_locked(deferred);
       }
+    } else if (breaker_.failing_fast()) {
+      // At capacity with the upstream refusing connects: a caller would only wait behind leases
+      // that may come back broken. Fail fast, as the callers already waiting were.
+      ++counters_.circuit_open_rejections;
+      deferred.complete(std::move(handler), errc::circuit_open);
     } else if (waiters_.size() >= config_.max_pending) {
       ++counters_.pool_exhausted;
       deferred.complete(std::move(handler), errc::pool_exhausted);
@@ -146,13 +163,14 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     if (returned.state_ != ConnectionState::leased) {
       // Shutdown already force-closed it; it only needs to leave the books.
       if (returned.state_ != ConnectionState::closed) remove_locked(returned, CloseReason::shutdown, deferred);
+    } else if (const auto leftover = returned.leftover_after_lease(); leftover != PooledConnection::Leftover::nothing) {
+      remove_locked(returned, leftover == PooledConnection::Leftover::abandoned ? CloseReason::abandoned : CloseReason::broken,
+                    deferred);
+      if (!shutting_down_) connect_for_waiters_locked(deferred);
     } else if (shutting_down_) {
-      remove_locked(returned, returned.reusable_after_lease() ? CloseReason::shutdown : CloseReason::broken, deferred);
-    } else if (!returned.reusable_after_lease()) {
-      remove_locked(returned, CloseReason::broken, deferred);
-      connect_for_waiters_locked(deferred);
+      remove_locked(returned, CloseReason::shutdown, deferred);
     } else if (const auto now = config_.clock->now();
-               returned.retire_on_release_ || now - returned.created_ >= config_.max_lifetime) {
+               returned.retire_on_release_ || past_lifetime_locked(returned, now)) {
       remove_locked(returned, CloseReason::max_lifetime, deferred);
       connect_for_waiters_locked(deferred);
     } else {
@@ -166,15 +184,13 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
 }
 
 void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
-  while (waiters_.size() > connecting_ && total_locked() < config_.max_connections) {
+  while (waiters_.size() > connecting_ && total_locked() < config_.max_connections &&
+         connecting_ < config_.max_connecting) {
     if (!breaker_.allow_attempt()) {
-      // Nothing that could ever serve them: no connect on the way, no lease coming back.
-      if (connecting_ == 0 && leased_ == 0) {
-        for (auto& waiter : waiters_) {
-          ++counters_.circuit_open_rejections;
-          deferred.complete(std::move(waiter.handler), errc::circuit_open);
-        }
-        waiters_.clear();
+      // Fail fast while the breaker is open, and when nothing could ever serve them (no connect
+      // on the way, no lease coming back). A half-open probe in flight may still serve them.
+      if (breaker_.failing_fast() || (connecting_ == 0 && leased_ == 0)) {
+        fail_waiters_locked(errc::circuit_open, deferred);
       }
       return;
     }
@@ -182,9 +198,32 @@ void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
   }
 }
 
+bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection, Clock::time_point now) const {
+  // SplitMix64 of the connection id and the pool's seed: a fixed point in [-1, 1) per
+  // connection, so lifetimes spread without a field per connection (memory per idle connection).
+  std::uint64_t z = connection.id() * 0x9E3779B97F4A7C15ULL + lifetime_seed_;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  const double spread = static_cast<double>(z >> 11) * 0x1.0p-53 * 2 - 1;
+  const double lifetime_ms =
+      static_cast<double>(config_.max_lifetime.count()) * (1 + config_.max_lifetime_jitter * spread);
+  // Compared in milliseconds as doubles: a max_lifetime near its type's limit never overflows.
+  const double age_ms = std::chrono::duration<double, std::milli>(now - connection.created_).count();
+  return age_ms >= lifetime_ms;
+}
+
+void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
+  for (auto& waiter : waiters_) {
+    if (reason == errc::circuit_open) ++counters_.circuit_open_rejections;
+    deferred.complete(std::move(waiter.handler), reason);
+  }
+  waiters_.clear();
+}
+
 void SecureChannelPool::enqueue_waiter_locked(AcquireHandler handler) {
   const auto now = std::chrono::steady_clock::now();
-  waiters_.push_back({std::move(handler), now, now + config_.acquire_timeout});
+  waiters_.push_back({std::move(handler), now, detail::deadline_after(now, config_.acquire_timeout)});
   arm_waiter_timer_locked();
 }
 
@@ -261,6 +300,10 @@ void SecureChannelPool::run(Deferred& deferred) {
   for (auto& connection : actions.connects) {
     connection->channel().async_connect(config_.host, config_.port, config_.connect_timeout,
                                         [self = shared_from_this(), connection](error_code error) {
+                                          if (!error) {
+                                            error = detail::apply_tcp_liveness(connection->channel().socket(),
+                                                                               self->config_);
+                                          }
                                           self->on_connected(connection, error);
                                         });
   }

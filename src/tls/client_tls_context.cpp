@@ -6,15 +6,26 @@
 #include "tls/tls_session_cache.hpp"
 #include "tls/trust_store.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/opensslv.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <utility>
 
+// Idle connections give their record buffers back with SSL_free_buffers, whose use-after-free
+// (CVE-2024-4741) is fixed in 3.0.14. The build refuses older headers (CMakeLists.txt), and
+// create() older run-time libraries, which a distribution could pair with newer headers.
+#if OPENSSL_VERSION_NUMBER < 0x300000E0L
+#error "securechannel needs OpenSSL 3.0.14 or later (CVE-2024-4741)"
+#endif
+
 namespace securechannel {
 namespace {
+
+constexpr unsigned long minimum_openssl_version = 0x300000E0UL;  // 3.0.14
 
 struct SslCtxDeleter {
   void operator()(SSL_CTX* context) const noexcept { SSL_CTX_free(context); }
@@ -101,6 +112,11 @@ ClientTlsContext::~ClientTlsContext() {
 }
 
 std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& options, std::string& error) {
+  if (OpenSSL_version_num() < minimum_openssl_version) {
+    error = std::string("tls: OpenSSL 3.0.14 or later is needed (CVE-2024-4741); this process runs ") +
+            OpenSSL_version(OPENSSL_VERSION);
+    return nullptr;
+  }
   std::unique_ptr<SSL_CTX, SslCtxDeleter> context(SSL_CTX_new(TLS_client_method()));
   if (!context) {
     error = "tls: cannot create an OpenSSL context";

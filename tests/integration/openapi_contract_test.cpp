@@ -323,26 +323,6 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   }
   authenticated->stop();
 
-  // One connection allowed: with one held open, every other connection is answered 503.
-  MonitoringServerOptions single;
-  single.max_connections = 1;
-  auto crowded = start_server(single, [this](const MonitoringRequest& r) { return pools.handle(r); });
-  {
-    boost::asio::io_context context;
-    tcp::socket occupant(context);
-    occupant.connect({boost::asio::ip::make_address("127.0.0.1"), crowded->port()});
-    boost::asio::write(occupant, boost::asio::buffer(plain_get("/api/v1/secure-channel/pools")));
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> first;
-    http::read(occupant, buffer, first);
-    ASSERT_EQ(first.result_int(), 200u);
-    for (const Endpoint& endpoint : endpoints) {
-      EXPECT_EQ(record_raw(crowded->port(), endpoint.path_template, plain_get(concrete(endpoint))).status, 503u)
-          << endpoint.path_template;
-    }
-  }
-  crowded->stop();
-
   // A handler that fails: 500 from the transport (the handler is a stand-in; the answer is the server's).
   auto failing = start_server({}, [](const MonitoringRequest&) -> MonitoringResponse {
     throw std::runtime_error("deliberate handler failure");

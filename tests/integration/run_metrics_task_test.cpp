@@ -31,8 +31,8 @@ TEST(RunMetricsTaskTest, ServesThePoolWithItsTokenAndCountsRejections) {
   auto server = run_metrics_task(pool, error);
   ASSERT_TRUE(server) << error.message();
 
+  EXPECT_EQ(testing::HttpTestConnection(server->port()).get("/metrics").result_int(), 401);
   testing::HttpTestConnection connection(server->port());
-  EXPECT_EQ(connection.get("/metrics").result_int(), 401);
   EXPECT_EQ(connection.get("/healthz").result_int(), 200) << "probes need no token";
   const auto metrics = connection.get("/metrics", {{"X-Auth-Token", "s3cret"}});
   ASSERT_EQ(metrics.result_int(), 200);

@@ -5,6 +5,8 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <functional>
 
 namespace securechannel {
@@ -58,6 +60,19 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidKnob{"idle_timeout", [](PoolBuilder& b) { b.with_idle_timeout(0ms); }, "idle_timeout"},
         InvalidKnob{"max_lifetime", [](PoolBuilder& b) { b.with_max_lifetime(-1ms); }, "max_lifetime"},
         InvalidKnob{"connect_timeout", [](PoolBuilder& b) { b.with_connect_timeout(0ms); }, "connect_timeout"},
+        InvalidKnob{"lifetime_jitter", [](PoolBuilder& b) { b.with_max_lifetime_jitter(0.6); }, "max_lifetime_jitter"},
+        InvalidKnob{"lifetime_jitter_nan", [](PoolBuilder& b) { b.with_max_lifetime_jitter(std::nan("")); },
+                    "max_lifetime_jitter"},
+        InvalidKnob{"max_connecting", [](PoolBuilder& b) { b.with_max_connecting(0); }, "max_connecting"},
+        InvalidKnob{"ping_after", [](PoolBuilder& b) { b.with_http2_ping(-1ms, 5s); }, "http2_ping_after"},
+        InvalidKnob{"ping_timeout", [](PoolBuilder& b) { b.with_http2_ping(15s, 0ms); }, "http2_ping_timeout"},
+        InvalidKnob{"user_timeout", [](PoolBuilder& b) { b.with_tcp_user_timeout(-1ms); }, "tcp_user_timeout"},
+        InvalidKnob{"user_timeout_huge", [](PoolBuilder& b) { b.with_tcp_user_timeout(std::chrono::hours(24 * 365)); },
+                    "tcp_user_timeout"},
+        InvalidKnob{"keepalive_idle", [](PoolBuilder& b) { b.with_tcp_keepalive(500ms, 10s, 3); }, "tcp_keepalive_idle"},
+        InvalidKnob{"keepalive_interval", [](PoolBuilder& b) { b.with_tcp_keepalive(30s, 0ms, 3); },
+                    "tcp_keepalive_interval"},
+        InvalidKnob{"keepalive_count", [](PoolBuilder& b) { b.with_tcp_keepalive(30s, 10s, 0); }, "tcp_keepalive_count"},
         InvalidKnob{"acquire_timeout", [](PoolBuilder& b) { b.with_acquire_timeout(0ms); }, "acquire_timeout"},
         InvalidKnob{"validate", [](PoolBuilder& b) { b.with_validate_after_inactivity(-5ms); },
                     "validate_after_inactivity"},
@@ -99,6 +114,14 @@ TEST(PoolConfigTest, DefaultsMatchTheArchitecture) {
   EXPECT_EQ(config.metrics_port, 9090);
   EXPECT_EQ(config.tls.min_version, TlsVersion::tls1_3);
   EXPECT_EQ(config.certificate_expiry_warning, std::chrono::hours(14 * 24));
+  EXPECT_EQ(config.max_lifetime_jitter, 0.10);
+  EXPECT_EQ(config.max_connecting, 8u);
+  EXPECT_EQ(config.http2_ping_after, 15s);
+  EXPECT_EQ(config.http2_ping_timeout, 5s);
+  EXPECT_EQ(config.tcp_user_timeout, 15s);
+  EXPECT_EQ(config.tcp_keepalive_idle, 30s);
+  EXPECT_EQ(config.tcp_keepalive_interval, 10s);
+  EXPECT_EQ(config.tcp_keepalive_count, 3u);
 }
 
 TEST(PoolConfigTest, ValidBuildStartsNothing) {
