@@ -20,8 +20,8 @@ namespace securechannel {
 
 // The first part of `request` that cannot be written as it is, named with its place and the
 // offending byte ("header 'X-Id': value holds a LF (0x0a) at byte 3"); nothing when the method
-// and every header name are RFC 9110 tokens, the target has no space or control character, and
-// no header value holds a control character other than a tab.
+// and every header name are RFC 9110 tokens, the target is visible ASCII (percent-encode the
+// rest), and no header value holds a control character other than a tab.
 std::optional<std::string> find_request_problem(const HttpRequest& request);
 
 // RFC 9110 5.6.2: one or more of ALPHA DIGIT ! # $ % & ' * + - . ^ _ ` | ~

@@ -69,8 +69,9 @@ std::optional<std::string> find_request_problem(const HttpRequest& request) {
   if (auto problem = token_problem(request.method_string())) return "method: " + *problem;
   const std::string_view target = request.target();
   if (target.empty()) return std::string("target: is empty");
-  // RFC 9112 3.2: no whitespace or control character; bytes above 0x7e pass (servers decide).
-  if (auto problem = first_refused_byte(target, [](unsigned char byte) { return byte <= 0x20 || byte == 0x7f; })) {
+  // RFC 9112 3.2 and RFC 3986: visible ASCII only; anything else is percent-encoded first
+  // (servers refuse raw bytes above 0x7e, or read them differently from each other).
+  if (auto problem = first_refused_byte(target, [](unsigned char byte) { return byte <= 0x20 || byte >= 0x7f; })) {
     return "target: " + *problem;
   }
   for (const auto& field : request.base()) {

@@ -47,6 +47,7 @@ TEST(HttpRequestCheckTest, TargetsWithSpacesOrControlsAreRefused) {
   EXPECT_EQ(find_request_problem(get("/a\r\nHost: evil")), "target: holds a CR (0x0d) at byte 2");
   EXPECT_EQ(find_request_problem(get(std::string("/a\0b", 4))), "target: holds a NUL (0x00) at byte 2");
   EXPECT_EQ(find_request_problem(get("")), "target: is empty");
+  EXPECT_EQ(find_request_problem(get("/caf\xc3\xa9")), "target: holds the byte 0xc3 at byte 4");
 }
 
 TEST(HttpRequestCheckTest, CustomMethodsMustBeTokens) {
