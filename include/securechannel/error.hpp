@@ -59,8 +59,10 @@ enum class errc {
   // Added after the body codes, for the same reason.
   invalid_request,  // the request cannot be written safely: a CR, LF or NUL in its method, target
                     // or a header, or a header name that is not a token (find_request_problem)
+  response_headers_too_large,  // the response's header fields (all blocks: interim, final,
+                               // trailers) exceeded HttpRequestOptions::max_response_header_bytes
   // Keep last: the tests iterate up to it.
-  last_error_code_ = invalid_request,
+  last_error_code_ = response_headers_too_large,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

@@ -55,6 +55,11 @@ struct HttpRequestOptions {
   // body_sink it bounds the bytes handed to the sink (decoded ones, when decoding), not memory:
   // set it to SIZE_MAX for a download of any size.
   std::size_t max_response_body = 64 * 1024 * 1024;
+  // The response's header fields, all blocks together (interim responses, the final header,
+  // trailers), counted as HTTP/2 counts a header list: name + value + 32 bytes per field. More
+  // fails the request with errc::response_headers_too_large (HTTP/1.1 closes the connection,
+  // HTTP/2 resets the stream). Bounds what a hostile server's endless headers cost us.
+  std::size_t max_response_header_bytes = 64 * 1024;
   // When set, the response body goes here as it arrives (decoded first when decode_content; the
   // response then has no Content-Encoding and no Content-Length) and the response's own body
   // stays empty, for either protocol. The handler still runs once, after the last piece (or with

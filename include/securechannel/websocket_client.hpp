@@ -69,8 +69,12 @@ struct WebSocketClientOptions {
   // with still nothing received by idle_timeout the connection counts as dropped and is
   // replaced. 0 disables pings and the timeout.
   std::chrono::milliseconds idle_timeout{30'000};
-  // Received messages held for the application before the client stops reading.
+  // Received messages held for the application before the client stops reading (TCP then
+  // slows the peer down): at most this many, and at most max_queued_bytes of payload (the
+  // message that crosses it is kept). The inbox's memory is bounded by
+  // max_queued_bytes + max_message_size whatever the peer sends.
   std::size_t max_queued_messages = 1024;
+  std::size_t max_queued_bytes = 64 * 1024 * 1024;
   // Larger incoming messages fail the connection (Beast's read_message_max).
   std::size_t max_message_size = 16 * 1024 * 1024;
   // Reconnect delays: ReconnectBackoff(base, max, random), full jitter. A null random uses the

@@ -45,6 +45,7 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::response_body_aborted: return "the response body sink stopped the transfer";
       case errc::request_body_aborted: return "the request body source failed or gave the wrong length";
       case errc::invalid_request: return "the request holds a CR, LF, NUL or non-token name (request smuggling)";
+      case errc::response_headers_too_large: return "the response's header fields exceeded max_response_header_bytes";
     }
     return "unknown securechannel error " + std::to_string(value);
   }
@@ -86,6 +87,7 @@ std::string_view error_name(errc code) noexcept {
     case errc::response_body_aborted: return "response_body_aborted";
     case errc::request_body_aborted: return "request_body_aborted";
     case errc::invalid_request: return "invalid_request";
+    case errc::response_headers_too_large: return "response_headers_too_large";
   }
   return "unknown";
 }

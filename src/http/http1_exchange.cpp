@@ -15,7 +15,9 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -26,8 +28,6 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
-// Header blocks above this are refused (Beast's default is 8 KB; some APIs send big cookies).
-constexpr std::uint32_t max_header_bytes = 64 * 1024;
 // A streamed body (either way) passes through a buffer of this size: the most the exchange holds
 // of it.
 constexpr std::size_t streamed_piece_bytes = 64 * 1024;
@@ -36,6 +36,7 @@ constexpr std::size_t max_inline_body_bytes = 8 * 1024;
 
 error_code translated(const error_code& error) {
   if (error == http::error::body_limit) return errc::response_too_large;
+  if (error == http::error::header_limit) return errc::response_headers_too_large;
   if (error.category() == error_code(http::error::end_of_stream).category() && error != http::error::end_of_stream) {
     return errc::http_protocol_error;  // bad status line, bad chunk, bad header, ...
   }
@@ -147,7 +148,10 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   // The limits and the HEAD rule both parsers share.
   template <class Body>
   void configure(http::response_parser<Body>& parser, boost::optional<std::uint64_t> body_limit) const {
-    parser.header_limit(max_header_bytes);
+    // Beast counts the raw header bytes (status line and CRLFs included), a little more than
+    // the HTTP/2 reckoning of the option; either way the bound holds.
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(options_.max_response_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser.body_limit(body_limit);
     // A HEAD response announces a body it does not carry (RFC 9110 9.3.2).
     if (request_.method() == http::verb::head) parser.skip(true);

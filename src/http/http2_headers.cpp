@@ -90,6 +90,7 @@ void Http2ResponseBuilder::begin_block() noexcept {
 }
 
 bool Http2ResponseBuilder::add_field(std::string_view name, std::string_view value) {
+  header_list_bytes_ += name.size() + value.size() + 32;
   if (name == ":status") {
     unsigned status = 0;
     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), status);
@@ -115,7 +116,12 @@ void Http2ResponseBuilder::reserve_body(std::size_t limit) {
   std::size_t announced = 0;
   const std::string_view value = length->value();
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), announced);
-  if (error == std::errc{} && end == value.data() + value.size()) response_.body().reserve(std::min(announced, limit));
+  // A Content-Length is the peer's claim, not bytes in hand: reserve at most 1 MiB ahead, so a
+  // server announcing 64 MiB on many streams and sending nothing costs no memory.
+  constexpr std::size_t reserve_ahead_limit = 1024 * 1024;
+  if (error == std::errc{} && end == value.data() + value.size()) {
+    response_.body().reserve(std::min({announced, limit, reserve_ahead_limit}));
+  }
 }
 
 }  // namespace securechannel::detail

@@ -54,6 +54,8 @@ class Http2ResponseBuilder {
   void begin_block() noexcept;
   // One field of the current block. False when :status is not a three-digit number.
   bool add_field(std::string_view name, std::string_view value);
+  // What the fields so far cost, all blocks together: name + value + 32 each (RFC 9113 6.5.2).
+  std::size_t header_list_bytes() const noexcept { return header_list_bytes_; }
   // The current block is complete (its HEADERS frame was received).
   void end_block() noexcept;
 
@@ -65,6 +67,7 @@ class Http2ResponseBuilder {
  private:
   HttpResponse response_;
   int block_status_ = 0;          // :status of the block being received, 0 in trailers
+  std::size_t header_list_bytes_ = 0;
   bool final_headers_ = false;    // a block with :status >= 200 was completed
 };
 

@@ -75,6 +75,8 @@ void Http2Session::begin() {
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.stream_window},
+      // Advisory (RFC 9113 6.5.2): each stream enforces its request's max_response_header_bytes.
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024},
   };
   if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0 ||
       nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0,

@@ -39,6 +39,13 @@ bool Http2Session::Callbacks::make_client_session(nghttp2_session** session, Htt
   }
   // Until the peer's SETTINGS say otherwise; nghttp2 queues streams above the limit.
   nghttp2_option_set_peer_max_concurrent_streams(option, owner->peer_max_concurrent_streams_.load());
+  // Floods a hostile server could send, each bounded by nghttp2 (these are its defaults since
+  // the 2023-2024 advisories, which Debian 12's 1.52 carries; set here so they are ours too): a
+  // header block split into more than 8 CONTINUATION frames, SETTINGS with more than 32
+  // entries, and more than 1000 queued ACKs (PING/SETTINGS floods) end the session.
+  nghttp2_option_set_max_continuations(option, 8);
+  nghttp2_option_set_max_settings(option, 32);
+  nghttp2_option_set_max_outbound_ack(option, 1000);
   const int result = nghttp2_session_client_new2(session, callbacks, owner, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
@@ -75,10 +82,16 @@ int Http2Session::Callbacks::on_begin_headers(nghttp2_session* session, const ng
 
 int Http2Session::Callbacks::on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
                                        std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
-                                       std::uint8_t, void*) {
+                                       std::uint8_t, void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* stream = stream_of(session, frame->hd.stream_id);
   if (!stream || !stream->handler) return 0;
+  if (stream->response.header_list_bytes() + name_length + value_length + 32 > stream->max_response_header_bytes) {
+    // Endless headers (or an HPACK bomb's expansion) stop here: the stream fails with its own
+    // error and is reset; nothing more of its header block is kept.
+    static_cast<Http2Session*>(user_data)->finish(*stream, make_error_code(errc::response_headers_too_large));
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
   try {
     if (stream->response.add_field(view(name, name_length), view(value, value_length))) return 0;
   } catch (const std::exception&) {  // allocation: fail this stream, not the session

@@ -20,6 +20,7 @@ struct Http2Session::Stream {
          std::chrono::steady_clock::time_point stream_deadline, ResponseHandler response_handler)
       : request(std::move(request_to_send)),
         max_response_body(options.max_response_body),
+        max_response_header_bytes(options.max_response_header_bytes),
         decode_content(options.decode_content),
         body_sink(std::move(options.body_sink)),
         body_source(std::move(options.body_source)),
@@ -31,6 +32,7 @@ struct Http2Session::Stream {
   std::shared_ptr<const HttpRequest> request;  // the data provider reads its body while the stream is open
   std::size_t body_sent = 0;
   std::size_t max_response_body;
+  std::size_t max_response_header_bytes;
   bool decode_content;
   HttpBodySink body_sink;                     // empty: the body is collected in `response`
   std::optional<BodySinkWriter> sink_writer;  // with body_sink, once the final headers came

@@ -7,7 +7,10 @@
 namespace securechannel::detail {
 
 void WebSocketSession::start_read() {
-  if (reading_ || state_ != State::open || inbox_.size() >= options_.max_queued_messages) return;
+  if (reading_ || state_ != State::open || inbox_.size() >= options_.max_queued_messages ||
+      inbox_bytes_ >= options_.max_queued_bytes) {
+    return;
+  }
   reading_ = true;
   read_buffer_.clear();
   stream_->async_read(read_buffer_, asio::bind_executor(strand_, [self = shared_from_this()](error_code error, std::size_t) {
@@ -30,6 +33,7 @@ void WebSocketSession::on_read(error_code error) {
     receivers_.pop_front();
     complete(std::move(receiver), error_code{}, std::move(message));
   } else {
+    inbox_bytes_ += message.payload.size();
     inbox_.push_back(std::move(message));
   }
   if (state_ == State::open) return start_read();
@@ -86,6 +90,7 @@ void WebSocketSession::receive(WebSocketClient::ReceiveHandler handler) {
   if (!inbox_.empty()) {  // messages that arrived before a drop or a close are still delivered
     WebSocketMessage message = std::move(inbox_.front());
     inbox_.pop_front();
+    inbox_bytes_ -= message.payload.size();
     complete(std::move(handler), error_code{}, std::move(message));
     return start_read();  // the reader may have paused on a full inbox
   }

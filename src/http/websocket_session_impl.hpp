@@ -182,6 +182,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   std::deque<PendingSend> sends_;
   std::deque<WebSocketClient::ReceiveHandler> receivers_;
   std::deque<WebSocketMessage> inbox_;
+  std::size_t inbox_bytes_ = 0;  // payload bytes in inbox_ (max_queued_bytes)
   Counters counters_;
 };
 

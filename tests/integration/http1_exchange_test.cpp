@@ -140,5 +140,17 @@ TEST_F(Http1ExchangeTest, HandlersRunOnTheirOwnExecutorOrThePools) {
   EXPECT_TRUE(on_strand.get_future().get());
 }
 
+TEST_F(Http1ExchangeTest, EndlessHeaderLinesStopAtTheLimitAndTheConnectionIsNotReused) {
+  start_server();
+  HttpRequest request = echoed_as_response("200", "");
+  for (int i = 0; i < 2000; ++i) request.insert("X-Filler-" + std::to_string(i), std::string(40, 'f'));  // ~100 KB
+  const testing::HttpOutcome outcome = send(std::move(request));
+  EXPECT_EQ(outcome.error, make_error_code(errc::response_headers_too_large)) << outcome.error.message();
+  EXPECT_EQ(client->pool()->stats().idle_connections, 0u) << "a connection left mid-header went back idle";
+  const testing::HttpOutcome next = send(echoed_as_response("200", "fine"));
+  ASSERT_FALSE(next.error) << next.error.message();
+  EXPECT_EQ(next.response.body(), "fine");
+}
+
 }  // namespace
 }  // namespace securechannel

@@ -11,6 +11,8 @@
 #include <boost/beast/websocket/error.hpp>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <future>
 #include <memory>
 #include <string>
@@ -150,6 +152,28 @@ TEST_F(WebSocketClientTest, ThousandTextAndBinaryMessagesRoundTripInOrder) {
   EXPECT_EQ(upstream->server.messages_echoed(), static_cast<std::size_t>(kMessages));
   EXPECT_EQ(upstream->server.bytes_echoed(), total_bytes);
   EXPECT_EQ(upstream->server.upgrades(), 1u);
+  EXPECT_FALSE(close(client));
+}
+
+TEST_F(WebSocketClientTest, AFullInboxStopsReadingByBytesUntilTheApplicationReceives) {
+  start();
+  WebSocketClientOptions bounded = options();
+  bounded.max_queued_bytes = 1024 * 1024;  // two of the 512 KiB echoes below
+  WebSocketClient client(pool, bounded);
+  ASSERT_FALSE(connect(client, "/echo"));
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_FALSE(send(client, std::string(512 * 1024, static_cast<char>('a' + i)), WebSocketMessageType::binary));
+  }
+  // The reader holds two echoes (1 MiB) and stops: the other four wait in TCP, not in our memory.
+  ASSERT_TRUE(eventually([&] { return client.stats().messages_received == 2; }));
+  std::this_thread::sleep_for(200ms);  // a window in which an unbounded reader would read on
+  EXPECT_EQ(client.stats().messages_received, 2u);
+  for (int i = 0; i < 6; ++i) {
+    auto [error, message] = receive(client);
+    ASSERT_FALSE(error) << error.message();
+    ASSERT_EQ(message.payload.size(), 512u * 1024u);
+    EXPECT_EQ(message.payload.front(), static_cast<char>('a' + i)) << "in order";
+  }
   EXPECT_FALSE(close(client));
 }
 
