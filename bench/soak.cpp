@@ -13,6 +13,7 @@
 // connections as their streams fill.
 #include "nginx_upstream.hpp"
 #include "securechannel/http_client.hpp"
+#include "securechannel/latency_histogram.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/process_info.hpp"
 
@@ -75,13 +76,6 @@ struct SoakResult {
   std::vector<Sample> samples;
 };
 
-double quantile_ms(std::vector<std::uint32_t>& micros, double q) {
-  if (micros.empty()) return 0;
-  const auto at = static_cast<std::size_t>(q * static_cast<double>(micros.size() - 1));
-  std::nth_element(micros.begin(), micros.begin() + static_cast<std::ptrdiff_t>(at), micros.end());
-  return micros[at] / 1000.0;
-}
-
 // One soak at `target` connections (HTTP/1.1) or streams (HTTP/2).
 SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& options) {
   SoakResult result;
@@ -114,8 +108,10 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
   std::size_t in_flight_wanted = target;
   std::size_t in_flight = 0;
   std::uint64_t completed = 0;
-  std::vector<std::uint32_t> steady_latencies;
-  steady_latencies.reserve(std::min<std::size_t>(static_cast<std::size_t>(options.seconds) * 60'000, 20'000'000));
+  // Fixed memory (the library's HDR-style histogram, 0.8 % resolution): the RSS figures are
+  // the pool's, not a growing list of samples.
+  LatencyHistogram steady_latencies;
+  std::uint64_t steady_completed = 0;
   const auto started = Clock::now();
   Clock::time_point phase_started = started;
 
@@ -131,8 +127,8 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
                            } else {
                              ++completed;
                              if (phase == Phase::steady) {
-                               steady_latencies.push_back(static_cast<std::uint32_t>(
-                                   std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count()));
+                               steady_latencies.record(Clock::now() - sent);
+                               ++steady_completed;
                              }
                            }
                            issue();
@@ -181,7 +177,7 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
           phase_started = now;
           result.rss_end_of_steady = sample.rss_bytes;
           result.fds_end_of_steady = sample.descriptors;
-          result.requests_per_second = static_cast<double>(steady_latencies.size()) /
+          result.requests_per_second = static_cast<double>(steady_completed) /
                                        std::chrono::duration<double>(in_phase).count();
           result.reuse_ratio = stats.acquires > acquires_at_steady
                                    ? static_cast<double>(stats.reuses - reuses_at_steady) /
@@ -222,8 +218,9 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
   for (std::size_t i = 0; i < target; ++i) issue();
   tick();
   io.run();
-  result.p50_ms = quantile_ms(steady_latencies, 0.50);
-  result.p99_ms = quantile_ms(steady_latencies, 0.99);
+  const HistogramSnapshot latencies = steady_latencies.snapshot();
+  result.p50_ms = latencies.quantile(0.50) / 1000.0;
+  result.p99_ms = latencies.quantile(0.99) / 1000.0;
   return result;
 }
 
