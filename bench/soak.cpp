@@ -2,7 +2,8 @@
 // carrying requests, with lifetime rotation and idle eviction running. Bounded in time; stops
 // by itself. For each connection count it reports, from samples taken every second:
 //   - latency p50/p99 of the steady phase, requests/s, the reuse ratio;
-//   - RSS and descriptors after warm-up and at the end of the steady phase (flat = no leak);
+//   - RSS and descriptors when warm, once loaded and at the end of the steady phase (loaded to
+//     end flat = no leak; a busy connection holds its TLS buffers, an idle one gives them back);
 //   - handshakes/s while max_lifetime rotates the connections (spread by its jitter);
 //   - connections, RSS and descriptors after idle eviction has trimmed the pool.
 //
@@ -28,6 +29,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -62,10 +64,12 @@ struct SoakResult {
   double p99_ms = 0;
   double requests_per_second = 0;
   std::uint64_t errors = 0;
+  std::map<std::string, std::uint64_t> errors_by_kind;
   double reuse_ratio = 0;
   double rotation_handshakes_per_second = 0;  // connections made during the rotation window
   std::uint64_t rotated = 0;                  // closed for max_lifetime
   std::size_t rss_after_warm_up = 0;
+  std::size_t rss_loaded = 0;  // a quarter into the steady phase (at most 10 s): every connection busy
   std::size_t rss_end_of_steady = 0;
   std::size_t fds_after_warm_up = 0;
   std::size_t fds_end_of_steady = 0;
@@ -89,10 +93,12 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
                   .with_alpn({h2 ? "h2" : "http/1.1"})
                   .with_max_connections(target)
                   .with_max_pending(target)
-                  .with_acquire_timeout(std::chrono::seconds(60))
-                  // Rotation at 40 % and 80 % of the steady phase (±10 % jitter), idle eviction
-                  // in the last phase, both by the cleanup task once a second.
-                  .with_max_lifetime(std::chrono::duration_cast<std::chrono::milliseconds>(steady_length * 2 / 5))
+                  .with_acquire_timeout(std::chrono::minutes(10))
+                  // Rotation from 40 % of the steady phase on (±10 % jitter; connections made
+                  // during warm-up, at a few hundred a second, rotate as far apart as they were
+                  // made), idle eviction in the last phase, both by the cleanup task each second.
+                  .with_max_lifetime(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::seconds(target / 200) + steady_length * 2 / 5))
                   .with_idle_timeout(std::chrono::seconds(5))
                   .with_cleanup_interval(std::chrono::seconds(1))
                   .build(io.get_executor());
@@ -105,7 +111,11 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
 
   enum class Phase { warm_up, steady, eviction, done };
   Phase phase = Phase::warm_up;
-  std::size_t in_flight_wanted = target;
+  // HTTP/1.1 warms up by leasing `target` connections at once (the pool opens them,
+  // max_connecting at a time) and the load starts when all are there: requests on the first
+  // connections would otherwise take the one core from the handshakes of the rest. HTTP/2
+  // starts its streams at once and lets HttpClient open connections as they fill.
+  std::size_t in_flight_wanted = h2 ? target : 0;
   std::size_t in_flight = 0;
   std::uint64_t completed = 0;
   // Fixed memory (the library's HDR-style histogram, 0.8 % resolution): the RSS figures are
@@ -114,6 +124,10 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
   std::uint64_t steady_completed = 0;
   const auto started = Clock::now();
   Clock::time_point phase_started = started;
+  std::uint64_t created_at_rotation_start = 0;
+  Clock::time_point rotation_started{};
+  std::uint64_t reuses_at_steady = 0;
+  std::uint64_t acquires_at_steady = 0;
 
   std::function<void()> issue = [&] {
     if (phase == Phase::done || in_flight >= in_flight_wanted) return;
@@ -124,6 +138,8 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
                            --in_flight;
                            if (error || response.result_int() != 200) {
                              ++result.errors;
+                             ++result.errors_by_kind[error ? std::string(error_kind(error))
+                                                           : "status " + std::to_string(response.result_int())];
                            } else {
                              ++completed;
                              if (phase == Phase::steady) {
@@ -135,10 +151,37 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
                          });
   };
 
-  std::uint64_t created_at_rotation_start = 0;
-  Clock::time_point rotation_started{};
-  std::uint64_t reuses_at_steady = 0;
-  std::uint64_t acquires_at_steady = 0;
+  const auto begin_steady = [&](const PoolStats& stats, Clock::time_point now) {
+    phase = Phase::steady;
+    phase_started = now;
+    result.warm_up_seconds = std::chrono::duration<double>(now - started).count();
+    result.rss_after_warm_up = testing::resident_set_bytes();
+    result.fds_after_warm_up = testing::count_open_file_descriptors();
+    reuses_at_steady = stats.reuses;
+    acquires_at_steady = stats.acquires;
+  };
+  std::vector<Lease> held;
+  std::size_t acquires_answered = 0;
+  if (!h2) {
+    held.reserve(target);
+    for (std::size_t i = 0; i < target; ++i) {
+      pool->async_acquire([&](boost::system::error_code error, Lease lease) {
+        ++acquires_answered;
+        if (error) {
+          ++result.errors;
+          ++result.errors_by_kind["warm-up " + std::string(error_kind(error))];
+        } else {
+          held.push_back(std::move(lease));
+        }
+        if (acquires_answered < target || phase != Phase::warm_up) return;
+        held.clear();  // all back, idle and warm
+        begin_steady(pool->stats(), Clock::now());
+        in_flight_wanted = target;
+        while (in_flight < in_flight_wanted) issue();
+      });
+    }
+  }
+
   asio::steady_timer ticker(io);
   std::function<void()> tick = [&] {
     const PoolStats stats = pool->stats();
@@ -151,16 +194,9 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
     const auto in_phase = now - phase_started;
     switch (phase) {
       case Phase::warm_up:
-        // Warm when every request is in flight on its own connection (HTTP/2: its streams'
-        // connections exist) and a second's worth of requests has completed since.
-        if ((h2 || stats.total_connections >= target) && completed > target) {
-          phase = Phase::steady;
-          phase_started = now;
-          result.warm_up_seconds = std::chrono::duration<double>(now - started).count();
-          result.rss_after_warm_up = sample.rss_bytes;
-          result.fds_after_warm_up = sample.descriptors;
-          reuses_at_steady = stats.reuses;
-          acquires_at_steady = stats.acquires;
+        // HTTP/2: warm once a round of streams has completed on the connections it needed.
+        if (h2 && completed > target) {
+          begin_steady(stats, now);
         } else if (in_phase > std::chrono::minutes(5)) {
           fmt::print(stderr, "soak: warm-up did not reach {} connections in 5 minutes ({})\n", target,
                      stats.total_connections);
@@ -168,6 +204,9 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
         }
         break;
       case Phase::steady:
+        if (result.rss_loaded == 0 && in_phase >= std::min<Clock::duration>(std::chrono::seconds(10), steady_length / 4)) {
+          result.rss_loaded = sample.rss_bytes;
+        }
         if (rotation_started == Clock::time_point{} && stats.closed_max_lifetime > 0) {
           rotation_started = now;
           created_at_rotation_start = stats.connections_created;
@@ -210,12 +249,12 @@ SoakResult soak(NginxUpstream& upstream, std::size_t target, const Options& opti
       pool->async_shutdown(std::chrono::seconds(5), [](boost::system::error_code) {});
       return;
     }
+    while (in_flight < in_flight_wanted) issue();
     ticker.expires_after(std::chrono::seconds(1));
     ticker.async_wait([&](boost::system::error_code error) {
       if (!error) tick();
     });
   };
-  for (std::size_t i = 0; i < target; ++i) issue();
   tick();
   io.run();
   const HistogramSnapshot latencies = steady_latencies.snapshot();
@@ -231,8 +270,9 @@ void print(const SoakResult& r, const Options& options) {
              options.protocol == "h2" ? " (streams in flight)" : "", r.warm_up_seconds, r.peak_connections);
   fmt::print("  steady {} s: {:.0f} req/s, p50 {:.2f} ms, p99 {:.2f} ms, reuse {:.4f}, errors {}\n", options.seconds,
              r.requests_per_second, r.p50_ms, r.p99_ms, r.reuse_ratio, r.errors);
-  fmt::print("  RSS {} -> {}, descriptors {} -> {} (after warm-up -> end of steady phase)\n",
-             megabytes(r.rss_after_warm_up), megabytes(r.rss_end_of_steady), r.fds_after_warm_up, r.fds_end_of_steady);
+  for (const auto& [kind, count] : r.errors_by_kind) fmt::print("    {} x {}\n", count, kind);
+  fmt::print("  RSS {} warm and idle, {} loaded, {} at the end; descriptors {} -> {}\n", megabytes(r.rss_after_warm_up),
+             megabytes(r.rss_loaded), megabytes(r.rss_end_of_steady), r.fds_after_warm_up, r.fds_end_of_steady);
   fmt::print("  rotation: {} closed for max_lifetime, {:.0f} handshakes/s while rotating\n", r.rotated,
              r.rotation_handshakes_per_second);
   fmt::print("  eviction: {} closed idle, {} connections left, RSS {}, descriptors {}\n", r.evicted,
@@ -252,10 +292,12 @@ nlohmann::json to_json(const SoakResult& r) {
           {"p99_ms", r.p99_ms},
           {"requests_per_second", r.requests_per_second},
           {"errors", r.errors},
+          {"errors_by_kind", r.errors_by_kind},
           {"reuse_ratio", r.reuse_ratio},
           {"rotated", r.rotated},
           {"rotation_handshakes_per_second", r.rotation_handshakes_per_second},
           {"rss_after_warm_up", r.rss_after_warm_up},
+          {"rss_loaded", r.rss_loaded},
           {"rss_end_of_steady", r.rss_end_of_steady},
           {"fds_after_warm_up", r.fds_after_warm_up},
           {"fds_end_of_steady", r.fds_end_of_steady},
