@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace securechannel::detail {
 namespace {
@@ -38,7 +39,8 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url, std::string& probl
   }
   constexpr std::string_view scheme = "https://";
   if (url.size() < scheme.size() ||
-      !std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) { return a == std::tolower(b); })) {
+      !std::equal(scheme.begin(), scheme.end(), url.begin(),
+                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
     problem = url.find("://") == std::string_view::npos ? "missing scheme (use https://)"
                                                         : "only https:// URLs are supported";
     return std::nullopt;

@@ -8,7 +8,10 @@
 #include "securechannel/securechannel.hpp"
 #include "testing/process_info.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <future>
 #include <map>
 #include <vector>
@@ -36,6 +39,7 @@ TEST_P(UpstreamKillTest, KilledWorkerMidLoadFailsRequestsOnceEachAndTheClientRec
 
     // 400 requests in waves of 40; the worker dies after the fifth wave has been sent.
     std::map<std::string, int> outcomes;
+    std::vector<pid_t> killed;
     for (int wave = 0; wave < 10; ++wave) {
       std::vector<std::future<HttpOutcome>> sent;
       for (int i = 0; i < 40; ++i) {
@@ -43,7 +47,9 @@ TEST_P(UpstreamKillTest, KilledWorkerMidLoadFailsRequestsOnceEachAndTheClientRec
                                              {.timeout = 15s, .replay_non_idempotent = false}));
       }
       if (wave == 5) {
-        for (pid_t worker : testing::child_processes(nginx->pid())) ::kill(worker, SIGKILL);
+        killed = testing::child_processes(nginx->pid());
+        ASSERT_FALSE(killed.empty()) << "nginx has no worker to kill";
+        for (pid_t worker : killed) ASSERT_EQ(::kill(worker, SIGKILL), 0) << std::strerror(errno);
       }
       for (auto& future : sent) {
         ASSERT_EQ(future.wait_for(30s), std::future_status::ready) << "a request hung";
@@ -61,6 +67,10 @@ TEST_P(UpstreamKillTest, KilledWorkerMidLoadFailsRequestsOnceEachAndTheClientRec
     EXPECT_GT(outcomes["ok"], 0);
 
     // nginx's master starts a new worker; the client serves again on new connections.
+    ASSERT_TRUE(testing::eventually([&] {
+      const std::vector<pid_t> workers = testing::child_processes(nginx->pid());
+      return !workers.empty() && std::find(workers.begin(), workers.end(), killed.front()) == workers.end();
+    })) << "the killed worker was not replaced";
     ASSERT_TRUE(testing::eventually([&] {
       return !testing::send_request(client, testing::make_request(http::verb::get, "/")).get().error;
     }, 20s));
