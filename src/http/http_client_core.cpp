@@ -388,6 +388,16 @@ void HttpClientCore::use_lease(const PendingPointer& pending, Lease lease) {
 
 void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
   const bool reused = lease.reused();
+  // Bytes may have come while the connection sat idle: a reply nobody asked for (a hostile or
+  // broken server), or its close. The pool probes only connections idle longer than
+  // validate_after_inactivity, and a request written now would take such a reply for its own.
+  // One recv(MSG_PEEK) tells; nothing was sent yet, so any request may go on another connection.
+  if (reused && lease.channel().probe_idle() != IdleHealth::healthy) {
+    lease.mark_broken();
+    lease.release();
+    --pending->attempts;  // dispatch_anywhere counts it again
+    return dispatch_anywhere(pending);
+  }
   {
     std::lock_guard lock(pending->lease_mutex);
     if (pending->done) return;  // timed out meanwhile: the lease goes back unused
