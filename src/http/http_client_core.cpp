@@ -101,6 +101,9 @@ namespace {
 // each, so a stream may be refused by several connections in a row; the bound stops a server
 // that refuses everything from costing more than a handful of connections per request.
 constexpr int max_attempts_when_refused = 16;
+// The waits between those attempts: uniform(0, min(1 s, 25 ms * 2^(n-1))) before the (n+1)-th.
+constexpr std::chrono::milliseconds refused_backoff_base{25};
+constexpr std::chrono::milliseconds refused_backoff_max{1000};
 
 // Failures that say the connection was gone rather than that the server answered badly.
 bool connection_failure(const error_code& error) {
@@ -135,6 +138,7 @@ HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
     : pool_(std::move(pool)),
       strand_(asio::make_strand(pool_->get_executor())),
       posting_strand_(asio::require(strand_, asio::execution::blocking.never)),
+      refused_backoff_(refused_backoff_base, refused_backoff_max, pool_->config().random),
       deadline_timer_(strand_) {}
 
 void HttpClientCore::start(HttpRequest&& request, HttpRequestOptions&& options, HttpClient::ResponseHandler&& handler,
@@ -347,6 +351,14 @@ bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code
   if (pending->callbacks_used.load(std::memory_order_relaxed)) return false;
   if (error == errc::stream_refused) {
     if (pending->attempts >= max_attempts_when_refused) return false;
+    // The first refusal is usually a graceful GOAWAY: the next connection serves. A server that
+    // refuses again and again is not met with a connection per round trip (Go's Transport backs
+    // off the same way): later sends wait, with full jitter.
+    if (pending->attempts >= 2) {
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      dispatch_after(pending, refused_backoff_.delay_after(static_cast<unsigned>(pending->attempts - 1)));
+      return true;
+    }
   } else {
     // A connection that had served before may have been closed by the server meanwhile (its
     // keep-alive timeout): the request never reached it. Once, and only when nothing came back.
@@ -356,6 +368,13 @@ bool HttpClientCore::retry_after(const PendingPointer& pending, const error_code
   retries_.fetch_add(1, std::memory_order_relaxed);
   dispatch_anywhere(pending);
   return true;
+}
+
+void HttpClientCore::dispatch_after(const PendingPointer& pending, std::chrono::milliseconds delay) {
+  auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
+  timer->async_wait([self = shared_from_this(), pending, timer](error_code) {
+    if (!pending->done && !self->shut_down_) self->dispatch_anywhere(pending);
+  });
 }
 
 // ---- HTTP/1.1 ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 
 #include "http/http2_session.hpp"
 #include "securechannel/http_client.hpp"
+#include "securechannel/reconnect_backoff.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -71,6 +72,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   // True when the failed attempt is sent again (and counted as a retry).
   bool retry_after(const PendingPointer& pending, const boost::system::error_code& error, bool reused,
                    bool response_started);
+  // Sends the request again after `delay` (on the strand), unless it completed meanwhile.
+  void dispatch_after(const PendingPointer& pending, std::chrono::milliseconds delay);
 
   // HTTP/1.1
   void acquire_for_http1(const PendingPointer& pending);
@@ -93,6 +96,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   // conversion, some of them allocating.
   Strand posting_strand_;
   std::atomic<HttpProtocol> protocol_{HttpProtocol::unknown};
+  // Between the later sends of a request the server keeps refusing (GOAWAY, REFUSED_STREAM).
+  ReconnectBackoff refused_backoff_;
   std::deque<PendingPointer> waiting_;  // for an HTTP/2 stream slot, or for the first connection
   std::mutex deadlines_mutex_;
   std::vector<PendingPointer> watched_;  // requests in progress, each knowing its index here
