@@ -2,6 +2,7 @@
 
 #include "http/body_sink_writer.hpp"
 #include "http/body_source_reader.hpp"
+#include "http/claimed_length_body.hpp"
 #include "http/http1_request_head.hpp"
 #include "securechannel/error.hpp"
 
@@ -201,7 +202,9 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     // The parser's keep_alive() was worked out from the Connection field as it was parsed; the
     // message's would parse the field again.
     outcome_.reusable = parser_->keep_alive() && request_.keep_alive() && buffer_.size() == 0;
-    outcome_.response = std::move(parser_->get());  // the parser is made anew for each response
+    // The parser is made anew for each response; its string moves into an HttpResponse.
+    http::response<ClaimedLengthBody>& parsed = parser_->get();
+    outcome_.response = HttpResponse(std::move(parsed.base()), std::move(parsed.body()));
     finish({});
   }
 
@@ -282,7 +285,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   asio::const_buffer body_after_head_;  // a large body, written after the head
   std::size_t written_ = 0;  // of head_, then of body_after_head_
   boost::beast::flat_buffer buffer_;
-  std::optional<http::response_parser<http::string_body>> parser_;
+  std::optional<http::response_parser<ClaimedLengthBody>> parser_;
   Http1Outcome outcome_;
   // Only a streamed body (either way) needs these; apart, they keep the exchange of an ordinary
   // request small enough for the allocator's per-thread cache (1.5 KB with them).

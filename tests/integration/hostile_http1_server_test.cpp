@@ -3,6 +3,7 @@
 // sizes that are not numbers or overflow. Each attack fails its request with a named error,
 // bounded in bytes and time; the client closes that connection (a connection whose framing is
 // in doubt is never reused) and serves the next request on another.
+#include "heap_in_use.hpp"
 #include "hostile_server_test.hpp"
 
 #include <gtest/gtest.h>
@@ -194,6 +195,29 @@ TEST_F(HostileHttp1ServerTest, ClosedOnArrivalRetriesGetButNotPost) {
   EXPECT_EQ(post.error, make_error_code(errc::request_not_replayed)) << post.error.message();
   EXPECT_EQ(client.stats().retries, 1u) << "the POST was sent again";
   EXPECT_EQ(requests_seen.load(), 4);
+}
+
+TEST_F(HostileHttp1ServerTest, ClaimedContentLengthIsNotReservedUpFront) {
+#ifdef SC_HEAP_REPLACED_BY_SANITIZER
+  GTEST_SKIP() << "measures glibc's heap, which the sanitizer replaces";
+#endif
+  // 60 MB claimed (within max_response_body), 5 bytes sent, then nothing: what it costs us is
+  // what arrived plus a bounded reserve, not the claim.
+  std::atomic<bool> head_sent{false};
+  serve_attack([&](HostileConnection& connection) {
+    connection.write("HTTP/1.1 200 OK\r\nContent-Length: 60000000\r\n\r\nhello");
+    head_sent = true;
+    connection.peer_closes_within(5s);
+  });
+  HttpClient client = http_client({"http/1.1"});
+  ASSERT_FALSE(outcome_of(client, "/ok").error);  // the connection and its buffers exist
+  const std::size_t before = testing::heap_in_use();
+  auto claimed = send(client, "/claim", {.timeout = 3s});
+  ASSERT_TRUE(testing::eventually([&] { return head_sent.load(); }, 5s));
+  std::this_thread::sleep_for(200ms);  // the head and the 5 bytes are parsed
+  const std::size_t during = testing::heap_in_use();
+  EXPECT_LT(during - std::min(during, before), 4u << 20) << "the claimed length was reserved";
+  EXPECT_EQ(claimed.get().error, make_error_code(errc::request_timeout));
 }
 
 TEST_F(HostileHttp1ServerTest, SlowlorisResponseEndsAtTheRequestTimeout) {
