@@ -46,6 +46,7 @@ struct ProxyState {
   std::atomic<std::size_t> accepted{0};
   std::atomic<std::size_t> open{0};
   std::atomic<std::size_t> upstream_failures{0};
+  std::atomic<std::size_t> closed_by_upstream{0};
   std::array<std::atomic<std::uint64_t>, 2> forwarded{};  // by index_of(direction)
   std::array<Toxics, 2> toxics_for_new{};
   std::unordered_map<Link*, std::shared_ptr<Link>> links;
@@ -164,6 +165,7 @@ class Link : public std::enable_shared_from_this<Link> {
     }
     if (error == asio::error::eof) {
       pipe.source_ended = true;
+      if (pipe.direction == Direction::to_client) state_.closed_by_upstream.fetch_add(1);
       return pump(pipe);
     }
     if (error) return reset();  // a peer's reset reaches the other peer as one
@@ -468,6 +470,7 @@ void FaultProxy::set_upstream_port(std::uint16_t upstream_port) { impl_->set_ups
 std::size_t FaultProxy::accepted_connections() const { return impl_->state().accepted.load(); }
 std::size_t FaultProxy::open_connections() const { return impl_->state().open.load(); }
 std::size_t FaultProxy::upstream_connect_failures() const { return impl_->state().upstream_failures.load(); }
+std::size_t FaultProxy::closed_by_upstream() const { return impl_->state().closed_by_upstream.load(); }
 std::uint64_t FaultProxy::bytes_forwarded(Direction direction) const {
   return impl_->state().forwarded[index_of(direction)].load();
 }

@@ -80,6 +80,7 @@ class FaultProxy {
   std::size_t accepted_connections() const;      // clients accepted so far
   std::size_t open_connections() const;          // accepted and not yet closed
   std::size_t upstream_connect_failures() const;  // clients reset because the upstream refused
+  std::size_t closed_by_upstream() const;         // connections whose upstream sent its FIN
   std::uint64_t bytes_forwarded(Direction direction) const;
 
  private:

@@ -93,8 +93,10 @@ TEST_F(FaultProxyTest, ForwardsBothWaysCountsAndClosesWhenBothSidesDid) {
   EXPECT_EQ(receive(ends.server, 1).end, End::eof);
   send(ends.server, "late");  // the other way still works
   EXPECT_EQ(receive(ends.client, 4).bytes, "late");
+  EXPECT_EQ(proxy.closed_by_upstream(), 0u);
   ends.server.close();
   EXPECT_EQ(receive(ends.client, 1).end, End::eof);
+  EXPECT_EQ(proxy.closed_by_upstream(), 1u);
   EXPECT_TRUE(testing::eventually([&] { return proxy.open_connections() == 0; }));
 }
 
