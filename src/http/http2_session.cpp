@@ -183,7 +183,13 @@ void Http2Session::on_deadline_timer() {
   }
   for (const std::int32_t id : expired) expire(id);
   if (earliest != Clock::time_point::max()) watch_deadline(earliest);
-  if (!expired.empty()) after_io();
+  if (expired.empty()) return;
+  // A stream that timed out may be the first sign of a connection that stopped delivering (a
+  // wedged peer whose kernel still acknowledges, a one-way blackhole): ask now, rather than
+  // after idle_ping_after of silence, so that new streams are not sent into it all that while
+  // (Go's HTTP/2 transport does the same, golang/go#59690).
+  if (options_.idle_ping_after.count() > 0 && !ping_outstanding_) send_ping(now);
+  if (nghttp2_) after_io();
 }
 
 void Http2Session::expire(std::int32_t stream_id) {
@@ -363,13 +369,17 @@ void Http2Session::on_ping_timer() {
     return arm_ping_timer(ping_deadline_);
   }
   if (now - last_received_ < options_.idle_ping_after) return arm_ping_timer(last_received_ + options_.idle_ping_after);
+  send_ping(now);
+  after_io();
+}
+
+void Http2Session::send_ping(Clock::time_point now) {
   if (nghttp2_submit_ping(nghttp2_.get(), NGHTTP2_FLAG_NONE, nullptr) != 0) {
     return fail(make_error_code(errc::http_protocol_error));
   }
   ping_outstanding_ = true;
   ping_deadline_ = now + options_.ping_timeout;
   arm_ping_timer(ping_deadline_);
-  after_io();
 }
 
 // --- Completion ---

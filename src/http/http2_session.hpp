@@ -41,8 +41,9 @@ struct Http2SessionOptions {
   // round trips (nghttp2 sends WINDOW_UPDATE by itself as data is consumed).
   std::uint32_t stream_window = 1u << 20;      // SETTINGS_INITIAL_WINDOW_SIZE
   std::uint32_t connection_window = 16u << 20;  // connection-level window
-  // PING after this long without any frame from the peer; a PING unanswered for ping_timeout
-  // closes the session (its streams fail with connection_closed). Zero disables.
+  // PING after this long without any frame from the peer, and when a stream times out; a PING
+  // unanswered for ping_timeout closes the session (its streams fail with connection_closed).
+  // Zero disables both.
   std::chrono::milliseconds idle_ping_after{0};
   std::chrono::milliseconds ping_timeout{5'000};
   // A session without a stream for this long gives its connection's TLS record buffers back
@@ -163,6 +164,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   void on_cool_timer();
   void arm_ping_timer(std::chrono::steady_clock::time_point at);
   void on_ping_timer();
+  void send_ping(std::chrono::steady_clock::time_point now);  // ends the session if none is unanswered by ping_timeout
   void finish(Stream& stream, const boost::system::error_code& error);
   void complete(ResponseHandler handler, const boost::system::error_code& error, HttpResponse response);
   void end(const boost::system::error_code& error, bool aborted);
