@@ -387,16 +387,19 @@ void Http2Session::send_ping(Clock::time_point now) {
 void Http2Session::finish(Stream& stream, const error_code& error) {
   if (!stream.handler) return;
   HttpResponse response = error ? HttpResponse{} : std::move(stream.response.response());
+  const bool response_started = stream.response_started;
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
   if (streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) note_idle();
   slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);
   // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
   // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
-  asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response)]() mutable {
+  asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response),
+                       response_started]() mutable {
     const auto executor = asio::get_associated_executor(handler, strand);
-    asio::dispatch(executor, [handler = std::move(handler), error, response = std::move(response)]() mutable {
-      std::move(handler)(error, std::move(response));
+    asio::dispatch(executor, [handler = std::move(handler), error, response = std::move(response),
+                              response_started]() mutable {
+      std::move(handler)(error, std::move(response), response_started);
     });
   });
 }

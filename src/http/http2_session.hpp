@@ -4,7 +4,7 @@
 //
 //   auto session = detail::Http2Session::start(std::move(lease), {});   // ALPN said "h2"
 //   if (session->try_reserve_stream())
-//     session->submit(std::move(request), options, deadline, handler);  // void(error_code, HttpResponse)
+//     session->submit(std::move(request), options, deadline, handler);  // void(error_code, HttpResponse, bool)
 //
 // Threading: every public member may be called from any thread. All nghttp2 calls run on the
 // session's strand (made over the lease's executor, or the caller's: HttpClient shares its own,
@@ -55,7 +55,10 @@ struct Http2SessionOptions {
 
 class Http2Session : public std::enable_shared_from_this<Http2Session> {
  public:
-  using ResponseHandler = boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse)>;
+  // The third argument, response_started: a HEADERS frame of the response arrived (the server
+  // acted on the request), so a failed request must not be sent again automatically.
+  using ResponseHandler =
+      boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse, bool response_started)>;
 
   // Takes a lease whose connection negotiated ALPN "h2": sends the connection preface and our
   // SETTINGS and starts reading. The lease is released, marked broken, when the session ends: an
@@ -87,7 +90,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   //   errc::response_body_aborted options.body_sink said stop (stream reset, session kept);
   //   errc::content_decoding_failed a streamed body (body_sink with decode_content) did not decode;
   //   errc::http_protocol_error malformed response, or RST_STREAM with another code;
-  //   errc::connection_closed / an I/O error: the connection failed after the stream was sent.
+  //   errc::connection_closed / an I/O error: the connection failed after the stream was sent
+  //                             (response_started says whether its response had begun).
   // With options.body_sink the body goes to (a copy of) the sink as DATA arrives, decoded when
   // options.decode_content, and the response's body stays empty. With options.body_source the
   // request body is read from (a copy of) the source as flow control lets DATA out; a failing

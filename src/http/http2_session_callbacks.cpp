@@ -76,7 +76,10 @@ ssize_t Http2Session::Callbacks::read_request_body(nghttp2_session*, std::int32_
 
 int Http2Session::Callbacks::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  if (Stream* stream = stream_of(session, frame->hd.stream_id)) stream->response.begin_block();
+  if (Stream* stream = stream_of(session, frame->hd.stream_id)) {
+    stream->response_started = true;
+    stream->response.begin_block();
+  }
   return 0;
 }
 

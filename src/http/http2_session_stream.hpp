@@ -43,6 +43,7 @@ struct Http2Session::Stream {
   std::chrono::steady_clock::time_point deadline;  // time_point::max(): none
   bool headers_sent = false;      // nghttp2 produced our HEADERS: the peer may process the request
   bool response_complete = false; // END_STREAM received
+  bool response_started = false;  // a HEADERS frame of the response began (interim ones too)
 };
 
 // nghttp2's C callbacks; user_data is the Http2Session. They never throw and never end the

@@ -132,6 +132,16 @@ bool ready_to_send(const HttpRequest& request, const HttpRequestOptions& options
   return length->value() == std::string_view(digits.data(), static_cast<std::size_t>(written - digits.data()));
 }
 
+// What a failed attempt that is not sent again reports: request_not_replayed when only its
+// method, or its body source that cannot be rewound, kept it from going again (see retry_after).
+error_code error_not_sent_again(const PendingRequest& pending, const error_code& error, bool reused,
+                                bool response_started) {
+  const bool not_replayable =
+      (!is_idempotent(pending.request().method()) && !pending.options.replay_non_idempotent) || pending.user_source;
+  const bool unsafe_to_replay = reused && !response_started && connection_failure(error) && not_replayable;
+  return unsafe_to_replay ? error_code(errc::request_not_replayed) : error;
+}
+
 }  // namespace
 
 HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
@@ -434,13 +444,8 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
         if (pending->done) return;
         if (outcome.error) {
           if (self->retry_after(pending, outcome.error, reused, outcome.response_started)) return;
-          // Not sent again because of the method, or because its body source cannot be rewound.
-          const bool not_replayable = (!is_idempotent(pending->request().method()) &&
-                                       !pending->options.replay_non_idempotent) ||
-                                      pending->user_source;
-          const bool unsafe_to_replay =
-              reused && !outcome.response_started && connection_failure(outcome.error) && not_replayable;
-          return self->complete(pending, unsafe_to_replay ? error_code(errc::request_not_replayed) : outcome.error);
+          return self->complete(pending,
+                                error_not_sent_again(*pending, outcome.error, reused, outcome.response_started));
         }
         self->complete_with_response(pending, std::move(outcome.response), reused);
       });
@@ -469,15 +474,13 @@ void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session,
   const bool reused = session->streams_started() > 0;
   // Shared with the pending request, not copied (a refused stream is sent again from it).
   session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
-                  asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](error_code error,
-                                                                                           HttpResponse response) {
+                  asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](
+                                                   error_code error, HttpResponse response, bool response_started) {
                     self->serve_waiting();  // a slot is free
                     if (pending->done) return;
                     if (error) {
-                      // A session cannot tell whether part of a failed stream's response came, so
-                      // only the rule for idempotent requests (or stream_refused) lets it go again.
-                      if (self->retry_after(pending, error, reused, /*response_started=*/false)) return;
-                      return self->complete(pending, error);
+                      if (self->retry_after(pending, error, reused, response_started)) return;
+                      return self->complete(pending, error_not_sent_again(*pending, error, reused, response_started));
                     }
                     self->complete_with_response(pending, std::move(response), reused);
                   }));

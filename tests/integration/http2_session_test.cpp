@@ -67,7 +67,7 @@ std::future<Outcome> submit(Http2Session& session, HttpRequest message, HttpRequ
   auto promise = std::make_shared<std::promise<Outcome>>();
   auto result = promise->get_future();
   session.submit(std::move(message), options, deadline,
-                 [promise](boost::system::error_code error, HttpResponse response) {
+                 [promise](boost::system::error_code error, HttpResponse response, bool) {
                    promise->set_value({error, std::move(response)});
                  });
   return result;
