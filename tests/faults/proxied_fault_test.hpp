@@ -73,12 +73,16 @@ class ProxiedFaultTest : public FaultTest {
 
   // nginx (serving /big, kBigFileBytes) with a proxy in front; then the descriptor baseline.
   void start_nginx_behind_proxy(int keepalive_timeout_seconds = 75) {
-    nginx = std::make_unique<NginxServer>(NginxOptions{.certificate_file = leaf.certificate_file,
-                                                       .key_file = leaf.key_file,
-                                                       .keepalive_timeout_seconds = keepalive_timeout_seconds,
-                                                       .generated_file_bytes = kBigFileBytes});
+    nginx = make_nginx(keepalive_timeout_seconds);
     proxy = std::make_unique<FaultProxy>(nginx->port());
     record_descriptor_baseline();
+  }
+
+  std::unique_ptr<NginxServer> make_nginx(int keepalive_timeout_seconds = 75) const {
+    return std::make_unique<NginxServer>(NginxOptions{.certificate_file = leaf.certificate_file,
+                                                      .key_file = leaf.key_file,
+                                                      .keepalive_timeout_seconds = keepalive_timeout_seconds,
+                                                      .generated_file_bytes = kBigFileBytes});
   }
 
   // Our TLS echo server with a proxy in front; then the descriptor baseline.
@@ -110,12 +114,15 @@ class ProxiedFaultTest : public FaultTest {
     pool.reset();
   }
 
-  // Once the pools are closed: every connection through the proxy has ended (the pool closed its
-  // side of each) and this process holds no more descriptors than before the pools existed.
+  // Once the pools are closed: every connection through the proxy (if any) has ended (the pool
+  // closed its side of each) and this process holds no more descriptors than before the pools
+  // existed.
   void expect_everything_closed() {
-    proxy->clear_toxics();  // a stalled connection lets its bytes go and sees its peer has gone
-    EXPECT_TRUE(eventually([&] { return proxy->open_connections() == 0; }))
-        << proxy->open_connections() << " connections still open through the proxy";
+    if (proxy) {
+      proxy->clear_toxics();  // a stalled connection lets its bytes go and sees its peer has gone
+      EXPECT_TRUE(eventually([&] { return proxy->open_connections() == 0; }))
+          << proxy->open_connections() << " connections still open through the proxy";
+    }
     EXPECT_TRUE(eventually([&] { return count_open_file_descriptors() <= descriptors_before; }))
         << "descriptors leaked: " << count_open_file_descriptors() << " > " << descriptors_before;
   }
