@@ -2,8 +2,8 @@
 
 #include "http/body_sink_writer.hpp"
 #include "http/body_source_reader.hpp"
-#include "http/claimed_length_body.hpp"
 #include "http/http1_request_head.hpp"
+#include "http/http1_response_parser.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/post.hpp>
@@ -16,9 +16,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <algorithm>
 #include <array>
-#include <limits>
 #include <memory>
 #include <optional>
 
@@ -35,20 +33,14 @@ constexpr std::size_t streamed_piece_bytes = 64 * 1024;
 // Request bodies up to this size are copied behind the head and leave in its TLS record.
 constexpr std::size_t max_inline_body_bytes = 8 * 1024;
 
-error_code translated(const error_code& error) {
-  if (error == http::error::body_limit) return errc::response_too_large;
-  if (error == http::error::header_limit) return errc::response_headers_too_large;
-  if (error.category() == error_code(http::error::end_of_stream).category() && error != http::error::end_of_stream) {
-    return errc::http_protocol_error;  // bad status line, bad chunk, bad header, ...
-  }
-  if (error == http::error::end_of_stream) return errc::connection_closed;
-  return error;
-}
-
 class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
  public:
   Http1Exchange(Lease& lease, const HttpRequest& request, const HttpRequestOptions& options, Http1Handler handler)
-      : lease_(lease), request_(request), options_(options), handler_(std::move(handler)) {}
+      : lease_(lease),
+        request_(request),
+        options_(options),
+        handler_(std::move(handler)),
+        buffer_(max_unparsed_response_bytes(options, streamed_piece_bytes)) {}
 
   void start() {
     if (options_.body_source) return write_streamed_request();
@@ -85,11 +77,11 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
       if (error) {
         // Maybe still inside start_http1_exchange: the handler must not run there.
         return asio::post(lease_.get_executor(),
-                          [self = shared_from_this(), error] { self->finish(translated(error)); });
+                          [self = shared_from_this(), error] { self->finish(translate_http1_error(error)); });
       }
       if (written == 0) {
         return lease_.async_write_some(rest, [self = shared_from_this()](error_code wait_error, std::size_t n) {
-          if (wait_error) return self->finish(translated(wait_error));
+          if (wait_error) return self->finish(translate_http1_error(wait_error));
           self->written_ += n;
           self->write_request_rest();
         });
@@ -141,43 +133,24 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void on_request_piece(error_code error) {
     if (error == http::error::need_buffer) error = {};  // the piece went out: the next one
-    if (error) return finish(translated(error));
+    if (error) return finish(translate_http1_error(error));
     if (streaming().serializer->is_done()) return read_any_response();
     if (fill_request_piece()) write_request_piece();
   }
 
-  // The limits and the HEAD rule both parsers share.
-  template <class Body>
-  void configure(http::response_parser<Body>& parser, boost::optional<std::uint64_t> body_limit) const {
-    // Beast counts the raw header bytes (status line and CRLFs included), a little more than
-    // the HTTP/2 reckoning of the option; either way the bound holds.
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(options_.max_response_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser.body_limit(body_limit);
-    // A HEAD response announces a body it does not carry (RFC 9110 9.3.2).
-    if (request_.method() == http::verb::head) parser.skip(true);
-  }
-
-  // --- A response into memory: Beast's parser over the bytes as they arrive, read with one
-  // operation on the lease each time (what http::async_read does, without its layers of
+  // --- A response into memory: Http1ResponseParser over the bytes as they arrive, read with
+  // one operation on the lease each time (what http::async_read does, without its layers of
   // composed operations per read).
 
   void read_response() {
-    configure(parser_.emplace(), options_.max_response_body);
+    parser_.emplace(options_, request_.method());
     parse_received();
   }
 
   void parse_received() {
-    while (buffer_.size() != 0 && !parser_->is_done()) {
-      error_code error;
-      const std::size_t used = parser_->put(buffer_.data(), error);
-      buffer_.consume(used);
-      if (error == http::error::need_more) break;  // the header is incomplete: read on
-      if (error) return on_response(error);
-    }
-    if (parser_->is_done()) return on_response({});
+    if (const auto outcome = parser_->parse(buffer_)) return on_response(*outcome);
+    // Not 0: parse() fails when the buffer is full.
     const std::size_t room = boost::beast::read_size(buffer_, streamed_piece_bytes);
-    if (room == 0) return on_response(http::error::buffer_overflow);
     lease_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](error_code error, std::size_t got) {
       self->on_received(error, got);
     });
@@ -185,56 +158,54 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void on_received(error_code error, std::size_t got) {
     buffer_.commit(got);
-    if (error == asio::error::eof) {
-      // A response without a length ends with the connection; one cut short is incomplete
-      // (partial_message). No byte of a response at all: the server closed first.
-      if (!parser_->got_some() && buffer_.size() == 0) return on_response(http::error::end_of_stream);
-      error_code eof_error;
-      parser_->put_eof(eof_error);
-      return on_response(eof_error);
-    }
+    if (error == asio::error::eof) return on_response(parser_->parse_eof(buffer_));
     if (error) return on_response(error);
     parse_received();
   }
 
   void on_response(const error_code& error) {
-    if (const auto stop = after_header(*parser_, error)) return *stop ? finish(*stop) : read_response();
+    if (parser_->response_started(buffer_)) outcome_.response_started = true;
+    if (error) return finish(translate_http1_error(error));
     // The parser's keep_alive() was worked out from the Connection field as it was parsed; the
     // message's would parse the field again.
     outcome_.reusable = parser_->keep_alive() && request_.keep_alive() && buffer_.size() == 0;
-    // The parser is made anew for each response; its string moves into an HttpResponse.
-    http::response<ClaimedLengthBody>& parsed = parser_->get();
-    outcome_.response = HttpResponse(std::move(parsed.base()), std::move(parsed.body()));
+    outcome_.response = parser_->take_response();
     finish({});
-  }
-
-  // What a read that should have brought a response header means: nothing for a final
-  // response; an empty error for an interim one (100 Continue, 103 Early Hints, ...: read the
-  // next); or the error to end with (101 would switch protocols, which we never ask for).
-  template <class Body>
-  std::optional<error_code> after_header(const http::response_parser<Body>& parser, const error_code& error) {
-    if (parser.got_some() || buffer_.size() != 0) outcome_.response_started = true;
-    if (error) return translated(error);
-    const unsigned status = parser.get().result_int();
-    if (status < 100 || status >= 200) return std::nullopt;
-    return status == 101 ? error_code(errc::http_protocol_error) : error_code{};
   }
 
   // --- A streamed body (options_.body_sink): Beast's buffer_body parser, one piece at a time.
 
   void read_streamed_header() {
-    auto& response = streaming().response;
-    configure(response.emplace(), boost::none);  // the writer counts what reaches the sink
-    http::async_read_header(lease_, buffer_, *response, [self = shared_from_this()](error_code error, std::size_t) {
-      self->on_streamed_header(error);
-    });
+    Streaming& streamed = streaming();
+    // The writer counts what reaches the sink: no body limit here.
+    configure_response_parser(streamed.response.emplace(), request_.method(),
+                              response_header_limit(options_, streamed.interim_header_bytes), boost::none);
+    http::async_read_header(lease_, buffer_, *streamed.response,
+                            [self = shared_from_this()](error_code error, std::size_t parsed) {
+                              self->on_streamed_header(error, parsed);
+                            });
   }
 
-  void on_streamed_header(const error_code& error) {
+  void on_streamed_header(const error_code& error, std::size_t parsed) {
     Streaming& streamed = streaming();
-    if (const auto stop = after_header(*streamed.response, error)) {
-      return *stop ? finish(*stop) : read_streamed_header();
+    if (streamed.response->got_some() || buffer_.size() != 0 || streamed.interim_header_bytes != 0) {
+      outcome_.response_started = true;
     }
+    if (error) return finish(translate_http1_error(error));
+    // `parsed`: the header's bytes, nothing after it.
+    if (!response_header_fits(parsed, response_header_limit(options_, streamed.interim_header_bytes))) {
+      return finish(errc::response_headers_too_large);
+    }
+    const auto outcome = response_status_outcome(streamed.response->get().result_int());
+    if (!outcome) {
+      // Interim responses share the final one's header budget (as Http1ResponseParser's do).
+      streamed.interim_header_bytes += parsed;
+      if (response_header_limit(options_, streamed.interim_header_bytes) == 0) {
+        return finish(errc::response_headers_too_large);
+      }
+      return read_streamed_header();
+    }
+    if (*outcome) return finish(*outcome);
     streamed.writer.emplace(options_.body_sink, options_.max_response_body,
                             BodySinkWriter::coding_of(streamed.response->get().base(), options_.decode_content));
     if (!streamed.piece) streamed.piece = std::make_unique<std::array<char, streamed_piece_bytes>>();
@@ -254,7 +225,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
 
   void on_streamed_piece(error_code error) {
     if (error == http::error::need_buffer) error = {};  // the piece is full: hand it on, read on
-    if (error) return finish(translated(error));
+    if (error) return finish(translate_http1_error(error));
     Streaming& streamed = streaming();
     const std::size_t received = streamed.piece->size() - streamed.response->get().body().size;
     if (error_code sink_error = streamed.writer->write({streamed.piece->data(), received})) return finish(sink_error);
@@ -284,8 +255,8 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   std::string head_;  // the request's head, and its body when small
   asio::const_buffer body_after_head_;  // a large body, written after the head
   std::size_t written_ = 0;  // of head_, then of body_after_head_
-  boost::beast::flat_buffer buffer_;
-  std::optional<http::response_parser<ClaimedLengthBody>> parser_;
+  boost::beast::flat_buffer buffer_;  // at most max_unparsed_response_bytes()
+  std::optional<Http1ResponseParser> parser_;
   Http1Outcome outcome_;
   // Only a streamed body (either way) needs these; apart, they keep the exchange of an ordinary
   // request small enough for the allocator's per-thread cache (1.5 KB with them).
@@ -296,6 +267,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     std::optional<http::response_parser<http::buffer_body>> response;
     std::optional<BodySinkWriter> writer;
     std::unique_ptr<std::array<char, streamed_piece_bytes>> piece;  // the request's, then the response's
+    std::size_t interim_header_bytes = 0;  // parsed before the final response's header
   };
   Streaming& streaming() {
     if (!streaming_) streaming_ = std::make_unique<Streaming>();
