@@ -20,6 +20,12 @@ void WebSocketSession::start_read() {
 
 void WebSocketSession::on_read(error_code error) {
   reading_ = false;
+  if (!error && stream_->got_text()) {
+    const auto bytes = read_buffer_.data();
+    if (ends_inside_code_point({static_cast<const char*>(bytes.data()), bytes.size()})) {
+      error = websocket::error::bad_frame_payload;  // what Beast reports for the rest of RFC 6455 8.1
+    }
+  }
   if (error) {
     if (state_ == State::open) return on_connection_lost(drop_error(error));
     return after_operation();  // closing or draining: the end we were waiting for

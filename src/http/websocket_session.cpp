@@ -96,23 +96,9 @@ void WebSocketSession::on_lease(error_code error, Lease lease) {
   if (error) return on_attempt_failed(error);
 
   stream_ = std::make_unique<WebSocketStream>(std::move(lease));
-  stream_->read_message_max(options_.max_message_size);
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = options_.handshake_timeout;
-  const bool keep_alive = options_.idle_timeout.count() > 0;
-  timeouts.idle_timeout = keep_alive ? std::chrono::steady_clock::duration(options_.idle_timeout)
-                                     : websocket::stream_base::none();
-  timeouts.keep_alive_pings = keep_alive;
-  stream_->set_option(timeouts);
-  stream_->set_option(websocket::stream_base::decorator(
-      [user_agent = options_.user_agent](websocket::request_type& request) {
-        request.set(boost::beast::http::field::user_agent, user_agent);
-      }));
-  // Runs inside our reads, on the strand; the stream never outlives the session's reads.
-  stream_->control_callback([counters = &counters_](websocket::frame_type kind, boost::beast::string_view) {
-    if (kind == websocket::frame_type::ping) add(counters->pings_received);
-    if (kind == websocket::frame_type::pong) add(counters->pongs_received);
-  });
+  // The control callback runs inside our reads, on the strand; the stream never outlives the
+  // session's reads, nor the counters.
+  setup_client_stream(*stream_, options_, counters_);
   upgrade_response_ = {};
   handshaking_ = true;
   stream_->async_handshake(upgrade_response_, host_, target_,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "http/websocket_session.hpp"
+#include "http/websocket_stream_setup.hpp"
 
 #include "securechannel/error.hpp"
 #include "securechannel/reconnect_backoff.hpp"
@@ -66,24 +67,6 @@ using WebSocketStream = websocket::stream<Lease, false>;
 inline error_code drop_error(const error_code& error) {
   if (error == websocket::error::closed) return make_error_code(errc::websocket_closed);
   return error;
-}
-
-struct Counters {
-  std::atomic<std::uint64_t> messages_sent{0};
-  std::atomic<std::uint64_t> bytes_sent{0};
-  std::atomic<std::uint64_t> messages_received{0};
-  std::atomic<std::uint64_t> bytes_received{0};
-  std::atomic<std::uint64_t> reconnects{0};
-  std::atomic<std::uint64_t> reconnect_failures{0};
-  std::atomic<std::uint64_t> connections_lost{0};
-  std::atomic<std::uint64_t> pings_received{0};
-  std::atomic<std::uint64_t> pongs_received{0};
-  std::atomic<std::int64_t> last_reconnect_delay_ms{0};
-  std::atomic<bool> connected{false};
-};
-
-inline void add(std::atomic<std::uint64_t>& counter, std::uint64_t value = 1) {
-  counter.fetch_add(value, std::memory_order_relaxed);
 }
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {

@@ -149,6 +149,16 @@ TEST_F(HostileWebSocketServerTest, TextThatIsNotUtf8IsRefused) {
   expect_attack_fails_with(websocket::error::bad_frame_payload);
 }
 
+// Beast 1.81 checks that a text message ends on a whole code point only when its last frame
+// carries bytes; the session checks it when the last frame is empty (found by
+// tests/fuzz/websocket_frames_fuzzer.cpp).
+TEST_F(HostileWebSocketServerTest, TextCutInsideACodePointByAnEmptyLastFrameIsRefused) {
+  serve_attack([](HostileConnection& connection) {
+    connection.write(server_frame(0x01, "ok \xe2\x82") + server_frame(0x80, ""));  // text, then FIN continuation
+  });
+  expect_attack_fails_with(websocket::error::bad_frame_payload);
+}
+
 TEST_F(HostileWebSocketServerTest, MaskedServerFrameIsRefused) {
   // RFC 6455 5.1: a client closes the connection when a server's frame is masked.
   serve_attack([](HostileConnection& connection) {
