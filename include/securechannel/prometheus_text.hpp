@@ -37,6 +37,8 @@ bool is_valid_label_name(std::string_view name) noexcept;
 
 // Appends `value` as Prometheus writes floats: shortest round-trip form, "+Inf", "-Inf", "NaN".
 void append_metric_value(std::string& out, double value);
+// Both write UTF-8 only: a byte that is not part of well-formed UTF-8 becomes U+FFFD (Prometheus
+// refuses a whole scrape for one label value that is not UTF-8).
 void append_escaped_label_value(std::string& out, std::string_view value);
 void append_escaped_help(std::string& out, std::string_view help);
 
@@ -51,10 +53,13 @@ extern const HistogramLayout seconds_layout;       // 100 µs .. 30 s
 class MetricFamily {
  public:
   // One sample line. `name` is the family name or, for histograms, name_bucket/_sum/_count.
+  // Another name, an invalid label name or one given twice throw std::invalid_argument (before
+  // anything is written). Label values may hold any bytes: what is not UTF-8 becomes U+FFFD.
   MetricFamily& sample(std::string_view name, std::initializer_list<MetricLabel> labels, double value);
   // _bucket lines for every bound of `layout` plus +Inf, then _sum and _count, all derived from
   // one snapshot so that they agree with each other. Bucket counts are exact on bucket edges of
-  // the latency histogram and within 1/64 of an octave elsewhere (HistogramSnapshot).
+  // the latency histogram and within 1/64 of an octave elsewhere (HistogramSnapshot). In a
+  // family that is not a histogram, or with a label named "le", throws std::invalid_argument.
   MetricFamily& histogram(std::initializer_list<MetricLabel> labels, const HistogramSnapshot& snapshot,
                           const HistogramLayout& layout);
 
@@ -64,6 +69,7 @@ class MetricFamily {
       : name_(std::move(name)), help_(std::move(help)), type_(type) {}
   void append_labels(std::initializer_list<MetricLabel> labels, std::string_view extra_name = {},
                      std::string_view extra_value = {});
+  bool is_own_sample_name(std::string_view name) const noexcept;
 
   std::string name_;
   std::string help_;

@@ -1,5 +1,6 @@
 #include "securechannel/prometheus_text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -20,6 +21,63 @@ std::string_view type_name(MetricType type) noexcept {
     case MetricType::histogram: return "histogram";
   }
   return "untyped";
+}
+
+// The length of the well-formed UTF-8 sequence (RFC 3629: shortest form, no surrogates, at most
+// U+10FFFF) that `text` starts with, or 0 when it does not start with one.
+std::size_t utf8_sequence_length(std::string_view text) noexcept {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto continuation = [&](std::size_t i, unsigned char low = 0x80, unsigned char high = 0xbf) {
+    return i < text.size() && byte(i) >= low && byte(i) <= high;
+  };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return continuation(1) ? 2 : 0;
+  if (lead >= 0xe0 && lead <= 0xef) {
+    // E0: no overlong forms; ED: no surrogates (RFC 3629 section 4).
+    const unsigned char low = lead == 0xe0 ? 0xa0 : 0x80, high = lead == 0xed ? 0x9f : 0xbf;
+    return continuation(1, low, high) && continuation(2) ? 3 : 0;
+  }
+  if (lead >= 0xf0 && lead <= 0xf4) {
+    const unsigned char low = lead == 0xf0 ? 0x90 : 0x80, high = lead == 0xf4 ? 0x8f : 0xbf;
+    return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// Appends `text` with `escape` applied to its ASCII characters and every byte that does not
+// belong to well-formed UTF-8 replaced by U+FFFD: Prometheus refuses a whole scrape for one
+// label value that is not UTF-8 (prometheus/prometheus#2851), and the format allows only UTF-8
+// in HELP text too.
+template <class Escape>
+void append_utf8(std::string& out, std::string_view text, Escape escape) {
+  while (!text.empty()) {
+    const std::size_t length = utf8_sequence_length(text);
+    if (length == 1) {
+      escape(out, text.front());
+    } else if (length > 1) {
+      out.append(text.data(), length);
+    } else {
+      out += "\xEF\xBF\xBD";
+    }
+    text.remove_prefix(length == 0 ? 1 : length);
+  }
+}
+
+// Throws std::invalid_argument for a label name the format does not allow or one given twice
+// (Prometheus refuses a whole scrape for a sample with a repeated label name). Checked before
+// anything of a sample is written, so that a caller who catches it renders no half line.
+void check_labels(std::initializer_list<MetricLabel> labels, std::string_view extra_name) {
+  for (auto label = labels.begin(); label != labels.end(); ++label) {
+    if (!is_valid_label_name(label->name)) {
+      throw std::invalid_argument("invalid Prometheus label name: " + std::string(label->name));
+    }
+    if (label->name == extra_name || std::any_of(labels.begin(), label, [&](const MetricLabel& earlier) {
+          return earlier.name == label->name;
+        })) {
+      throw std::invalid_argument("repeated Prometheus label name: " + std::string(label->name));
+    }
+  }
 }
 
 constexpr std::array<double, 16> millisecond_bounds{0.1, 0.25, 0.5, 1,   2.5,  5,    10,   25,
@@ -72,24 +130,24 @@ void append_metric_value(std::string& out, double value) {
 }
 
 void append_escaped_label_value(std::string& out, std::string_view value) {
-  for (char c : value) {
+  append_utf8(out, value, [](std::string& to, char c) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\': to += "\\\\"; break;
+      case '"': to += "\\\""; break;
+      case '\n': to += "\\n"; break;
+      default: to += c;
     }
-  }
+  });
 }
 
 void append_escaped_help(std::string& out, std::string_view help) {
-  for (char c : help) {
+  append_utf8(out, help, [](std::string& to, char c) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\': to += "\\\\"; break;
+      case '\n': to += "\\n"; break;
+      default: to += c;
     }
-  }
+  });
 }
 
 void MetricFamily::append_labels(std::initializer_list<MetricLabel> labels, std::string_view extra_name,
@@ -98,7 +156,6 @@ void MetricFamily::append_labels(std::initializer_list<MetricLabel> labels, std:
   samples_ += '{';
   bool first = true;
   auto append_one = [&](std::string_view name, std::string_view value) {
-    if (!is_valid_label_name(name)) throw std::invalid_argument("invalid Prometheus label name: " + std::string(name));
     if (!first) samples_ += ',';
     first = false;
     samples_ += name;
@@ -114,6 +171,10 @@ void MetricFamily::append_labels(std::initializer_list<MetricLabel> labels, std:
 MetricFamily& MetricFamily::sample(std::string_view name, std::initializer_list<MetricLabel> labels, double value) {
   if (!valid_) return *this;
   if (!is_valid_metric_name(name)) throw std::invalid_argument("invalid Prometheus metric name: " + std::string(name));
+  if (!is_own_sample_name(name)) {
+    throw std::invalid_argument("Prometheus sample " + std::string(name) + " outside its family " + name_);
+  }
+  check_labels(labels, {});
   samples_ += name;
   append_labels(labels);
   samples_ += ' ';
@@ -125,6 +186,10 @@ MetricFamily& MetricFamily::sample(std::string_view name, std::initializer_list<
 MetricFamily& MetricFamily::histogram(std::initializer_list<MetricLabel> labels, const HistogramSnapshot& snapshot,
                                       const HistogramLayout& layout) {
   if (!valid_) return *this;
+  if (type_ != MetricType::histogram) {
+    throw std::invalid_argument("Prometheus histogram samples in " + std::string(type_name(type_)) + " family " + name_);
+  }
+  check_labels(labels, "le");
   const std::string bucket_name = name_ + "_bucket";
   std::vector<double> bounds_microseconds;
   bounds_microseconds.reserve(layout.upper_bounds.size());
@@ -149,6 +214,13 @@ MetricFamily& MetricFamily::histogram(std::initializer_list<MetricLabel> labels,
   sample(name_ + "_sum", labels, static_cast<double>(snapshot.sum_microseconds()) / layout.microseconds_per_unit);
   sample(name_ + "_count", labels, static_cast<double>(snapshot.count()));
   return *this;
+}
+
+bool MetricFamily::is_own_sample_name(std::string_view name) const noexcept {
+  if (type_ != MetricType::histogram) return name == name_;
+  if (!name.starts_with(name_)) return false;
+  const std::string_view suffix = name.substr(name_.size());
+  return suffix == "_bucket" || suffix == "_sum" || suffix == "_count";
 }
 
 MetricFamily& MetricFamilies::family(std::string_view name, std::string_view help, MetricType type) {

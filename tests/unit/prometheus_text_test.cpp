@@ -120,5 +120,46 @@ TEST(PrometheusTextTest, HistogramBucketsAreCumulativeAndAgreeWithCount) {
   EXPECT_EQ(lines[lines.size() - 1], "relay_latency_ms_count{endpoint=\"a:443\"} 4");
 }
 
+// Prometheus refuses a whole scrape for one label value that is not UTF-8; HELP must be UTF-8
+// too. Found by tests/fuzz/prometheus_text_fuzzer.cpp, as are the refusals below.
+TEST(PrometheusTextTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  std::string value;
+  append_escaped_label_value(value, "a\xff\"\xc3\x28 \xe2\x82\xac \xed\xa0\x80 \xf0\x9f\x98\x80 \xc0\xaf");
+  EXPECT_EQ(value, "a\xEF\xBF\xBD\\\"\xEF\xBF\xBD( \xe2\x82\xac \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \xf0\x9f\x98\x80 "
+                   "\xEF\xBF\xBD\xEF\xBF\xBD");
+  std::string help;
+  append_escaped_help(help, "cut \xe2\x82\n");
+  EXPECT_EQ(help, "cut \xEF\xBF\xBD\xEF\xBF\xBD\\n");
+}
+
+TEST(PrometheusTextTest, RepeatedLabelNamesAreRefused) {
+  MetricFamilies families;
+  MetricFamily& gauge = families.family("g", "G.", MetricType::gauge);
+  EXPECT_THROW(gauge.sample("g", {{"a", "1"}, {"a", "2"}}, 1), std::invalid_argument);
+  MetricFamily& histogram = families.family("h", "H.", MetricType::histogram);
+  EXPECT_THROW(histogram.histogram({{"le", "1"}}, LatencyHistogram().snapshot(), milliseconds_layout),
+               std::invalid_argument);
+  EXPECT_EQ(families.render(), "# HELP g G.\n# TYPE g gauge\n# HELP h H.\n# TYPE h histogram\n");
+}
+
+TEST(PrometheusTextTest, SampleOutsideItsFamilyIsRefused) {
+  MetricFamilies families;
+  EXPECT_THROW(families.family("a", "A.", MetricType::gauge).sample("b", {}, 1), std::invalid_argument);
+  EXPECT_THROW(families.family("a", "A.", MetricType::gauge).sample("a_sum", {}, 1), std::invalid_argument);
+  EXPECT_THROW(families.family("h", "H.", MetricType::histogram).sample("h", {}, 1), std::invalid_argument);
+  families.family("h", "H.", MetricType::histogram).sample("h_count", {}, 1);
+  EXPECT_THROW(families.family("a", "A.", MetricType::gauge).histogram({}, LatencyHistogram().snapshot(), seconds_layout),
+               std::invalid_argument);
+  EXPECT_EQ(families.render(), "# HELP a A.\n# TYPE a gauge\n# HELP h H.\n# TYPE h histogram\nh_count 1\n");
+}
+
+TEST(PrometheusTextTest, RefusedSampleLeavesNoHalfLine) {
+  MetricFamilies families;
+  MetricFamily& gauge = families.family("g", "G.", MetricType::gauge);
+  EXPECT_THROW(gauge.sample("g", {{"ok", "1"}, {"bad-label", "2"}}, 1), std::invalid_argument);
+  gauge.sample("g", {{"ok", "1"}}, 2);
+  EXPECT_EQ(families.render(), "# HELP g G.\n# TYPE g gauge\ng{ok=\"1\"} 2\n");
+}
+
 }  // namespace
 }  // namespace securechannel
