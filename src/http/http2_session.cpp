@@ -1,8 +1,8 @@
-// Http2Session: the I/O loop and the stream bookkeeping. nghttp2's callbacks, which turn frames
-// into stream events, are in http2_session_callbacks.cpp.
+// Http2Session: the I/O loop and what stream outcomes mean for the session. The nghttp2 session,
+// its callbacks (which turn frames into stream events) and the stream table are the codec's
+// (http2_client_codec.cpp, http2_session_callbacks.cpp).
 #include "http/http2_session.hpp"
 
-#include "http/http2_headers.hpp"
 #include "http/http2_session_stream.hpp"
 #include "securechannel/error.hpp"
 
@@ -35,8 +35,6 @@ constexpr std::uint32_t kAssumedPeerMaxConcurrentStreams = 100;
 
 }  // namespace
 
-void Http2Session::NghttpDeleter::operator()(nghttp2_session* session) const noexcept { nghttp2_session_del(session); }
-
 std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptions options) {
   Strand strand = asio::make_strand(lease.get_executor());
   return start(std::move(lease), options, std::move(strand));
@@ -62,25 +60,14 @@ Http2Session::Http2Session(Lease lease, Http2SessionOptions options, Strand stra
 
 Http2Session::~Http2Session() {
   // Only reached with the session ended (pending operations hold it), or never begun.
-  nghttp2_.reset();  // before streams_: its data providers point into them
+  codec_.close();
   if (lease_) lease_.mark_broken();
 }
 
 void Http2Session::begin() {
   if (begun_ || state_.load(std::memory_order_relaxed) != State::open) return;
   begun_ = true;
-  nghttp2_session* session = nullptr;
-  if (!Callbacks::make_client_session(&session, this)) return end(make_error_code(errc::http_protocol_error), true);
-  nghttp2_.reset(session);
-  const nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.stream_window},
-      // Advisory (RFC 9113 6.5.2): each stream enforces its request's max_response_header_bytes.
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024},
-  };
-  if (nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0 ||
-      nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0,
-                                            static_cast<std::int32_t>(options_.connection_window)) != 0) {
+  if (!codec_.open(options_.stream_window, options_.connection_window, kAssumedPeerMaxConcurrentStreams)) {
     return end(make_error_code(errc::http_protocol_error), true);
   }
   last_received_ = Clock::now();
@@ -116,22 +103,15 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
   auto stream = std::make_unique<Stream>(std::move(request), std::move(options), deadline, std::move(handler));
   // A caller on our strand may submit before the posted begin() ran.
   begin();
-  if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) {
+  if (state_.load(std::memory_order_relaxed) != State::open || !codec_.session()) {
     return finish(*stream, errc::stream_refused);  // never sent: the caller may send it elsewhere
   }
   if (deadline <= Clock::now()) return finish(*stream, errc::request_timeout);  // not worth sending
-  // nghttp2 copies them on submit.
-  const Http2RequestHeaders headers(*stream->request, stream->source_reader.has_value());
-  nghttp2_data_provider body{};
-  body.source.ptr = stream.get();
-  body.read_callback = &Callbacks::read_request_body;
   if (!warm_.load(std::memory_order_relaxed)) {
     lease_.channel().set_warm(true);
     warm_.store(true, std::memory_order_relaxed);
   }
-  const bool has_body = stream->source_reader || !stream->request->body().empty();
-  const std::int32_t id = nghttp2_submit_request(nghttp2_.get(), nullptr, headers.data(), headers.size(),
-                                                 has_body ? &body : nullptr, stream.get());
+  const std::int32_t id = codec_.submit(stream);
   if (id < 0) {
     // Stream ids exhausted (after about a billion streams): this connection has done its work.
     if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
@@ -142,7 +122,6 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
   }
   streams_started_.fetch_add(1, std::memory_order_relaxed);
   if (deadline != Clock::time_point::max()) watch_deadline(deadline);
-  streams_.emplace(id, std::move(stream));
   after_io_soon();
 }
 
@@ -169,11 +148,11 @@ void Http2Session::watch_deadline(Clock::time_point deadline) {
 
 void Http2Session::on_deadline_timer() {
   deadline_timer_at_ = {};
-  if (!nghttp2_) return;
+  if (!codec_.session()) return;
   const auto now = Clock::now();
   std::vector<std::int32_t> expired;
   auto earliest = Clock::time_point::max();
-  for (const auto& [id, stream] : streams_) {
+  for (const auto& [id, stream] : codec_.streams()) {
     if (!stream->handler || stream->deadline == Clock::time_point::max()) continue;
     if (stream->deadline <= now) {
       expired.push_back(id);
@@ -189,15 +168,15 @@ void Http2Session::on_deadline_timer() {
   // after idle_ping_after of silence, so that new streams are not sent into it all that while
   // (Go's HTTP/2 transport does the same, golang/go#59690).
   if (options_.idle_ping_after.count() > 0 && !ping_outstanding_) send_ping(now);
-  if (nghttp2_) after_io();
+  if (codec_.session()) after_io();
 }
 
 void Http2Session::expire(std::int32_t stream_id) {
-  const auto found = streams_.find(stream_id);
-  if (found == streams_.end() || !found->second->handler) return;
+  const auto found = codec_.streams().find(stream_id);
+  if (found == codec_.streams().end() || !found->second->handler) return;
   finish(*found->second, errc::request_timeout);
   // The entry stays until nghttp2 closes the stream: the body may still be referenced.
-  nghttp2_submit_rst_stream(nghttp2_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+  nghttp2_submit_rst_stream(codec_.session(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
 }
 
 void Http2Session::shutdown() {
@@ -205,9 +184,9 @@ void Http2Session::shutdown() {
 }
 
 void Http2Session::shutdown_now() {
-  if (state_.load(std::memory_order_relaxed) != State::open || !nghttp2_) return;
+  if (state_.load(std::memory_order_relaxed) != State::open || !codec_.session()) return;
   // A client has no peer-initiated streams to account for: last stream id 0 (RFC 9113 6.8).
-  nghttp2_submit_goaway(nghttp2_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(nghttp2_.get()),
+  nghttp2_submit_goaway(codec_.session(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(codec_.session()),
                         NGHTTP2_NO_ERROR, nullptr, 0);
   transition(State::draining);
   after_io();  // ends the session at once when no stream is in flight
@@ -261,10 +240,10 @@ void Http2Session::read() {
 
 void Http2Session::on_read(const error_code& error, std::size_t bytes) {
   reading_ = false;
-  if (!nghttp2_) return;  // ended while the read was pending
+  if (!codec_.session()) return;  // ended while the read was pending
   if (error) return fail(error);
   last_received_ = Clock::now();
-  const auto consumed = nghttp2_session_mem_recv(nghttp2_.get(), read_buffer_.get(), bytes);
+  const auto consumed = nghttp2_session_mem_recv(codec_.session(), read_buffer_.get(), bytes);
   // Peer protocol errors are not returned here: nghttp2 queues a GOAWAY for them. A negative
   // result is fatal (out of memory, a flood, a callback failure).
   if (consumed < 0) return fail(make_error_code(errc::http_protocol_error));
@@ -273,12 +252,12 @@ void Http2Session::on_read(const error_code& error, std::size_t bytes) {
 }
 
 void Http2Session::flush() {
-  if (writing_ || !nghttp2_) return;
+  if (writing_ || !codec_.session()) return;
   write_buffer_.clear();
   written_ = 0;
   while (write_buffer_.size() < kMaxCoalescedWrite) {
     const std::uint8_t* data = nullptr;
-    const auto size = nghttp2_session_mem_send(nghttp2_.get(), &data);
+    const auto size = nghttp2_session_mem_send(codec_.session(), &data);
     if (size < 0) return fail(make_error_code(errc::http_protocol_error));
     if (size == 0) break;
     write_buffer_.insert(write_buffer_.end(), data, data + size);  // valid until the next mem_send
@@ -298,7 +277,7 @@ void Http2Session::write_rest() {
 }
 
 void Http2Session::on_write(const error_code& error, std::size_t bytes) {
-  if (!nghttp2_) return;  // ended while the write was pending; the lease is gone
+  if (!codec_.session()) return;  // ended while the write was pending; the lease is gone
   if (error) return fail(error);
   written_ += bytes;
   if (written_ < write_buffer_.size()) return write_rest();
@@ -307,13 +286,13 @@ void Http2Session::on_write(const error_code& error, std::size_t bytes) {
 }
 
 void Http2Session::after_io() {
-  if (!nghttp2_) return;
+  if (!codec_.session()) return;
   flush();
-  if (!nghttp2_) return;
-  const bool wants_read = nghttp2_session_want_read(nghttp2_.get()) != 0;
-  if (!wants_read && !writing_ && nghttp2_session_want_write(nghttp2_.get()) == 0) {
+  if (!codec_.session()) return;
+  const bool wants_read = nghttp2_session_want_read(codec_.session()) != 0;
+  if (!wants_read && !writing_ && nghttp2_session_want_write(codec_.session()) == 0) {
     // GOAWAY sent or received and no stream left (or the session was terminated): done.
-    return end(local_goaway_error_ ? make_error_code(errc::http_protocol_error)
+    return end(codec_.sent_goaway_error() ? make_error_code(errc::http_protocol_error)
                                    : make_error_code(errc::connection_closed),
                false);
   }
@@ -338,7 +317,7 @@ void Http2Session::arm_cool_timer(Clock::time_point at) {
 }
 
 void Http2Session::on_cool_timer() {
-  if (!nghttp2_ || state_.load(std::memory_order_relaxed) != State::open) return;
+  if (!codec_.session() || state_.load(std::memory_order_relaxed) != State::open) return;
   // Busy again: the end of its last stream arms the timer anew. (A stream submitted from
   // another thread counts here before it reaches the strand, and warms the buffers when it does.)
   if (streams_in_flight_.load(std::memory_order_acquire) > 0) return;
@@ -362,7 +341,7 @@ void Http2Session::arm_ping_timer(Clock::time_point at) {
 }
 
 void Http2Session::on_ping_timer() {
-  if (!nghttp2_) return;
+  if (!codec_.session()) return;
   const auto now = Clock::now();
   if (ping_outstanding_) {
     if (now >= ping_deadline_) return fail(make_error_code(errc::connection_closed));  // the peer is gone
@@ -374,7 +353,7 @@ void Http2Session::on_ping_timer() {
 }
 
 void Http2Session::send_ping(Clock::time_point now) {
-  if (nghttp2_submit_ping(nghttp2_.get(), NGHTTP2_FLAG_NONE, nullptr) != 0) {
+  if (nghttp2_submit_ping(codec_.session(), NGHTTP2_FLAG_NONE, nullptr) != 0) {
     return fail(make_error_code(errc::http_protocol_error));
   }
   ping_outstanding_ = true;
@@ -404,6 +383,21 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   });
 }
 
+void Http2Session::on_peer_settings(std::uint32_t max_concurrent_streams) {
+  peer_max_concurrent_streams_.store(max_concurrent_streams, std::memory_order_release);
+}
+
+void Http2Session::on_goaway_received() {
+  goaways_received_.fetch_add(1, std::memory_order_relaxed);
+  transition(State::draining);
+}
+
+void Http2Session::on_ping_ack() {
+  if (!ping_outstanding_) return;
+  ping_outstanding_ = false;
+  ping_answered_ = true;
+}
+
 void Http2Session::fail(const error_code& error) {
   // A close without close_notify already reads as connection_closed; a clean EOF means the same.
   end(error == asio::error::eof ? make_error_code(errc::connection_closed) : error, false);
@@ -415,12 +409,11 @@ void Http2Session::end(const error_code& error, bool aborted) {
   ping_timer_.cancel();
   deadline_timer_.cancel();
   deadline_timer_at_ = {};
-  for (auto& [id, stream] : streams_) {
+  for (auto& [id, stream] : codec_.streams()) {
     // A stream whose HEADERS never left cannot have been processed: safe to send elsewhere.
     finish(*stream, (aborted || stream->headers_sent) ? error : make_error_code(errc::stream_refused));
   }
-  nghttp2_.reset();  // before streams_: its data providers point into them
-  streams_.clear();
+  codec_.close();
   cool_timer_.cancel();  // after the streams, whose ends may have armed it
   // An HTTP/2 connection can serve nothing after its session: never back to the pool idle.
   lease_.mark_broken();

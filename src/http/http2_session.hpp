@@ -1,6 +1,7 @@
-// One HTTP/2 connection: an nghttp2 session (a pure state machine: it does no I/O) driven by our
-// reads and writes on a pooled lease, many request streams multiplexed on it. HttpClient owns the
-// sessions and picks one with a free stream slot; this class knows nothing about the pool.
+// One HTTP/2 connection: an Http2ClientCodec (nghttp2's session with our callbacks, a pure state
+// machine: it does no I/O) driven by our reads and writes on a pooled lease, many request
+// streams multiplexed on it. HttpClient owns the sessions and picks one with a free stream slot;
+// this class knows nothing about the pool.
 //
 //   auto session = detail::Http2Session::start(std::move(lease), {});   // ALPN said "h2"
 //   if (session->try_reserve_stream())
@@ -17,6 +18,7 @@
 // requests, as h2load's event loop does it.
 #pragma once
 
+#include "http/http2_client_codec.hpp"
 #include "securechannel/http_message.hpp"
 #include "securechannel/lease.hpp"
 
@@ -29,10 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 #include <vector>
-
-struct nghttp2_session;  // <nghttp2/nghttp2.h> stays out of this header
 
 namespace securechannel::detail {
 
@@ -53,12 +52,11 @@ struct Http2SessionOptions {
   std::chrono::milliseconds cool_after{1'000};
 };
 
-class Http2Session : public std::enable_shared_from_this<Http2Session> {
+class Http2Session : public std::enable_shared_from_this<Http2Session>, private Http2ClientCodec::Owner {
  public:
   // The third argument, response_started: a HEADERS frame of the response arrived (the server
   // acted on the request), so a failed request must not be sent again automatically.
-  using ResponseHandler =
-      boost::asio::any_completion_handler<void(boost::system::error_code, HttpResponse, bool response_started)>;
+  using ResponseHandler = Http2ResponseHandler;
 
   // Takes a lease whose connection negotiated ALPN "h2": sends the connection preface and our
   // SETTINGS and starts reading. The lease is released, marked broken, when the session ends: an
@@ -130,11 +128,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   std::uint64_t writes() const noexcept;
 
  private:
-  struct Stream;
-  struct Callbacks;  // nghttp2's callbacks, befriended through this
-  struct NghttpDeleter {
-    void operator()(nghttp2_session* session) const noexcept;
-  };
+  using Stream = Http2Stream;
   // Changed only by transition(), on the strand; read from any thread.
   enum class State {
     open,      // streams may start
@@ -169,8 +163,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   void arm_ping_timer(std::chrono::steady_clock::time_point at);
   void on_ping_timer();
   void send_ping(std::chrono::steady_clock::time_point now);  // ends the session if none is unanswered by ping_timeout
-  void finish(Stream& stream, const boost::system::error_code& error);
-  void complete(ResponseHandler handler, const boost::system::error_code& error, HttpResponse response);
+  // Http2ClientCodec::Owner: what the frames the codec received mean for the session.
+  void finish(Stream& stream, const boost::system::error_code& error) override;
+  void on_peer_settings(std::uint32_t max_concurrent_streams) override;
+  void on_goaway_received() override;
+  void on_ping_ack() override;
   void end(const boost::system::error_code& error, bool aborted);
   void fail(const boost::system::error_code& error);  // a connection-level failure
 
@@ -178,8 +175,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   const std::uint64_t connection_id_;
   Strand strand_;
   Lease lease_;
-  std::unique_ptr<nghttp2_session, NghttpDeleter> nghttp2_;
-  std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;  // by stream id
+  Http2ClientCodec codec_{*this};  // the nghttp2 session (null until begin() and after end()) and the streams
   std::unique_ptr<std::uint8_t[]> read_buffer_;  // kReadBufferSize bytes, never zeroed
   std::vector<std::uint8_t> write_buffer_;  // frames coalesced into one write
   std::size_t written_ = 0;                 // of write_buffer_
@@ -189,7 +185,6 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   bool after_io_posted_ = false;
   boost::asio::steady_timer deadline_timer_;
   std::chrono::steady_clock::time_point deadline_timer_at_{};  // time_point{} when not armed
-  bool local_goaway_error_ = false;  // nghttp2 sent GOAWAY with an error code (the peer misbehaved)
   // Idle PING (options_.idle_ping_after).
   boost::asio::steady_timer ping_timer_;
   std::chrono::steady_clock::time_point last_received_{};

@@ -1,10 +1,11 @@
-// Private to Http2Session: one request stream, and the nghttp2 callbacks that feed it.
+// Private to Http2ClientCodec and its owner: one request stream, and the nghttp2 callbacks that
+// feed it.
 #pragma once
 
 #include "http/body_sink_writer.hpp"
 #include "http/body_source_reader.hpp"
+#include "http/http2_client_codec.hpp"
 #include "http/http2_headers.hpp"
-#include "http/http2_session.hpp"
 
 #include <nghttp2/nghttp2.h>
 
@@ -15,9 +16,9 @@
 
 namespace securechannel::detail {
 
-struct Http2Session::Stream {
-  Stream(std::shared_ptr<const HttpRequest> request_to_send, HttpRequestOptions options,
-         std::chrono::steady_clock::time_point stream_deadline, ResponseHandler response_handler)
+struct Http2Stream {
+  Http2Stream(std::shared_ptr<const HttpRequest> request_to_send, HttpRequestOptions options,
+              std::chrono::steady_clock::time_point stream_deadline, Http2ResponseHandler response_handler)
       : request(std::move(request_to_send)),
         max_response_body(options.max_response_body),
         max_response_header_bytes(options.max_response_header_bytes),
@@ -39,20 +40,21 @@ struct Http2Session::Stream {
   HttpBodySource body_source;                 // empty: the request's string body is sent
   std::optional<BodySourceReader> source_reader;  // with body_source
   Http2ResponseBuilder response;
-  ResponseHandler handler;  // empty once the stream has completed (finish())
+  Http2ResponseHandler handler;  // empty once the stream has completed (Owner::finish())
   std::chrono::steady_clock::time_point deadline;  // time_point::max(): none
   bool headers_sent = false;      // nghttp2 produced our HEADERS: the peer may process the request
   bool response_complete = false; // END_STREAM received
   bool response_started = false;  // a HEADERS frame of the response began (interim ones too)
 };
 
-// nghttp2's C callbacks; user_data is the Http2Session. They never throw and never end the
-// session (end() deletes the nghttp2 session): they record, complete streams and submit frames.
-struct Http2Session::Callbacks {
+// nghttp2's C callbacks; user_data is the Http2ClientCodec. They never throw and never close the
+// codec (close() deletes the nghttp2 session): they record, finish streams and submit frames.
+struct Http2ClientCodec::Callbacks {
   // A client session with these callbacks; false when nghttp2 cannot allocate it.
-  static bool make_client_session(nghttp2_session** session, Http2Session* owner) noexcept;
+  static bool make_client_session(nghttp2_session** session, Http2ClientCodec* codec,
+                                  std::uint32_t assumed_peer_max_concurrent_streams) noexcept;
   // Our stream for an open nghttp2 stream (its stream_user_data), or null.
-  static Stream* stream_of(nghttp2_session* session, std::int32_t stream_id);
+  static Http2Stream* stream_of(nghttp2_session* session, std::int32_t stream_id);
 
   static ssize_t read_request_body(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buffer,
                                    std::size_t length, std::uint32_t* data_flags, nghttp2_data_source* source,
