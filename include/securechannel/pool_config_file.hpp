@@ -32,9 +32,21 @@
 
 namespace securechannel {
 
-// Reads and checks the file at `path`. Throws ConfigError whose field is the key's path
-// ("pool[1].tls.pins[0]") and whose message ends with where it is ("(pools.toml:12:1)"). Every
-// returned config passed validate(); certificate and key files are read when a pool is built.
+// Every mistake found in one file, thrown at once so that a user fixes them all in one pass
+// (field() and the first line of what() are the first mistake's). errors() lists each one.
+class ConfigErrors : public ConfigError {
+ public:
+  explicit ConfigErrors(std::vector<ConfigError> errors);
+  const std::vector<ConfigError>& errors() const noexcept { return errors_; }
+
+ private:
+  std::vector<ConfigError> errors_;
+};
+
+// Reads and checks the file at `path`. Throws ConfigErrors (a ConfigError) listing every
+// mistake: each names the key's path ("pool[1].tls.pins[0]") and ends with where it is
+// ("(pools.toml:12:1)"). Every returned config passed validate(); certificate and key files
+// are read when a pool is built.
 std::vector<PoolConfig> load_pool_config_file(const std::string& path);
 
 // The same for TOML text: `source_name` appears in messages, and relative paths in it are taken

@@ -1,0 +1,210 @@
+// The daemon's file: monitor, log, daemon settings, pools with their listeners; environment
+// overrides on top; and every mistake of a file reported at once, each with its key and place.
+#include "daemon/daemon_config.hpp"
+#include "securechannel/pool_config_file.hpp"
+#include "testing/child_process.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace securechannel::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+const std::string relay_pool = R"(
+[[pool]]
+namespace = "relay"
+endpoints = ["relay.example:443"]
+max_connections = 8
+[pool.tls]
+alpn = ["h2", "http/1.1"]
+[[pool.listener]]
+mode = "tcp"
+listen = "127.0.0.1:7000"
+[[pool.listener]]
+mode = "http"
+listen = "[::1]:0"
+max_body_bytes = 1024
+request_timeout = "2s"
+)";
+
+class DaemonConfigTest : public ::testing::Test {
+ protected:
+  DaemonConfig parse(const std::string& text, const Environment& environment = {}) {
+    return parse_daemon_config(text, "scpool.toml", directory.path().string(), environment);
+  }
+
+  // Every ConfigError `text` raises, as "field: message" lines.
+  std::vector<std::string> refusals(const std::string& text, const Environment& environment = {}) {
+    std::vector<std::string> lines;
+    try {
+      parse(text, environment);
+      ADD_FAILURE() << "accepted:\n" << text;
+    } catch (const ConfigErrors& errors) {
+      for (const ConfigError& error : errors.errors()) lines.emplace_back(error.what());
+    } catch (const ConfigError& error) {
+      lines.emplace_back(error.what());
+    }
+    return lines;
+  }
+
+  testing::TemporaryDirectory directory{"securechannel-daemon-config"};
+};
+
+TEST_F(DaemonConfigTest, ReadsMonitorLogPoolsAndListeners) {
+  std::ofstream(directory.path() / "monitor.token") << "s3cret\n";
+  const DaemonConfig config = parse(R"(
+[monitor]
+listen = "127.0.0.1:0"
+token_file = "monitor.token"
+[log]
+format = "json"
+level = "debug"
+[daemon]
+drain_grace = "3s"
+)" + relay_pool);
+  EXPECT_EQ(config.monitor.host, "127.0.0.1");
+  EXPECT_EQ(config.monitor.port, 0);
+  ASSERT_TRUE(config.monitor.token);
+  EXPECT_TRUE(config.monitor.token->equals("s3cret"));
+  EXPECT_EQ(config.log.format, LogFormat::json);
+  EXPECT_EQ(config.log.level, spdlog::level::debug);
+  EXPECT_EQ(config.drain_grace, 3s);
+  ASSERT_EQ(config.pools.size(), 1u);
+  const DaemonPoolConfig& pool = config.pools[0];
+  EXPECT_EQ(pool.pool.endpoint, "relay.example:443");
+  EXPECT_EQ(pool.pool.metric_namespace, "relay");
+  EXPECT_EQ(pool.pool.max_connections, 8u);
+  ASSERT_EQ(pool.listeners.size(), 2u);
+  EXPECT_EQ(pool.listeners[0].mode, ListenerMode::tcp);
+  EXPECT_EQ(pool.listeners[0].address(), "127.0.0.1:7000");
+  EXPECT_EQ(pool.listeners[1].mode, ListenerMode::http);
+  EXPECT_EQ(pool.listeners[1].address(), "[::1]:0");
+  EXPECT_EQ(pool.listeners[1].limits.max_body_bytes, 1024u);
+  EXPECT_EQ(pool.listeners[1].request_timeout, 2s);
+}
+
+TEST_F(DaemonConfigTest, EndpointStillWorks) {
+  const DaemonConfig config = parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\n");
+  EXPECT_EQ(config.pools.at(0).pool.endpoint, "127.0.0.1:8443");
+  EXPECT_EQ(config.monitor.port, 9090);
+  EXPECT_EQ(config.log.format, LogFormat::text);
+}
+
+TEST_F(DaemonConfigTest, EveryMistakeOfAFileIsReportedAtOnce) {
+  const auto lines = refusals(R"([monitor]
+listen = "localhost:9090"
+colour = "blue"
+[log]
+format = "xml"
+[[pool]]
+namespace = "relay"
+endpoints = ["relay.example:443"]
+max_conections = 5
+connect_timeout = 5
+metrics_port = 9100
+[pool.tls]
+ca_file = 42
+[[pool.listener]]
+mode = "tcp"
+listen = "127.0.0.1:99999"
+max_body_bytes = 10
+[[pool]]
+namespace = "other"
+)");
+  const std::vector<std::string> expected = {
+      "monitor.listen: 'localhost' is not an IP address (a listener binds an address, not a name) (scpool.toml:2:10)",
+      "monitor.colour: unknown key (scpool.toml:3:1)",
+      "log.format: 'xml' is not one of \"text\", \"json\" (scpool.toml:5:10)",
+      "pool[0].connect_timeout: needs a unit: write \"5ms\" or \"5s\" (scpool.toml:10:19)",
+      "pool[0].tls.ca_file: must be a string, not an integer (scpool.toml:13:11)",
+      "pool[0].metrics_port: the daemon serves every pool's metrics on one monitoring server: set it in [monitor] "
+      "(scpool.toml:11:16)",
+      "pool[0].listener[0].listen: '99999' is not a port from 0 to 65535 (scpool.toml:16:10)",
+      "pool[0].listener[0].max_body_bytes: is for mode = \"http\" listeners: a tcp listener carries bytes, not "
+      "requests (scpool.toml:17:18)",
+      "pool[0].max_conections: unknown key (scpool.toml:9:1)",
+      "pool[1].endpoints: is required: endpoints = [\"host:port\"] (or endpoint = \"host:port\") (scpool.toml:18:1)",
+  };
+  EXPECT_EQ(lines, expected);
+}
+
+TEST_F(DaemonConfigTest, ListenersAndPoolsAreCheckedAcrossTheFile) {
+  const auto lines = refusals(R"([[pool]]
+namespace = "a"
+endpoint = "a.example:443"
+endpoints = ["a.example:443", "b.example:443"]
+backup = "nowhere"
+[[pool.listener]]
+listen = "127.0.0.1:7000"
+[[pool]]
+namespace = "b"
+endpoint = "b.example:443"
+[[pool.listener]]
+mode = "http"
+listen = "127.0.0.1:7000"
+)");
+  ASSERT_EQ(lines.size(), 5u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr("pool[0].endpoints: give either endpoint or endpoints, not both"));
+  EXPECT_THAT(lines[1], HasSubstr("pool[0].endpoints: lists 2 endpoints"));
+  EXPECT_THAT(lines[2], HasSubstr("pool[0].listener[0].mode: is required"));
+  EXPECT_THAT(lines[3], HasSubstr("pool[0].backup: names no pool: no [[pool]] has namespace 'nowhere'"));
+  EXPECT_THAT(lines[4], HasSubstr("pool[1].listener[0].listen: 127.0.0.1:7000 is already the address of pool[0].listener[0]"));
+}
+
+TEST_F(DaemonConfigTest, EnvironmentOverridesTheFile) {
+  const DaemonConfig config = parse(relay_pool, {{"SCPOOL_MONITOR_ADDR", "127.0.0.2:0"},
+                                                 {"SCPOOL_LOG_FORMAT", "json"},
+                                                 {"SCPOOL_DRAIN_GRACE", "250ms"},
+                                                 {"SCPOOL_RELAY_MAX_CONNECTIONS", "3"},
+                                                 {"SCPOOL_RELAY_CONNECT_TIMEOUT", "2s"},
+                                                 {"SCPOOL_RELAY_TLS_SERVER_NAME", "relay.internal"},
+                                                 {"SCPOOL_CONFIG", "/etc/scpool.toml"},
+                                                 {"PATH", "/usr/bin"}});
+  EXPECT_EQ(config.monitor.host, "127.0.0.2");
+  EXPECT_EQ(config.log.format, LogFormat::json);
+  EXPECT_EQ(config.drain_grace, 250ms);
+  const PoolConfig& pool = config.pools.at(0).pool;
+  EXPECT_EQ(pool.max_connections, 3u);
+  EXPECT_EQ(pool.connect_timeout, 2s);
+  EXPECT_EQ(pool.tls.server_name, "relay.internal");
+}
+
+TEST_F(DaemonConfigTest, ABadOverrideIsNamedLikeAFileMistake) {
+  const auto lines = refusals(relay_pool, {{"SCPOOL_RELAY_MAX_CONNECTIONS", "many"},
+                                           {"SCPOOL_RELAY_MAX_CONECTIONS", "5"},
+                                           {"SCPOOL_NOWHERE_MIN_IDLE", "1"}});
+  const std::vector<std::string> expected = {
+      "SCPOOL_NOWHERE_MIN_IDLE: names no setting: SCPOOL_MONITOR_LISTEN, SCPOOL_LOG_FORMAT, ... or "
+      "SCPOOL_<POOL NAMESPACE>_<KEY> for a pool in the file (environment variable SCPOOL_NOWHERE_MIN_IDLE)",
+      "pool[0].max_connections: must be an integer, not a string (environment variable SCPOOL_RELAY_MAX_CONNECTIONS)",
+      "pool[0].max_conections: unknown key (environment variable SCPOOL_RELAY_MAX_CONECTIONS)",
+  };
+  EXPECT_EQ(lines, expected);
+}
+
+TEST_F(DaemonConfigTest, AMissingFileIsNamed) {
+  try {
+    load_daemon_config((directory.path() / "absent.toml").string(), {});
+    FAIL() << "a missing file was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("cannot read"));
+    EXPECT_THAT(error.what(), HasSubstr("absent.toml: No such file or directory"));
+  }
+}
+
+TEST_F(DaemonConfigTest, ASyntaxErrorStopsTheReading) {
+  const auto lines = refusals("[monitor\nlisten = 1\n");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("(syntax)"));
+  EXPECT_THAT(lines[0], HasSubstr("scpool.toml:1"));
+}
+
+}  // namespace
+}  // namespace securechannel::daemon
