@@ -108,7 +108,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
         token, grace);
   }
 
-  // Re-reads the pool's TLS material as config().tls names it (ca_file, ca_directory, the system
+  // Re-reads the pool's TLS material as the options in force name it (ca_file, ca_directory, the system
   // store, client certificate files) into a new ClientTlsContext for every connection opened from
   // now on. Connections already open, idle or leased, keep the context they were made with until
   // they close (max_lifetime rotates them): none is dropped. The new context starts with an empty
@@ -117,6 +117,10 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Counted in <ns>_tls_reloads_total{result}; logged. Thread-safe; reads the files on the
   // calling thread, outside the pool's lock. `scpool demo` calls it on SIGHUP.
   bool reload_tls(std::string& error);
+  // The same with other options (a CA file moved, a pin added): new connections are made and
+  // checked with `options` from now on; config().tls keeps what the pool was built with, and
+  // tls_context()->options() is what is in force. The daemon's SIGHUP uses it.
+  bool reload_tls(TlsOptions options, std::string& error);
 
   PoolStats stats() const;
   std::vector<ConnectionSnapshot> connection_snapshots() const;

@@ -103,15 +103,28 @@ DaemonPoolConfig read_pool(toml::table& table, const std::string& prefix, Docume
   if (entry.endpoints.empty()) {
     document.record(prefix + "endpoints", "is required: endpoints = [\"host:port\"] (or endpoint = \"host:port\")",
                     table.source());
-  } else if (entry.endpoints.size() > 1) {
-    document.record(prefix + "endpoints",
-                    "lists " + std::to_string(entry.endpoints.size()) +
-                        " endpoints; this version balances none: give one per pool (docs/DAEMON.md, \"Endpoints\")",
-                    table.get("endpoints")->source());
+  }
+  std::set<std::string> distinct;
+  for (std::size_t i = 0; i < entry.endpoints.size(); ++i) {
+    if (!distinct.insert(entry.endpoints[i]).second) {
+      document.record(prefix + "endpoints[" + std::to_string(i) + "]", entry.endpoints[i] + " is listed twice",
+                      table.get("endpoints")->source());
+    }
   }
   if (!entry.endpoints.empty()) entry.pool.endpoint = entry.endpoints.front();
   config::read_pool_settings(reader, entry.pool);
   reader.text("backup", entry.backup);
+  reader.choice("balancing", entry.balancing,
+                {{"least_requests", BalancingPolicy::least_requests}, {"round_robin", BalancingPolicy::round_robin}});
+  if (toml::table* detection = reader.table("outlier_detection")) {
+    TableReader detection_reader(*detection, prefix + "outlier_detection.", document);
+    OutlierDetection& outliers = entry.outlier_detection;
+    detection_reader.integer("consecutive_failures", outliers.consecutive_failures, 1, 1'000'000);
+    detection_reader.duration("base_ejection_time", outliers.base_ejection_time);
+    detection_reader.duration("max_ejection_time", outliers.max_ejection_time);
+    detection_reader.integer("max_ejection_percent", outliers.max_ejection_percent, 0, 100);
+    detection_reader.finish();
+  }
   for (const char* key : {"metrics_host", "metrics_port", "metrics_auth_token_file", "metrics_auth_token"}) {
     reader.refuse(key, "the daemon serves every pool's metrics on one monitoring server: set it in [monitor]");
   }
@@ -132,8 +145,16 @@ void check_pools(const std::vector<DaemonPoolConfig>& pools, const std::vector<c
   std::vector<PoolConfig> configs;
   for (const DaemonPoolConfig& pool : pools) configs.push_back(pool.pool);
   config::check_distinct_pools(configs, tables, document);
+  // Backups and environment overrides name a pool by its namespace: one pool each.
   std::set<std::string> namespaces;
-  for (const DaemonPoolConfig& pool : pools) namespaces.insert(pool.pool.metric_namespace);
+  for (std::size_t i = 0; i < pools.size(); ++i) {
+    if (!namespaces.insert(pools[i].pool.metric_namespace).second) {
+      document.record("pool[" + std::to_string(i) + "].namespace",
+                      "another [[pool]] has namespace '" + pools[i].pool.metric_namespace +
+                          "': list several endpoints in one pool instead, or give each its own namespace",
+                      tables[i]->source());
+    }
+  }
   std::map<std::string, std::string> listeners;  // address → the listener that has it
   for (std::size_t i = 0; i < pools.size(); ++i) {
     const std::string prefix = "pool[" + std::to_string(i) + "].";
@@ -144,10 +165,6 @@ void check_pools(const std::vector<DaemonPoolConfig>& pools, const std::vector<c
         document.record(prefix + "backup", "a pool cannot be its own backup", where);
       } else if (!namespaces.contains(pool.backup)) {
         document.record(prefix + "backup", "names no pool: no [[pool]] has namespace '" + pool.backup + "'", where);
-      } else {
-        document.record(prefix + "backup",
-                        "backup pools are not supported by this version: remove the key (docs/DAEMON.md, \"Endpoints\")",
-                        where);
       }
     }
     for (std::size_t l = 0; l < pool.listeners.size(); ++l) {

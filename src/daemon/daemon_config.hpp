@@ -22,6 +22,7 @@
 
 #include "daemon/daemon_log.hpp"
 #include "daemon/listener_limits.hpp"
+#include "daemon/upstream_group.hpp"
 #include "securechannel/pool_config.hpp"
 #include "securechannel/secure_buffer.hpp"
 
@@ -49,8 +50,10 @@ struct ListenerConfig {
 };
 
 struct DaemonPoolConfig {
-  PoolConfig pool;                       // pool.endpoint is endpoints[0]
-  std::vector<std::string> endpoints;    // as written; one today (docs/DAEMON.md)
+  PoolConfig pool;                       // pool.endpoint is endpoints[0]; each endpoint gets a copy
+  std::vector<std::string> endpoints;    // as written, at least one, all different
+  BalancingPolicy balancing = BalancingPolicy::least_requests;
+  OutlierDetection outlier_detection;    // [pool.outlier_detection]
   std::string backup;                    // another pool's namespace, or empty
   std::vector<ListenerConfig> listeners;
 };

@@ -65,9 +65,14 @@ std::shared_ptr<const ClientTlsContext> SecureChannelPool::tls_context() const {
 }
 
 bool SecureChannelPool::reload_tls(std::string& error) {
+  // The options in force: a reload with other options (below) may have replaced config().tls's.
+  return reload_tls(tls_context()->options(), error);
+}
+
+bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
   // Files are read outside the lock: acquires must not wait for a slow disk.
   std::string problem;
-  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(config_.tls, problem);
+  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, problem);
   std::shared_ptr<const ClientTlsContext> previous;
   {
     std::lock_guard lock(mutex_);

@@ -139,7 +139,7 @@ TEST_F(DaemonConfigTest, ListenersAndPoolsAreCheckedAcrossTheFile) {
   const auto lines = refusals(R"([[pool]]
 namespace = "a"
 endpoint = "a.example:443"
-endpoints = ["a.example:443", "b.example:443"]
+endpoints = ["a.example:443", "a.example:443"]
 backup = "nowhere"
 [[pool.listener]]
 listen = "127.0.0.1:7000"
@@ -152,10 +152,35 @@ listen = "127.0.0.1:7000"
 )");
   ASSERT_EQ(lines.size(), 5u) << ::testing::PrintToString(lines);
   EXPECT_THAT(lines[0], HasSubstr("pool[0].endpoints: give either endpoint or endpoints, not both"));
-  EXPECT_THAT(lines[1], HasSubstr("pool[0].endpoints: lists 2 endpoints"));
+  EXPECT_THAT(lines[1], HasSubstr("pool[0].endpoints[1]: a.example:443 is listed twice"));
   EXPECT_THAT(lines[2], HasSubstr("pool[0].listener[0].mode: is required"));
   EXPECT_THAT(lines[3], HasSubstr("pool[0].backup: names no pool: no [[pool]] has namespace 'nowhere'"));
   EXPECT_THAT(lines[4], HasSubstr("pool[1].listener[0].listen: 127.0.0.1:7000 is already the address of pool[0].listener[0]"));
+}
+
+TEST_F(DaemonConfigTest, SeveralEndpointsABalancingPolicyAndABackup) {
+  const DaemonConfig config = parse(R"([[pool]]
+namespace = "relay"
+endpoints = ["a.example:443", "b.example:443"]
+balancing = "round_robin"
+backup = "spare"
+[pool.outlier_detection]
+consecutive_failures = 2
+base_ejection_time = "5s"
+max_ejection_percent = 50
+[[pool]]
+namespace = "spare"
+endpoint = "c.example:443"
+)");
+  const DaemonPoolConfig& relay = config.pools.at(0);
+  EXPECT_EQ(relay.endpoints, (std::vector<std::string>{"a.example:443", "b.example:443"}));
+  EXPECT_EQ(relay.pool.endpoint, "a.example:443");
+  EXPECT_EQ(relay.balancing, BalancingPolicy::round_robin);
+  EXPECT_EQ(relay.backup, "spare");
+  EXPECT_EQ(relay.outlier_detection.consecutive_failures, 2u);
+  EXPECT_EQ(relay.outlier_detection.base_ejection_time, 5s);
+  EXPECT_EQ(relay.outlier_detection.max_ejection_percent, 50u);
+  EXPECT_EQ(config.pools.at(1).balancing, BalancingPolicy::least_requests);
 }
 
 TEST_F(DaemonConfigTest, EnvironmentOverridesTheFile) {
