@@ -8,6 +8,8 @@
 //   auto server = MonitoringServer::create(io.get_executor(), options,
 //                                          [pools](const MonitoringRequest& r) { return pools->handle(r); }, ec);
 //
+//   pools->set_service_identity("relay-gateway", process_start);   // for the enhanced status
+//
 // Pool-specific endpoints serve the pool named by `?pool=<namespace>` and/or
 // `?endpoint=<host:port>`, or the first pool added when the query names none.
 // Pools are held weakly: a pool its owner destroyed disappears from every endpoint.
@@ -19,6 +21,7 @@
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +57,10 @@ class MonitoredPools {
   bool export_http_client(const std::shared_ptr<const HttpClient>& client);
   std::string metrics_text() const { return registry_.render(); }
 
+  // The `service` name and the start of the `uptime` in /api/v1/secure-channel/status/enhanced.
+  // Until set: "securechannel", and the time this object was made.
+  void set_service_identity(std::string name, std::chrono::system_clock::time_point started_at);
+
   // Answers one request to the monitoring server: GET/HEAD only; 404 and 405 as JSON.
   MonitoringResponse handle(const MonitoringRequest& request) const;
 
@@ -75,6 +82,8 @@ class MonitoredPools {
   std::vector<Entry> entries_;
   std::vector<MetricsRegistry::Registration> server_registrations_;
   std::vector<std::weak_ptr<const HttpClient>> http_clients_;
+  std::string service_name_ = "securechannel";
+  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };
 
 }  // namespace securechannel

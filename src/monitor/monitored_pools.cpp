@@ -130,6 +130,12 @@ bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServe
   return true;
 }
 
+void MonitoredPools::set_service_identity(std::string name, std::chrono::system_clock::time_point started_at) {
+  std::lock_guard lock(mutex_);
+  service_name_ = std::move(name);
+  started_at_ = started_at;
+}
+
 std::size_t MonitoredPools::size() const { return live_pools().size(); }
 
 std::vector<std::shared_ptr<SecureChannelPool>> MonitoredPools::live_pools() const {

@@ -3,6 +3,7 @@
 // MonitoringServer; this file only maps paths to content.
 #include "securechannel/monitored_pools.hpp"
 
+#include "monitor/enhanced_status_json.hpp"
 #include "monitor/json_error.hpp"
 #include "monitor/request_target.hpp"
 #include "monitor/status_json.hpp"
@@ -41,7 +42,7 @@ bool is_known_path(std::string_view path) {
   }
   if (!path.starts_with(api_prefix)) return false;
   const std::string_view rest = path.substr(api_prefix.size());
-  return rest == "status" || rest == "health" || rest == "connections" || rest == "stats" || rest == "metrics" ||
+  return rest == "status" || rest == "status/enhanced" || rest == "health" || rest == "connections" || rest == "stats" || rest == "metrics" ||
          rest == "pools" || rest.starts_with("connections/");
 }
 
@@ -85,6 +86,16 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
                  {"pools", std::move(each)}};
     if (pools.empty()) body["message"] = "no pool is monitored";
     return json_response(all_good ? 200 : 503, body);
+  }
+  if (path == std::string(api_prefix) + "status/enhanced") {
+    monitor::ServiceIdentity service;
+    {
+      std::lock_guard lock(mutex_);
+      service = {service_name_, started_at_};
+    }
+    json body = monitor::enhanced_status_json(pools, service, now);
+    // As the seed's Go handler: anything but "down" still serves, so it answers 200.
+    return json_response(body["status"] == "down" ? 503 : 200, body);
   }
   if (path == std::string(api_prefix) + "pools") {
     json list = json::array();

@@ -1,7 +1,5 @@
 #include "monitor/status_json.hpp"
 
-#include "securechannel/secure_buffer.hpp"
-
 #include <cmath>
 #include <ctime>
 
@@ -21,6 +19,8 @@ json latency_quantiles_ms(const HistogramSnapshot& snapshot) {
           {"samples", snapshot.count()}};
 }
 
+}  // namespace
+
 json memory_protection_json(const MemoryProtectionStatus& status) {
   return {{"enabled", status.enabled},
           {"self_check", status.self_check},
@@ -34,7 +34,17 @@ std::size_t active_connections(const PoolStats& stats) noexcept {
   return stats.idle_connections + stats.leased_connections;
 }
 
-}  // namespace
+double error_rate_percent(const PoolStats& stats) noexcept {
+  // Errors of every kind (failed connects, I/O errors on leases, ...) relative to the work
+  // asked of the pool: successful acquires plus those errors.
+  const double attempts = static_cast<double>(stats.acquires + stats.total_errors);
+  return attempts == 0 ? 0.0 : 100.0 * static_cast<double>(stats.total_errors) / attempts;
+}
+
+double mean_ms(const HistogramSnapshot& snapshot) noexcept {
+  if (snapshot.count() == 0) return 0.0;
+  return snapshot.sum_microseconds() / static_cast<double>(snapshot.count()) / 1'000.0;
+}
 
 std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
@@ -137,18 +147,13 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
   const PoolHistograms histograms = pool.histograms();
   const auto max_connections = static_cast<double>(pool.config().max_connections);
   const HistogramSnapshot& round_trips = histograms.round_trips;
-  // Errors of every kind (failed connects, I/O errors on leases, ...) relative to the work
-  // asked of the pool: successful acquires plus those errors.
-  const double attempts = static_cast<double>(stats.acquires + stats.total_errors);
   return {
       {"endpoint", stats.endpoint},
       {"namespace", pool.config().metric_namespace},
       {"timestamp", rfc3339_utc(now)},
       {"utilization_percent", 100.0 * static_cast<double>(stats.leased_connections) / max_connections},
-      {"error_rate_percent", attempts == 0 ? 0.0 : 100.0 * static_cast<double>(stats.total_errors) / attempts},
-      {"avg_latency_ms", round_trips.count() == 0 ? 0.0
-                                                  : static_cast<double>(round_trips.sum_microseconds()) /
-                                                        static_cast<double>(round_trips.count()) / 1'000.0},
+      {"error_rate_percent", error_rate_percent(stats)},
+      {"avg_latency_ms", mean_ms(round_trips)},
       {"p95_latency_ms", round_trips.quantile(0.95) / 1'000.0},
       {"reuse_ratio", stats.acquires == 0 ? 0.0
                                           : static_cast<double>(stats.reuses) / static_cast<double>(stats.acquires)},

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "securechannel/http_client_stats.hpp"
+#include "securechannel/secure_buffer.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
 #include <nlohmann/json.hpp>
@@ -19,10 +20,21 @@ namespace securechannel::monitor {
 std::string rfc3339_utc(std::chrono::system_clock::time_point when);
 
 // A pool is healthy when its breaker is closed and its latest connection attempt succeeded
-// (or none was needed yet).
+// (or none was needed yet): a pool whose connects fail is not, even with no connection open and
+// no caller waiting; a min_idle = 0 pool nobody has used yet is.
 bool pool_is_healthy(const PoolStats& stats) noexcept;
 // Ready: healthy, and when min_idle asks for warm connections, at least one is established.
 bool pool_is_ready(const SecureChannelPool& pool, const PoolStats& stats) noexcept;
+
+// Established connections, idle or leased.
+std::size_t active_connections(const PoolStats& stats) noexcept;
+// Errors of every kind / (successful acquires + errors) x 100; 0 before any work.
+double error_rate_percent(const PoolStats& stats) noexcept;
+// Mean of a latency histogram in milliseconds; 0 when empty.
+double mean_ms(const HistogramSnapshot& snapshot) noexcept;
+
+// The process-wide SecureBuffer status (memory_protection_status()).
+nlohmann::json memory_protection_json(const MemoryProtectionStatus& status);
 
 nlohmann::json connection_json(const ConnectionSnapshot& connection);
 // /api/v1/secure-channel/status and /status/connections: the pool and every connection.

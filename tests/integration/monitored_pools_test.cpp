@@ -174,6 +174,108 @@ TEST_F(MonitoredPoolsTest, HealthIs503WhileTheUpstreamIsDown) {
             std::string::npos);
 }
 
+TEST_F(MonitoredPoolsTest, AnUnusedPoolIsHealthyAndOneWhoseConnectsFailIsNot) {
+  // min_idle = 0 and never used: no connection, nothing attempted, nothing wrong.
+  auto unused = echo.builder_for(echo.server.endpoint()).with_namespace("unused").build(io.executor());
+  auto failing = echo.builder_for("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+                     .with_namespace("failing")
+                     .build(io.executor());
+  std::string problem;
+  ASSERT_TRUE(pools.add(unused, problem)) << problem;
+  ASSERT_TRUE(pools.add(failing, problem)) << problem;
+  json health = get_json("/api/v1/secure-channel/health?pool=unused");
+  EXPECT_EQ(health["pool_healthy"], true);
+  EXPECT_EQ(health["ready"], true);
+  EXPECT_EQ(health["active_connections"], 0);
+  EXPECT_EQ(get_json("/api/v1/secure-channel/health?pool=failing")["pool_healthy"], true) << "nothing tried yet";
+
+  // One failed connect, and the pool is left with no connection and no waiter: still unhealthy.
+  EXPECT_EQ(testing::acquire_error(*failing), make_error_code(errc::connect_refused));
+  health = get_json("/api/v1/secure-channel/health?pool=failing", 503);
+  EXPECT_EQ(health["pool_healthy"], false);
+  EXPECT_EQ(health["active_connections"], 0);
+  EXPECT_EQ(health["pending_acquires"], 0);
+  EXPECT_EQ(health["circuit_breaker"], "closed") << "one failure is below the breaker's threshold";
+  EXPECT_EQ(get_json("/api/v1/secure-channel/status?pool=failing")["pool_healthy"], false);
+  EXPECT_EQ(get_json("/api/v1/secure-channel/health?pool=unused")["pool_healthy"], true);
+}
+
+TEST_F(MonitoredPoolsTest, EnhancedStatusHasTheSeedFieldsOverEveryPool) {
+  const std::string enhanced = "/api/v1/secure-channel/status/enhanced";
+  // No pool: down, 503, and still the whole document.
+  json status = get_json(enhanced, 503);
+  EXPECT_EQ(status["status"], "down");
+  EXPECT_EQ(status["secure_channel"]["pool_healthy"], false);
+  EXPECT_EQ(status["service"], "securechannel");
+
+  const auto started = std::chrono::system_clock::now() - (2h + 30min + 15s);
+  pools.set_service_identity("Bitcoin Sprint", started);
+  auto primary = echo.builder_for(echo.server.endpoint()).with_namespace("primary").build(io.executor());
+  std::string problem;
+  ASSERT_TRUE(pools.add(primary, problem)) << problem;
+  exercise(*primary);
+  Lease held = testing::acquire(*primary);
+
+  status = get_json(enhanced);
+  EXPECT_EQ(status["service"], "Bitcoin Sprint");
+  EXPECT_EQ(status["status"], "ok");
+  EXPECT_TRUE(std::regex_match(status["version"].get<std::string>(), std::regex(R"(\d+\.\d+\.\d+)")));
+  EXPECT_TRUE(std::regex_match(status["timestamp"].get<std::string>(), rfc3339_utc));
+  // Go's Duration.String of whole seconds; a slow run may have ticked a second or two on.
+  EXPECT_TRUE(std::regex_match(status["uptime"].get<std::string>(), std::regex(R"(2h30m1[5-9]s)")))
+      << status["uptime"];
+  for (const char* key : {"enabled", "self_check", "secure_buffers", "rust_integrity"}) {
+    EXPECT_TRUE(status["memory_protection"][key].is_boolean()) << key;
+  }
+  const json& channel = status["secure_channel"];
+  EXPECT_EQ(channel["status"], "healthy");
+  EXPECT_EQ(channel["pool_healthy"], true);
+  EXPECT_EQ(channel["active_connections"], 3);
+  EXPECT_EQ(channel["error_rate"], 0.0);
+  EXPECT_GT(channel["avg_latency_ms"].get<double>(), 0.0);
+  const json& performance = status["performance"];
+  EXPECT_DOUBLE_EQ(performance["connection_pool_utilization"].get<double>(),
+                   100.0 / static_cast<double>(primary->config().max_connections));
+  EXPECT_EQ(performance["avg_response_time_ms"], channel["avg_latency_ms"]);
+  EXPECT_EQ(performance["error_rate_percent"], 0.0);
+  ASSERT_EQ(status["pools"].size(), 1u);
+  EXPECT_EQ(status["pools"][0]["namespace"], "primary");
+
+  // A second pool whose upstream is down: degraded, still 200, and its errors count.
+  auto backup = echo.builder_for("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+                    .with_namespace("backup")
+                    .build(io.executor());
+  ASSERT_TRUE(pools.add(backup, problem)) << problem;
+  EXPECT_EQ(testing::acquire_error(*backup), make_error_code(errc::connect_refused));
+  status = get_json(enhanced);
+  EXPECT_EQ(status["status"], "degraded");
+  EXPECT_EQ(status["secure_channel"]["status"], "degraded");
+  EXPECT_EQ(status["secure_channel"]["pool_healthy"], false);
+  EXPECT_GT(status["performance"]["error_rate_percent"].get<double>(), 0.0);
+  EXPECT_EQ(status["pools"][1]["status"], "unhealthy");
+
+  // Only the failing pool left: down.
+  pools.remove(*primary);
+  status = get_json(enhanced, 503);
+  EXPECT_EQ(status["status"], "down");
+  EXPECT_EQ(status["secure_channel"]["status"], "unhealthy");
+}
+
+TEST_F(MonitoredPoolsTest, EnhancedIntegrityIsNeverVacuouslyTrue) {
+  const std::string enhanced = "/api/v1/secure-channel/status/enhanced";
+  // With no SecureBuffer in the process there is nothing to vouch for.
+  if (memory_protection_status().buffers == 0) {
+    EXPECT_EQ(get_json(enhanced, 503)["memory_protection"]["rust_integrity"], false);
+  }
+  const SecureBuffer secret = SecureBuffer::copy_of("a secret this process holds");
+  EXPECT_EQ(get_json(enhanced, 503)["memory_protection"]["rust_integrity"], true);
+  SecureBuffer damaged = SecureBuffer::copy_of("overrun");
+  damaged.write([](std::span<std::byte> bytes) { bytes.data()[bytes.size()] ^= std::byte{0xFF}; });
+  const json protection = get_json(enhanced, 503)["memory_protection"];
+  EXPECT_EQ(protection["rust_integrity"], false);
+  EXPECT_EQ(protection["self_check"], false);
+}
+
 TEST_F(MonitoredPoolsTest, PoolsAreRegisteredOnceAndSelectedByQuery) {
   auto first = echo.builder_for(echo.server.endpoint()).with_namespace("relay").build(io.executor());
   auto same_series = echo.builder_for(echo.server.endpoint()).with_namespace("relay").build(io.executor());

@@ -63,6 +63,7 @@ const std::vector<Endpoint> endpoints = {
     {"/healthz", false},
     {"/readyz", false},
     {"/api/v1/secure-channel/status", true},
+    {"/api/v1/secure-channel/status/enhanced", false},
     {"/api/v1/secure-channel/health", true},
     {"/api/v1/secure-channel/connections", true},
     {"/api/v1/secure-channel/connections/{id}", true},
