@@ -18,6 +18,8 @@
 #include <optional>
 #include <vector>
 
+#include <unistd.h>
+
 namespace scpool {
 namespace {
 
@@ -132,6 +134,24 @@ int run_request(const RequestOptions& options) {
   std::optional<HttpResponse> last_response;
   const auto begin = std::chrono::steady_clock::now();
 
+  // A live progress line on stderr when a person watches it (stdout may be piped on).
+  const bool show_progress = options.count > 1 && ::isatty(STDERR_FILENO) == 1;
+  std::size_t failed = 0;
+  auto last_progress = begin;
+  const auto report_progress = [&](bool final) {
+    if (final) {
+      fmt::print(stderr, "\r\x1b[K");  // the summary replaces it
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_progress < std::chrono::milliseconds(200)) return;
+    last_progress = now;
+    const double elapsed = std::chrono::duration<double>(now - begin).count();
+    // As in the summary: no rate while every request failed.
+    const std::string rate = failed == finished ? "" : fmt::format(", {:.0f}/s", static_cast<double>(finished) / elapsed);
+    fmt::print(stderr, "\r\x1b[K{}/{} requests{}, {} errors", finished, options.count, rate, failed);
+  };
+
   std::function<void()> start_one = [&] {
     if (started == options.count) return;
     ++started;
@@ -144,10 +164,12 @@ int run_request(const RequestOptions& options) {
         const ConnectFailure failure = pool->last_connect_failure();
         if (ec.category() == securechannel_category() && !failure.tls.empty()) reason += ": " + failure.tls.describe();
         ++errors[reason];
+        ++failed;
       } else {
         ++statuses[response.result_int()];
         last_response = std::move(response);
       }
+      if (show_progress) report_progress(finished == options.count);
       if (finished == options.count) {
         // Nothing else to do: close the connections and let io.run() return (the pool's timers
         // would keep it running otherwise).
@@ -175,9 +197,14 @@ int run_request(const RequestOptions& options) {
     }
     fmt::print("{}", last_response->body());
   } else {
-    fmt::print("{} requests in {:.3f} s ({:.0f}/s) over {}, concurrency {}\n", finished, seconds,
-               static_cast<double>(finished) / seconds,
-               stats.protocol == HttpProtocol::http2 ? "HTTP/2" : "HTTP/1.1", options.concurrency);
+    if (failed == finished) {
+      // No rate: requests that all failed (often at once) would show as a flattering figure.
+      fmt::print("{} requests in {:.3f} s, all failed, concurrency {}\n", finished, seconds, options.concurrency);
+    } else {
+      fmt::print("{} requests in {:.3f} s ({:.0f}/s) over {}, concurrency {}\n", finished, seconds,
+                 static_cast<double>(finished) / seconds,
+                 stats.protocol == HttpProtocol::http2 ? "HTTP/2" : "HTTP/1.1", options.concurrency);
+    }
     for (const auto& [status, count] : statuses) fmt::print("  status {}: {}\n", status, count);
     fmt::print("time per request: p50 {:.3f} ms, p95 {:.3f} ms, max {:.3f} ms\n", percentile_ms(timings_ms, 0.5),
                percentile_ms(timings_ms, 0.95), percentile_ms(timings_ms, 1.0));
