@@ -1,0 +1,381 @@
+#include "daemon/http_forward_session.hpp"
+
+#include "daemon/daemon_log.hpp"
+#include "daemon/forwarded_message.hpp"
+#include "daemon/upstream_error_response.hpp"
+#include "securechannel/error.hpp"
+#include "securechannel/http_client.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+namespace securechannel::daemon {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+// After a final response that closes the connection we shut down our side and read (and drop)
+// until the client closes: closing with its unread bytes (a pipelined request) still queued
+// would make the kernel send a reset, which can destroy our response before the client reads
+// it. A client that never closes gets this long.
+constexpr std::chrono::seconds linger_limit{2};
+
+// Room for one full header plus the start of the next read; the parser's header_limit decides
+// first, this only bounds what one connection can make us buffer outside the body.
+constexpr std::size_t buffer_slack = 4096;
+
+constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Errors that mean the client went away (or never said anything): no one to answer.
+bool client_gone(const error_code& error) {
+  return error == http::error::end_of_stream || error == http::error::partial_message ||
+         error.category() != http::make_error_code(http::error::end_of_stream).category();
+}
+
+std::uint32_t parser_limit(std::size_t limit) {
+  return static_cast<std::uint32_t>(std::min<std::size_t>(limit, std::numeric_limits<std::uint32_t>::max()));
+}
+
+// "host" or "host:port" as a Host header carries it; the pool's config has both parts.
+std::string pool_authority(const HttpClient& client) {
+  const PoolConfig& config = client.pool()->config();
+  const bool v6 = config.host.find(':') != std::string::npos;
+  const std::string host = v6 ? "[" + config.host + "]" : config.host;
+  return config.port == "443" ? host : host + ":" + config.port;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ForwardContext
+
+ForwardContext::ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<HttpClient> http_client)
+    : options(std::move(listener_options)),
+      client(std::move(http_client)),
+      upstream_authority(options.upstream_authority.empty() ? pool_authority(*client) : options.upstream_authority),
+      pool_name(client->pool()->config().metric_namespace) {}
+
+void ForwardContext::track(const std::shared_ptr<HttpForwardSession>& session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.emplace(session.get(), session);
+}
+
+void ForwardContext::forget(const HttpForwardSession* session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(session);
+}
+
+std::vector<std::shared_ptr<HttpForwardSession>> ForwardContext::open_sessions() {
+  std::vector<std::shared_ptr<HttpForwardSession>> open;
+  std::lock_guard lock(sessions_mutex_);
+  for (const auto& [address, session] : sessions_) {
+    if (auto alive = session.lock()) open.push_back(std::move(alive));
+  }
+  return open;
+}
+
+// Outside the lock: the last reference may go with `open`, and a session's destructor calls forget().
+void ForwardContext::drain_all() {
+  for (const auto& session : open_sessions()) session->drain();
+}
+
+void ForwardContext::close_all() {
+  for (const auto& session : open_sessions()) session->close();
+}
+
+void ForwardContext::release_slot() {
+  open_connections.fetch_sub(1);
+  if (slot_released) slot_released();
+}
+
+void ForwardContext::count_response(unsigned status) noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  if (status >= 500) {
+    responses_5xx.fetch_add(1, relaxed);
+  } else if (status >= 400) {
+    responses_4xx.fetch_add(1, relaxed);
+  } else if (status >= 300) {
+    responses_3xx.fetch_add(1, relaxed);
+  } else if (status >= 200) {
+    responses_2xx.fetch_add(1, relaxed);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpForwardSession
+
+HttpForwardSession::HttpForwardSession(asio::ip::tcp::socket socket, std::shared_ptr<ForwardContext> context,
+                                       std::uint64_t connection_id)
+    : stream_(std::move(socket)),
+      header_deadline_(stream_.get_executor()),
+      context_(std::move(context)),
+      connection_id_(connection_id),
+      buffer_(context_->options.limits.max_header_bytes + buffer_slack) {
+  error_code ignored;
+  const auto peer = stream_.socket().remote_endpoint(ignored);
+  peer_address_ = peer.address().to_string();
+}
+
+HttpForwardSession::~HttpForwardSession() {
+  // Normally Closed by now; not when the io_context was destroyed with our handlers pending.
+  if (state_ != State::Closed) context_->release_slot();
+  context_->forget(this);
+}
+
+void HttpForwardSession::start() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ != State::Starting) return;  // closed before it started
+    self->read_next_request();
+  });
+}
+
+void HttpForwardSession::close() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+}
+
+void HttpForwardSession::drain() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->draining_ = true;
+    switch (self->state_) {
+      case State::Starting:
+      case State::AwaitingRequest:
+        return self->close_now();
+      case State::ReadingHeader:
+        // Nothing of a request has arrived yet: there is nothing in flight to finish.
+        if (self->buffer_.size() == 0 && !self->parser_->got_some()) self->close_now();
+        return;
+      case State::ReadingBody:
+      case State::Forwarding:
+      case State::Writing:
+      case State::Lingering:
+      case State::Closed:
+        return;  // the response (if any) is written, then the connection closes
+    }
+  });
+}
+
+void HttpForwardSession::transition(State next) {
+  switch (next) {
+    case State::Starting:
+    case State::AwaitingRequest:
+    case State::ReadingHeader:
+    case State::ReadingBody:
+    case State::Forwarding:
+    case State::Writing:
+    case State::Lingering:
+      break;
+    case State::Closed:
+      // The slot is free as soon as the socket is, not when the last handler has unwound.
+      if (state_ != State::Closed) context_->release_slot();
+      break;
+  }
+  state_ = next;
+}
+
+void HttpForwardSession::read_next_request() {
+  if (draining_) return close_now();
+  // A new connection, or bytes of the next request already buffered: the header clock runs now.
+  if (first_request_ || buffer_.size() > 0) return read_header();
+  transition(State::AwaitingRequest);
+  stream_.expires_after(context_->options.limits.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t bytes) {
+    if (self->state_ == State::Closed) return;
+    // Idle timeout (the stream has closed the socket), the client closed, or a reset: no answer.
+    if (error) return self->close_now();
+    self->buffer_.commit(bytes);
+    self->read_header();
+  });
+}
+
+void HttpForwardSession::read_header() {
+  transition(State::ReadingHeader);
+  first_request_ = false;
+  header_timed_out_ = false;
+  parser_.emplace();
+  parser_->header_limit(parser_limit(context_->options.limits.max_header_bytes));
+  parser_->body_limit(context_->options.limits.max_body_bytes);
+  stream_.expires_never();
+  header_deadline_.expires_after(context_->options.limits.header_timeout);
+  header_deadline_.async_wait([self = shared_from_this(), generation = ++header_generation_](error_code error) {
+    self->on_header_deadline(error, generation);
+  });
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](error_code error, std::size_t) { self->on_header(error); });
+}
+
+void HttpForwardSession::on_header_deadline(const error_code& error, std::uint64_t generation) {
+  // Cancelled, or already past this header (its completion may have been queued with success).
+  if (error || generation != header_generation_ || state_ != State::ReadingHeader) return;
+  header_timed_out_ = true;
+  error_code ignored;
+  stream_.socket().cancel(ignored);  // the read completes with operation_aborted; on_header answers 408
+}
+
+void HttpForwardSession::on_header(const error_code& error) {
+  if (state_ == State::Closed) return;
+  header_deadline_.cancel();
+  if (!error) return check_request();
+  if (header_timed_out_) return reject(408, "request_timeout", "request header not received in time");
+  if (error == http::error::header_limit || error == http::error::buffer_overflow) {
+    return reject(431, "request_header_fields_too_large", "request header is larger than the limit");
+  }
+  // A Content-Length above the body limit is refused by the parser as soon as it reads the header.
+  if (error == http::error::body_limit) {
+    return reject(413, "content_too_large", "request body is larger than the limit");
+  }
+  if (client_gone(error)) return close_now();
+  reject(400, "bad_request", "malformed request: " + error.message());
+}
+
+void HttpForwardSession::check_request() {
+  context_->requests.fetch_add(1, std::memory_order_relaxed);
+  const auto& request = parser_->get();
+  head_request_ = request.method() == http::verb::head;
+  // A tunnel is not a request/response exchange: the HttpClient cannot carry it (yet).
+  if (request.method() == http::verb::connect || request.find(http::field::upgrade) != request.end()) {
+    return reject(501, "not_implemented", "CONNECT and Upgrade (WebSocket) are not forwarded by this listener");
+  }
+  if (parser_->is_done()) return forward();
+  transition(State::ReadingBody);
+  // curl and others wait (a second or so) for this before they send a large body.
+  const auto expect = request.find(http::field::expect);
+  if (expect == request.end() || !boost::beast::iequals(expect->value(), "100-continue")) return read_body();
+  stream_.expires_after(context_->options.limits.idle_timeout);
+  asio::async_write(stream_, asio::buffer(continue_response.data(), continue_response.size()),
+                    [self = shared_from_this()](error_code write_error, std::size_t) {
+                      if (self->state_ == State::Closed) return;
+                      if (write_error) return self->close_now();
+                      self->read_body();
+                    });
+}
+
+void HttpForwardSession::read_body() {
+  // One deadline for the whole body: a client trickling bytes cannot hold the slot for longer.
+  stream_.expires_after(context_->options.limits.idle_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](error_code error, std::size_t) { self->on_body(error); });
+}
+
+void HttpForwardSession::on_body(const error_code& error) {
+  if (state_ == State::Closed) return;
+  if (!error) return forward();
+  if (error == http::error::body_limit) {
+    return reject(413, "content_too_large", "request body is larger than the limit");
+  }
+  if (client_gone(error)) return close_now();  // including the deadline: the stream closed the socket
+  reject(400, "bad_request", "malformed request body: " + error.message());
+}
+
+void HttpForwardSession::forward() {
+  transition(State::Forwarding);
+  HttpRequest local = parser_->release();
+  parser_.reset();
+  keep_alive_requested_ = local.version() >= 11 && local.keep_alive();
+  const std::string_view target = local.target();
+  request_line_ = fmt::format("{} {}", local.method_string(), target.substr(0, target.find('?')));
+  HttpRequest upstream = make_upstream_request(std::move(local), {.authority = context_->upstream_authority,
+                                                                  .add_forwarded_headers = context_->options.add_forwarded_headers,
+                                                                  .client_address = peer_address_});
+  HttpRequestOptions options;
+  options.timeout = context_->options.request_timeout;
+  // The handler runs on this connection's strand; it holds the session until the exchange ends,
+  // even when the local client has gone (the upstream request is not cancelled: HTTP/2 streams
+  // of other connections share its connection, and the timeout bounds it).
+  context_->client->async_request(
+      std::move(upstream), std::move(options),
+      asio::bind_executor(stream_.get_executor(), [self = shared_from_this()](error_code error, HttpResponse response) {
+        self->on_upstream_response(error, std::move(response));
+      }));
+}
+
+void HttpForwardSession::on_upstream_response(const error_code& error, HttpResponse&& response) {
+  if (state_ == State::Closed) return;
+  const AfterResponse after =
+      keep_alive_requested_ && !draining_ && !further_request_arrived() ? AfterResponse::KeepAlive : AfterResponse::Close;
+  if (!error) return respond(make_local_response(std::move(response), head_request_, after == AfterResponse::KeepAlive),
+                             after);
+  context_->upstream_errors.fetch_add(1, std::memory_order_relaxed);
+  HttpResponse answer = upstream_error_response(error);
+  log_pool(spdlog::level::warn, context_->pool_name, 0,
+           fmt::format("http listener: {} from {} (local connection {}): upstream error {}: {}; answered {}",
+                       request_line_, peer_address_, connection_id_, error_kind(error), error.message(),
+                       answer.result_int()));
+  respond(std::move(answer), after);
+}
+
+void HttpForwardSession::reject(unsigned status, std::string_view error, std::string_view message) {
+  context_->rejected.fetch_add(1, std::memory_order_relaxed);
+  respond(json_error_response(status, error, message), AfterResponse::Close);
+}
+
+void HttpForwardSession::respond(HttpResponse response, AfterResponse after) {
+  transition(State::Writing);
+  after_response_ = after;
+  response_ = std::move(response);
+  // HEAD: our own answers keep GET's Content-Length and drop the body (forwarded ones have none).
+  if (head_request_) response_.body().clear();
+  response_.keep_alive(after == AfterResponse::KeepAlive);
+  stream_.expires_after(context_->options.limits.idle_timeout);
+  http::async_write(stream_, response_,
+                    [self = shared_from_this()](error_code error, std::size_t) { self->on_written(error); });
+}
+
+void HttpForwardSession::on_written(const error_code& error) {
+  if (state_ == State::Closed) return;
+  if (error) return close_now();
+  context_->count_response(response_.result_int());
+  response_ = {};
+  head_request_ = false;
+  if (after_response_ == AfterResponse::KeepAlive && !draining_) return read_next_request();
+  linger();
+}
+
+bool HttpForwardSession::further_request_arrived() {
+  // Bytes after the request in our buffer, or in the socket's receive queue: a pipelined request.
+  // Checked without reading, so no read is pending while the response is written.
+  error_code ignored;
+  return buffer_.size() > 0 || stream_.socket().available(ignored) > 0;
+}
+
+void HttpForwardSession::linger() {
+  transition(State::Lingering);
+  error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(linger_limit);
+  discard_until_closed();
+}
+
+void HttpForwardSession::discard_until_closed() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t) {
+    if (self->state_ == State::Closed) return;
+    if (error) return self->close_now();  // the client closed, or linger_limit passed
+    self->discard_until_closed();
+  });
+}
+
+void HttpForwardSession::close_now() {
+  if (state_ == State::Closed) return;
+  header_deadline_.cancel();
+  stream_.close();
+  // After the close, so that open_connections == 0 means every socket is closed.
+  transition(State::Closed);
+}
+
+}  // namespace securechannel::daemon

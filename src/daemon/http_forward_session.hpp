@@ -1,0 +1,143 @@
+// One local connection of the http listener: reads a request (header, then body, each within its
+// limits), forwards it through the HttpClient, writes the response back, and keeps the connection
+// alive or closes it. Every operation runs on the connection's own strand; every wait on the
+// local client has a deadline, and the upstream exchange has the request timeout.
+//
+// Timeouts: the header deadline is a timer of our own that cancels the read, because
+// beast::tcp_stream closes the socket when its deadline passes and a 408 could no longer be sent
+// (MonitoringSession does the same). The idle, body, write and linger deadlines are the
+// tcp_stream's: closing is what they should do.
+#pragma once
+
+#include "daemon/http_forward_listener.hpp"
+#include "securechannel/http_message.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace securechannel::daemon {
+
+class HttpForwardSession;
+
+// What the connections of one listener share. Lives as long as the listener or its last connection.
+struct ForwardContext {
+  ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<HttpClient> http_client);
+
+  // Tracked weakly so that a drain can reach them; each session removes itself when destroyed.
+  void track(const std::shared_ptr<HttpForwardSession>& session);
+  void forget(const HttpForwardSession* session);
+  // Calls drain() or close() on every open session (outside the lock).
+  void drain_all();
+  void close_all();
+
+  // A session's socket closed: its slot is free. Tells the listener, which resumes accepting
+  // (or finishes a drain).
+  void release_slot();
+  void count_response(unsigned status) noexcept;
+
+  const HttpForwardOptions options;
+  const std::shared_ptr<HttpClient> client;
+  const std::string upstream_authority;  // options.upstream_authority or the pool's endpoint
+  const std::string pool_name;           // the pool's metric namespace, for the log
+  // Set by the listener before it accepts anything; called after every release_slot().
+  std::function<void()> slot_released;
+
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::size_t> open_connections{0};  // the listener checks it against max_connections
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> responses_2xx{0};
+  std::atomic<std::uint64_t> responses_3xx{0};
+  std::atomic<std::uint64_t> responses_4xx{0};
+  std::atomic<std::uint64_t> responses_5xx{0};
+  std::atomic<std::uint64_t> upstream_errors{0};
+  std::atomic<std::uint64_t> rejected{0};
+
+ private:
+  std::vector<std::shared_ptr<HttpForwardSession>> open_sessions();
+
+  std::mutex sessions_mutex_;
+  std::unordered_map<const HttpForwardSession*, std::weak_ptr<HttpForwardSession>> sessions_;
+};
+
+class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSession> {
+ public:
+  // `socket` must use its own strand (the acceptor hands out sockets on make_strand()). The
+  // session holds one of the listener's max_connections slots until its socket closes.
+  HttpForwardSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ForwardContext> context,
+                     std::uint64_t connection_id);
+  ~HttpForwardSession();
+  HttpForwardSession(const HttpForwardSession&) = delete;
+  HttpForwardSession& operator=(const HttpForwardSession&) = delete;
+
+  void start();
+  // From any thread, on the connection's strand: close() at once; drain() closes an idle
+  // connection at once and a busy one after its response.
+  void close();
+  void drain();
+
+ private:
+  enum class State {
+    Starting,         // constructed, start() not yet run on the strand
+    AwaitingRequest,  // keep-alive: waiting up to idle_timeout for the next request's first byte
+    ReadingHeader,    // a request has begun (or the connection is new): header due within header_timeout
+    ReadingBody,      // header accepted; the body arrives with no pause longer than idle_timeout
+    Forwarding,       // the request is with the HttpClient; nothing is read from the local client
+    Writing,          // a response is being written, with no pause longer than idle_timeout
+    Lingering,        // our side is shut down; discarding what the client still sends until it closes
+    Closed,           // socket closed; pending handlers only unwind
+  };
+  enum class AfterResponse { KeepAlive, Close };
+
+  void transition(State next);
+  void read_next_request();
+  void read_header();
+  void on_header_deadline(const boost::system::error_code& error, std::uint64_t generation);
+  void on_header(const boost::system::error_code& error);
+  void check_request();
+  void read_body();
+  void on_body(const boost::system::error_code& error);
+  void forward();
+  void on_upstream_response(const boost::system::error_code& error, HttpResponse&& response);
+  // Our own 4xx/501: the request is not forwarded and the connection closes after the answer.
+  void reject(unsigned status, std::string_view error, std::string_view message);
+  void respond(HttpResponse response, AfterResponse after);
+  void on_written(const boost::system::error_code& error);
+  bool further_request_arrived();
+  void linger();
+  void discard_until_closed();
+  void close_now();
+
+  boost::beast::tcp_stream stream_;
+  boost::asio::steady_timer header_deadline_;
+  std::shared_ptr<ForwardContext> context_;
+  const std::uint64_t connection_id_;
+  std::string peer_address_;  // for X-Forwarded-For and the log
+  State state_ = State::Starting;
+  bool first_request_ = true;
+  bool header_timed_out_ = false;
+  bool draining_ = false;
+  bool head_request_ = false;
+  bool keep_alive_requested_ = false;  // the local request allows keep-alive (HTTP/1.1, no close)
+  std::uint64_t header_generation_ = 0;  // tells a stale deadline from the current one
+  AfterResponse after_response_ = AfterResponse::Close;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::string request_line_;  // "GET /path" (no query: it is the client's), for the log
+  HttpResponse response_;
+};
+
+}  // namespace securechannel::daemon
