@@ -57,7 +57,7 @@ class HttpForwardListenerTest : public testing::NginxHttpTest {
     if (!pool) pool = builder(std::move(alpn)).with_max_connections(max_connections).build(io.executor());
     client = std::make_shared<HttpClient>(pool);
     boost::system::error_code error;
-    listener = HttpForwardListener::create(io.executor(), std::move(listener_options), client, error);
+    listener = HttpForwardListener::create(listener_threads.executor(), std::move(listener_options), client, error);
     ASSERT_TRUE(listener) << error.message();
     listener->start();
   }
@@ -72,6 +72,9 @@ class HttpForwardListenerTest : public testing::NginxHttpTest {
     }
   }
 
+  // The local connections run on two threads of their own, so that their strands matter; the
+  // pool and the HttpClient on the fixture's `io`, as in the daemon they share one io_context.
+  testing::IoThread listener_threads{2};
   std::shared_ptr<SecureChannelPool> pool;
   std::shared_ptr<HttpClient> client;
   std::shared_ptr<HttpForwardListener> listener;
@@ -195,7 +198,9 @@ TEST_F(HttpForwardListenerTest, ThousandLocalClientsShareFourHttp2Connections) {
   EXPECT_LE(pool->stats().connections_created, 4u);
   EXPECT_GE(stats.requests, std::uint64_t{clients * requests_each});
   EXPECT_EQ(listener->stats().connections_accepted, std::uint64_t{clients});
-  EXPECT_EQ(listener->stats().responses_2xx, std::uint64_t{clients * requests_each});
+  // Counted once the write has completed, which the client may see first.
+  EXPECT_TRUE(eventually([&] { return listener->stats().responses_2xx == std::uint64_t{clients * requests_each}; }))
+      << listener->stats().responses_2xx;
 }
 
 TEST_F(HttpForwardListenerTest, AnswersOversizedAndSlowRequestsItself) {
@@ -289,6 +294,36 @@ TEST_F(HttpForwardListenerTest, AnswersUpstreamFailuresWithJsonNamingTheError) {
   EXPECT_TRUE(seen.contains("connect_refused"));
   EXPECT_TRUE(seen.contains("circuit_open"));
   EXPECT_GE(listener->stats().upstream_errors, 2u);
+}
+
+TEST_F(HttpForwardListenerTest, AnswersAnUntrustedUpstreamWith502) {
+  start();
+  // The pool trusts another CA than the one that issued nginx's certificate.
+  const auto stranger = testing::CertificateAuthority::create();
+  pool = PoolBuilder(nginx->endpoint())
+             .with_system_trust_store(false)
+             .with_ca_file(stranger.ca_certificate_file().string())
+             .with_alpn({"h2"})
+             .build(io.executor());
+  open();
+  HttpTestConnection local(port());
+  HttpTestReply reply = local.get("/");
+  EXPECT_EQ(reply.result_int(), 502);
+  EXPECT_EQ(error_name_of(reply), "certificate_verify_failed");
+  EXPECT_TRUE(reply.keep_alive());  // an upstream failure is an answer like any other
+}
+
+TEST_F(HttpForwardListenerTest, AnswersAnUpstreamTooSlowWith504) {
+  options.generated_file_bytes = 100'000;  // /slow: far longer than the request timeout
+  start();
+  HttpForwardOptions listener_options;
+  listener_options.request_timeout = 300ms;
+  open(listener_options);
+  HttpTestConnection local(port());
+  HttpTestReply reply = local.get("/slow");
+  EXPECT_EQ(reply.result_int(), 504);
+  EXPECT_EQ(error_name_of(reply), "request_timeout");
+  EXPECT_EQ(local.get("/").result_int(), 200);  // the connection carries on
 }
 
 TEST(HttpForwardErrors, MapsEachUpstreamErrorToItsStatus) {
