@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <utility>
 
@@ -115,6 +116,24 @@ void ForwardContext::count_response(unsigned status) noexcept {
   } else if (status >= 200) {
     responses_2xx.fetch_add(1, relaxed);
   }
+}
+
+bool ForwardContext::may_log_upstream_error(std::uint64_t& suppressed) noexcept {
+  constexpr std::int64_t interval_ns = 1'000'000'000;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t last = last_upstream_log_ns_.load(std::memory_order_relaxed);
+  // Only the thread that moves the mark forward logs; the others count themselves as suppressed.
+  if (last != std::numeric_limits<std::int64_t>::min() && now - last < interval_ns) {
+    unlogged_upstream_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!last_upstream_log_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    unlogged_upstream_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  suppressed = unlogged_upstream_errors_.exchange(0, std::memory_order_relaxed);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,10 +331,13 @@ void HttpForwardSession::on_upstream_response(const error_code& error, HttpRespo
                              after);
   context_->upstream_errors.fetch_add(1, std::memory_order_relaxed);
   HttpResponse answer = upstream_error_response(error);
-  log_pool(spdlog::level::warn, context_->pool_name, 0,
-           fmt::format("http listener: {} from {} (local connection {}): upstream error {}: {}; answered {}",
-                       request_line_, peer_address_, connection_id_, error_kind(error), error.message(),
-                       answer.result_int()));
+  if (std::uint64_t suppressed = 0; context_->may_log_upstream_error(suppressed)) {
+    log_pool(spdlog::level::warn, context_->pool_name, 0,
+             fmt::format("http listener: {} from {} (local connection {}): upstream error {}: {}; answered {}{}",
+                         request_line_, peer_address_, connection_id_, error_kind(error), error.message(),
+                         answer.result_int(),
+                         suppressed == 0 ? "" : fmt::format(" ({} more upstream errors since the last line)", suppressed)));
+  }
   respond(std::move(answer), after);
 }
 

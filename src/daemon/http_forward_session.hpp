@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,10 @@ struct ForwardContext {
   // (or finishes a drain).
   void release_slot();
   void count_response(unsigned status) noexcept;
+  // At most one warning a second for failed upstream exchanges: a down upstream fails every
+  // request, and thousands of identical lines a second would bury everything else. Returns
+  // whether to log now, and in `suppressed` how many failures went unlogged since the last line.
+  bool may_log_upstream_error(std::uint64_t& suppressed) noexcept;
 
   const HttpForwardOptions options;
   const std::shared_ptr<HttpClient> client;
@@ -68,6 +73,9 @@ struct ForwardContext {
 
  private:
   std::vector<std::shared_ptr<HttpForwardSession>> open_sessions();
+
+  std::atomic<std::int64_t> last_upstream_log_ns_{std::numeric_limits<std::int64_t>::min()};
+  std::atomic<std::uint64_t> unlogged_upstream_errors_{0};
 
   std::mutex sessions_mutex_;
   std::unordered_map<const HttpForwardSession*, std::weak_ptr<HttpForwardSession>> sessions_;

@@ -6,6 +6,7 @@
 #include "daemon/http_forward_listener.hpp"
 #include "daemon/http_forward_metrics.hpp"
 #include "daemon/upstream_error_response.hpp"
+#include "captured_log.hpp"
 #include "http_test_client.hpp"
 #include "nginx_http_test.hpp"
 #include "testing/process_info.hpp"
@@ -277,6 +278,7 @@ TEST_F(HttpForwardListenerTest, AnswersUpstreamFailuresWithJsonNamingTheError) {
              .with_reconnect_backoff(1ms, 10ms)
              .build(io.executor());
   open();
+  testing::CapturedLog log;
   std::set<std::string> seen;
   for (int i = 0; i < 20 && !seen.contains("circuit_open"); ++i) {
     HttpTestConnection local(port());
@@ -294,6 +296,13 @@ TEST_F(HttpForwardListenerTest, AnswersUpstreamFailuresWithJsonNamingTheError) {
   EXPECT_TRUE(seen.contains("connect_refused"));
   EXPECT_TRUE(seen.contains("circuit_open"));
   EXPECT_GE(listener->stats().upstream_errors, 2u);
+  // A warning naming the error, and not one per failure (at most one a second).
+  const std::string text = log.text();
+  EXPECT_NE(text.find("upstream error connect_refused"), std::string::npos) << text;
+  std::size_t lines = 0;
+  for (auto at = text.find("http listener:"); at != std::string::npos; at = text.find("http listener:", at + 1)) ++lines;
+  EXPECT_GE(lines, 1u);
+  EXPECT_LE(lines, 2u) << text;
 }
 
 TEST_F(HttpForwardListenerTest, AnswersAnUntrustedUpstreamWith502) {
