@@ -80,7 +80,8 @@ struct HttpForwardOptions {
 struct HttpForwardStats {
   std::uint64_t connections_accepted = 0;
   std::size_t active_connections = 0;  // local connections whose socket is open now
-  std::uint64_t requests = 0;          // complete local requests read (forwarded or refused)
+  std::uint64_t requests = 0;          // local requests whose header was accepted (then forwarded, or
+                                       // refused: 501, or 413 for a chunked body over the limit)
   // Final responses written completely to local clients, by status class.
   std::uint64_t responses_2xx = 0;
   std::uint64_t responses_3xx = 0;
