@@ -41,8 +41,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -50,10 +48,14 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace securechannel {
 class HttpClient;
+}
+
+namespace securechannel::daemon {
+class LocalAcceptor;
+class UpstreamGroup;
 }
 
 namespace securechannel::daemon {
@@ -89,6 +91,8 @@ struct HttpForwardStats {
   std::uint64_t responses_5xx = 0;
   std::uint64_t upstream_errors = 0;  // exchanges that failed upstream (answered 502/503/504)
   std::uint64_t rejected = 0;         // our own 4xx and 501: the request was never forwarded
+  std::uint64_t retries = 0;          // idempotent requests sent again to another endpoint
+  std::uint64_t accept_pauses = 0;    // times accepting paused at max_connections
 };
 
 class HttpForwardListener : public std::enable_shared_from_this<HttpForwardListener> {
@@ -98,14 +102,18 @@ class HttpForwardListener : public std::enable_shared_from_this<HttpForwardListe
   using executor_type = boost::asio::any_io_executor;
 
   // Binds and listens at once, so that local_endpoint() is known and bind errors surface here:
-  // returns nullptr with `error` set (address_in_use, invalid_argument for a bad host, a null
-  // client or a zero limit). Accepts nothing until start().
+  // returns nullptr with `error` set (address_in_use, invalid_argument for a bad host, a group
+  // without endpoints or an endpoint without an HttpClient, a zero limit). Accepts nothing until
+  // start().
+  static std::shared_ptr<HttpForwardListener> create(executor_type executor, HttpForwardOptions options,
+                                                     std::shared_ptr<UpstreamGroup> upstreams,
+                                                     boost::system::error_code& error);
+  // One endpoint: its client's pool.
   static std::shared_ptr<HttpForwardListener> create(executor_type executor, HttpForwardOptions options,
                                                      std::shared_ptr<HttpClient> client,
                                                      boost::system::error_code& error);
 
-  HttpForwardListener(PrivateTag, executor_type executor, HttpForwardOptions options,
-                      std::shared_ptr<HttpClient> client);
+  HttpForwardListener(PrivateTag, std::shared_ptr<LocalAcceptor> acceptor, std::shared_ptr<ForwardContext> context);
   ~HttpForwardListener();
   HttpForwardListener(const HttpForwardListener&) = delete;
   HttpForwardListener& operator=(const HttpForwardListener&) = delete;
@@ -122,29 +130,11 @@ class HttpForwardListener : public std::enable_shared_from_this<HttpForwardListe
   // runs then too.
   void async_drain(std::chrono::milliseconds grace, std::function<void()> done);
 
-  boost::asio::ip::tcp::endpoint local_endpoint() const noexcept { return local_endpoint_; }
+  boost::asio::ip::tcp::endpoint local_endpoint() const noexcept;
   HttpForwardStats stats() const noexcept;
-  executor_type get_executor() const noexcept { return executor_; }
 
  private:
-  boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& endpoint);
-  void accept_next();
-  void on_accept(const boost::system::error_code& error, boost::asio::ip::tcp::socket socket);
-  void on_slot_released();  // on the strand, after a connection closed
-  void stop_accepting_on_strand();
-  void finish_drain_if_empty();
-
-  executor_type executor_;
-  boost::asio::strand<executor_type> strand_;  // the acceptor and the fields below
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer accept_retry_;  // pause after an accept error such as EMFILE
-  boost::asio::steady_timer drain_deadline_;
-  boost::asio::ip::tcp::endpoint local_endpoint_;
-  bool accepting_ = false;
-  bool stopped_ = false;        // the acceptor is closed for good
-  bool accept_paused_ = false;  // at max_connections: no accept pending until a slot frees
-  bool draining_ = false;
-  std::vector<std::function<void()>> drain_done_;  // emptied when the drain completes
+  std::shared_ptr<LocalAcceptor> acceptor_;
   // Shared with the connections, which may outlive this object by a few handlers.
   std::shared_ptr<ForwardContext> context_;
 };

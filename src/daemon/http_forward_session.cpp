@@ -2,6 +2,7 @@
 
 #include "daemon/daemon_log.hpp"
 #include "daemon/forwarded_message.hpp"
+#include "daemon/local_acceptor.hpp"
 #include "daemon/upstream_error_response.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/http_client.hpp"
@@ -53,9 +54,10 @@ std::uint32_t parser_limit(std::size_t limit) {
   return static_cast<std::uint32_t>(std::min<std::size_t>(limit, std::numeric_limits<std::uint32_t>::max()));
 }
 
-// "host" or "host:port" as a Host header carries it; the pool's config has both parts.
-std::string pool_authority(const HttpClient& client) {
-  const PoolConfig& config = client.pool()->config();
+// "host" or "host:port" as a Host header carries it; the pool's config has both parts. A group
+// of several endpoints serves one site: the first endpoint's name stands for it.
+std::string pool_authority(const UpstreamGroup& group) {
+  const PoolConfig& config = group.members().front().pool->config();
   const bool v6 = config.host.find(':') != std::string::npos;
   const std::string host = v6 ? "[" + config.host + "]" : config.host;
   return config.port == "443" ? host : host + ":" + config.port;
@@ -66,11 +68,11 @@ std::string pool_authority(const HttpClient& client) {
 // ---------------------------------------------------------------------------------------------
 // ForwardContext
 
-ForwardContext::ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<HttpClient> http_client)
+ForwardContext::ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<UpstreamGroup> group)
     : options(std::move(listener_options)),
-      client(std::move(http_client)),
-      upstream_authority(options.upstream_authority.empty() ? pool_authority(*client) : options.upstream_authority),
-      pool_name(client->pool()->config().metric_namespace) {}
+      upstreams(std::move(group)),
+      upstream_authority(options.upstream_authority.empty() ? pool_authority(*upstreams) : options.upstream_authority),
+      pool_name(upstreams->name()) {}
 
 void ForwardContext::track(const std::shared_ptr<HttpForwardSession>& session) {
   std::lock_guard lock(sessions_mutex_);
@@ -101,8 +103,7 @@ void ForwardContext::close_all() {
 }
 
 void ForwardContext::release_slot() {
-  open_connections.fetch_sub(1);
-  if (slot_released) slot_released();
+  if (auto live = acceptor.lock()) live->connection_closed();
 }
 
 void ForwardContext::count_response(unsigned status) noexcept {
@@ -308,23 +309,55 @@ void HttpForwardSession::forward() {
   keep_alive_requested_ = local.version() >= 11 && local.keep_alive();
   const std::string_view target = local.target();
   request_line_ = fmt::format("{} {}", local.method_string(), target.substr(0, target.find('?')));
-  HttpRequest upstream = make_upstream_request(std::move(local), {.authority = context_->upstream_authority,
-                                                                  .add_forwarded_headers = context_->options.add_forwarded_headers,
-                                                                  .client_address = peer_address_});
+  upstream_request_ = std::make_shared<const HttpRequest>(make_upstream_request(
+      std::move(local), {.authority = context_->upstream_authority,
+                         .add_forwarded_headers = context_->options.add_forwarded_headers,
+                         .client_address = peer_address_}));
+  retried_ = false;
+  if (!send_upstream()) {
+    context_->upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    HttpResponse answer = no_endpoint_response();
+    const AfterResponse after = keep_alive_requested_ && !draining_ && !further_request_arrived()
+                                    ? AfterResponse::KeepAlive
+                                    : AfterResponse::Close;
+    answer.keep_alive(after == AfterResponse::KeepAlive);
+    respond(std::move(answer), after);
+  }
+}
+
+bool HttpForwardSession::send_upstream() {
+  pick_ = context_->upstreams->pick();
+  if (!pick_) return false;
   HttpRequestOptions options;
   options.timeout = context_->options.request_timeout;
   // The handler runs on this connection's strand; it holds the session until the exchange ends,
   // even when the local client has gone (the upstream request is not cancelled: HTTP/2 streams
   // of other connections share its connection, and the timeout bounds it).
-  context_->client->async_request(
-      std::move(upstream), std::move(options),
+  pick_.member->http_client->async_request(
+      upstream_request_, std::move(options),
       asio::bind_executor(stream_.get_executor(), [self = shared_from_this()](error_code error, HttpResponse response) {
         self->on_upstream_response(error, std::move(response));
       }));
+  return true;
+}
+
+bool HttpForwardSession::retry_elsewhere(const error_code& error) {
+  // Once, for a request that may be sent twice, after a failure that left no response begun,
+  // and only to another endpoint: the same one would most likely fail the same way.
+  if (retried_ || !is_idempotent(upstream_request_->method()) || !worth_another_endpoint(error)) return false;
+  if (context_->upstreams->members().size() < 2 && context_->upstreams->state().backup.empty()) return false;
+  retried_ = true;
+  if (!send_upstream()) return false;
+  context_->retries.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void HttpForwardSession::on_upstream_response(const error_code& error, HttpResponse&& response) {
+  const bool failed = error || response.result_int() >= 500;
+  context_->upstreams->report(pick_, failed ? UpstreamGroup::Outcome::failure : UpstreamGroup::Outcome::success);
+  pick_ = {};
   if (state_ == State::Closed) return;
+  if (error && retry_elsewhere(error)) return;
   const AfterResponse after =
       keep_alive_requested_ && !draining_ && !further_request_arrived() ? AfterResponse::KeepAlive : AfterResponse::Close;
   if (!error) return respond(make_local_response(std::move(response), head_request_, after == AfterResponse::KeepAlive),

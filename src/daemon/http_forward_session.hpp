@@ -10,6 +10,7 @@
 #pragma once
 
 #include "daemon/http_forward_listener.hpp"
+#include "daemon/upstream_group.hpp"
 #include "securechannel/http_message.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -36,7 +37,7 @@ class HttpForwardSession;
 
 // What the connections of one listener share. Lives as long as the listener or its last connection.
 struct ForwardContext {
-  ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<HttpClient> http_client);
+  ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<UpstreamGroup> group);
 
   // Tracked weakly so that a drain can reach them; each session removes itself when destroyed.
   void track(const std::shared_ptr<HttpForwardSession>& session);
@@ -45,7 +46,7 @@ struct ForwardContext {
   void drain_all();
   void close_all();
 
-  // A session's socket closed: its slot is free. Tells the listener, which resumes accepting
+  // A session's socket closed: its slot is free. Tells the acceptor, which resumes accepting
   // (or finishes a drain).
   void release_slot();
   void count_response(unsigned status) noexcept;
@@ -55,14 +56,13 @@ struct ForwardContext {
   bool may_log_upstream_error(std::uint64_t& suppressed) noexcept;
 
   const HttpForwardOptions options;
-  const std::shared_ptr<HttpClient> client;
-  const std::string upstream_authority;  // options.upstream_authority or the pool's endpoint
+  const std::shared_ptr<UpstreamGroup> upstreams;
+  const std::string upstream_authority;  // options.upstream_authority or the first endpoint
   const std::string pool_name;           // the pool's metric namespace, for the log
-  // Set by the listener before it accepts anything; called after every release_slot().
-  std::function<void()> slot_released;
+  std::weak_ptr<LocalAcceptor> acceptor;  // set before anything is accepted
 
-  std::atomic<std::uint64_t> connections_accepted{0};
-  std::atomic<std::size_t> open_connections{0};  // the listener checks it against max_connections
+  std::atomic<std::uint64_t> connections_accepted{0};  // numbers the connections for the log
+  std::atomic<std::uint64_t> retries{0};  // idempotent requests sent again to another endpoint
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> responses_2xx{0};
   std::atomic<std::uint64_t> responses_3xx{0};
@@ -119,7 +119,11 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   void read_body();
   void on_body(const boost::system::error_code& error);
   void forward();
+  // Sends the request to an endpoint the group picks; false when there is none to use.
+  bool send_upstream();
   void on_upstream_response(const boost::system::error_code& error, HttpResponse&& response);
+  // An idempotent request that failed before any response, sent once more to another endpoint.
+  bool retry_elsewhere(const boost::system::error_code& error);
   // Our own 4xx/501: the request is not forwarded and the connection closes after the answer.
   void reject(unsigned status, std::string_view error, std::string_view message);
   void respond(HttpResponse response, AfterResponse after);
@@ -134,6 +138,9 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   std::shared_ptr<ForwardContext> context_;
   const std::uint64_t connection_id_;
   std::string peer_address_;  // for X-Forwarded-For and the log
+  std::shared_ptr<const HttpRequest> upstream_request_;  // kept for a retry on another endpoint
+  UpstreamGroup::Pick pick_;
+  bool retried_ = false;
   State state_ = State::Starting;
   bool first_request_ = true;
   bool header_timed_out_ = false;

@@ -44,4 +44,39 @@ HttpResponse upstream_error_response(const boost::system::error_code& error) {
   return json_error_response(status, error_kind(error), message);
 }
 
+HttpResponse no_endpoint_response() {
+  return json_error_response(503, "no_endpoint",
+                             "every endpoint of the pool is ejected after failing, and no backup can serve");
+}
+
+bool worth_another_endpoint(const boost::system::error_code& error) noexcept {
+  if (error.category() != securechannel_category()) return true;  // I/O errors of that connection
+  switch (static_cast<errc>(error.value())) {
+    case errc::request_timeout:
+    case errc::invalid_request:
+    case errc::request_body_aborted:
+    case errc::response_body_aborted:
+    case errc::response_too_large:
+    case errc::response_headers_too_large:
+    case errc::shutting_down:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool is_idempotent(http::verb method) noexcept {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace securechannel::daemon

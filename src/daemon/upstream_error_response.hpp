@@ -24,5 +24,15 @@ unsigned upstream_error_status(const boost::system::error_code& error) noexcept;
 
 // json_error_response(upstream_error_status(error), error_kind(error), ...).
 HttpResponse upstream_error_response(const boost::system::error_code& error);
+// 503 no_endpoint: every endpoint of the pool (and of its backup) is ejected.
+HttpResponse no_endpoint_response();
+
+// Whether another endpoint may succeed where this error failed: not when the request's own time
+// is spent (request_timeout), the request itself is at fault (invalid_request, a body source
+// that failed), or the answer was too large. The response is held whole before it is written
+// locally, so nothing of a failed attempt has reached the client.
+bool worth_another_endpoint(const boost::system::error_code& error) noexcept;
+// GET, HEAD, OPTIONS, TRACE, PUT, DELETE (RFC 9110 9.2.2): sending one twice does no harm.
+bool is_idempotent(boost::beast::http::verb method) noexcept;
 
 }  // namespace securechannel::daemon

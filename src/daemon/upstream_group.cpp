@@ -24,6 +24,15 @@ UpstreamGroup::UpstreamGroup(std::string name, BalancingPolicy policy, OutlierDe
       detection_(detection),
       clock_(clock ? std::move(clock) : std::make_shared<SteadyClock>()) {}
 
+std::shared_ptr<UpstreamGroup> UpstreamGroup::single(std::shared_ptr<SecureChannelPool> pool,
+                                                     std::shared_ptr<HttpClient> http_client) {
+  const PoolConfig& config = pool->config();
+  auto group = std::make_shared<UpstreamGroup>(config.metric_namespace, BalancingPolicy::round_robin, OutlierDetection{},
+                                               config.clock);
+  group->add({std::move(pool), std::move(http_client), config.endpoint});
+  return group;
+}
+
 void UpstreamGroup::add(Member member) {
   std::lock_guard lock(mutex_);
   members_.push_back(std::move(member));
@@ -117,6 +126,9 @@ void UpstreamGroup::report(const Pick& pick, Outcome outcome) {
 }
 
 void UpstreamGroup::eject(std::size_t index, Clock::time_point now) {
+  // With one endpoint and no backup there is nowhere else to go: its own breaker answers, and
+  // callers see its error (circuit_open, connect_refused) rather than "no endpoint".
+  if (members_.size() < 2 && !backup_) return;
   const auto ejected = static_cast<std::size_t>(std::count_if(health_.begin(), health_.end(), [](const Health& h) { return h.ejected; }));
   const std::size_t allowed = std::max<std::size_t>(1, health_.size() * detection_.max_ejection_percent / 100);
   if (ejected >= allowed) return;

@@ -15,8 +15,9 @@
 // answers from an http listener's upstream) eject an endpoint for base_ejection_time × the
 // number of times it was ejected (capped at max_ejection_time). When that time is over, one
 // probe connection is made (acquire and give back): success readmits it, failure ejects it
-// again for longer. At most max_ejection_percent of the endpoints are ejected at once, except
-// that a group of one endpoint may eject it (so that its backup takes over).
+// again for longer. At most max_ejection_percent of the endpoints are ejected at once (at least
+// one). A group of one endpoint ejects it only when it has a backup to take over; without one,
+// its pool's circuit breaker answers for it.
 //
 // Thread-safe: pick() and report() may be called from any thread.
 #pragma once
@@ -89,6 +90,10 @@ class UpstreamGroup : public std::enable_shared_from_this<UpstreamGroup> {
                 std::shared_ptr<Clock> clock = nullptr);
   UpstreamGroup(const UpstreamGroup&) = delete;
   UpstreamGroup& operator=(const UpstreamGroup&) = delete;
+
+  // A group of one endpoint: a listener in front of one pool.
+  static std::shared_ptr<UpstreamGroup> single(std::shared_ptr<SecureChannelPool> pool,
+                                               std::shared_ptr<HttpClient> http_client = nullptr);
 
   void add(Member member);
   void set_backup(std::shared_ptr<UpstreamGroup> backup);

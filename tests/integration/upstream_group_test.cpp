@@ -91,15 +91,26 @@ TEST_F(UpstreamGroupTest, ConsecutiveFailuresEjectForAGrowingTimeAndAProbeReadmi
 }
 
 TEST_F(UpstreamGroupTest, ASuccessfulProbeReadmits) {
-  auto relay = group("relay", {upstream.server.endpoint()});
-  for (int i = 0; i < 3; ++i) use(*relay, Outcome::failure);
+  auto relay = group("relay", {upstream.server.endpoint(), closed});
+  for (int i = 0; i < 6; ++i) {  // failures reported on the echo server's turns only
+    const UpstreamGroup::Pick pick = relay->pick();
+    relay->report(pick, pick.member->endpoint == closed ? Outcome::success : Outcome::failure);
+  }
   ASSERT_TRUE(ejected(*relay, 0));
-  EXPECT_EQ(use(*relay, Outcome::success), "") << "nothing to use while the only endpoint is ejected";
+  EXPECT_EQ(use(*relay, Outcome::success), closed) << "the other endpoint serves meanwhile";
   clock->advance(10s);
-  use(*relay, Outcome::success);  // starts the probe; the endpoint is still out meanwhile
+  EXPECT_EQ(use(*relay, Outcome::success), closed);  // starts the probe; still out meanwhile
   ASSERT_TRUE(sct::eventually([&] { return !ejected(*relay, 0); })) << "the echo server accepts: readmitted";
-  EXPECT_EQ(use(*relay, Outcome::success), upstream.server.endpoint());
-  EXPECT_EQ(relay->state().no_endpoint, 2u);
+  std::map<std::string, int> used;
+  for (int i = 0; i < 4; ++i) ++used[use(*relay, Outcome::success)];
+  EXPECT_EQ(used[upstream.server.endpoint()], 2);
+}
+
+TEST_F(UpstreamGroupTest, OneEndpointWithoutABackupIsNeverEjected) {
+  auto relay = group("relay", {closed});
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(use(*relay, Outcome::failure), closed);
+  EXPECT_FALSE(ejected(*relay, 0)) << "its breaker answers for it: callers see the real error";
+  EXPECT_EQ(relay->state().no_endpoint, 0u);
 }
 
 TEST_F(UpstreamGroupTest, AtMostMaxEjectionPercentAreEjected) {
