@@ -1,12 +1,13 @@
 #include "daemon/tcp_splice_listener.hpp"
 
 #include "daemon/daemon_log.hpp"
+#include "daemon/local_acceptor.hpp"
+#include "daemon/upstream_group.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
@@ -24,10 +25,6 @@ using boost::system::error_code;
 
 namespace {
 
-// After an accept error (EMFILE when the process is out of descriptors, ENOBUFS, ...) the
-// acceptor would fail again at once: pause instead of spinning.
-constexpr std::chrono::milliseconds accept_retry_delay{100};
-
 // One TLS record's worth of plaintext per direction: a full buffer becomes one record upstream,
 // and a connection's memory stays fixed however fast one side sends and slowly the other reads.
 constexpr std::size_t splice_buffer_bytes = 16 * 1024;
@@ -38,10 +35,8 @@ class SpliceConnection;
 
 // What the connections of one listener share. Lives as long as the listener or its last connection.
 struct SpliceContext {
-  SpliceContext(TcpSpliceOptions listener_options, std::shared_ptr<SecureChannelPool> upstream_pool)
-      : options(std::move(listener_options)),
-        pool(std::move(upstream_pool)),
-        pool_name(pool->config().metric_namespace) {}
+  SpliceContext(TcpSpliceOptions listener_options, std::shared_ptr<UpstreamGroup> group)
+      : options(std::move(listener_options)), upstreams(std::move(group)) {}
 
   // Tracked weakly so that a drain can reach them; each connection forgets itself when destroyed.
   void track(const std::shared_ptr<SpliceConnection>& connection) {
@@ -53,22 +48,15 @@ struct SpliceContext {
     connections_.erase(connection);
   }
   void close_all();
-  // A connection's local socket closed: its slot is free. The listener resumes accepting (or
+  // A connection's local socket closed: its slot is free. The acceptor resumes accepting (or
   // finishes a drain).
   void release_slot() {
-    open_connections.fetch_sub(1);
-    if (slot_released) slot_released();
+    if (auto live = acceptor.lock()) live->connection_closed();
   }
 
   const TcpSpliceOptions options;
-  const std::shared_ptr<SecureChannelPool> pool;
-  const std::string pool_name;  // the pool's metric namespace, for the log
-  // Set by the listener before it accepts anything; called after every release_slot().
-  std::function<void()> slot_released;
-
-  std::atomic<std::uint64_t> connections_accepted{0};
-  std::atomic<std::size_t> open_connections{0};  // the listener checks it against max_connections
-  std::atomic<std::uint64_t> accept_pauses{0};
+  const std::shared_ptr<UpstreamGroup> upstreams;
+  std::weak_ptr<LocalAcceptor> acceptor;  // set before anything is accepted
   std::atomic<std::uint64_t> acquire_failures{0};
   std::atomic<std::uint64_t> bytes_to_upstream{0};
   std::atomic<std::uint64_t> bytes_from_upstream{0};
@@ -96,10 +84,14 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   SpliceConnection& operator=(const SpliceConnection&) = delete;
 
   void start() {
-    context_->pool->async_acquire(
-        asio::bind_executor(local_.get_executor(), [self = shared_from_this()](const error_code& error, Lease lease) {
-          self->on_acquired(error, std::move(lease));
-        }));
+    asio::dispatch(local_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ != State::acquiring) return;  // a drain closed it first
+      self->pick_ = self->context_->upstreams->pick();
+      if (!self->pick_) return self->on_no_upstream("no_endpoint");
+      self->pick_.member->pool->async_acquire(asio::bind_executor(
+          self->local_.get_executor(),
+          [self](const error_code& error, Lease lease) { self->on_acquired(error, std::move(lease)); }));
+    });
   }
 
   // From any thread: closes the connection now, on its strand.
@@ -120,24 +112,39 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   }
 
   void on_acquired(const error_code& error, Lease lease) {
-    if (state_ != State::acquiring) return;  // closed by a drain meanwhile; the unused lease goes back clean
+    const UpstreamGroup::Member& member = *pick_.member;  // the group's: outlives the report
+    // An open breaker and a failed connect count against the endpoint; a lease for a connection
+    // that was closed meanwhile (by a drain) goes back unused and clean.
+    report(error ? UpstreamGroup::Outcome::failure : UpstreamGroup::Outcome::success, state_ != State::acquiring);
+    if (state_ != State::acquiring) return;
     if (error) {
-      context_->acquire_failures.fetch_add(1, std::memory_order_relaxed);
       // A connect made for this acquire failed: its description names the error and keeps
       // OpenSSL's reason ("certificate_verify_failed: ... hostname mismatch").
-      const ConnectFailure failure = context_->pool->last_connect_failure();
-      const std::string cause = failure.error == error ? failure.describe() : std::string(error_kind(error));
-      return finish(fmt::format("no upstream connection: {}", cause), spdlog::level::warn);
+      const ConnectFailure failure = member.pool->last_connect_failure();
+      return on_no_upstream(failure.error == error ? failure.describe() : std::string(error_kind(error)));
     }
     lease_ = std::move(lease);
     upstream_id_ = lease_.connection_id();
     state_ = State::splicing;
-    log_connection(spdlog::level::debug, context_->pool_name, upstream_id_,
-                   fmt::format("tcp splice from {} opened", peer_));
+    log_connection(spdlog::level::debug, context_->upstreams->name(), upstream_id_,
+                   fmt::format("tcp splice from {} to {} opened", peer_, member.endpoint));
     touch();
     arm_idle_timer(context_->options.limits.idle_timeout);
     pump(local_, lease_, Direction::to_upstream);
     pump(lease_, local_, Direction::from_upstream);
+  }
+
+  void on_no_upstream(std::string_view cause) {
+    context_->acquire_failures.fetch_add(1, std::memory_order_relaxed);
+    finish(fmt::format("no upstream connection: {}", cause), spdlog::level::warn);
+  }
+
+  // Tells the group how the endpoint did, once: `now` false defers a success to the splice's
+  // end, so that the group counts the splice in flight until then (least_requests).
+  void report(UpstreamGroup::Outcome outcome, bool now) {
+    if (!pick_ || (!now && outcome == UpstreamGroup::Outcome::success)) return;
+    pick_.group->report(pick_, outcome);
+    pick_ = {};
   }
 
   enum class Direction { to_upstream, from_upstream };
@@ -235,10 +242,11 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
       // a replacement. Pending reads and writes end as the pool aborts the connection.
       lease_.mark_broken();
       lease_.release();
+      report(UpstreamGroup::Outcome::success, true);
     }
     error_code ignored;
     local_.close(ignored);
-    log_connection(level, context_->pool_name, upstream_id_,
+    log_connection(level, context_->upstreams->name(), upstream_id_,
                    fmt::format("tcp splice from {} closed ({}): {} bytes to upstream, {} from upstream", peer_,
                                reason, bytes_to_upstream_, bytes_from_upstream_));
     context_->release_slot();
@@ -247,6 +255,7 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   tcp::socket local_;
   asio::steady_timer idle_timer_;
   std::shared_ptr<SpliceContext> context_;
+  UpstreamGroup::Pick pick_;  // the endpoint, until its outcome is reported
   Lease lease_;
   State state_ = State::acquiring;
   bool to_upstream_open_ = true;    // the local client has not sent its FIN, and upstream writes work
@@ -273,154 +282,68 @@ void SpliceContext::close_all() {
 }
 
 std::shared_ptr<TcpSpliceListener> TcpSpliceListener::create(executor_type executor, TcpSpliceOptions options,
-                                                             std::shared_ptr<SecureChannelPool> pool,
+                                                             std::shared_ptr<UpstreamGroup> upstreams,
                                                              error_code& error) {
   error.clear();
-  if (!pool || options.limits.max_connections == 0 || options.limits.idle_timeout.count() <= 0) {
+  if (!upstreams || upstreams->members().empty() || options.limits.idle_timeout.count() <= 0) {
     error = make_error_code(boost::system::errc::invalid_argument);
     return nullptr;
   }
   const auto address = asio::ip::make_address(options.host, error);
   if (error) return nullptr;
-  const tcp::endpoint endpoint(address, options.port);
-  auto listener =
-      std::make_shared<TcpSpliceListener>(PrivateTag{}, std::move(executor), std::move(options), std::move(pool));
-  listener->context_->slot_released = [weak = std::weak_ptr<TcpSpliceListener>(listener)] {
-    if (auto live = weak.lock()) asio::dispatch(live->strand_, [live] { live->on_slot_released(); });
-  };
-  error = listener->listen(endpoint);
-  if (error) return nullptr;
-  return listener;
+  // LocalAcceptor refuses a zero max_connections.
+  auto acceptor = LocalAcceptor::create(std::move(executor), tcp::endpoint(address, options.port),
+                                        options.limits.max_connections, "tcp listener", upstreams->name(), error);
+  if (!acceptor) return nullptr;
+  auto context = std::make_shared<SpliceContext>(std::move(options), std::move(upstreams));
+  context->acceptor = acceptor;
+  return std::make_shared<TcpSpliceListener>(PrivateTag{}, std::move(acceptor), std::move(context));
 }
 
-TcpSpliceListener::TcpSpliceListener(PrivateTag, executor_type executor, TcpSpliceOptions options,
-                                     std::shared_ptr<SecureChannelPool> pool)
-    : executor_(std::move(executor)),
-      strand_(asio::make_strand(executor_)),
-      acceptor_(strand_),
-      accept_retry_(strand_),
-      drain_deadline_(strand_),
-      context_(std::make_shared<SpliceContext>(std::move(options), std::move(pool))) {}
-
-TcpSpliceListener::~TcpSpliceListener() = default;
-
-error_code TcpSpliceListener::listen(const tcp::endpoint& endpoint) {
-  error_code error;
-  acceptor_.open(endpoint.protocol(), error);
-  if (error) return error;
-  // Lets a restarted daemon bind while connections of the previous one sit in TIME_WAIT; on
-  // Linux it does not let two listeners share a port, so address_in_use is still reported.
-  acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-  if (error) return error;
-  acceptor_.bind(endpoint, error);
-  if (error) return error;
-  acceptor_.listen(tcp::socket::max_listen_connections, error);
-  if (error) return error;
-  local_endpoint_ = acceptor_.local_endpoint(error);
-  return error;
+std::shared_ptr<TcpSpliceListener> TcpSpliceListener::create(executor_type executor, TcpSpliceOptions options,
+                                                             std::shared_ptr<SecureChannelPool> pool,
+                                                             error_code& error) {
+  if (!pool) {
+    error = make_error_code(boost::system::errc::invalid_argument);
+    return nullptr;
+  }
+  return create(std::move(executor), std::move(options), UpstreamGroup::single(std::move(pool)), error);
 }
+
+TcpSpliceListener::TcpSpliceListener(PrivateTag, std::shared_ptr<LocalAcceptor> acceptor,
+                                     std::shared_ptr<SpliceContext> context)
+    : acceptor_(std::move(acceptor)), context_(std::move(context)) {}
+
+// A pending accept keeps the acceptor alive; closing it lets the acceptor go with this object.
+TcpSpliceListener::~TcpSpliceListener() { acceptor_->stop_accepting(); }
 
 void TcpSpliceListener::start() {
-  asio::dispatch(strand_, [self = shared_from_this()] {
-    if (self->stopped_ || self->accepting_) return;
-    self->accepting_ = true;
-    self->accept_next();
+  acceptor_->start([context = context_](tcp::socket socket) {
+    auto connection = std::make_shared<SpliceConnection>(std::move(socket), context);
+    context->track(connection);
+    connection->start();
   });
 }
 
-void TcpSpliceListener::stop_accepting() {
-  asio::dispatch(strand_, [self = shared_from_this()] { self->stop_accepting_on_strand(); });
-}
-
-void TcpSpliceListener::stop_accepting_on_strand() {
-  if (stopped_) return;
-  stopped_ = true;
-  error_code ignored;
-  acceptor_.close(ignored);
-  accept_retry_.cancel();
-}
+void TcpSpliceListener::stop_accepting() { acceptor_->stop_accepting(); }
 
 void TcpSpliceListener::async_drain(std::chrono::milliseconds grace, std::function<void()> done) {
-  asio::dispatch(strand_, [self = shared_from_this(), grace, done = std::move(done)]() mutable {
-    self->stop_accepting_on_strand();
-    self->drain_done_.push_back(std::move(done));
-    if (!self->draining_) {
-      // A splice has no message boundary at which to end it early: it runs until a side closes
-      // or the grace is over.
-      self->draining_ = true;
-      self->drain_deadline_.expires_after(grace);
-      self->drain_deadline_.async_wait([self](const error_code& error) {
-        if (!error && self->draining_) self->context_->close_all();
-      });
-    }
-    // Posted, never inline: `done` must not run inside async_drain, even with nothing open.
-    asio::post(self->strand_, [self] { self->finish_drain_if_empty(); });
-  });
+  // A splice has no message boundary at which to end it early: it runs until a side closes or
+  // the grace is over.
+  acceptor_->async_drain(grace, {.begin = nullptr, .deadline = [context = context_] { context->close_all(); }},
+                         std::move(done));
 }
 
-void TcpSpliceListener::finish_drain_if_empty() {
-  if (!draining_ || context_->open_connections.load() > 0) return;
-  drain_deadline_.cancel();
-  std::vector<std::function<void()>> done;
-  done.swap(drain_done_);
-  for (auto& callback : done) {
-    if (callback) asio::post(executor_, std::move(callback));
-  }
-}
+tcp::endpoint TcpSpliceListener::local_endpoint() const noexcept { return acceptor_->local_endpoint(); }
 
-void TcpSpliceListener::accept_next() {
-  // Each connection gets a strand of its own: its handlers never run concurrently, yet different
-  // connections proceed in parallel on a multi-threaded io_context.
-  acceptor_.async_accept(asio::make_strand(executor_),
-                         [self = shared_from_this()](const error_code& error, tcp::socket socket) {
-                           self->on_accept(error, std::move(socket));
-                         });
-}
-
-void TcpSpliceListener::on_accept(const error_code& error, tcp::socket socket) {
-  if (stopped_) return;  // `socket`, if any, closes as it goes out of scope
-  if (error) {
-    log_pool(spdlog::level::warn, context_->pool_name, 0,
-             fmt::format("tcp listener on port {}: accept failed: {}", local_endpoint_.port(), error.message()));
-    accept_retry_.expires_after(accept_retry_delay);
-    accept_retry_.async_wait([self = shared_from_this()](const error_code& wait_error) {
-      if (!wait_error && !self->stopped_) self->accept_next();
-    });
-    return;
-  }
-  // Only this strand adds to open_connections, and accepting stops at the cap (below), so every
-  // accepted connection has a slot.
-  context_->open_connections.fetch_add(1);
-  context_->connections_accepted.fetch_add(1, std::memory_order_relaxed);
-  auto connection = std::make_shared<SpliceConnection>(std::move(socket), context_);
-  context_->track(connection);
-  connection->start();
-  if (context_->open_connections.load() >= context_->options.limits.max_connections) {
-    // At the cap, stop accepting rather than accept to refuse: further clients wait in the
-    // kernel's backlog, holding none of this process's descriptors (which the pool's upstream
-    // connections need), until a connection closes.
-    accept_paused_ = true;
-    context_->accept_pauses.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  accept_next();
-}
-
-void TcpSpliceListener::on_slot_released() {
-  if (draining_) return finish_drain_if_empty();
-  if (!accept_paused_ || stopped_ || context_->open_connections.load() >= context_->options.limits.max_connections) {
-    return;
-  }
-  accept_paused_ = false;
-  accept_next();
-}
+TcpSpliceListener::executor_type TcpSpliceListener::get_executor() const noexcept { return acceptor_->get_executor(); }
 
 TcpSpliceStats TcpSpliceListener::stats() const noexcept {
   constexpr auto relaxed = std::memory_order_relaxed;
   TcpSpliceStats stats;
-  stats.connections_accepted = context_->connections_accepted.load(relaxed);
-  stats.active_connections = context_->open_connections.load(relaxed);
-  stats.accept_pauses = context_->accept_pauses.load(relaxed);
+  stats.connections_accepted = acceptor_->connections_accepted();
+  stats.active_connections = acceptor_->open_connections();
+  stats.accept_pauses = acceptor_->accept_pauses();
   stats.acquire_failures = context_->acquire_failures.load(relaxed);
   stats.bytes_to_upstream = context_->bytes_to_upstream.load(relaxed);
   stats.bytes_from_upstream = context_->bytes_from_upstream.load(relaxed);

@@ -7,17 +7,22 @@
 //
 //   boost::system::error_code error;
 //   auto listener = daemon::TcpSpliceListener::create(io.get_executor(),
-//                                                    {.host = "127.0.0.1", .port = 7000}, pool, error);
+//                                                    {.host = "127.0.0.1", .port = 7000}, upstreams, error);
 //   if (!listener) fail(error);                         // e.g. address_in_use: nothing thrown
 //   listener->start();                                  // explicit: nothing is accepted before
 //   ...
 //   listener->async_drain(std::chrono::seconds(10), [] { /* every local connection closed */ });
 //
+// Each local connection goes to the endpoint the UpstreamGroup picks (a group of one for a single
+// pool), and its outcome is reported back for outlier detection: a failed acquire as a failure,
+// a splice that had its connection as a success when it ends (so that least_requests counts the
+// splices open on each endpoint).
+//
 // A TLS connection that carried a local connection is closed afterwards, never given back to the
 // pool: a byte stream says nothing about whether the protocol on top left it clean, and the
 // pool's min_idle warm-up replaces it. When no connection can be had (circuit_open,
-// acquire_timeout, a certificate failure) the local connection is closed at once and the cause
-// logged with its error name.
+// acquire_timeout, a certificate failure, no_endpoint when every endpoint is ejected) the local
+// connection is closed at once and the cause logged with its error name.
 //
 // Half-close: TLS on a pooled connection has no half-close (close_notify ends the connection
 // for good with most servers), so a local FIN is not passed on: the listener stops reading the
@@ -25,9 +30,9 @@
 // When the upstream closes, what it sent is written to the local client and then the local
 // socket's send side is shut down; the connection closes once the local client closes too.
 //
-// Thread-safety: all member functions may be called from any thread. The acceptor runs on a
-// strand, and each local connection on a strand of its own, so connections proceed in parallel
-// on a multi-threaded io_context.
+// Thread-safety: all member functions may be called from any thread. The acceptor (LocalAcceptor)
+// runs on a strand, and each local connection on a strand of its own, so connections proceed in
+// parallel on a multi-threaded io_context.
 #pragma once
 
 #include "daemon/listener_limits.hpp"
@@ -35,8 +40,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -44,7 +47,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace securechannel {
 class SecureChannelPool;
@@ -52,6 +54,8 @@ class SecureChannelPool;
 
 namespace securechannel::daemon {
 
+class LocalAcceptor;
+class UpstreamGroup;
 struct SpliceContext;
 
 struct TcpSpliceOptions {
@@ -80,14 +84,17 @@ class TcpSpliceListener : public std::enable_shared_from_this<TcpSpliceListener>
   using executor_type = boost::asio::any_io_executor;
 
   // Binds and listens at once, so that local_endpoint() is known and bind errors surface here:
-  // returns nullptr with `error` set (address_in_use, invalid_argument for a bad host, a null
-  // pool, a zero max_connections or idle_timeout). Accepts nothing until start().
+  // returns nullptr with `error` set (address_in_use, invalid_argument for a bad host, a null or
+  // empty group, a zero max_connections or idle_timeout). Accepts nothing until start().
+  static std::shared_ptr<TcpSpliceListener> create(executor_type executor, TcpSpliceOptions options,
+                                                   std::shared_ptr<UpstreamGroup> upstreams,
+                                                   boost::system::error_code& error);
+  // In front of one pool (a group of one endpoint).
   static std::shared_ptr<TcpSpliceListener> create(executor_type executor, TcpSpliceOptions options,
                                                    std::shared_ptr<SecureChannelPool> pool,
                                                    boost::system::error_code& error);
 
-  TcpSpliceListener(PrivateTag, executor_type executor, TcpSpliceOptions options,
-                    std::shared_ptr<SecureChannelPool> pool);
+  TcpSpliceListener(PrivateTag, std::shared_ptr<LocalAcceptor> acceptor, std::shared_ptr<SpliceContext> context);
   ~TcpSpliceListener();
   TcpSpliceListener(const TcpSpliceListener&) = delete;
   TcpSpliceListener& operator=(const TcpSpliceListener&) = delete;
@@ -102,29 +109,12 @@ class TcpSpliceListener : public std::enable_shared_from_this<TcpSpliceListener>
   // connection is closed; a second call's `done` runs then too.
   void async_drain(std::chrono::milliseconds grace, std::function<void()> done);
 
-  boost::asio::ip::tcp::endpoint local_endpoint() const noexcept { return local_endpoint_; }
+  boost::asio::ip::tcp::endpoint local_endpoint() const noexcept;
   TcpSpliceStats stats() const noexcept;
-  executor_type get_executor() const noexcept { return executor_; }
+  executor_type get_executor() const noexcept;
 
  private:
-  boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& endpoint);
-  void accept_next();
-  void on_accept(const boost::system::error_code& error, boost::asio::ip::tcp::socket socket);
-  void on_slot_released();  // on the strand, after a connection closed
-  void stop_accepting_on_strand();
-  void finish_drain_if_empty();
-
-  executor_type executor_;
-  boost::asio::strand<executor_type> strand_;  // the acceptor and the fields below
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer accept_retry_;  // pause after an accept error such as EMFILE
-  boost::asio::steady_timer drain_deadline_;
-  boost::asio::ip::tcp::endpoint local_endpoint_;
-  bool accepting_ = false;
-  bool stopped_ = false;        // the acceptor is closed for good
-  bool accept_paused_ = false;  // at max_connections: no accept pending until a slot frees
-  bool draining_ = false;
-  std::vector<std::function<void()>> drain_done_;  // emptied when the drain completes
+  std::shared_ptr<LocalAcceptor> acceptor_;
   // Shared with the connections, which may outlive this object by a few handlers.
   std::shared_ptr<SpliceContext> context_;
 };

@@ -3,6 +3,7 @@
 // clients each on a TLS connection of its own, acquire failures, the idle deadline,
 // max_connections, drain, metrics, and nothing left behind (leases, descriptors).
 #include "daemon/tcp_splice_listener.hpp"
+#include "daemon/upstream_group.hpp"
 #include "captured_log.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
@@ -282,6 +283,51 @@ TEST_F(TcpSpliceListenerTest, ClosesTheLocalConnectionWhenTheUpstreamCertificate
   EXPECT_TRUE(eventually_logged(log, "no upstream connection: certificate_verify_failed")) << log.text();
 }
 
+TEST_F(TcpSpliceListenerTest, SpreadsConnectionsOverTheGroupAndClosesAtOnceWhenEveryEndpointIsEjected) {
+  testing::EchoUpstream other;
+  auto group = std::make_shared<daemon::UpstreamGroup>("relay", daemon::BalancingPolicy::round_robin,
+                                                       daemon::OutlierDetection{.consecutive_failures = 1});
+  pool = upstream.builder_for(upstream.server.endpoint()).build(pool_io.executor());
+  auto other_pool = other.builder_for(other.server.endpoint()).build(pool_io.executor());
+  group->add({pool, nullptr, upstream.server.endpoint()});
+  group->add({other_pool, nullptr, other.server.endpoint()});
+  boost::system::error_code error;
+  listener = TcpSpliceListener::create(listener_threads.executor(), {}, group, error);
+  ASSERT_TRUE(listener) << error.message();
+  listener->start();
+  for (int i = 0; i < 4; ++i) {
+    LocalClient client(port());
+    ASSERT_TRUE(client.send_all("hop") && client.receive(3) == "hop");
+    client.reset();
+    ASSERT_TRUE(eventually([&] { return listener->stats().active_connections == 0; }));
+  }
+  EXPECT_EQ(upstream.server.accepted_connections(), 2u);
+  EXPECT_EQ(other.server.accepted_connections(), 2u);
+  for (const auto& endpoint : group->state().endpoints) EXPECT_EQ(endpoint.in_flight, 0u) << endpoint.endpoint;
+  // Two endpoints where nothing listens: one refused connect each ejects them, then nothing is
+  // tried. (A group of one is never ejected: its own breaker answers.)
+  testing::CapturedLog log;
+  auto dead = std::make_shared<daemon::UpstreamGroup>("dead", daemon::BalancingPolicy::round_robin,
+                                                      daemon::OutlierDetection{.consecutive_failures = 1});
+  for (int i = 0; i < 2; ++i) {
+    const std::string closed_endpoint = "127.0.0.1:" + std::to_string(testing::pick_free_tcp_port());
+    dead->add({upstream.builder_for(closed_endpoint).build(pool_io.executor()), nullptr, closed_endpoint});
+  }
+  auto dead_listener = TcpSpliceListener::create(listener_threads.executor(), {}, dead, error);
+  ASSERT_TRUE(dead_listener) << error.message();
+  dead_listener->start();
+  for (int attempt = 0; attempt < 3; ++attempt) {  // connect_refused twice, then no_endpoint
+    LocalClient client(dead_listener->local_endpoint().port());
+    client.set_receive_timeout(5s);
+    EXPECT_EQ(client.next_read(), ReadOutcome::closed) << "attempt " << attempt;
+  }
+  EXPECT_TRUE(eventually_logged(log, "no upstream connection: no_endpoint")) << log.text();
+  EXPECT_EQ(dead_listener->stats().acquire_failures, 3u);
+  std::promise<void> drained;
+  dead_listener->async_drain(1s, [&] { drained.set_value(); });
+  EXPECT_EQ(drained.get_future().wait_for(10s), std::future_status::ready);
+}
+
 TEST_F(TcpSpliceListenerTest, IdleTimeoutClosesASilentSplice) {
   open(with_limits(16, 300ms));
   LocalClient client(port());
@@ -292,7 +338,7 @@ TEST_F(TcpSpliceListenerTest, IdleTimeoutClosesASilentSplice) {
   EXPECT_EQ(client.next_read(), ReadOutcome::closed);
   EXPECT_GE(std::chrono::steady_clock::now() - silent_since, 250ms);
   EXPECT_TRUE(eventually([&] { return pool->stats().leased_connections == 0; }));
-  EXPECT_EQ(listener->stats().active_connections, 0u);
+  EXPECT_TRUE(eventually([&] { return listener->stats().active_connections == 0; }));
 }
 
 TEST_F(TcpSpliceListenerTest, HoldsMaxConnectionsAndServesTheNextFromTheBacklog) {
@@ -382,7 +428,9 @@ TEST_F(TcpSpliceListenerTest, RefusesABadHostAndAnAddressInUse) {
   bad_host.host = "localhost";  // no name resolution
   EXPECT_FALSE(TcpSpliceListener::create(listener_threads.executor(), bad_host, pool, error));
   EXPECT_TRUE(error);
-  EXPECT_FALSE(TcpSpliceListener::create(listener_threads.executor(), {}, nullptr, error));
+  EXPECT_FALSE(TcpSpliceListener::create(listener_threads.executor(), {}, std::shared_ptr<SecureChannelPool>(), error));
+  EXPECT_EQ(error, boost::system::errc::invalid_argument);
+  EXPECT_FALSE(TcpSpliceListener::create(listener_threads.executor(), with_limits(0, 60s), pool, error));
   EXPECT_EQ(error, boost::system::errc::invalid_argument);
 }
 
