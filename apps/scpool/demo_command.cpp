@@ -1,176 +1,133 @@
 #include "demo_command.hpp"
 
-#include "securechannel/run_metrics_task.hpp"
-#include "securechannel/securechannel.hpp"
+#include "demo_traffic.hpp"
 #include "testing/certificate_authority.hpp"
+#include "testing/child_process.hpp"
+#include "testing/nginx_server.hpp"
+#include "testing/serve_process.hpp"
 #include "testing/tls_echo_server.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/core.h>
 
-#include <algorithm>
-#include <chrono>
-#include <csignal>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
 #include <cstdio>
 #include <exception>
-#include <functional>
-#include <string>
-#include <vector>
+#include <fstream>
+#include <memory>
+#include <optional>
 
 namespace scpool {
 namespace {
 
-namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
+namespace sct = securechannel::testing;
+using namespace std::chrono_literals;
 
-struct BatchResult {
-  std::size_t succeeded = 0;
-  std::size_t failed = 0;
-  std::vector<double> round_trip_us;
-  std::string first_error;
-};
+std::atomic<bool> stop_requested{false};
 
-double percentile(std::vector<double>& values, double quantile) {
-  if (values.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(quantile * static_cast<double>(values.size() - 1) + 0.5);
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank), values.end());
-  return values[rank];
+void request_stop(int) { stop_requested = true; }
+
+std::string self_binary() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+std::string pool_text(const std::string& name, const std::string& endpoint, std::size_t max_connections,
+                      const std::string& ca_file, const std::string& listener, const std::string& extra_tls) {
+  return fmt::format(R"(
+[[pool]]
+namespace = "{}"
+endpoints = ["{}"]
+max_connections = {}
+min_idle = {}
+[pool.tls]
+system_trust_store = false
+ca_file = "{}"
+{}[[pool.listener]]
+mode = "{}"
+listen = "127.0.0.1:0"
+)",
+                     name, endpoint, max_connections, std::min<std::size_t>(2, max_connections), ca_file, extra_tls,
+                     listener);
 }
 
-// One caller: acquire, write a message, read the echo, release; `count` times.
-asio::awaitable<void> caller(std::shared_ptr<securechannel::SecureChannelPool> pool, std::size_t count,
-                             std::size_t message_size, BatchResult& result) {
-  std::string message(message_size, 'x');
-  std::string reply(message_size, '\0');
-  for (std::size_t i = 0; i < count; ++i) {
-    try {
-      securechannel::Lease lease = co_await pool->async_acquire(asio::use_awaitable);
-      const auto started = Clock::now();
-      co_await securechannel::async_write_all(lease, asio::buffer(message), asio::use_awaitable);
-      co_await securechannel::async_read_exact(lease, asio::buffer(reply), asio::use_awaitable);
-      result.round_trip_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - started).count());
-      if (reply == message) {
-        ++result.succeeded;
-      } else {
-        ++result.failed;
-        lease.mark_broken();
-      }
-    } catch (const std::exception& failure) {
-      ++result.failed;
-      if (result.first_error.empty()) result.first_error = failure.what();
-    }
+// The status table, as `scpool status` prints it to anyone watching the daemon.
+void print_status(const sct::ServeProcess& serve, const std::filesystem::path& token_file) {
+  std::vector<std::string> arguments = {self_binary(), "status", "--url", serve.monitoring_url()};
+  if (!token_file.empty()) {
+    arguments.push_back("--token-file");
+    arguments.push_back(token_file.string());
   }
-}
-
-void print_report(const securechannel::SecureChannelPool& pool, BatchResult& batch, double seconds) {
-  const securechannel::PoolStats stats = pool.stats();
-  const double reuse_ratio = stats.acquires ? static_cast<double>(stats.reuses) / static_cast<double>(stats.acquires) : 0;
-  fmt::print("exchanges: {} ok, {} failed in {:.2f} s ({:.0f}/s)\n", batch.succeeded, batch.failed, seconds,
-             static_cast<double>(batch.succeeded) / seconds);
-  fmt::print("connections opened: {} (max {}), reuse ratio: {:.4f}\n", stats.connections_created,
-             pool.config().max_connections, reuse_ratio);
-  fmt::print("round trip: p50 {:.1f} us, p95 {:.1f} us\n", percentile(batch.round_trip_us, 0.50),
-             percentile(batch.round_trip_us, 0.95));
-  fmt::print("circuit breaker: {}, errors: {}\n", securechannel::to_string(stats.circuit_state), stats.total_errors);
-  if (!batch.first_error.empty()) fmt::print("first error: {}\n", batch.first_error);
-}
-
-void print_monitoring_urls(const std::string& base, bool authenticated) {
-  fmt::print("monitoring endpoints{}:\n", authenticated ? " (X-Auth-Token required except for probes)" : "");
-  for (const char* path : {"/metrics", "/healthz", "/readyz", "/status/connections", "/api/v1/secure-channel/status",
-                           "/api/v1/secure-channel/stats", "/api/v1/secure-channel/connections"}) {
-    fmt::print("  {}{}\n", base, path);
-  }
+  const sct::CompletedProcess status = sct::run_to_completion(arguments, "", 15s);
+  fmt::print("\n$ scpool status --url {}\n{}{}", serve.monitoring_url(), status.standard_output, status.standard_error);
 }
 
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
   try {
-    auto authority = securechannel::testing::CertificateAuthority::create("scpool demo CA");
-    const auto leaf = authority.issue("demo-upstream");
-    securechannel::testing::TlsEchoServerOptions upstream_options;
-    upstream_options.certificate_file = leaf.certificate_file;
-    upstream_options.key_file = leaf.key_file;
-    securechannel::testing::TlsEchoServer upstream(upstream_options);
-    fmt::print("embedded TLS echo upstream on {} (CA generated at start-up: {})\n", upstream.endpoint(),
-               authority.ca_certificate_file().string());
+    struct sigaction action{};
+    action.sa_handler = request_stop;
+    action.sa_flags = SA_RESTART;  // the traffic's blocking reads and writes carry on
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
 
-    asio::io_context io;
-    auto pool = securechannel::SecureChannelPool::builder(upstream.endpoint())
-                    .with_namespace("scpool_demo")
-                    .with_max_connections(options.max_connections)
-                    .with_system_trust_store(false)
-                    .with_ca_file(authority.ca_certificate_file().string())
-                    .with_metrics_host(options.metrics_host)
-                    .with_metrics_port(options.metrics_port)
-                    .with_metrics_auth_token(options.metrics_token)
-                    .build(io.get_executor());
-    pool->run_cleanup_task();
-    boost::system::error_code metrics_error;
-    auto monitoring = securechannel::run_metrics_task(pool, metrics_error);
-    if (!monitoring) {
-      fmt::print(stderr, "scpool demo: cannot serve monitoring endpoints on {}:{}: {}\n", options.metrics_host,
-                 options.metrics_port, metrics_error.message());
+    auto authority = sct::CertificateAuthority::create("scpool demo CA");
+    const auto leaf = authority.issue("localhost");
+    sct::TlsEchoServer echo({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+    std::optional<sct::NginxServer> nginx;
+    if (sct::NginxServer::available()) {
+      nginx.emplace(sct::NginxOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+    }
+    fmt::print("embedded upstreams (CA made at start-up): TLS echo on {}{}\n", echo.endpoint(),
+               nginx ? ", nginx (HTTPS, HTTP/2) on " + nginx->endpoint() : ", no nginx installed: no http listener");
+
+    sct::TemporaryDirectory directory("scpool-demo");
+    std::filesystem::path token_file;
+    std::string monitor = fmt::format("[monitor]\nlisten = \"{}:{}\"\n", options.metrics_host, options.metrics_port);
+    if (!options.metrics_token.empty()) {
+      token_file = directory.path() / "monitor.token";
+      std::ofstream(token_file) << options.metrics_token << "\n";
+      ::chmod(token_file.c_str(), 0600);
+      monitor += "token_file = \"monitor.token\"\n";
+    }
+    const std::string ca_file = authority.ca_certificate_file().string();
+    std::string config = monitor + "[log]\nformat = \"text\"\n[daemon]\ndrain_grace = \"5s\"\n" +
+                         pool_text("demo_echo", echo.endpoint(), options.max_connections, ca_file, "tcp", "");
+    if (nginx) {
+      config += pool_text("demo_web", nginx->endpoint(), options.max_connections, ca_file, "http",
+                          "alpn = [\"h2\", \"http/1.1\"]\n");
+    }
+    fmt::print("config {}:{}\n", (directory.path() / "scpool.toml").string(), config);
+    std::fflush(stdout);
+
+    sct::ServeProcess serve(self_binary(), directory.path(), config);
+    if (!serve.started()) {
+      fmt::print(stderr, "scpool demo: scpool serve did not start\n{}\n", serve.diagnostics());
       return 1;
     }
-    print_monitoring_urls(monitoring->base_url(), !options.metrics_token.empty());
-
-    bool stop_requested = false;
-    // SIGINT and SIGTERM stop the demo. SIGHUP reloads the pool's TLS material (the CA file), as
-    // the daemon will: new connections use it, connections in use keep theirs.
-    asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error, int number) {
-      if (error) return;
-      if (number != SIGHUP) {
-        stop_requested = true;
-        return;
-      }
-      std::string problem;
-      if (pool->reload_tls(problem)) {
-        fmt::print("SIGHUP: TLS material reloaded (tls.ca_file {}); new connections use it\n",
-                   pool->config().tls.ca_file);
-      } else {
-        fmt::print("SIGHUP: TLS reload failed, the previous material stays in use: {}\n", problem);
-      }
-      std::fflush(stdout);  // seen at once when stdout is a file or a pipe
-      signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
+    fmt::print("$ scpool serve --config {}\n{}\n", serve.config_file().string(), serve.output());
+    std::fflush(stdout);
 
     std::size_t failures = 0;
-    // Outside the loop: callers still running when a signal stops a batch resume during the
-    // shutdown below and must find their results alive.
-    BatchResult batch;
     do {
-      batch = BatchResult{};
-      batch.round_trip_us.reserve(options.exchanges);
-      const std::size_t clients = std::min(options.clients, options.exchanges);
-      const auto started = Clock::now();
-      for (std::size_t c = 0; c < clients; ++c) {
-        const std::size_t share = options.exchanges / clients + (c < options.exchanges % clients ? 1 : 0);
-        asio::co_spawn(io, caller(pool, share, options.message_size, batch), asio::detached);
+      TrafficResult tcp = drive_tcp_echo(sct::port_of(serve.listener("tcp")), options.clients, options.exchanges,
+                                         options.message_size);
+      fmt::print("tcp listener {}: {}\n", serve.listener("tcp"), tcp.summary());
+      failures += tcp.failed;
+      if (nginx) {
+        TrafficResult http = drive_http_gets(sct::port_of(serve.listener("http")), options.clients, options.exchanges, "/");
+        fmt::print("http listener {}: {}\n", serve.listener("http"), http.summary());
+        failures += http.failed;
       }
-      // Runs until every caller is done (the signal wait and cleanup timer are not counted).
-      while (batch.succeeded + batch.failed < options.exchanges && !stop_requested) io.run_one();
-      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      print_report(*pool, batch, seconds);
-      std::fflush(stdout);  // each batch's report is seen at once, also through a pipe
-      failures += batch.failed;
+      std::fflush(stdout);
     } while (options.forever && !stop_requested);
 
-    bool closed = false;
-    monitoring->stop();
-    pool->async_shutdown(std::chrono::seconds(2), [&](boost::system::error_code) { closed = true; });
-    signals.cancel();
-    while (!closed && io.run_one()) {
-    }
-    fmt::print("pool shut down: {} connections closed\n", pool->stats().connections_closed);
-    return failures == 0 ? 0 : 1;
+    print_status(serve, token_file);
+    serve.signal(SIGTERM);
+    const std::string ended = serve.wait_for_exit(20s);
+    fmt::print("\nscpool serve stopped by SIGTERM: {}\n", ended);
+    if (ended != "exited with status 0") fmt::print(stderr, "{}\n", serve.diagnostics());
+    return failures == 0 && ended == "exited with status 0" ? 0 : 1;
   } catch (const std::exception& failure) {
     fmt::print(stderr, "scpool demo: {}\n", failure.what());
     return 1;

@@ -1,7 +1,10 @@
-// scpool: the securechannel command line: `scpool demo`, `scpool request URL`, `scpool check-config FILE`.
+// scpool: the securechannel command line: `scpool serve` (the daemon), `scpool demo`,
+// `scpool request URL`, `scpool check-config FILE`.
 #include "check_config_command.hpp"
 #include "demo_command.hpp"
+#include "monitor_commands.hpp"
 #include "request_command.hpp"
+#include "serve_command.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -14,14 +17,24 @@ int main(int argc, char** argv) {
   CLI::App app{"scpool - warm, verified TLS connection pools"};
   app.require_subcommand(1);
 
+  scpool::ServeOptions serve;
+  CLI::App* serve_command = app.add_subcommand(
+      "serve", "Run the daemon: the pools, sidecar listeners and monitoring server of a config file (docs/DAEMON.md)");
+  serve_command->add_option("-c,--config", serve.config_file, "The daemon's TOML file (default: $SCPOOL_CONFIG)");
+  serve_command->add_option("--monitor-listen", serve.monitor_listen,
+                            "Address of the monitoring server, over [monitor] listen (port 0: any free port)");
+  serve_command->add_option("--log-format", serve.log_format, "Log lines on stderr: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  serve_command->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error or off");
+
   scpool::DemoOptions demo;
   CLI::App* demo_command = app.add_subcommand(
-      "demo", "Run a pool against an embedded TLS echo upstream on loopback and report what it did");
-  demo_command->add_option("--max-connections", demo.max_connections, "Pool size")->check(CLI::Range(1, 10'000));
-  demo_command->add_option("--clients", demo.clients, "Concurrent callers")->check(CLI::Range(1, 100'000));
-  demo_command->add_option("--exchanges", demo.exchanges, "Round trips per batch")->check(CLI::Range(1, 100'000'000));
+      "demo", "Run scpool serve on a generated example against embedded upstreams on loopback, with traffic");
+  demo_command->add_option("--max-connections", demo.max_connections, "Pool size per upstream")->check(CLI::Range(1, 10'000));
+  demo_command->add_option("--clients", demo.clients, "Local clients per listener")->check(CLI::Range(1, 1'000));
+  demo_command->add_option("--exchanges", demo.exchanges, "Round trips per batch and listener")->check(CLI::Range(1, 100'000'000));
   demo_command->add_option("--message-size", demo.message_size, "Bytes per message")->check(CLI::Range(1, 1 << 20));
-  demo_command->add_flag("--forever", demo.forever, "Repeat batches until Ctrl-C (SIGHUP reloads the TLS material)");
+  demo_command->add_flag("--forever", demo.forever, "Repeat batches until Ctrl-C");
   demo_command->add_option("--metrics-host", demo.metrics_host, "Address of the monitoring endpoints");
   demo_command->add_option("--metrics-port", demo.metrics_port, "Port of the monitoring endpoints (0: any free port)");
   demo_command->add_option("--metrics-token", demo.metrics_token, "X-Auth-Token required by all but /healthz, /readyz");
@@ -51,7 +64,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("check-config", "Read a pool file and build its pools without connecting (docs/CONFIG.md)");
   check_config_command->add_option("file", config_file, "The TOML pool file")->required();
 
+  scpool::MonitorCommandOptions monitor;
+  scpool::add_monitor_client_commands(app, monitor);
+
   CLI11_PARSE(app, argc, argv);
+  if (auto code = scpool::run_monitor_command(app, monitor)) return *code;
+  if (serve_command->parsed()) return scpool::run_serve(serve);
   if (demo_command->parsed()) return scpool::run_demo(demo);
   if (request_command->parsed()) return scpool::run_request(request);
   if (check_config_command->parsed()) return scpool::run_check_config(config_file);

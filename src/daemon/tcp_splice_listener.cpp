@@ -48,6 +48,7 @@ struct SpliceContext {
     connections_.erase(connection);
   }
   void close_all();
+  void drain_all();
   // A connection's local socket closed: its slot is free. The acceptor resumes accepting (or
   // finishes a drain).
   void release_slot() {
@@ -62,6 +63,8 @@ struct SpliceContext {
   std::atomic<std::uint64_t> bytes_from_upstream{0};
 
  private:
+  std::vector<std::shared_ptr<SpliceConnection>> open_connections();
+
   std::mutex mutex_;
   std::unordered_map<const SpliceConnection*, std::weak_ptr<SpliceConnection>> connections_;
 };
@@ -97,6 +100,15 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   // From any thread: closes the connection now, on its strand.
   void close() {
     asio::dispatch(local_.get_executor(), [self = shared_from_this()] { self->finish("closed by drain"); });
+  }
+
+  // From any thread, at the start of a drain: a splice whose local client has already sent its
+  // FIN waits only for an upstream that may never speak again, and one still waiting for its
+  // lease has carried nothing: both close now. The others run on until the grace.
+  void drain() {
+    asio::dispatch(local_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ == State::acquiring || !self->to_upstream_open_) self->finish("closed by drain");
+    });
   }
 
  private:
@@ -269,16 +281,22 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   std::array<char, splice_buffer_bytes> from_upstream_buffer_;
 };
 
-void SpliceContext::close_all() {
+std::vector<std::shared_ptr<SpliceConnection>> SpliceContext::open_connections() {
   std::vector<std::shared_ptr<SpliceConnection>> open;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [key, weak] : connections_) {
-      if (auto connection = weak.lock()) open.push_back(std::move(connection));
-    }
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, weak] : connections_) {
+    if (auto connection = weak.lock()) open.push_back(std::move(connection));
   }
-  // Outside the lock: close() dispatches, which may run the close (and its forget()) inline.
-  for (const auto& connection : open) connection->close();
+  return open;
+}
+
+// Outside the lock: close() and drain() dispatch, which may run the close (and its forget()) inline.
+void SpliceContext::close_all() {
+  for (const auto& connection : open_connections()) connection->close();
+}
+
+void SpliceContext::drain_all() {
+  for (const auto& connection : open_connections()) connection->drain();
 }
 
 std::shared_ptr<TcpSpliceListener> TcpSpliceListener::create(executor_type executor, TcpSpliceOptions options,
@@ -330,7 +348,9 @@ void TcpSpliceListener::stop_accepting() { acceptor_->stop_accepting(); }
 void TcpSpliceListener::async_drain(std::chrono::milliseconds grace, std::function<void()> done) {
   // A splice has no message boundary at which to end it early: it runs until a side closes or
   // the grace is over.
-  acceptor_->async_drain(grace, {.begin = nullptr, .deadline = [context = context_] { context->close_all(); }},
+  acceptor_->async_drain(grace,
+                         {.begin = [context = context_] { context->drain_all(); },
+                          .deadline = [context = context_] { context->close_all(); }},
                          std::move(done));
 }
 

@@ -1,6 +1,6 @@
 // SecureChannelPool::reload_tls: the CA file is read again and new connections verify against
 // what it now holds, while connections already open keep working; a file that does not load is
-// reported with its field and changes nothing. Also `scpool demo`, which reloads on SIGHUP.
+// reported with its field and changes nothing.
 #include "captured_log.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
@@ -13,15 +13,10 @@
 #include <gtest/gtest.h>
 #include <openssl/x509_vfy.h>
 
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#ifndef SC_SCPOOL_BINARY
-#error "SC_SCPOOL_BINARY must name the scpool binary (tests/CMakeLists.txt sets it)"
-#endif
 
 namespace securechannel {
 namespace {
@@ -127,28 +122,6 @@ TEST_F(TlsReloadTest, AFileThatDoesNotLoadIsReportedByFieldAndTheOldContextStays
   std::string problem;
   ASSERT_TRUE(pools.add(pool, problem)) << problem;
   EXPECT_NE(pools.handle({"GET", "/metrics"}).body.find("result=\"failure\"} 2"), std::string::npos);
-}
-
-// The demo handles SIGHUP by reloading (a daemon's usual contract) and keeps running.
-TEST(ScpoolDemoSignalTest, SighupReloadsTheTlsMaterialAndSigtermStops) {
-  sct::TemporaryDirectory directory("securechannel-demo");
-  const fs::path output = directory.path() / "stdout";
-  sct::ChildProcess demo({SC_SCPOOL_BINARY, "demo", "--forever", "--exchanges", "200", "--clients", "4",
-                          "--metrics-port", "0"},
-                         output, directory.path() / "stderr");
-  const auto wait_for = [&](const std::string& text) {
-    return sct::eventually([&] { return sct::read_text_file(output).find(text) != std::string::npos; }, 30s);
-  };
-  // The first report comes after the signal handlers are installed.
-  ASSERT_TRUE(wait_for("exchanges: ")) << sct::read_text_file(output) << sct::read_text_file(directory.path() / "stderr");
-  ASSERT_EQ(::kill(demo.pid(), SIGHUP), 0);
-  EXPECT_TRUE(wait_for("SIGHUP: TLS material reloaded")) << sct::read_text_file(output);
-  ASSERT_TRUE(demo.is_running()) << "SIGHUP must not end the demo: " << demo.exit_description();
-  ASSERT_EQ(::kill(demo.pid(), SIGTERM), 0);
-  ASSERT_TRUE(demo.wait_for_exit(15s)) << sct::read_text_file(output);
-  EXPECT_EQ(demo.exit_description(), "exited with status 0") << sct::read_text_file(output)
-                                                             << sct::read_text_file(directory.path() / "stderr");
-  EXPECT_NE(sct::read_text_file(output).find("pool shut down"), std::string::npos);
 }
 
 }  // namespace

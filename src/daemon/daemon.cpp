@@ -1,0 +1,292 @@
+#include "daemon/daemon.hpp"
+
+#include "daemon/config_changes.hpp"
+#include "daemon/daemon_log.hpp"
+#include "daemon/http_forward_listener.hpp"
+#include "daemon/http_forward_metrics.hpp"
+#include "daemon/tcp_splice_listener.hpp"
+#include "daemon/upstream_group.hpp"
+#include "daemon/upstream_group_report.hpp"
+#include "securechannel/http_client.hpp"
+#include "securechannel/metrics_registry.hpp"
+#include "securechannel/monitored_pools.hpp"
+#include "securechannel/monitoring_server.hpp"
+#include "securechannel/pool_config_file.hpp"
+#include "securechannel/secure_channel_pool.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace securechannel::daemon {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct Daemon::RunningPool {
+  DaemonPoolConfig config;
+  std::shared_ptr<UpstreamGroup> upstreams;  // a SecureChannelPool (and HttpClient) per endpoint
+  std::vector<std::shared_ptr<TcpSpliceListener>> tcp_listeners;
+  std::vector<std::shared_ptr<HttpForwardListener>> http_listeners;
+  std::vector<MetricsRegistry::Registration> listener_metrics;
+  MetricsRegistry::Registration group_metrics;
+};
+
+namespace {
+
+std::string address_of(const tcp::endpoint& endpoint) {
+  const std::string host = endpoint.address().to_string();
+  return endpoint.address().is_v6() ? "[" + host + "]:" + std::to_string(endpoint.port())
+                                    : host + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+Daemon::Daemon(asio::io_context& io, DaemonConfig config)
+    : io_(io), config_(std::move(config)), monitored_(std::make_shared<MonitoredPools>()) {
+  monitored_->set_service_identity("scpool", std::chrono::system_clock::now());
+  // Every pool is built before anything is bound: the TLS files of all of them are checked, and
+  // their problems reported together, like the file's own.
+  std::vector<ConfigError> problems;
+  for (std::size_t i = 0; i < config_.pools.size(); ++i) {
+    try {
+      build_pool(config_.pools[i]);
+    } catch (const ConfigError& error) {
+      problems.emplace_back("pool[" + std::to_string(i) + "]." + error.field(),
+                            std::string(error.what()).substr(error.field().size() + 2));
+    }
+  }
+  if (!problems.empty()) throw ConfigErrors(std::move(problems));
+  for (auto& running : pools_) {
+    if (running->config.backup.empty()) continue;
+    for (auto& other : pools_) {
+      if (other->config.pool.metric_namespace == running->config.backup) running->upstreams->set_backup(other->upstreams);
+    }
+  }
+  for (auto& running : pools_) open_listeners(*running);
+  open_monitor();
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::build_pool(DaemonPoolConfig& entry) {
+  auto running = std::make_unique<RunningPool>();
+  running->config = entry;
+  running->upstreams = std::make_shared<UpstreamGroup>(entry.pool.metric_namespace, entry.balancing,
+                                                       entry.outlier_detection, entry.pool.clock);
+  const bool forwards_http = std::any_of(entry.listeners.begin(), entry.listeners.end(),
+                                         [](const ListenerConfig& l) { return l.mode == ListenerMode::http; });
+  for (const std::string& endpoint : entry.endpoints) {
+    PoolConfig config = entry.pool;
+    config.endpoint = endpoint;
+    auto pool = SecureChannelPool::create(io_.get_executor(), std::move(config));
+    std::string problem;
+    if (!monitored_->add(pool, problem)) throw ConfigError("namespace", problem);
+    std::shared_ptr<HttpClient> client;
+    if (forwards_http) {
+      client = std::make_shared<HttpClient>(pool);
+      monitored_->export_http_client(client);
+    }
+    running->upstreams->add({std::move(pool), std::move(client), endpoint});
+  }
+  running->group_metrics = monitored_->registry().add(
+      "upstream_group|" + entry.pool.metric_namespace, [weak = std::weak_ptr(running->upstreams)](MetricFamilies& out) {
+        if (auto group = weak.lock()) collect_upstream_group_metrics(*group, out);
+      });
+  pools_.push_back(std::move(running));
+}
+
+namespace {
+
+// A bound listener of either kind, its metrics registered under its address; `listeners` keeps it.
+template <class Listener, class Options, class Collect>
+void open_listener(const ListenerConfig& listener, Options options, const std::shared_ptr<UpstreamGroup>& upstreams,
+                   asio::io_context& io, MetricsRegistry& registry, Collect collect,
+                   std::vector<std::shared_ptr<Listener>>& listeners,
+                   std::vector<MetricsRegistry::Registration>& registrations) {
+  const std::string& pool_name = upstreams->name();
+  options.host = listener.host;
+  options.port = listener.port;
+  options.limits = listener.limits;
+  boost::system::error_code error;
+  auto opened = Listener::create(io.get_executor(), std::move(options), upstreams, error);
+  if (!opened) throw ConfigError("pool " + pool_name + " listener " + listener.address(), "cannot listen: " + error.message());
+  const std::string bound = address_of(opened->local_endpoint());
+  registrations.push_back(registry.add(
+      "listener|" + bound, [weak = std::weak_ptr(opened), pool_name, bound, collect](MetricFamilies& out) {
+        if (auto live = weak.lock()) collect(*live, pool_name, bound, out);
+      }));
+  listeners.push_back(std::move(opened));
+}
+
+}  // namespace
+
+void Daemon::open_listeners(RunningPool& running) {
+  MetricsRegistry& registry = monitored_->registry();
+  for (const ListenerConfig& listener : running.config.listeners) {
+    if (listener.mode == ListenerMode::tcp) {
+      open_listener(listener, TcpSpliceOptions{}, running.upstreams, io_, registry, collect_tcp_splice_metrics,
+                    running.tcp_listeners, running.listener_metrics);
+    } else {
+      HttpForwardOptions options;
+      options.add_forwarded_headers = listener.add_forwarded_headers;
+      options.request_timeout = listener.request_timeout;
+      open_listener(listener, std::move(options), running.upstreams, io_, registry, collect_http_forward_metrics,
+                    running.http_listeners, running.listener_metrics);
+    }
+  }
+}
+
+void Daemon::open_monitor() {
+  MonitoringServerOptions options;
+  options.host = config_.monitor.host;
+  options.port = config_.monitor.port;
+  options.auth_token = config_.monitor.token;
+  boost::system::error_code error;
+  std::vector<std::shared_ptr<UpstreamGroup>> groups;
+  for (const auto& running : pools_) groups.push_back(running->upstreams);
+  // The endpoints' view is the daemon's own; everything else is the pools' (MonitoredPools).
+  monitor_ = MonitoringServer::create(
+      io_.get_executor(), std::move(options),
+      [pools = monitored_, groups = std::move(groups)](const MonitoringRequest& request) {
+        const std::string_view path = request.target.substr(0, request.target.find('?'));
+        if (path == "/api/v1/secure-channel/endpoints" && (request.method == "GET" || request.method == "HEAD")) {
+          MonitoringResponse response;
+          response.body = upstream_groups_json(groups).dump();
+          return response;
+        }
+        return pools->handle(request);
+      },
+      error);
+  if (!monitor_) {
+    throw ConfigError("monitor.listen", "cannot listen on " + config_.monitor.host + ":" +
+                                            std::to_string(config_.monitor.port) + ": " + error.message());
+  }
+  monitored_->export_server_metrics(monitor_, "scpool");
+}
+
+void Daemon::start() {
+  for (auto& running : pools_) {
+    for (const UpstreamGroup::Member& member : running->upstreams->members()) {
+      member.pool->run_cleanup_task();
+      member.pool->warm_up();
+    }
+    for (auto& listener : running->tcp_listeners) listener->start();
+    for (auto& listener : running->http_listeners) listener->start();
+  }
+  monitor_->start();
+}
+
+bool Daemon::reload(const DaemonConfig& next) {
+  bool all_applied = true;
+  configure_logging(next.log);
+  for (auto& running : pools_) {
+    const std::string& name = running->config.pool.metric_namespace;
+    const auto found = std::find_if(next.pools.begin(), next.pools.end(),
+                                    [&](const DaemonPoolConfig& p) { return p.pool.metric_namespace == name; });
+    if (found == next.pools.end()) continue;  // reported below
+    // The files are read again even when their names did not change: a rotated CA or key is
+    // the usual reason for a SIGHUP.
+    std::string problem;
+    bool reloaded = true;
+    for (const UpstreamGroup::Member& member : running->upstreams->members()) {
+      std::string member_problem;
+      if (!member.pool->reload_tls(found->pool.tls, member_problem)) {
+        reloaded = false;
+        problem = member_problem;
+      }
+    }
+    if (!reloaded) {
+      all_applied = false;
+      log_pool(spdlog::level::err, name, 0, "TLS reload refused, the previous material stays in use: " + problem);
+    } else {
+      log_pool(spdlog::level::info, name, 0,
+               same_tls_options(running->config.pool.tls, found->pool.tls)
+                   ? "TLS material read again; new connections use it"
+                   : "TLS options changed; new connections use them");
+      running->config.pool.tls = found->pool.tls;
+    }
+  }
+  for (const std::string& change : changes_needing_restart(config_, next)) {
+    spdlog::warn("reload: {} needs a restart; the running value stays", change);
+  }
+  // What was applied becomes the running configuration; the rest stays as it runs.
+  config_.log = next.log;
+  for (std::size_t i = 0; i < pools_.size(); ++i) config_.pools[i].pool.tls = pools_[i]->config.pool.tls;
+  return all_applied;
+}
+
+void Daemon::async_stop(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  stopped_ = std::move(done);
+  // One count per listener drain, and one for this function, so `done` cannot run before every
+  // drain was started.
+  stops_pending_ = 1;
+  const auto one_done = [this] {
+    if (--stops_pending_ == 0) finish_stop();
+  };
+  for (auto& running : pools_) {
+    for (auto& listener : running->tcp_listeners) {
+      ++stops_pending_;
+      listener->async_drain(config_.drain_grace, one_done);
+    }
+    for (auto& listener : running->http_listeners) {
+      ++stops_pending_;
+      listener->async_drain(config_.drain_grace, one_done);
+    }
+  }
+  one_done();
+}
+
+void Daemon::finish_stop() {
+  // Listeners are drained: nothing takes a connection any more. Pools close theirs (idle ones at
+  // once, leased ones when given back or at the grace), then the monitoring server goes.
+  std::vector<UpstreamGroup::Member> members;
+  for (auto& running : pools_) {
+    for (const UpstreamGroup::Member& member : running->upstreams->members()) members.push_back(member);
+  }
+  auto pools_left = std::make_shared<std::size_t>(members.size());
+  const auto pool_closed = [this, pools_left](boost::system::error_code) {
+    if (--*pools_left != 0) return;
+    monitor_->stop();
+    if (auto done = std::exchange(stopped_, nullptr)) done();
+  };
+  if (members.empty()) return pool_closed({}), void();
+  for (const UpstreamGroup::Member& member : members) {
+    if (member.http_client) member.http_client->shutdown();
+    member.pool->async_shutdown(std::chrono::milliseconds(1000), pool_closed);
+  }
+}
+
+std::string Daemon::describe() const {
+  std::string text;
+  for (const auto& running : pools_) {
+    const PoolConfig& pool = running->config.pool;
+    std::string endpoints;
+    for (const std::string& endpoint : running->config.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + endpoint;
+    text += fmt::format("pool {}: {} (max_connections {} per endpoint, min_idle {}{}{})\n", pool.metric_namespace,
+                        endpoints, pool.max_connections, pool.min_idle,
+                        running->config.endpoints.size() > 1 ? std::string(", ") + to_string(running->config.balancing) : "",
+                        running->config.backup.empty() ? "" : ", backup " + running->config.backup);
+    for (const auto& listener : running->tcp_listeners) {
+      text += fmt::format("  tcp listener {} -> TLS {}\n", address_of(listener->local_endpoint()), endpoints);
+    }
+    for (const auto& listener : running->http_listeners) {
+      text += fmt::format("  http listener http://{} -> https://{}\n", address_of(listener->local_endpoint()), endpoints);
+    }
+  }
+  const std::string base = monitoring_base_url();
+  text += fmt::format("monitoring{}:\n", config_.monitor.token ? " (X-Auth-Token required except for probes)" : "");
+  for (const char* path : {"/metrics", "/healthz", "/readyz", "/status/connections", "/api/v1/secure-channel/status",
+                           "/api/v1/secure-channel/status/enhanced", "/api/v1/secure-channel/stats"}) {
+    text += fmt::format("  {}{}\n", base, path);
+  }
+  return text;
+}
+
+std::string Daemon::monitoring_base_url() const { return monitor_->base_url(); }
+
+}  // namespace securechannel::daemon

@@ -1,0 +1,233 @@
+// `scpool serve` as a user runs it: a config file, the real binary, real upstreams (our TLS echo
+// server behind a tcp listener, nginx behind an http listener), local clients on loopback.
+// Start-up summary, traffic through both listener kinds, monitoring, SIGHUP reloads (good and
+// bad files), SIGTERM drains in-flight responses and exits 0, and config errors all at once.
+#include "http_test_client.hpp"
+#include "io_thread.hpp"
+#include "testing/certificate_authority.hpp"
+#include "testing/nginx_server.hpp"
+#include "testing/serve_process.hpp"
+#include "testing/tls_echo_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+namespace securechannel {
+namespace {
+
+namespace fs = std::filesystem;
+namespace sct = securechannel::testing;
+using namespace std::chrono_literals;
+
+using sct::port_of;
+
+// The daemon run by these tests: the scpool binary of this build.
+class ScpoolServeProcess : public sct::ServeProcess {
+ public:
+  ScpoolServeProcess(const fs::path& directory, const std::string& config)
+      : sct::ServeProcess(SC_SCPOOL_BINARY, directory, config) {}
+};
+
+// Sends `message` through a tcp listener at `address` and returns what came back (the echo
+// upstream returns it), or less when the daemon closed the connection first. Bounded by 10 s.
+std::string echo_through(const std::string& address, const std::string& message) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(port_of(address));
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0 &&
+      ::send(fd, message.data(), message.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(message.size())) {
+    char buffer[16384];
+    while (reply.size() < message.size()) {
+      const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+      if (got <= 0) break;
+      reply.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  ::close(fd);
+  return reply;
+}
+
+class ScpoolServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sct::TlsEchoServerOptions echo_options;
+    echo_options.certificate_file = leaf.certificate_file;
+    echo_options.key_file = leaf.key_file;
+    echo = std::make_unique<sct::TlsEchoServer>(echo_options);
+  }
+
+  std::string echo_pool(const std::string& extra = "") const {
+    return "[[pool]]\nnamespace = \"echo\"\nendpoints = [\"" + echo->endpoint() + "\"]\nmax_connections = 8\n" + extra +
+           "[pool.tls]\nsystem_trust_store = false\nca_file = \"" + authority.ca_certificate_file().string() +
+           "\"\n[[pool.listener]]\nmode = \"tcp\"\nlisten = \"127.0.0.1:0\"\n";
+  }
+
+  std::string nginx_pool(const std::string& endpoint) const {
+    return "[[pool]]\nnamespace = \"web\"\nendpoints = [\"" + endpoint +
+           "\"]\nmax_connections = 4\n[pool.tls]\nsystem_trust_store = false\nca_file = \"" +
+           authority.ca_certificate_file().string() +
+           "\"\nalpn = [\"h2\", \"http/1.1\"]\n[[pool.listener]]\nmode = \"http\"\nlisten = \"127.0.0.1:0\"\n";
+  }
+
+  static std::string monitor(const std::string& extra = "") {
+    return "[monitor]\nlisten = \"127.0.0.1:0\"\n" + extra + "[daemon]\ndrain_grace = \"10s\"\n";
+  }
+
+  sct::TemporaryDirectory directory{"securechannel-serve"};
+  sct::CertificateAuthority authority = sct::CertificateAuthority::create("serve test CA");
+  sct::IssuedCertificate leaf = authority.issue("localhost");
+  std::unique_ptr<sct::TlsEchoServer> echo;
+};
+
+TEST_F(ScpoolServeTest, CarriesTcpAndHttpTrafficAndStopsCleanly) {
+  if (!sct::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+  sct::NginxOptions nginx_options;
+  nginx_options.certificate_file = leaf.certificate_file;
+  nginx_options.key_file = leaf.key_file;
+  sct::NginxServer nginx(nginx_options);
+
+  ScpoolServeProcess serve(directory.path(), monitor() + echo_pool() + nginx_pool(nginx.endpoint()));
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  const std::string tcp = serve.listener("tcp");
+  const std::string http = serve.listener("http");
+  ASSERT_FALSE(tcp.empty()) << serve.diagnostics();
+  ASSERT_FALSE(http.empty()) << serve.diagnostics();
+  ASSERT_FALSE(serve.monitoring_url().empty()) << serve.diagnostics();
+
+  const std::string message(100'000, 'm');
+  EXPECT_EQ(echo_through(tcp, message), message) << serve.diagnostics();
+
+  sct::HttpTestConnection local(port_of(http));
+  for (int i = 0; i < 3; ++i) {  // keep-alive: one local connection, several requests
+    const sct::HttpTestReply reply = local.get("/", {{"Host", "localhost"}});
+    EXPECT_EQ(reply.result_int(), 200) << serve.diagnostics();
+    EXPECT_EQ(reply.body(), "hello\n");
+  }
+
+  sct::HttpTestConnection monitoring(port_of(serve.monitoring_url()));
+  const sct::HttpTestReply health = monitoring.get("/healthz");
+  EXPECT_EQ(health.result_int(), 200) << health.body();
+  const sct::HttpTestReply metrics = monitoring.get("/metrics");
+  EXPECT_NE(metrics.body().find("echo_listener_connections_accepted_total"), std::string::npos) << metrics.body();
+  EXPECT_NE(metrics.body().find("web_listener_requests_total"), std::string::npos) << metrics.body();
+
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
+TEST_F(ScpoolServeTest, SigtermLetsAResponseInFlightFinish) {
+  if (!sct::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+  sct::NginxOptions nginx_options;
+  nginx_options.certificate_file = leaf.certificate_file;
+  nginx_options.key_file = leaf.key_file;
+  nginx_options.generated_file_bytes = 3000;  // /slow sends it at 1 KiB/s: about 2 s
+  sct::NginxServer nginx(nginx_options);
+  ScpoolServeProcess serve(directory.path(), monitor() + nginx_pool(nginx.endpoint()));
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+
+  auto slow = std::async(std::launch::async, [port = port_of(serve.listener("http"))] {
+    sct::HttpTestConnection local(port, 20s);
+    return local.get("/slow", {{"Host", "localhost"}});
+  });
+  std::this_thread::sleep_for(500ms);  // the request is on its way; the response takes ~2 s more
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  const sct::HttpTestReply reply = slow.get();
+  EXPECT_EQ(reply.result_int(), 200);
+  EXPECT_EQ(reply.body().size(), 3000u) << "a response cut by the stop";
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
+TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
+  const fs::path ca_file = directory.path() / "ca.pem";
+  fs::copy_file(authority.ca_certificate_file(), ca_file);
+  std::string config = monitor() + echo_pool();
+  config.replace(config.find(authority.ca_certificate_file().string()), authority.ca_certificate_file().string().size(),
+                 ca_file.string());
+  ScpoolServeProcess serve(directory.path(), config);
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  const std::string tcp = serve.listener("tcp");
+  ASSERT_EQ(echo_through(tcp, "before"), "before") << serve.diagnostics();
+
+  // A file with a mistake: refused, named, and the daemon goes on as it was.
+  std::ofstream(serve.config_file(), std::ios::trunc) << config << "max_conections = 3\n";
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(serve.wait_for_error_text("reload refused, the running configuration stays")) << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("max_conections: unknown key")) << serve.diagnostics();
+  EXPECT_EQ(echo_through(tcp, "still"), "still") << serve.diagnostics();
+
+  // Another CA in the CA file: new connections verify against it, and this upstream fails that.
+  const sct::CertificateAuthority other = sct::CertificateAuthority::create("another CA");
+  fs::copy_file(other.ca_certificate_file(), ca_file, fs::copy_options::overwrite_existing);
+  std::ofstream(serve.config_file(), std::ios::trunc) << config;
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  ASSERT_TRUE(serve.wait_for_error_text("TLS material read again")) << serve.diagnostics();
+  EXPECT_EQ(echo_through(tcp, "after"), "") << "a connection verified with the old CA";
+  EXPECT_TRUE(serve.wait_for_error_text("certificate")) << serve.diagnostics();
+
+  // And back: the right CA again, and traffic flows again.
+  fs::copy_file(authority.ca_certificate_file(), ca_file, fs::copy_options::overwrite_existing);
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(sct::eventually([&] { return echo_through(tcp, "again") == "again"; }, 20s)) << serve.diagnostics();
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
+TEST_F(ScpoolServeTest, EveryConfigMistakeIsReportedAtOnceWithItsLine) {
+  std::ofstream(directory.path() / "scpool.toml") << R"([monitor]
+listen = "127.0.0.1:0"
+[[pool]]
+namespace = "relay"
+endpoints = ["relay.example:443"]
+max_conections = 5
+min_idle = "two"
+connect_timeout = "5 seconds"
+[pool.tls]
+ca_file = "missing-ca.pem"
+)";
+  const sct::CompletedProcess run = sct::run_to_completion(
+      {SC_SCPOOL_BINARY, "serve", "--config", (directory.path() / "scpool.toml").string()}, "", 30s);
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  for (const char* expected : {"pool[0].min_idle: must be an integer, not a string", "scpool.toml:7:",
+                               "pool[0].connect_timeout:", "scpool.toml:8:", "pool[0].max_conections: unknown key",
+                               "scpool.toml:6:"}) {
+    EXPECT_NE(run.standard_error.find(expected), std::string::npos) << expected << " in:\n" << run.standard_error;
+  }
+}
+
+TEST_F(ScpoolServeTest, AMissingCaFileAndABadOverrideAreNamed) {
+  std::ofstream(directory.path() / "scpool.toml")
+      << "[[pool]]\nnamespace = \"relay\"\nendpoint = \"127.0.0.1:1\"\n[pool.tls]\nca_file = \"missing-ca.pem\"\n";
+  const fs::path env = "/usr/bin/env";
+  const sct::CompletedProcess run = sct::run_to_completion(
+      {env.string(), "SCPOOL_RELAY_MAX_CONNECTIONS=lots", SC_SCPOOL_BINARY, "serve", "--config",
+       (directory.path() / "scpool.toml").string()},
+      "", 30s);
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  EXPECT_NE(run.standard_error.find("(environment variable SCPOOL_RELAY_MAX_CONNECTIONS)"), std::string::npos)
+      << run.standard_error;
+
+  const sct::CompletedProcess missing = sct::run_to_completion(
+      {SC_SCPOOL_BINARY, "serve", "--config", (directory.path() / "scpool.toml").string()}, "", 30s);
+  EXPECT_EQ(missing.exit_code(), 2) << missing.description();
+  EXPECT_NE(missing.standard_error.find("pool[0].tls.ca_file"), std::string::npos) << missing.standard_error;
+  EXPECT_NE(missing.standard_error.find("missing-ca.pem"), std::string::npos) << missing.standard_error;
+}
+
+}  // namespace
+}  // namespace securechannel
