@@ -7,7 +7,10 @@
 
 namespace scpool {
 
-// Returns the process exit code: 0 when every pool builds, 2 otherwise (the problem on stderr).
+// Checks a pool file (docs/CONFIG.md) or a daemon's file (docs/DAEMON.md: recognised by its
+// [monitor], [log], [daemon] tables or its pools' listener and endpoints keys) without binding or
+// connecting. Returns the process exit code: 0 when every pool builds, 2 otherwise (every problem
+// on stderr).
 int run_check_config(const std::string& path);
 
 }  // namespace scpool

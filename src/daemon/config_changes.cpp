@@ -78,6 +78,7 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
     ld.compare("max_header_bytes", l.limits.max_header_bytes, m.limits.max_header_bytes);
     ld.compare("max_body_bytes", l.limits.max_body_bytes, m.limits.max_body_bytes);
     ld.compare("header_timeout", l.limits.header_timeout, m.limits.header_timeout);
+    ld.compare("half_close_timeout", l.limits.half_close_timeout, m.limits.half_close_timeout);
     ld.compare("add_forwarded_headers", l.add_forwarded_headers, m.add_forwarded_headers);
     ld.compare("request_timeout", l.request_timeout, m.request_timeout);
   }

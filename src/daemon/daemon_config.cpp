@@ -81,7 +81,9 @@ ListenerConfig read_listener(TableReader& reader) {
     reader.duration("header_timeout", limits.header_timeout);
     reader.flag("add_forwarded_headers", listener.add_forwarded_headers);
     reader.duration("request_timeout", listener.request_timeout);
+    reader.refuse("half_close_timeout", "is for mode = \"tcp\" listeners: an http listener ends exchanges by itself");
   } else {
+    reader.duration("half_close_timeout", limits.half_close_timeout);
     for (const char* key : {"max_header_bytes", "max_body_bytes", "header_timeout", "add_forwarded_headers", "request_timeout"}) {
       reader.refuse(key, "is for mode = \"http\" listeners: a tcp listener carries bytes, not requests");
     }

@@ -14,6 +14,11 @@ struct ListenerLimits {
   std::size_t max_connections = 1024;
   // A local connection with nothing to carry in either direction for this long is closed.
   std::chrono::milliseconds idle_timeout{60'000};
+  // TCP listeners: once the local client has sent its FIN (or closed), the upstream's reply is
+  // still carried to it, until the upstream has been silent this long; then both close. TLS on a
+  // pooled connection cannot pass the FIN on, and an upstream that keeps its connections alive
+  // (most do) would otherwise hold the connection until idle_timeout.
+  std::chrono::milliseconds half_close_timeout{1'000};
   // HTTP listeners: request line plus header fields, and one request body; larger gets 431 / 413.
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 8 * 1024 * 1024;

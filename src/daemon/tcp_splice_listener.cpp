@@ -192,9 +192,12 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
     if (error != asio::error::eof) return finish(fmt::format("local read failed: {}", error.message()));
     // TLS on a pooled connection cannot carry a half-close (close_notify ends it for most
     // servers), so the local FIN stops here: the upstream's reply is still carried until it
-    // closes or the idle deadline passes.
+    // closes or has been silent for half_close_timeout (a client that closed completely looks
+    // the same from here, and a kept-alive upstream never closes by itself).
     to_upstream_open_ = false;
-    if (!from_upstream_open_) finish("closed by both sides");
+    if (!from_upstream_open_) return finish("closed by both sides");
+    touch();
+    arm_idle_timer(silence_limit());
   }
 
   void on_write_failed(Direction direction, const error_code& error) {
@@ -233,14 +236,22 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   // One timer for both directions, re-armed from the last activity when it fires rather than
   // on every transfer: a busy splice costs no timer cancellation per read.
   void arm_idle_timer(std::chrono::steady_clock::duration after) {
-    idle_timer_.expires_after(after);
+    idle_timer_.expires_after(after);  // cancels a wait already armed: its handler sees the abort
     idle_timer_.async_wait(on_strand([self = shared_from_this()](const error_code& error) {
       if (error || self->state_ != State::splicing) return;
-      const auto deadline = self->last_activity_ + self->context_->options.limits.idle_timeout;
+      const auto deadline = self->last_activity_ + self->silence_limit();
       const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) return self->finish("idle timeout");
+      if (now >= deadline) {
+        return self->finish(self->to_upstream_open_ ? "idle timeout" : "upstream silent after the local side closed");
+      }
       self->arm_idle_timer(deadline - now);
     }));
+  }
+
+  // How long the splice may be silent: idle_timeout, or less once the local side has closed.
+  std::chrono::milliseconds silence_limit() const {
+    const ListenerLimits& limits = context_->options.limits;
+    return to_upstream_open_ ? limits.idle_timeout : std::min(limits.idle_timeout, limits.half_close_timeout);
   }
 
   void finish(std::string_view reason, spdlog::level::level_enum level = spdlog::level::debug) {

@@ -77,5 +77,29 @@ TEST_F(ScpoolCheckConfigTest, AMistakeInTheFileNamesTheKeyAndLine) {
   EXPECT_NE(missing.standard_error.find("No such file or directory"), std::string::npos) << missing.standard_error;
 }
 
+TEST_F(ScpoolCheckConfigTest, TheExampleDaemonFileIsGood) {
+  const auto run = testing::run_to_completion(
+      {SC_SCPOOL_BINARY, "check-config", std::string(SC_SOURCE_DIR) + "/packaging/scpool.toml"}, "", 60s);
+  ASSERT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_error;
+  EXPECT_EQ(run.standard_output,
+            "pool[0] relay relay.example.com:443: ok (max_connections 16, min_idle 2, TLS 1.3+, ALPN h2 http/1.1; "
+            "2 listeners)\nmonitor 127.0.0.1:9090\n");
+}
+
+TEST_F(ScpoolCheckConfigTest, ADaemonFileIsCheckedAsTheDaemonReadsIt) {
+  const auto run = check("[monitor]\nlisten = \"127.0.0.1:0\"\n[[pool]]\nnamespace = \"relay\"\n"
+                         "endpoints = [\"a.example:443\", \"b.example:443\"]\nmin_idle = -1\n"
+                         "[[pool.listener]]\nmode = \"udp\"\nlisten = \"127.0.0.1:0\"\n");
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  for (const char* expected : {"pool[0].min_idle: must be from 0 to", ":6:", "pool[0].listener[0].mode: 'udp' is not one of",
+                               ":8:"}) {
+    EXPECT_NE(run.standard_error.find(expected), std::string::npos) << expected << " in:\n" << run.standard_error;
+  }
+  const auto good = check("[monitor]\nlisten = \"127.0.0.1:0\"\n[[pool]]\nnamespace = \"relay\"\n"
+                          "endpoints = [\"a.example:443\", \"b.example:443\"]\n");
+  ASSERT_EQ(good.exit_code(), 0) << good.standard_error;
+  EXPECT_NE(good.standard_output.find("pool[0] relay b.example:443: ok"), std::string::npos) << good.standard_output;
+}
+
 }  // namespace
 }  // namespace securechannel

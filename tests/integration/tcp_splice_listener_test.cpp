@@ -176,7 +176,9 @@ class TcpSpliceListenerTest : public ::testing::Test {
 };
 
 TEST_F(TcpSpliceListenerTest, CarriesAMebibyteEachWayAcrossTheLocalHalfClose) {
-  open();
+  TcpSpliceOptions options;
+  options.limits.half_close_timeout = 60s;  // the upstream's silence below must not end the splice
+  open(options);
   LocalClient client(port());
   ASSERT_TRUE(client.connected());
   const std::string sent = pattern(1 << 20, 1);
@@ -281,6 +283,19 @@ TEST_F(TcpSpliceListenerTest, ClosesTheLocalConnectionWhenTheUpstreamCertificate
   EXPECT_EQ(client.next_read(), ReadOutcome::closed);
   EXPECT_TRUE(eventually([&] { return listener->stats().acquire_failures == 1; }));
   EXPECT_TRUE(eventually_logged(log, "no upstream connection: certificate_verify_failed")) << log.text();
+}
+
+TEST_F(TcpSpliceListenerTest, AKeptAliveUpstreamDoesNotHoldTheConnectionOnceTheLocalClientHasClosed) {
+  TcpSpliceOptions options;
+  options.limits.half_close_timeout = 200ms;  // idle_timeout stays at its 60 s
+  open(options);
+  {
+    LocalClient client(port());
+    ASSERT_TRUE(client.send_all("ask") && client.receive(3) == "ask");
+  }  // closed; the echo server, like a keep-alive HTTP server, keeps its side open
+  EXPECT_TRUE(eventually([&] { return pool->stats().leased_connections == 0; }, 10s))
+      << "the lease is held until idle_timeout";
+  EXPECT_EQ(listener->stats().active_connections, 0u);
 }
 
 TEST_F(TcpSpliceListenerTest, SpreadsConnectionsOverTheGroupAndClosesAtOnceWhenEveryEndpointIsEjected) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <map>
 
 namespace securechannel::daemon {
@@ -104,6 +105,27 @@ TEST_F(UpstreamGroupTest, ASuccessfulProbeReadmits) {
   std::map<std::string, int> used;
   for (int i = 0; i < 4; ++i) ++used[use(*relay, Outcome::success)];
   EXPECT_EQ(used[upstream.server.endpoint()], 2);
+}
+
+TEST_F(UpstreamGroupTest, AProbeReadmitsAnEndpointThatCameBackOnItsPort) {
+  auto returning = std::make_unique<sct::TlsEchoServer>(
+      sct::TlsEchoServerOptions{.certificate_file = upstream.leaf.certificate_file, .key_file = upstream.leaf.key_file});
+  const std::uint16_t port = returning->port();
+  auto relay = group("relay", {returning->endpoint(), upstream.server.endpoint()});
+  returning.reset();
+  // Real failures this time: the pool's own connect is refused.
+  for (int i = 0; i < 6 && !ejected(*relay, 0); ++i) {
+    const UpstreamGroup::Pick pick = relay->pick();
+    auto failed = std::make_shared<std::promise<bool>>();
+    pick.member->pool->async_acquire([failed](boost::system::error_code error, Lease) { failed->set_value(bool(error)); });
+    relay->report(pick, failed->get_future().get() ? Outcome::failure : Outcome::success);
+  }
+  ASSERT_TRUE(ejected(*relay, 0));
+  returning = std::make_unique<sct::TlsEchoServer>(sct::TlsEchoServerOptions{
+      .certificate_file = upstream.leaf.certificate_file, .key_file = upstream.leaf.key_file, .port = port});
+  clock->advance(10s);
+  use(*relay, Outcome::success);  // starts the probe
+  EXPECT_TRUE(sct::eventually([&] { return !ejected(*relay, 0); }, 3s)) << "the probe connects at once";
 }
 
 TEST_F(UpstreamGroupTest, OneEndpointWithoutABackupIsNeverEjected) {

@@ -1,0 +1,178 @@
+// `scpool serve` with several endpoints and a backup pool, against real upstreams that die
+// mid-load: idempotent requests through the http listener see no failure while one of two nginx
+// servers goes away, and that endpoint is ejected; a pool whose only endpoint dies hands its tcp
+// listener's connections to its backup, and takes them back once a probe finds the endpoint
+// again. What the daemon did is read from its /api/v1/secure-channel/endpoints.
+#include "http_test_client.hpp"
+#include "io_thread.hpp"
+#include "testing/certificate_authority.hpp"
+#include "testing/nginx_server.hpp"
+#include "testing/serve_process.hpp"
+#include "testing/tls_echo_server.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace securechannel {
+namespace {
+
+namespace fs = std::filesystem;
+namespace sct = securechannel::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// One round trip of `message` through the tcp listener at `port`; "" when the daemon closed first.
+std::string echo_once(std::uint16_t port, const std::string& message) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(port);
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0 &&
+      ::send(fd, message.data(), message.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(message.size())) {
+    char buffer[4096];
+    while (reply.size() < message.size()) {
+      const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+      if (got <= 0) break;
+      reply.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  ::close(fd);
+  return reply;
+}
+
+class ScpoolServeFailoverTest : public ::testing::Test {
+ protected:
+  // The endpoints JSON of the running daemon: {"pools": [{"namespace", "endpoints": [...]}]}.
+  json endpoints(const sct::ServeProcess& serve) {
+    sct::HttpTestConnection monitoring(sct::port_of(serve.monitoring_url()));
+    return json::parse(monitoring.get("/api/v1/secure-channel/endpoints").body());
+  }
+
+  static const json& pool(const json& report, const std::string& name) {
+    for (const json& entry : report["pools"]) {
+      if (entry["namespace"] == name) return entry;
+    }
+    throw std::runtime_error("no pool " + name + " in " + report.dump());
+  }
+
+  std::string tls_table() const {
+    return "[pool.tls]\nsystem_trust_store = false\nca_file = \"" + authority.ca_certificate_file().string() + "\"\n";
+  }
+
+  sct::TemporaryDirectory directory{"securechannel-failover"};
+  sct::CertificateAuthority authority = sct::CertificateAuthority::create("failover test CA");
+  sct::IssuedCertificate leaf = authority.issue("localhost");
+};
+
+TEST_F(ScpoolServeFailoverTest, IdempotentRequestsSeeNoFailureWhenOneOfTwoEndpointsDies) {
+  if (!sct::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+  const sct::NginxOptions options{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file};
+  auto doomed = std::make_unique<sct::NginxServer>(options);
+  sct::NginxServer survivor(options);
+  const std::string doomed_endpoint = doomed->endpoint();
+  const std::string config = fmt::format(R"([monitor]
+listen = "127.0.0.1:0"
+[[pool]]
+namespace = "web"
+endpoints = ["{}", "{}"]
+balancing = "round_robin"
+max_connections = 2
+[pool.outlier_detection]
+consecutive_failures = 2
+base_ejection_time = "60s"
+{}alpn = ["h2", "http/1.1"]
+[[pool.listener]]
+mode = "http"
+listen = "127.0.0.1:0"
+)",
+                                         doomed_endpoint, survivor.endpoint(), tls_table());
+  sct::ServeProcess serve(SC_SCPOOL_BINARY, directory.path(), config);
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+
+  sct::HttpTestConnection local(sct::port_of(serve.listener("http")));
+  std::size_t failures = 0;
+  std::string first_failure;
+  for (int i = 0; i < 300; ++i) {
+    if (i == 100) doomed.reset();  // nginx stops (SIGQUIT, then gone): refused from now on
+    const sct::HttpTestReply reply = local.get("/", {{"Host", "localhost"}});
+    if (reply.result_int() != 200) {
+      ++failures;
+      if (first_failure.empty()) first_failure = std::to_string(reply.result_int()) + " " + reply.body();
+    }
+  }
+  EXPECT_EQ(failures, 0u) << first_failure << "\n" << serve.diagnostics();
+  const json web = pool(endpoints(serve), "web");
+  EXPECT_EQ(web["endpoints"][0]["endpoint"], doomed_endpoint);
+  EXPECT_TRUE(web["endpoints"][0]["ejected"].get<bool>()) << web.dump();
+  EXPECT_FALSE(web["endpoints"][1]["ejected"].get<bool>()) << web.dump();
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
+TEST_F(ScpoolServeFailoverTest, TheBackupServesWhileThePrimaryIsDownAndHandsBack) {
+  auto primary = std::make_unique<sct::TlsEchoServer>(
+      sct::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+  sct::TlsEchoServer spare({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+  const std::uint16_t primary_port = primary->port();
+  const std::string config = fmt::format(R"([monitor]
+listen = "127.0.0.1:0"
+[[pool]]
+namespace = "primary"
+endpoints = ["{}"]
+backup = "spare"
+connect_timeout = "2s"
+[pool.outlier_detection]
+consecutive_failures = 1
+base_ejection_time = "1s"
+{}[[pool.listener]]
+mode = "tcp"
+listen = "127.0.0.1:0"
+[[pool]]
+namespace = "spare"
+endpoints = ["{}"]
+{})",
+                                         primary->endpoint(), tls_table(), spare.endpoint(), tls_table());
+  sct::ServeProcess serve(SC_SCPOOL_BINARY, directory.path(), config);
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  const std::uint16_t port = sct::port_of(serve.listener("tcp"));
+
+  ASSERT_EQ(echo_once(port, "one"), "one") << serve.diagnostics();
+  EXPECT_EQ(primary->accepted_connections(), 1u);
+  EXPECT_EQ(spare.accepted_connections(), 0u);
+
+  primary.reset();  // the primary's only endpoint is gone: the next connect fails and ejects it
+  EXPECT_TRUE(sct::eventually([&] { return echo_once(port, "two") == "two"; }, 20s)) << serve.diagnostics();
+  EXPECT_GE(spare.accepted_connections(), 1u) << "served by the backup";
+  EXPECT_GE(pool(endpoints(serve), "primary")["failovers"].get<std::uint64_t>(), 1u);
+
+  // Back on its port: after the ejection time a probe finds it, and connections go home.
+  primary = std::make_unique<sct::TlsEchoServer>(sct::TlsEchoServerOptions{
+      .certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .port = primary_port});
+  EXPECT_TRUE(sct::eventually(
+      [&] {
+        echo_once(port, "three");
+        return primary->accepted_connections() >= 2;  // the probe, then a local connection
+      },
+      20s))
+      << serve.diagnostics();
+  const json report = pool(endpoints(serve), "primary");
+  EXPECT_FALSE(report["endpoints"][0]["ejected"].get<bool>()) << report.dump();
+  EXPECT_GE(report["endpoints"][0]["ejections"].get<std::uint64_t>(), 1u) << report.dump();
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
+}  // namespace
+}  // namespace securechannel
