@@ -166,13 +166,19 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     } else if (const auto leftover = returned.leftover_after_lease(); leftover != PooledConnection::Leftover::nothing) {
       remove_locked(returned, leftover == PooledConnection::Leftover::abandoned ? CloseReason::abandoned : CloseReason::broken,
                     deferred);
-      if (!shutting_down_) connect_for_waiters_locked(deferred);
+      if (!shutting_down_) {
+        connect_for_waiters_locked(deferred);
+        // Kept warm at once, not at the next cleanup pass: a caller that uses each connection
+        // once (the daemon's tcp listener) would otherwise find min_idle empty and handshake.
+        top_up_locked(deferred);
+      }
     } else if (shutting_down_) {
       remove_locked(returned, CloseReason::shutdown, deferred);
     } else if (const auto now = config_.clock->now();
                returned.retire_on_release_ || past_lifetime_locked(returned, now)) {
       remove_locked(returned, CloseReason::max_lifetime, deferred);
       connect_for_waiters_locked(deferred);
+      top_up_locked(deferred);
     } else {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;

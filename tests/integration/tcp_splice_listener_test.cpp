@@ -298,6 +298,22 @@ TEST_F(TcpSpliceListenerTest, AKeptAliveUpstreamDoesNotHoldTheConnectionOnceTheL
   EXPECT_EQ(listener->stats().active_connections, 0u);
 }
 
+TEST_F(TcpSpliceListenerTest, TheConnectionsItUsesUpAreReplacedToKeepMinIdleWarm) {
+  pool = upstream.builder_for(upstream.server.endpoint()).with_min_idle(2).build(pool_io.executor());
+  pool->warm_up();  // no cleanup task runs in this test: only releases can top up again
+  ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 2; }));
+  open();
+  for (int i = 0; i < 3; ++i) {
+    LocalClient client(port());
+    ASSERT_TRUE(client.send_all("warm") && client.receive(4) == "warm");
+    client.reset();
+    ASSERT_TRUE(eventually([&] { return listener->stats().active_connections == 0; }));
+    EXPECT_TRUE(eventually([&] { return pool->stats().idle_connections == 2; }))
+        << "a splice took a warm connection and closed it; the pool must open another at once";
+  }
+  EXPECT_EQ(pool->stats().connections_created, 5u) << "two warm ones, and one replacement per splice";
+}
+
 TEST_F(TcpSpliceListenerTest, SpreadsConnectionsOverTheGroupAndClosesAtOnceWhenEveryEndpointIsEjected) {
   testing::EchoUpstream other;
   auto group = std::make_shared<daemon::UpstreamGroup>("relay", daemon::BalancingPolicy::round_robin,
