@@ -1,5 +1,5 @@
 // Pools described in a TOML file: what `scpool check-config` checks and `scpool request --config`
-// uses (and the daemon will read). Keys are the PoolConfig fields under the builder's names; the
+// uses (the daemon's file has the same pool keys, docs/DAEMON.md). Keys are the PoolConfig fields under the builder's names; the
 // TLS ones live in a [pool.tls] table. docs/CONFIG.md lists every key.
 //
 //   # pools.toml

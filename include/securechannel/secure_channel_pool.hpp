@@ -115,7 +115,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // session cache, so the next connections make full handshakes against the new material.
   // On failure the current context stays in use and `error` names the field ("tls.ca_file: ...").
   // Counted in <ns>_tls_reloads_total{result}; logged. Thread-safe; reads the files on the
-  // calling thread, outside the pool's lock. `scpool demo` calls it on SIGHUP.
+  // calling thread, outside the pool's lock. `scpool serve` calls it on SIGHUP.
   bool reload_tls(std::string& error);
   // The same with other options (a CA file moved, a pin added): new connections are made and
   // checked with `options` from now on; config().tls keeps what the pool was built with, and
