@@ -132,8 +132,18 @@ class Session {
     if (!pools) return {2, {}, outcome.problem};
     const auto health = fetch("/healthz", {200, 503}, nullptr, outcome.problem);
     if (!health) return {2, {}, outcome.problem};
+    // `scpool serve` adds each endpoint's ejection state; another monitoring server answers 404.
+    unsigned status = 0;
+    const auto groups = fetch("/api/v1/secure-channel/endpoints", {200, 404}, &status, outcome.problem);
+    if (!groups) return {2, {}, outcome.problem};
+    const json ejection = status == 200 ? *groups : json::object();
     const bool healthy = health->value("pool_healthy", false) || pools->value("pools", json::array()).empty();
-    return {healthy ? 0 : 1, options_.json ? pools->dump(2) + "\n" : endpoints_view(*pools, *health), {}};
+    if (options_.json) {
+      json both = *pools;
+      if (status == 200) both["groups"] = ejection["pools"];
+      return {healthy ? 0 : 1, both.dump(2) + "\n", {}};
+    }
+    return {healthy ? 0 : 1, endpoints_view(*pools, *health, ejection), {}};
   }
 
  private:

@@ -168,10 +168,26 @@ std::string stats_view(const json& each) {
   return table.render();
 }
 
-std::string endpoints_view(const json& pools, const json& health) {
+// "no", "yes (27 s left)", or "" when the server says nothing of ejection (not scpool serve).
+static std::string ejection_text(const json& groups, const std::string& pool, const std::string& endpoint) {
+  for (const json& group : array_of(groups, "pools")) {
+    if (group.value("namespace", "") != pool) continue;
+    for (const json& entry : array_of(group, "endpoints")) {
+      if (entry.value("endpoint", "") != endpoint) continue;
+      if (!entry.value("ejected", false)) return "no";
+      return fmt::format("yes ({} s left)", (entry.value("ejected_for_ms", 0) + 999) / 1000);
+    }
+  }
+  return "";
+}
+
+std::string endpoints_view(const json& pools, const json& health, const json& groups) {
   const json& listed = array_of(pools, "pools");
   if (listed.empty()) return "no pool is monitored\n";
-  TextTable table({"POOL", "ENDPOINT", "STATE", "ACTIVE", "IDLE", "IN USE", "PENDING", "BREAKER"});
+  const bool daemon = groups.contains("pools");
+  std::vector<std::string> columns = {"POOL", "ENDPOINT", "STATE", "ACTIVE", "IDLE", "IN USE", "PENDING", "BREAKER"};
+  if (daemon) columns.push_back("EJECTED");
+  TextTable table(columns);
   for (const json& pool : listed) {
     json state = json::object();
     for (const json& candidate : array_of(health, "pools")) {
@@ -182,9 +198,12 @@ std::string endpoints_view(const json& pools, const json& health) {
     }
     std::string condition = text(state, "status");
     if (condition == "healthy" && !state.value("ready", true)) condition += " (not ready)";
-    table.add_row({pool_name(pool), text(pool, "endpoint"), condition, text(state, "active_connections"),
-                   text(state, "idle_connections"), text(state, "in_use_connections"), text(state, "pending_acquires"),
-                   text(state, "circuit_breaker")});
+    std::vector<std::string> row = {pool_name(pool), text(pool, "endpoint"), condition,
+                                    text(state, "active_connections"), text(state, "idle_connections"),
+                                    text(state, "in_use_connections"), text(state, "pending_acquires"),
+                                    text(state, "circuit_breaker")};
+    if (daemon) row.push_back(ejection_text(groups, pool.value("namespace", ""), pool.value("endpoint", "")));
+    table.add_row(row);
   }
   return table.render();
 }

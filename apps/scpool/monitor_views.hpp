@@ -14,6 +14,7 @@ std::string health_view(const nlohmann::json& health);                 // /healt
 std::string connections_view(const nlohmann::json& connection_list);   // .../connections
 std::string connection_view(const nlohmann::json& connection);         // .../connections/{id}
 std::string stats_view(const nlohmann::json& stats_of_each_pool);      // [.../stats?pool=..., ...]
-std::string endpoints_view(const nlohmann::json& pools, const nlohmann::json& health);  // .../pools, /healthz
+// .../pools, /healthz, and scpool serve's .../endpoints (an empty object from other servers).
+std::string endpoints_view(const nlohmann::json& pools, const nlohmann::json& health, const nlohmann::json& groups);
 
 }  // namespace scpool

@@ -117,6 +117,11 @@ listen = "127.0.0.1:0"
   EXPECT_EQ(web["endpoints"][0]["endpoint"], doomed_endpoint);
   EXPECT_TRUE(web["endpoints"][0]["ejected"].get<bool>()) << web.dump();
   EXPECT_FALSE(web["endpoints"][1]["ejected"].get<bool>()) << web.dump();
+  // The same through the command line: one endpoint ejected, the other not.
+  const sct::CompletedProcess table =
+      sct::run_to_completion({SC_SCPOOL_BINARY, "endpoints", "--url", serve.monitoring_url()}, "", 30s);
+  EXPECT_NE(table.standard_output.find("EJECTED"), std::string::npos) << table.standard_output << table.standard_error;
+  EXPECT_NE(table.standard_output.find(" left)"), std::string::npos) << table.standard_output;
   ASSERT_TRUE(serve.signal(SIGTERM));
   EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
 }
