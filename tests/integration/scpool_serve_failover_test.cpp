@@ -3,6 +3,7 @@
 // servers goes away, and that endpoint is ejected; a pool whose only endpoint dies hands its tcp
 // listener's connections to its backup, and takes them back once a probe finds the endpoint
 // again. What the daemon did is read from its /api/v1/secure-channel/endpoints.
+#include "echo_through.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
 #include "testing/certificate_authority.hpp"
@@ -13,11 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -29,28 +26,7 @@ namespace sct = securechannel::testing;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// One round trip of `message` through the tcp listener at `port`; "" when the daemon closed first.
-std::string echo_once(std::uint16_t port, const std::string& message) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_port = htons(port);
-  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0 &&
-      ::send(fd, message.data(), message.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(message.size())) {
-    char buffer[4096];
-    while (reply.size() < message.size()) {
-      const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-      if (got <= 0) break;
-      reply.append(buffer, static_cast<std::size_t>(got));
-    }
-  }
-  ::close(fd);
-  return reply;
-}
+using sct::echo_through;
 
 class ScpoolServeFailoverTest : public ::testing::Test {
  protected:
@@ -153,12 +129,12 @@ endpoints = ["{}"]
   ASSERT_TRUE(serve.started()) << serve.diagnostics();
   const std::uint16_t port = sct::port_of(serve.listener("tcp"));
 
-  ASSERT_EQ(echo_once(port, "one"), "one") << serve.diagnostics();
+  ASSERT_EQ(echo_through(port, "one"), "one") << serve.diagnostics();
   EXPECT_EQ(primary->accepted_connections(), 1u);
   EXPECT_EQ(spare.accepted_connections(), 0u);
 
   primary.reset();  // the primary's only endpoint is gone: the next connect fails and ejects it
-  EXPECT_TRUE(sct::eventually([&] { return echo_once(port, "two") == "two"; }, 20s)) << serve.diagnostics();
+  EXPECT_TRUE(sct::eventually([&] { return echo_through(port, "two") == "two"; }, 20s)) << serve.diagnostics();
   EXPECT_GE(spare.accepted_connections(), 1u) << "served by the backup";
   EXPECT_GE(pool(endpoints(serve), "primary")["failovers"].get<std::uint64_t>(), 1u);
 
@@ -167,7 +143,7 @@ endpoints = ["{}"]
       .certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .port = primary_port});
   EXPECT_TRUE(sct::eventually(
       [&] {
-        echo_once(port, "three");
+        echo_through(port, "three");
         return primary->accepted_connections() >= 2;  // the probe, then a local connection
       },
       20s))

@@ -2,6 +2,7 @@
 // server behind a tcp listener, nginx behind an http listener), local clients on loopback.
 // Start-up summary, traffic through both listener kinds, monitoring, SIGHUP reloads (good and
 // bad files), SIGTERM drains in-flight responses and exits 0, and config errors all at once.
+#include "echo_through.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
 #include "testing/certificate_authority.hpp"
@@ -11,10 +12,6 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <signal.h>
 
@@ -38,29 +35,8 @@ class ScpoolServeProcess : public sct::ServeProcess {
       : sct::ServeProcess(SC_SCPOOL_BINARY, directory, config) {}
 };
 
-// Sends `message` through a tcp listener at `address` and returns what came back (the echo
-// upstream returns it), or less when the daemon closed the connection first. Bounded by 10 s.
 std::string echo_through(const std::string& address, const std::string& message) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_port = htons(port_of(address));
-  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0 &&
-      ::send(fd, message.data(), message.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(message.size())) {
-    char buffer[16384];
-    while (reply.size() < message.size()) {
-      const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-      if (got <= 0) break;
-      reply.append(buffer, static_cast<std::size_t>(got));
-    }
-  }
-  ::close(fd);
-  return reply;
+  return sct::echo_through(port_of(address), message);
 }
 
 class ScpoolServeTest : public ::testing::Test {
