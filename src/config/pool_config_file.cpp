@@ -18,8 +18,10 @@ namespace {
 
 std::string joined_messages(const std::vector<ConfigError>& errors) {
   if (errors.empty()) return "no error";
-  const std::string first = errors.front().what();
-  std::string text = first.substr(errors.front().field().size() + 2);  // ConfigError adds "field: "
+  // ConfigError's what() is "field: problem"; this constructor adds the field back in front.
+  const std::string_view first = errors.front().what();
+  const std::string prefix = errors.front().field() + ": ";
+  std::string text(first.starts_with(prefix) ? first.substr(prefix.size()) : first);
   for (std::size_t i = 1; i < errors.size(); ++i) text += std::string("\n") + errors[i].what();
   return text;
 }

@@ -40,7 +40,13 @@ toml::table value_document(const std::string& name, const std::string& value) {
     if (static_cast<unsigned char>(c) < 0x20) continue;  // control characters have no place in a setting
     escaped += c;
   }
-  return toml::parse("v = \"" + escaped + "\"", source);
+  try {
+    return toml::parse("v = \"" + escaped + "\"", source);
+  } catch (const toml::parse_error& error) {
+    // Not even a string: bytes that are not UTF-8, most likely.
+    throw ConfigError(name, "is not a usable value: " + std::string(error.description()) + " (environment variable " +
+                                name + ")");
+  }
 }
 
 // Sets `key` in `table` to the variable's value, keeping its source (a move keeps it; a copy would not).
@@ -87,10 +93,22 @@ std::optional<std::pair<toml::table*, std::string>> pool_setting(toml::table& ro
 }  // namespace
 
 void apply_environment_overrides(toml::table& root, const Environment& environment, config::Document& document) {
-  for (const auto& [name, value] : environment) {
+  for (const auto& entry : environment) {
+    // Named, not a structured binding: the lambda below captures them (clang 14 cannot capture bindings).
+    const std::string& name = entry.first;
+    const std::string& value = entry.second;
     if (!std::string_view(name).starts_with(prefix) || name == "SCPOOL_CONFIG") continue;
     const std::string_view rest = std::string_view(name).substr(prefix.size());
     document.collect([&] {
+      // A name a shell cannot make (a NUL, a control character) is refused without echoing it raw.
+      const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+      });
+      if (!plain) {
+        std::string shown;
+        for (const char c : name) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+        throw ConfigError(shown, "an SCPOOL_ environment variable's name has only letters, digits and _");
+      }
       if (rest == "MONITOR_LISTEN" || rest == "MONITOR_ADDR") return set(subtable(root, "monitor"), "listen", name, value);
       if (rest == "MONITOR_TOKEN_FILE") return set(subtable(root, "monitor"), "token_file", name, value);
       if (rest == "LOG_FORMAT") return set(subtable(root, "log"), "format", name, value);

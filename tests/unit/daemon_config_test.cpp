@@ -214,6 +214,17 @@ TEST_F(DaemonConfigTest, ABadOverrideIsNamedLikeAFileMistake) {
   EXPECT_EQ(lines, expected);
 }
 
+// Found by daemon_config_fuzzer: a NUL in a variable's name cut ConfigError::what() short, and
+// bytes that are not UTF-8 escaped as a toml::parse_error instead of a ConfigError.
+TEST_F(DaemonConfigTest, AnOverrideWithAStrangeNameOrValueIsRefusedByName) {
+  const auto lines = refusals(relay_pool, {{std::string("SCPOOL_RELAY_MIN\0IDLE", 21), "1"},
+                                           {"SCPOOL_RELAY_MAX_CONNECTIONS", "\xfe" "ots"}});
+  ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
+  // In the variables' order: MAX_CONNECTIONS sorts before MIN.
+  EXPECT_THAT(lines[0], HasSubstr("SCPOOL_RELAY_MAX_CONNECTIONS: is not a usable value"));
+  EXPECT_EQ(lines[1], "SCPOOL_RELAY_MIN?IDLE: an SCPOOL_ environment variable's name has only letters, digits and _");
+}
+
 TEST_F(DaemonConfigTest, AMissingFileIsNamed) {
   try {
     load_daemon_config((directory.path() / "absent.toml").string(), {});
