@@ -254,10 +254,11 @@ void HttpClientCore::on_deadline_timer(std::chrono::steady_clock::time_point fir
   }
   for (const auto& pending : expired) on_deadline(pending);
   std::lock_guard lock(deadlines_mutex_);
+  if (earliest == std::chrono::steady_clock::time_point::max() || watched_.empty()) return;
+  // A request that began meanwhile armed the timer for its own deadline, which may be later
+  // than `earliest` (a 50 ms request left waiting behind a new 20 s one): the earlier one wins.
   const bool armed_meanwhile = deadline_timer_at_ != std::chrono::steady_clock::time_point{};
-  if (earliest != std::chrono::steady_clock::time_point::max() && !armed_meanwhile && !watched_.empty()) {
-    arm_deadline_timer(earliest);
-  }
+  if (!armed_meanwhile || earliest < deadline_timer_at_) arm_deadline_timer(earliest);
 }
 
 void HttpClientCore::dispatch_anywhere(const PendingPointer& pending) {
