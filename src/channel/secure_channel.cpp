@@ -16,6 +16,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -322,7 +323,10 @@ void SecureChannel::start_connect(std::string host, std::string port, std::chron
   established_ = false;
   fatal_ = false;
   auto executor = socket_.get_executor();
-  asio::co_spawn(executor, ConnectSequence::run(*this, std::move(host), std::move(port), timeout),
+  // On a strand of its own: each `||` below runs two coroutines whose completions emit
+  // cancellation at each other, and cancellation slots are not thread-safe. On an io_context run
+  // by several threads (the daemon's, or a caller's) they would otherwise race.
+  asio::co_spawn(asio::make_strand(executor), ConnectSequence::run(*this, std::move(host), std::move(port), timeout),
                  [this, handler = std::move(handler), executor](std::exception_ptr exception, error_code ec) mutable {
                    if (exception) ec = errc::tls_handshake_failed;  // only allocation failure can throw here
                    if (ec) {
@@ -337,7 +341,7 @@ void SecureChannel::start_connect(std::string host, std::string port, std::chron
 void SecureChannel::start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler) {
   auto executor = socket_.get_executor();
   asio::co_spawn(
-      executor,
+      asio::make_strand(executor),  // as start_connect's, for its `||`
       [this, timeout]() -> asio::awaitable<error_code> {
         asio::steady_timer timer(socket_.get_executor(), timeout);
         error_code result;
