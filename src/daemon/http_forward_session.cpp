@@ -4,6 +4,7 @@
 #include "daemon/forwarded_message.hpp"
 #include "daemon/local_acceptor.hpp"
 #include "daemon/upstream_error_response.hpp"
+#include "http/http1_message_head.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/http_client.hpp"
 
@@ -16,10 +17,10 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
 #include <utility>
@@ -142,13 +143,13 @@ bool ForwardContext::may_log_upstream_error(std::uint64_t& suppressed) noexcept 
 
 HttpForwardSession::HttpForwardSession(asio::ip::tcp::socket socket, std::shared_ptr<ForwardContext> context,
                                        std::uint64_t connection_id)
-    : stream_(std::move(socket)),
-      header_deadline_(stream_.get_executor()),
+    : socket_(std::move(socket)),
+      deadline_timer_(socket_.get_executor()),
       context_(std::move(context)),
       connection_id_(connection_id),
       buffer_(context_->options.limits.max_header_bytes + buffer_slack) {
   error_code ignored;
-  const auto peer = stream_.socket().remote_endpoint(ignored);
+  const auto peer = socket_.remote_endpoint(ignored);
   peer_address_ = peer.address().to_string();
 }
 
@@ -159,18 +160,18 @@ HttpForwardSession::~HttpForwardSession() {
 }
 
 void HttpForwardSession::start() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
     if (self->state_ != State::Starting) return;  // closed before it started
     self->read_next_request();
   });
 }
 
 void HttpForwardSession::close() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_now(); });
 }
 
 void HttpForwardSession::drain() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
     self->draining_ = true;
     switch (self->state_) {
       case State::Starting:
@@ -213,10 +214,10 @@ void HttpForwardSession::read_next_request() {
   // A new connection, or bytes of the next request already buffered: the header clock runs now.
   if (first_request_ || buffer_.size() > 0) return read_header();
   transition(State::AwaitingRequest);
-  stream_.expires_after(context_->options.limits.idle_timeout);
-  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t bytes) {
+  expire_after(context_->options.limits.idle_timeout);
+  socket_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t bytes) {
     if (self->state_ == State::Closed) return;
-    // Idle timeout (the stream has closed the socket), the client closed, or a reset: no answer.
+    // The client closed, or a reset: no answer (after the idle timeout the socket is closed).
     if (error) return self->close_now();
     self->buffer_.commit(bytes);
     self->read_header();
@@ -230,26 +231,22 @@ void HttpForwardSession::read_header() {
   parser_.emplace();
   parser_->header_limit(parser_limit(context_->options.limits.max_header_bytes));
   parser_->body_limit(context_->options.limits.max_body_bytes);
-  stream_.expires_never();
-  header_deadline_.expires_after(context_->options.limits.header_timeout);
-  header_deadline_.async_wait([self = shared_from_this(), generation = ++header_generation_](error_code error) {
-    self->on_header_deadline(error, generation);
-  });
-  http::async_read_header(stream_, buffer_, *parser_,
+  if (error_code error; header_complete_in_buffer(error) || error) return on_header(error);
+  expire_after(context_->options.limits.header_timeout);
+  http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](error_code error, std::size_t) { self->on_header(error); });
 }
 
-void HttpForwardSession::on_header_deadline(const error_code& error, std::uint64_t generation) {
-  // Cancelled, or already past this header (its completion may have been queued with success).
-  if (error || generation != header_generation_ || state_ != State::ReadingHeader) return;
-  header_timed_out_ = true;
-  error_code ignored;
-  stream_.socket().cancel(ignored);  // the read completes with operation_aborted; on_header answers 408
+bool HttpForwardSession::header_complete_in_buffer(error_code& error) {
+  if (buffer_.size() == 0) return false;
+  // As async_read_header does first; need_more leaves the bytes in the buffer for it.
+  buffer_.consume(parser_->put(buffer_.data(), error));
+  if (error == http::error::need_more) error = {};
+  return !error && parser_->is_header_done();
 }
 
 void HttpForwardSession::on_header(const error_code& error) {
   if (state_ == State::Closed) return;
-  header_deadline_.cancel();
   if (!error) return check_request();
   if (header_timed_out_) return reject(408, "request_timeout", "request header not received in time");
   if (error == http::error::header_limit || error == http::error::buffer_overflow) {
@@ -276,8 +273,8 @@ void HttpForwardSession::check_request() {
   // curl and others wait (a second or so) for this before they send a large body.
   const auto expect = request.find(http::field::expect);
   if (expect == request.end() || !boost::beast::iequals(expect->value(), "100-continue")) return read_body();
-  stream_.expires_after(context_->options.limits.idle_timeout);
-  asio::async_write(stream_, asio::buffer(continue_response.data(), continue_response.size()),
+  expire_after(context_->options.limits.idle_timeout);
+  asio::async_write(socket_, asio::buffer(continue_response.data(), continue_response.size()),
                     [self = shared_from_this()](error_code write_error, std::size_t) {
                       if (self->state_ == State::Closed) return;
                       if (write_error) return self->close_now();
@@ -287,8 +284,8 @@ void HttpForwardSession::check_request() {
 
 void HttpForwardSession::read_body() {
   // One deadline for the whole body: a client trickling bytes cannot hold the slot for longer.
-  stream_.expires_after(context_->options.limits.idle_timeout);
-  http::async_read(stream_, buffer_, *parser_,
+  expire_after(context_->options.limits.idle_timeout);
+  http::async_read(socket_, buffer_, *parser_,
                    [self = shared_from_this()](error_code error, std::size_t) { self->on_body(error); });
 }
 
@@ -298,12 +295,13 @@ void HttpForwardSession::on_body(const error_code& error) {
   if (error == http::error::body_limit) {
     return reject(413, "content_too_large", "request body is larger than the limit");
   }
-  if (client_gone(error)) return close_now();  // including the deadline: the stream closed the socket
+  if (client_gone(error)) return close_now();
   reject(400, "bad_request", "malformed request body: " + error.message());
 }
 
 void HttpForwardSession::forward() {
   transition(State::Forwarding);
+  expire_never();  // the request timeout bounds the upstream exchange
   HttpRequest local = parser_->release();
   parser_.reset();
   keep_alive_requested_ = local.version() >= 11 && local.keep_alive();
@@ -335,7 +333,7 @@ bool HttpForwardSession::send_upstream() {
   // of other connections share its connection, and the timeout bounds it).
   pick_.member->http_client->async_request(
       upstream_request_, std::move(options),
-      asio::bind_executor(stream_.get_executor(), [self = shared_from_this()](error_code error, HttpResponse response) {
+      asio::bind_executor(socket_.get_executor(), [self = shared_from_this()](error_code error, HttpResponse response) {
         self->on_upstream_response(error, std::move(response));
       }));
   return true;
@@ -386,8 +384,11 @@ void HttpForwardSession::respond(HttpResponse response, AfterResponse after) {
   // HEAD: our own answers keep GET's Content-Length and drop the body (forwarded ones have none).
   if (head_request_) response_.body().clear();
   response_.keep_alive(after == AfterResponse::KeepAlive);
-  stream_.expires_after(context_->options.limits.idle_timeout);
-  http::async_write(stream_, response_,
+  response_head_.clear();
+  detail::append_response_head(response_, response_head_);
+  expire_after(context_->options.limits.idle_timeout);
+  const std::array<asio::const_buffer, 2> bytes{asio::buffer(response_head_), asio::buffer(response_.body())};
+  asio::async_write(socket_, bytes,
                     [self = shared_from_this()](error_code error, std::size_t) { self->on_written(error); });
 }
 
@@ -405,20 +406,20 @@ bool HttpForwardSession::further_request_arrived() {
   // Bytes after the request in our buffer, or in the socket's receive queue: a pipelined request.
   // Checked without reading, so no read is pending while the response is written.
   error_code ignored;
-  return buffer_.size() > 0 || stream_.socket().available(ignored) > 0;
+  return buffer_.size() > 0 || socket_.available(ignored) > 0;
 }
 
 void HttpForwardSession::linger() {
   transition(State::Lingering);
   error_code ignored;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(linger_limit);
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  expire_after(linger_limit);
   discard_until_closed();
 }
 
 void HttpForwardSession::discard_until_closed() {
   buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t) {
+  socket_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t) {
     if (self->state_ == State::Closed) return;
     if (error) return self->close_now();  // the client closed, or linger_limit passed
     self->discard_until_closed();
@@ -427,10 +428,40 @@ void HttpForwardSession::discard_until_closed() {
 
 void HttpForwardSession::close_now() {
   if (state_ == State::Closed) return;
-  header_deadline_.cancel();
-  stream_.close();
+  timer_at_ = {};
+  deadline_timer_.cancel();
+  error_code ignored;
+  socket_.close(ignored);
   // After the close, so that open_connections == 0 means every socket is closed.
   transition(State::Closed);
+}
+
+void HttpForwardSession::expire_after(std::chrono::steady_clock::duration limit) {
+  deadline_ = std::chrono::steady_clock::now() + limit;
+  // A timer set for this time or earlier re-arms itself for deadline_ when it fires.
+  if (timer_at_ == std::chrono::steady_clock::time_point{} || deadline_ < timer_at_) arm_deadline_timer(deadline_);
+}
+
+void HttpForwardSession::arm_deadline_timer(std::chrono::steady_clock::time_point at) {
+  timer_at_ = at;
+  deadline_timer_.expires_at(at);  // a wait already pending completes with operation_aborted
+  deadline_timer_.async_wait(
+      [self = shared_from_this(), at](error_code error) { self->on_deadline_timer(error, at); });
+}
+
+void HttpForwardSession::on_deadline_timer(const error_code& error, std::chrono::steady_clock::time_point armed_for) {
+  // Cancelled, or re-armed meanwhile (a completion already queued cannot be cancelled).
+  if (error || armed_for != timer_at_ || state_ == State::Closed) return;
+  timer_at_ = {};
+  if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // forwarding: no deadline now
+  if (std::chrono::steady_clock::now() < deadline_) return arm_deadline_timer(deadline_);
+  if (state_ == State::ReadingHeader) {
+    header_timed_out_ = true;
+    error_code ignored;
+    socket_.cancel(ignored);  // the read completes with operation_aborted; on_header answers 408
+    return;
+  }
+  close_now();  // idle, body, write or linger deadline
 }
 
 }  // namespace securechannel::daemon

@@ -3,10 +3,12 @@
 // alive or closes it. Every operation runs on the connection's own strand; every wait on the
 // local client has a deadline, and the upstream exchange has the request timeout.
 //
-// Timeouts: the header deadline is a timer of our own that cancels the read, because
-// beast::tcp_stream closes the socket when its deadline passes and a 408 could no longer be sent
-// (MonitoringSession does the same). The idle, body, write and linger deadlines are the
-// tcp_stream's: closing is what they should do.
+// Deadlines: one time point per connection, moved by each step (idle, header, body, write,
+// linger), and one timer that is re-armed only when the time point moves earlier than the timer
+// was set for; when it fires early it re-arms for the time point. A request costs no timer
+// operation in the common case (Beast's tcp_stream arms and cancels one per read and write).
+// Passing the header deadline cancels the read so that a 408 can be sent; passing any other
+// closes the connection.
 #pragma once
 
 #include "daemon/http_forward_listener.hpp"
@@ -16,11 +18,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -113,7 +115,9 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   void transition(State next);
   void read_next_request();
   void read_header();
-  void on_header_deadline(const boost::system::error_code& error, std::uint64_t generation);
+  // The header is parsed from the bytes at hand first: a header that came in one piece (nearly
+  // every one) needs no further read, and so no header deadline.
+  bool header_complete_in_buffer(boost::system::error_code& error);
   void on_header(const boost::system::error_code& error);
   void check_request();
   void read_body();
@@ -133,8 +137,15 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   void discard_until_closed();
   void close_now();
 
-  boost::beast::tcp_stream stream_;
-  boost::asio::steady_timer header_deadline_;
+  void expire_after(std::chrono::steady_clock::duration limit);
+  void expire_never() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+  void arm_deadline_timer(std::chrono::steady_clock::time_point at);
+  void on_deadline_timer(const boost::system::error_code& error, std::chrono::steady_clock::time_point armed_for);
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point timer_at_{};  // what deadline_timer_ waits for; {} when idle
   std::shared_ptr<ForwardContext> context_;
   const std::uint64_t connection_id_;
   std::string peer_address_;  // for X-Forwarded-For and the log
@@ -147,12 +158,12 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   bool draining_ = false;
   bool head_request_ = false;
   bool keep_alive_requested_ = false;  // the local request allows keep-alive (HTTP/1.1, no close)
-  std::uint64_t header_generation_ = 0;  // tells a stale deadline from the current one
   AfterResponse after_response_ = AfterResponse::Close;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::string request_line_;  // "GET /path" (no query: it is the client's), for the log
   HttpResponse response_;
+  std::string response_head_;  // its status line and fields; the capacity stays for the next
 };
 
 }  // namespace securechannel::daemon

@@ -2,7 +2,7 @@
 
 #include "http/body_sink_writer.hpp"
 #include "http/body_source_reader.hpp"
-#include "http/http1_request_head.hpp"
+#include "http/http1_message_head.hpp"
 #include "http/http1_response_parser.hpp"
 #include "securechannel/error.hpp"
 

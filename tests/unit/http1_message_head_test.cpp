@@ -1,6 +1,7 @@
-// Our HTTP/1.1 request head must be byte for byte what Beast's serializer writes: the same
-// start line, the fields as they are and in their order, the blank line.
-#include "http/http1_request_head.hpp"
+// Our HTTP/1.1 message heads must be byte for byte what Beast's serializer writes: the same
+// start line, the fields as they are and in their order, the blank line. One exception: a status
+// code without a registered reason gets an empty one, not Beast's "<unknown-status>".
+#include "http/http1_message_head.hpp"
 
 #include <boost/beast/http/write.hpp>
 #include <gtest/gtest.h>
@@ -13,9 +14,10 @@ namespace {
 
 namespace http = boost::beast::http;
 
-std::string beast_head(const HttpRequest& request) {
+template <bool isRequest>
+std::string beast_head(const http::message<isRequest, http::string_body>& message) {
   std::ostringstream out;
-  out << request.base();
+  out << message.base();
   return out.str();
 }
 
@@ -59,6 +61,41 @@ TEST(Http1RequestHeadTest, AsteriskTargetForOptions) {
   HttpRequest request{http::verb::options, "*", 11};
   request.set(http::field::host, "h");
   EXPECT_EQ(our_head(request), "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
+}
+
+std::string our_response_head(const HttpResponse& response) {
+  std::string out = "kept|";
+  append_response_head(response, out);
+  EXPECT_EQ(out.substr(0, 5), "kept|");
+  return out.substr(5);
+}
+
+TEST(Http1ResponseHeadTest, RegisteredStatusGetsItsReasonAsBeastWritesIt) {
+  HttpResponse response{http::status::ok, 11};
+  response.set(http::field::content_type, "text/plain");
+  response.insert("Set-Cookie", "a=1");
+  response.insert("set-cookie", "b=2");  // repeated fields go out as given, in order
+  response.content_length(6);
+  EXPECT_EQ(our_response_head(response), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+                                         "set-cookie: b=2\r\nContent-Length: 6\r\n\r\n");
+  EXPECT_EQ(our_response_head(response), beast_head(response));
+}
+
+TEST(Http1ResponseHeadTest, OwnReasonAndOtherCodesMatchBeast) {
+  HttpResponse teapot{http::status::service_unavailable, 11};
+  EXPECT_EQ(our_response_head(teapot), beast_head(teapot));
+  teapot.reason("Busy Right Now");
+  EXPECT_EQ(our_response_head(teapot), "HTTP/1.1 503 Busy Right Now\r\n\r\n");
+  EXPECT_EQ(our_response_head(teapot), beast_head(teapot));
+  HttpResponse old{http::status::not_modified, 10};
+  EXPECT_EQ(our_response_head(old), beast_head(old));
+}
+
+TEST(Http1ResponseHeadTest, UnregisteredStatusHasAnEmptyReason) {
+  HttpResponse response;
+  response.result(477);
+  response.version(11);
+  EXPECT_EQ(our_response_head(response), "HTTP/1.1 477 \r\n\r\n");
 }
 
 }  // namespace
