@@ -85,6 +85,7 @@ class PoolBuilder {
   // Injection for tests
   PoolBuilder& with_clock(std::shared_ptr<Clock> clock);
   PoolBuilder& with_random(std::shared_ptr<RandomSource> random);
+  PoolBuilder& with_log_sink(PoolLogSink sink);
 
   const PoolConfig& config() const noexcept { return config_; }
 

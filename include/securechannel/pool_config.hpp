@@ -3,6 +3,7 @@
 #pragma once
 
 #include "securechannel/clock.hpp"
+#include "securechannel/pool_log.hpp"
 #include "securechannel/tls_options.hpp"
 
 #include <chrono>
@@ -64,6 +65,7 @@ struct PoolConfig {
   Milliseconds certificate_expiry_warning{14LL * 24 * 3600 * 1000};
   std::shared_ptr<Clock> clock;            // null: the steady clock
   std::shared_ptr<RandomSource> random;    // null: a seeded Mersenne twister
+  PoolLogSink log_sink;                    // null: log_to_spdlog (pool_log.hpp)
 
   // Filled by validate(): the endpoint split in two.
   std::string host;

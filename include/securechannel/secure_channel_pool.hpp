@@ -176,6 +176,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void on_cleanup_tick(boost::system::error_code error);
   void on_grace_expired(boost::system::error_code error);
   void run(Deferred& deferred);
+  // To config_.log_sink, or log_to_spdlog; never under mutex_.
+  void log(LogLevel level, std::uint64_t connection_id, std::string_view message) const;
   // Certificate lifecycle (pool_certificates.cpp): after a full handshake, keeps the leaf's
   // notAfter for the expiry gauge; warns once per certificate under certificate_expiry_warning.
   void record_upstream_certificate_locked(detail::PooledConnection& connection, Deferred& deferred);

@@ -81,6 +81,7 @@ void Daemon::build_pool(DaemonPoolConfig& entry) {
   for (const std::string& endpoint : entry.endpoints) {
     PoolConfig config = entry.pool;
     config.endpoint = endpoint;
+    config.log_sink = log_pool_line;
     auto pool = SecureChannelPool::create(io_.get_executor(), std::move(config));
     std::string problem;
     if (!monitored_->add(pool, problem)) throw ConfigError("namespace", problem);

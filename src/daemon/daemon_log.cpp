@@ -87,4 +87,10 @@ void log_pool(spdlog::level::level_enum level, std::string_view pool, std::uint6
   }
 }
 
+void log_pool_line(const PoolLogLine& line) {
+  constexpr spdlog::level::level_enum levels[] = {spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+                                                  spdlog::level::err};
+  log_pool(levels[static_cast<int>(line.level)], line.pool, line.connection_id, line.message);
+}
+
 }  // namespace securechannel::daemon

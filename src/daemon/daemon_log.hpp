@@ -8,6 +8,8 @@
 //   //  "message":"upstream closed mid-response"}
 #pragma once
 
+#include "securechannel/pool_log.hpp"
+
 #include <spdlog/common.h>
 
 #include <cstdint>
@@ -36,6 +38,9 @@ inline void log_connection(spdlog::level::level_enum level, std::string_view poo
                            std::string_view message) {
   log_pool(level, pool, connection_id, message);
 }
+
+// PoolConfig::log_sink of the daemon's pools: the library's lines get the same fields.
+void log_pool_line(const PoolLogLine& line);
 
 // `text` with JSON string escaping (quotes, backslashes, control characters), without the quotes.
 std::string json_escaped(std::string_view text);

@@ -27,7 +27,12 @@ struct SecureChannelPool::Deferred {
     // timed_out when leases were still out after the grace period and were cut off.
     boost::system::error_code shutdown_error;
     // Logged after the lock: a log sink must be free to call back into the pool.
-    std::vector<std::string> warnings;
+    struct LogLine {
+      LogLevel level;
+      std::uint64_t connection_id;  // 0: about the pool
+      std::string message;
+    };
+    std::vector<LogLine> log_lines;
   };
 
   // Made on the first thing deferred: most acquires and releases defer nothing, and six empty

@@ -64,6 +64,7 @@ PoolBuilder& PoolBuilder::with_client_key_passphrase_file(std::string path) { co
 PoolBuilder& PoolBuilder::with_certificate_expiry_warning(Milliseconds value) { config_.certificate_expiry_warning = value; return *this; }
 PoolBuilder& PoolBuilder::with_clock(std::shared_ptr<Clock> value) { config_.clock = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_random(std::shared_ptr<RandomSource> value) { config_.random = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_log_sink(PoolLogSink value) { config_.log_sink = std::move(value); return *this; }
 // clang-format on
 
 std::shared_ptr<SecureChannelPool> PoolBuilder::build(boost::asio::any_io_executor executor) const {

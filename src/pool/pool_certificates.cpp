@@ -5,7 +5,6 @@
 #include "pool/deferred_actions.hpp"
 #include "tls/peer_certificate.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include <ctime>
 #include <utility>
@@ -54,9 +53,11 @@ void SecureChannelPool::check_certificate_expiry_locked(Deferred& deferred) {
   if (remaining >= config_.certificate_expiry_warning) return;
   expiry_warned_for_ = not_after;
   const std::string when = remaining.count() > 0 ? "expires in " + rough_duration(remaining) : "has expired";
-  deferred.actions().warnings.push_back("securechannel: the certificate of " + config_.endpoint + " " + when + " (notAfter " +
-                              utc_text(*not_after) + "), within certificate_expiry_warning (" +
-                              rough_duration(config_.certificate_expiry_warning) + "): renew it on the upstream");
+  deferred.actions().log_lines.push_back(
+      {LogLevel::warn, 0,
+       "the certificate of " + config_.endpoint + " " + when + " (notAfter " + utc_text(*not_after) +
+           "), within certificate_expiry_warning (" + rough_duration(config_.certificate_expiry_warning) +
+           "): renew it on the upstream"});
 }
 
 std::shared_ptr<const ClientTlsContext> SecureChannelPool::tls_context() const {
@@ -90,11 +91,10 @@ bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
   // `previous` lives on in the connections made with it, and is freed with the last of them.
   if (!problem.empty()) {
     error = problem;
-    spdlog::warn("securechannel: TLS reload for {} failed, the previous material stays in use: {}", config_.endpoint,
-                 problem);
+    log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " failed, the previous material stays in use: " + problem);
     return false;
   }
-  spdlog::info("securechannel: TLS material for {} reloaded; new connections use it", config_.endpoint);
+  log(LogLevel::info, 0, "TLS material for " + config_.endpoint + " reloaded; new connections use it");
   return true;
 }
 

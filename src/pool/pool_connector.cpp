@@ -38,8 +38,8 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
         ++top_up_failures_;
         next_top_up_at_ = config_.clock->now() + backoff_.delay_after(top_up_failures_);
-        deferred.actions().warnings.push_back("securechannel: connect to " + config_.endpoint +
-                                    " failed: " + last_failure_.describe());
+        deferred.actions().log_lines.push_back(
+            {LogLevel::warn, connection->id(), "connect to " + config_.endpoint + " failed: " + last_failure_.describe()});
         // More callers waiting than connections on the way: the oldest one was counting on this
         // connection, so it gets the reason rather than a later acquire_timeout.
         if (waiters_.size() > connecting_) {

@@ -9,7 +9,6 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -300,10 +299,20 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
   connection.state_ = to;
 }
 
+void SecureChannelPool::log(LogLevel level, std::uint64_t connection_id, std::string_view message) const {
+  const PoolLogLine line{.level = level,
+                         .pool = config_.metric_namespace,
+                         .endpoint = config_.endpoint,
+                         .connection_id = connection_id,
+                         .message = message};
+  if (config_.log_sink) return config_.log_sink(line);
+  log_to_spdlog(line);
+}
+
 void SecureChannelPool::run(Deferred& deferred) {
   if (!deferred.pending) return;
   Deferred::Actions& actions = *deferred.pending;
-  for (const std::string& warning : actions.warnings) spdlog::warn("{}", warning);
+  for (const auto& line : actions.log_lines) log(line.level, line.connection_id, line.message);
   for (auto& connection : actions.connects) {
     connection->channel().async_connect(config_.host, config_.port, config_.connect_timeout,
                                         [self = shared_from_this(), connection](error_code error) {

@@ -16,6 +16,8 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
+#include <tuple>
 
 #include <sys/socket.h>
 
@@ -197,6 +199,32 @@ TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
   EXPECT_EQ(pool->stats().closed_abandoned, 1u);
   Lease next = testing::acquire(*pool);
   EXPECT_EQ(testing::echo_exchange(next, "TWO"), "TWO");
+}
+
+// The pool's own lines reach the configured sink with the pool's namespace, its endpoint and
+// the connection they are about (the daemon turns these into JSON fields).
+TEST_F(PoolEchoTest, LogLinesReachTheSinkWithPoolAndConnection) {
+  const std::string endpoint = server->endpoint();
+  std::mutex mutex;
+  std::vector<std::tuple<LogLevel, std::string, std::string, std::uint64_t, std::string>> lines;
+  auto pool = builder_for(endpoint)
+                  .with_namespace("relay_log")
+                  .with_log_sink([&](const PoolLogLine& line) {
+                    std::lock_guard lock(mutex);
+                    lines.emplace_back(line.level, std::string(line.pool), std::string(line.endpoint),
+                                       line.connection_id, std::string(line.message));
+                  })
+                  .build(io.executor());
+  server.reset();  // nothing listens: the connect fails
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::connect_refused));
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(lines.size(), 1u);
+  const auto& [level, pool_name, line_endpoint, connection_id, message] = lines.front();
+  EXPECT_EQ(level, LogLevel::warn);
+  EXPECT_EQ(pool_name, "relay_log");
+  EXPECT_EQ(line_endpoint, endpoint);
+  EXPECT_NE(connection_id, 0u);
+  EXPECT_EQ(message.rfind("connect to " + endpoint + " failed: ", 0), 0u) << message;
 }
 
 TEST_F(PoolEchoTest, WaitersGetTheirOwnConnectAfterAFailedOne) {

@@ -11,12 +11,15 @@
 #include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 
 #include <signal.h>
 
 #include <fstream>
 #include <future>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 namespace securechannel {
@@ -164,6 +167,28 @@ TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
   EXPECT_TRUE(sct::eventually([&] { return echo_through(tcp, "again") == "again"; }, 20s)) << serve.diagnostics();
   ASSERT_TRUE(serve.signal(SIGTERM));
   EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
+// JSON logs: the pool library's own lines (a failed connect) carry the pool and the connection
+// as fields, like the daemon's.
+TEST_F(ScpoolServeTest, JsonLogLinesNameThePoolAndTheConnection) {
+  const std::string pool = echo_pool("min_idle = 1\n");
+  echo.reset();  // nothing listens at the endpoint any more: min_idle's connects fail
+  ScpoolServeProcess serve(directory.path(), monitor() + "[log]\nformat = \"json\"\n" + pool);
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  ASSERT_TRUE(serve.wait_for_error_text("connect to ")) << serve.diagnostics();
+  std::istringstream lines(serve.errors());
+  std::optional<nlohmann::json> connect_line;
+  for (std::string line; std::getline(lines, line) && !connect_line;) {
+    if (line.find("connect to ") == std::string::npos) continue;
+    connect_line = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(connect_line->is_discarded()) << "not one JSON object: " << line;
+  }
+  ASSERT_TRUE(connect_line) << serve.diagnostics();
+  EXPECT_EQ(connect_line->value("pool", ""), "echo") << connect_line->dump();
+  EXPECT_GT(connect_line->value("connection_id", 0u), 0u) << connect_line->dump();
+  EXPECT_EQ(connect_line->value("level", ""), "warning") << connect_line->dump();
+  EXPECT_EQ(connect_line->value("message", "").rfind("connect to 127.0.0.1:", 0), 0u) << connect_line->dump();
 }
 
 TEST_F(ScpoolServeTest, EveryConfigMistakeIsReportedAtOnceWithItsLine) {
