@@ -86,6 +86,22 @@ class ConfigError : public std::invalid_argument {
 // returned (and nothing is thrown).
 std::optional<ConfigError> validate(PoolConfig& config);
 
+// The limits a running pool can change (SecureChannelPool::update_limits, the daemon's SIGHUP);
+// the rest of a PoolConfig is fixed when the pool is built.
+struct PoolLimits {
+  std::size_t max_connections = 0;
+  std::size_t min_idle = 0;
+  std::size_t max_pending = 0;
+  Milliseconds acquire_timeout{};
+  Milliseconds idle_timeout{};
+  Milliseconds max_lifetime{};
+  Milliseconds latency_threshold{};
+
+  bool operator==(const PoolLimits&) const = default;
+};
+PoolLimits limits_of(const PoolConfig& config);
+void apply_limits(const PoolLimits& limits, PoolConfig& config);
+
 // Splits "host:port" / "[::1]:port"; false with a reason when malformed or the port is not 1..65535.
 bool parse_endpoint(const std::string& endpoint, std::string& host, std::string& port, std::string& problem);
 

@@ -122,10 +122,20 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // tls_context()->options() is what is in force. The daemon's SIGHUP uses it.
   bool reload_tls(TlsOptions options, std::string& error);
 
+  // Changes the limits in force (PoolLimits, pool_config.hpp), checked as PoolConfig's are; on a
+  // mistake nothing changes and `error` names the field. A higher max_connections or min_idle
+  // starts connects for callers waiting and for the warm set at once; a lower max_connections
+  // closes idle connections above it at once and leased ones as they come back. Thread-safe;
+  // logged. `scpool serve` calls it on SIGHUP.
+  bool update_limits(const PoolLimits& limits, std::string& error);
+  // The limits in force: config()'s until update_limits() changes them.
+  PoolLimits limits() const;
+
   PoolStats stats() const;
   std::vector<ConnectionSnapshot> connection_snapshots() const;
   ConnectFailure last_connect_failure() const;
   PoolHistograms histograms() const;
+  // As built; limits() has the limits in force.
   const PoolConfig& config() const noexcept { return config_; }
   // The context new connections use; reload_tls() replaces it.
   std::shared_ptr<const ClientTlsContext> tls_context() const;
@@ -138,7 +148,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
     std::chrono::steady_clock::time_point deadline;
   };
   struct Deferred;
-  enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, abandoned, shutdown, connect_failed };
+  enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
   friend class Lease;
 
   SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);
@@ -185,6 +195,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
   executor_type executor_;
   PoolConfig config_;
+  PoolLimits limits_;  // under mutex_
   std::shared_ptr<const ClientTlsContext> tls_;  // guarded by mutex_: reload_tls() swaps it
   std::shared_ptr<detail::PoolTelemetry> telemetry_;
   ReconnectBackoff backoff_;

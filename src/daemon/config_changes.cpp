@@ -40,17 +40,11 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
   const PoolConfig& b = next.pool;
   Differences d(out, "pool " + a.metric_namespace);
   d.compare("endpoint", a.endpoint, b.endpoint);
-  d.compare("max_connections", a.max_connections, b.max_connections);
-  d.compare("min_idle", a.min_idle, b.min_idle);
-  d.compare("max_pending", a.max_pending, b.max_pending);
-  d.compare("latency_threshold", a.latency_threshold, b.latency_threshold);
+  // PoolLimits' fields change live (limit_changes).
   d.compare("cleanup_interval", a.cleanup_interval, b.cleanup_interval);
-  d.compare("idle_timeout", a.idle_timeout, b.idle_timeout);
-  d.compare("max_lifetime", a.max_lifetime, b.max_lifetime);
   d.compare("max_lifetime_jitter", a.max_lifetime_jitter, b.max_lifetime_jitter);
   d.compare("max_connecting", a.max_connecting, b.max_connecting);
   d.compare("connect_timeout", a.connect_timeout, b.connect_timeout);
-  d.compare("acquire_timeout", a.acquire_timeout, b.acquire_timeout);
   d.compare("validate_after_inactivity", a.validate_after_inactivity, b.validate_after_inactivity);
   d.compare("http2_ping_after", a.http2_ping_after, b.http2_ping_after);
   d.compare("http2_ping_timeout", a.http2_ping_timeout, b.http2_ping_timeout);
@@ -102,6 +96,21 @@ bool same_tls_options(const TlsOptions& a, const TlsOptions& b) {
          a.client_certificate_file == b.client_certificate_file && a.client_key_file == b.client_key_file &&
          a.client_key_passphrase_file == b.client_key_passphrase_file &&
          same_secret(a.client_key_passphrase, b.client_key_passphrase);
+}
+
+std::vector<std::string> limit_changes(const PoolConfig& running, const PoolConfig& next) {
+  std::vector<std::string> out;
+  const PoolLimits a = limits_of(running);
+  const PoolLimits b = limits_of(next);
+  Differences d(out, "pool " + running.metric_namespace);
+  d.compare("max_connections", a.max_connections, b.max_connections);
+  d.compare("min_idle", a.min_idle, b.min_idle);
+  d.compare("max_pending", a.max_pending, b.max_pending);
+  d.compare("acquire_timeout", a.acquire_timeout, b.acquire_timeout);
+  d.compare("idle_timeout", a.idle_timeout, b.idle_timeout);
+  d.compare("max_lifetime", a.max_lifetime, b.max_lifetime);
+  d.compare("latency_threshold", a.latency_threshold, b.latency_threshold);
+  return out;
 }
 
 std::vector<std::string> changes_needing_restart(const DaemonConfig& running, const DaemonConfig& next) {

@@ -209,13 +209,30 @@ bool Daemon::reload(const DaemonConfig& next) {
                    : "TLS options changed; new connections use them");
       running->config.pool.tls = found->pool.tls;
     }
+    if (const auto changes = limit_changes(running->config.pool, found->pool); !changes.empty()) {
+      std::string limit_problem;
+      bool limits_applied = true;
+      for (const UpstreamGroup::Member& member : running->upstreams->members()) {
+        limits_applied = member.pool->update_limits(limits_of(found->pool), limit_problem) && limits_applied;
+      }
+      if (limits_applied) {
+        for (const std::string& change : changes) log_pool(spdlog::level::info, name, 0, "applied live: " + change);
+        apply_limits(limits_of(found->pool), running->config.pool);
+      } else {
+        all_applied = false;
+        log_pool(spdlog::level::err, name, 0, "new limits refused, the running ones stay: " + limit_problem);
+      }
+    }
   }
   for (const std::string& change : changes_needing_restart(config_, next)) {
     spdlog::warn("reload: {} needs a restart; the running value stays", change);
   }
   // What was applied becomes the running configuration; the rest stays as it runs.
   config_.log = next.log;
-  for (std::size_t i = 0; i < pools_.size(); ++i) config_.pools[i].pool.tls = pools_[i]->config.pool.tls;
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    config_.pools[i].pool.tls = pools_[i]->config.pool.tls;
+    apply_limits(limits_of(pools_[i]->config.pool), config_.pools[i].pool);
+  }
   return all_applied;
 }
 

@@ -495,7 +495,7 @@ void HttpClientCore::open_http2_connection_if_needed() {
     std::lock_guard lock(sessions_mutex_);
     live = sessions_.size();
   }
-  if (live >= pool_->config().max_connections) return;  // wait for a slot to free up
+  if (live >= pool_->limits().max_connections) return;  // wait for a slot to free up
   ++connections_opening_;
   pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this()](error_code error, Lease lease) {
     self->on_discovery_lease(error, std::move(lease));

@@ -47,7 +47,7 @@ json enhanced_status_json(std::span<const std::shared_ptr<SecureChannelPool>> po
     const PoolStats stats = pool->stats();
     const HistogramSnapshot round_trips = pool->histograms().round_trips;
     const bool healthy = pool_is_healthy(stats);
-    const std::size_t max_connections = pool->config().max_connections;
+    const std::size_t max_connections = pool->limits().max_connections;
     totals.healthy_pools += healthy ? 1 : 0;
     totals.active_connections += active_connections(stats);
     totals.leased_connections += stats.leased_connections;

@@ -68,7 +68,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   out.gauge("connecting_connections", "Connections being established (TCP and TLS).",
             static_cast<double>(stats.connecting_connections));
   out.gauge("max_connections", "Configured upper bound on connections.",
-            static_cast<double>(pool.config().max_connections));
+            static_cast<double>(pool.limits().max_connections));
   out.gauge("pending_acquires", "Callers waiting for a connection.", static_cast<double>(stats.pending_acquires));
   out.gauge("circuit_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             static_cast<double>(static_cast<int>(stats.circuit_state)));

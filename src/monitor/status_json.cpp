@@ -61,7 +61,7 @@ bool pool_is_healthy(const PoolStats& stats) noexcept {
 
 bool pool_is_ready(const SecureChannelPool& pool, const PoolStats& stats) noexcept {
   if (!pool_is_healthy(stats)) return false;
-  return pool.config().min_idle == 0 || active_connections(stats) > 0;
+  return pool.limits().min_idle == 0 || active_connections(stats) > 0;
 }
 
 json connection_json(const ConnectionSnapshot& connection) {
@@ -106,7 +106,7 @@ json pool_status_json(const SecureChannelPool& pool, std::chrono::system_clock::
       {"idle_connections", stats.idle_connections},
       {"in_use_connections", stats.leased_connections},
       {"connecting_connections", stats.connecting_connections},
-      {"max_connections", pool.config().max_connections},
+      {"max_connections", pool.limits().max_connections},
       {"pending_acquires", stats.pending_acquires},
       {"circuit_breaker", std::string(to_string(stats.circuit_state))},
       {"pool_healthy", pool_is_healthy(stats)},
@@ -145,7 +145,7 @@ json pool_health_json(const SecureChannelPool& pool, std::chrono::system_clock::
 json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::time_point now) {
   const PoolStats stats = pool.stats();
   const PoolHistograms histograms = pool.histograms();
-  const auto max_connections = static_cast<double>(pool.config().max_connections);
+  const auto max_connections = static_cast<double>(pool.limits().max_connections);
   const HistogramSnapshot& round_trips = histograms.round_trips;
   return {
       {"endpoint", stats.endpoint},
@@ -163,7 +163,7 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
       {"tls_resumed_total", stats.tls_resumed},
       {"total_errors", stats.total_errors},
       {"active_connections", active_connections(stats)},
-      {"max_connections", pool.config().max_connections},
+      {"max_connections", pool.limits().max_connections},
       {"recent_latency_ms", latency_quantiles_ms(histograms.recent_round_trips)},
       {"acquire_wait_ms", latency_quantiles_ms(histograms.acquire_waits)},
       {"tls_handshake_ms", latency_quantiles_ms(histograms.handshakes)},

@@ -130,4 +130,24 @@ std::optional<ConfigError> validate(PoolConfig& config) {
   return std::nullopt;
 }
 
+PoolLimits limits_of(const PoolConfig& config) {
+  return {.max_connections = config.max_connections,
+          .min_idle = config.min_idle,
+          .max_pending = config.max_pending,
+          .acquire_timeout = config.acquire_timeout,
+          .idle_timeout = config.idle_timeout,
+          .max_lifetime = config.max_lifetime,
+          .latency_threshold = config.latency_threshold};
+}
+
+void apply_limits(const PoolLimits& limits, PoolConfig& config) {
+  config.max_connections = limits.max_connections;
+  config.min_idle = limits.min_idle;
+  config.max_pending = limits.max_pending;
+  config.acquire_timeout = limits.acquire_timeout;
+  config.idle_timeout = limits.idle_timeout;
+  config.max_lifetime = limits.max_lifetime;
+  config.latency_threshold = limits.latency_threshold;
+}
+
 }  // namespace securechannel

@@ -106,6 +106,7 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
     case CloseReason::abandoned: ++counters_.closed_abandoned; graceful = false; break;
     case CloseReason::shutdown: replaceable = false; break;
     case CloseReason::connect_failed: graceful = false; replaceable = false; break;
+    case CloseReason::over_limit: replaceable = false; break;  // max_connections was lowered
   }
   if (reason != CloseReason::connect_failed) ++counters_.connections_closed;
   if (replaceable && !shutting_down_) lineage_.push_back(connection.reconnects_);
@@ -154,9 +155,9 @@ std::size_t SecureChannelPool::warm_up_connects_allowed_locked() const {
 
 void SecureChannelPool::top_up_locked(Deferred& deferred) {
   if (shutting_down_ || config_.clock->now() < next_top_up_at_) return;
-  topping_up_ = idle_.size() + connecting_ < config_.min_idle;
+  topping_up_ = idle_.size() + connecting_ < limits_.min_idle;
   const std::size_t in_flight_limit = std::min(warm_up_connects_allowed_locked(), config_.max_connecting);
-  while (idle_.size() + connecting_ < config_.min_idle && total_locked() < config_.max_connections &&
+  while (idle_.size() + connecting_ < limits_.min_idle && total_locked() < limits_.max_connections &&
          connecting_ < in_flight_limit && breaker_.allow_attempt()) {
     start_connect_locked(deferred);
   }

@@ -25,13 +25,13 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     std::lock_guard lock(mutex_);
     if (shutting_down_) return 0;
     const auto now = config_.clock->now();
-    const double threshold_ms = static_cast<double>(config_.latency_threshold.count());
+    const double threshold_ms = static_cast<double>(limits_.latency_threshold.count());
     // Oldest idle first, so that idle_timeout trims the cold end and keeps the warm set.
     const std::vector<PooledConnection*> idle_snapshot = idle_;
     for (PooledConnection* connection : idle_snapshot) {
       if (past_lifetime_locked(*connection, now)) {
         remove_locked(*connection, CloseReason::max_lifetime, deferred);
-      } else if (now - connection->released_at_ >= config_.idle_timeout && idle_.size() > config_.min_idle) {
+      } else if (now - connection->released_at_ >= limits_.idle_timeout && idle_.size() > limits_.min_idle) {
         // Like HikariCP's idleTimeout, it never trims below min_idle.
         remove_locked(*connection, CloseReason::idle_timeout, deferred);
       } else if (connection->stats().round_trips() >= min_samples_for_latency_eviction &&

@@ -37,8 +37,10 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
   std::vector<Booked> booked;
   Clock::time_point pool_now;
   std::chrono::system_clock::time_point pool_wall_now;
+  double threshold_ms = 0;
   {
     std::lock_guard lock(mutex_);
+    threshold_ms = static_cast<double>(limits_.latency_threshold.count());
     booked.reserve(connections_.size());
     for (const auto& connection : connections_) {
       booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_});
@@ -51,7 +53,6 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
   snapshots.reserve(booked.size());
   const auto steady_now = std::chrono::steady_clock::now();
   const auto wall_now = std::chrono::system_clock::now();
-  const double threshold_ms = static_cast<double>(config_.latency_threshold.count());
   for (const Booked& entry : booked) {
     const PooledConnection& connection = *entry.connection;
     ConnectionSnapshot snapshot;

@@ -42,6 +42,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
                                      std::shared_ptr<const ClientTlsContext> tls)
     : executor_(executor),
       config_(std::move(config)),
+      limits_(limits_of(config_)),
       tls_(std::move(tls)),
       telemetry_(std::make_shared<detail::PoolTelemetry>()),
       backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
@@ -65,16 +66,16 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
     } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
       telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
       deferred.complete(std::move(handler), {}, lease_locked(*idle));
-    } else if (total_locked() < config_.max_connections && connecting_ >= config_.max_connecting) {
+    } else if (total_locked() < limits_.max_connections && connecting_ >= config_.max_connecting) {
       // Connects are paced: wait in line for one already on the way (each completion starts the
       // next while callers wait), as long as the line is not full.
-      if (waiters_.size() >= config_.max_pending) {
+      if (waiters_.size() >= limits_.max_pending) {
         ++counters_.pool_exhausted;
         deferred.complete(std::move(handler), errc::pool_exhausted);
       } else {
         enqueue_waiter_locked(std::move(handler));
       }
-    } else if (total_locked() < config_.max_connections) {
+    } else if (total_locked() < limits_.max_connections) {
       if (!breaker_.allow_attempt()) {
         ++counters_.circuit_open_rejections;
         deferred.complete(std::move(handler), errc::circuit_open);
@@ -89,7 +90,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       // that may come back broken. Fail fast, as the callers already waiting were.
       ++counters_.circuit_open_rejections;
       deferred.complete(std::move(handler), errc::circuit_open);
-    } else if (waiters_.size() >= config_.max_pending) {
+    } else if (waiters_.size() >= limits_.max_pending) {
       ++counters_.pool_exhausted;
       deferred.complete(std::move(handler), errc::pool_exhausted);
     } else {
@@ -173,6 +174,8 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
       }
     } else if (shutting_down_) {
       remove_locked(returned, CloseReason::shutdown, deferred);
+    } else if (connections_.size() > limits_.max_connections) {
+      remove_locked(returned, CloseReason::over_limit, deferred);
     } else if (const auto now = config_.clock->now();
                returned.retire_on_release_ || past_lifetime_locked(returned, now)) {
       remove_locked(returned, CloseReason::max_lifetime, deferred);
@@ -189,7 +192,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
 }
 
 void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
-  while (waiters_.size() > connecting_ && total_locked() < config_.max_connections &&
+  while (waiters_.size() > connecting_ && total_locked() < limits_.max_connections &&
          connecting_ < config_.max_connecting) {
     if (!breaker_.allow_attempt()) {
       // Fail fast while the breaker is open, and when nothing could ever serve them (no connect
@@ -206,7 +209,7 @@ void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
 bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection, Clock::time_point now) const {
   // Compared in milliseconds as doubles: a max_lifetime near its type's limit never overflows.
   const double age_ms = std::chrono::duration<double, std::milli>(now - connection.created_).count();
-  const double max_lifetime_ms = static_cast<double>(config_.max_lifetime.count());
+  const double max_lifetime_ms = static_cast<double>(limits_.max_lifetime.count());
   // Most releases come from connections far from the end of their lifetime: no hash for them.
   if (age_ms < max_lifetime_ms * (1 - config_.max_lifetime_jitter)) return false;
   // SplitMix64 of the connection id and the pool's seed: a fixed point in [-1, 1) per
@@ -229,7 +232,7 @@ void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
 
 void SecureChannelPool::enqueue_waiter_locked(AcquireHandler handler) {
   const auto now = std::chrono::steady_clock::now();
-  waiters_.push_back({std::move(handler), now, detail::deadline_after(now, config_.acquire_timeout)});
+  waiters_.push_back({std::move(handler), now, detail::deadline_after(now, limits_.acquire_timeout)});
   arm_waiter_timer_locked();
 }
 

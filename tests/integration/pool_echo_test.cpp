@@ -201,6 +201,34 @@ TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
   EXPECT_EQ(testing::echo_exchange(next, "TWO"), "TWO");
 }
 
+TEST_F(PoolEchoTest, UpdatedLimitsApplyAtOnce) {
+  auto pool = builder().with_max_connections(4).build(io.executor());
+  {
+    Lease a = testing::acquire(*pool);
+    Lease b = testing::acquire(*pool);
+    Lease c = testing::acquire(*pool);
+  }  // three idle connections
+  ASSERT_EQ(pool->stats().idle_connections, 3u);
+
+  PoolLimits limits = pool->limits();
+  limits.max_connections = 1;
+  std::string error;
+  ASSERT_TRUE(pool->update_limits(limits, error)) << error;
+  EXPECT_EQ(pool->limits().max_connections, 1u);
+  EXPECT_EQ(pool->config().max_connections, 4u) << "config() stays as built";
+  EXPECT_TRUE(testing::eventually([&] { return pool->stats().total_connections == 1; }))
+      << "idle connections above the new limit close at once";
+
+  limits.min_idle = 3;  // above max_connections: refused, nothing changes
+  EXPECT_FALSE(pool->update_limits(limits, error));
+  EXPECT_NE(error.find("min_idle"), std::string::npos) << error;
+  EXPECT_EQ(pool->limits().min_idle, 0u);
+
+  limits.max_connections = 4;  // room again, and a warm set to keep: connects start now
+  ASSERT_TRUE(pool->update_limits(limits, error)) << error;
+  EXPECT_TRUE(testing::eventually([&] { return pool->stats().idle_connections == 3; }));
+}
+
 // The pool's own lines reach the configured sink with the pool's namespace, its endpoint and
 // the connection they are about (the daemon turns these into JSON fields).
 TEST_F(PoolEchoTest, LogLinesReachTheSinkWithPoolAndConnection) {

@@ -169,6 +169,53 @@ TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
   EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
 }
 
+// The value of the first sample of `name` in a Prometheus text page; -1 when there is none.
+double gauge_value(const std::string& page, const std::string& name) {
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size() || (line[name.size()] != ' ' && line[name.size()] != '{')) {
+      continue;
+    }
+    return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+TEST_F(ScpoolServeTest, SighupAppliesNewLimitsLiveAndNamesWhatNeedsARestart) {
+  ScpoolServeProcess serve(directory.path(), monitor() + echo_pool());
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  const std::string tcp = serve.listener("tcp");
+  ASSERT_EQ(echo_through(tcp, "before"), "before") << serve.diagnostics();
+  const auto metric = [&](const std::string& name) {
+    sct::HttpTestConnection monitoring(port_of(serve.monitoring_url()));
+    return gauge_value(monitoring.get("/metrics").body(), name);
+  };
+  EXPECT_EQ(metric("echo_max_connections"), 8);
+
+  std::string next = monitor() + echo_pool("min_idle = 2\nconnect_timeout = \"3s\"\n");
+  next.replace(next.find("max_connections = 8"), 19, "max_connections = 3");
+  std::ofstream(serve.config_file(), std::ios::trunc) << next;
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(serve.wait_for_error_text("applied live: pool echo: max_connections 8 -> 3")) << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("applied live: pool echo: min_idle 0 -> 2")) << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("connect_timeout 5000ms -> 3000ms needs a restart")) << serve.diagnostics();
+  EXPECT_EQ(metric("echo_max_connections"), 3);
+  // min_idle 2 opens the warm connections at once, not at the next cleanup pass.
+  EXPECT_TRUE(sct::eventually([&] { return metric("echo_idle_connections") >= 2; }, 20s)) << serve.diagnostics();
+  EXPECT_EQ(echo_through(tcp, "after"), "after") << serve.diagnostics();
+
+  // A limit that contradicts another is refused whole, like any mistake in the file.
+  std::string wrong = next;
+  wrong.replace(wrong.find("min_idle = 2"), 12, "min_idle = 9");
+  std::ofstream(serve.config_file(), std::ios::trunc) << wrong;
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(serve.wait_for_error_text("reload refused, the running configuration stays")) << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("must not exceed max_connections")) << serve.diagnostics();
+  EXPECT_EQ(metric("echo_max_connections"), 3);
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
 // JSON logs: the pool library's own lines (a failed connect) carry the pool and the connection
 // as fields, like the daemon's.
 TEST_F(ScpoolServeTest, JsonLogLinesNameThePoolAndTheConnection) {

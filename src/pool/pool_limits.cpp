@@ -1,0 +1,49 @@
+// Limits changed while the pool runs: SecureChannelPool::update_limits and limits().
+#include "securechannel/secure_channel_pool.hpp"
+
+#include "pool/deferred_actions.hpp"
+
+#include <string>
+#include <utility>
+
+namespace securechannel {
+
+bool SecureChannelPool::update_limits(const PoolLimits& limits, std::string& error) {
+  PoolConfig checked = config_;
+  apply_limits(limits, checked);
+  if (const auto problem = validate(checked)) {
+    error = problem->what();
+    return false;
+  }
+  Deferred deferred;
+  PoolLimits previous;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) {
+      error = "the pool is shutting down";
+      return false;
+    }
+    previous = std::exchange(limits_, limits);
+    // Above a lowered max_connections: idle connections go now, coldest first; leased ones as
+    // they come back (release()).
+    while (connections_.size() > limits_.max_connections && !idle_.empty()) {
+      remove_locked(*idle_.front(), CloseReason::over_limit, deferred);
+    }
+    connect_for_waiters_locked(deferred);
+    top_up_locked(deferred);
+  }
+  run(deferred);
+  if (previous != limits) {
+    log(LogLevel::info, 0,
+        "limits for " + config_.endpoint + " now max_connections " + std::to_string(limits.max_connections) +
+            ", min_idle " + std::to_string(limits.min_idle) + ", max_pending " + std::to_string(limits.max_pending));
+  }
+  return true;
+}
+
+PoolLimits SecureChannelPool::limits() const {
+  std::lock_guard lock(mutex_);
+  return limits_;
+}
+
+}  // namespace securechannel
