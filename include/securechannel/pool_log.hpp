@@ -7,8 +7,9 @@
 //     my_log(line.level, {{"pool", line.pool}, {"connection_id", line.connection_id}}, line.message);
 //   };
 //
-// The sink is called from the pool's threads, never while the pool's lock is held (it may call
-// back into the pool), and must not throw.
+// The sink is called on the thread that noticed the event (an io thread of the pool's executor,
+// or the caller of reload_tls()/update_limits()), never while the pool's lock is held (it may
+// call back into the pool), and must not throw.
 #pragma once
 
 #include <cstdint>

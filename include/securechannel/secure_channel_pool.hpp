@@ -125,8 +125,9 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Changes the limits in force (PoolLimits, pool_config.hpp), checked as PoolConfig's are; on a
   // mistake nothing changes and `error` names the field. A higher max_connections or min_idle
   // starts connects for callers waiting and for the warm set at once; a lower max_connections
-  // closes idle connections above it at once and leased ones as they come back. Thread-safe;
-  // logged. `scpool serve` calls it on SIGHUP.
+  // closes idle connections above it at once and leased ones as they come back (an HttpClient's
+  // HTTP/2 session holds its lease for its whole life). Callers already waiting keep their
+  // acquire_timeout. Thread-safe; logged. `scpool serve` calls it on SIGHUP.
   bool update_limits(const PoolLimits& limits, std::string& error);
   // The limits in force: config()'s until update_limits() changes them.
   PoolLimits limits() const;

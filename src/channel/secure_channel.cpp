@@ -325,7 +325,7 @@ void SecureChannel::start_connect(std::string host, std::string port, std::chron
   auto executor = socket_.get_executor();
   // On a strand of its own: each `||` below runs two coroutines whose completions emit
   // cancellation at each other, and cancellation slots are not thread-safe. On an io_context run
-  // by several threads (the daemon's, or a caller's) they would otherwise race.
+  // by several threads (a caller's; the daemon runs one) they would otherwise race.
   asio::co_spawn(asio::make_strand(executor), ConnectSequence::run(*this, std::move(host), std::move(port), timeout),
                  [this, handler = std::move(handler), executor](std::exception_ptr exception, error_code ec) mutable {
                    if (exception) ec = errc::tls_handshake_failed;  // only allocation failure can throw here

@@ -45,6 +45,9 @@ constexpr std::size_t buffer_slack = 4096;
 
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// After the header deadline cancelled the read, how long the 408 may take to get under way.
+constexpr std::chrono::seconds header_timeout_grace{1};
+
 // Errors that mean the client went away (or never said anything): no one to answer.
 bool client_gone(const error_code& error) {
   return error == http::error::end_of_stream || error == http::error::partial_message ||
@@ -455,10 +458,13 @@ void HttpForwardSession::on_deadline_timer(const error_code& error, std::chrono:
   timer_at_ = {};
   if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // forwarding: no deadline now
   if (std::chrono::steady_clock::now() < deadline_) return arm_deadline_timer(deadline_);
-  if (state_ == State::ReadingHeader) {
+  if (state_ == State::ReadingHeader && !header_timed_out_) {
     header_timed_out_ = true;
     error_code ignored;
     socket_.cancel(ignored);  // the read completes with operation_aborted; on_header answers 408
+    // The cancel misses a read whose completion is already queued: Beast's read_header may then
+    // start another, which nothing else would bound. If the 408 is not under way by then, close.
+    expire_after(header_timeout_grace);
     return;
   }
   close_now();  // idle, body, write or linger deadline

@@ -19,7 +19,8 @@ namespace securechannel::detail {
 // the caller appends: one allocation in all.
 void append_request_head(const HttpRequest& request, std::string& out, std::size_t room_after = 0);
 // The status line carries the response's own reason phrase, or the status code's registered one
-// as Beast writes it ("" for a code without one: RFC 9112 4 allows an empty reason).
+// as Beast writes it; a code without one gets an empty reason (RFC 9112 4 allows it), where Beast
+// would write "<unknown-status>".
 void append_response_head(const HttpResponse& response, std::string& out, std::size_t room_after = 0);
 
 }  // namespace securechannel::detail

@@ -74,6 +74,9 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       connection->released_at_ = config_.clock->now();
       if (shutting_down_) {
         remove_locked(*connection, CloseReason::shutdown, deferred);
+      } else if (connections_.size() > limits_.max_connections && waiters_.empty()) {
+        // Started before update_limits() lowered max_connections: not kept above it.
+        remove_locked(*connection, CloseReason::over_limit, deferred);
       } else {
         hand_to_waiters_locked(deferred);
         connect_for_waiters_locked(deferred);  // connects are paced: the next one for those still waiting

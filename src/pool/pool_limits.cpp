@@ -34,9 +34,12 @@ bool SecureChannelPool::update_limits(const PoolLimits& limits, std::string& err
   }
   run(deferred);
   if (previous != limits) {
+    const auto ms = [](Milliseconds value) { return std::to_string(value.count()) + "ms"; };
     log(LogLevel::info, 0,
         "limits for " + config_.endpoint + " now max_connections " + std::to_string(limits.max_connections) +
-            ", min_idle " + std::to_string(limits.min_idle) + ", max_pending " + std::to_string(limits.max_pending));
+            ", min_idle " + std::to_string(limits.min_idle) + ", max_pending " + std::to_string(limits.max_pending) +
+            ", acquire_timeout " + ms(limits.acquire_timeout) + ", idle_timeout " + ms(limits.idle_timeout) +
+            ", max_lifetime " + ms(limits.max_lifetime) + ", latency_threshold " + ms(limits.latency_threshold));
   }
   return true;
 }

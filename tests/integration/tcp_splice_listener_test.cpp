@@ -295,7 +295,8 @@ TEST_F(TcpSpliceListenerTest, AKeptAliveUpstreamDoesNotHoldTheConnectionOnceTheL
   }  // closed; the echo server, like a keep-alive HTTP server, keeps its side open
   EXPECT_TRUE(eventually([&] { return pool->stats().leased_connections == 0; }, 10s))
       << "the lease is held until idle_timeout";
-  EXPECT_EQ(listener->stats().active_connections, 0u);
+  // The splice gives its lease back just before it counts itself closed, on another thread.
+  EXPECT_TRUE(eventually([&] { return listener->stats().active_connections == 0; }, 10s));
 }
 
 TEST_F(TcpSpliceListenerTest, TheConnectionsItUsesUpAreReplacedToKeepMinIdleWarm) {
