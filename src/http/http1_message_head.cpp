@@ -40,7 +40,8 @@ void append_request_head(const HttpRequest& request, std::string& out, std::size
 
 void append_response_head(const HttpResponse& response, std::string& out, std::size_t room_after) {
   const unsigned status = response.result_int();
-  // Beast's reason(): the one set, else the code's registered one, else this placeholder.
+  // Beast's reason() gives the phrase set on the response, else the code's registered one, else
+  // the text "<unknown-status>", which is not a reason phrase: an empty one is sent instead.
   std::string_view reason = response.reason();
   if (reason == "<unknown-status>") reason = {};
   // "HTTP/1.1", a space, three digits, a space, CRLF.
