@@ -2,7 +2,7 @@
 
 #include <boost/beast/core/string.hpp>
 
-#include <array>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -12,8 +12,21 @@ namespace http = boost::beast::http;
 
 namespace {
 
-constexpr std::array<std::string_view, 7> hop_by_hop_fields = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade"};
+// RFC 9110 7.6.1, plus the Proxy-Connection and Keep-Alive of older clients.
+bool is_hop_by_hop(http::field name) {
+  switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string_view trimmed(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -48,13 +61,25 @@ void strip_hop_by_hop(http::fields& fields) {
       tokens = comma == std::string_view::npos ? std::string_view{} : tokens.substr(comma + 1);
     }
   }
-  for (const std::string& name : listed) fields.erase(name);
-  for (const std::string_view name : hop_by_hop_fields) fields.erase(name);
+  const auto is_listed = [&listed](std::string_view name) {
+    return std::any_of(listed.begin(), listed.end(),
+                       [name](const std::string& token) { return boost::beast::iequals(token, name); });
+  };
+  // One pass in field order, comparing the parser's field codes: a request has a handful of
+  // fields, and a lookup per hop-by-hop name would cost more than reading them all once.
+  for (auto field = fields.begin(); field != fields.end();) {
+    if (is_hop_by_hop(field->name()) || (!listed.empty() && is_listed(field->name_string()))) {
+      field = fields.erase(field);
+    } else {
+      ++field;
+    }
+  }
 }
 
 HttpRequest make_upstream_request(HttpRequest&& local, const UpstreamRequestSettings& settings) {
   HttpRequest upstream = std::move(local);
-  const std::string local_host(upstream[http::field::host]);
+  // Copied only when it is forwarded: set() below replaces the field it points into.
+  const std::string local_host(settings.add_forwarded_headers ? upstream[http::field::host] : boost::beast::string_view{});
   strip_hop_by_hop(upstream);
   upstream.erase(http::field::expect);
   upstream.erase(http::field::content_length);

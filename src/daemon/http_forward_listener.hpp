@@ -26,12 +26,13 @@
 // upstream Host (HTTP/2 :authority) is HttpForwardOptions::upstream_authority; the local Host
 // goes to X-Forwarded-Host when add_forwarded_headers is set.
 //
-// Keep-alive is supported; pipelining is refused: when bytes of a further request have arrived
-// by the time a response is ready to be written, that response is written with
-// `Connection: close` and the connection is closed without answering the pipelined request.
-// An unanswered request is one a client must retry on a new connection (RFC 9112 9.3.2), so
-// nothing is lost, and no upstream request is ever started for a request that may never be
-// answered locally.
+// Keep-alive is supported; requests are answered one at a time, in order. Pipelining is refused:
+// when bytes of a further request arrived in the same read as the request being answered, its
+// response is written with `Connection: close` and the connection is closed without answering
+// the pipelined request. An unanswered request is one a client must retry on a new connection
+// (RFC 9112 9.3.2), so nothing is lost, and no upstream request is ever started for a request
+// that may never be answered locally. A request whose bytes arrive while the previous one is
+// being forwarded is read once that response is written, and answered like any other.
 //
 // Thread-safety: all member functions may be called from any thread. Each local connection runs
 // on a strand of its own, so connections proceed in parallel on a multi-threaded io_context.

@@ -132,7 +132,7 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   void reject(unsigned status, std::string_view error, std::string_view message);
   void respond(HttpResponse response, AfterResponse after);
   void on_written(const boost::system::error_code& error);
-  bool further_request_arrived();
+  bool further_request_arrived() const;
   void linger();
   void discard_until_closed();
   void close_now();
@@ -161,7 +161,6 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   AfterResponse after_response_ = AfterResponse::Close;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  std::string request_line_;  // "GET /path" (no query: it is the client's), for the log
   HttpResponse response_;
   std::string response_head_;  // its status line and fields; the capacity stays for the next
 };
