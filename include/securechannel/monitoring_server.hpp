@@ -22,6 +22,7 @@
 // multi-threaded io_context) and must not block.
 #pragma once
 
+#include "securechannel/monitoring_tls.hpp"
 #include "securechannel/secure_buffer.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -64,6 +65,9 @@ struct MonitoringServerOptions {
   std::string host = "127.0.0.1";  // an IP address literal (no name resolution)
   std::uint16_t port = 9090;       // 0: the kernel picks a free port; see port()
   SharedSecret auth_token;         // null or empty: no authentication. Never logged or echoed.
+  // Null: plain HTTP. Set: HTTPS only, with this certificate (a plain HTTP request fails the
+  // handshake and the connection is closed); base_url() says https.
+  std::shared_ptr<MonitoringTls> tls;
   // Probe endpoints that need no token: exact path match, the query is ignored.
   std::vector<std::string> unauthenticated_paths = {"/healthz", "/readyz"};
   // Concurrent connections served. At the cap the server stops accepting: more clients wait in
@@ -89,6 +93,7 @@ struct MonitoringServerStats {
   std::uint64_t timed_out = 0;              // 408
   std::uint64_t bad_requests = 0;           // 400 and 431
   std::uint64_t handler_failures = 0;       // 500: the handler threw or returned an invalid status
+  std::uint64_t tls_handshake_failures = 0;  // HTTPS: connections closed because the handshake failed
   std::size_t open_connections = 0;         // served connections open now (not counting 503s)
 };
 
@@ -115,8 +120,12 @@ class MonitoringServer : public std::enable_shared_from_this<MonitoringServer> {
   // on the server's strand: inline when called there, otherwise within one turn of the executor.
   void stop();
 
+  // An HTTPS server only: new connections present `tls`, open ones keep the certificate they
+  // started with. False, changing nothing, for a plain HTTP server or a null `tls`.
+  bool reload_tls(std::shared_ptr<MonitoringTls> tls);
+
   std::uint16_t port() const noexcept { return local_endpoint_.port(); }
-  std::string base_url() const;  // "http://127.0.0.1:PORT", "http://[::1]:PORT"
+  std::string base_url() const;  // "http://127.0.0.1:PORT", "https://[::1]:PORT"
   std::size_t open_connections() const noexcept;
   MonitoringServerStats stats() const noexcept;
   executor_type get_executor() const noexcept { return executor_; }

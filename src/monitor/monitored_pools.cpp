@@ -116,6 +116,8 @@ bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServe
                       static_cast<double>(stats.bad_requests));
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "handler_failure"}},
                       static_cast<double>(stats.handler_failures));
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "tls_handshake"}},
+                      static_cast<double>(stats.tls_handshake_failures));
     const std::string pauses = prefix + "accept_pauses_total";
     families.family(pauses, "Times the monitoring server stopped accepting at max_connections.", MetricType::counter)
         .sample(pauses, {{"server", endpoint}}, static_cast<double>(stats.accept_pauses));

@@ -134,7 +134,15 @@ void MonitoringServer::resume_accepting() {
 std::string MonitoringServer::base_url() const {
   const auto address = local_endpoint_.address();
   const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return "http://" + host + ":" + std::to_string(local_endpoint_.port());
+  const char* scheme = context_->options.tls ? "https://" : "http://";
+  return scheme + host + ":" + std::to_string(local_endpoint_.port());
+}
+
+bool MonitoringServer::reload_tls(std::shared_ptr<MonitoringTls> tls) {
+  // A plain server stays plain (and the reverse): its clients and base_url() expect its scheme.
+  if (!tls || !context_->options.tls) return false;
+  context_->set_tls(std::move(tls));
+  return true;
 }
 
 std::size_t MonitoringServer::open_connections() const noexcept { return context_->open_connections.load(); }
@@ -148,6 +156,7 @@ MonitoringServerStats MonitoringServer::stats() const noexcept {
   stats.timed_out = context_->timed_out.load(relaxed);
   stats.bad_requests = context_->bad_requests.load(relaxed);
   stats.handler_failures = context_->handler_failures.load(relaxed);
+  stats.tls_handshake_failures = context_->tls_handshake_failures.load(relaxed);
   stats.open_connections = context_->open_connections.load(relaxed);
   return stats;
 }

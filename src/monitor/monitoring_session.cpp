@@ -46,7 +46,18 @@ bool client_gone(const error_code& error) {
 ServerContext::ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler)
     : auth_token_(std::move(server_options.auth_token)),
       options(std::move(server_options)),
-      handler(std::move(request_handler)) {}
+      handler(std::move(request_handler)),
+      tls_(options.tls) {}
+
+std::shared_ptr<MonitoringTls> ServerContext::tls() const {
+  std::lock_guard lock(tls_mutex_);
+  return tls_;
+}
+
+void ServerContext::set_tls(std::shared_ptr<MonitoringTls> tls) {
+  std::lock_guard lock(tls_mutex_);
+  tls_ = std::move(tls);
+}
 
 void ServerContext::track(const std::shared_ptr<MonitoringSession>& session) {
   std::lock_guard lock(sessions_mutex_);
@@ -93,7 +104,10 @@ MonitoringSession::MonitoringSession(boost::asio::ip::tcp::socket socket, std::s
     : stream_(std::move(socket)),
       header_deadline_(stream_.get_executor()),
       context_(std::move(context)),
-      buffer_(context_->options.max_header_bytes + buffer_slack) {}
+      buffer_(context_->options.max_header_bytes + buffer_slack) {
+  tls_ = context_->tls();
+  if (tls_) tls_stream_.emplace(stream_, tls_->context());
+}
 
 MonitoringSession::~MonitoringSession() {
   // Normally Closed by now; not when the io_context was destroyed with our handlers pending.
@@ -104,8 +118,21 @@ MonitoringSession::~MonitoringSession() {
 void MonitoringSession::start() {
   boost::asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (self->state_ != State::Starting) return;  // closed before it started
-    self->read_next_request();
+    if (!self->tls_stream_) return self->read_next_request();
+    self->transition(State::Handshaking);
+    self->stream_.expires_after(self->context_->options.read_timeout);
+    self->tls_stream_->async_handshake(boost::asio::ssl::stream_base::server,
+                                       [self](error_code error) { self->on_handshake(error); });
   });
+}
+
+void MonitoringSession::on_handshake(const error_code& error) {
+  if (state_ == State::Closed) return;
+  if (!error) return read_next_request();
+  // A plain HTTP client, a port scanner, an untrusting client, or the deadline: nothing to
+  // answer in HTTP. Counted, not logged: anyone who can connect could fill the log.
+  context_->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+  close_now();
 }
 
 void MonitoringSession::close() {
@@ -115,6 +142,7 @@ void MonitoringSession::close() {
 void MonitoringSession::transition(State next) {
   switch (next) {
     case State::Starting:
+    case State::Handshaking:
     case State::AwaitingRequest:
     case State::ReadingHeader:
     case State::Writing:
@@ -136,13 +164,14 @@ void MonitoringSession::read_next_request() {
   }
   transition(State::AwaitingRequest);
   stream_.expires_after(context_->options.idle_timeout);
-  stream_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t bytes) {
+  auto on_first_bytes = [self = shared_from_this()](error_code error, std::size_t bytes) {
     if (self->state_ == State::Closed) return;
     // Idle timeout (the stream has closed the socket), the client closed, or a reset: no answer.
     if (error) return self->close_now();
     self->buffer_.commit(bytes);
     self->read_header();
-  });
+  };
+  with_stream([&](auto& stream) { stream.async_read_some(buffer_.prepare(1024), on_first_bytes); });
 }
 
 void MonitoringSession::read_header() {
@@ -157,8 +186,8 @@ void MonitoringSession::read_header() {
   header_deadline_.async_wait([self = shared_from_this(), generation = ++header_generation_](error_code error) {
     self->on_header_deadline(error, generation);
   });
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](error_code error, std::size_t) { self->on_header(error); });
+  auto on_read = [self = shared_from_this()](error_code error, std::size_t) { self->on_header(error); };
+  with_stream([&](auto& stream) { http::async_read_header(stream, buffer_, *parser_, on_read); });
 }
 
 void MonitoringSession::on_header_deadline(const error_code& error, std::uint64_t generation) {
@@ -247,8 +276,8 @@ void MonitoringSession::respond(MonitoringResponse answer, AfterResponse after, 
   response_.content_length(answer.body.size());
   if (!head_request) response_.body() = std::move(answer.body);
   stream_.expires_after(context_->options.write_timeout);
-  http::async_write(stream_, response_,
-                    [self = shared_from_this()](error_code error, std::size_t) { self->on_written(error); });
+  auto on_write = [self = shared_from_this()](error_code error, std::size_t) { self->on_written(error); };
+  with_stream([&](auto& stream) { http::async_write(stream, response_, on_write); });
 }
 
 void MonitoringSession::on_written(const error_code& error) {
@@ -260,9 +289,15 @@ void MonitoringSession::on_written(const error_code& error) {
 
 void MonitoringSession::linger() {
   transition(State::Lingering);
+  stream_.expires_after(linger_limit);
+  if (tls_stream_) {
+    // close_notify, then wait for the client's (or its close): the same purpose as the TCP
+    // linger below, and the client learns that the response was complete.
+    tls_stream_->async_shutdown([self = shared_from_this()](error_code) { self->close_now(); });
+    return;
+  }
   error_code ignored;
   stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(linger_limit);
   discard_until_closed();
 }
 

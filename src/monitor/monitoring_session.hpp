@@ -11,6 +11,7 @@
 #include "securechannel/secure_buffer.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -48,11 +49,17 @@ struct ServerContext {
   void close_all();
 
   bool requires_token(std::string_view target) const;
+
+  // HTTPS: the certificate new connections present (null: plain HTTP). Replaced by a reload.
+  std::shared_ptr<MonitoringTls> tls() const;
+  void set_tls(std::shared_ptr<MonitoringTls> tls);
   // SecureBuffer::equals: the time taken depends neither on where the tokens first differ nor
   // on the expected token's length, only on the presented one's.
   bool token_matches(std::string_view presented) const;
 
-  const MonitoringServerOptions options;  // auth_token null: it lives in auth_token_
+  // auth_token null: it lives in auth_token_. tls: the certificate the server started with; tls()
+  // is the current one.
+  const MonitoringServerOptions options;
   const MonitoringHandler handler;
 
   std::atomic<std::uint64_t> requests_served{0};
@@ -61,6 +68,7 @@ struct ServerContext {
   std::atomic<std::uint64_t> timed_out{0};
   std::atomic<std::uint64_t> bad_requests{0};
   std::atomic<std::uint64_t> handler_failures{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
   // Served connections whose socket is open; the acceptor checks it against max_connections.
   std::atomic<std::size_t> open_connections{0};
   // A session's socket closed: its slot is free. Tells the server, which resumes accepting if
@@ -70,6 +78,8 @@ struct ServerContext {
   std::function<void()> slot_released;
 
  private:
+  mutable std::mutex tls_mutex_;
+  std::shared_ptr<MonitoringTls> tls_;
   std::mutex sessions_mutex_;
   std::unordered_map<const MonitoringSession*, std::weak_ptr<MonitoringSession>> sessions_;
 };
@@ -83,6 +93,7 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
   MonitoringSession(const MonitoringSession&) = delete;
   MonitoringSession& operator=(const MonitoringSession&) = delete;
 
+  // Over HTTPS the TLS handshake comes first, within read_timeout.
   void start();
   // From any thread: closes the socket on the connection's strand.
   void close();
@@ -90,6 +101,7 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
  private:
   enum class State {
     Starting,         // constructed, start() not yet run on the strand
+    Handshaking,      // HTTPS: the TLS handshake, within read_timeout
     AwaitingRequest,  // keep-alive: waiting up to idle_timeout for the next request's first byte
     ReadingHeader,    // a request has begun (or the connection is new): header due within read_timeout
     Writing,          // a response is being written, within write_timeout
@@ -99,6 +111,7 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
   enum class AfterResponse { KeepAlive, Close };
 
   void transition(State next);
+  void on_handshake(const boost::system::error_code& error);
   void read_next_request();
   void read_header();
   void on_header_deadline(const boost::system::error_code& error, std::uint64_t generation);
@@ -111,7 +124,20 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
   void discard_until_closed();
   void close_now();
 
+  // Calls `operation` with the stream requests and responses go through: the TLS stream over
+  // HTTPS, the TCP stream otherwise. Deadlines and closing always act on the TCP stream.
+  template <class Operation>
+  void with_stream(Operation&& operation) {
+    if (tls_stream_) {
+      operation(*tls_stream_);
+    } else {
+      operation(stream_);
+    }
+  }
+
   boost::beast::tcp_stream stream_;
+  std::shared_ptr<MonitoringTls> tls_;  // keeps the context tls_stream_ was made from alive
+  std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>> tls_stream_;
   boost::asio::steady_timer header_deadline_;
   std::shared_ptr<ServerContext> context_;
   State state_ = State::Starting;
