@@ -199,7 +199,8 @@ int run(const std::string& command, const MonitorCommandOptions& options) {
   const MonitorClient client({.url = options.url,
                               .token = std::move(*token),
                               .timeout = std::chrono::milliseconds(
-                                  static_cast<std::int64_t>(options.timeout_seconds * 1'000))});
+                                  static_cast<std::int64_t>(options.timeout_seconds * 1'000)),
+                              .ca_file = options.ca_file});
   const Session session(client, options);
   if (options.watch_seconds <= 0) {
     const Outcome outcome = run_once(command, session);
@@ -246,7 +247,9 @@ void add_monitor_client_commands(CLI::App& app, MonitorCommandOptions& options) 
   };
   for (const auto& [name, description] : descriptions) {
     CLI::App* command = app.add_subcommand(name, description);
-    command->add_option("--url", options.url, "Monitoring server (default http://127.0.0.1:9090)");
+    command->add_option("--url", options.url, "Monitoring server, http:// or https:// (default http://127.0.0.1:9090)");
+    command->add_option("--ca-file", options.ca_file, "https: PEM file of the CAs to trust (default: the system's)")
+        ->check(CLI::ExistingFile);
     command->add_option("--token-file", options.token_file, "File holding the X-Auth-Token")
         ->check(CLI::ExistingFile);
     command->add_flag("--json", options.json, "Print the JSON as received (pretty)");

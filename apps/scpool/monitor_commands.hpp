@@ -21,7 +21,8 @@ namespace scpool {
 
 struct MonitorCommandOptions {
   std::string url = "http://127.0.0.1:9090";
-  std::string token_file;        // the X-Auth-Token, read from a file: never on the command line
+  std::string token_file;
+  std::string ca_file;  // https: the CAs to trust (default: the system's)        // the X-Auth-Token, read from a file: never on the command line
   bool json = false;             // the JSON as received, pretty-printed
   double watch_seconds = 0;      // > 0: redraw every so often until Ctrl-C
   double timeout_seconds = 5;    // per request

@@ -119,6 +119,10 @@ std::vector<std::string> changes_needing_restart(const DaemonConfig& running, co
   daemon.compare("monitor.listen", running.monitor.host + ":" + std::to_string(running.monitor.port),
                  next.monitor.host + ":" + std::to_string(next.monitor.port));
   daemon.compare("monitor.token_file", running.monitor.token_file, next.monitor.token_file);
+  // Between HTTP and HTTPS: the monitoring clients expect the scheme they were given. A new
+  // certificate (same or other files) is applied live.
+  daemon.compare("monitor.tls", std::string(running.monitor.tls ? "on" : "off"),
+                 std::string(next.monitor.tls ? "on" : "off"));
   daemon.compare("drain_grace", running.drain_grace, next.drain_grace);
   std::map<std::string, const DaemonPoolConfig*> next_pools;
   for (const DaemonPoolConfig& pool : next.pools) next_pools.emplace(pool.pool.metric_namespace, &pool);

@@ -145,6 +145,7 @@ void Daemon::open_monitor() {
   options.host = config_.monitor.host;
   options.port = config_.monitor.port;
   options.auth_token = config_.monitor.token;
+  options.tls = config_.monitor.tls;
   boost::system::error_code error;
   std::vector<std::shared_ptr<UpstreamGroup>> groups;
   for (const auto& running : pools_) groups.push_back(running->upstreams);
@@ -224,6 +225,13 @@ bool Daemon::reload(const DaemonConfig& next) {
       }
     }
   }
+  // Read again even when the file names did not change: a renewed certificate is the usual case.
+  if (config_.monitor.tls && next.monitor.tls && monitor_->reload_tls(next.monitor.tls)) {
+    spdlog::info("monitoring server: certificate read again ({}); new connections use it", next.monitor.tls->summary());
+    config_.monitor.tls = next.monitor.tls;
+    config_.monitor.tls_certificate_file = next.monitor.tls_certificate_file;
+    config_.monitor.tls_key_file = next.monitor.tls_key_file;
+  }
   for (const std::string& change : changes_needing_restart(config_, next)) {
     spdlog::warn("reload: {} needs a restart; the running value stays", change);
   }
@@ -297,7 +305,8 @@ std::string Daemon::describe() const {
     }
   }
   const std::string base = monitoring_base_url();
-  text += fmt::format("monitoring{}:\n", config_.monitor.token ? " (X-Auth-Token required except for probes)" : "");
+  text += fmt::format("monitoring{}{}:\n", config_.monitor.token ? " (X-Auth-Token required except for probes)" : "",
+                      config_.monitor.tls ? ", certificate " + config_.monitor.tls->summary() : "");
   for (const char* path : {"/metrics", "/healthz", "/readyz", "/status/connections", "/api/v1/secure-channel/status",
                            "/api/v1/secure-channel/status/enhanced", "/api/v1/secure-channel/stats"}) {
     text += fmt::format("  {}{}\n", base, path);

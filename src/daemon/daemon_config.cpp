@@ -37,6 +37,23 @@ void read_listen(TableReader& reader, std::string& host, std::uint16_t& port) {
   });
 }
 
+void read_monitor_tls(TableReader& reader, MonitorConfig& monitor) {
+  reader.path("certificate_file", monitor.tls_certificate_file);
+  reader.path("key_file", monitor.tls_key_file);
+  reader.finish();
+  std::string error;
+  monitor.tls = MonitoringTls::load(monitor.tls_certificate_file, monitor.tls_key_file, error);
+  if (monitor.tls) return;
+  // MonitoringTls names the field first: "key_file: '...' does not match the certificate ...";
+  // the error points at that key's line, or at the table's when the key is missing.
+  const auto colon = error.find(": ");
+  const std::string field = colon == std::string::npos ? std::string() : error.substr(0, colon);
+  const toml::node* key = field.empty() ? nullptr : reader.source().get(field);
+  const toml::source_region& where = key != nullptr ? key->source() : reader.source().source();
+  reader.document().record("monitor.tls" + (field.empty() ? "" : "." + field),
+                           field.empty() ? error : error.substr(colon + 2), where);
+}
+
 void read_monitor(TableReader& reader, MonitorConfig& monitor) {
   read_listen(reader, monitor.host, monitor.port);
   reader.path("token_file", monitor.token_file);
@@ -49,6 +66,10 @@ void read_monitor(TableReader& reader, MonitorConfig& monitor) {
   }
   reader.refuse("token", "secrets are not written in the config file: name a file readable only by this service in "
                          "monitor.token_file");
+  if (toml::table* tls = reader.table("tls")) {
+    TableReader tls_reader(*tls, "monitor.tls.", reader.document());
+    read_monitor_tls(tls_reader, monitor);
+  }
   reader.finish();
 }
 

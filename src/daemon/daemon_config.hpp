@@ -6,6 +6,9 @@
 //   [monitor]
 //   listen = "127.0.0.1:9090"          # port 0: any free port, printed at start
 //   token_file = "monitor.token"
+//   [monitor.tls]                      # optional: HTTPS
+//   certificate_file = "monitor.crt"
+//   key_file = "monitor.key"
 //   [log]
 //   format = "json"
 //   [[pool]]
@@ -23,12 +26,14 @@
 #include "daemon/daemon_log.hpp"
 #include "daemon/listener_limits.hpp"
 #include "daemon/upstream_group.hpp"
+#include "securechannel/monitoring_tls.hpp"
 #include "securechannel/pool_config.hpp"
 #include "securechannel/secure_buffer.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,6 +68,11 @@ struct MonitorConfig {
   std::uint16_t port = 9090;
   SharedSecret token;  // from token_file; null: no authentication
   std::string token_file;
+  // [monitor.tls]: HTTPS with this certificate chain and key, loaded when the file is read (so
+  // check-config tries them too). Null: plain HTTP.
+  std::string tls_certificate_file;
+  std::string tls_key_file;
+  std::shared_ptr<MonitoringTls> tls;
 };
 
 struct DaemonConfig {

@@ -5,6 +5,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <fmt/format.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -34,8 +35,14 @@ int select_http11(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_le
 
 // "CN=monitor.example, expires 2027-12-04"
 std::string describe(const X509* certificate) {
-  char subject[256] = {};
-  X509_NAME_oneline(X509_get_subject_name(certificate), subject, sizeof subject);
+  std::string subject;
+  if (BIO* text = BIO_new(BIO_s_mem())) {
+    X509_NAME_print_ex(text, X509_get_subject_name(certificate), 0, XN_FLAG_RFC2253);
+    char* bytes = nullptr;
+    const long size = BIO_get_mem_data(text, &bytes);
+    if (size > 0) subject.assign(bytes, static_cast<std::size_t>(size));
+    BIO_free(text);
+  }
   std::tm expiry{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &expiry) != 1) return subject;
   return fmt::format("{}, expires {:04}-{:02}-{:02}", subject, expiry.tm_year + 1900, expiry.tm_mon + 1,

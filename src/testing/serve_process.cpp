@@ -49,7 +49,7 @@ std::string ServeProcess::listener(const std::string& mode, std::size_t index) c
 }
 
 std::string ServeProcess::monitoring_url() const {
-  return nth_match(output(), std::regex("  (http://[^ \n]+)/metrics\n"), 0);
+  return nth_match(output(), std::regex("  (https?://[^ \n]+)/metrics\n"), 0);
 }
 
 bool ServeProcess::signal(int number) { return process_.pid() > 0 && ::kill(process_.pid(), number) == 0; }

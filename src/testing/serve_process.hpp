@@ -36,7 +36,7 @@ class ServeProcess {
 
   // The address the `index`th listener of `mode` ("tcp", "http") was bound to, "" when none.
   std::string listener(const std::string& mode, std::size_t index = 0) const;
-  std::string monitoring_url() const;  // "http://127.0.0.1:PORT"
+  std::string monitoring_url() const;  // "http://127.0.0.1:PORT" or "https://..."
   pid_t pid() const noexcept { return process_.pid(); }
 
   bool signal(int number);

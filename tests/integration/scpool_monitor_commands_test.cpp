@@ -45,10 +45,11 @@ class ScpoolMonitorCommandsTest : public ::testing::Test {
     std::filesystem::remove_all(directory);
   }
 
-  void start_server(const std::string& token = "") {
+  void start_server(const std::string& token = "", std::shared_ptr<MonitoringTls> tls = nullptr) {
     MonitoringServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
+    options.tls = std::move(tls);
     if (!token.empty()) options.auth_token = make_shared_secret(token);
     boost::system::error_code error;
     server = MonitoringServer::create(
@@ -158,9 +159,10 @@ TEST_F(ScpoolMonitorCommandsTest, UnreachableBadAndRefusedExitTwoWithOneLine) {
   EXPECT_EQ(run.standard_error, "scpool status: cannot reach " + closed + ": Connection refused\n");
   EXPECT_EQ(run.standard_output, "");
 
-  run = scpool({"health"}, "https://127.0.0.1:9090");
+  run = scpool({"health"}, "ftp://127.0.0.1:9090");
   EXPECT_EQ(run.exit_code(), 2);
-  EXPECT_EQ(run.standard_error, "scpool health: https monitoring URLs are not supported by this client yet\n");
+  EXPECT_EQ(run.standard_error,
+            "scpool health: bad URL 'ftp://127.0.0.1:9090': expected http(s)://host[:port][/prefix]\n");
 
   start_server("s3cret");
   run = scpool({"stats"});
@@ -181,6 +183,37 @@ TEST_F(ScpoolMonitorCommandsTest, UnreachableBadAndRefusedExitTwoWithOneLine) {
   EXPECT_EQ(run.standard_error, "scpool connections: " + server->base_url() +
                                     "/api/v1/secure-channel/connections/999999: HTTP 404: no connection 999999 in "
                                     "the pool for " + echo.server.endpoint() + "\n");
+}
+
+TEST_F(ScpoolMonitorCommandsTest, HttpsIsVerifiedAgainstTheCaFileAndARefusalSaysWhy) {
+  const auto issued = echo.authority.issue("monitor");
+  std::string problem;
+  auto tls = MonitoringTls::load(issued.chain_file.string(), issued.key_file.string(), problem);
+  ASSERT_TRUE(tls) << problem;
+  start_server("s3cret", tls);
+  const std::string url = server->base_url();
+  ASSERT_TRUE(url.starts_with("https://")) << url;
+  const std::string token_file = write_file("right.token", "s3cret\n");
+  const std::string ca_file = echo.authority.ca_certificate_file().string();
+
+  auto run = scpool({"health", "--ca-file", ca_file, "--token-file", token_file});
+  EXPECT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_error;
+  EXPECT_NE(run.standard_output.find("healthy: 1 pool(s)"), std::string::npos) << run.standard_output;
+
+  // The system's trust store does not know the test CA: refused, with OpenSSL's reason.
+  run = scpool({"health", "--token-file", token_file});
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  EXPECT_NE(run.standard_error.find("scpool health: TLS handshake with " + url + " failed: certificate verify failed"),
+            std::string::npos)
+      << run.standard_error;
+  EXPECT_NE(run.standard_error.find("local issuer certificate"), std::string::npos) << run.standard_error;
+
+  // Plain HTTP to the HTTPS port: the server closes without an answer.
+  run = scpool({"health"}, "http://" + url.substr(std::string_view("https://").size()));
+  EXPECT_EQ(run.exit_code(), 2) << run.description();
+  EXPECT_NE(run.standard_error.find("closed the connection without an answer"), std::string::npos)
+      << run.standard_error;
+  EXPECT_TRUE(testing::eventually([&] { return server->stats().tls_handshake_failures == 2; }));
 }
 
 TEST_F(ScpoolMonitorCommandsTest, WatchRedrawsUntilInterrupted) {

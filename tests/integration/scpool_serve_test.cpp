@@ -169,6 +169,55 @@ TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
   EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
 }
 
+TEST_F(ScpoolServeTest, MonitorServesHttpsAndSighupRenewsItsCertificate) {
+  const fs::path certificate = directory.path() / "monitor.pem";
+  const fs::path key = directory.path() / "monitor.key";
+  const auto install = [&](const std::string& common_name) {
+    const sct::IssuedCertificate issued = authority.issue(common_name, {.common_name = common_name});
+    fs::copy_file(issued.chain_file, certificate, fs::copy_options::overwrite_existing);
+    fs::copy_file(issued.key_file, key, fs::copy_options::overwrite_existing);
+  };
+  install("monitor-first");
+  ScpoolServeProcess serve(directory.path(), monitor("[monitor.tls]\ncertificate_file = \"" + certificate.string() +
+                                                     "\"\nkey_file = \"" + key.string() + "\"\n") +
+                                                 echo_pool());
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  const std::string url = serve.monitoring_url();
+  ASSERT_TRUE(url.starts_with("https://127.0.0.1:")) << serve.diagnostics();
+  EXPECT_NE(serve.output().find("certificate CN=monitor-first, expires "), std::string::npos) << serve.output();
+
+  const std::string ca_file = authority.ca_certificate_file().string();
+  const auto health = sct::run_to_completion({SC_SCPOOL_BINARY, "health", "--url", url, "--ca-file", ca_file}, "", 30s);
+  EXPECT_EQ(health.exit_code(), 0) << health.description() << "\n" << health.standard_error;
+
+  // The certificate a new connection gets, as openssl s_client shows it.
+  const auto presented_subject = [&] {
+    const auto client = sct::run_to_completion(
+        {"/usr/bin/openssl", "s_client", "-connect", url.substr(std::string_view("https://").size()), "-CAfile", ca_file,
+         "-verify_return_error"},
+        "", 30s);
+    return client.standard_output;
+  };
+  const std::string first_subject = presented_subject();
+  EXPECT_NE(first_subject.find("subject=CN = monitor-first"), std::string::npos) << first_subject;
+
+  install("monitor-second");
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  ASSERT_TRUE(serve.wait_for_error_text("monitoring server: certificate read again (CN=monitor-second"))
+      << serve.diagnostics();
+  EXPECT_NE(presented_subject().find("subject=CN = monitor-second"), std::string::npos);
+
+  // Switching to plain HTTP needs a restart: reported, and HTTPS stays.
+  std::ofstream(serve.config_file(), std::ios::trunc) << monitor() + echo_pool();
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(serve.wait_for_error_text("monitor.tls")) << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("needs a restart")) << serve.diagnostics();
+  EXPECT_NE(presented_subject().find("subject=CN = monitor-second"), std::string::npos);
+
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
 // The value of the first sample of `name` in a Prometheus text page; -1 when there is none.
 double gauge_value(const std::string& page, const std::string& name) {
   std::istringstream lines(page);

@@ -2,6 +2,7 @@
 // overrides on top; and every mistake of a file reported at once, each with its key and place.
 #include "daemon/daemon_config.hpp"
 #include "securechannel/pool_config_file.hpp"
+#include "testing/certificate_authority.hpp"
 #include "testing/child_process.hpp"
 
 #include <gmock/gmock.h>
@@ -240,6 +241,30 @@ TEST_F(DaemonConfigTest, ASyntaxErrorStopsTheReading) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_THAT(lines[0], HasSubstr("(syntax)"));
   EXPECT_THAT(lines[0], HasSubstr("scpool.toml:1"));
+}
+
+TEST_F(DaemonConfigTest, MonitorTlsLoadsItsCertificateAndNamesTheKeyOfEachFailure) {
+  auto authority = testing::CertificateAuthority::create();
+  const auto issued = authority.issue("monitor");
+  const std::string chain = issued.chain_file.string();
+  const DaemonConfig config =
+      parse("[monitor.tls]\ncertificate_file = \"" + chain + "\"\nkey_file = \"" + issued.key_file.string() + "\"\n" +
+            relay_pool);
+  ASSERT_TRUE(config.monitor.tls);
+  EXPECT_THAT(config.monitor.tls->summary(), HasSubstr("CN=localhost, expires "));
+  EXPECT_EQ(config.monitor.tls_certificate_file, chain);
+
+  const auto other = authority.issue("other");
+  auto lines = refusals("[monitor.tls]\ncertificate_file = \"" + chain + "\"\nkey_file = \"" +
+                        other.key_file.string() + "\"\n" + relay_pool);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("monitor.tls.key_file: '" + other.key_file.string() + "' does not match"));
+  EXPECT_THAT(lines[0], HasSubstr("(scpool.toml:3:12)"));
+
+  lines = refusals("[monitor.tls]\nkey_file = \"monitor.key\"\ncolour = 1\n" + relay_pool);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("monitor.tls.colour: unknown key"));
+  EXPECT_THAT(lines[1], HasSubstr("monitor.tls.certificate_file: required for TLS (scpool.toml:1"));
 }
 
 }  // namespace
