@@ -67,14 +67,7 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
     ld.compare("mode", std::string(l.mode == ListenerMode::tcp ? "tcp" : "http"),
                std::string(m.mode == ListenerMode::tcp ? "tcp" : "http"));
     ld.compare("listen", l.address(), m.address());
-    ld.compare("max_connections", l.limits.max_connections, m.limits.max_connections);
-    ld.compare("idle_timeout", l.limits.idle_timeout, m.limits.idle_timeout);
-    ld.compare("max_header_bytes", l.limits.max_header_bytes, m.limits.max_header_bytes);
-    ld.compare("max_body_bytes", l.limits.max_body_bytes, m.limits.max_body_bytes);
-    ld.compare("header_timeout", l.limits.header_timeout, m.limits.header_timeout);
-    ld.compare("half_close_timeout", l.limits.half_close_timeout, m.limits.half_close_timeout);
-    ld.compare("add_forwarded_headers", l.add_forwarded_headers, m.add_forwarded_headers);
-    ld.compare("request_timeout", l.request_timeout, m.request_timeout);
+    // The limits change live (listener_setting_changes).
   }
 }
 
@@ -96,6 +89,25 @@ bool same_tls_options(const TlsOptions& a, const TlsOptions& b) {
          a.client_certificate_file == b.client_certificate_file && a.client_key_file == b.client_key_file &&
          a.client_key_passphrase_file == b.client_key_passphrase_file &&
          same_secret(a.client_key_passphrase, b.client_key_passphrase);
+}
+
+bool same_listener(const ListenerConfig& running, const ListenerConfig& next) {
+  return running.mode == next.mode && running.address() == next.address();
+}
+
+std::vector<std::string> listener_setting_changes(const std::string& pool, std::size_t index,
+                                                  const ListenerConfig& l, const ListenerConfig& m) {
+  std::vector<std::string> out;
+  Differences d(out, fmt::format("pool {} listener[{}]", pool, index));
+  d.compare("max_connections", l.limits.max_connections, m.limits.max_connections);
+  d.compare("idle_timeout", l.limits.idle_timeout, m.limits.idle_timeout);
+  d.compare("max_header_bytes", l.limits.max_header_bytes, m.limits.max_header_bytes);
+  d.compare("max_body_bytes", l.limits.max_body_bytes, m.limits.max_body_bytes);
+  d.compare("header_timeout", l.limits.header_timeout, m.limits.header_timeout);
+  d.compare("half_close_timeout", l.limits.half_close_timeout, m.limits.half_close_timeout);
+  d.compare("add_forwarded_headers", l.add_forwarded_headers, m.add_forwarded_headers);
+  d.compare("request_timeout", l.request_timeout, m.request_timeout);
+  return out;
 }
 
 std::vector<std::string> limit_changes(const PoolConfig& running, const PoolConfig& next) {

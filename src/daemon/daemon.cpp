@@ -101,6 +101,24 @@ void Daemon::build_pool(DaemonPoolConfig& entry) {
 
 namespace {
 
+TcpSpliceOptions tcp_options_of(const ListenerConfig& listener) {
+  TcpSpliceOptions options;
+  options.host = listener.host;
+  options.port = listener.port;
+  options.limits = listener.limits;
+  return options;
+}
+
+HttpForwardOptions http_options_of(const ListenerConfig& listener) {
+  HttpForwardOptions options;
+  options.host = listener.host;
+  options.port = listener.port;
+  options.limits = listener.limits;
+  options.add_forwarded_headers = listener.add_forwarded_headers;
+  options.request_timeout = listener.request_timeout;
+  return options;
+}
+
 // A bound listener of either kind, its metrics registered under its address; `listeners` keeps it.
 template <class Listener, class Options, class Collect>
 void open_listener(const ListenerConfig& listener, Options options, const std::shared_ptr<UpstreamGroup>& upstreams,
@@ -108,9 +126,6 @@ void open_listener(const ListenerConfig& listener, Options options, const std::s
                    std::vector<std::shared_ptr<Listener>>& listeners,
                    std::vector<MetricsRegistry::Registration>& registrations) {
   const std::string& pool_name = upstreams->name();
-  options.host = listener.host;
-  options.port = listener.port;
-  options.limits = listener.limits;
   boost::system::error_code error;
   auto opened = Listener::create(io.get_executor(), std::move(options), upstreams, error);
   if (!opened) throw ConfigError("pool " + pool_name + " listener " + listener.address(), "cannot listen: " + error.message());
@@ -128,14 +143,11 @@ void Daemon::open_listeners(RunningPool& running) {
   MetricsRegistry& registry = monitored_->registry();
   for (const ListenerConfig& listener : running.config.listeners) {
     if (listener.mode == ListenerMode::tcp) {
-      open_listener(listener, TcpSpliceOptions{}, running.upstreams, io_, registry, collect_tcp_splice_metrics,
+      open_listener(listener, tcp_options_of(listener), running.upstreams, io_, registry, collect_tcp_splice_metrics,
                     running.tcp_listeners, running.listener_metrics);
     } else {
-      HttpForwardOptions options;
-      options.add_forwarded_headers = listener.add_forwarded_headers;
-      options.request_timeout = listener.request_timeout;
-      open_listener(listener, std::move(options), running.upstreams, io_, registry, collect_http_forward_metrics,
-                    running.http_listeners, running.listener_metrics);
+      open_listener(listener, http_options_of(listener), running.upstreams, io_, registry,
+                    collect_http_forward_metrics, running.http_listeners, running.listener_metrics);
     }
   }
 }
@@ -181,6 +193,38 @@ void Daemon::start() {
   monitor_->start();
 }
 
+bool Daemon::reload_listeners(RunningPool& running, const DaemonPoolConfig& next) {
+  const std::string& name = running.config.pool.metric_namespace;
+  bool all_applied = true;
+  // running.tcp_listeners and http_listeners hold each mode's listeners in the file's order.
+  std::size_t tcp_index = 0;
+  std::size_t http_index = 0;
+  for (std::size_t i = 0; i < running.config.listeners.size(); ++i) {
+    ListenerConfig& current = running.config.listeners[i];
+    const bool tcp = current.mode == ListenerMode::tcp;
+    const std::size_t index_of_mode = tcp ? tcp_index++ : http_index++;
+    // Another mode or address: reported by changes_needing_restart, left as it runs.
+    if (i >= next.listeners.size() || !same_listener(current, next.listeners[i])) continue;
+    const ListenerConfig& wanted = next.listeners[i];
+    const auto changes = listener_setting_changes(name, i, current, wanted);
+    if (changes.empty()) continue;
+    std::string problem;
+    const bool updated = tcp ? running.tcp_listeners[index_of_mode]->update(tcp_options_of(wanted), problem)
+                             : running.http_listeners[index_of_mode]->update(http_options_of(wanted), problem);
+    if (!updated) {
+      all_applied = false;
+      log_pool(spdlog::level::err, name, 0,
+               fmt::format("listener[{}]: new limits refused, the running ones stay: {}", i, problem));
+      continue;
+    }
+    for (const std::string& change : changes) log_pool(spdlog::level::info, name, 0, "applied live: " + change);
+    current.limits = wanted.limits;
+    current.add_forwarded_headers = wanted.add_forwarded_headers;
+    current.request_timeout = wanted.request_timeout;
+  }
+  return all_applied;
+}
+
 bool Daemon::reload(const DaemonConfig& next) {
   bool all_applied = true;
   configure_logging(next.log);
@@ -224,6 +268,7 @@ bool Daemon::reload(const DaemonConfig& next) {
         log_pool(spdlog::level::err, name, 0, "new limits refused, the running ones stay: " + limit_problem);
       }
     }
+    all_applied = reload_listeners(*running, *found) && all_applied;
   }
   // Read again even when the file names did not change: a renewed certificate is the usual case.
   if (config_.monitor.tls && next.monitor.tls && monitor_->reload_tls(next.monitor.tls)) {
@@ -239,6 +284,7 @@ bool Daemon::reload(const DaemonConfig& next) {
   config_.log = next.log;
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     config_.pools[i].pool.tls = pools_[i]->config.pool.tls;
+    config_.pools[i].listeners = pools_[i]->config.listeners;
     apply_limits(limits_of(pools_[i]->config.pool), config_.pools[i].pool);
   }
   return all_applied;

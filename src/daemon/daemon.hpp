@@ -70,6 +70,8 @@ class Daemon {
 
   void build_pool(DaemonPoolConfig& entry);
   void open_listeners(RunningPool& running);
+  // SIGHUP: new limits for the listeners that keep their mode and address; false if one refused.
+  bool reload_listeners(RunningPool& running, const DaemonPoolConfig& next);
   void open_monitor();
   void finish_stop();
 

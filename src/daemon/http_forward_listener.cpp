@@ -81,6 +81,21 @@ void HttpForwardListener::async_drain(std::chrono::milliseconds grace, std::func
                          std::move(done));
 }
 
+bool HttpForwardListener::update(const HttpForwardOptions& next, std::string& problem) {
+  const auto running = context_->settings.current();
+  if (next.host != running->host || next.port != running->port || next.upstream_authority != running->upstream_authority) {
+    problem = "the address and upstream_authority of a listener cannot change while it runs";
+    return false;
+  }
+  if (!limits_valid(next.limits) || next.request_timeout.count() <= 0) {
+    problem = "limits and timeouts must be greater than zero";
+    return false;
+  }
+  context_->settings.replace(next);
+  acceptor_->set_max_connections(next.limits.max_connections);
+  return true;
+}
+
 tcp::endpoint HttpForwardListener::local_endpoint() const noexcept { return acceptor_->local_endpoint(); }
 
 HttpForwardStats HttpForwardListener::stats() const noexcept {

@@ -131,6 +131,12 @@ class HttpForwardListener : public std::enable_shared_from_this<HttpForwardListe
   // runs then too.
   void async_drain(std::chrono::milliseconds grace, std::function<void()> done);
 
+  // New limits, timeouts and add_forwarded_headers (a reload): max_connections applies at once
+  // (LocalAcceptor::set_max_connections), the rest to connections accepted from now on; open
+  // ones keep what they started with. False, changing nothing, with `problem` set, for a zero
+  // limit or a different host, port or upstream_authority (those need a new listener).
+  bool update(const HttpForwardOptions& next, std::string& problem);
+
   boost::asio::ip::tcp::endpoint local_endpoint() const noexcept;
   HttpForwardStats stats() const noexcept;
 

@@ -79,9 +79,10 @@ std::string request_line(const HttpRequest& request) {
 // ForwardContext
 
 ForwardContext::ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<UpstreamGroup> group)
-    : options(std::move(listener_options)),
+    : settings(listener_options),
       upstreams(std::move(group)),
-      upstream_authority(options.upstream_authority.empty() ? pool_authority(*upstreams) : options.upstream_authority),
+      upstream_authority(listener_options.upstream_authority.empty() ? pool_authority(*upstreams)
+                                                                     : listener_options.upstream_authority),
       pool_name(upstreams->name()) {}
 
 void ForwardContext::track(const std::shared_ptr<HttpForwardSession>& session) {
@@ -155,8 +156,9 @@ HttpForwardSession::HttpForwardSession(asio::ip::tcp::socket socket, std::shared
     : socket_(std::move(socket)),
       deadline_timer_(socket_.get_executor()),
       context_(std::move(context)),
+      options_(context_->settings.current()),
       connection_id_(connection_id),
-      buffer_(context_->options.limits.max_header_bytes + buffer_slack) {
+      buffer_(options_->limits.max_header_bytes + buffer_slack) {
   error_code ignored;
   const auto peer = socket_.remote_endpoint(ignored);
   peer_address_ = peer.address().to_string();
@@ -223,7 +225,7 @@ void HttpForwardSession::read_next_request() {
   // A new connection, or bytes of the next request already buffered: the header clock runs now.
   if (first_request_ || buffer_.size() > 0) return read_header();
   transition(State::AwaitingRequest);
-  expire_after(context_->options.limits.idle_timeout);
+  expire_after(options_->limits.idle_timeout);
   socket_.async_read_some(buffer_.prepare(1024), [self = shared_from_this()](error_code error, std::size_t bytes) {
     if (self->state_ == State::Closed) return;
     // The client closed, or a reset: no answer (after the idle timeout the socket is closed).
@@ -238,10 +240,10 @@ void HttpForwardSession::read_header() {
   first_request_ = false;
   header_timed_out_ = false;
   parser_.emplace();
-  parser_->header_limit(parser_limit(context_->options.limits.max_header_bytes));
-  parser_->body_limit(context_->options.limits.max_body_bytes);
+  parser_->header_limit(parser_limit(options_->limits.max_header_bytes));
+  parser_->body_limit(options_->limits.max_body_bytes);
   if (error_code error; header_complete_in_buffer(error) || error) return on_header(error);
-  expire_after(context_->options.limits.header_timeout);
+  expire_after(options_->limits.header_timeout);
   http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](error_code error, std::size_t) { self->on_header(error); });
 }
@@ -282,7 +284,7 @@ void HttpForwardSession::check_request() {
   // curl and others wait (a second or so) for this before they send a large body.
   const auto expect = request.find(http::field::expect);
   if (expect == request.end() || !boost::beast::iequals(expect->value(), "100-continue")) return read_body();
-  expire_after(context_->options.limits.idle_timeout);
+  expire_after(options_->limits.idle_timeout);
   asio::async_write(socket_, asio::buffer(continue_response.data(), continue_response.size()),
                     [self = shared_from_this()](error_code write_error, std::size_t) {
                       if (self->state_ == State::Closed) return;
@@ -293,7 +295,7 @@ void HttpForwardSession::check_request() {
 
 void HttpForwardSession::read_body() {
   // One deadline for the whole body: a client trickling bytes cannot hold the slot for longer.
-  expire_after(context_->options.limits.idle_timeout);
+  expire_after(options_->limits.idle_timeout);
   http::async_read(socket_, buffer_, *parser_,
                    [self = shared_from_this()](error_code error, std::size_t) { self->on_body(error); });
 }
@@ -316,7 +318,7 @@ void HttpForwardSession::forward() {
   keep_alive_requested_ = local.version() >= 11 && local.keep_alive();
   upstream_request_ = std::make_shared<const HttpRequest>(make_upstream_request(
       std::move(local), {.authority = context_->upstream_authority,
-                         .add_forwarded_headers = context_->options.add_forwarded_headers,
+                         .add_forwarded_headers = options_->add_forwarded_headers,
                          .client_address = peer_address_}));
   retried_ = false;
   if (!send_upstream()) {
@@ -334,7 +336,7 @@ bool HttpForwardSession::send_upstream() {
   pick_ = context_->upstreams->pick();
   if (!pick_) return false;
   HttpRequestOptions options;
-  options.timeout = context_->options.request_timeout;
+  options.timeout = options_->request_timeout;
   // The handler runs on this connection's strand; it holds the session until the exchange ends,
   // even when the local client has gone (the upstream request is not cancelled: HTTP/2 streams
   // of other connections share its connection, and the timeout bounds it).
@@ -393,7 +395,7 @@ void HttpForwardSession::respond(HttpResponse response, AfterResponse after) {
   response_.keep_alive(after == AfterResponse::KeepAlive);
   response_head_.clear();
   detail::append_response_head(response_, response_head_);
-  expire_after(context_->options.limits.idle_timeout);
+  expire_after(options_->limits.idle_timeout);
   const std::array<asio::const_buffer, 2> bytes{asio::buffer(response_head_), asio::buffer(response_.body())};
   asio::async_write(socket_, bytes,
                     [self = shared_from_this()](error_code error, std::size_t) { self->on_written(error); });

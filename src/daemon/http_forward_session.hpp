@@ -12,6 +12,7 @@
 #pragma once
 
 #include "daemon/http_forward_listener.hpp"
+#include "daemon/live_settings.hpp"
 #include "daemon/upstream_group.hpp"
 #include "securechannel/http_message.hpp"
 
@@ -57,9 +58,10 @@ struct ForwardContext {
   // whether to log now, and in `suppressed` how many failures went unlogged since the last line.
   bool may_log_upstream_error(std::uint64_t& suppressed) noexcept;
 
-  const HttpForwardOptions options;
+  // Limits and timeouts; a reload replaces them for connections accepted after it.
+  LiveSettings<HttpForwardOptions> settings;
   const std::shared_ptr<UpstreamGroup> upstreams;
-  const std::string upstream_authority;  // options.upstream_authority or the first endpoint
+  const std::string upstream_authority;  // the options' upstream_authority or the first endpoint
   const std::string pool_name;           // the pool's metric namespace, for the log
   std::weak_ptr<LocalAcceptor> acceptor;  // set before anything is accepted
 
@@ -147,6 +149,7 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   std::chrono::steady_clock::time_point timer_at_{};  // what deadline_timer_ waits for; {} when idle
   std::shared_ptr<ForwardContext> context_;
+  const std::shared_ptr<const HttpForwardOptions> options_;  // as they were when it was accepted
   const std::uint64_t connection_id_;
   std::string peer_address_;  // for X-Forwarded-For and the log
   std::shared_ptr<const HttpRequest> upstream_request_;  // kept for a retry on another endpoint

@@ -106,7 +106,7 @@ void LocalAcceptor::on_accept(const error_code& error, tcp::socket socket) {
   open_.fetch_add(1);
   accepted_.fetch_add(1, std::memory_order_relaxed);
   on_accept_(std::move(socket));
-  if (open_.load() >= max_connections_) {
+  if (open_.load() >= max_connections_.load()) {
     // At the cap, stop accepting rather than accept to refuse: further clients wait in the
     // kernel's backlog, holding none of this process's descriptors (which the pool's upstream
     // connections need), until a connection closes.
@@ -122,9 +122,16 @@ void LocalAcceptor::connection_closed() {
   asio::dispatch(strand_, [self = shared_from_this()] { self->on_slot_released(); });
 }
 
+void LocalAcceptor::set_max_connections(std::size_t max_connections) {
+  if (max_connections == 0) return;
+  max_connections_.store(max_connections);
+  // on_accept() pauses at the cap it reads after each accept; a raised cap resumes here.
+  asio::dispatch(strand_, [self = shared_from_this()] { self->on_slot_released(); });
+}
+
 void LocalAcceptor::on_slot_released() {
   if (draining_) return finish_drain_if_empty();
-  if (!accept_paused_ || stopped_ || open_.load() >= max_connections_) return;
+  if (!accept_paused_ || stopped_ || open_.load() >= max_connections_.load()) return;
   accept_paused_ = false;
   accept_next();
 }

@@ -55,6 +55,11 @@ class LocalAcceptor : public std::enable_shared_from_this<LocalAcceptor> {
   void start(AcceptHandler on_accept);
   void stop_accepting();
   void connection_closed();
+  // A new cap (> 0). Raised: accepting resumes at once if it had paused at the old one. Lowered:
+  // open connections stay; the accept already waiting may take one more, then accepting pauses
+  // until fewer than the new cap are open.
+  void set_max_connections(std::size_t max_connections);
+  std::size_t max_connections() const noexcept { return max_connections_.load(std::memory_order_relaxed); }
   // Stops accepting, runs steps.begin, and steps.deadline after `grace` if connections are still
   // open; `done` is posted (never run inline) once none is open. A second call's `done` runs then too.
   void async_drain(std::chrono::milliseconds grace, DrainSteps steps, std::function<void()> done);
@@ -79,7 +84,7 @@ class LocalAcceptor : public std::enable_shared_from_this<LocalAcceptor> {
   boost::asio::steady_timer accept_retry_;
   boost::asio::steady_timer drain_deadline_;
   boost::asio::ip::tcp::endpoint local_endpoint_;
-  const std::size_t max_connections_;
+  std::atomic<std::size_t> max_connections_;
   const std::string what_;
   const std::string pool_name_;
   AcceptHandler on_accept_;

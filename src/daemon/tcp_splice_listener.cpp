@@ -1,6 +1,7 @@
 #include "daemon/tcp_splice_listener.hpp"
 
 #include "daemon/daemon_log.hpp"
+#include "daemon/live_settings.hpp"
 #include "daemon/local_acceptor.hpp"
 #include "daemon/upstream_group.hpp"
 #include "securechannel/error.hpp"
@@ -36,7 +37,7 @@ class SpliceConnection;
 // What the connections of one listener share. Lives as long as the listener or its last connection.
 struct SpliceContext {
   SpliceContext(TcpSpliceOptions listener_options, std::shared_ptr<UpstreamGroup> group)
-      : options(std::move(listener_options)), upstreams(std::move(group)) {}
+      : settings(std::move(listener_options)), upstreams(std::move(group)) {}
 
   // Tracked weakly so that a drain can reach them; each connection forgets itself when destroyed.
   void track(const std::shared_ptr<SpliceConnection>& connection) {
@@ -55,7 +56,8 @@ struct SpliceContext {
     if (auto live = acceptor.lock()) live->connection_closed();
   }
 
-  const TcpSpliceOptions options;
+  // Limits and timeouts; a reload replaces them for connections accepted after it.
+  LiveSettings<TcpSpliceOptions> settings;
   const std::shared_ptr<UpstreamGroup> upstreams;
   std::weak_ptr<LocalAcceptor> acceptor;  // set before anything is accepted
   std::atomic<std::uint64_t> acquire_failures{0};
@@ -77,7 +79,10 @@ struct SpliceContext {
 class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
  public:
   SpliceConnection(tcp::socket socket, std::shared_ptr<SpliceContext> context)
-      : local_(std::move(socket)), idle_timer_(local_.get_executor()), context_(std::move(context)) {
+      : local_(std::move(socket)),
+        idle_timer_(local_.get_executor()),
+        context_(std::move(context)),
+        options_(context_->settings.current()) {
     error_code ignored;
     const tcp::endpoint peer = local_.remote_endpoint(ignored);
     peer_ = fmt::format("{}:{}", peer.address().to_string(), peer.port());
@@ -141,7 +146,7 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
     log_connection(spdlog::level::debug, context_->upstreams->name(), upstream_id_,
                    fmt::format("tcp splice from {} to {} opened", peer_, member.endpoint));
     touch();
-    arm_idle_timer(context_->options.limits.idle_timeout);
+    arm_idle_timer(options_->limits.idle_timeout);
     pump(local_, lease_, Direction::to_upstream);
     pump(lease_, local_, Direction::from_upstream);
   }
@@ -250,7 +255,7 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
 
   // How long the splice may be silent: idle_timeout, or less once the local side has closed.
   std::chrono::milliseconds silence_limit() const {
-    const ListenerLimits& limits = context_->options.limits;
+    const ListenerLimits& limits = options_->limits;
     return to_upstream_open_ ? limits.idle_timeout : std::min(limits.idle_timeout, limits.half_close_timeout);
   }
 
@@ -278,6 +283,7 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   tcp::socket local_;
   asio::steady_timer idle_timer_;
   std::shared_ptr<SpliceContext> context_;
+  const std::shared_ptr<const TcpSpliceOptions> options_;  // as they were when it was accepted
   UpstreamGroup::Pick pick_;  // the endpoint, until its outcome is reported
   Lease lease_;
   State state_ = State::acquiring;
@@ -308,6 +314,21 @@ void SpliceContext::close_all() {
 
 void SpliceContext::drain_all() {
   for (const auto& connection : open_connections()) connection->drain();
+}
+
+bool TcpSpliceListener::update(const TcpSpliceOptions& next, std::string& problem) {
+  const auto running = context_->settings.current();
+  if (next.host != running->host || next.port != running->port) {
+    problem = "the address of a listener cannot change while it runs";
+    return false;
+  }
+  if (next.limits.max_connections == 0 || next.limits.idle_timeout.count() <= 0) {
+    problem = "max_connections and idle_timeout must be greater than zero";
+    return false;
+  }
+  context_->settings.replace(next);
+  acceptor_->set_max_connections(next.limits.max_connections);
+  return true;
 }
 
 std::shared_ptr<TcpSpliceListener> TcpSpliceListener::create(executor_type executor, TcpSpliceOptions options,

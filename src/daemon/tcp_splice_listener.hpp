@@ -109,6 +109,12 @@ class TcpSpliceListener : public std::enable_shared_from_this<TcpSpliceListener>
   // connection is closed; a second call's `done` runs then too.
   void async_drain(std::chrono::milliseconds grace, std::function<void()> done);
 
+  // New limits (a reload): max_connections applies at once (LocalAcceptor::set_max_connections),
+  // idle_timeout and half_close_timeout to connections accepted from now on; open ones keep
+  // what they started with. False, changing nothing, with `problem` set, for a zero limit or a
+  // different host or port (those need a new listener).
+  bool update(const TcpSpliceOptions& next, std::string& problem);
+
   boost::asio::ip::tcp::endpoint local_endpoint() const noexcept;
   TcpSpliceStats stats() const noexcept;
   executor_type get_executor() const noexcept;

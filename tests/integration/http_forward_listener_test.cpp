@@ -155,6 +155,47 @@ TEST_F(HttpForwardListenerTest, PausesAcceptingAtMaxConnections) {
   EXPECT_EQ(listener->stats().connections_accepted, 3u);
 }
 
+// A reload: the new cap applies at once (the client waiting in the backlog is served), the body
+// limit to connections accepted after it; the connection open before keeps its own limits.
+TEST_F(HttpForwardListenerTest, UpdateRaisesTheCapAtOnceAndLimitsNewConnections) {
+  start();
+  HttpForwardOptions listener_options;
+  listener_options.limits.max_connections = 1;
+  open(listener_options);
+  HttpTestConnection before(port());
+  ASSERT_EQ(before.get("/").result_int(), 200);
+  HttpTestConnection waiting(port());
+  waiting.send(testing::http_request("GET", "/"));
+  EXPECT_EQ(listener->stats().connections_accepted, 1u);
+
+  HttpForwardOptions next = listener_options;
+  next.limits.max_connections = 3;
+  next.limits.max_body_bytes = 10;
+  std::string problem;
+  ASSERT_TRUE(listener->update(next, problem)) << problem;
+  EXPECT_EQ(waiting.read_reply().result_int(), 200);
+
+  const std::string twenty_bytes = "PUT /upload/twenty HTTP/1.1\r\nHost: app\r\nContent-Length: 20\r\n\r\n" +
+                                   std::string(20, 't');
+  HttpTestConnection after(port());
+  after.send(twenty_bytes);
+  EXPECT_EQ(after.read_reply().result_int(), 413);
+  before.send(twenty_bytes);
+  EXPECT_EQ(before.read_reply().result_int(), 201);  // nginx's answer to a new file
+
+  // What a running listener cannot change: refused, nothing changed.
+  HttpForwardOptions moved = next;
+  moved.port = static_cast<std::uint16_t>(port() + 1);
+  EXPECT_FALSE(listener->update(moved, problem));
+  EXPECT_NE(problem.find("cannot change while it runs"), std::string::npos) << problem;
+  HttpForwardOptions zero = next;
+  zero.limits.max_connections = 0;
+  EXPECT_FALSE(listener->update(zero, problem));
+  HttpTestConnection last(port());
+  last.send(twenty_bytes);
+  EXPECT_EQ(last.read_reply().result_int(), 413);
+}
+
 // Each local client: connect, then `requests` GETs on the one connection, every step bounded.
 asio::awaitable<bool> keep_alive_client(asio::ip::tcp::endpoint server, int requests) {
   beast::tcp_stream stream(co_await asio::this_coro::executor);

@@ -241,13 +241,16 @@ TEST_F(ScpoolServeTest, SighupAppliesNewLimitsLiveAndNamesWhatNeedsARestart) {
   };
   EXPECT_EQ(metric("echo_max_connections"), 8);
 
-  std::string next = monitor() + echo_pool("min_idle = 2\nconnect_timeout = \"3s\"\n");
+  // The file ends inside the tcp listener's table: the last line is one of its limits.
+  std::string next = monitor() + echo_pool("min_idle = 2\nconnect_timeout = \"3s\"\n") + "idle_timeout = \"5s\"\n";
   next.replace(next.find("max_connections = 8"), 19, "max_connections = 3");
   std::ofstream(serve.config_file(), std::ios::trunc) << next;
   ASSERT_TRUE(serve.signal(SIGHUP));
   EXPECT_TRUE(serve.wait_for_error_text("applied live: pool echo: max_connections 8 -> 3")) << serve.diagnostics();
   EXPECT_TRUE(serve.wait_for_error_text("applied live: pool echo: min_idle 0 -> 2")) << serve.diagnostics();
   EXPECT_TRUE(serve.wait_for_error_text("connect_timeout 5000ms -> 3000ms needs a restart")) << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("applied live: pool echo listener[0]: idle_timeout 60000ms -> 5000ms"))
+      << serve.diagnostics();
   EXPECT_EQ(metric("echo_max_connections"), 3);
   // min_idle 2 opens the warm connections at once, not at the next cleanup pass.
   EXPECT_TRUE(sct::eventually([&] { return metric("echo_idle_connections") >= 2; }, 20s)) << serve.diagnostics();

@@ -394,6 +394,33 @@ TEST_F(TcpSpliceListenerTest, HoldsMaxConnectionsAndServesTheNextFromTheBacklog)
   EXPECT_LE(upstream.server.max_open_connections(), 2u + 1u) << "one upstream per local connection";
 }
 
+// A reload: a raised cap serves the client waiting in the backlog at once; a shorter idle
+// timeout applies to connections accepted after it, not to the one open before.
+TEST_F(TcpSpliceListenerTest, UpdateRaisesTheCapAtOnceAndTimesOutOnlyNewConnectionsSooner) {
+  open(with_limits(1, 60s));
+  LocalClient first(port());
+  ASSERT_TRUE(first.send_all("1") && first.receive(1) == "1");
+  LocalClient waiting(port());
+  ASSERT_TRUE(waiting.send_all("2"));
+  waiting.set_receive_timeout(200ms);
+  EXPECT_EQ(waiting.next_read(), ReadOutcome::timed_out);
+
+  std::string problem;
+  ASSERT_TRUE(listener->update(with_limits(4, 300ms), problem)) << problem;
+  waiting.set_receive_timeout(10s);
+  EXPECT_EQ(waiting.receive(1), "2");
+  // `waiting` was accepted after the update: closed after 300 ms of silence; `first` is not.
+  EXPECT_EQ(waiting.next_read(), ReadOutcome::closed);
+  ASSERT_TRUE(first.send_all("3"));
+  EXPECT_EQ(first.receive(1), "3");
+
+  TcpSpliceOptions elsewhere = with_limits(4, 300ms);
+  elsewhere.port = static_cast<std::uint16_t>(port() + 1);
+  EXPECT_FALSE(listener->update(elsewhere, problem));
+  EXPECT_NE(problem.find("cannot change while it runs"), std::string::npos) << problem;
+  EXPECT_FALSE(listener->update(with_limits(0, 300ms), problem));
+}
+
 TEST_F(TcpSpliceListenerTest, DrainLetsSplicesRunUntilTheGraceThenClosesThemAndCallsDoneOnce) {
   open();
   LocalClient first(port());
