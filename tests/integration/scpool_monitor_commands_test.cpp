@@ -219,8 +219,9 @@ TEST_F(ScpoolMonitorCommandsTest, HttpsIsVerifiedAgainstTheCaFileAndARefusalSays
 TEST_F(ScpoolMonitorCommandsTest, WatchRedrawsUntilInterrupted) {
   start_server();
   // Not a terminal: no screen clearing, the rounds follow each other; the time limit ends it.
+  // Long enough for two rounds of an ASan build on a loaded machine (2 s was not, beside a build).
   auto arguments = std::vector<std::string>{SC_SCPOOL_BINARY, "health", "--watch", "0.2", "--url", server->base_url()};
-  const auto run = testing::run_to_completion(arguments, "", 2s);
+  const auto run = testing::run_to_completion(arguments, "", 6s);
   EXPECT_TRUE(run.timed_out);
   EXPECT_EQ(run.standard_output.find("\x1b["), std::string::npos);
   std::size_t rounds = 0;

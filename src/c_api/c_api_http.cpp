@@ -1,0 +1,236 @@
+// sc_http_client_*, sc_request_*, sc_response_*: an HttpClient over an sc_pool's pool.
+#include "c_api/c_api_error.hpp"
+#include "c_api/c_api_handles.hpp"
+#include "http/https_url.hpp"
+#include "securechannel/error.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <future>
+#include <string>
+
+using namespace securechannel::c_api;
+
+namespace {
+
+namespace http = boost::beast::http;
+using securechannel::HttpRequest;
+using securechannel::HttpResponse;
+
+// The HttpRequest `request` describes, for a pool whose endpoint is host:port of `config`;
+// nullopt with `problem` set.
+std::optional<HttpRequest> make_request(const sc_request& request, const securechannel::PoolConfig& config,
+                                        std::string& problem) {
+  if (request.url == nullptr) {
+    problem = "request.url must not be NULL";
+    return std::nullopt;
+  }
+  const auto url = securechannel::detail::parse_https_url(request.url, problem);
+  if (!url) {
+    problem = "bad URL '" + std::string(request.url) + "': " + problem;
+    return std::nullopt;
+  }
+  if (!boost::beast::iequals(url->host, config.host) || url->port != config.port) {
+    problem = "the URL's host and port (" + url->host + ":" + url->port + ") are not the pool's endpoint (" +
+              config.host + ":" + config.port + ")";
+    return std::nullopt;
+  }
+  if (request.body == nullptr && request.body_length > 0) {
+    problem = "request.body is NULL with a body_length of " + std::to_string(request.body_length);
+    return std::nullopt;
+  }
+  if (request.headers == nullptr && request.header_count > 0) {
+    problem = "request.headers is NULL with a header_count of " + std::to_string(request.header_count);
+    return std::nullopt;
+  }
+  HttpRequest built{http::verb::get, url->target, 11};
+  if (request.method != nullptr) built.method_string(request.method);
+  built.set(http::field::host, url->authority);
+  for (std::size_t i = 0; i < request.header_count; ++i) {
+    const sc_header& header = request.headers[i];
+    if (header.name == nullptr || header.value == nullptr) {
+      problem = "request.headers[" + std::to_string(i) + "] has a NULL name or value";
+      return std::nullopt;
+    }
+    if (boost::beast::iequals(header.name, "Host")) {
+      problem = "request.headers[" + std::to_string(i) + "]: Host is set from the URL";
+      return std::nullopt;
+    }
+    built.insert(header.name, header.value);
+  }
+  if (request.body_length > 0) {
+    built.body().assign(static_cast<const char*>(request.body), request.body_length);
+    built.content_length(request.body_length);
+  }
+  return built;
+}
+
+securechannel::HttpRequestOptions options_of(const sc_request& request) {
+  securechannel::HttpRequestOptions options;
+  if (request.timeout_ms > 0) options.timeout = std::chrono::milliseconds(request.timeout_ms);
+  return options;
+}
+
+sc_response* make_response(HttpResponse&& response) {
+  auto* made = new sc_response;
+  made->status = static_cast<int>(response.result_int());
+  for (const auto& field : response) made->headers.emplace_back(field.name_string(), field.value());
+  made->body = std::move(response.body());
+  return made;
+}
+
+// The message of a failed request: the pool's last connect failure when it is this error (it
+// carries OpenSSL's reason), else the error's own text.
+std::string describe_failure(const securechannel::SecureChannelPool& pool, const boost::system::error_code& failure) {
+  const securechannel::ConnectFailure connect = pool.last_connect_failure();
+  if (connect.error == failure) return connect.describe();
+  return std::string(securechannel::error_kind(failure)) + ": " + failure.message();
+}
+
+// Checks the arguments both request forms share; SC_OK or the failure.
+int check_request(const sc_http_client* client, const sc_request* request, sc_error* error) {
+  if (client == nullptr || request == nullptr) {
+    return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "client and request must not be NULL");
+  }
+  return SC_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+sc_http_client* sc_http_client_new(sc_pool* pool, sc_error* error) {
+  if (pool == nullptr) {
+    fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "pool must not be NULL");
+    return nullptr;
+  }
+  try {
+    auto client = std::make_unique<sc_http_client>();
+    client->runtime = pool->runtime;
+    client->client = std::make_shared<securechannel::HttpClient>(pool->pool);
+    {
+      std::lock_guard lock(pool->clients_mutex);
+      // Forget the clients already freed, so that the list stays as long as the live ones.
+      std::erase_if(pool->clients, [](const auto& known) { return known.expired(); });
+      pool->clients.push_back(client->client);
+    }
+    succeed(error);
+    return client.release();
+  } catch (...) {
+    fail_with_current_exception(error);
+    return nullptr;
+  }
+}
+
+void sc_http_client_free(sc_http_client* client) {
+  if (client == nullptr) return;
+  std::unique_ptr<sc_http_client> handle(client);
+  // Requests in flight hold the client (their handlers do) and carry on; when the last of them
+  // has run its callback (or now, with none), ~HttpClient closes its HTTP/2 sessions.
+  handle->client.reset();
+  IoRuntime::release(std::move(handle->runtime));
+}
+
+sc_response* sc_request_sync(sc_http_client* client, const sc_request* request, sc_error* error) {
+  if (check_request(client, request, error) != SC_OK) return nullptr;
+  if (IoRuntime::on_library_thread()) {
+    fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument",
+         "sc_request_sync would block an I/O thread: use sc_request_async in a callback");
+    return nullptr;
+  }
+  try {
+    std::string problem;
+    std::optional<HttpRequest> built = make_request(*request, client->client->pool()->config(), problem);
+    if (!built) {
+      fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", problem);
+      return nullptr;
+    }
+    // Shared with the handler: set_value may still be returning on the I/O thread when get()
+    // has already returned here.
+    auto outcome = std::make_shared<std::promise<std::pair<boost::system::error_code, HttpResponse>>>();
+    auto arrived = outcome->get_future();
+    client->client->async_request(std::move(*built), options_of(*request),
+                                  [outcome](boost::system::error_code failure, HttpResponse&& response) {
+                                    outcome->set_value({failure, std::move(response)});
+                                  });
+    auto [failure, response] = arrived.get();
+    if (failure) {
+      fail(error, failure, describe_failure(*client->client->pool(), failure));
+      return nullptr;
+    }
+    sc_response* made = make_response(std::move(response));
+    succeed(error);
+    return made;
+  } catch (...) {
+    fail_with_current_exception(error);
+    return nullptr;
+  }
+}
+
+int sc_request_async(sc_http_client* client, const sc_request* request, sc_response_callback callback,
+                     void* user_data, sc_error* error) {
+  if (const int problem = check_request(client, request, error)) return problem;
+  if (callback == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "callback must not be NULL");
+  try {
+    std::string problem;
+    std::optional<HttpRequest> built = make_request(*request, client->client->pool()->config(), problem);
+    if (!built) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", problem);
+    client->client->async_request(
+        std::move(*built), options_of(*request),
+        [callback, user_data, http_client = client->client](boost::system::error_code failure,
+                                                            HttpResponse&& response) {
+          // Nothing may escape into the I/O thread, and the callback runs once whatever happens.
+          sc_error reported{};
+          sc_response* made = nullptr;
+          try {
+            if (failure) {
+              fail(&reported, failure, describe_failure(*http_client->pool(), failure));
+            } else {
+              made = make_response(std::move(response));
+            }
+          } catch (...) {
+            fail_with_current_exception(&reported);
+          }
+          if (made != nullptr) {
+            callback(user_data, made, nullptr);
+          } else {
+            callback(user_data, nullptr, &reported);
+          }
+        });
+    return succeed(error);
+  } catch (...) {
+    return fail_with_current_exception(error);
+  }
+}
+
+int sc_response_status(const sc_response* response) { return response == nullptr ? 0 : response->status; }
+
+size_t sc_response_header_count(const sc_response* response) {
+  return response == nullptr ? 0 : response->headers.size();
+}
+
+int sc_response_header(const sc_response* response, size_t index, const char** name, const char** value) {
+  if (response == nullptr || name == nullptr || value == nullptr || index >= response->headers.size()) {
+    return fail(nullptr, SC_E_INVALID_ARGUMENT, "invalid_argument", "no such header field");
+  }
+  *name = response->headers[index].first.c_str();
+  *value = response->headers[index].second.c_str();
+  return SC_OK;
+}
+
+const char* sc_response_header_value(const sc_response* response, const char* name) {
+  if (response == nullptr || name == nullptr) return nullptr;
+  for (const auto& [field, value] : response->headers) {
+    if (boost::beast::iequals(field, name)) return value.c_str();
+  }
+  return nullptr;
+}
+
+const void* sc_response_body(const sc_response* response, size_t* length) {
+  if (length != nullptr) *length = response == nullptr ? 0 : response->body.size();
+  return response == nullptr ? nullptr : response->body.data();
+}
+
+void sc_response_free(sc_response* response) { delete response; }
+
+}  // extern "C"

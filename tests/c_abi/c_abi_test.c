@@ -1,0 +1,422 @@
+#define _POSIX_C_SOURCE 200809L /* nanosleep, with -std=c11 */
+/* The C ABI (securechannel.h) used from C, compiled as C11 and linked against libsecurechannel.so:
+ * every function, its error paths, many threads at once, and handles freed while requests are in
+ * flight. Run by tests/integration/c_abi_test.cpp, which starts nginx (TLS, h2 and http/1.1)
+ * with a test CA:
+ *
+ *   c_abi_test ENDPOINT CA_FILE WORK_DIRECTORY      # exit status 0: every check passed
+ *
+ * Each failed check prints its line and what it saw; the program goes on and exits 1. */
+#include "securechannel/securechannel.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The layout the ABI promises never to change. */
+_Static_assert(sizeof(sc_error) == 512, "sc_error is 512 bytes");
+
+static int failures = 0;
+
+#define CHECK(condition, ...)                                      \
+  do {                                                             \
+    if (!(condition)) {                                            \
+      ++failures;                                                  \
+      fprintf(stderr, "%s:%d: failed: %s: ", __FILE__, __LINE__, #condition); \
+      fprintf(stderr, __VA_ARGS__);                                \
+      fprintf(stderr, "\n");                                       \
+    }                                                              \
+  } while (0)
+
+static const char* endpoint;
+static const char* ca_file;
+static const char* work_directory;
+static char base_url[128];
+
+static sc_pool_config* trusting_config(const char* alpn) {
+  sc_error error;
+  sc_pool_config* config = sc_pool_config_new(endpoint);
+  CHECK(config != NULL, "sc_pool_config_new");
+  CHECK(sc_pool_config_set_bool(config, "tls.system_trust_store", 0, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_set_string(config, "tls.ca_file", ca_file, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_add_string(config, "tls.alpn", alpn, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_set_int(config, "max_connections", 4, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_set_string(config, "acquire_timeout", "10s", &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_set_string(config, "namespace", "c_abi", &error) == SC_OK, "%s", error.message);
+  return config;
+}
+
+static sc_request get(const char* path) {
+  static _Thread_local char url[256];
+  snprintf(url, sizeof url, "%s%s", base_url, path);
+  sc_request request = {.method = "GET", .url = url, .timeout_ms = 20000};
+  return request;
+}
+
+static void test_version_and_null_handles(void) {
+  CHECK(strcmp(sc_version(), "") != 0, "empty version");
+  sc_pool_config_free(NULL);
+  sc_pool_free(NULL);
+  sc_http_client_free(NULL);
+  sc_response_free(NULL);
+  sc_string_free(NULL);
+  CHECK(sc_pool_config_new(NULL) == NULL, "a config without an endpoint");
+  sc_error error;
+  CHECK(sc_pool_new(NULL, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "%s", error.name);
+  CHECK(strcmp(error.name, "invalid_argument") == 0, "%s", error.name);
+  CHECK(strstr(sc_last_error(), "must not be NULL") != NULL, "last error: %s", sc_last_error());
+  CHECK(sc_http_client_new(NULL, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "%s", error.name);
+  CHECK(sc_request_sync(NULL, NULL, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "%s", error.name);
+  CHECK(sc_pool_warm_up(NULL, NULL) == SC_E_INVALID_ARGUMENT, "warm_up(NULL)");
+  CHECK(sc_pool_status_json(NULL, NULL) == NULL, "status of NULL");
+  CHECK(sc_response_status(NULL) == 0, "status of a NULL response");
+  size_t length = 7;
+  CHECK(sc_response_body(NULL, &length) == NULL && length == 0, "body of a NULL response");
+}
+
+static void test_config_mistakes_are_named_at_once(void) {
+  sc_error error;
+  sc_pool_config* config = sc_pool_config_new(endpoint);
+  CHECK(sc_pool_config_set_int(config, "max_conections", 5, &error) == SC_OK, "recorded, checked later");
+  CHECK(sc_pool_config_set_int(config, "connect_timeout", 5, &error) == SC_OK, "recorded");
+  CHECK(sc_pool_config_set_string(config, "tls.ca_file", "/nonexistent/ca.pem", &error) == SC_OK, "recorded");
+  CHECK(sc_pool_config_set_int(config, "bad key!", 1, &error) == SC_E_INVALID_ARGUMENT, "%s", error.message);
+  CHECK(sc_pool_config_set_string(config, "endpoint", "elsewhere:443", &error) == SC_E_INVALID_ARGUMENT, "endpoint");
+  CHECK(strstr(error.message, "sc_pool_config_new") != NULL, "%s", error.message);
+  CHECK(sc_pool_config_set_double(config, "max_lifetime_jitter", 0.25, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_set_int(config, "io_threads", 0, &error) == SC_E_CONFIG, "%s", error.message);
+  CHECK(sc_pool_config_set_string(config, "tls.ca_file", NULL, &error) == SC_E_INVALID_ARGUMENT, "NULL value");
+  CHECK(sc_pool_config_check(config, &error) == SC_E_CONFIG, "check: %d", error.code);
+  CHECK(strstr(error.message, "max_conections: unknown key") != NULL, "%s", error.message);
+  CHECK(strstr(error.message, "connect_timeout: needs a unit") != NULL, "%s", error.message);
+  CHECK(strstr(error.message, "pool[0]") == NULL, "file places in a C message: %s", error.message);
+  CHECK(sc_pool_new(config, &error) == NULL && error.code == SC_E_CONFIG, "%s", error.message);
+  sc_pool_config_free(config);
+
+  /* A CA file that does not exist: found when the pool is built, with the file named. */
+  config = sc_pool_config_new(endpoint);
+  sc_pool_config_set_string(config, "tls.ca_file", "/nonexistent/ca.pem", NULL);
+  CHECK(sc_pool_new(config, &error) == NULL && error.code == SC_E_CONFIG, "code %d", error.code);
+  CHECK(strstr(error.message, "/nonexistent/ca.pem") != NULL, "%s", error.message);
+  sc_pool_config_free(config);
+}
+
+static void test_config_from_a_file(void) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/pools.toml", work_directory);
+  FILE* file = fopen(path, "w");
+  CHECK(file != NULL, "cannot write %s", path);
+  if (file == NULL) return;
+  fprintf(file,
+          "[[pool]]\nendpoint = \"%s\"\nnamespace = \"first\"\n[pool.tls]\nsystem_trust_store = false\n"
+          "ca_file = \"%s\"\n[[pool]]\nendpoint = \"%s\"\nnamespace = \"second\"\nmax_connections = 3\n",
+          endpoint, ca_file, endpoint);
+  fclose(file);
+  sc_error error;
+  CHECK(sc_pool_config_load_file(path, NULL, &error) == NULL && error.code == SC_E_CONFIG, "two pools, none named");
+  CHECK(strstr(error.message, "holds 2 pools") != NULL, "%s", error.message);
+  CHECK(sc_pool_config_load_file(path, "third", &error) == NULL, "no such pool");
+  CHECK(strstr(error.message, "no pool with namespace 'third'") != NULL, "%s", error.message);
+  CHECK(sc_pool_config_load_file("/nonexistent/pools.toml", NULL, &error) == NULL, "missing file");
+  CHECK(strstr(error.message, "/nonexistent/pools.toml") != NULL, "%s", error.message);
+
+  sc_pool_config* config = sc_pool_config_load_file(path, "first", &error);
+  CHECK(config != NULL, "%s", error.message);
+  CHECK(sc_pool_config_set_int(config, "max_connections", 9, &error) == SC_E_INVALID_ARGUMENT, "fixed values");
+  CHECK(sc_pool_config_set_int(config, "io_threads", 2, &error) == SC_OK, "%s", error.message);
+  sc_pool* pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  CHECK(pool != NULL, "%s", error.message);
+  sc_http_client* client = sc_http_client_new(pool, &error);
+  sc_request request = get("/");
+  sc_response* response = sc_request_sync(client, &request, &error);
+  CHECK(response != NULL && sc_response_status(response) == 200, "%s", error.message);
+  sc_response_free(response);
+  sc_http_client_free(client);
+  sc_pool_free(pool);
+}
+
+/* `label`: a name for files, `alpn`: the protocol to offer. */
+static void test_requests_and_responses(const char* alpn, const char* label) {
+  sc_error error;
+  sc_pool_config* config = trusting_config(alpn);
+  sc_pool* pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  CHECK(pool != NULL, "%s", error.message);
+  if (pool == NULL) return;
+  CHECK(sc_pool_warm_up(pool, &error) == SC_OK, "%s", error.message);
+  sc_http_client* client = sc_http_client_new(pool, &error);
+  CHECK(client != NULL, "%s", error.message);
+
+  sc_request request = get("/");
+  sc_response* response = sc_request_sync(client, &request, &error);
+  CHECK(response != NULL, "%s: %s", error.name, error.message);
+  if (response != NULL) {
+    size_t length = 0;
+    const char* body = sc_response_body(response, &length);
+    CHECK(sc_response_status(response) == 200, "status %d", sc_response_status(response));
+    CHECK(length == 6 && memcmp(body, "hello\n", 6) == 0, "body of %zu bytes", length);
+    CHECK(sc_response_header_count(response) >= 1, "no header fields");
+    const char* server = sc_response_header_value(response, "SERVER");
+    CHECK(server != NULL && strncmp(server, "nginx", 5) == 0, "Server: %s", server ? server : "(none)");
+    const char* name = NULL;
+    const char* value = NULL;
+    CHECK(sc_response_header(response, 0, &name, &value) == SC_OK && name != NULL && value != NULL, "header 0");
+    CHECK(sc_response_header(response, 1000, &name, &value) == SC_E_INVALID_ARGUMENT, "header 1000");
+    sc_response_free(response);
+  }
+
+  /* A PUT with a body and a header of ours: nginx's DAV module stores it (201). */
+  static const char document[] = "stored through the C ABI";
+  const sc_header headers[] = {{.name = "X-Relay", .value = "c"}};
+  char url[256];
+  snprintf(url, sizeof url, "%s/upload/c-abi-%s", base_url, label);
+  sc_request put = {.method = "PUT", .url = url, .headers = headers, .header_count = 1, .body = document,
+                    .body_length = sizeof document - 1};
+  response = sc_request_sync(client, &put, &error);
+  CHECK(response != NULL && (sc_response_status(response) == 201 || sc_response_status(response) == 204),
+        "PUT: %d %s", sc_response_status(response), error.message);
+  sc_response_free(response);
+  sc_request fetch = {.url = url};
+  response = sc_request_sync(client, &fetch, &error);
+  size_t length = 0;
+  const char* body = response ? sc_response_body(response, &length) : NULL;
+  CHECK(body != NULL && length == sizeof document - 1 && memcmp(body, document, length) == 0, "GET what was PUT");
+  sc_response_free(response);
+
+  /* URLs and requests the client refuses before sending anything. */
+  request = get("/");
+  request.url = "https://127.0.0.1/absent";
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "other port");
+  CHECK(strstr(error.message, "not the pool's endpoint") != NULL, "%s", error.message);
+  request.url = "http://example.com/";
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "http URL");
+  request = get("/");
+  request.body_length = 3;
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "NULL body");
+  const sc_header host[] = {{.name = "host", .value = "elsewhere"}};
+  request = get("/");
+  request.headers = host;
+  request.header_count = 1;
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "a Host header");
+  CHECK(strstr(error.message, "Host is set from the URL") != NULL, "%s", error.message);
+  request = get("/");
+  request.method = "GET\r\nX: y";
+  CHECK(sc_request_sync(client, &request, &error) == NULL, "a smuggled method");
+  CHECK(strcmp(error.name, "invalid_request") == 0, "%s: %s", error.name, error.message);
+
+  char* status = sc_pool_status_json(pool, &error);
+  CHECK(status != NULL && strstr(status, "\"active_connections\"") != NULL, "status: %s", status ? status : error.message);
+  sc_string_free(status);
+  char* metrics = sc_pool_metrics_text(pool, &error);
+  CHECK(metrics != NULL && strstr(metrics, "c_abi_") != NULL, "metrics: %.200s", metrics ? metrics : error.message);
+  sc_string_free(metrics);
+
+  CHECK(sc_pool_shutdown(pool, 1000, &error) == SC_OK, "%s", error.message);
+  request = get("/");
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_SHUT_DOWN, "after shutdown: %s %s",
+        error.name, error.message);
+  sc_http_client_free(client);
+  sc_pool_free(pool);
+}
+
+static void test_failures_carry_their_names(void) {
+  sc_error error;
+  /* Nobody listens on port 1 of loopback. */
+  sc_pool_config* config = sc_pool_config_new("127.0.0.1:1");
+  sc_pool_config_set_bool(config, "tls.system_trust_store", 0, NULL);
+  sc_pool_config_set_string(config, "tls.ca_file", ca_file, NULL);
+  sc_pool* pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  sc_http_client* client = sc_http_client_new(pool, &error);
+  sc_request request = {.url = "https://127.0.0.1:1/", .timeout_ms = 5000};
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_REQUEST, "refused: %d", error.code);
+  CHECK(strcmp(error.name, "connect_refused") == 0, "%s: %s", error.name, error.message);
+  sc_http_client_free(client);
+  sc_pool_free(pool);
+
+  /* The system's trust store does not know the test CA: refused with OpenSSL's reason. */
+  config = sc_pool_config_new(endpoint);
+  pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  client = sc_http_client_new(pool, &error);
+  request = get("/");
+  CHECK(sc_request_sync(client, &request, &error) == NULL && error.code == SC_E_REQUEST, "untrusted: %d", error.code);
+  CHECK(strcmp(error.name, "certificate_verify_failed") == 0, "%s", error.name);
+  CHECK(strstr(error.message, "local issuer") != NULL, "no reason: %s", error.message);
+  CHECK(strcmp(sc_last_error(), error.message) == 0, "last error: %s", sc_last_error());
+  sc_http_client_free(client);
+  sc_pool_free(pool);
+}
+
+/* ---- Threads and callbacks --------------------------------------------------------------- */
+
+struct tally {
+  atomic_int completed;
+  atomic_int succeeded;
+  atomic_int failed;
+};
+
+static void count_response(void* user_data, sc_response* response, const sc_error* error) {
+  struct tally* tally = user_data;
+  if (response != NULL && sc_response_status(response) == 200 && error == NULL) {
+    atomic_fetch_add(&tally->succeeded, 1);
+  } else {
+    atomic_fetch_add(&tally->failed, 1);
+  }
+  sc_response_free(response);
+  atomic_fetch_add(&tally->completed, 1);
+}
+
+static int wait_for(atomic_int* counter, int expected, int seconds) {
+  const time_t until = time(NULL) + seconds;
+  while (atomic_load(counter) < expected && time(NULL) < until) {
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  return atomic_load(counter) == expected;
+}
+
+struct worker {
+  sc_http_client* client;
+  struct tally* tally;
+  int requests;
+};
+
+/* Half the requests synchronous, half asynchronous, from each thread. */
+static void* run_worker(void* argument) {
+  struct worker* worker = argument;
+  for (int i = 0; i < worker->requests; ++i) {
+    sc_request request = get("/");
+    sc_error error;
+    if (i % 2 == 0) {
+      sc_response* response = sc_request_sync(worker->client, &request, &error);
+      count_response(worker->tally, response, response ? NULL : &error);
+    } else if (sc_request_async(worker->client, &request, count_response, worker->tally, &error) != SC_OK) {
+      atomic_fetch_add(&worker->tally->failed, 1);
+      atomic_fetch_add(&worker->tally->completed, 1);
+    }
+  }
+  return NULL;
+}
+
+static void test_many_threads(const char* alpn) {
+  enum { threads = 8, requests_each = 50 };
+  sc_error error;
+  sc_pool_config* config = trusting_config(alpn);
+  sc_pool_config_set_int(config, "io_threads", 2, NULL);
+  sc_pool* pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  sc_http_client* client = sc_http_client_new(pool, &error);
+  struct tally tally = {0};
+  struct worker worker = {.client = client, .tally = &tally, .requests = requests_each};
+  pthread_t running[threads];
+  for (int i = 0; i < threads; ++i) pthread_create(&running[i], NULL, run_worker, &worker);
+  for (int i = 0; i < threads; ++i) pthread_join(running[i], NULL);
+  CHECK(wait_for(&tally.completed, threads * requests_each, 60), "%d of %d completed", atomic_load(&tally.completed),
+        threads * requests_each);
+  CHECK(atomic_load(&tally.succeeded) == threads * requests_each, "%s: %d succeeded, %d failed", alpn,
+        atomic_load(&tally.succeeded), atomic_load(&tally.failed));
+  sc_http_client_free(client);
+  sc_pool_free(pool);
+}
+
+/* Handles freed with requests in flight: 20 quick requests done, 20 slow downloads (1 KiB/s of
+ * 256 KiB) still running. Freeing the client lets them carry on; freeing the pool cuts them, and
+ * every callback still runs, once. */
+static void test_free_while_in_flight(void) {
+  enum { requests = 40 };
+  sc_error error;
+  sc_pool_config* config = trusting_config("h2");
+  sc_pool* pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  sc_http_client* client = sc_http_client_new(pool, &error);
+  struct tally tally = {0};
+  for (int i = 0; i < requests; ++i) {
+    sc_request request = get(i % 2 == 0 ? "/slow" : "/");
+    CHECK(sc_request_async(client, &request, count_response, &tally, &error) == SC_OK, "%s", error.message);
+  }
+  CHECK(wait_for(&tally.succeeded, requests / 2, 30), "%d quick requests done", atomic_load(&tally.succeeded));
+  sc_http_client_free(client);
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  CHECK(atomic_load(&tally.completed) == requests / 2, "the client's free cut %d downloads",
+        atomic_load(&tally.completed) - requests / 2);
+  sc_pool_free(pool);
+  CHECK(wait_for(&tally.completed, requests, 60), "%d of %d callbacks ran", atomic_load(&tally.completed), requests);
+  CHECK(atomic_load(&tally.succeeded) == requests / 2 && atomic_load(&tally.failed) == requests / 2,
+        "%d succeeded, %d failed", atomic_load(&tally.succeeded), atomic_load(&tally.failed));
+}
+
+/* A callback that makes another request (async) and frees the handles it was given. */
+struct chain {
+  sc_http_client* client;
+  sc_pool* pool;
+  atomic_int done;
+  char sync_error[60];
+};
+
+static void second_step(void* user_data, sc_response* response, const sc_error* error) {
+  struct chain* chain = user_data;
+  (void)error;
+  sc_response_free(response);
+  /* Freed on a library thread: the last handles of the pool's threads go here. */
+  sc_http_client_free(chain->client);
+  sc_pool_free(chain->pool);
+  atomic_store(&chain->done, 1);
+}
+
+static void first_step(void* user_data, sc_response* response, const sc_error* error) {
+  struct chain* chain = user_data;
+  (void)error;
+  sc_response_free(response);
+  sc_request request = get("/");
+  sc_error sync_error;
+  if (sc_request_sync(chain->client, &request, &sync_error) == NULL) {
+    snprintf(chain->sync_error, sizeof chain->sync_error, "%s", sync_error.name);
+  }
+  sc_request_async(chain->client, &request, second_step, chain, NULL);
+}
+
+static void test_callbacks_may_request_and_free(void) {
+  sc_error error;
+  sc_pool_config* config = trusting_config("http/1.1");
+  struct chain chain = {.pool = sc_pool_new(config, &error)};
+  sc_pool_config_free(config);
+  chain.client = sc_http_client_new(chain.pool, &error);
+  sc_request request = get("/");
+  CHECK(sc_request_async(chain.client, &request, first_step, &chain, &error) == SC_OK, "%s", error.message);
+  CHECK(wait_for(&chain.done, 1, 30), "the chain did not finish");
+  CHECK(strcmp(chain.sync_error, "invalid_argument") == 0, "sc_request_sync in a callback: '%s'", chain.sync_error);
+}
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s ENDPOINT CA_FILE WORK_DIRECTORY\n", argv[0]);
+    return 2;
+  }
+  endpoint = argv[1];
+  ca_file = argv[2];
+  work_directory = argv[3];
+  snprintf(base_url, sizeof base_url, "https://%s", endpoint);
+
+  test_version_and_null_handles();
+  test_config_mistakes_are_named_at_once();
+  test_config_from_a_file();
+  test_requests_and_responses("h2", "h2");
+  test_requests_and_responses("http/1.1", "http11");
+  test_failures_carry_their_names();
+  test_callbacks_may_request_and_free();
+  test_many_threads("h2");
+  test_many_threads("http/1.1");
+  test_free_while_in_flight();
+  if (failures > 0) {
+    fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("every check passed\n");
+  return 0;
+}
