@@ -1,16 +1,16 @@
 #include "securechannel/monitoring_tls.hpp"
 
 #include "securechannel/secure_buffer.hpp"
+#include "tls/peer_certificate.hpp"
 #include "tls/private_key_pem.hpp"
 
 #include <boost/asio/ssl/context.hpp>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <ctime>
 
 namespace securechannel {
 
@@ -35,18 +35,10 @@ int select_http11(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_le
 
 // "CN=monitor.example, expires 2027-12-04"
 std::string describe(const X509* certificate) {
-  std::string subject;
-  if (BIO* text = BIO_new(BIO_s_mem())) {
-    X509_NAME_print_ex(text, X509_get_subject_name(certificate), 0, XN_FLAG_RFC2253);
-    char* bytes = nullptr;
-    const long size = BIO_get_mem_data(text, &bytes);
-    if (size > 0) subject.assign(bytes, static_cast<std::size_t>(size));
-    BIO_free(text);
-  }
-  std::tm expiry{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &expiry) != 1) return subject;
-  return fmt::format("{}, expires {:04}-{:02}-{:02}", subject, expiry.tm_year + 1900, expiry.tm_mon + 1,
-                     expiry.tm_mday);
+  const std::string subject = detail::name_text(X509_get_subject_name(certificate));
+  const auto not_after = detail::certificate_not_after(certificate);
+  if (!not_after) return subject;
+  return fmt::format("{}, expires {:%Y-%m-%d}", subject, fmt::gmtime(std::chrono::system_clock::to_time_t(*not_after)));
 }
 
 }  // namespace

@@ -8,9 +8,7 @@
 #include <memory>
 
 namespace securechannel::detail {
-namespace {
 
-// RFC 2253 order ("CN=leaf,O=org"), as operators read names in logs and openssl x509 -nameopt.
 std::string name_text(const X509_NAME* name) {
   std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
   if (!out || X509_NAME_print_ex(out.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
@@ -19,14 +17,14 @@ std::string name_text(const X509_NAME* name) {
   return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string("(empty name)");
 }
 
-}  // namespace
+std::optional<std::chrono::system_clock::time_point> certificate_not_after(const X509* certificate) {
+  std::tm expiry{};
+  if (certificate == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &expiry) != 1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&expiry));
+}
 
 std::optional<std::chrono::system_clock::time_point> peer_leaf_not_after(const ssl_st* ssl) {
-  const X509* leaf = ssl != nullptr ? SSL_get0_peer_certificate(ssl) : nullptr;
-  if (leaf == nullptr) return std::nullopt;
-  std::tm expiry{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &expiry) != 1) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&expiry));
+  return certificate_not_after(ssl != nullptr ? SSL_get0_peer_certificate(ssl) : nullptr);
 }
 
 std::string describe_sent_chain(const ssl_st* ssl) {
