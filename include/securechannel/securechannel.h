@@ -120,11 +120,12 @@ int sc_pool_warm_up(sc_pool* pool, sc_error* error);
  * closes the rest; returns when the pool is shut down. Requests made afterwards fail with
  * SC_E_SHUT_DOWN. Must not be called from a callback (SC_E_INVALID_ARGUMENT). */
 int sc_pool_shutdown(sc_pool* pool, uint32_t grace_ms, sc_error* error);
-/* The pool's status as the monitoring server's /status/connections pool entry (JSON); NULL on
+/* The pool's status as the monitoring server's /status/connections answers it for this pool,
+ * without the "http" object that server adds for an HttpClient it exports (JSON); NULL on
  * failure. Free with sc_string_free. */
 char* sc_pool_status_json(sc_pool* pool, sc_error* error);
-/* The pool's Prometheus text exposition (the monitoring server's /metrics for this pool). Free
- * with sc_string_free. */
+/* The pool's own series in Prometheus text (those the monitoring server's /metrics has for the
+ * pool, without its HTTP client's and the server's). Free with sc_string_free. */
 char* sc_pool_metrics_text(sc_pool* pool, sc_error* error);
 void sc_string_free(char* text);
 
