@@ -30,9 +30,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 #ifndef SC_SOURCE_DIR
 #error "SC_SOURCE_DIR must name the source tree (tests/CMakeLists.txt sets it)"
@@ -164,11 +166,13 @@ class OpenApiContractTest : public ::testing::Test {
     return monitoring;
   }
 
-  // Runs the checker; returns its exit status and output.
-  std::pair<int, std::string> run_checker(const std::filesystem::path& exchanges_file) const {
-    std::string command = "/usr/bin/python3 " + shell_quote(SC_SOURCE_DIR "/tests/contract/check_openapi.py") + " " +
-                          shell_quote(SC_SOURCE_DIR "/docs/openapi.yaml") + " " + shell_quote(exchanges_file.string());
-    for (const std::string& item : not_exercised) command += " --allow-unexercised " + shell_quote(item);
+  // Runs a checker of tests/contract/ with the recorded exchanges; returns its exit status and output.
+  static std::pair<int, std::string> run_checker(const std::string& script, const std::string& first_argument,
+                                                 const std::filesystem::path& exchanges_file,
+                                                 const std::vector<std::string>& options) {
+    std::string command = "/usr/bin/python3 " + shell_quote(SC_SOURCE_DIR "/tests/contract/" + script) + " " +
+                          shell_quote(first_argument) + " " + shell_quote(exchanges_file.string());
+    for (const std::string& option : options) command += " " + shell_quote(option);
     command += " 2>&1";
     std::FILE* pipe = ::popen(command.c_str(), "r");
     if (!pipe) return {-1, "popen failed for: " + command};
@@ -340,9 +344,19 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   const std::filesystem::path file = std::filesystem::temp_directory_path() /
                                      ("openapi_contract_exchanges_" + std::to_string(::getpid()) + ".json");
   std::ofstream(file) << exchanges.dump(1);
-  const auto [exit_status, output] = run_checker(file);
-  EXPECT_EQ(exit_status, 0) << output << "\n(recorded exchanges kept in " << file << ")";
-  if (exit_status == 0) std::filesystem::remove(file);
+  std::vector<std::string> allowed;
+  for (const std::string& item : not_exercised) allowed.insert(allowed.end(), {"--allow-unexercised", item});
+  const auto [spec_status, spec_output] = run_checker("check_openapi.py", SC_SOURCE_DIR "/docs/openapi.yaml", file, allowed);
+  EXPECT_EQ(spec_status, 0) << spec_output << "\n(recorded exchanges kept in " << file << ")";
+
+  // 6. The golden bodies the Go module's tests decode (tests/golden/): the same fields as the
+  // real responses. SC_WRITE_GOLDEN=1 rewrites them from these responses instead.
+  const bool write_golden = std::getenv("SC_WRITE_GOLDEN") != nullptr;
+  const auto [golden_status, golden_output] =
+      run_checker("check_golden.py", SC_SOURCE_DIR "/tests/golden", file,
+                  write_golden ? std::vector<std::string>{"--write"} : std::vector<std::string>{});
+  EXPECT_EQ(golden_status, 0) << golden_output << "\n(recorded exchanges kept in " << file << ")";
+  if (spec_status == 0 && golden_status == 0) std::filesystem::remove(file);
 }
 
 }  // namespace

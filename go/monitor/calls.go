@@ -1,0 +1,138 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// GetPoolStatus returns the selected pool and every connection it holds.
+func (c *Client) GetPoolStatus(ctx context.Context) (*PoolStatus, error) {
+	var status PoolStatus
+	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/status", c.Selection(), &status); err != nil {
+		return nil, err
+	}
+	return &status, nil
+}
+
+// GetHealthStatus returns the selected pool's health. An unhealthy pool is an answer, not an
+// error: the server's 503 carries the same document, with Status "unhealthy" and, while connects
+// fail, LastConnectError.
+func (c *Client) GetHealthStatus(ctx context.Context) (*HealthStatus, error) {
+	var health HealthStatus
+	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/health", c.Selection(), &health, http.StatusOK,
+		http.StatusServiceUnavailable); err != nil {
+		return nil, err
+	}
+	return &health, nil
+}
+
+// GetHealthSummary returns /healthz: the verdict over every pool, with each pool's health
+// (200 and 503 both carry it).
+func (c *Client) GetHealthSummary(ctx context.Context) (*HealthSummary, error) {
+	return c.healthSummary(ctx, "/healthz", fetch{cache: true, retry: true})
+}
+
+// GetReadiness returns /readyz: like GetHealthSummary, with Ready saying whether every pool
+// has its warm connections.
+func (c *Client) GetReadiness(ctx context.Context) (*HealthSummary, error) {
+	return c.healthSummary(ctx, "/readyz", fetch{cache: true, retry: true})
+}
+
+func (c *Client) healthSummary(ctx context.Context, path string, how fetch) (*HealthSummary, error) {
+	target := c.target(path, nil)
+	response, err := c.get(ctx, target, how, []int{http.StatusOK, http.StatusServiceUnavailable})
+	if err != nil {
+		return nil, err
+	}
+	var summary HealthSummary
+	if err := json.Unmarshal(response.Body, &summary); err != nil {
+		return nil, &DecodeError{URL: target, Err: err}
+	}
+	return &summary, nil
+}
+
+// GetConnections lists the selected pool's connections.
+func (c *Client) GetConnections(ctx context.Context) (*ConnectionList, error) {
+	var list ConnectionList
+	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/connections", c.Selection(), &list); err != nil {
+		return nil, err
+	}
+	return &list, nil
+}
+
+// GetConnection returns one connection of the selected pool; an id the pool does not hold (any
+// more) is an error that errors.Is(err, ErrNotFound).
+func (c *Client) GetConnection(ctx context.Context, id uint64) (*ConnectionStatus, error) {
+	var connection ConnectionStatus
+	path := "/api/v1/secure-channel/connections/" + strconv.FormatUint(id, 10)
+	if _, err := c.getJSON(ctx, path, c.Selection(), &connection); err != nil {
+		return nil, err
+	}
+	return &connection, nil
+}
+
+// GetStats returns the selected pool's aggregates since it was created.
+func (c *Client) GetStats(ctx context.Context) (*PoolStatistics, error) {
+	var stats PoolStatistics
+	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/stats", c.Selection(), &stats); err != nil {
+		return nil, err
+	}
+	return &stats, nil
+}
+
+// GetEnhancedStatus returns seed 002's enhanced status over every pool. A server whose pools are
+// all down answers 503 with the same document (Status "down"): that is returned, not an error.
+func (c *Client) GetEnhancedStatus(ctx context.Context) (*EnhancedStatusResponse, error) {
+	var status EnhancedStatusResponse
+	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/status/enhanced", nil, &status, http.StatusOK,
+		http.StatusServiceUnavailable); err != nil {
+		return nil, err
+	}
+	return &status, nil
+}
+
+// GetPools lists the pools the server monitors.
+func (c *Client) GetPools(ctx context.Context) (*PoolList, error) {
+	var pools PoolList
+	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/pools", nil, &pools); err != nil {
+		return nil, err
+	}
+	return &pools, nil
+}
+
+// Metrics is a Prometheus text exposition, raw and parsed.
+type Metrics struct {
+	Text     string
+	Families map[string]*dto.MetricFamily // by metric family name
+}
+
+// GetMetrics returns /metrics: every pool's series, parsed with Prometheus's own text parser.
+func (c *Client) GetMetrics(ctx context.Context) (*Metrics, error) {
+	return c.metrics(ctx, "/metrics", nil)
+}
+
+// GetPoolMetrics returns the selected pool's series only (/api/v1/secure-channel/metrics).
+func (c *Client) GetPoolMetrics(ctx context.Context) (*Metrics, error) {
+	return c.metrics(ctx, "/api/v1/secure-channel/metrics", c.Selection())
+}
+
+func (c *Client) metrics(ctx context.Context, path string, query url.Values) (*Metrics, error) {
+	target := c.target(path, query)
+	response, err := c.get(ctx, target, fetch{cache: true, retry: true}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var parser expfmt.TextParser
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(response.Body)))
+	if err != nil {
+		return nil, &DecodeError{URL: target, Err: err}
+	}
+	return &Metrics{Text: string(response.Body), Families: families}, nil
+}

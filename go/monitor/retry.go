@@ -1,0 +1,50 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"net/http"
+	"time"
+)
+
+// backoff is exponential with full jitter (a uniformly random wait in [0, base·2^attempt],
+// capped), as AWS's "Exponential Backoff And Jitter" recommends: clients that failed together
+// do not come back together.
+func backoff(attempt int, base, limit time.Duration) time.Duration {
+	ceiling := base << attempt
+	if ceiling <= 0 || ceiling > limit {
+		ceiling = limit
+	}
+	return time.Duration(rand.Int63n(int64(ceiling) + 1))
+}
+
+// sleep waits d or until ctx ends, whichever is first; it reports ctx's error in the latter case.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// retryable says whether a GET that failed this way may succeed if sent again: the network
+// failed, or the server said it is overloaded or restarting. A 4xx is the caller's mistake and
+// a cancelled context is the caller's decision: neither is retried.
+func retryable(ctx context.Context, statusCode int, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		return !errors.Is(err, context.Canceled)
+	}
+	switch statusCode {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError:
+		return true
+	}
+	return false
+}
