@@ -12,25 +12,26 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// GetPoolStatus returns the selected pool and every connection it holds.
-func (c *Client) GetPoolStatus(ctx context.Context) (*PoolStatus, error) {
-	var status PoolStatus
-	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/status", c.Selection(), &status); err != nil {
+// document fetches a JSON document of type T.
+func document[T any](ctx context.Context, c *Client, path string, query url.Values, documented ...int) (*T, error) {
+	var value T
+	if _, err := c.getJSON(ctx, path, query, &value, documented...); err != nil {
 		return nil, err
 	}
-	return &status, nil
+	return &value, nil
+}
+
+// GetPoolStatus returns the selected pool and every connection it holds.
+func (c *Client) GetPoolStatus(ctx context.Context) (*PoolStatus, error) {
+	return document[PoolStatus](ctx, c, "/api/v1/secure-channel/status", c.Selection())
 }
 
 // GetHealthStatus returns the selected pool's health. An unhealthy pool is an answer, not an
 // error: the server's 503 carries the same document, with Status "unhealthy" and, while connects
 // fail, LastConnectError.
 func (c *Client) GetHealthStatus(ctx context.Context) (*HealthStatus, error) {
-	var health HealthStatus
-	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/health", c.Selection(), &health, http.StatusOK,
-		http.StatusServiceUnavailable); err != nil {
-		return nil, err
-	}
-	return &health, nil
+	return document[HealthStatus](ctx, c, "/api/v1/secure-channel/health", c.Selection(), http.StatusOK,
+		http.StatusServiceUnavailable)
 }
 
 // GetHealthSummary returns /healthz: the verdict over every pool, with each pool's health
@@ -60,51 +61,31 @@ func (c *Client) healthSummary(ctx context.Context, path string, how fetch) (*He
 
 // GetConnections lists the selected pool's connections.
 func (c *Client) GetConnections(ctx context.Context) (*ConnectionList, error) {
-	var list ConnectionList
-	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/connections", c.Selection(), &list); err != nil {
-		return nil, err
-	}
-	return &list, nil
+	return document[ConnectionList](ctx, c, "/api/v1/secure-channel/connections", c.Selection())
 }
 
 // GetConnection returns one connection of the selected pool; an id the pool does not hold (any
 // more) is an error that errors.Is(err, ErrNotFound).
 func (c *Client) GetConnection(ctx context.Context, id uint64) (*ConnectionStatus, error) {
-	var connection ConnectionStatus
 	path := "/api/v1/secure-channel/connections/" + strconv.FormatUint(id, 10)
-	if _, err := c.getJSON(ctx, path, c.Selection(), &connection); err != nil {
-		return nil, err
-	}
-	return &connection, nil
+	return document[ConnectionStatus](ctx, c, path, c.Selection())
 }
 
 // GetStats returns the selected pool's aggregates since it was created.
 func (c *Client) GetStats(ctx context.Context) (*PoolStatistics, error) {
-	var stats PoolStatistics
-	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/stats", c.Selection(), &stats); err != nil {
-		return nil, err
-	}
-	return &stats, nil
+	return document[PoolStatistics](ctx, c, "/api/v1/secure-channel/stats", c.Selection())
 }
 
 // GetEnhancedStatus returns seed 002's enhanced status over every pool. A server whose pools are
 // all down answers 503 with the same document (Status "down"): that is returned, not an error.
 func (c *Client) GetEnhancedStatus(ctx context.Context) (*EnhancedStatusResponse, error) {
-	var status EnhancedStatusResponse
-	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/status/enhanced", nil, &status, http.StatusOK,
-		http.StatusServiceUnavailable); err != nil {
-		return nil, err
-	}
-	return &status, nil
+	return document[EnhancedStatusResponse](ctx, c, "/api/v1/secure-channel/status/enhanced", nil, http.StatusOK,
+		http.StatusServiceUnavailable)
 }
 
 // GetPools lists the pools the server monitors.
 func (c *Client) GetPools(ctx context.Context) (*PoolList, error) {
-	var pools PoolList
-	if _, err := c.getJSON(ctx, "/api/v1/secure-channel/pools", nil, &pools); err != nil {
-		return nil, err
-	}
-	return &pools, nil
+	return document[PoolList](ctx, c, "/api/v1/secure-channel/pools", nil)
 }
 
 // Metrics is a Prometheus text exposition, raw and parsed.
