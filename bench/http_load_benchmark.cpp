@@ -27,6 +27,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <regex>
 
@@ -231,7 +232,8 @@ int run(const Options& options) {
              upstream.nginx.endpoint(), slice_seconds * options.rounds, options.rounds);
 
   std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
-  std::vector<LoadResult> extra_rows;  // libcurl multi and Go net/http, where built
+  std::vector<LoadResult> extra_rows;  // libcurl multi, where built
+  std::vector<std::string> go_memory_lines;
   const std::string ca_file = upstream.ca_file();
   // Our extra load generators, built beside this benchmark (bench/peers).
   const auto run_extra = [&](const std::string& client, const std::string& program, std::vector<std::string> arguments) {
@@ -251,18 +253,6 @@ int run(const Options& options) {
                                              "--concurrency", std::to_string(concurrency),
                                              "--seconds", duration};
     run_extra("libcurl multi (" + label + ")", "curl_multi_load", common);
-    // Go flags take one dash; GOMAXPROCS=1 keeps it to one thread like the other clients.
-    std::vector<std::string> go = {"-url", url, "-ca", ca_file, "-proto", proto,
-                                   "-connections", std::to_string(connections),
-                                   "-concurrency", std::to_string(concurrency), "-seconds", duration};
-    go.insert(go.begin(), {"/usr/bin/env", "GOMAXPROCS=1"});
-    const std::string path = executable_directory() + "/go_http_load";
-    if (::access(path.c_str(), X_OK) != 0) return;
-    go.insert(go.begin() + 2, path);
-    extra_rows.push_back(with_server_cpu(upstream.nginx, [&] {
-      return run_peer("Go net/http, GOMAXPROCS=1 (" + label + ")", go, options.seconds,
-                      std::regex(R"(requests (\d+))"), std::regex(R"(seconds ([\d.]+))"));
-    }));
   };
 
   // Our client and its peer, slice by slice (see --rounds); no peer when it is not installed.
@@ -288,6 +278,62 @@ int run(const Options& options) {
       if (!ours_first) run_ours();
     }
     rows.emplace_back(ours_total, peer_total);
+  };
+
+  // Go's http.Client over its own http.Transport (the peer) and over securechannel's cgo
+  // RoundTripper (ours), alternating like the rows above; GOMAXPROCS=1 for both, and one I/O
+  // thread in the library. Its CPU column is the whole Go process's, library threads included.
+  const auto go_transports = [&](const std::string& label, const std::string& proto, std::size_t connections,
+                                 std::size_t concurrency) {
+    const std::string path = executable_directory() + "/roundtrip_load";
+    if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
+    const auto run_transport = [&, label, proto, connections, concurrency](const std::string& transport,
+                                                                           const std::string& client) {
+      return run_peer(client + " (" + label + ")",
+                      {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", transport, "-url", url, "-ca", ca_file,
+                       "-proto", proto, "-connections", std::to_string(connections), "-concurrency",
+                       std::to_string(concurrency), "-seconds", slice},
+                      slice_seconds, std::regex(R"(requests (\d+))"), std::regex(R"(seconds ([\d.]+))"));
+    };
+    compare(path, [&] { return run_transport("go", "Go http.Transport"); },
+            [&] { return run_transport("securechannel", "Go over securechannel (cgo)"); });
+  };
+
+  // Memory the Go process holds per idle HTTP/1.1 connection, each transport in turn: RSS after
+  // a short load over 129 connections minus RSS after the same over 1, divided by 128; the median
+  // over --rounds alternating runs (RSS moves with the allocator's arenas, hence the median).
+  const auto go_idle_memory = [&] {
+    const std::string path = executable_directory() + "/roundtrip_load";
+    if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
+    const auto idle_rss = [&](const std::string& transport, std::size_t connections) -> std::optional<double> {
+      const auto run = testing::run_to_completion(
+          {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", transport, "-url", url, "-ca", ca_file, "-proto", "h1",
+           "-connections", std::to_string(connections), "-concurrency", std::to_string(connections), "-seconds", "1"},
+          "", std::chrono::seconds(40));
+      std::smatch rss;
+      if (run.exit_code() != 0 || !std::regex_search(run.standard_output, rss, std::regex(R"(idle_rss_bytes (\d+))"))) {
+        fmt::print(stderr, "  roundtrip_load -transport {}: {} {}\n", transport, run.description(), run.standard_error);
+        return std::nullopt;
+      }
+      return std::stod(rss[1].str());
+    };
+    std::map<std::string, std::vector<double>> per_connection;
+    for (int round = 0; round < options.rounds; ++round) {
+      for (const std::string& transport : round % 2 == 0 ? std::vector<std::string>{"go", "securechannel"}
+                                                        : std::vector<std::string>{"securechannel", "go"}) {
+        const auto one = idle_rss(transport, 1);
+        const auto many = idle_rss(transport, 129);
+        if (one && many) per_connection[transport].push_back((*many - *one) / 128);
+      }
+    }
+    const auto median_kib = [](std::vector<double> values) {
+      std::sort(values.begin(), values.end());
+      return values.empty() ? 0.0 : values[values.size() / 2] / 1024;
+    };
+    go_memory_lines.push_back(fmt::format(
+        "Go process RSS per idle HTTP/1.1 connection (median of {}): Go http.Transport {:.1f} KiB, "
+        "Go over securechannel {:.1f} KiB",
+        per_connection["go"].size(), median_kib(per_connection["go"]), median_kib(per_connection["securechannel"])));
   };
 
   // HTTP/1.1: wrk with one thread and N connections (one request in flight on each).
@@ -324,6 +370,10 @@ int run(const Options& options) {
         });
     run_extras("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
   }
+  if (http1) go_transports("HTTP/1.1", "h1", options.connections, options.connections);
+  if (http2) go_transports("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
+
+  if (http1) go_idle_memory();
 
   fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7} {:>13} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors",
              "nginx s/100k", "nginx %");
@@ -346,6 +396,7 @@ int run(const Options& options) {
     print_row(extra, nullptr);
     results.push_back(to_json(extra));
   }
+  for (const std::string& line : go_memory_lines) fmt::print("{}\n", line);
   if (!options.json_file.empty()) {
     std::ofstream(options.json_file) << nlohmann::json{{"benchmark", "http_load"},
                                                        {"upstream", upstream.nginx.endpoint()},
@@ -354,7 +405,8 @@ int run(const Options& options) {
                                                        {"connections", options.connections},
                                                        {"h2_connections", options.h2_connections},
                                                        {"h2_streams", options.h2_streams},
-                                                       {"results", results}}
+                                                       {"results", results},
+                                                       {"go_idle_memory", go_memory_lines}}
                                                 .dump(2)
                                      << "\n";
   }

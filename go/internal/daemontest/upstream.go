@@ -25,13 +25,15 @@ import (
 	"time"
 )
 
-// Upstream is a TLS HTTP server on 127.0.0.1 that answers every request with "hello <path>".
+// Upstream is a TLS HTTP server on 127.0.0.1 that answers "hello <path>", echoes /echo and
+// answers /slow after two seconds.
 // Stop closes it and every connection; Start listens again on the same port.
 type Upstream struct {
-	t        *testing.T
-	Address  string // 127.0.0.1:port
-	CAFile   string // PEM of the CA that issued its certificate
-	Requests atomic.Int64
+	t           *testing.T
+	Address     string       // 127.0.0.1:port
+	CAFile      string       // PEM of the CA that issued its certificate
+	Requests    atomic.Int64 // requests served
+	Connections atomic.Int64 // TCP connections accepted
 
 	certificate tls.Certificate
 	mutex       sync.Mutex
@@ -53,7 +55,7 @@ func (u *Upstream) issue(dir string) {
 	must(u.t, err)
 	caTemplate := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "daemontest CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
@@ -64,7 +66,7 @@ func (u *Upstream) issue(dir string) {
 	must(u.t, err)
 	leafTemplate := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -96,8 +98,25 @@ func (u *Upstream) Start() {
 	server := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u.Requests.Add(1)
-			fmt.Fprintf(w, "hello %s", r.URL.Path)
+			switch r.URL.Path {
+			case "/echo": // the body back, and the X-Test header as X-Echo
+				w.Header().Set("X-Echo", r.Header.Get("X-Test"))
+				io.Copy(w, io.LimitReader(r.Body, 1<<20))
+			case "/slow": // an answer after two seconds, or nothing when the client leaves
+				select {
+				case <-time.After(2 * time.Second):
+					fmt.Fprint(w, "slow")
+				case <-r.Context().Done():
+				}
+			default:
+				fmt.Fprintf(w, "hello %s", r.URL.Path)
+			}
 		}),
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				u.Connections.Add(1)
+			}
+		},
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{u.certificate}, NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: 10 * time.Second,
 		// Stop cuts handshakes short on purpose; their errors are expected, not news.
