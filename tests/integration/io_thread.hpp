@@ -4,9 +4,11 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,16 @@ class IoThread {
   IoThread& operator=(const IoThread&) = delete;
 
   boost::asio::io_context& io() { return io_; }
+
+  // Returns once a no-op posted now has run: on a one-thread IoThread, every handler running or
+  // queued before it has returned. A fixture whose other io_context receives work from this
+  // thread (a pool's thread completing on a listener's strands) calls it before that context
+  // goes. False when the no-op did not run within `limit`.
+  bool finish_queued_handlers(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::promise<void> ran;
+    boost::asio::post(io_, [&ran] { ran.set_value(); });
+    return ran.get_future().wait_for(limit) == std::future_status::ready;
+  }
   boost::asio::io_context::executor_type executor() { return io_.get_executor(); }
 
  private:

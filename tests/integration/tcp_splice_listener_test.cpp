@@ -164,6 +164,9 @@ class TcpSpliceListenerTest : public ::testing::Test {
   void TearDown() override {
     if (listener) drain(1s);
     if (pool) shut_pool_down();
+    // The pool's thread may still be unwinding a handler that completed a splice's read on its
+    // strand; listener_threads, declared after pool_io, goes first: let that handler return.
+    EXPECT_TRUE(pool_io.finish_queued_handlers());
   }
 
   testing::EchoUpstream upstream;
