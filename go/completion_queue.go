@@ -95,16 +95,15 @@ import (
 const completionBatch = 256
 
 var (
-	startDispatcher sync.Once
-	dispatcherErr   error
+	dispatcherMutex   sync.Mutex
+	dispatcherStarted bool
 )
 
 // startRequest hands a request to the library; its completion reaches pending.done through the
 // dispatcher goroutine.
 func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pendingRequest) error {
-	startDispatcher.Do(func() { dispatcherErr = openDispatcher() })
-	if dispatcherErr != nil {
-		return dispatcherErr
+	if err := ensureDispatcher(); err != nil {
+		return err
 	}
 	completion := (*C.sc_go_completion)(C.calloc(1, C.size_t(unsafe.Sizeof(C.sc_go_completion{}))))
 	if completion == nil {
@@ -119,6 +118,21 @@ func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pend
 		C.free(unsafe.Pointer(completion))
 		return errorOf(&failure)
 	}
+	return nil
+}
+
+// ensureDispatcher starts the dispatcher once; a failure (no descriptor left) is tried again by
+// the next request rather than kept for the life of the process.
+func ensureDispatcher() error {
+	dispatcherMutex.Lock()
+	defer dispatcherMutex.Unlock()
+	if dispatcherStarted {
+		return nil
+	}
+	if err := openDispatcher(); err != nil {
+		return err
+	}
+	dispatcherStarted = true
 	return nil
 }
 

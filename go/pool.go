@@ -23,7 +23,7 @@ import (
 )
 
 // Pool is a native securechannel pool with its HTTP client. Safe for concurrent use; Close it
-// when done (requests in flight then fail with ErrShutDown).
+// when done (requests still in flight after its grace then fail with ErrShutDown).
 type Pool struct {
 	mutex    sync.RWMutex // held shared while a request starts, exclusively by Close
 	closed   bool
@@ -177,13 +177,21 @@ func (p *Pool) CloseWithin(grace time.Duration) error {
 	p.mutex.Unlock()
 	var failure C.sc_error
 	var err error
-	if C.sc_pool_shutdown(p.pool, C.uint32_t(grace.Milliseconds()), &failure) != 0 {
+	if C.sc_pool_shutdown(p.pool, C.uint32_t(graceMs(grace)), &failure) != 0 {
 		err = errorOf(&failure)
 	}
 	p.inFlight.Wait()
 	C.sc_http_client_free(p.client)
 	C.sc_pool_free(p.pool)
 	return err
+}
+
+// graceMs is a grace in milliseconds, clamped to what sc_pool_shutdown takes (0: none).
+func graceMs(grace time.Duration) uint32 {
+	if grace <= 0 {
+		return 0
+	}
+	return timeoutMs(grace)
 }
 
 // call runs a native call on the open pool.

@@ -123,7 +123,11 @@ func TestTheContextEndsTheWaitAndCloseEndsTheRest(t *testing.T) {
 			results <- err
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Every one of them reached the upstream (the earlier slow request is the first), so Close
+	// meets them in flight, not before they start.
+	if !daemontestEventually(func() bool { return upstream.Requests.Load() >= 21 }) {
+		t.Fatalf("only %d requests reached the upstream", upstream.Requests.Load())
+	}
 	if err := pool.CloseWithin(0); err != nil {
 		t.Errorf("close: %v", err)
 	}
@@ -166,4 +170,13 @@ func TestMistakesAreNamed(t *testing.T) {
 			t.Errorf("%s: %v, want %q", url, err, want)
 		}
 	}
+}
+
+func daemontestEventually(condition func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if condition() {
+			return true
+		}
+	}
+	return condition()
 }

@@ -136,6 +136,9 @@ type nativeRequest struct {
 
 func newNativeRequest(request *http.Request, body []byte) *nativeRequest {
 	n := &nativeRequest{request: (*C.sc_request)(C.calloc(1, C.size_t(unsafe.Sizeof(C.sc_request{}))))}
+	if n.request == nil {
+		panic("securechannel: out of memory for a request") // as Go's own allocations do
+	}
 	method := request.Method
 	if method == "" {
 		method = http.MethodGet

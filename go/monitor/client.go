@@ -45,9 +45,10 @@ type ClientConfig struct {
 	RetryMaxDelay  time.Duration
 	UserAgent      string // default "securechannel-go-monitor/<Version>"
 	AuthToken      string // sent as X-Auth-Token; never in a URL
-	// CacheTTL keeps each successful answer this long, per path and query, so that callers
-	// polling often (dashboards, health checks of health checks) do not each reach the server.
-	// 0: no cache. Monitor never reads the cache.
+	// CacheTTL keeps each successful answer this long, per path and query (at most 1024), so
+	// that callers polling often (dashboards, health checks of health checks) reach the server
+	// once per TTL, not once per call (concurrent misses are not merged). Cached answers are
+	// shared: treat Header and Body as read-only. 0: no cache. Monitor never reads the cache.
 	CacheTTL time.Duration
 	// Pool and Endpoint select one pool of a multi-pool server (?pool=, ?endpoint=) for the
 	// per-pool calls; empty: the server's first pool.
@@ -56,8 +57,9 @@ type ClientConfig struct {
 	// MaxBodyBytes bounds a response body; a larger one fails with a *DecodeError.
 	// Default 64 MiB (a pool of 10,000 connections lists in about 4 MiB).
 	MaxBodyBytes int64
-	// HTTPClient sends the requests; default: a client of its own with keep-alive. Set it to
-	// trust a private CA for an https BaseURL. Its Timeout, if any, applies too.
+	// HTTPClient sends the requests; default: a client of its own with keep-alive that follows
+	// no redirect. Set it to trust a private CA for an https BaseURL; its Timeout applies too,
+	// and so does its redirect policy (Go's default forwards X-Auth-Token to the new host).
 	HTTPClient *http.Client
 }
 
@@ -119,11 +121,15 @@ func NewClient(config ClientConfig) (*Client, error) {
 	}
 	httpClient := config.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // a sidecar's monitoring address is local: never through a proxy
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+		httpClient = &http.Client{
+			// A redirect would carry X-Auth-Token to wherever it points: the monitoring API
+			// never redirects, so a redirect is answered as the status it is.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport: &http.Transport{
+				Proxy:               nil, // a sidecar's monitoring address is local: never through a proxy
+				MaxIdleConnsPerHost: 4,
+				IdleConnTimeout:     90 * time.Second,
+			}}
 	}
 	base.Path = strings.TrimRight(base.Path, "/")
 	return &Client{config: config, base: base, http: httpClient, cache: map[string]*Response{}}, nil
@@ -184,7 +190,7 @@ func (c *Client) get(ctx context.Context, target string, how fetch, documented [
 	}
 	useCache := how.cache && c.config.CacheTTL > 0
 	if useCache {
-		if cached := c.cached(target); cached != nil {
+		if cached := c.cached(target); cached != nil && isDocumented(cached.StatusCode, documented) {
 			c.cacheHits.Add(1)
 			return cached, nil
 		}
@@ -290,7 +296,11 @@ func (c *Client) cached(target string) *Response {
 	c.cacheMutex.Lock()
 	defer c.cacheMutex.Unlock()
 	entry, ok := c.cache[target]
-	if !ok || time.Since(entry.FetchedAt) >= c.config.CacheTTL {
+	if !ok {
+		return nil
+	}
+	if time.Since(entry.FetchedAt) >= c.config.CacheTTL {
+		delete(c.cache, target)
 		return nil
 	}
 	copied := *entry
@@ -299,9 +309,25 @@ func (c *Client) cached(target string) *Response {
 	return &copied
 }
 
+// maxCacheEntries bounds the cache: targets come from callers (connection ids, pool names).
+const maxCacheEntries = 1024
+
 func (c *Client) store(target string, response *Response) {
 	c.cacheMutex.Lock()
 	defer c.cacheMutex.Unlock()
+	if _, present := c.cache[target]; !present && len(c.cache) >= maxCacheEntries {
+		for key, entry := range c.cache { // expired ones first; else any one
+			if time.Since(entry.FetchedAt) >= c.config.CacheTTL {
+				delete(c.cache, key)
+			}
+		}
+		for key := range c.cache {
+			if len(c.cache) < maxCacheEntries {
+				break
+			}
+			delete(c.cache, key)
+		}
+	}
 	c.cache[target] = response
 }
 

@@ -201,7 +201,8 @@ func TestRetriesCarryACallOverADaemonRestart(t *testing.T) {
 func TestCachedAnswersLastTheirTtl(t *testing.T) {
 	upstream := daemontest.StartUpstream(t)
 	daemon := daemontest.StartDaemon(t, upstream, daemontest.DaemonConfig{})
-	client := newClient(t, ClientConfig{BaseURL: daemon.MonitorURL, CacheTTL: 400 * time.Millisecond})
+	// Long enough to outlive the daemon's stop below on a loaded machine.
+	client := newClient(t, ClientConfig{BaseURL: daemon.MonitorURL, CacheTTL: 5 * time.Second})
 	ctx := context.Background()
 	first, err := client.Get(ctx, "/api/v1/secure-channel/stats", nil)
 	if err != nil || first.FromCache {
@@ -216,7 +217,7 @@ func TestCachedAnswersLastTheirTtl(t *testing.T) {
 	if _, err := client.GetStats(ctx); err != nil {
 		t.Errorf("cached stats while the daemon is down: %v", err)
 	}
-	time.Sleep(time.Until(first.FetchedAt.Add(450 * time.Millisecond)))
+	time.Sleep(time.Until(first.FetchedAt.Add(5*time.Second + 50*time.Millisecond)))
 	if _, err := client.GetStats(ctx); err == nil {
 		t.Error("after the TTL the daemon must be asked again (and it is down)")
 	}
@@ -234,7 +235,14 @@ func TestMonitorCallsBackWhenTheBreakerOpensAndCloses(t *testing.T) {
 	defer cancel()
 	snapshots := make(chan Snapshot, 100)
 	done := make(chan error, 1)
-	go func() { done <- client.Monitor(ctx, 100*time.Millisecond, func(s Snapshot) { snapshots <- s }) }()
+	go func() {
+		done <- client.Monitor(ctx, 100*time.Millisecond, func(s Snapshot) {
+			select {
+			case snapshots <- s:
+			case <-ctx.Done():
+			}
+		})
+	}()
 
 	waitFor := func(what string, match func(Snapshot) bool) {
 		t.Helper()

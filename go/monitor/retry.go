@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -16,8 +17,17 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 	if ceiling <= 0 || ceiling > limit {
 		ceiling = limit
 	}
-	return time.Duration(rand.Int63n(int64(ceiling) + 1))
+	jitterMutex.Lock()
+	defer jitterMutex.Unlock()
+	return time.Duration(jitter.Int63n(int64(ceiling) + 1))
 }
+
+// Go 1.19's global math/rand source starts from the same seed in every process: processes
+// restarted together would back off in step. This one is seeded per process.
+var (
+	jitterMutex sync.Mutex
+	jitter      = rand.New(rand.NewSource(time.Now().UnixNano()))
+)
 
 // sleep waits d or until ctx ends, whichever is first; it reports ctx's error in the latter case.
 func sleep(ctx context.Context, d time.Duration) error {

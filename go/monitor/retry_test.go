@@ -40,7 +40,7 @@ func TestOnlyTransientFailuresAreRetried(t *testing.T) {
 		want   bool
 	}{
 		{"refused", ctx, 0, errors.New("connection refused"), true},
-		{"503 with an error body", ctx, http.StatusServiceUnavailable, nil, true},
+		{"503 that is not the endpoint's document", ctx, http.StatusServiceUnavailable, nil, true},
 		{"502", ctx, http.StatusBadGateway, nil, true},
 		{"429", ctx, http.StatusTooManyRequests, nil, true},
 		{"401", ctx, http.StatusUnauthorized, nil, false},

@@ -97,7 +97,9 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 	response, staleErr, err := s.fetch(r.Context(), rt.label, path, query, rt.documented...)
 	switch {
-	case err != nil && rt.label == "health":
+	case r.Context().Err() != nil:
+		return // the caller left; nothing to answer, nothing to blame the daemon for
+	case err != nil && rt.label == "health" && daemonUnavailable(err):
 		s.answer(w, rt.label, started, http.StatusServiceUnavailable)
 		s.writeUnreachableHealth(w, path, query, err)
 	case err != nil:
@@ -110,7 +112,9 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeUnreachableHealth(w, path, query, staleErr.Err)
 	default:
 		header := w.Header()
-		header.Set("Content-Type", response.Header.Get("Content-Type"))
+		if contentType := response.Header.Get("Content-Type"); contentType != "" {
+			header.Set("Content-Type", contentType)
+		}
 		header.Set("Cache-Control", "no-store")
 		if staleErr != nil {
 			header.Set("Warning", `110 - "Response is Stale"`)
@@ -147,9 +151,11 @@ func (s *Service) fetch(ctx context.Context, label, path string, query url.Value
 		s.mutex.Unlock()
 		return response, nil, nil
 	}
-	kind := errorKind(err)
-	s.metrics.upstreamErrors.WithLabelValues(label, kind).Inc()
-	if kind == "not_found" || kind == "client_error" || kind == "unauthorized" {
+	if ctx.Err() != nil {
+		return nil, nil, err // the caller left: not the daemon's failure
+	}
+	s.metrics.upstreamErrors.WithLabelValues(label, errorKind(err)).Inc()
+	if !daemonUnavailable(err) {
 		return nil, nil, err
 	}
 	s.mutex.Lock()
@@ -172,6 +178,16 @@ func (s *Service) evictOldestLocked() {
 	delete(s.lastGood, oldestKey)
 }
 
+// daemonUnavailable: the daemon did not give a verdict on the request (no answer, an overload
+// or server error, a body that is not its document), as opposed to a 4xx about the request.
+func daemonUnavailable(err error) bool {
+	switch errorKind(err) {
+	case "not_found", "client_error", "unauthorized":
+		return false
+	}
+	return true
+}
+
 func errorKind(err error) string {
 	var apiErr *monitor.APIError
 	var networkErr *monitor.NetworkError
@@ -181,10 +197,11 @@ func errorKind(err error) string {
 		return "unauthorized"
 	case errors.Is(err, monitor.ErrNotFound):
 		return "not_found"
-	case errors.As(err, &apiErr) && apiErr.StatusCode < 500:
-		return "client_error"
+	case errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusRequestTimeout ||
+		apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500):
+		return "server_error" // the daemon's trouble, not the caller's
 	case errors.As(err, &apiErr):
-		return "server_error"
+		return "client_error"
 	case errors.As(err, &networkErr):
 		return "network"
 	case errors.As(err, &decodeErr):
@@ -201,10 +218,10 @@ func errorAnswer(err error) (status int, code, message string) {
 	switch {
 	case errors.Is(err, monitor.ErrUnauthorized):
 		return http.StatusBadGateway, "bad_gateway", "the daemon refused the service's auth token: " + err.Error()
-	case errors.As(err, &apiErr) && apiErr.StatusCode < 500 && apiErr.Code != "":
+	case !daemonUnavailable(err) && errors.As(err, &apiErr) && apiErr.Code != "":
 		return apiErr.StatusCode, apiErr.Code, apiErr.Message
-	case errors.As(err, &apiErr) && apiErr.StatusCode < 500:
-		return apiErr.StatusCode, "bad_request", apiErr.Message
+	case !daemonUnavailable(err) && errors.As(err, &apiErr):
+		return apiErr.StatusCode, strings.ReplaceAll(strings.ToLower(http.StatusText(apiErr.StatusCode)), " ", "_"), apiErr.Message
 	}
 	return http.StatusServiceUnavailable, "service_unavailable", "securechannel daemon unreachable: " + err.Error()
 }

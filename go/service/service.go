@@ -32,7 +32,7 @@ type ServiceConfig struct {
 	// MonitorInterval: how often Start's goroutine polls the daemon's /healthz. Default 15s.
 	MonitorInterval time.Duration
 	// RequestTimeout bounds one call to the daemon; RetryAttempts retries failed ones (network
-	// errors and 5xx) with jittered backoff. Defaults 5s and 2; a negative RetryAttempts: none.
+	// errors, 408, 429, 500, 502, 503, 504) with jittered backoff. Defaults 5s and 2; a negative RetryAttempts: none.
 	RequestTimeout time.Duration
 	RetryAttempts  int
 	// EnableMetrics serves the service's own series at /metrics of Handler().

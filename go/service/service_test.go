@@ -98,6 +98,7 @@ func TestTheServiceServesTheDaemonsApi(t *testing.T) {
 		"/api/v1/secure-channel/metrics":                 200,
 		"/api/v1/secure-channel/pools":                   200,
 		"/api/v1/secure-channel/status?pool=nope":        404,
+		"/api/v1/secure-channel/health?pool=nope":        404,
 		"/api/v1/secure-channel/nothing":                 404,
 		"/elsewhere":                                     404,
 	} {

@@ -7,7 +7,7 @@
 //
 // Output, one line:
 //
-//	requests 12345 errors 0 seconds 5.001 cpu_seconds 4.2 idle_connections 8 idle_heap_bytes 123 idle_rss_bytes 456
+//	requests 12345 errors 0 seconds 5.001 cpu_seconds 4.2 idle_heap_bytes 123 idle_rss_bytes 456
 //
 // cpu_seconds is the process's user+system time (every thread: Go's, and the library's I/O
 // threads). After the load, the connections are left idle and the process's heap and RSS are

@@ -87,7 +87,9 @@ func main() {
 	}
 	defer svc.Stop()
 	server := &http.Server{Addr: *listen, Handler: newMux(svc, *name), ReadHeaderTimeout: 5 * time.Second}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -97,4 +99,5 @@ func main() {
 	if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	<-drained // ListenAndServe returns as Shutdown starts; let the requests in flight finish
 }
