@@ -10,12 +10,14 @@ package securechannel
 #include <unistd.h>
 #include "securechannel/securechannel.h"
 
-// Completed requests wait here for the Go side. The library's callback runs on its I/O thread;
-// calling into Go from there would make that thread take a Go P for every response (with
-// GOMAXPROCS=1, waiting for the goroutines to yield it), and a Go thread blocked on this queue
-// would need a P for every wake-up too. Instead the callback appends to the queue and, when the
-// queue was empty, writes to an eventfd that Go's netpoller watches: a goroutine wakes like for
-// any socket and takes the completions out in batches, one cgo call per batch.
+// Completed requests wait here for the Go side. The library's callback runs on its I/O thread.
+// Calling into Go from there would make that thread acquire one of the scheduler's GOMAXPROCS
+// slots (a "P") for every response, waiting with GOMAXPROCS=1 until the running goroutine yields
+// it; a Go thread blocked in C on this queue would have to reacquire one at every wake-up too.
+// So the callback only appends to the queue and, when the queue was empty, writes to an eventfd
+// that Go's netpoller watches: a goroutine wakes as for any socket and takes the completions
+// out in batches, one cgo call per batch.
+
 // One per request, allocated before it starts, so that the callback never allocates.
 typedef struct sc_go_completion {
 	struct sc_go_completion* next;

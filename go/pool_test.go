@@ -125,7 +125,7 @@ func TestTheContextEndsTheWaitAndCloseEndsTheRest(t *testing.T) {
 	}
 	// Every one of them reached the upstream (the earlier slow request is the first), so Close
 	// meets them in flight, not before they start.
-	if !daemontestEventually(func() bool { return upstream.Requests.Load() >= 21 }) {
+	if !daemontest.Eventually(10*time.Second, func() bool { return upstream.Requests.Load() >= 21 }) {
 		t.Fatalf("only %d requests reached the upstream", upstream.Requests.Load())
 	}
 	if err := pool.CloseWithin(0); err != nil {
@@ -170,13 +170,4 @@ func TestMistakesAreNamed(t *testing.T) {
 			t.Errorf("%s: %v, want %q", url, err, want)
 		}
 	}
-}
-
-func daemontestEventually(condition func() bool) bool {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if condition() {
-			return true
-		}
-	}
-	return condition()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,19 +89,19 @@ func TestTheServiceServesTheDaemonsApi(t *testing.T) {
 	}
 	id := status.Connections[0].ConnectionID
 	for path, want := range map[string]int{
-		"/api/v1/secure-channel/status/enhanced":         200,
-		"/api/v1/secure-channel/health":                  200,
-		"/api/v1/secure-channel/connections":             200,
-		"/api/v1/secure-channel/connections/" + itoa(id): 200,
-		"/api/v1/secure-channel/connections/999999":      404,
-		"/api/v1/secure-channel/connections/x1":          400,
-		"/api/v1/secure-channel/stats":                   200,
-		"/api/v1/secure-channel/metrics":                 200,
-		"/api/v1/secure-channel/pools":                   200,
-		"/api/v1/secure-channel/status?pool=nope":        404,
-		"/api/v1/secure-channel/health?pool=nope":        404,
-		"/api/v1/secure-channel/nothing":                 404,
-		"/elsewhere":                                     404,
+		"/api/v1/secure-channel/status/enhanced":                           200,
+		"/api/v1/secure-channel/health":                                    200,
+		"/api/v1/secure-channel/connections":                               200,
+		"/api/v1/secure-channel/connections/" + strconv.FormatUint(id, 10): 200,
+		"/api/v1/secure-channel/connections/999999":                        404,
+		"/api/v1/secure-channel/connections/x1":                            400,
+		"/api/v1/secure-channel/stats":                                     200,
+		"/api/v1/secure-channel/metrics":                                   200,
+		"/api/v1/secure-channel/pools":                                     200,
+		"/api/v1/secure-channel/status?pool=nope":                          404,
+		"/api/v1/secure-channel/health?pool=nope":                          404,
+		"/api/v1/secure-channel/nothing":                                   404,
+		"/elsewhere":                                                       404,
 	} {
 		if a := get(t, server.URL+path); a.status != want {
 			t.Errorf("%s: HTTP %d, want %d: %s", path, a.status, want, a.body)
@@ -184,10 +185,7 @@ func TestWithTheDaemonDownTheLastAnswersAreServedStaleAndHealthSaysWhy(t *testin
 		t.Errorf("GetEnhancedStatus with the daemon down: %+v %v", status, err)
 	}
 
-	deadline := time.Now().Add(10 * time.Second)
-	for svc.Snapshot().Reachable && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	daemontest.Eventually(10*time.Second, func() bool { return !svc.Snapshot().Reachable })
 	metrics := get(t, server.URL+"/metrics").body
 	for _, line := range []string{"securechannel_service_pool_reachable 0", "securechannel_service_pool_healthy 0",
 		`securechannel_service_stale_responses_total{endpoint="status"} 1`} {
@@ -206,9 +204,4 @@ func TestNewServiceRefusesAMissingPoolUrl(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Stop() // before Start: nothing to stop
-}
-
-func itoa(n uint64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

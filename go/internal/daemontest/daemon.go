@@ -160,3 +160,14 @@ func (b *lockedBuffer) String() string {
 	defer b.mutex.Unlock()
 	return b.buffer.String()
 }
+
+// Eventually polls condition until it holds or limit passes: it waits for an event and never
+// asserts a time.
+func Eventually(limit time.Duration, condition func() bool) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if condition() {
+			return true
+		}
+	}
+	return condition()
+}
