@@ -81,6 +81,11 @@ static int sc_go_request_async(sc_http_client* client, const sc_request* request
 	return sc_request_async(client, request, sc_go_response, completion, error);
 }
 
+static int sc_go_request_start(sc_http_client* client, const sc_request* request, sc_go_completion* completion,
+                               sc_call** call, sc_error* error) {
+	return sc_request_start(client, request, sc_go_response, completion, call, error);
+}
+
 static sc_go_completion* sc_go_completion_at(sc_go_completion** items, size_t index) { return items[index]; }
 */
 import "C"
@@ -102,25 +107,34 @@ var (
 )
 
 // startRequest hands a request to the library; its completion reaches pending.done through the
-// dispatcher goroutine.
-func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pendingRequest) error {
+// dispatcher goroutine. When cancellable, the returned call (the caller's to free with
+// sc_call_free) can cancel it; otherwise the call is nil and costs nothing.
+func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pendingRequest,
+	cancellable bool) (*C.sc_call, error) {
 	if err := ensureDispatcher(); err != nil {
-		return err
+		return nil, err
 	}
 	completion := (*C.sc_go_completion)(C.calloc(1, C.size_t(unsafe.Sizeof(C.sc_go_completion{}))))
 	if completion == nil {
-		return &Error{Code: 5, Name: "out_of_memory", Message: "no memory for the request's completion"}
+		return nil, &Error{Code: 5, Name: "out_of_memory", Message: "no memory for the request's completion"}
 	}
 	handle := cgo.NewHandle(pending)
 	// The handle travels as an integer inside C memory: no Go pointer is handed to C.
 	completion.handle = C.uintptr_t(handle)
 	var failure C.sc_error
-	if C.sc_go_request_async(client, request, completion, &failure) != 0 {
+	var call *C.sc_call
+	var status C.int
+	if cancellable {
+		status = C.sc_go_request_start(client, request, completion, &call, &failure)
+	} else {
+		status = C.sc_go_request_async(client, request, completion, &failure)
+	}
+	if status != 0 {
 		handle.Delete()
 		C.free(unsafe.Pointer(completion))
-		return errorOf(&failure)
+		return nil, errorOf(&failure)
 	}
-	return nil
+	return call, nil
 }
 
 // ensureDispatcher starts the dispatcher once; a failure (no descriptor left) is tried again by

@@ -18,11 +18,16 @@ import (
 
 func newTestPool(t *testing.T, upstream *daemontest.Upstream, maxConnections int) *Pool {
 	t.Helper()
+	return newTestPoolSpeaking(t, upstream, maxConnections, "h2")
+}
+
+func newTestPoolSpeaking(t *testing.T, upstream *daemontest.Upstream, maxConnections int, alpn string) *Pool {
+	t.Helper()
 	pool, err := NewPool(NewPoolConfig(upstream.Address).
 		Set("max_connections", maxConnections).
 		Set("acquire_timeout", 5*time.Second).
 		Set("tls.ca_file", upstream.CAFile).
-		Add("tls.alpn", "h2").
+		Add("tls.alpn", alpn).
 		Set("io_threads", 2))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +102,51 @@ func TestMethodHeadersAndBodyReachTheUpstream(t *testing.T) {
 	if response.StatusCode != 200 || string(body) != "ping body" || response.Header.Get("X-Echo") != "seen" ||
 		response.ContentLength != int64(len(body)) {
 		t.Errorf("echo: %d %q %v", response.StatusCode, body, response.Header)
+	}
+	if response.Proto != "HTTP/2.0" || !response.ProtoAtLeast(2, 0) {
+		t.Errorf("protocol: %q %d.%d", response.Proto, response.ProtoMajor, response.ProtoMinor)
+	}
+}
+
+func TestCancellingTheContextCancelsTheNativeRequest(t *testing.T) {
+	for _, alpn := range []string{"h2", "http/1.1"} {
+		t.Run(alpn, func(t *testing.T) {
+			upstream := daemontest.StartUpstream(t)
+			pool := newTestPoolSpeaking(t, upstream, 1, alpn)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			request, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+upstream.Address+"/slow", nil)
+			returned := make(chan error, 1)
+			go func() {
+				_, err := pool.RoundTripper().RoundTrip(request)
+				returned <- err
+			}()
+			if !daemontest.Eventually(10*time.Second, func() bool { return upstream.Requests.Load() == 1 }) {
+				t.Fatal("the request never reached the upstream")
+			}
+			cancel()
+			if err := <-returned; !errors.Is(err, context.Canceled) {
+				t.Errorf("RoundTrip after cancel: %v", err)
+			}
+			// The upstream sees the request go (a reset stream, a closed connection) long before
+			// its two-second answer: without the native cancel it would answer, not see it go.
+			if !daemontest.Eventually(time.Second, func() bool { return upstream.Abandoned.Load() == 1 }) {
+				t.Errorf("the upstream did not see the request cancelled (abandoned %d)", upstream.Abandoned.Load())
+			}
+			request, _ = http.NewRequest(http.MethodGet, "https://"+upstream.Address+"/after", nil)
+			response, err := pool.RoundTripper().RoundTrip(request)
+			if err != nil || response.StatusCode != 200 {
+				t.Fatalf("the request after the cancel: %v", err)
+			}
+			// HTTP/2 reset only the stream; HTTP/1.1 gave up the connection.
+			want := int64(1)
+			if alpn == "http/1.1" {
+				want = 2
+			}
+			if got := upstream.Connections.Load(); got != want {
+				t.Errorf("%d connections, want %d", got, want)
+			}
+		})
 	}
 }
 

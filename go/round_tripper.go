@@ -25,9 +25,8 @@ import (
 // keep-alive over the pool's verified connections. The URL must be https and name the pool's
 // host and port. The request body is read whole first (at most maxRequestBody bytes). The
 // context bounds the exchange: its deadline (plus 100 ms) becomes the native request's timeout
-// (default 30 s), and on cancellation RoundTrip returns ctx.Err() at once; the native exchange
-// then ends at that timeout (the C ABI has no per-request cancel yet, so a cancelled request without a
-// deadline holds its stream or connection up to 30 s).
+// (default 30 s), and its cancellation cancels the native request (sc_call_cancel: an HTTP/2
+// stream is reset, an HTTP/1.1 connection closed) while RoundTrip returns ctx.Err() at once.
 type roundTripper struct {
 	pool           *Pool
 	maxRequestBody int64
@@ -69,9 +68,13 @@ func (t *roundTripper) RoundTrip(request *http.Request) (*http.Response, error) 
 	}
 
 	pending := &pendingRequest{pool: t.pool, request: request, done: make(chan outcome, 1)}
-	if err := t.start(native, pending); err != nil {
+	// A context that can never end (context.Background) needs no cancellation handle.
+	call, err := t.start(native, pending, ctx.Done() != nil)
+	if err != nil {
 		return nil, err
 	}
+	// The call handle outlives the pool safely: cancelling a finished request does nothing.
+	defer C.sc_call_free(call)
 	select {
 	case result := <-pending.done:
 		if result.err != nil && ctx.Err() != nil {
@@ -80,25 +83,27 @@ func (t *roundTripper) RoundTrip(request *http.Request) (*http.Response, error) 
 		}
 		return result.response, result.err
 	case <-ctx.Done():
+		C.sc_call_cancel(call)
 		return nil, ctx.Err()
 	}
 }
 
 // start hands the request to the library; the pool's read lock keeps Close from freeing it
 // in between, and inFlight counts it until its callback has run.
-func (t *roundTripper) start(native *nativeRequest, pending *pendingRequest) error {
+func (t *roundTripper) start(native *nativeRequest, pending *pendingRequest, cancellable bool) (*C.sc_call, error) {
 	p := t.pool
 	p.mutex.RLock()
 	defer p.mutex.RUnlock()
 	if p.closed {
-		return ErrShutDown
+		return nil, ErrShutDown
 	}
 	p.inFlight.Add(1)
-	if err := startRequest(p.client, native.request, pending); err != nil {
+	call, err := startRequest(p.client, native.request, pending, cancellable)
+	if err != nil {
 		p.inFlight.Done()
-		return err
+		return nil, err
 	}
-	return nil
+	return call, nil
 }
 
 func goResponse(native *C.sc_response, request *http.Request) *http.Response {
@@ -114,9 +119,13 @@ func goResponse(native *C.sc_response, request *http.Request) *http.Response {
 	var length C.size_t
 	data := C.sc_response_body(native, &length)
 	body := C.GoBytes(data, C.int(length))
+	version := int(C.sc_response_http_version(native)) // major * 10 + minor
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
 		StatusCode:    status,
+		Proto:         fmt.Sprintf("HTTP/%d.%d", version/10, version%10),
+		ProtoMajor:    version / 10,
+		ProtoMinor:    version % 10,
 		Header:        header,
 		Body:          io.NopCloser(bytes.NewReader(body)),
 		ContentLength: int64(len(body)),

@@ -65,6 +65,10 @@ class HttpClient {
   // options' body_sink said stop), request_body_aborted (their body_source failed),
   // connection_closed and I/O errors.
   // Any HTTP status is a response, not an error.
+  // Cancellation: a token with a cancellation slot (asio::bind_cancellation_slot) cancels the
+  // request on a terminal or partial emit: the handler then gets operation_aborted at once, an
+  // HTTP/1.1 request's connection is closed (the server may have seen the request), an HTTP/2
+  // stream is reset with CANCEL and its connection kept. A late emit does nothing.
   template <class Token>
   auto async_request(HttpRequest request, HttpRequestOptions options, Token&& token) {
     return initiate(std::move(request), std::move(options), std::forward<Token>(token));

@@ -59,7 +59,8 @@ enum {
                                 "request_timeout", "circuit_open", ... */
   SC_E_SHUT_DOWN = 4,        /* the pool or client is shutting down or shut down */
   SC_E_OUT_OF_MEMORY = 5,
-  SC_E_INTERNAL = 6          /* a bug in the library: please report it with the message */
+  SC_E_INTERNAL = 6,         /* a bug in the library: please report it with the message */
+  SC_E_CANCELLED = 7         /* sc_call_cancel ended the request ("cancelled") */
 };
 
 typedef struct sc_error {
@@ -157,6 +158,9 @@ typedef struct sc_request {
 typedef struct sc_response sc_response;
 
 int sc_response_status(const sc_response* response); /* 200, 404, ...; 0 for NULL */
+/* The protocol the response came by, major * 10 + minor: 20 (HTTP/2), 11 (HTTP/1.1), 10 (a
+ * server answering HTTP/1.0); 0 for NULL. */
+int sc_response_http_version(const sc_response* response);
 size_t sc_response_header_count(const sc_response* response);
 /* The index-th header field as received (0 <= index < count); SC_E_INVALID_ARGUMENT otherwise.
  * Name and value are NUL-terminated. */
@@ -180,6 +184,21 @@ typedef void (*sc_response_callback)(void* user_data, sc_response* response, con
  * argument, a bad URL or header). */
 int sc_request_async(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                      void* user_data, sc_error* error);
+
+/* A request started with sc_request_start, for cancelling it. */
+typedef struct sc_call sc_call;
+/* sc_request_async that also gives `*call`, a handle that can cancel the request. SC_OK: the
+ * callback will run once, and `*call` is the caller's to free with sc_call_free, before or after
+ * the callback ran (freeing does not cancel). Otherwise `*call` is NULL and the callback will not
+ * run. */
+int sc_request_start(sc_http_client* client, const sc_request* request, sc_response_callback callback,
+                     void* user_data, sc_call** call, sc_error* error);
+/* Cancels the request unless it has completed: its callback runs at once with SC_E_CANCELLED
+ * ("cancelled"). An HTTP/1.1 request's connection is closed (the server may have seen the
+ * request); an HTTP/2 stream is reset (RST_STREAM CANCEL) and its connection kept. Any thread,
+ * callbacks included; never at the same time as sc_call_free of the same call. NULL does nothing. */
+void sc_call_cancel(sc_call* call);
+void sc_call_free(sc_call* call);
 
 #ifdef __cplusplus
 }

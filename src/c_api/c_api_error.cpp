@@ -34,8 +34,8 @@ int fail(sc_error* error, int code, std::string_view name, std::string_view mess
 }
 
 int fail(sc_error* error, const boost::system::error_code& failure, std::string_view message) noexcept {
-  // The C ABI cancels nothing itself: an aborted request is one the client's or the pool's
-  // shutdown ended.
+  // An aborted request that sc_call_cancel did not end (its callback names that one itself) is
+  // one the client's or the pool's shutdown ended.
   const bool shut_down =
       failure == make_error_code(errc::shutting_down) || failure == boost::asio::error::operation_aborted;
   if (shut_down) return fail(error, SC_E_SHUT_DOWN, "shutting_down", message);

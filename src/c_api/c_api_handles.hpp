@@ -6,9 +6,11 @@
 #include "securechannel/pool_config.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -43,6 +45,28 @@ class IoRuntime {
   std::vector<std::thread> threads_;
 };
 
+// Keeps a runtime alive for the length of one call, and releases it the way IoRuntime::release
+// does: a callback may free the last handle on an I/O thread while the call that started the
+// request is still posting to that runtime.
+class RuntimeHold {
+ public:
+  explicit RuntimeHold(std::shared_ptr<IoRuntime> runtime) noexcept : runtime_(std::move(runtime)) {}
+  ~RuntimeHold() { IoRuntime::release(std::move(runtime_)); }
+  RuntimeHold(const RuntimeHold&) = delete;
+  RuntimeHold& operator=(const RuntimeHold&) = delete;
+
+ private:
+  std::shared_ptr<IoRuntime> runtime_;
+};
+
+// What sc_call_cancel needs of a request, shared by its sc_call handle and its completion
+// handler: either may go first.
+struct CallState {
+  std::mutex emit_mutex;  // a cancellation signal takes one emit at a time
+  boost::asio::cancellation_signal signal;
+  std::atomic<bool> cancelled{false};
+};
+
 }  // namespace securechannel::c_api
 
 struct sc_pool_config {
@@ -74,8 +98,13 @@ struct sc_http_client {
   std::shared_ptr<securechannel::HttpClient> client;
 };
 
+struct sc_call {
+  std::shared_ptr<securechannel::c_api::CallState> state;
+};
+
 struct sc_response {
   int status = 0;
+  int http_version = 0;  // major * 10 + minor
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };

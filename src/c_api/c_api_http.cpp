@@ -4,6 +4,8 @@
 #include "http/https_url.hpp"
 #include "securechannel/error.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/beast/core/string.hpp>
 
 #include <future>
@@ -74,6 +76,7 @@ securechannel::HttpRequestOptions options_of(const sc_request& request) {
 sc_response* make_response(HttpResponse&& response) {
   auto* made = new sc_response;
   made->status = static_cast<int>(response.result_int());
+  made->http_version = static_cast<int>(response.version());
   for (const auto& field : response) made->headers.emplace_back(field.name_string(), field.value());
   made->body = std::move(response.body());
   return made;
@@ -93,6 +96,56 @@ int check_request(const sc_http_client* client, const sc_request* request, sc_er
     return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "client and request must not be NULL");
   }
   return SC_OK;
+}
+
+// sc_request_async and sc_request_start: `call`, when given, can cancel the request.
+int start_request(sc_http_client* client, const sc_request* request, sc_response_callback callback,
+                  void* user_data, std::shared_ptr<CallState> call, sc_error* error) {
+  if (const int problem = check_request(client, request, error)) return problem;
+  if (callback == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "callback must not be NULL");
+  try {
+    // The callback can run, and free this client and its pool, before async_request has
+    // returned here (the I/O thread takes the request the moment it is posted).
+    const RuntimeHold runtime_held(client->runtime);
+    const std::shared_ptr<securechannel::HttpClient> http_client = client->client;
+    std::string problem;
+    std::optional<HttpRequest> built = make_request(*request, http_client->pool()->config(), problem);
+    if (!built) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", problem);
+    auto complete = [callback, user_data, http_client, call](boost::system::error_code failure,
+                                                             HttpResponse&& response) {
+      // Nothing may escape into the I/O thread, and the callback runs once whatever happens.
+      sc_error reported{};
+      sc_response* made = nullptr;
+      try {
+        if (failure == boost::asio::error::operation_aborted && call &&
+            call->cancelled.load(std::memory_order_acquire)) {
+          fail(&reported, SC_E_CANCELLED, "cancelled", "the request was cancelled (sc_call_cancel)");
+        } else if (failure) {
+          fail(&reported, failure, describe_failure(*http_client->pool(), failure));
+        } else {
+          made = make_response(std::move(response));
+        }
+      } catch (...) {
+        fail_with_current_exception(&reported);
+      }
+      if (made != nullptr) {
+        callback(user_data, made, nullptr);
+      } else {
+        callback(user_data, nullptr, &reported);
+      }
+    };
+    if (call) {
+      // The slot is assigned inside async_request, before sc_request_start hands the call out,
+      // so no emit can race with it.
+      http_client->async_request(std::move(*built), options_of(*request),
+                                 boost::asio::bind_cancellation_slot(call->signal.slot(), std::move(complete)));
+    } else {
+      http_client->async_request(std::move(*built), options_of(*request), std::move(complete));
+    }
+    return succeed(error);
+  } catch (...) {
+    return fail_with_current_exception(error);
+  }
 }
 
 }  // namespace
@@ -169,41 +222,39 @@ sc_response* sc_request_sync(sc_http_client* client, const sc_request* request, 
 
 int sc_request_async(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                      void* user_data, sc_error* error) {
-  if (const int problem = check_request(client, request, error)) return problem;
-  if (callback == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "callback must not be NULL");
+  return start_request(client, request, callback, user_data, nullptr, error);
+}
+
+int sc_request_start(sc_http_client* client, const sc_request* request, sc_response_callback callback,
+                     void* user_data, sc_call** call, sc_error* error) {
+  if (call == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "call must not be NULL");
+  *call = nullptr;
   try {
-    std::string problem;
-    std::optional<HttpRequest> built = make_request(*request, client->client->pool()->config(), problem);
-    if (!built) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", problem);
-    client->client->async_request(
-        std::move(*built), options_of(*request),
-        [callback, user_data, http_client = client->client](boost::system::error_code failure,
-                                                            HttpResponse&& response) {
-          // Nothing may escape into the I/O thread, and the callback runs once whatever happens.
-          sc_error reported{};
-          sc_response* made = nullptr;
-          try {
-            if (failure) {
-              fail(&reported, failure, describe_failure(*http_client->pool(), failure));
-            } else {
-              made = make_response(std::move(response));
-            }
-          } catch (...) {
-            fail_with_current_exception(&reported);
-          }
-          if (made != nullptr) {
-            callback(user_data, made, nullptr);
-          } else {
-            callback(user_data, nullptr, &reported);
-          }
-        });
-    return succeed(error);
+    auto handle = std::make_unique<sc_call>();
+    handle->state = std::make_shared<CallState>();
+    if (const int problem = start_request(client, request, callback, user_data, handle->state, error)) return problem;
+    *call = handle.release();
+    return SC_OK;
   } catch (...) {
     return fail_with_current_exception(error);
   }
 }
 
+void sc_call_cancel(sc_call* call) {
+  if (call == nullptr) return;
+  CallState& state = *call->state;
+  state.cancelled.store(true, std::memory_order_release);
+  std::lock_guard lock(state.emit_mutex);
+  state.signal.emit(boost::asio::cancellation_type::terminal);
+}
+
+void sc_call_free(sc_call* call) { delete call; }
+
 int sc_response_status(const sc_response* response) { return response == nullptr ? 0 : response->status; }
+
+int sc_response_http_version(const sc_response* response) {
+  return response == nullptr ? 0 : response->http_version;
+}
 
 size_t sc_response_header_count(const sc_response* response) {
   return response == nullptr ? 0 : response->headers.size();

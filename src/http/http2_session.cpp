@@ -160,7 +160,7 @@ void Http2Session::on_deadline_timer() {
       earliest = std::min(earliest, stream->deadline);
     }
   }
-  for (const std::int32_t id : expired) expire(id);
+  for (const std::int32_t id : expired) reset_stream(id, errc::request_timeout);
   if (earliest != Clock::time_point::max()) watch_deadline(earliest);
   if (expired.empty()) return;
   // A stream that timed out may be the first sign of a connection that stopped delivering (a
@@ -171,12 +171,23 @@ void Http2Session::on_deadline_timer() {
   if (codec_.session()) after_io();
 }
 
-void Http2Session::expire(std::int32_t stream_id) {
+void Http2Session::reset_stream(std::int32_t stream_id, const error_code& error) {
   const auto found = codec_.streams().find(stream_id);
   if (found == codec_.streams().end() || !found->second->handler) return;
-  finish(*found->second, errc::request_timeout);
+  finish(*found->second, error);
   // The entry stays until nghttp2 closes the stream: the body may still be referenced.
   nghttp2_submit_rst_stream(codec_.session(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+}
+
+void Http2Session::cancel_stream(const HttpRequest& request) {
+  if (!codec_.session()) return;
+  // A linear search: cancelling is rare, and a session holds at most its peer's stream limit.
+  const auto& streams = codec_.streams();
+  const auto found = std::find_if(streams.begin(), streams.end(),
+                                  [&](const auto& entry) { return entry.second->request.get() == &request; });
+  if (found == streams.end()) return;
+  reset_stream(found->first, asio::error::operation_aborted);
+  after_io();  // the RST_STREAM goes out now
 }
 
 void Http2Session::shutdown() {

@@ -103,6 +103,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
     submit(std::make_shared<const HttpRequest>(std::move(request)), options, deadline, std::move(handler));
   }
 
+  // On the session's strand: ends the stream sending `request` (the object given to submit), if
+  // it is still in flight, with operation_aborted and resets it (RST_STREAM CANCEL); the session
+  // goes on with its other streams.
+  void cancel_stream(const HttpRequest& request);
+
   // Sends GOAWAY, lets streams in flight finish, then closes the connection. Idempotent.
   void shutdown();
   // Closes at once: streams in flight fail with operation_aborted. Idempotent.
@@ -155,7 +160,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // timer per stream costs a timer-queue insertion and a cancelled wait per request).
   void watch_deadline(std::chrono::steady_clock::time_point deadline);
   void on_deadline_timer();
-  void expire(std::int32_t stream_id);
+  // Ends the stream with `error` and resets it (CANCEL).
+  void reset_stream(std::int32_t stream_id, const boost::system::error_code& error);
   // Cooling (options_.cool_after): one timer wait per idle period, not one per stream.
   void note_idle();
   void arm_cool_timer(std::chrono::steady_clock::time_point at);

@@ -8,6 +8,7 @@
 #include "securechannel/http_request_check.hpp"
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -88,6 +89,9 @@ struct PendingRequest {
   // lease_mutex; the exchange itself only reads it.
   std::mutex lease_mutex;
   Lease lease;
+  // HTTP/2: the session of the attempt in progress, so that a cancelled request resets its
+  // stream there (strand only).
+  std::weak_ptr<Http2Session> session;
   std::atomic<bool> done{false};  // completed: set once, by whichever completion came first
   int attempts = 0;       // sends so far; one attempt runs at a time
   bool waiting = false;   // in HttpClientCore::waiting_ (strand only; never during an HTTP/1.1 exchange)
@@ -175,6 +179,7 @@ void HttpClientCore::start(std::shared_ptr<const HttpRequest>&& request, HttpReq
 void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
   pending->handler_on_pool_executor = on_pool_executor;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
+  watch_cancellation(pending);
   if (auto problem = find_request_problem(pending->request())) {
     // Smuggling-shaped input never reaches a connection. Named here, once per request: the
     // error code alone cannot say which field it was.
@@ -282,15 +287,46 @@ void HttpClientCore::dispatch(const PendingPointer& pending) {
 }
 
 void HttpClientCore::on_deadline(const PendingPointer& pending) {
+  // An HTTP/2 stream has the same deadline inside its session, which resets it there and asks
+  // the connection for a PING (a stalled stream may be a stalled connection).
+  abandon(pending, errc::request_timeout);
+}
+
+void HttpClientCore::watch_cancellation(const PendingPointer& pending) {
+  asio::cancellation_slot slot = asio::get_associated_cancellation_slot(pending->handler);
+  if (!slot.is_connected()) return;
+  // Weak references: the slot is never cleared (it belongs to the caller's signal, which may be
+  // gone by the time the request completes), so a late emit must find nothing to do.
+  slot.assign([core = weak_from_this(), weak_pending = std::weak_ptr<PendingRequest>(pending)](
+                  asio::cancellation_type type) {
+    if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+        asio::cancellation_type::none) {
+      return;
+    }
+    auto self = core.lock();
+    auto cancelled = weak_pending.lock();
+    if (!self || !cancelled) return;
+    // From the emitting thread, whichever it is: the request's state lives on the strand.
+    self->posting_strand_.execute([self, cancelled] { self->cancel(cancelled); });
+  });
+}
+
+void HttpClientCore::cancel(const PendingPointer& pending) {
+  if (pending->done) return;
+  // Reset now: the stream's own deadline would reset it only at the request's deadline.
+  if (auto session = pending->session.lock()) session->cancel_stream(pending->request());
+  abandon(pending, asio::error::operation_aborted);
+}
+
+void HttpClientCore::abandon(const PendingPointer& pending, error_code error) {
   if (pending->done.exchange(true)) return;  // it completed meanwhile
   {
     // An HTTP/1.1 exchange in progress ends with an error once its connection is cut (and an
-    // attempt about to start sees `done` under this lock and does not); HTTP/2 streams have the
-    // same deadline inside their session.
+    // attempt about to start sees `done` under this lock and does not).
     std::lock_guard lock(pending->lease_mutex);
     if (pending->lease) pending->lease.channel().abort();
   }
-  deliver(pending, errc::request_timeout, HttpResponse{});
+  deliver(pending, error, HttpResponse{});
 }
 
 void HttpClientCore::complete(const PendingPointer& pending, error_code error) {
@@ -473,6 +509,7 @@ bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
 
 void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
   const bool reused = session->streams_started() > 0;
+  pending->session = session;
   // Shared with the pending request, not copied (a refused stream is sent again from it).
   session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
                   asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](

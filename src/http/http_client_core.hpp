@@ -56,6 +56,13 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void dispatch_anywhere(const PendingPointer& pending);
   void dispatch(const PendingPointer& pending);  // on the strand
   void on_deadline(const PendingPointer& pending);
+  // The handler's cancellation slot, when it has one, cancels the request (terminal or partial
+  // cancellation; total cannot be promised once a request may have been sent).
+  void watch_cancellation(const PendingPointer& pending);
+  void cancel(const PendingPointer& pending);  // on the strand; resets an HTTP/2 stream
+  // Ends a request that has not completed with `error`; an HTTP/1.1 exchange's connection is
+  // cut. On the strand.
+  void abandon(const PendingPointer& pending, boost::system::error_code error);
   // Deadlines: one timer for all requests, set to the earliest deadline it knows of. A timer per
   // request would cost an allocation, a timer-queue insertion and a cancellation handler each.
   // watch/unwatch take deadlines_mutex_, arm_deadline_timer runs with it held, and the timer's

@@ -26,7 +26,8 @@ import (
 )
 
 // Upstream is a TLS HTTP server on 127.0.0.1 that answers "hello <path>", echoes /echo and
-// answers /slow after two seconds.
+// answers /slow after two seconds (a /slow request the client gives up first is counted in
+// Abandoned).
 // Stop closes it and every connection; Start listens again on the same port.
 type Upstream struct {
 	t           *testing.T
@@ -34,6 +35,7 @@ type Upstream struct {
 	CAFile      string       // PEM of the CA that issued its certificate
 	Requests    atomic.Int64 // requests served
 	Connections atomic.Int64 // TCP connections accepted
+	Abandoned   atomic.Int64 // /slow requests the client reset or closed before their answer
 
 	certificate tls.Certificate
 	mutex       sync.Mutex
@@ -107,6 +109,7 @@ func (u *Upstream) Start() {
 				case <-time.After(2 * time.Second):
 					fmt.Fprint(w, "slow")
 				case <-r.Context().Done():
+					u.Abandoned.Add(1)
 				}
 			default:
 				fmt.Fprintf(w, "hello %s", r.URL.Path)
