@@ -233,7 +233,7 @@ int run(const Options& options) {
 
   std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
   std::vector<LoadResult> extra_rows;  // libcurl multi, where built
-  std::vector<std::string> go_memory_lines;
+  std::vector<std::string> go_transport_lines;
   const std::string ca_file = upstream.ca_file();
   // Our extra load generators, built beside this benchmark (bench/peers).
   const auto run_extra = [&](const std::string& client, const std::string& program, std::vector<std::string> arguments) {
@@ -330,10 +330,37 @@ int run(const Options& options) {
       std::sort(values.begin(), values.end());
       return values.empty() ? 0.0 : values[values.size() / 2] / 1024;
     };
-    go_memory_lines.push_back(fmt::format(
+    go_transport_lines.push_back(fmt::format(
         "Go process RSS per idle HTTP/1.1 connection (median of {}): Go http.Transport {:.1f} KiB, "
         "Go over securechannel {:.1f} KiB",
         per_connection["go"].size(), median_kib(per_connection["go"]), median_kib(per_connection["securechannel"])));
+  };
+
+  // The cgo overhead per request of the RoundTripper: Go-to-C calls per request (counted by Go's
+  // runtime over a 2 s load) times the cost of one crossing (timed by roundtrip_load on a C
+  // function that does nothing).
+  const auto go_crossing = [&](const std::string& label, const std::string& proto, std::size_t connections,
+                               std::size_t concurrency) {
+    const std::string path = executable_directory() + "/roundtrip_load";
+    if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
+    const auto run = testing::run_to_completion(
+        {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", "securechannel", "-url", url, "-ca", ca_file, "-proto",
+         proto, "-connections", std::to_string(connections), "-concurrency", std::to_string(concurrency), "-seconds",
+         "2"},
+        "", std::chrono::seconds(60));
+    std::smatch found;
+    if (run.exit_code() != 0 ||
+        !std::regex_search(run.standard_output, found,
+                           std::regex(R"(requests (\d+) .* cgo_calls (\d+) cgo_call_ns ([\d.]+))"))) {
+      fmt::print(stderr, "  roundtrip_load (cgo crossing): {} {}\n", run.description(), run.standard_error);
+      return;
+    }
+    const double requests = std::stod(found[1].str());
+    const double calls_per_request = requests > 0 ? std::stod(found[2].str()) / requests : 0;
+    const double call_ns = std::stod(found[3].str());
+    go_transport_lines.push_back(fmt::format(
+        "cgo overhead per request over securechannel ({}): {:.1f} Go-to-C calls x {:.0f} ns = {:.2f} us", label,
+        calls_per_request, call_ns, calls_per_request * call_ns / 1000));
   };
 
   // HTTP/1.1: wrk with one thread and N connections (one request in flight on each).
@@ -374,6 +401,8 @@ int run(const Options& options) {
   if (http2) go_transports("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
 
   if (http1) go_idle_memory();
+  if (http1) go_crossing("HTTP/1.1", "h1", options.connections, options.connections);
+  if (http2) go_crossing("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
 
   fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7} {:>13} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors",
              "nginx s/100k", "nginx %");
@@ -396,7 +425,7 @@ int run(const Options& options) {
     print_row(extra, nullptr);
     results.push_back(to_json(extra));
   }
-  for (const std::string& line : go_memory_lines) fmt::print("{}\n", line);
+  for (const std::string& line : go_transport_lines) fmt::print("{}\n", line);
   if (!options.json_file.empty()) {
     std::ofstream(options.json_file) << nlohmann::json{{"benchmark", "http_load"},
                                                        {"upstream", upstream.nginx.endpoint()},
@@ -406,7 +435,7 @@ int run(const Options& options) {
                                                        {"h2_connections", options.h2_connections},
                                                        {"h2_streams", options.h2_streams},
                                                        {"results", results},
-                                                       {"go_idle_memory", go_memory_lines}}
+                                                       {"go_transport", go_transport_lines}}
                                                 .dump(2)
                                      << "\n";
   }

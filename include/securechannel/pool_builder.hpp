@@ -82,6 +82,8 @@ class PoolBuilder {
   PoolBuilder& with_client_key_passphrase_file(std::string path);
   // Warn (spdlog) when the upstream's certificate expires within `threshold` [14 days]; 0: never.
   PoolBuilder& with_certificate_expiry_warning(Milliseconds threshold);
+  // PoolConfig::release_memory_at_rest [true].
+  PoolBuilder& with_release_memory_at_rest(bool release);
   // Injection for tests
   PoolBuilder& with_clock(std::shared_ptr<Clock> clock);
   PoolBuilder& with_random(std::shared_ptr<RandomSource> random);

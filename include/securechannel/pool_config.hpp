@@ -63,6 +63,12 @@ struct PoolConfig {
   // expires sooner than this; 0 turns the warning off. The expiry itself is always exported
   // (<ns>_upstream_cert_expiry_timestamp_seconds, status JSON upstream_certificate_not_after).
   Milliseconds certificate_expiry_warning{14LL * 24 * 3600 * 1000};
+  // After a burst: when the pool has been at rest (nothing leased, no acquire) for 250 ms having
+  // cooled at least 32 connections since it last did this (~1.5 MB of TLS buffers), it asks the
+  // C allocator to hand its free pages back to the OS (glibc's malloc_trim), at most once per
+  // 10 s in the process. Without it a burst's buffers, freed, stay in the process's RSS.
+  // docs/POOL.md.
+  bool release_memory_at_rest = true;
   std::shared_ptr<Clock> clock;            // null: the steady clock
   std::shared_ptr<RandomSource> random;    // null: a seeded Mersenne twister
   PoolLogSink log_sink;                    // null: log_to_spdlog (pool_log.hpp)

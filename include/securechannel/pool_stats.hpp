@@ -67,6 +67,7 @@ struct PoolStats {
   std::uint64_t closed_abandoned = 0;     // returned with a request written and its reply unread
   std::uint64_t tls_reloads = 0;          // reload_tls() calls that swapped in new TLS material
   std::uint64_t tls_reload_failures = 0;  // reload_tls() calls that kept the old material
+  std::uint64_t memory_releases = 0;      // free memory handed back to the OS (release_memory_at_rest)
   std::uint64_t total_errors = 0;
   std::map<std::string, std::uint64_t> errors_by_kind;
 };

@@ -172,6 +172,12 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void transition(detail::PooledConnection& connection, detail::ConnectionState to);
   // Cools the idle connections below the top warm_idle_limit_ (after the limit came down).
   void cool_idle_beyond_warm_limit_locked();
+  void cool_locked(detail::PooledConnection& connection);
+  // At rest after cooling many connections: arms the timer that hands free memory back to the
+  // OS once the pool has stayed at rest for memory_release_quiet_period.
+  void release_memory_if_due_locked();
+  void arm_memory_release_timer_locked();
+  void on_memory_release_timer(boost::system::error_code error, std::uint64_t acquires_at_rest);
   void arm_waiter_timer_locked();
   void enqueue_waiter_locked(AcquireHandler handler);
   void top_up_locked(Deferred& deferred);
@@ -214,6 +220,15 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // responses, leased again by the next requests) would otherwise cool and re-warm most of them
   // every round. At rest it falls back to warm_idle_connections.
   std::size_t warm_idle_limit_ = warm_idle_connections;
+  // Connections cooled since free memory was last released (release_memory_at_rest); a release
+  // is due at rest once this reaches memory_release_after_cooling.
+  std::size_t cooled_since_memory_release_ = 0;
+  static constexpr std::size_t memory_release_after_cooling = 32;
+  // A pool comes to rest for an instant in the middle of a burst (its last lease back, a waiter
+  // about to take it): the release waits until no acquire happened for this long.
+  static constexpr std::chrono::milliseconds memory_release_quiet_period{250};
+  boost::asio::steady_timer memory_release_timer_;
+  bool memory_release_armed_ = false;
   std::size_t connecting_ = 0;
   std::size_t leased_ = 0;
   std::size_t closing_ = 0;

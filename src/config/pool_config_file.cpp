@@ -82,6 +82,7 @@ void read_pool_settings(TableReader& reader, PoolConfig& config) {
   reader.duration("reconnect_backoff_max", config.reconnect_backoff_max);
   reader.duration("histogram_rotation_interval", config.histogram_rotation_interval);
   reader.duration("certificate_expiry_warning", config.certificate_expiry_warning);
+  reader.flag("release_memory_at_rest", config.release_memory_at_rest);
   if (toml::table* tls = reader.table("tls")) {
     TableReader tls_reader(*tls, reader.prefix() + "tls.", reader.document());
     read_tls_settings(tls_reader, config.tls);

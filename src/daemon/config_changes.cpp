@@ -58,6 +58,7 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
   d.compare("reconnect_backoff_max", a.reconnect_backoff_max, b.reconnect_backoff_max);
   d.compare("histogram_rotation_interval", a.histogram_rotation_interval, b.histogram_rotation_interval);
   d.compare("certificate_expiry_warning", a.certificate_expiry_warning, b.certificate_expiry_warning);
+  d.compare("release_memory_at_rest", a.release_memory_at_rest, b.release_memory_at_rest);
   d.compare("backup", running.backup, next.backup);
   d.compare("listeners", running.listeners.size(), next.listeners.size());
   for (std::size_t i = 0; i < std::min(running.listeners.size(), next.listeners.size()); ++i) {

@@ -111,6 +111,8 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
                                                                 {"failure", stats.tls_reload_failures}};
   out.counter_by("tls_reloads_total", "TLS material reloads (reload_tls), by result; on failure the previous stays.",
                  "result", reloads);
+  out.counter("memory_releases_total", "Free memory handed back to the OS after a burst (release_memory_at_rest).",
+              stats.memory_releases);
 
   // Every error once, by kind. The kinds an upstream can cause are always present (from 0), so
   // that rate() and alerts work before the first failure; rarer kinds appear when first seen.

@@ -62,6 +62,7 @@ PoolBuilder& PoolBuilder::with_client_certificate(std::string chain_file, std::s
 }
 PoolBuilder& PoolBuilder::with_client_key_passphrase_file(std::string path) { config_.tls.client_key_passphrase_file = std::move(path); return *this; }
 PoolBuilder& PoolBuilder::with_certificate_expiry_warning(Milliseconds value) { config_.certificate_expiry_warning = value; return *this; }
+PoolBuilder& PoolBuilder::with_release_memory_at_rest(bool value) { config_.release_memory_at_rest = value; return *this; }
 PoolBuilder& PoolBuilder::with_clock(std::shared_ptr<Clock> value) { config_.clock = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_random(std::shared_ptr<RandomSource> value) { config_.random = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_log_sink(PoolLogSink value) { config_.log_sink = std::move(value); return *this; }

@@ -61,6 +61,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     // warm only as many as are leased now.
     warm_idle_limit_ = std::max(warm_idle_connections, leased_);
     cool_idle_beyond_warm_limit_locked();
+    release_memory_if_due_locked();
     // A long-lived pool sees its upstream's certificate approach its end between handshakes.
     check_certificate_expiry_locked(deferred);
     // Seed 001 bug #1: "established" must fall back once the pool has emptied.
@@ -111,6 +112,7 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
       waiters_.clear();
       waiter_timer_.cancel();
       cleanup_timer_.cancel();
+      memory_release_timer_.cancel();
       while (!idle_.empty()) remove_locked(*idle_.back(), CloseReason::shutdown, deferred);
       for (auto& connection : connections_) {
         // A connect in flight ends with operation_aborted and leaves the books in on_connected.

@@ -3,6 +3,7 @@
 
 #include "channel/tcp_liveness.hpp"
 #include "core/deadline.hpp"
+#include "core/free_memory_release.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "securechannel/pool_builder.hpp"
@@ -46,6 +47,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       tls_(std::move(tls)),
       telemetry_(std::make_shared<detail::PoolTelemetry>()),
       backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
+      memory_release_timer_(executor),
       waiter_timer_(executor),
       cleanup_timer_(executor),
       shutdown_timer_(executor),
@@ -185,6 +187,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;
       hand_to_waiters_locked(deferred);
+      release_memory_if_due_locked();
     }
     maybe_finish_shutdown_locked(deferred);
   }
@@ -265,9 +268,46 @@ void SecureChannelPool::on_waiter_timer(error_code error) {
 void SecureChannelPool::cool_idle_beyond_warm_limit_locked() {
   if (idle_.size() <= warm_idle_limit_) return;
   const std::size_t beyond = idle_.size() - warm_idle_limit_;
-  for (std::size_t i = 0; i < beyond; ++i) {
-    if (idle_[i]->channel().warm()) idle_[i]->channel().set_warm(false);
+  for (std::size_t i = 0; i < beyond; ++i) cool_locked(*idle_[i]);
+}
+
+void SecureChannelPool::cool_locked(PooledConnection& connection) {
+  if (!connection.channel().warm()) return;
+  connection.channel().set_warm(false);
+  ++cooled_since_memory_release_;
+}
+
+void SecureChannelPool::release_memory_if_due_locked() {
+  if (!config_.release_memory_at_rest || leased_ != 0 || shutting_down_ || memory_release_armed_ ||
+      cooled_since_memory_release_ < memory_release_after_cooling) {
+    return;
   }
+  arm_memory_release_timer_locked();
+}
+
+void SecureChannelPool::arm_memory_release_timer_locked() {
+  memory_release_armed_ = true;
+  memory_release_timer_.expires_after(memory_release_quiet_period);
+  memory_release_timer_.async_wait([weak = weak_from_this(), acquires = counters_.acquires](error_code error) {
+    if (auto self = weak.lock()) self->on_memory_release_timer(error, acquires);
+  });
+}
+
+void SecureChannelPool::on_memory_release_timer(error_code error, std::uint64_t acquires_at_rest) {
+  {
+    std::lock_guard lock(mutex_);
+    memory_release_armed_ = false;
+    // Busy now: the cooled count stays, and the next rest arms the timer again.
+    if (error || shutting_down_ || leased_ != 0) return;
+    // At rest again after more work: the quiet period starts over from here.
+    if (counters_.acquires != acquires_at_rest) return arm_memory_release_timer_locked();
+  }
+  // Outside the lock: the trim walks the allocator's arenas. Process-wide and paced; when
+  // another release came just before, the next rest or maintenance pass tries again.
+  if (!detail::release_free_memory(std::chrono::seconds(10))) return;
+  std::lock_guard lock(mutex_);
+  cooled_since_memory_release_ = 0;
+  ++counters_.memory_releases;
 }
 
 void SecureChannelPool::transition(PooledConnection& connection, ConnectionState to) {
@@ -288,7 +328,7 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
       } else if (idle_.size() > warm_idle_limit_) {
         // LIFO reuse hands out the top of the stack first: the connection that just sank below
         // the warm ones will not be needed soon, and gives its buffers back.
-        idle_[idle_.size() - 1 - warm_idle_limit_]->channel().set_warm(false);
+        cool_locked(*idle_[idle_.size() - 1 - warm_idle_limit_]);
       }
       break;
     case ConnectionState::leased:

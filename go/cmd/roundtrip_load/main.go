@@ -7,13 +7,18 @@
 //
 // Output, one line:
 //
-//	requests 12345 errors 0 seconds 5.001 cpu_seconds 4.2 idle_heap_bytes 123 idle_rss_bytes 456
+//	requests 12345 errors 0 seconds 5.001 cpu_seconds 4.2 idle_heap_bytes 123 idle_rss_bytes 456 cgo_calls 789 cgo_call_ns 61.2
 //
 // cpu_seconds is the process's user+system time (every thread: Go's, and the library's I/O
 // threads). After the load, the connections are left idle and the process's heap and RSS are
 // read, so the difference between two runs with different -connections is memory per idle
-// connection.
+// connection. cgo_calls counts the Go-to-C calls the load made (runtime.NumCgoCall), and
+// cgo_call_ns is what one such crossing costs on this machine, timed on a C function that does
+// nothing: together, the cgo overhead per request.
 package main
+
+// static void noop(void) {}
+import "C"
 
 import (
 	"bufio"
@@ -53,6 +58,7 @@ func main() {
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 
 	var requests, failures atomic.Int64
+	cgoCallsBefore := runtime.NumCgoCall()
 	before := cpuSeconds()
 	started := time.Now()
 	deadline := started.Add(time.Duration(*seconds * float64(time.Second)))
@@ -80,14 +86,15 @@ func main() {
 	workers.Wait()
 	elapsed := time.Since(started).Seconds()
 	cpu := cpuSeconds() - before
+	cgoCalls := runtime.NumCgoCall() - cgoCallsBefore
 
 	// Idle: the connections stay open; what does the process hold for them?
 	time.Sleep(500 * time.Millisecond)
 	runtime.GC()
 	var memory runtime.MemStats
 	runtime.ReadMemStats(&memory)
-	fmt.Printf("requests %d errors %d seconds %.3f cpu_seconds %.3f idle_heap_bytes %d idle_rss_bytes %d\n",
-		requests.Load(), failures.Load(), elapsed, cpu, memory.HeapInuse, rssBytes())
+	fmt.Printf("requests %d errors %d seconds %.3f cpu_seconds %.3f idle_heap_bytes %d idle_rss_bytes %d cgo_calls %d cgo_call_ns %.1f\n",
+		requests.Load(), failures.Load(), elapsed, cpu, memory.HeapInuse, rssBytes(), cgoCalls, cgoCallNanoseconds())
 	closeTransport()
 }
 
@@ -132,6 +139,23 @@ func makeTransport(name, target, caFile, proto string, connections int) (http.Ro
 		return pool.RoundTripper(), func() { pool.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("-transport %q: go or securechannel", name)
+}
+
+// cgoCallNanoseconds times the Go-to-C crossing alone: the best of five rounds of a million
+// calls to a C function that does nothing.
+func cgoCallNanoseconds() float64 {
+	const calls = 1_000_000
+	best := time.Duration(1<<63 - 1)
+	for round := 0; round < 5; round++ {
+		started := time.Now()
+		for i := 0; i < calls; i++ {
+			C.noop()
+		}
+		if elapsed := time.Since(started); elapsed < best {
+			best = elapsed
+		}
+	}
+	return float64(best.Nanoseconds()) / calls
 }
 
 func cpuSeconds() float64 {
