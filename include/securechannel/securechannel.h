@@ -193,7 +193,8 @@ typedef struct sc_call sc_call;
  * run. */
 int sc_request_start(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                      void* user_data, sc_call** call, sc_error* error);
-/* Cancels the request unless it has completed: its callback runs at once with SC_E_CANCELLED
+/* Cancels the request unless it has completed: its callback runs soon, on a library thread,
+ * with SC_E_CANCELLED
  * ("cancelled"). An HTTP/1.1 request's connection is closed (the server may have seen the
  * request); an HTTP/2 stream is reset (RST_STREAM CANCEL) and its connection kept. Any thread,
  * callbacks included; never at the same time as sc_call_free of the same call. NULL does nothing. */

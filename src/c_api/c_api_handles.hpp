@@ -65,6 +65,9 @@ struct CallState {
   std::mutex emit_mutex;  // a cancellation signal takes one emit at a time
   boost::asio::cancellation_signal signal;
   std::atomic<bool> cancelled{false};
+  // The emit posts to the pool's I/O threads, and the cancelled callback may let another
+  // thread free the last handle meanwhile: sc_call_cancel holds the runtime while it emits.
+  std::weak_ptr<IoRuntime> runtime;
 };
 
 }  // namespace securechannel::c_api

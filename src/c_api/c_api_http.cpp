@@ -135,6 +135,7 @@ int start_request(sc_http_client* client, const sc_request* request, sc_response
       }
     };
     if (call) {
+      call->runtime = client->runtime;
       // The slot is assigned inside async_request, before sc_request_start hands the call out,
       // so no emit can race with it.
       http_client->async_request(std::move(*built), options_of(*request),
@@ -243,6 +244,10 @@ int sc_request_start(sc_http_client* client, const sc_request* request, sc_respo
 void sc_call_cancel(sc_call* call) {
   if (call == nullptr) return;
   CallState& state = *call->state;
+  // Every handle of the pool freed: its requests have completed, there is nothing to cancel.
+  std::shared_ptr<IoRuntime> runtime = state.runtime.lock();
+  if (!runtime) return;
+  const RuntimeHold runtime_held(std::move(runtime));
   state.cancelled.store(true, std::memory_order_release);
   std::lock_guard lock(state.emit_mutex);
   state.signal.emit(boost::asio::cancellation_type::terminal);

@@ -13,4 +13,11 @@ namespace securechannel::detail {
 // not run (too soon after the last time, or not glibc).
 bool release_free_memory(std::chrono::steady_clock::duration min_interval);
 
+// Whether release_free_memory can ever do anything here (glibc's allocator).
+#if defined(__GLIBC__)
+inline constexpr bool free_memory_release_supported = true;
+#else
+inline constexpr bool free_memory_release_supported = false;
+#endif
+
 }  // namespace securechannel::detail

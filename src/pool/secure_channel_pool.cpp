@@ -278,7 +278,8 @@ void SecureChannelPool::cool_locked(PooledConnection& connection) {
 }
 
 void SecureChannelPool::release_memory_if_due_locked() {
-  if (!config_.release_memory_at_rest || leased_ != 0 || shutting_down_ || memory_release_armed_ ||
+  if (!detail::free_memory_release_supported || !config_.release_memory_at_rest || leased_ != 0 ||
+      shutting_down_ || memory_release_armed_ ||
       cooled_since_memory_release_ < memory_release_after_cooling) {
     return;
   }
