@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   request_command->add_option("--timeout", request.timeout_seconds, "Seconds per request (0.001 to 1 year)")
       ->check(CLI::Range(0.001, 365.0 * 24 * 3600));
   request_command->add_flag("-i,--include", request.print_headers, "Print the status line and headers too");
+  request_command->add_flag("-v,--verbose", request.verbose,
+                            "On stderr: the connection, its reuse and the times to connection and first byte");
   request_command->add_option("--config", request.config_file,
                               "Pool file (TOML): the settings of its pool for the URL's host:port (docs/CONFIG.md)");
 

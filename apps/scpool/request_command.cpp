@@ -61,6 +61,16 @@ std::optional<PoolConfig> pool_config_for(const std::string& endpoint, const Req
   return config;
 }
 
+// curl -v's way: on stderr, lines starting with "* ".
+void print_exchange(const HttpExchangeInfo& exchange) {
+  const auto ms = [](std::chrono::microseconds duration) { return std::chrono::duration<double, std::milli>(duration).count(); };
+  fmt::print(stderr, "* connection {} ({}), {}, {} attempt{}\n", exchange.connection_id,
+             exchange.reused ? "reused" : "new", exchange.protocol == HttpProtocol::http2 ? "HTTP/2" : "HTTP/1.1",
+             exchange.attempts, exchange.attempts == 1 ? "" : "s");
+  fmt::print(stderr, "* to a connection {:.3f} ms, to the first byte {:.3f} ms, total {:.3f} ms\n",
+             ms(exchange.acquire_time), ms(exchange.time_to_first_byte), ms(exchange.total_time));
+}
+
 double percentile_ms(std::vector<double> samples, double quantile) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
@@ -129,6 +139,8 @@ int run_request(const RequestOptions& options) {
   std::size_t started = 0;
   std::size_t finished = 0;
   std::vector<double> timings_ms;
+  std::vector<double> acquire_ms;     // -v: from the call until the request had its connection
+  std::vector<double> first_byte_ms;  // -v: until the first byte of the response
   std::map<unsigned, std::size_t> statuses;
   std::map<std::string, std::size_t> errors;
   std::optional<HttpResponse> last_response;
@@ -167,6 +179,12 @@ int run_request(const RequestOptions& options) {
         ++failed;
       } else {
         ++statuses[response.result_int()];
+        if (options.verbose) {
+          const HttpExchangeInfo& exchange = response.exchange;
+          acquire_ms.push_back(std::chrono::duration<double, std::milli>(exchange.acquire_time).count());
+          first_byte_ms.push_back(std::chrono::duration<double, std::milli>(exchange.time_to_first_byte).count());
+          if (options.count == 1) print_exchange(exchange);
+        }
         last_response = std::move(response);
       }
       if (show_progress) report_progress(finished == options.count);
@@ -211,6 +229,12 @@ int run_request(const RequestOptions& options) {
     fmt::print("reuse ratio: {:.4f} ({} of {} responses on reused connections), connections opened: {}, retries: {}\n",
                stats.requests == 0 ? 0.0 : static_cast<double>(stats.requests_on_reused_connections) / stats.requests,
                stats.requests_on_reused_connections, stats.requests, pool->stats().connections_created, stats.retries);
+    if (options.verbose && !acquire_ms.empty()) {
+      fmt::print(stderr, "* to a connection: p50 {:.3f} ms, p95 {:.3f} ms, max {:.3f} ms\n", percentile_ms(acquire_ms, 0.5),
+                 percentile_ms(acquire_ms, 0.95), percentile_ms(acquire_ms, 1.0));
+      fmt::print(stderr, "* to the first byte: p50 {:.3f} ms, p95 {:.3f} ms, max {:.3f} ms\n",
+                 percentile_ms(first_byte_ms, 0.5), percentile_ms(first_byte_ms, 0.95), percentile_ms(first_byte_ms, 1.0));
+    }
   }
   for (const auto& [reason, count] : errors) fmt::print(stderr, "scpool request: {} x {}\n", count, reason);
   return errors.empty() ? 0 : 1;

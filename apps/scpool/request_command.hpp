@@ -21,6 +21,7 @@ struct RequestOptions {
   std::size_t concurrency = 1;        // -c
   double timeout_seconds = 30;
   bool print_headers = false;         // -i
+  bool verbose = false;               // -v: how each response came (connection, reuse, timings) on stderr
   std::string config_file;            // --config: pool settings for the URL's endpoint
 };
 

@@ -10,20 +10,56 @@
 //   options.body_sink = [&file](std::string_view piece) { return bool(file.write(piece.data(), piece.size())); };
 #pragma once
 
+#include "securechannel/http_client_stats.hpp"
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 namespace securechannel {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
-using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+// How a response came, as Go's httptrace and Envoy's access log tell it: which of the pool's
+// connections carried it, and where the time went, counted from the async_request call.
+struct HttpExchangeInfo {
+  std::uint64_t connection_id = 0;  // the pool's id (ConnectionSnapshot::connection_id, /status/connections)
+  bool reused = false;              // the connection (HTTP/2: the session) had carried a request before
+  HttpProtocol protocol = HttpProtocol::unknown;
+  unsigned attempts = 0;  // sends of the request: more than 1 after a retry (the figures are the last one's)
+  // Until the request had its connection (HTTP/2: its stream): the pool's wait, a connect, a
+  // handshake, or nothing at all for a warm idle connection.
+  std::chrono::microseconds acquire_time{0};
+  // Until the first byte of the response arrived (HTTP/2: its HEADERS frame; HTTP/1.1 with a
+  // body_sink: its complete header).
+  std::chrono::microseconds time_to_first_byte{0};
+  std::chrono::microseconds total_time{0};  // until the whole response was in
+};
+
+// Beast's response, and how it came. Converts from and to Beast's message type, so that every
+// Beast function takes it.
+class HttpResponse : public boost::beast::http::response<boost::beast::http::string_body> {
+ public:
+  using message_type = boost::beast::http::response<boost::beast::http::string_body>;
+  using message_type::message_type;
+  HttpResponse() = default;
+  HttpResponse(message_type&& beast_message) noexcept : message_type(std::move(beast_message)) {}  // NOLINT: implicit on purpose
+  HttpResponse& operator=(message_type&& beast_message) noexcept {
+    message_type::operator=(std::move(beast_message));
+    return *this;
+  }
+
+  // Filled in by HttpClient when the response is handed over; zeros on a response made elsewhere.
+  HttpExchangeInfo exchange;
+};
 
 // Receives a response body as it arrives, in pieces (each valid only during the call). True to
 // go on; false (or an exception) stops the transfer and the request fails with

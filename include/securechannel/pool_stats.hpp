@@ -56,6 +56,7 @@ struct PoolStats {
   std::uint64_t reconnects = 0;           // connections created to replace a closed one
   std::uint64_t connect_failures = 0;
   std::uint64_t acquire_timeouts = 0;
+  std::uint64_t acquires_cancelled = 0;  // callers that left the line (cancellation slot)
   std::uint64_t pool_exhausted = 0;
   std::uint64_t circuit_open_rejections = 0;
   std::uint64_t circuit_opened = 0;

@@ -32,7 +32,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <deque>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +44,7 @@ class PoolBuilder;
 
 namespace detail {
 struct PoolTelemetry;
+struct AcquireWaiters;
 }
 
 // The most recent failed connection attempt, with OpenSSL's reason when TLS was the cause.
@@ -72,7 +73,10 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Handler: void(boost::system::error_code, Lease). Errors: acquire_timeout, pool_exhausted,
   // circuit_open, shutting_down, and the connect errors (connect_refused, dns_failed,
   // connect_timeout, certificate_verify_failed, tls_handshake_failed) of a connection opened for
-  // this caller. Cancellation: not supported per operation; shutdown fails every waiter.
+  // this caller. Cancellation (asio::bind_cancellation_slot; terminal, partial or total): a caller
+  // still waiting in line leaves it and completes with operation_aborted; one already served or
+  // failed is not affected. Emit from the thread or strand that started the acquire (Asio's rule
+  // for cancellation slots). Shutdown fails every waiter.
   template <class Token>
   auto async_acquire(Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, Lease)>(
@@ -143,11 +147,6 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   executor_type get_executor() const noexcept { return executor_; }
 
  private:
-  struct Waiter {
-    AcquireHandler handler;
-    std::chrono::steady_clock::time_point enqueued;
-    std::chrono::steady_clock::time_point deadline;
-  };
   struct Deferred;
   enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
   friend class Lease;
@@ -179,7 +178,11 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void arm_memory_release_timer_locked();
   void on_memory_release_timer(boost::system::error_code error, std::uint64_t acquires_at_rest);
   void arm_waiter_timer_locked();
-  void enqueue_waiter_locked(AcquireHandler handler);
+  void enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler);
+  // Connects the handler's cancellation slot, if it has one, to cancel_waiter(): returns the id
+  // the caller will wait under (0 without a slot).
+  std::uint64_t watch_cancellation(AcquireHandler& handler);
+  void cancel_waiter(std::uint64_t id);
   void top_up_locked(Deferred& deferred);
   // How many warm-up connects may be in flight now (cold start, session-ticket pacing).
   std::size_t warm_up_connects_allowed_locked() const;
@@ -188,7 +191,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   std::size_t total_locked() const noexcept { return connections_.size() + closing_; }
 
   void on_connected(const std::shared_ptr<detail::PooledConnection>& connection, boost::system::error_code error);
-  void on_waiter_timer(boost::system::error_code error);
+  void on_waiter_timer(boost::system::error_code error, std::chrono::steady_clock::time_point armed_at);
   void on_closed(const std::shared_ptr<detail::PooledConnection>& connection);
   void on_cleanup_tick(boost::system::error_code error);
   void on_grace_expired(boost::system::error_code error);
@@ -232,9 +235,11 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   std::size_t connecting_ = 0;
   std::size_t leased_ = 0;
   std::size_t closing_ = 0;
-  std::deque<Waiter> waiters_;  // FIFO; deadlines are in order because acquire_timeout is fixed
+  std::unique_ptr<detail::AcquireWaiters> waiters_;  // FIFO
+  std::atomic<std::uint64_t> next_waiter_id_{1};
   boost::asio::steady_timer waiter_timer_;
-  bool waiter_timer_armed_ = false;
+  // When waiter_timer_ fires; time_point{} when not armed.
+  std::chrono::steady_clock::time_point waiter_timer_at_{};
   boost::asio::steady_timer cleanup_timer_;
   bool cleanup_task_running_ = false;
   boost::asio::steady_timer shutdown_timer_;

@@ -161,6 +161,18 @@ int sc_response_status(const sc_response* response); /* 200, 404, ...; 0 for NUL
 /* The protocol the response came by, major * 10 + minor: 20 (HTTP/2), 11 (HTTP/1.1), 10 (a
  * server answering HTTP/1.0); 0 for NULL. */
 int sc_response_http_version(const sc_response* response);
+/* How the response came (HttpExchangeInfo in http_message.hpp); 0 for NULL. The pool's id of the
+ * connection that carried it (as in the status JSON's connections), whether that connection (an
+ * HTTP/2 session) had carried a request before (1) or not (0), and how many times the request
+ * was sent (more than 1 after a retry; the times are the last send's). */
+uint64_t sc_response_connection_id(const sc_response* response);
+int sc_response_reused(const sc_response* response);
+unsigned sc_response_attempts(const sc_response* response);
+/* Microseconds from the call (sc_request_*) until the request had its connection (HTTP/2: its
+ * stream), until the first byte of the response, and until the whole response was in. */
+uint64_t sc_response_acquire_us(const sc_response* response);
+uint64_t sc_response_first_byte_us(const sc_response* response);
+uint64_t sc_response_total_us(const sc_response* response);
 size_t sc_response_header_count(const sc_response* response);
 /* The index-th header field as received (0 <= index < count); SC_E_INVALID_ARGUMENT otherwise.
  * Name and value are NUL-terminated. */

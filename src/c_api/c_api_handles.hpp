@@ -108,6 +108,7 @@ struct sc_call {
 struct sc_response {
   int status = 0;
   int http_version = 0;  // major * 10 + minor
+  securechannel::HttpExchangeInfo exchange;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };

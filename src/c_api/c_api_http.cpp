@@ -77,6 +77,7 @@ sc_response* make_response(HttpResponse&& response) {
   auto* made = new sc_response;
   made->status = static_cast<int>(response.result_int());
   made->http_version = static_cast<int>(response.version());
+  made->exchange = response.exchange;
   for (const auto& field : response) made->headers.emplace_back(field.name_string(), field.value());
   made->body = std::move(response.body());
   return made;
@@ -259,6 +260,28 @@ int sc_response_status(const sc_response* response) { return response == nullptr
 
 int sc_response_http_version(const sc_response* response) {
   return response == nullptr ? 0 : response->http_version;
+}
+
+uint64_t sc_response_connection_id(const sc_response* response) {
+  return response == nullptr ? 0 : response->exchange.connection_id;
+}
+
+int sc_response_reused(const sc_response* response) { return response != nullptr && response->exchange.reused ? 1 : 0; }
+
+unsigned sc_response_attempts(const sc_response* response) {
+  return response == nullptr ? 0 : response->exchange.attempts;
+}
+
+uint64_t sc_response_acquire_us(const sc_response* response) {
+  return response == nullptr ? 0 : static_cast<uint64_t>(response->exchange.acquire_time.count());
+}
+
+uint64_t sc_response_first_byte_us(const sc_response* response) {
+  return response == nullptr ? 0 : static_cast<uint64_t>(response->exchange.time_to_first_byte.count());
+}
+
+uint64_t sc_response_total_us(const sc_response* response) {
+  return response == nullptr ? 0 : static_cast<uint64_t>(response->exchange.total_time.count());
 }
 
 size_t sc_response_header_count(const sc_response* response) {

@@ -405,7 +405,7 @@ void HttpForwardSession::on_written(const error_code& error) {
   if (state_ == State::Closed) return;
   if (error) return close_now();
   context_->count_response(response_.result_int());
-  response_ = {};
+  response_ = HttpResponse{};
   head_request_ = false;
   if (after_response_ == AfterResponse::KeepAlive && !draining_) return read_next_request();
   linger();

@@ -157,6 +157,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   }
 
   void on_received(error_code error, std::size_t got) {
+    if (got > 0 && !outcome_.response_started) note_first_byte();
     buffer_.commit(got);
     if (error == asio::error::eof) return on_response(parser_->parse_eof(buffer_));
     if (error) return on_response(error);
@@ -189,6 +190,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   void on_streamed_header(const error_code& error, std::size_t parsed) {
     Streaming& streamed = streaming();
     if (streamed.response->got_some() || buffer_.size() != 0 || streamed.interim_header_bytes != 0) {
+      if (!outcome_.response_started) note_first_byte();
       outcome_.response_started = true;
     }
     if (error) return finish(translate_http1_error(error));
@@ -241,6 +243,12 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
     finish({});
   }
 
+  void note_first_byte() {
+    outcome_.response_started = true;
+    outcome_.time_to_first_byte =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+  }
+
   void finish(const error_code& error) {
     outcome_.error = error;
     if (error || !outcome_.reusable) lease_.mark_broken();  // never reuse a connection in an unknown state
@@ -258,6 +266,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   boost::beast::flat_buffer buffer_;  // at most max_unparsed_response_bytes()
   std::optional<Http1ResponseParser> parser_;
   Http1Outcome outcome_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Only a streamed body (either way) needs these; apart, they keep the exchange of an ordinary
   // request small enough for the allocator's per-thread cache (1.5 KB with them).
   struct Streaming {

@@ -22,6 +22,8 @@ struct Http1Outcome {
   bool response_started = false;
   // The connection can carry another request: keep-alive on both sides and nothing left unread.
   bool reusable = false;
+  // From the exchange's start until the first byte of the response (a streamed body: its header).
+  std::chrono::microseconds time_to_first_byte{0};
 };
 
 // The outcome is passed by reference: by value, each layer of the type erasure would move the

@@ -378,6 +378,11 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   if (!stream.handler) return;
   HttpResponse response = error ? HttpResponse{} : std::move(stream.response.response());
   const bool response_started = stream.response_started;
+  if (response_started) {
+    // From the stream's start; HttpClient adds the time the request waited for it.
+    response.exchange.time_to_first_byte =
+        std::chrono::duration_cast<std::chrono::microseconds>(stream.first_byte_at - stream.created);
+  }
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
   if (streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) note_idle();

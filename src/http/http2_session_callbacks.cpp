@@ -78,6 +78,7 @@ ssize_t Http2ClientCodec::Callbacks::read_request_body(nghttp2_session*, std::in
 int Http2ClientCodec::Callbacks::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void*) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   if (Http2Stream* stream = stream_of(session, frame->hd.stream_id)) {
+    if (!stream->response_started) stream->first_byte_at = std::chrono::steady_clock::now();
     stream->response_started = true;
     stream->response.begin_block();
   }

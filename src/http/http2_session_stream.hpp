@@ -26,7 +26,8 @@ struct Http2Stream {
         body_sink(std::move(options.body_sink)),
         body_source(std::move(options.body_source)),
         handler(std::move(response_handler)),
-        deadline(stream_deadline) {
+        deadline(stream_deadline),
+        created(std::chrono::steady_clock::now()) {
     if (body_source) source_reader.emplace(body_source, BodySourceReader::declared_length(*request));
   }
 
@@ -42,6 +43,8 @@ struct Http2Stream {
   Http2ResponseBuilder response;
   Http2ResponseHandler handler;  // empty once the stream has completed (Owner::finish())
   std::chrono::steady_clock::time_point deadline;  // time_point::max(): none
+  std::chrono::steady_clock::time_point created;   // the response's time to first byte counts from here
+  std::chrono::steady_clock::time_point first_byte_at{};  // the response's first HEADERS frame began
   bool headers_sent = false;      // nghttp2 produced our HEADERS: the peer may process the request
   bool response_complete = false; // END_STREAM received
   bool response_started = false;  // a HEADERS frame of the response began (interim ones too)

@@ -9,6 +9,8 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -39,7 +41,10 @@ struct PendingRequest {
     shared_request = std::move(r);
   }
   PendingRequest(HttpRequestOptions&& o, HttpClient::ResponseHandler&& h)
-      : options(std::move(o)), deadline(deadline_after(std::chrono::steady_clock::now(), options.timeout)), handler(std::move(h)) {
+      : options(std::move(o)),
+        started(std::chrono::steady_clock::now()),
+        deadline(deadline_after(started, options.timeout)),
+        handler(std::move(h)) {
     // The protocol code calls these stand-ins, which note that the caller's callbacks were used:
     // from then on a failed attempt is never sent again (retry_after).
     if (options.body_sink) {
@@ -81,14 +86,23 @@ struct PendingRequest {
   // completes the request.
   std::mutex callbacks_mutex;
   bool callbacks_closed = false;  // under callbacks_mutex
+  std::chrono::steady_clock::time_point started;  // the async_request call
   std::chrono::steady_clock::time_point deadline;
   HttpClient::ResponseHandler handler;
+  // The attempt in progress: its connection and how long the request waited for it. Written when
+  // the attempt gets its connection, read when it completes (one attempt runs at a time).
+  HttpExchangeInfo exchange;
   std::size_t watch_index = 0;  // in HttpClientCore::watched_, under its deadlines_mutex_
   // HTTP/1.1: the connection of the attempt in progress. The deadline (on the strand) aborts it
   // while the exchange may be finishing on another thread: the handle is set and cleared under
   // lease_mutex; the exchange itself only reads it.
   std::mutex lease_mutex;
   Lease lease;
+  // HTTP/1.1: whether the attempt is waiting in the pool's line for a connection (under
+  // lease_mutex), and how abandon() takes it out of the line: otherwise a cancelled or timed-out
+  // request would hold its place, and be handed a connection it no longer wants.
+  bool acquiring = false;
+  asio::cancellation_signal acquire_cancel;
   // HTTP/2: the session of the attempt in progress, so that a cancelled request resets its
   // stream there (strand only).
   std::weak_ptr<Http2Session> session;
@@ -325,6 +339,7 @@ void HttpClientCore::abandon(const PendingPointer& pending, error_code error) {
     // attempt about to start sees `done` under this lock and does not).
     std::lock_guard lock(pending->lease_mutex);
     if (pending->lease) pending->lease.channel().abort();
+    if (pending->acquiring) pending->acquire_cancel.emit(asio::cancellation_type::terminal);
   }
   deliver(pending, error, HttpResponse{});
 }
@@ -361,9 +376,26 @@ void HttpClientCore::deliver(const PendingPointer& pending_reference, error_code
   asio::dispatch(executor, asio::append(std::move(handler), error, std::move(response)));
 }
 
+void HttpClientCore::note_attempt(PendingRequest& pending, std::uint64_t connection_id, bool reused,
+                                  HttpProtocol protocol) {
+  HttpExchangeInfo& exchange = pending.exchange;
+  exchange.connection_id = connection_id;
+  exchange.reused = reused;
+  exchange.protocol = protocol;
+  exchange.attempts = static_cast<unsigned>(pending.attempts);
+  exchange.acquire_time =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - pending.started);
+}
+
 void HttpClientCore::complete_with_response(const PendingPointer& pending, HttpResponse&& response, bool reused) {
   if (pending->done) return;
   if (reused) requests_reused_.fetch_add(1, std::memory_order_relaxed);
+  // The protocol code timed the first byte from the attempt's start on its connection.
+  const std::chrono::microseconds first_byte_on_connection = response.exchange.time_to_first_byte;
+  response.exchange = pending->exchange;
+  response.exchange.time_to_first_byte = pending->exchange.acquire_time + first_byte_on_connection;
+  response.exchange.total_time =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - pending->started);
   if (pending->user_sink) {
     // The body went to the sink, decoded by the protocol code when asked: its framing fields
     // describe bytes the caller never saw.
@@ -430,11 +462,22 @@ void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
   // An idle connection at hand is taken at once, on this thread: the asynchronous path costs a
   // handler allocation and a completion posted through the pool's executor, per request.
   if (std::optional<Lease> idle = pool_->try_acquire()) return use_lease(pending, std::move(*idle));
-  pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this(), pending](error_code error, Lease lease) {
-    if (pending->done) return;  // timed out meanwhile; the lease goes back unused
+  // Under lease_mutex, which abandon() takes to cancel: the cancellation slot is connected before
+  // anyone can emit on it, and a request abandoned before this point does not join the line.
+  std::lock_guard lock(pending->lease_mutex);
+  if (pending->done) return;
+  pending->acquiring = true;
+  auto on_lease = [self = shared_from_this(), pending](error_code error, Lease lease) {
+    {
+      std::lock_guard acquired(pending->lease_mutex);
+      pending->acquiring = false;
+    }
+    if (pending->done) return;  // abandoned meanwhile (its wait cancelled, or the lease goes back unused)
     if (error) return self->complete(pending, error);
     self->use_lease(pending, std::move(lease));
-  }));
+  };
+  pool_->async_acquire(
+      asio::bind_cancellation_slot(pending->acquire_cancel.slot(), asio::bind_executor(strand_, std::move(on_lease))));
 }
 
 void HttpClientCore::use_lease(const PendingPointer& pending, Lease lease) {
@@ -464,6 +507,7 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
     --pending->attempts;  // dispatch_anywhere counts it again
     return dispatch_anywhere(pending);
   }
+  note_attempt(*pending, lease.connection_id(), reused, HttpProtocol::http1_1);
   {
     std::lock_guard lock(pending->lease_mutex);
     if (pending->done) return;  // timed out meanwhile: the lease goes back unused
@@ -484,6 +528,7 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
           return self->complete(pending,
                                 error_not_sent_again(*pending, outcome.error, reused, outcome.response_started));
         }
+        outcome.response.exchange.time_to_first_byte = outcome.time_to_first_byte;
         self->complete_with_response(pending, std::move(outcome.response), reused);
       });
 }
@@ -510,6 +555,7 @@ bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
 void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
   const bool reused = session->streams_started() > 0;
   pending->session = session;
+  note_attempt(*pending, session->connection_id(), reused, HttpProtocol::http2);
   // Shared with the pending request, not copied (a refused stream is sent again from it).
   session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
                   asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](

@@ -76,6 +76,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void complete(const PendingPointer& pending, boost::system::error_code error, HttpResponse&& response);
   void deliver(const PendingPointer& pending, boost::system::error_code error, HttpResponse&& response);
   void complete_with_response(const PendingPointer& pending, HttpResponse&& response, bool reused);
+  // An attempt got its connection (HTTP/2: its stream): what the response's exchange will say.
+  static void note_attempt(PendingRequest& pending, std::uint64_t connection_id, bool reused, HttpProtocol protocol);
   // True when the failed attempt is sent again (and counted as a retry).
   bool retry_after(const PendingPointer& pending, const boost::system::error_code& error, bool reused,
                    bool response_started);

@@ -92,6 +92,8 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   out.counter("requests_total", "Successful acquires: connections handed to callers.", stats.acquires);
   out.counter("connection_reuses_total", "Acquires served by a connection that had served before.", stats.reuses);
   out.counter("acquire_timeouts_total", "Acquires that gave up after acquire_timeout.", stats.acquire_timeouts);
+  out.counter("acquires_cancelled_total", "Acquires cancelled by their caller while waiting in line.",
+              stats.acquires_cancelled);
   out.counter("pool_exhausted_total", "Acquires refused because max_pending callers were waiting.",
               stats.pool_exhausted);
   out.counter("circuit_open_rejections_total", "Acquires failed fast by the open circuit breaker.",

@@ -2,6 +2,7 @@
 // min_idle top-up with backoff, and the books kept when a connection leaves.
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "pool/acquire_waiters.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "tls/tls_session_cache.hpp"
@@ -42,9 +43,8 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
             {LogLevel::warn, connection->id(), "connect to " + config_.endpoint + " failed: " + last_failure_.describe()});
         // More callers waiting than connections on the way: the oldest one was counting on this
         // connection, so it gets the reason rather than a later acquire_timeout.
-        if (waiters_.size() > connecting_) {
-          deferred.complete(std::move(waiters_.front().handler), error);
-          waiters_.pop_front();
+        if (waiters_->size() > connecting_) {
+          deferred.complete(std::move(waiters_->pop_front().handler), error);
         }
         if (breaker_.state() == CircuitState::open) {
           // This failure opened the breaker: the upstream is down, and callers queued behind busy
@@ -74,7 +74,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       connection->released_at_ = config_.clock->now();
       if (shutting_down_) {
         remove_locked(*connection, CloseReason::shutdown, deferred);
-      } else if (connections_.size() > limits_.max_connections && waiters_.empty()) {
+      } else if (connections_.size() > limits_.max_connections && waiters_->empty()) {
         // Started before update_limits() lowered max_connections: not kept above it.
         remove_locked(*connection, CloseReason::over_limit, deferred);
       } else {

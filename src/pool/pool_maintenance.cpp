@@ -2,6 +2,7 @@
 // unless the caller asked for it.
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "pool/acquire_waiters.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 
@@ -108,8 +109,7 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
     }
     if (!shutting_down_) {
       shutting_down_ = true;
-      for (auto& waiter : waiters_) deferred.complete(std::move(waiter.handler), errc::shutting_down);
-      waiters_.clear();
+      waiters_->take_all([&](auto&& waiter) { deferred.complete(std::move(waiter.handler), errc::shutting_down); });
       waiter_timer_.cancel();
       cleanup_timer_.cancel();
       memory_release_timer_.cancel();

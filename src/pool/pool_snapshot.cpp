@@ -1,6 +1,7 @@
 // Point-in-time copies of a pool for status, metrics and tests.
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "pool/acquire_waiters.hpp"
 #include "pool/pool_telemetry.hpp"
 
 namespace securechannel {
@@ -14,7 +15,7 @@ PoolStats SecureChannelPool::stats() const {
   stats.idle_connections = idle_.size();
   stats.leased_connections = leased_;
   stats.connecting_connections = connecting_;
-  stats.pending_acquires = waiters_.size();
+  stats.pending_acquires = waiters_->size();
   stats.circuit_state = breaker_.state();
   stats.circuit_opened = breaker_.times_opened();
   stats.established = established_;

@@ -4,11 +4,13 @@
 #include "channel/tcp_liveness.hpp"
 #include "core/deadline.hpp"
 #include "core/free_memory_release.hpp"
+#include "pool/acquire_waiters.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "securechannel/pool_builder.hpp"
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -48,6 +50,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       telemetry_(std::make_shared<detail::PoolTelemetry>()),
       backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
       memory_release_timer_(executor),
+      waiters_(std::make_unique<detail::AcquireWaiters>()),
       waiter_timer_(executor),
       cleanup_timer_(executor),
       shutdown_timer_(executor),
@@ -60,6 +63,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
 SecureChannelPool::~SecureChannelPool() = default;
 
 void SecureChannelPool::start_acquire(AcquireHandler handler) {
+  const std::uint64_t id = watch_cancellation(handler);
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
@@ -71,11 +75,11 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
     } else if (total_locked() < limits_.max_connections && connecting_ >= config_.max_connecting) {
       // Connects are paced: wait in line for one already on the way (each completion starts the
       // next while callers wait), as long as the line is not full.
-      if (waiters_.size() >= limits_.max_pending) {
+      if (waiters_->size() >= limits_.max_pending) {
         ++counters_.pool_exhausted;
         deferred.complete(std::move(handler), errc::pool_exhausted);
       } else {
-        enqueue_waiter_locked(std::move(handler));
+        enqueue_waiter_locked(id, std::move(handler));
       }
     } else if (total_locked() < limits_.max_connections) {
       if (!breaker_.allow_attempt()) {
@@ -84,7 +88,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       } else {
         // The caller waits in line like everyone else: the new connection goes to the oldest
         // waiter, and if it fails, the oldest waiter learns why.
-        enqueue_waiter_locked(std::move(handler));
+        enqueue_waiter_locked(id, std::move(handler));
         start_connect_locked(deferred);
       }
     } else if (breaker_.failing_fast()) {
@@ -92,11 +96,11 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       // that may come back broken. Fail fast, as the callers already waiting were.
       ++counters_.circuit_open_rejections;
       deferred.complete(std::move(handler), errc::circuit_open);
-    } else if (waiters_.size() >= limits_.max_pending) {
+    } else if (waiters_->size() >= limits_.max_pending) {
       ++counters_.pool_exhausted;
       deferred.complete(std::move(handler), errc::pool_exhausted);
     } else {
-      enqueue_waiter_locked(std::move(handler));
+      enqueue_waiter_locked(id, std::move(handler));
     }
   }
   run(deferred);
@@ -144,15 +148,14 @@ Lease SecureChannelPool::lease_locked(PooledConnection& connection) {
 }
 
 void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
-  while (!waiters_.empty()) {
+  while (!waiters_->empty()) {
     PooledConnection* idle = pop_healthy_idle_locked(deferred);
     if (!idle) {
       // Stale connections discarded on the way free capacity for those still waiting.
       connect_for_waiters_locked(deferred);
       return;
     }
-    Waiter waiter = std::move(waiters_.front());
-    waiters_.pop_front();
+    auto waiter = waiters_->pop_front();
     telemetry_->acquire_waits.record(std::chrono::steady_clock::now() - waiter.enqueued);
     deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle));
   }
@@ -195,7 +198,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
 }
 
 void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
-  while (waiters_.size() > connecting_ && total_locked() < limits_.max_connections &&
+  while (waiters_->size() > connecting_ && total_locked() < limits_.max_connections &&
          connecting_ < config_.max_connecting) {
     if (!breaker_.allow_attempt()) {
       // Fail fast while the breaker is open, and when nothing could ever serve them (no connect
@@ -226,39 +229,68 @@ bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection,
 }
 
 void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
-  for (auto& waiter : waiters_) {
+  waiters_->take_all([&](auto&& waiter) {
     if (reason == errc::circuit_open) ++counters_.circuit_open_rejections;
     deferred.complete(std::move(waiter.handler), reason);
-  }
-  waiters_.clear();
-}
-
-void SecureChannelPool::enqueue_waiter_locked(AcquireHandler handler) {
-  const auto now = std::chrono::steady_clock::now();
-  waiters_.push_back({std::move(handler), now, detail::deadline_after(now, limits_.acquire_timeout)});
-  arm_waiter_timer_locked();
-}
-
-void SecureChannelPool::arm_waiter_timer_locked() {
-  if (waiter_timer_armed_ || waiters_.empty()) return;
-  waiter_timer_armed_ = true;
-  waiter_timer_.expires_at(waiters_.front().deadline);
-  waiter_timer_.async_wait([weak = weak_from_this()](error_code error) {
-    if (auto self = weak.lock()) self->on_waiter_timer(error);
   });
 }
 
-void SecureChannelPool::on_waiter_timer(error_code error) {
-  if (error == boost::asio::error::operation_aborted) return;  // shutdown cancelled it
+void SecureChannelPool::enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler) {
+  const auto now = std::chrono::steady_clock::now();
+  waiters_->push(id, std::move(handler), now, detail::deadline_after(now, limits_.acquire_timeout));
+  arm_waiter_timer_locked();
+}
+
+std::uint64_t SecureChannelPool::watch_cancellation(AcquireHandler& handler) {
+  boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
+  if (!slot.is_connected()) return 0;
+  const std::uint64_t id = next_waiter_id_.fetch_add(1, std::memory_order_relaxed);
+  // Assigned before the acquire can complete, on the caller's thread (where it emits). Never
+  // cleared: an emit after the caller was served finds no waiter with this id and does nothing.
+  slot.assign([weak = weak_from_this(), id](boost::asio::cancellation_type type) {
+    if (type == boost::asio::cancellation_type::none) return;
+    if (auto self = weak.lock()) self->cancel_waiter(id);
+  });
+  return id;
+}
+
+void SecureChannelPool::cancel_waiter(std::uint64_t id) {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    waiter_timer_armed_ = false;
+    auto waiter = waiters_->remove(id);
+    if (!waiter) return;
+    ++counters_.acquires_cancelled;
+    deferred.complete(std::move(waiter->handler), boost::asio::error::operation_aborted);
+    // Its place in line may have been all a connect on the way was for: the connect goes on and
+    // its connection joins the idle ones (or the next waiter).
+  }
+  run(deferred);
+}
+
+void SecureChannelPool::arm_waiter_timer_locked() {
+  const auto earliest = waiters_->earliest_deadline();
+  if (!earliest) return;
+  // Armed already for that time or earlier: an early wake-up re-arms for what is left.
+  if (waiter_timer_at_ != std::chrono::steady_clock::time_point{} && waiter_timer_at_ <= *earliest) return;
+  waiter_timer_at_ = *earliest;
+  waiter_timer_.expires_at(*earliest);  // cancels a later wait, whose handler then does nothing
+  waiter_timer_.async_wait([weak = weak_from_this(), at = *earliest](error_code error) {
+    if (auto self = weak.lock()) self->on_waiter_timer(error, at);
+  });
+}
+
+void SecureChannelPool::on_waiter_timer(error_code error, std::chrono::steady_clock::time_point armed_at) {
+  if (error == boost::asio::error::operation_aborted) return;  // re-armed earlier, or shutdown
+  Deferred deferred;
+  {
+    std::lock_guard lock(mutex_);
+    if (armed_at != waiter_timer_at_) return;  // a wait that was replaced but had already fired
+    waiter_timer_at_ = {};
     const auto now = std::chrono::steady_clock::now();
-    while (!waiters_.empty() && waiters_.front().deadline <= now) {
+    while (waiters_->has_expired(now)) {
       ++counters_.acquire_timeouts;
-      deferred.complete(std::move(waiters_.front().handler), errc::acquire_timeout);
-      waiters_.pop_front();
+      deferred.complete(std::move(waiters_->pop_expired(now).handler), errc::acquire_timeout);
     }
     arm_waiter_timer_locked();
   }

@@ -74,6 +74,10 @@ static void test_version_and_null_handles(void) {
   CHECK(sc_pool_status_json(NULL, NULL) == NULL, "status of NULL");
   CHECK(sc_response_status(NULL) == 0, "status of a NULL response");
   CHECK(sc_response_http_version(NULL) == 0, "HTTP version of a NULL response");
+  CHECK(sc_response_connection_id(NULL) == 0 && sc_response_reused(NULL) == 0 && sc_response_attempts(NULL) == 0,
+        "exchange of a NULL response");
+  CHECK(sc_response_acquire_us(NULL) == 0 && sc_response_first_byte_us(NULL) == 0 && sc_response_total_us(NULL) == 0,
+        "times of a NULL response");
   size_t length = 7;
   CHECK(sc_response_body(NULL, &length) == NULL && length == 0, "body of a NULL response");
 }
@@ -170,6 +174,13 @@ static void test_requests_and_responses(const char* alpn, const char* label) {
     const char* value = NULL;
     CHECK(sc_response_header(response, 0, &name, &value) == SC_OK && name != NULL && value != NULL, "header 0");
     CHECK(sc_response_header(response, 1000, &name, &value) == SC_E_INVALID_ARGUMENT, "header 1000");
+    CHECK(sc_response_connection_id(response) != 0, "%s: no connection id", alpn);
+    CHECK(sc_response_attempts(response) == 1, "%s: %u attempts", alpn, sc_response_attempts(response));
+    CHECK(sc_response_acquire_us(response) <= sc_response_first_byte_us(response) &&
+              sc_response_first_byte_us(response) <= sc_response_total_us(response) && sc_response_total_us(response) > 0,
+          "%s: acquire %llu us, first byte %llu us, total %llu us", alpn,
+          (unsigned long long)sc_response_acquire_us(response), (unsigned long long)sc_response_first_byte_us(response),
+          (unsigned long long)sc_response_total_us(response));
     sc_response_free(response);
   }
 
@@ -189,6 +200,7 @@ static void test_requests_and_responses(const char* alpn, const char* label) {
   size_t length = 0;
   const char* body = response ? sc_response_body(response, &length) : NULL;
   CHECK(body != NULL && length == sizeof document - 1 && memcmp(body, document, length) == 0, "GET what was PUT");
+  CHECK(sc_response_reused(response) == 1, "%s: the third request's connection was not reused", alpn);
   sc_response_free(response);
 
   /* URLs and requests the client refuses before sending anything. */

@@ -217,6 +217,43 @@ TEST_P(HttpClientSharedRequestTest, OneRequestServesManyCallsUnchanged) {
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientSharedRequestTest, ::testing::Values("http/1.1", "h2"),
                          testing::protocol_test_name);
 
+class HttpClientExchangeInfoTest : public HttpClientTest, public ::testing::WithParamInterface<const char*> {};
+
+// Each response says which connection carried it, whether that connection had served before,
+// and where the time went.
+TEST_P(HttpClientExchangeInfoTest, TheResponseTellsHowItCame) {
+  start();
+  auto pool = builder({GetParam()}).build(io.executor());
+  HttpClient client(pool);
+  const HttpProtocol protocol = std::string(GetParam()) == "h2" ? HttpProtocol::http2 : HttpProtocol::http1_1;
+
+  const Outcome first = send(client, request(http::verb::get, "/")).get();
+  ASSERT_FALSE(first.error) << first.error.message();
+  const HttpExchangeInfo& made = first.response.exchange;
+  const auto connections = pool->connection_snapshots();
+  ASSERT_EQ(connections.size(), 1u);
+  EXPECT_EQ(made.connection_id, connections[0].connection_id);
+  EXPECT_FALSE(made.reused);
+  EXPECT_EQ(made.protocol, protocol);
+  EXPECT_EQ(made.attempts, 1u);
+  EXPECT_GT(made.acquire_time.count(), 0) << "a connect and a handshake take time";
+  EXPECT_LT(made.acquire_time, made.time_to_first_byte);
+  EXPECT_LE(made.time_to_first_byte, made.total_time);
+
+  const Outcome second = send(client, request(http::verb::get, "/")).get();
+  ASSERT_FALSE(second.error) << second.error.message();
+  const HttpExchangeInfo& reused = second.response.exchange;
+  EXPECT_EQ(reused.connection_id, made.connection_id);
+  EXPECT_TRUE(reused.reused);
+  EXPECT_EQ(reused.protocol, protocol);
+  EXPECT_LT(reused.acquire_time, made.acquire_time) << "no connect the second time";
+  EXPECT_LE(reused.acquire_time, reused.time_to_first_byte);
+  EXPECT_LE(reused.time_to_first_byte, reused.total_time);
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientExchangeInfoTest, ::testing::Values("http/1.1", "h2"),
+                         testing::protocol_test_name);
+
 TEST_F(HttpClientTest, ErrorsNameTheProblem) {
   options.generated_file_bytes = 64 * 1024;
   start();

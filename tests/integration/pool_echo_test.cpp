@@ -7,6 +7,8 @@
 #include "testing/process_info.hpp"
 #include "testing/tls_echo_server.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -136,6 +138,49 @@ TEST_F(PoolEchoTest, ReleaseHandsConnectionToOldestWaiter) {
   first_waiter.lease->release();
   ASSERT_FALSE(second_waiter.error.get());
   EXPECT_EQ(second_waiter.lease->connection_id(), first_id);
+}
+
+TEST_F(PoolEchoTest, CancelledWaiterLeavesTheLineAndTheNextIsServed) {
+  auto pool = builder().with_max_connections(1).with_acquire_timeout(30s).build(io.executor());
+  Lease held = testing::acquire(*pool);
+  asio::cancellation_signal cancel;
+  std::promise<boost::system::error_code> cancelled;
+  pool->async_acquire(asio::bind_cancellation_slot(
+      cancel.slot(), [&](boost::system::error_code error, Lease) { cancelled.set_value(error); }));
+  auto next = testing::start_acquire(*pool);
+  ASSERT_TRUE(eventually([&] { return pool->stats().pending_acquires == 2; }));
+
+  cancel.emit(asio::cancellation_type::terminal);
+  EXPECT_EQ(cancelled.get_future().get(), make_error_code(asio::error::operation_aborted));
+  PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.pending_acquires, 1u);
+  EXPECT_EQ(stats.acquires_cancelled, 1u);
+
+  held.release();
+  ASSERT_FALSE(next.error.get()) << "the connection goes to the one still in line";
+  cancel.emit(asio::cancellation_type::terminal);  // after the fact: nothing to cancel
+  stats = pool->stats();
+  EXPECT_EQ(stats.acquires_cancelled, 1u);
+  EXPECT_EQ(stats.acquires, 2u);
+}
+
+// A timeout lowered while someone waits applies to the callers after, who must not wait behind
+// the earlier caller's longer deadline.
+TEST_F(PoolEchoTest, LoweredAcquireTimeoutIsKeptBehindALongerWait) {
+  auto pool = builder().with_max_connections(1).with_acquire_timeout(30s).build(io.executor());
+  Lease held = testing::acquire(*pool);
+  auto patient = testing::start_acquire(*pool);
+  ASSERT_TRUE(eventually([&] { return pool->stats().pending_acquires == 1; }));
+  PoolLimits limits = pool->limits();
+  limits.acquire_timeout = 200ms;
+  std::string error;
+  ASSERT_TRUE(pool->update_limits(limits, error)) << error;
+  auto hurried = testing::start_acquire(*pool);
+  ASSERT_EQ(hurried.error.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(hurried.error.get(), make_error_code(errc::acquire_timeout));
+  EXPECT_EQ(patient.error.wait_for(0ms), std::future_status::timeout) << "the first caller keeps its 30 s";
+  held.release();
+  EXPECT_FALSE(patient.error.get());
 }
 
 TEST_F(PoolEchoTest, ConnectionClosedByServerIsReplacedAtCheckout) {

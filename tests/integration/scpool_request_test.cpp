@@ -75,6 +75,23 @@ TEST_F(ScpoolRequestTest, IncludeShowsStatusLineAndHeaders) {
   EXPECT_NE(run.standard_output.find("\n\nhello\n"), std::string::npos) << run.standard_output;
 }
 
+TEST_F(ScpoolRequestTest, VerboseTellsHowTheResponseCame) {
+  for (const char* protocol : {"--http1.1", "--http2"}) {
+    const auto run = scpool({url(), "--ca", ca(), "-v", protocol});
+    ASSERT_EQ(run.exit_code(), 0) << protocol << ": " << run.standard_error;
+    EXPECT_EQ(run.standard_output, "hello\n") << "stdout keeps only the body";
+    const std::string expected_protocol = std::string(protocol) == "--http2" ? "HTTP/2" : "HTTP/1.1";
+    EXPECT_NE(run.standard_error.find("* connection 1 (new), " + expected_protocol + ", 1 attempt\n"), std::string::npos)
+        << run.standard_error;
+    EXPECT_NE(run.standard_error.find("* to a connection "), std::string::npos) << run.standard_error;
+    EXPECT_NE(run.standard_error.find(" ms, to the first byte "), std::string::npos) << run.standard_error;
+  }
+  const auto load = scpool({url(), "--ca", ca(), "-v", "-n", "20", "-c", "2"});
+  ASSERT_EQ(load.exit_code(), 0) << load.standard_error;
+  EXPECT_NE(load.standard_error.find("* to a connection: p50 "), std::string::npos) << load.standard_error;
+  EXPECT_NE(load.standard_error.find("* to the first byte: p50 "), std::string::npos) << load.standard_error;
+}
+
 TEST_F(ScpoolRequestTest, BadUrlExitsWithTwoAndNamesTheUrl) {
   const auto run = scpool({"http://" + nginx->endpoint() + "/", "--ca", ca()});
   EXPECT_EQ(run.exit_code(), 2) << run.description();
