@@ -40,6 +40,8 @@ class PoolBuilder {
   PoolBuilder& with_max_lifetime_jitter(double jitter);
   // Connects in flight at once, at most [8].
   PoolBuilder& with_max_connecting(std::size_t count);
+  // PoolConfig::max_requests_per_connection [0: no limit].
+  PoolBuilder& with_max_requests_per_connection(std::size_t count);
   // HTTP/2 PING after `after` without a frame [15 s; 0: never]; no ACK within `timeout` [5 s]
   // closes the connection.
   PoolBuilder& with_http2_ping(Milliseconds after, Milliseconds timeout);

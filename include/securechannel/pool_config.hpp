@@ -31,6 +31,10 @@ struct PoolConfig {
   // Each connection's lifetime is max_lifetime times (1 ± this), spread by connection, so that a
   // pool built at once does not rotate all its connections at once. 0 to 0.5.
   double max_lifetime_jitter = 0.10;
+  // A connection carries this many leases at most (HTTP/1.1: requests; HTTP/2: streams; a raw
+  // lease: one use each), then closes and is replaced, as nginx's keepalive_requests and Envoy's
+  // max_requests_per_connection do. 0: no limit.
+  std::size_t max_requests_per_connection = 0;
   // Connects (TCP + TLS handshake) in flight at once, at most: after an outage or a breaker's
   // half-open success, a pool of max_connections does not start them all in one burst.
   std::size_t max_connecting = 8;

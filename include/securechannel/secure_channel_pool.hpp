@@ -148,7 +148,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
  private:
   struct Deferred;
-  enum class CloseReason { idle_timeout, max_lifetime, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
+  enum class CloseReason { idle_timeout, max_lifetime, max_requests, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
   friend class Lease;
 
   SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);

@@ -67,6 +67,7 @@ void read_pool_settings(TableReader& reader, PoolConfig& config) {
   reader.duration("max_lifetime", config.max_lifetime);
   reader.fraction("max_lifetime_jitter", config.max_lifetime_jitter);
   reader.integer("max_connecting", config.max_connecting, 1);
+  reader.integer("max_requests_per_connection", config.max_requests_per_connection);
   reader.duration("connect_timeout", config.connect_timeout);
   reader.duration("http2_ping_after", config.http2_ping_after);
   reader.duration("http2_ping_timeout", config.http2_ping_timeout);

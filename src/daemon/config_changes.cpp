@@ -44,6 +44,7 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
   d.compare("cleanup_interval", a.cleanup_interval, b.cleanup_interval);
   d.compare("max_lifetime_jitter", a.max_lifetime_jitter, b.max_lifetime_jitter);
   d.compare("max_connecting", a.max_connecting, b.max_connecting);
+  d.compare("max_requests_per_connection", a.max_requests_per_connection, b.max_requests_per_connection);
   d.compare("connect_timeout", a.connect_timeout, b.connect_timeout);
   d.compare("validate_after_inactivity", a.validate_after_inactivity, b.validate_after_inactivity);
   d.compare("http2_ping_after", a.http2_ping_after, b.http2_ping_after);

@@ -82,10 +82,24 @@ bool Http2Session::try_reserve_stream() noexcept {
   do {
     if (used >= peer_max_concurrent_streams_.load(std::memory_order_relaxed)) return false;
   } while (!slots_in_use_.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel));
+  if (options_.max_streams != 0 &&
+      streams_reserved_.fetch_add(1, std::memory_order_acq_rel) >= options_.max_streams) {
+    slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);  // this connection has carried its share
+    return false;
+  }
   return true;
 }
 
-void Http2Session::release_reservation() noexcept { slots_in_use_.fetch_sub(1, std::memory_order_acq_rel); }
+bool Http2Session::carried_its_share() const noexcept {
+  return options_.max_streams != 0 && streams_reserved_.load(std::memory_order_acquire) >= options_.max_streams;
+}
+
+void Http2Session::release_reservation() noexcept {
+  if (slots_in_use_.fetch_sub(1, std::memory_order_acq_rel) == 1 && carried_its_share() &&
+      streams_in_flight_.load(std::memory_order_acquire) == 0) {
+    asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+  }
+}
 
 void Http2Session::submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
                           std::chrono::steady_clock::time_point deadline, ResponseHandler handler) {
@@ -207,7 +221,9 @@ void Http2Session::close() {
   asio::post(strand_, [self = shared_from_this()] { self->end(asio::error::operation_aborted, true); });
 }
 
-bool Http2Session::accepts_new_streams() const noexcept { return state_.load(std::memory_order_acquire) == State::open; }
+bool Http2Session::accepts_new_streams() const noexcept {
+  return state_.load(std::memory_order_acquire) == State::open && !carried_its_share();
+}
 bool Http2Session::is_closed() const noexcept { return state_.load(std::memory_order_acquire) == State::closed; }
 std::size_t Http2Session::streams_in_flight() const noexcept {
   return streams_in_flight_.load(std::memory_order_acquire);
@@ -385,8 +401,15 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   }
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
-  if (streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) note_idle();
+  const bool last_in_flight = streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);
+  if (last_in_flight && carried_its_share() && slots_in_use_.load(std::memory_order_acquire) == 0) {
+    // Its last stream is done: GOAWAY and close, posted before the handler so that the client
+    // finds the session closed when the handler asks for a new stream.
+    asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+  } else if (last_in_flight) {
+    note_idle();
+  }
   // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
   // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
   asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response),

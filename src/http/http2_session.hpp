@@ -50,6 +50,9 @@ struct Http2SessionOptions {
   // them again. Not at once: a caller with one request at a time would pay for them on every
   // request. Zero keeps them for the session's life.
   std::chrono::milliseconds cool_after{1'000};
+  // Streams this session carries at most (PoolConfig::max_requests_per_connection); once they
+  // are reserved it takes no more, and when the last is done it sends GOAWAY and closes. 0: no limit.
+  std::uint64_t max_streams = 0;
 };
 
 class Http2Session : public std::enable_shared_from_this<Http2Session>, private Http2ClientCodec::Owner {
@@ -113,8 +116,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Closes at once: streams in flight fail with operation_aborted. Idempotent.
   void close();
 
-  // Open and takes new streams (no GOAWAY either way).
+  // Open and takes new streams (no GOAWAY either way, max_streams not reached).
   bool accepts_new_streams() const noexcept;
+  // Reserved its max_streams: takes no more, closes when they are done.
+  bool carried_its_share() const noexcept;
   // Everything about it is finished: closed, and no stream in flight.
   bool is_closed() const noexcept;
   std::size_t streams_in_flight() const noexcept;
@@ -210,6 +215,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   std::atomic<std::uint32_t> peer_max_concurrent_streams_{100};
   std::atomic<std::uint64_t> streams_started_{0};
   std::atomic<std::uint64_t> goaways_received_{0};
+  std::atomic<std::uint64_t> streams_reserved_{0};  // ever, against options_.max_streams
   std::atomic<std::uint64_t> writes_{0};
 };
 

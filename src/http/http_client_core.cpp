@@ -576,7 +576,11 @@ void HttpClientCore::open_http2_connection_if_needed() {
   std::size_t live = 0;
   {
     std::lock_guard lock(sessions_mutex_);
-    live = sessions_.size();
+    // A draining session (GOAWAY, or its max_requests_per_connection streams reserved) takes no
+    // more streams: its replacement is opened now, and the pool's acquire waits for capacity
+    // when it is still holding the last connection allowed.
+    live = static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(),
+                                                  [](const auto& session) { return session->accepts_new_streams(); }));
   }
   if (live >= pool_->limits().max_connections) return;  // wait for a slot to free up
   ++connections_opening_;
@@ -622,6 +626,7 @@ void HttpClientCore::start_session(Lease lease) {
   Http2SessionOptions session_options;
   session_options.idle_ping_after = pool_->config().http2_ping_after;  // liveness: a blackholed peer
   session_options.ping_timeout = pool_->config().http2_ping_timeout;   // fails its streams in seconds
+  session_options.max_streams = pool_->config().max_requests_per_connection;
   auto session = Http2Session::start(std::move(lease), std::move(session_options), strand_);
   std::lock_guard lock(sessions_mutex_);
   sessions_.push_back(std::move(session));

@@ -104,6 +104,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
 
   const std::pair<std::string_view, std::uint64_t> recycled[] = {{"idle_timeout", stats.closed_idle_timeout},
                                                                   {"max_lifetime", stats.closed_max_lifetime},
+                                                                  {"max_requests", stats.closed_max_requests},
                                                                   {"latency", stats.closed_latency},
                                                                   {"broken", stats.closed_broken},
                                                                   {"abandoned", stats.closed_abandoned}};

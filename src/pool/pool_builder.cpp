@@ -19,6 +19,10 @@ PoolBuilder& PoolBuilder::with_max_lifetime(Milliseconds value) { config_.max_li
 PoolBuilder& PoolBuilder::with_connect_timeout(Milliseconds value) { config_.connect_timeout = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_lifetime_jitter(double value) { config_.max_lifetime_jitter = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_connecting(std::size_t value) { config_.max_connecting = value; return *this; }
+PoolBuilder& PoolBuilder::with_max_requests_per_connection(std::size_t value) {
+  config_.max_requests_per_connection = value;
+  return *this;
+}
 PoolBuilder& PoolBuilder::with_http2_ping(Milliseconds after, Milliseconds timeout) {
   config_.http2_ping_after = after;
   config_.http2_ping_timeout = timeout;

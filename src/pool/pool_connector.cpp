@@ -102,6 +102,7 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
   switch (reason) {
     case CloseReason::idle_timeout: ++counters_.closed_idle_timeout; replaceable = false; break;
     case CloseReason::max_lifetime: ++counters_.closed_max_lifetime; break;
+    case CloseReason::max_requests: ++counters_.closed_max_requests; break;
     case CloseReason::latency: ++counters_.closed_latency; break;
     case CloseReason::stale: graceful = false; break;
     case CloseReason::broken: ++counters_.closed_broken; graceful = false; break;

@@ -186,6 +186,11 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
       remove_locked(returned, CloseReason::max_lifetime, deferred);
       connect_for_waiters_locked(deferred);
       top_up_locked(deferred);
+    } else if (config_.max_requests_per_connection != 0 &&
+               returned.stats().leases() >= config_.max_requests_per_connection) {
+      remove_locked(returned, CloseReason::max_requests, deferred);
+      connect_for_waiters_locked(deferred);
+      top_up_locked(deferred);
     } else {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -252,6 +254,56 @@ TEST_P(HttpClientExchangeInfoTest, TheResponseTellsHowItCame) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientExchangeInfoTest, ::testing::Values("http/1.1", "h2"),
+                         testing::protocol_test_name);
+
+class HttpClientRequestsPerConnectionTest : public HttpClientTest, public ::testing::WithParamInterface<const char*> {};
+
+// max_requests_per_connection 100: 1,000 requests, 8 at a time. No connection carries more than
+// 100, each that did is replaced (HTTP/2: after a GOAWAY of ours once its streams are done), and
+// no request fails on the way. The 8 in flight fit on one HTTP/2 connection: 10 in turn, 100
+// each. HTTP/1.1 spreads them over 8 connections at a time.
+TEST_P(HttpClientRequestsPerConnectionTest, ConnectionsAreReplacedAsCounted) {
+  start();
+  auto pool = builder({GetParam()}).with_max_connections(8).with_max_requests_per_connection(100).build(io.executor());
+  HttpClient client(pool);
+  constexpr int total = 1000;
+  constexpr int in_flight = 8;
+  std::atomic<int> failures{0};
+  std::mutex mutex;
+  std::map<std::uint64_t, int> requests_by_connection;
+  std::vector<std::future<Outcome>> batch;
+  for (int sent = 0; sent < total; sent += in_flight) {
+    batch.clear();
+    for (int i = 0; i < in_flight; ++i) batch.push_back(send(client, request(http::verb::get, "/")));
+    for (auto& future : batch) {
+      const Outcome outcome = future.get();
+      if (outcome.error || outcome.response.result_int() != 200) {
+        ++failures;
+        continue;
+      }
+      std::lock_guard lock(mutex);
+      ++requests_by_connection[outcome.response.exchange.connection_id];
+    }
+  }
+  EXPECT_EQ(failures.load(), 0);
+  std::uint64_t full = 0;
+  for (const auto& [connection, requests] : requests_by_connection) {
+    EXPECT_LE(requests, 100) << "connection " << connection;
+    if (requests == 100) ++full;
+  }
+  EXPECT_EQ(pool->stats().connections_created, requests_by_connection.size());
+  if (std::string(GetParam()) == "h2") {
+    EXPECT_EQ(requests_by_connection.size(), 10u);
+    EXPECT_EQ(full, 10u);
+  } else {
+    EXPECT_GE(full, 2u) << "1,000 requests over 8 connections: some reached 100";
+    EXPECT_TRUE(testing::eventually([&] { return pool->stats().closed_max_requests == full; }))
+        << "every connection that carried 100 was closed";
+  }
+}
+
+
+INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientRequestsPerConnectionTest, ::testing::Values("http/1.1", "h2"),
                          testing::protocol_test_name);
 
 TEST_F(HttpClientTest, ErrorsNameTheProblem) {

@@ -57,6 +57,7 @@ max_latency_ms = 40
 cleanup_interval = "30s"
 idle_timeout = "2m"
 max_lifetime = "1h30m"
+max_requests_per_connection = 1000
 connect_timeout = "1500ms"
 acquire_timeout = "2s"
 validate_after_inactivity = "0s"
@@ -100,6 +101,7 @@ endpoint = "[::1]:443"
   EXPECT_EQ(relay.cleanup_interval, 30s);
   EXPECT_EQ(relay.idle_timeout, 2min);
   EXPECT_EQ(relay.max_lifetime, 90min);
+  EXPECT_EQ(relay.max_requests_per_connection, 1000u);
   EXPECT_EQ(relay.connect_timeout, 1500ms);
   EXPECT_EQ(relay.acquire_timeout, 2s);
   EXPECT_EQ(relay.validate_after_inactivity, 0ms);
