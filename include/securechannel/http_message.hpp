@@ -54,6 +54,7 @@ class HttpResponse : public boost::beast::http::response<boost::beast::http::str
   HttpResponse(message_type&& beast_message) noexcept : message_type(std::move(beast_message)) {}  // NOLINT: implicit on purpose
   HttpResponse& operator=(message_type&& beast_message) noexcept {
     message_type::operator=(std::move(beast_message));
+    exchange = {};  // another message: what was said of the old one does not hold
     return *this;
   }
 

@@ -77,14 +77,16 @@ void Http2Session::begin() {
 }
 
 bool Http2Session::try_reserve_stream() noexcept {
-  if (state_.load(std::memory_order_acquire) != State::open) return false;
+  if (state_.load(std::memory_order_acquire) != State::open || carried_its_share()) return false;
   std::size_t used = slots_in_use_.load(std::memory_order_relaxed);
   do {
     if (used >= peer_max_concurrent_streams_.load(std::memory_order_relaxed)) return false;
   } while (!slots_in_use_.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel));
   if (options_.max_streams != 0 &&
       streams_reserved_.fetch_add(1, std::memory_order_acq_rel) >= options_.max_streams) {
-    slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);  // this connection has carried its share
+    // This connection has carried its share. Given back the way a reservation is, so that a
+    // last stream finishing meanwhile (which saw this slot taken) still has the session closed.
+    release_reservation();
     return false;
   }
   return true;

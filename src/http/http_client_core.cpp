@@ -593,6 +593,9 @@ void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
   --connections_opening_;
   if (shut_down_) return;
   if (error) {
+    // Waiting behind a draining session that still holds the last connection allowed (its long
+    // stream not done yet): its close frees the place, and the requests keep their own deadlines.
+    if (error == errc::acquire_timeout && draining_session_open()) return open_http2_connection_if_needed();
     // Like the pool: each failure answers the oldest caller; the others get their own attempt.
     if (!waiting_.empty()) complete(waiting_.front(), error);
     return open_http2_connection_if_needed();
@@ -640,6 +643,13 @@ void HttpClientCore::serve_waiting() {
     waiting_.pop_front();
   }
   open_http2_connection_if_needed();
+}
+
+bool HttpClientCore::draining_session_open() const {
+  std::lock_guard lock(sessions_mutex_);
+  return std::any_of(sessions_.begin(), sessions_.end(), [](const std::shared_ptr<Http2Session>& session) {
+    return !session->is_closed() && !session->accepts_new_streams();
+  });
 }
 
 void HttpClientCore::forget_closed_sessions() {

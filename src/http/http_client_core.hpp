@@ -97,6 +97,9 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void start_session(Lease lease);
   void serve_waiting();
   void forget_closed_sessions();
+  // A session that takes no new streams (GOAWAY, max_requests_per_connection) but still holds
+  // its connection.
+  bool draining_session_open() const;
 
   std::shared_ptr<SecureChannelPool> pool_;
   Strand strand_;

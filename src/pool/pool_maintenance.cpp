@@ -111,6 +111,7 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
       shutting_down_ = true;
       waiters_->take_all([&](auto&& waiter) { deferred.complete(std::move(waiter.handler), errc::shutting_down); });
       waiter_timer_.cancel();
+      waiter_timer_at_ = {};
       cleanup_timer_.cancel();
       memory_release_timer_.cancel();
       while (!idle_.empty()) remove_locked(*idle_.back(), CloseReason::shutdown, deferred);

@@ -303,6 +303,29 @@ TEST_P(HttpClientRequestsPerConnectionTest, ConnectionsAreReplacedAsCounted) {
 }
 
 
+// With one connection allowed, the replacement waits in the pool's line until the spent
+// connection has closed: a gap in capacity, but no request fails for it.
+TEST_P(HttpClientRequestsPerConnectionTest, TheOnlyConnectionAllowedIsReplacedToo) {
+  start();
+  auto pool = builder({GetParam()}).with_max_connections(1).with_max_requests_per_connection(10).build(io.executor());
+  HttpClient client(pool);
+  std::vector<std::future<Outcome>> batch;
+  int failures = 0;
+  for (int sent = 0; sent < 100; sent += 4) {
+    batch.clear();
+    for (int i = 0; i < 4; ++i) batch.push_back(send(client, request(http::verb::get, "/")));
+    for (auto& future : batch) {
+      const Outcome outcome = future.get();
+      if (outcome.error) {
+        ++failures;
+        ADD_FAILURE() << outcome.error.message();
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(pool->stats().connections_created, 10u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientRequestsPerConnectionTest, ::testing::Values("http/1.1", "h2"),
                          testing::protocol_test_name);
 
