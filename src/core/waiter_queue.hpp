@@ -44,22 +44,14 @@ class WaiterQueue {
   std::size_t size() const noexcept { return waiters_.size(); }
 
   // The oldest waiter. Precondition: not empty.
-  Waiter pop_front() {
-    Waiter waiter = std::move(waiters_.front());
-    waiters_.pop_front();
-    if (waiters_.empty()) deadlines_in_order_ = true;
-    return waiter;
-  }
+  Waiter pop_front() { return take(waiters_.begin()); }
 
   // Takes out the waiter with this id, if it is still in line.
   std::optional<Waiter> remove(std::uint64_t id) {
     if (id == 0) return std::nullopt;
     const auto found = std::find_if(waiters_.begin(), waiters_.end(), [id](const Waiter& w) { return w.id == id; });
     if (found == waiters_.end()) return std::nullopt;
-    Waiter waiter = std::move(*found);
-    waiters_.erase(found);
-    if (waiters_.empty()) deadlines_in_order_ = true;
-    return waiter;
+    return take(found);
   }
 
   // Whether some waiter's deadline is at or before `now`.
@@ -71,12 +63,7 @@ class WaiterQueue {
   // The oldest waiter whose deadline is at or before `now`. Precondition: has_expired(now).
   Waiter pop_expired(TimePoint now) {
     if (deadlines_in_order_) return pop_front();
-    const auto found =
-        std::find_if(waiters_.begin(), waiters_.end(), [now](const Waiter& w) { return w.deadline <= now; });
-    Waiter waiter = std::move(*found);
-    waiters_.erase(found);
-    if (waiters_.empty()) deadlines_in_order_ = true;
-    return waiter;
+    return take(std::find_if(waiters_.begin(), waiters_.end(), [now](const Waiter& w) { return w.deadline <= now; }));
   }
 
   std::optional<TimePoint> earliest_deadline() const {
@@ -97,6 +84,14 @@ class WaiterQueue {
   }
 
  private:
+  // Out of the line; an empty line is in deadline order again.
+  Waiter take(typename std::list<Waiter>::iterator position) {
+    Waiter waiter = std::move(*position);
+    waiters_.erase(position);
+    if (waiters_.empty()) deadlines_in_order_ = true;
+    return waiter;
+  }
+
   // A list: taking a waiter out of the middle moves no other waiter. (Asio 1.81's
   // any_completion_handler, the pool's handler type, breaks when move-assigned: it wraps itself
   // until the stack overflows, which a deque's erase would trigger.)

@@ -404,14 +404,11 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
   const bool last_in_flight = streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1;
-  slots_in_use_.fetch_sub(1, std::memory_order_acq_rel);
-  if (last_in_flight && carried_its_share() && slots_in_use_.load(std::memory_order_acquire) == 0) {
-    // Its last stream is done: GOAWAY and close, posted before the handler so that the client
-    // finds the session closed when the handler asks for a new stream.
-    asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
-  } else if (last_in_flight) {
-    note_idle();
-  }
+  // The stream's slot goes back as a reservation does: a session that has carried its share
+  // closes once its last slot is back, with the shutdown posted before the handler so that the
+  // client finds the session closed when the handler asks for a new stream.
+  release_reservation();
+  if (last_in_flight && !carried_its_share()) note_idle();
   // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
   // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
   asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response),
