@@ -3,7 +3,6 @@
 package securechannel
 
 /*
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -14,79 +13,140 @@ package securechannel
 // Calling into Go from there would make that thread acquire one of the scheduler's GOMAXPROCS
 // slots (a "P") for every response, waiting with GOMAXPROCS=1 until the running goroutine yields
 // it; a Go thread blocked in C on this queue would have to reacquire one at every wake-up too.
-// So the callback only appends to the queue and, when the queue was empty, writes to an eventfd
-// that Go's netpoller watches: a goroutine wakes as for any socket and takes the completions
-// out in batches, one cgo call per batch.
+// So the callback only pushes onto a stack and, when the stack was empty, writes to an eventfd
+// that Go's netpoller watches: a goroutine wakes as for any socket and takes every completion
+// at once, one cgo call per batch.
+//
+// What the Go side is done with (the completion, the response it copied, the call it no longer
+// cancels) goes onto a second stack that the next callback frees on the I/O thread, the thread
+// that allocated most of it. A thread freeing what another allocated takes that thread's
+// allocator lock; contended by the two threads at every request, glibc's lock cost a futex
+// wait and a context switch each time. With no request outstanding no callback will come, and
+// the Go side frees at once.
+//
+// Both stacks are lock-free: pushes (a compare-and-swap) and takes of the whole stack (an
+// exchange) only, which cannot meet the ABA problem of popping one item.
 
 // One per request, allocated before it starts, so that the callback never allocates.
 typedef struct sc_go_completion {
-	struct sc_go_completion* next;
-	uintptr_t handle;      // the pending request's cgo.Handle
-	sc_response* response; // NULL when failed
-	sc_error error;        // when failed
+	struct sc_go_completion* next; // in the completed stack, then in the garbage stack
+	uintptr_t handle;              // the pending request's cgo.Handle
+	sc_response* response;         // NULL when failed
+	sc_error error;                // when failed
+	sc_call* call;                 // NULL unless cancellable; freed with the completion
+	int holders;                   // the dispatcher, and RoundTrip while it may cancel: the last frees
 } sc_go_completion;
 
-static pthread_mutex_t sc_go_mutex = PTHREAD_MUTEX_INITIALIZER;
-static sc_go_completion* sc_go_head = NULL; // oldest
-static sc_go_completion* sc_go_tail = NULL;
+static sc_go_completion* sc_go_completed = NULL; // newest first
+static sc_go_completion* sc_go_garbage = NULL;
+static size_t sc_go_outstanding = 0; // requests started whose callback has not run
 static int sc_go_eventfd = -1;
-static int sc_go_signalled = 0; // the eventfd was written and the queue not yet emptied since
 
 static int sc_go_open(void) {
 	sc_go_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return sc_go_eventfd;
 }
 
+// Pushes `item` onto `stack`; whether the stack was empty.
+static int sc_go_push(sc_go_completion** stack, sc_go_completion* item) {
+	sc_go_completion* head = __atomic_load_n(stack, __ATOMIC_SEQ_CST);
+	do {
+		item->next = head;
+	} while (!__atomic_compare_exchange_n(stack, &head, item, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	return head == NULL;
+}
+
+static size_t sc_go_live = 0; // completions allocated and not yet freed
+
+static sc_go_completion* sc_go_completion_new(void) {
+	sc_go_completion* completion = calloc(1, sizeof *completion);
+	if (completion != NULL) __atomic_add_fetch(&sc_go_live, 1, __ATOMIC_RELAXED);
+	return completion;
+}
+
+static void sc_go_completion_free(sc_go_completion* completion) {
+	free(completion);
+	__atomic_sub_fetch(&sc_go_live, 1, __ATOMIC_RELAXED);
+}
+
+// For tests, once quiet: requests outstanding, and completions not freed.
+static void sc_go_leftovers(size_t* outstanding, size_t* live) {
+	*outstanding = __atomic_load_n(&sc_go_outstanding, __ATOMIC_SEQ_CST);
+	*live = __atomic_load_n(&sc_go_live, __ATOMIC_SEQ_CST);
+}
+
+static void sc_go_sweep(void) {
+	sc_go_completion* item = __atomic_exchange_n(&sc_go_garbage, NULL, __ATOMIC_SEQ_CST);
+	while (item != NULL) {
+		sc_go_completion* next = item->next;
+		sc_response_free(item->response);
+		sc_call_free(item->call);
+		sc_go_completion_free(item);
+		item = next;
+	}
+}
+
+// One holder is done with `item`; the last puts it on the garbage stack. An item pushed while a
+// request is outstanding is freed by that request's callback: the callback counts itself done
+// before it sweeps, and both orders are sequentially consistent, so either this load sees the
+// count at zero or that sweep sees the item.
+static void sc_go_release(sc_go_completion* item) {
+	if (__atomic_sub_fetch(&item->holders, 1, __ATOMIC_ACQ_REL) != 0) return;
+	sc_go_push(&sc_go_garbage, item);
+	if (__atomic_load_n(&sc_go_outstanding, __ATOMIC_SEQ_CST) == 0) sc_go_sweep();
+}
+
+// The dispatcher's release of a batch it has delivered, oldest first along `next`.
+static void sc_go_release_batch(sc_go_completion* item) {
+	while (item != NULL) {
+		sc_go_completion* next = item->next; // release may relink item
+		sc_go_release(item);
+		item = next;
+	}
+}
+
 static void sc_go_response(void* completion, sc_response* response, const sc_error* error) {
 	sc_go_completion* item = completion;
-	item->next = NULL;
 	item->response = response;
 	if (error != NULL) item->error = *error;
-	pthread_mutex_lock(&sc_go_mutex);
-	if (sc_go_tail != NULL) {
-		sc_go_tail->next = item;
-	} else {
-		sc_go_head = item;
-	}
-	sc_go_tail = item;
-	int signal = !sc_go_signalled;
-	sc_go_signalled = 1;
-	pthread_mutex_unlock(&sc_go_mutex);
-	if (signal) {
+	__atomic_sub_fetch(&sc_go_outstanding, 1, __ATOMIC_SEQ_CST);
+	sc_go_sweep();
+	if (sc_go_push(&sc_go_completed, item)) {
 		uint64_t one = 1;
 		// Cannot fail short of a counter at 2^64-1; the reader resets it each time.
 		(void)!write(sc_go_eventfd, &one, sizeof one);
 	}
 }
 
-// Moves up to `max` completions to `out`, oldest first, without waiting. Once the queue is
-// empty, the next completion writes the eventfd again.
-static size_t sc_go_take(sc_go_completion** out, size_t max) {
-	size_t taken = 0;
-	pthread_mutex_lock(&sc_go_mutex);
-	while (taken < max && sc_go_head != NULL) {
-		out[taken++] = sc_go_head;
-		sc_go_head = sc_go_head->next;
+// Every completion queued, oldest first along `next`; NULL when none.
+static sc_go_completion* sc_go_take(void) {
+	sc_go_completion* newest = __atomic_exchange_n(&sc_go_completed, NULL, __ATOMIC_SEQ_CST);
+	sc_go_completion* oldest = NULL;
+	while (newest != NULL) {
+		sc_go_completion* next = newest->next;
+		newest->next = oldest;
+		oldest = newest;
+		newest = next;
 	}
-	if (sc_go_head == NULL) {
-		sc_go_tail = NULL;
-		sc_go_signalled = 0;
+	return oldest;
+}
+
+// Starts the request of `completion`: with a call handle, kept in the completion, when
+// `cancellable`. A start that fails will see no callback; its completion is the caller's to free.
+static int sc_go_request(sc_http_client* client, const sc_request* request, sc_go_completion* completion,
+                         int cancellable, sc_error* error) {
+	completion->holders = cancellable ? 2 : 1;
+	__atomic_add_fetch(&sc_go_outstanding, 1, __ATOMIC_SEQ_CST);
+	int status = cancellable
+	                 ? sc_request_start(client, request, sc_go_response, completion, &completion->call, error)
+	                 : sc_request_async(client, request, sc_go_response, completion, error);
+	if (status != 0) {
+		// In place of the callback that will not run.
+		__atomic_sub_fetch(&sc_go_outstanding, 1, __ATOMIC_SEQ_CST);
+		sc_go_sweep();
 	}
-	pthread_mutex_unlock(&sc_go_mutex);
-	return taken;
+	return status;
 }
-
-static int sc_go_request_async(sc_http_client* client, const sc_request* request, sc_go_completion* completion,
-                               sc_error* error) {
-	return sc_request_async(client, request, sc_go_response, completion, error);
-}
-
-static int sc_go_request_start(sc_http_client* client, const sc_request* request, sc_go_completion* completion,
-                               sc_call** call, sc_error* error) {
-	return sc_request_start(client, request, sc_go_response, completion, call, error);
-}
-
-static sc_go_completion* sc_go_completion_at(sc_go_completion** items, size_t index) { return items[index]; }
 */
 import "C"
 
@@ -95,11 +155,10 @@ import (
 	"os"
 	"runtime/cgo"
 	"sync"
-	"unsafe"
 )
 
-// completionBatch is how many completions one cgo call takes at most.
-const completionBatch = 256
+// nativeCompletion is a request's completion record, in C memory.
+type nativeCompletion = C.sc_go_completion
 
 var (
 	dispatcherMutex   sync.Mutex
@@ -107,14 +166,15 @@ var (
 )
 
 // startRequest hands a request to the library; its completion reaches pending.done through the
-// dispatcher goroutine. When cancellable, the returned call (the caller's to free with
-// sc_call_free) can cancel it; otherwise the call is nil and costs nothing.
+// dispatcher goroutine. When cancellable, the returned completion holds the call that cancels
+// it, and the caller releases it (releaseCompletion) once it will not cancel any more;
+// otherwise it is nil.
 func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pendingRequest,
-	cancellable bool) (*C.sc_call, error) {
+	cancellable bool) (*C.sc_go_completion, error) {
 	if err := ensureDispatcher(); err != nil {
 		return nil, err
 	}
-	completion := (*C.sc_go_completion)(C.calloc(1, C.size_t(unsafe.Sizeof(C.sc_go_completion{}))))
+	completion := C.sc_go_completion_new()
 	if completion == nil {
 		return nil, &Error{Code: 5, Name: "out_of_memory", Message: "no memory for the request's completion"}
 	}
@@ -122,19 +182,29 @@ func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pend
 	// The handle travels as an integer inside C memory: no Go pointer is handed to C.
 	completion.handle = C.uintptr_t(handle)
 	var failure C.sc_error
-	var call *C.sc_call
-	var status C.int
+	flag := C.int(0)
 	if cancellable {
-		status = C.sc_go_request_start(client, request, completion, &call, &failure)
-	} else {
-		status = C.sc_go_request_async(client, request, completion, &failure)
+		flag = 1
 	}
-	if status != 0 {
+	if C.sc_go_request(client, request, completion, flag, &failure) != 0 {
 		handle.Delete()
-		C.free(unsafe.Pointer(completion))
+		C.sc_go_completion_free(completion)
 		return nil, errorOf(&failure)
 	}
-	return call, nil
+	if !cancellable {
+		return nil, nil // the dispatcher may have freed it already
+	}
+	return completion, nil
+}
+
+// cancelRequest cancels the request of a completion startRequest returned.
+func cancelRequest(completion *C.sc_go_completion) { C.sc_call_cancel(completion.call) }
+
+// releaseCompletion is RoundTrip done with a completion startRequest returned.
+func releaseCompletion(completion *C.sc_go_completion) {
+	if completion != nil {
+		C.sc_go_release(completion)
+	}
 }
 
 // ensureDispatcher starts the dispatcher once; a failure (no descriptor left) is tried again by
@@ -166,26 +236,22 @@ func openDispatcher() error {
 // dispatch runs for the life of the process: it sleeps in the netpoller until the eventfd says
 // completions are queued, then delivers them all.
 func dispatch(completions *os.File) {
-	batch := (**C.sc_go_completion)(C.malloc(C.size_t(completionBatch) * C.size_t(unsafe.Sizeof((*C.sc_go_completion)(nil)))))
 	var counter [8]byte
 	for {
 		if _, err := completions.Read(counter[:]); err != nil {
 			panic("securechannel: reading the completions eventfd: " + err.Error())
 		}
-		for {
-			taken := int(C.sc_go_take(batch, completionBatch))
-			for i := 0; i < taken; i++ {
-				deliver(C.sc_go_completion_at(batch, C.size_t(i)))
-			}
-			if taken < completionBatch {
-				break
-			}
+		batch := C.sc_go_take()
+		for item := batch; item != nil; item = item.next {
+			deliver(item)
 		}
+		C.sc_go_release_batch(batch)
 	}
 }
 
+// deliver hands a completion's outcome to its RoundTrip; the completion itself (with its native
+// response) is the dispatcher's to release.
 func deliver(item *C.sc_go_completion) {
-	defer C.free(unsafe.Pointer(item))
 	handle := cgo.Handle(item.handle)
 	pending := handle.Value().(*pendingRequest)
 	handle.Delete()
@@ -194,8 +260,15 @@ func deliver(item *C.sc_go_completion) {
 		pending.done <- outcome{err: errorOf(&item.error)}
 		return
 	}
-	// Copied into Go memory here, so the native response is freed whether or not anyone still
+	// Copied into Go memory here, so the native response can go whether or not anyone still
 	// waits for it (a cancelled RoundTrip has left; done is buffered).
 	pending.done <- outcome{response: goResponse(item.response, pending.request)}
-	C.sc_response_free(item.response)
+}
+
+// nativeLeftovers is, for tests once every request has returned, how many requests the library
+// still owes a callback and how many completions are not freed: both zero when nothing leaks.
+func nativeLeftovers() (outstanding, live int) {
+	var o, l C.size_t
+	C.sc_go_leftovers(&o, &l)
+	return int(o), int(l)
 }

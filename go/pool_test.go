@@ -108,6 +108,45 @@ func TestMethodHeadersAndBodyReachTheUpstream(t *testing.T) {
 	}
 }
 
+// Every completion, native response and call handle is freed once the requests are over,
+// whichever came last: the callback, the dispatcher or a RoundTrip whose context ended first.
+func TestNothingNativeIsLeftWhenTheRequestsAreOver(t *testing.T) {
+	for _, alpn := range []string{"h2", "http/1.1"} {
+		t.Run(alpn, func(t *testing.T) {
+			upstream := daemontest.StartUpstream(t)
+			pool := newTestPoolSpeaking(t, upstream, 4, alpn)
+			var wait sync.WaitGroup
+			for i := 0; i < 300; i++ {
+				wait.Add(1)
+				go func(i int) {
+					defer wait.Done()
+					ctx := context.Background()
+					if i%3 != 0 { // a context that can end, with a call handle
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, time.Duration(i%5)*time.Millisecond+50*time.Microsecond)
+						defer cancel()
+					}
+					request, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s/n%d", upstream.Address, i), nil)
+					if response, err := pool.RoundTripper().RoundTrip(request); err == nil {
+						response.Body.Close()
+					} else if !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("request %d: %v", i, err)
+					}
+				}(i)
+			}
+			wait.Wait()
+			// RoundTrip may return (its context ended) before the native callback has run.
+			if !daemontest.Eventually(10*time.Second, func() bool {
+				outstanding, live := nativeLeftovers()
+				return outstanding == 0 && live == 0
+			}) {
+				outstanding, live := nativeLeftovers()
+				t.Errorf("%d requests still owe a callback, %d completions not freed", outstanding, live)
+			}
+		})
+	}
+}
+
 func TestCancellingTheContextCancelsTheNativeRequest(t *testing.T) {
 	for _, alpn := range []string{"h2", "http/1.1"} {
 		t.Run(alpn, func(t *testing.T) {

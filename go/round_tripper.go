@@ -69,12 +69,12 @@ func (t *roundTripper) RoundTrip(request *http.Request) (*http.Response, error) 
 
 	pending := &pendingRequest{pool: t.pool, request: request, done: make(chan outcome, 1)}
 	// A context that can never end (context.Background) needs no cancellation handle.
-	call, err := t.start(native, pending, ctx.Done() != nil)
+	completion, err := t.start(native, pending, ctx.Done() != nil)
 	if err != nil {
 		return nil, err
 	}
 	// The call handle outlives the pool safely: cancelling a finished request does nothing.
-	defer C.sc_call_free(call)
+	defer releaseCompletion(completion)
 	select {
 	case result := <-pending.done:
 		if result.err != nil && ctx.Err() != nil {
@@ -83,14 +83,14 @@ func (t *roundTripper) RoundTrip(request *http.Request) (*http.Response, error) 
 		}
 		return result.response, result.err
 	case <-ctx.Done():
-		C.sc_call_cancel(call)
+		cancelRequest(completion)
 		return nil, ctx.Err()
 	}
 }
 
 // start hands the request to the library; the pool's read lock keeps Close from freeing it
 // in between, and inFlight counts it until its callback has run.
-func (t *roundTripper) start(native *nativeRequest, pending *pendingRequest, cancellable bool) (*C.sc_call, error) {
+func (t *roundTripper) start(native *nativeRequest, pending *pendingRequest, cancellable bool) (*nativeCompletion, error) {
 	p := t.pool
 	p.mutex.RLock()
 	defer p.mutex.RUnlock()
@@ -98,12 +98,12 @@ func (t *roundTripper) start(native *nativeRequest, pending *pendingRequest, can
 		return nil, ErrShutDown
 	}
 	p.inFlight.Add(1)
-	call, err := startRequest(p.client, native.request, pending, cancellable)
+	completion, err := startRequest(p.client, native.request, pending, cancellable)
 	if err != nil {
 		p.inFlight.Done()
 		return nil, err
 	}
-	return call, nil
+	return completion, nil
 }
 
 func goResponse(native *C.sc_response, request *http.Request) *http.Response {

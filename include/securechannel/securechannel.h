@@ -191,9 +191,9 @@ sc_response* sc_request_sync(sc_http_client* client, const sc_request* request, 
 /* Called exactly once per sc_request_async that returned SC_OK, on a library thread: with the
  * response (now the callback's to free) and error NULL, or with response NULL and the error. */
 typedef void (*sc_response_callback)(void* user_data, sc_response* response, const sc_error* error);
-/* Starts the request and returns at once. SC_OK: the callback will run (with SC_E_SHUT_DOWN when
- * the pool is shut down). Otherwise the callback will not run and `error` says why (a NULL
- * argument, a bad URL or header). */
+/* Checks and copies the request, hands it to an I/O thread, which sends it, and returns at once.
+ * SC_OK: the callback will run (with SC_E_SHUT_DOWN when the pool is shut down). Otherwise the
+ * callback will not run and `error` says why (a NULL argument, a bad URL or header). */
 int sc_request_async(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                      void* user_data, sc_error* error);
 

@@ -5,6 +5,7 @@
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/string.hpp>
 
@@ -99,51 +100,76 @@ int check_request(const sc_http_client* client, const sc_request* request, sc_er
   return SC_OK;
 }
 
+// Runs on an I/O thread: sends `request` and calls `callback` once with its outcome. A call
+// cancelled before this ran completes as cancelled without sending.
+void begin_request(const std::shared_ptr<securechannel::HttpClient>& http_client, HttpRequest&& request,
+                   securechannel::HttpRequestOptions&& options, sc_response_callback callback, void* user_data,
+                   const std::shared_ptr<CallState>& call) {
+  auto complete = [callback, user_data, http_client, call](boost::system::error_code failure,
+                                                           HttpResponse&& response) {
+    // Nothing may escape into the I/O thread, and the callback runs once whatever happens.
+    sc_error reported{};
+    sc_response* made = nullptr;
+    try {
+      if (failure == boost::asio::error::operation_aborted && call &&
+          call->cancelled.load(std::memory_order_acquire)) {
+        fail(&reported, SC_E_CANCELLED, "cancelled", "the request was cancelled (sc_call_cancel)");
+      } else if (failure) {
+        fail(&reported, failure, describe_failure(*http_client->pool(), failure));
+      } else {
+        made = make_response(std::move(response));
+      }
+    } catch (...) {
+      fail_with_current_exception(&reported);
+    }
+    if (made != nullptr) {
+      callback(user_data, made, nullptr);
+    } else {
+      callback(user_data, nullptr, &reported);
+    }
+  };
+  try {
+    if (!call) return http_client->async_request(std::move(request), std::move(options), std::move(complete));
+    // The emit of sc_call_cancel and the slot's assignment take the same lock: a cancel either
+    // comes first and is seen here, or finds the request's handler on the slot.
+    std::unique_lock lock(call->emit_mutex);
+    if (!call->cancelled.load(std::memory_order_acquire)) {
+      return http_client->async_request(std::move(request), std::move(options),
+                                        boost::asio::bind_cancellation_slot(call->signal.slot(), std::move(complete)));
+    }
+    lock.unlock();
+    complete(boost::asio::error::operation_aborted, HttpResponse{});
+  } catch (...) {
+    // async_request did not take the request (it takes it or throws before anything starts).
+    sc_error reported{};
+    fail_with_current_exception(&reported);
+    callback(user_data, nullptr, &reported);
+  }
+}
+
 // sc_request_async and sc_request_start: `call`, when given, can cancel the request.
 int start_request(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                   void* user_data, std::shared_ptr<CallState> call, sc_error* error) {
   if (const int problem = check_request(client, request, error)) return problem;
   if (callback == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "callback must not be NULL");
   try {
-    // The callback can run, and free this client and its pool, before async_request has
-    // returned here (the I/O thread takes the request the moment it is posted).
+    // The callback can run, and free this client and its pool, before this call has returned
+    // (the I/O thread takes the request the moment it is posted).
     const RuntimeHold runtime_held(client->runtime);
-    const std::shared_ptr<securechannel::HttpClient> http_client = client->client;
     std::string problem;
-    std::optional<HttpRequest> built = make_request(*request, http_client->pool()->config(), problem);
+    std::optional<HttpRequest> built = make_request(*request, client->client->pool()->config(), problem);
     if (!built) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", problem);
-    auto complete = [callback, user_data, http_client, call](boost::system::error_code failure,
-                                                             HttpResponse&& response) {
-      // Nothing may escape into the I/O thread, and the callback runs once whatever happens.
-      sc_error reported{};
-      sc_response* made = nullptr;
-      try {
-        if (failure == boost::asio::error::operation_aborted && call &&
-            call->cancelled.load(std::memory_order_acquire)) {
-          fail(&reported, SC_E_CANCELLED, "cancelled", "the request was cancelled (sc_call_cancel)");
-        } else if (failure) {
-          fail(&reported, failure, describe_failure(*http_client->pool(), failure));
-        } else {
-          made = make_response(std::move(response));
-        }
-      } catch (...) {
-        fail_with_current_exception(&reported);
-      }
-      if (made != nullptr) {
-        callback(user_data, made, nullptr);
-      } else {
-        callback(user_data, nullptr, &reported);
-      }
-    };
-    if (call) {
-      call->runtime = client->runtime;
-      // The slot is assigned inside async_request, before sc_request_start hands the call out,
-      // so no emit can race with it.
-      http_client->async_request(std::move(*built), options_of(*request),
-                                 boost::asio::bind_cancellation_slot(call->signal.slot(), std::move(complete)));
-    } else {
-      http_client->async_request(std::move(*built), options_of(*request), std::move(complete));
-    }
+    if (call) call->runtime = client->runtime;
+    // The request starts on an I/O thread, not on the caller's: everything the exchange
+    // allocates is then freed on the thread that allocated it, and the caller's thread (a Go
+    // thread, say) does not contend with the I/O thread for the allocator's locks, which cost
+    // a futex wait and a context switch per request when the two ran the exchange between them.
+    boost::asio::dispatch(client->runtime->io(),
+                          [http_client = client->client, built = std::move(*built), options = options_of(*request),
+                           callback, user_data, call = std::move(call)]() mutable {
+                            begin_request(http_client, std::move(built), std::move(options), callback, user_data,
+                                          call);
+                          });
     return succeed(error);
   } catch (...) {
     return fail_with_current_exception(error);

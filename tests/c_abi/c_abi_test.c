@@ -424,6 +424,30 @@ static void test_cancel(const char* alpn) {
   CHECK(atomic_load(&quick.completed) == 1 && quick.code == SC_OK, "%s: after the cancel: %d '%s', %d callbacks",
         alpn, quick.code, quick.name, atomic_load(&quick.completed));
 
+  /* A cancel that comes at once, often before an I/O thread has taken the request, ends it
+   * just the same: one callback each, cancelled unless the quick request had already finished. */
+  enum { immediate = 200 };
+  struct cancel_outcome* at_once = calloc(immediate, sizeof *at_once);
+  sc_call* calls[immediate];
+  for (int i = 0; i < immediate; ++i) {
+    request = get(i % 2 == 0 ? "/slow" : "/");
+    CHECK(sc_request_start(client, &request, note_outcome, &at_once[i], &calls[i], &error) == SC_OK, "%s",
+          error.message);
+    sc_call_cancel(calls[i]);
+  }
+  for (int i = 0; i < immediate; ++i) {
+    CHECK(wait_for(&at_once[i].completed, 1, 20), "%s: request %d cancelled at once never ended", alpn, i);
+    CHECK(at_once[i].code == SC_E_CANCELLED || (i % 2 == 1 && at_once[i].code == SC_OK),
+          "%s: request %d cancelled at once ended as %d '%s'", alpn, i, at_once[i].code, at_once[i].name);
+    sc_call_free(calls[i]);
+  }
+  sleep_ms(100);
+  for (int i = 0; i < immediate; ++i) {
+    CHECK(atomic_load(&at_once[i].completed) == 1, "%s: request %d: %d callbacks", alpn, i,
+          atomic_load(&at_once[i].completed));
+  }
+  free(at_once);
+
   /* Freeing the call does not cancel: the download is still running when the pool is freed. */
   struct cancel_outcome freed = {0};
   request = get("/slow");
