@@ -14,6 +14,7 @@
 
 #include <boost/asio/compose.hpp>
 
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -70,6 +71,12 @@ class Lease {
   void mark_broken() noexcept;
   // Returns the connection now; the lease is empty afterwards.
   void release() noexcept;
+  // `listener` is called once, on any thread, when the pool wants this connection back: it has
+  // passed max_lifetime, or reload_tls() replaced the material it was made with. A holder that
+  // keeps its lease for long (an HTTP/2 session) should then take nothing new, finish what it
+  // has in flight and release the lease, which closes the connection. Called at once when the
+  // pool wants it back already. One listener per lease; it must not block.
+  void on_retire(std::function<void()> listener);
 
   std::uint64_t connection_id() const noexcept { return connection_ ? connection_->id() : 0; }
   // True when the connection had served an earlier lease (the pool reused it).

@@ -64,6 +64,7 @@ struct PoolStats {
   std::uint64_t closed_idle_timeout = 0;
   std::uint64_t closed_max_lifetime = 0;
   std::uint64_t closed_max_requests = 0;  // carried max_requests_per_connection leases
+  std::uint64_t closed_tls_reload = 0;    // made with TLS material reload_tls() replaced
   std::uint64_t closed_latency = 0;
   std::uint64_t closed_broken = 0;        // returned by a lease after an error
   std::uint64_t closed_abandoned = 0;     // returned with a request written and its reply unread

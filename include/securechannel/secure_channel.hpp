@@ -51,6 +51,8 @@ class SecureChannel {
 
   SecureChannel(executor_type executor, std::shared_ptr<const ClientTlsContext> context);
   ~SecureChannel();  // closes abruptly; use async_shutdown for a graceful close
+  // The TLS material this channel was made with.
+  const std::shared_ptr<const ClientTlsContext>& context() const noexcept { return context_; }
   SecureChannel(const SecureChannel&) = delete;
   SecureChannel& operator=(const SecureChannel&) = delete;
 

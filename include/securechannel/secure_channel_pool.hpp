@@ -33,9 +33,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace securechannel {
@@ -114,9 +116,12 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
   // Re-reads the pool's TLS material as the options in force name it (ca_file, ca_directory, the system
   // store, client certificate files) into a new ClientTlsContext for every connection opened from
-  // now on. Connections already open, idle or leased, keep the context they were made with until
-  // they close (max_lifetime rotates them): none is dropped. The new context starts with an empty
-  // session cache, so the next connections make full handshakes against the new material.
+  // now on. Connections made with the old material drain: idle ones close at once (counted as
+  // recycled, reason tls_reload) and min_idle is topped up with the new material; leased ones
+  // serve their holder on and close when the lease ends, and a holder that keeps its lease (an
+  // HTTP/2 session, told through Lease::on_retire) takes no new streams and closes once its
+  // streams are done. The new context starts with an empty session cache, so the next
+  // connections make full handshakes against the new material.
   // On failure the current context stays in use and `error` names the field ("tls.ca_file: ...").
   // Counted in <ns>_tls_reloads_total{result}; logged. Thread-safe; reads the files on the
   // calling thread, outside the pool's lock. `scpool serve` calls it on SIGHUP.
@@ -148,7 +153,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
  private:
   struct Deferred;
-  enum class CloseReason { idle_timeout, max_lifetime, max_requests, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
+  enum class CloseReason { idle_timeout, max_lifetime, max_requests, tls_reload, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
   friend class Lease;
 
   SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);
@@ -165,6 +170,15 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void connect_for_waiters_locked(Deferred& deferred);
   // Past its max_lifetime, jittered per connection by max_lifetime_jitter.
   bool past_lifetime_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
+  // A leased connection is wanted back: marked, and its holder's Lease::on_retire listener called
+  // after the lock. The first reason stays.
+  void retire_locked(detail::PooledConnection& connection, detail::RetireReason reason, Deferred& deferred);
+  // Calls the holder's listener (after the lock) without marking: shutdown asks every holder.
+  void notify_retire_locked(const detail::PooledConnection& connection, Deferred& deferred);
+  void watch_retire(detail::PooledConnection& connection, std::function<void()> listener);
+  void forget_retire_listener_locked(const detail::PooledConnection& connection);
+  // After reload_tls(): connections made with the replaced material close (idle) or retire.
+  void retire_old_material_locked(Deferred& deferred);
   // Every waiter fails with `reason`, oldest first.
   void fail_waiters_locked(errc reason, Deferred& deferred);
   void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
@@ -258,6 +272,9 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   ConnectFailure last_failure_;
   std::uint64_t next_connection_id_ = 0;
   std::uint64_t lifetime_seed_ = 0;  // spreads lifetimes differently in every pool
+  // Lease::on_retire listeners of leased connections: few (the HTTP/2 sessions), so a list
+  // rather than a field in every connection. Under mutex_.
+  std::vector<std::pair<const detail::PooledConnection*, std::function<void()>>> retire_listeners_;
   // The notAfter the latest expiry warning was about: one warning per certificate, not per connect.
   std::optional<std::chrono::system_clock::time_point> expiry_warned_for_;
 };

@@ -77,7 +77,7 @@ void Http2Session::begin() {
 }
 
 bool Http2Session::try_reserve_stream() noexcept {
-  if (state_.load(std::memory_order_acquire) != State::open || carried_its_share()) return false;
+  if (state_.load(std::memory_order_acquire) != State::open || retiring()) return false;
   std::size_t used = slots_in_use_.load(std::memory_order_relaxed);
   do {
     if (used >= peer_max_concurrent_streams_.load(std::memory_order_relaxed)) return false;
@@ -92,12 +92,22 @@ bool Http2Session::try_reserve_stream() noexcept {
   return true;
 }
 
-bool Http2Session::carried_its_share() const noexcept {
-  return options_.max_streams != 0 && streams_reserved_.load(std::memory_order_acquire) >= options_.max_streams;
+bool Http2Session::retiring() const noexcept {
+  return retired_.load(std::memory_order_acquire) ||
+         (options_.max_streams != 0 && streams_reserved_.load(std::memory_order_acquire) >= options_.max_streams);
+}
+
+void Http2Session::retire() noexcept {
+  if (retired_.exchange(true, std::memory_order_acq_rel)) return;
+  // With nothing reserved or in flight no stream end will close it: close now. A reservation
+  // racing with this sees the flag when its slot comes back, or finds the session draining.
+  if (slots_in_use_.load(std::memory_order_acquire) == 0) {
+    asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+  }
 }
 
 void Http2Session::release_reservation() noexcept {
-  if (slots_in_use_.fetch_sub(1, std::memory_order_acq_rel) == 1 && carried_its_share() &&
+  if (slots_in_use_.fetch_sub(1, std::memory_order_acq_rel) == 1 && retiring() &&
       streams_in_flight_.load(std::memory_order_acquire) == 0) {
     asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
   }
@@ -224,7 +234,7 @@ void Http2Session::close() {
 }
 
 bool Http2Session::accepts_new_streams() const noexcept {
-  return state_.load(std::memory_order_acquire) == State::open && !carried_its_share();
+  return state_.load(std::memory_order_acquire) == State::open && !retiring();
 }
 bool Http2Session::is_closed() const noexcept { return state_.load(std::memory_order_acquire) == State::closed; }
 std::size_t Http2Session::streams_in_flight() const noexcept {
@@ -408,7 +418,7 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   // closes once its last slot is back, with the shutdown posted before the handler so that the
   // client finds the session closed when the handler asks for a new stream.
   release_reservation();
-  if (last_in_flight && !carried_its_share()) note_idle();
+  if (last_in_flight && !retiring()) note_idle();
   // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
   // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
   asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response),

@@ -116,10 +116,14 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Closes at once: streams in flight fail with operation_aborted. Idempotent.
   void close();
 
-  // Open and takes new streams (no GOAWAY either way, max_streams not reached).
+  // Takes no new stream from now on, lets those in flight finish, then sends GOAWAY and closes:
+  // the pool wants the connection back (Lease::on_retire). Any thread; idempotent.
+  void retire() noexcept;
+
+  // Open and takes new streams (no GOAWAY either way, max_streams not reached, not retired).
   bool accepts_new_streams() const noexcept;
-  // Reserved its max_streams: takes no more, closes when they are done.
-  bool carried_its_share() const noexcept;
+  // Reserved its max_streams, or retired: takes no more, closes when those it has are done.
+  bool retiring() const noexcept;
   // Everything about it is finished: closed, and no stream in flight.
   bool is_closed() const noexcept;
   std::size_t streams_in_flight() const noexcept;
@@ -216,6 +220,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   std::atomic<std::uint64_t> streams_started_{0};
   std::atomic<std::uint64_t> goaways_received_{0};
   std::atomic<std::uint64_t> streams_reserved_{0};  // ever, against options_.max_streams
+  std::atomic<bool> retired_{false};
   std::atomic<std::uint64_t> writes_{0};
 };
 

@@ -591,6 +591,7 @@ void HttpClientCore::open_http2_connection_if_needed() {
 
 void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
   --connections_opening_;
+  if (shut_down_ || error) retire_replaced_sessions();  // no replacement: they drain anyway
   if (shut_down_) return;
   if (error) {
     // Waiting behind a draining session that still holds the last connection allowed (its long
@@ -603,10 +604,12 @@ void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
   if (lease.channel().negotiated_alpn() == "h2") {
     protocol_.store(HttpProtocol::http2, std::memory_order_relaxed);
     start_session(std::move(lease));
+    retire_replaced_sessions();  // the new session takes their streams from now on
     serve_waiting();
     return open_http2_connection_if_needed();
   }
   // HTTP/1.1: every request takes its own connection from now on; this one serves the oldest.
+  retire_replaced_sessions();
   protocol_.store(HttpProtocol::http1_1, std::memory_order_relaxed);
   std::deque<PendingPointer> waiting;
   waiting.swap(waiting_);
@@ -630,9 +633,51 @@ void HttpClientCore::start_session(Lease lease) {
   session_options.idle_ping_after = pool_->config().http2_ping_after;  // liveness: a blackholed peer
   session_options.ping_timeout = pool_->config().http2_ping_timeout;   // fails its streams in seconds
   session_options.max_streams = pool_->config().max_requests_per_connection;
+  // The pool wants the connection back (max_lifetime, reload_tls, its shutdown): heard on the
+  // strand, where the session is known by then (a listener called at once is posted too).
+  auto known_as = std::make_shared<std::weak_ptr<Http2Session>>();
+  lease.on_retire([core = weak_from_this(), known_as, strand = strand_] {
+    asio::post(strand, [core, known_as] {
+      if (auto self = core.lock()) self->on_retire_requested(known_as->lock());
+    });
+  });
   auto session = Http2Session::start(std::move(lease), std::move(session_options), strand_);
+  *known_as = session;
   std::lock_guard lock(sessions_mutex_);
   sessions_.push_back(std::move(session));
+}
+
+void HttpClientCore::on_retire_requested(const std::shared_ptr<Http2Session>& session) {
+  if (!session || session->is_closed() || session->retiring()) return;
+  forget_closed_sessions();
+  bool another_takes_streams = false;
+  std::size_t sessions_open = 0;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    another_takes_streams = std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& other) {
+      return other != session && other->accepts_new_streams();
+    });
+    sessions_open = sessions_.size();
+  }
+  // The only session taking streams keeps taking them until its replacement is open: capacity
+  // never drops to nothing while the replacement connects, and a request arriving meanwhile
+  // does not wait for a handshake (a client between two requests is busy all the same). With
+  // another session open, or no room for one more connection, it drains now.
+  if (shut_down_ || another_takes_streams || sessions_open + connections_opening_ >= pool_->limits().max_connections) {
+    return session->retire();
+  }
+  retire_when_replaced_.push_back(session);
+  if (connections_opening_ > 0) return;  // the connection on its way replaces it
+  ++connections_opening_;
+  pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this()](error_code error, Lease lease) {
+    self->on_discovery_lease(error, std::move(lease));
+  }));
+}
+
+void HttpClientCore::retire_replaced_sessions() {
+  for (const auto& replaced : std::exchange(retire_when_replaced_, {})) {
+    if (auto session = replaced.lock()) session->retire();
+  }
 }
 
 void HttpClientCore::serve_waiting() {

@@ -95,9 +95,13 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void open_http2_connection_if_needed();
   void on_discovery_lease(boost::system::error_code error, Lease lease);
   void start_session(Lease lease);
+  // The pool asked a session's connection back (Lease::on_retire). On the strand.
+  void on_retire_requested(const std::shared_ptr<Http2Session>& session);
+  // The sessions waiting for a replacement to open drain now.
+  void retire_replaced_sessions();
   void serve_waiting();
   void forget_closed_sessions();
-  // A session that takes no new streams (GOAWAY, max_requests_per_connection) but still holds
+  // A session that takes no new streams (GOAWAY, max_requests_per_connection, retired) but still holds
   // its connection.
   bool draining_session_open() const;
 
@@ -116,6 +120,7 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   boost::asio::steady_timer deadline_timer_;
   std::chrono::steady_clock::time_point deadline_timer_at_{};  // time_point{} when not armed
   std::size_t connections_opening_ = 0;
+  std::vector<std::weak_ptr<Http2Session>> retire_when_replaced_;  // on the strand
   std::atomic<bool> shut_down_{false};
 
   mutable std::mutex sessions_mutex_;

@@ -105,6 +105,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   const std::pair<std::string_view, std::uint64_t> recycled[] = {{"idle_timeout", stats.closed_idle_timeout},
                                                                   {"max_lifetime", stats.closed_max_lifetime},
                                                                   {"max_requests", stats.closed_max_requests},
+                                                                  {"tls_reload", stats.closed_tls_reload},
                                                                   {"latency", stats.closed_latency},
                                                                   {"broken", stats.closed_broken},
                                                                   {"abandoned", stats.closed_abandoned}};

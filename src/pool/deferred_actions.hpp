@@ -24,6 +24,7 @@ struct SecureChannelPool::Deferred {
     std::vector<std::shared_ptr<detail::PooledConnection>> graceful_closes;
     std::vector<std::shared_ptr<detail::PooledConnection>> abrupt_closes;
     std::vector<ShutdownHandler> shutdown_completions;
+    std::vector<std::function<void()>> retire_listeners;  // Lease::on_retire, each called once
     // timed_out when leases were still out after the grace period and were cut off.
     boost::system::error_code shutdown_error;
     // Logged after the lock: a log sink must be free to call back into the pool.

@@ -35,6 +35,10 @@ void Lease::mark_broken() noexcept {
   if (connection_) connection_->mark_broken();
 }
 
+void Lease::on_retire(std::function<void()> listener) {
+  if (connection_ && listener) pool_->watch_retire(*connection_, std::move(listener));
+}
+
 void Lease::release() noexcept {
   if (!connection_) return;
   auto pool = std::move(pool_);

@@ -65,6 +65,22 @@ std::shared_ptr<const ClientTlsContext> SecureChannelPool::tls_context() const {
   return tls_;
 }
 
+void SecureChannelPool::retire_old_material_locked(Deferred& deferred) {
+  // Idle ones close now and are replaced with the new material; leased ones when their lease
+  // ends (their holders are told: an HTTP/2 session drains). A connect in flight with the old
+  // material is not stopped; it closes at its max_lifetime.
+  const std::vector<detail::PooledConnection*> idle_snapshot = idle_;
+  for (detail::PooledConnection* connection : idle_snapshot) {
+    if (connection->channel().context() != tls_) remove_locked(*connection, CloseReason::tls_reload, deferred);
+  }
+  for (auto& connection : connections_) {
+    if (connection->state_ == detail::ConnectionState::leased && connection->channel().context() != tls_) {
+      retire_locked(*connection, detail::RetireReason::tls_reload, deferred);
+    }
+  }
+  top_up_locked(deferred);
+}
+
 bool SecureChannelPool::reload_tls(std::string& error) {
   // The options in force: a reload with other options (below) may have replaced config().tls's.
   return reload_tls(tls_context()->options(), error);
@@ -75,6 +91,7 @@ bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
   std::string problem;
   std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, problem);
   std::shared_ptr<const ClientTlsContext> previous;
+  Deferred deferred;
   {
     std::lock_guard lock(mutex_);
     if (shutting_down_ && replacement) {
@@ -84,17 +101,20 @@ bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
     if (replacement) {
       ++counters_.tls_reloads;
       previous = std::exchange(tls_, std::move(replacement));
+      retire_old_material_locked(deferred);
     } else {
       ++counters_.tls_reload_failures;
     }
   }
+  run(deferred);
   // `previous` lives on in the connections made with it, and is freed with the last of them.
   if (!problem.empty()) {
     error = problem;
     log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " failed, the previous material stays in use: " + problem);
     return false;
   }
-  log(LogLevel::info, 0, "TLS material for " + config_.endpoint + " reloaded; new connections use it");
+  log(LogLevel::info, 0,
+      "TLS material for " + config_.endpoint + " reloaded; new connections use it, open ones drain and close");
   return true;
 }
 

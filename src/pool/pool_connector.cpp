@@ -103,6 +103,7 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
     case CloseReason::idle_timeout: ++counters_.closed_idle_timeout; replaceable = false; break;
     case CloseReason::max_lifetime: ++counters_.closed_max_lifetime; break;
     case CloseReason::max_requests: ++counters_.closed_max_requests; break;
+    case CloseReason::tls_reload: ++counters_.closed_tls_reload; break;
     case CloseReason::latency: ++counters_.closed_latency; break;
     case CloseReason::stale: graceful = false; break;
     case CloseReason::broken: ++counters_.closed_broken; graceful = false; break;
@@ -115,6 +116,13 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
   if (reason != CloseReason::connect_failed) ++counters_.connections_closed;
   if (replaceable && !shutting_down_) lineage_.push_back(connection.reconnects_);
   if (!connection.channel().usable()) graceful = false;  // nothing to say close_notify over
+  // A retired connection its holder left unusable (an HTTP/2 session that ended, an operation
+  // still pending): close_notify could run beside that operation.
+  if (connection.broken_.load(std::memory_order_relaxed) ||
+      connection.operations_in_flight_.load(std::memory_order_acquire) != 0) {
+    graceful = false;
+  }
+  forget_retire_listener_locked(connection);
 
   if (graceful) {
     transition(connection, ConnectionState::closing);

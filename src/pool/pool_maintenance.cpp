@@ -48,7 +48,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     }
     for (auto& connection : connections_) {
       if (connection->state_ == ConnectionState::leased && past_lifetime_locked(*connection, now)) {
-        connection->retire_on_release_ = true;  // rotated when its lease ends, never under it
+        retire_locked(*connection, detail::RetireReason::max_lifetime, deferred);
       }
     }
     if (now - histograms_rotated_at_ >= config_.histogram_rotation_interval) {
@@ -120,6 +120,8 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
         // abort(), not close(): the connect runs on whichever thread of the executor, and only
         // abort() is safe beside it (it never frees the descriptor's number under it).
         if (connection->state_ == ConnectionState::connecting) connection->channel().abort();
+        // A holder that keeps its lease (an HTTP/2 session) drains within the grace period.
+        if (connection->state_ == ConnectionState::leased) notify_retire_locked(*connection, deferred);
       }
       if (leased_ > 0) {
         shutdown_timer_.expires_after(grace);

@@ -165,10 +165,19 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
+    forget_retire_listener_locked(returned);
+    const auto leftover = returned.state_ == ConnectionState::leased ? returned.leftover_after_lease()
+                                                                      : PooledConnection::Leftover::nothing;
+    // A connection the pool asked back ends for that reason, even when its holder could not
+    // leave it reusable (an HTTP/2 session that sent its GOAWAY); one abandoned mid-reply does
+    // not: what it still receives is a peer's, not ours.
+    const bool retired = returned.retire_reason_ != detail::RetireReason::none &&
+                         leftover != PooledConnection::Leftover::abandoned;
+    const auto now = config_.clock->now();
     if (returned.state_ != ConnectionState::leased) {
       // Shutdown already force-closed it; it only needs to leave the books.
       if (returned.state_ != ConnectionState::closed) remove_locked(returned, CloseReason::shutdown, deferred);
-    } else if (const auto leftover = returned.leftover_after_lease(); leftover != PooledConnection::Leftover::nothing) {
+    } else if (leftover != PooledConnection::Leftover::nothing && !retired) {
       remove_locked(returned, leftover == PooledConnection::Leftover::abandoned ? CloseReason::abandoned : CloseReason::broken,
                     deferred);
       if (!shutting_down_) {
@@ -181,9 +190,11 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
       remove_locked(returned, CloseReason::shutdown, deferred);
     } else if (connections_.size() > limits_.max_connections) {
       remove_locked(returned, CloseReason::over_limit, deferred);
-    } else if (const auto now = config_.clock->now();
-               returned.retire_on_release_ || past_lifetime_locked(returned, now)) {
-      remove_locked(returned, CloseReason::max_lifetime, deferred);
+    } else if (retired || past_lifetime_locked(returned, now)) {
+      remove_locked(returned,
+                    returned.retire_reason_ == detail::RetireReason::tls_reload ? CloseReason::tls_reload
+                                                                                 : CloseReason::max_lifetime,
+                    deferred);
       connect_for_waiters_locked(deferred);
       top_up_locked(deferred);
     } else if (config_.max_requests_per_connection != 0 &&
@@ -424,6 +435,7 @@ void SecureChannelPool::run(Deferred& deferred) {
     boost::asio::post(executor_, boost::asio::append(std::move(completion.handler), completion.error,
                                                      std::move(completion.lease)));
   }
+  for (auto& listener : actions.retire_listeners) listener();
   for (auto& handler : actions.shutdown_completions) {
     boost::asio::post(executor_, boost::asio::append(std::move(handler), actions.shutdown_error));
   }

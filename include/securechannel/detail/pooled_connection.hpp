@@ -31,6 +31,13 @@ enum class ConnectionState {
 
 std::string_view to_string(ConnectionState state) noexcept;
 
+// Why the pool wants a leased connection back (Lease::on_retire).
+enum class RetireReason : std::uint8_t {
+  none,
+  max_lifetime,  // past its max_lifetime
+  tls_reload,    // made with TLS material that reload_tls() has replaced
+};
+
 class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
  public:
   PooledConnection(std::uint64_t id, boost::asio::any_io_executor executor,
@@ -83,7 +90,9 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
   std::uint32_t index_in_pool_ = 0;        // position in the pool's list of live connections
   std::uint32_t reconnects_ = 0;           // connections its slot had before it
   ConnectionState state_ = ConnectionState::connecting;
-  bool retire_on_release_ = false;         // past max_lifetime while leased
+  // Why the pool wants it back while it is leased: closed for that reason when its lease ends,
+  // never under it.
+  RetireReason retire_reason_ = RetireReason::none;
   std::atomic<bool> broken_{false};
   // Written and not yet answered: set by the first write after a response, cleared by the first
   // bytes read. Read by release() on whatever thread gives the lease back.
