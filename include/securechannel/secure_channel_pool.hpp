@@ -173,6 +173,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // A leased connection is wanted back: marked, and its holder's Lease::on_retire listener called
   // after the lock. The first reason stays.
   void retire_locked(detail::PooledConnection& connection, detail::RetireReason reason, Deferred& deferred);
+  // What a connection asked back is counted as when it closes.
+  static CloseReason retire_close_reason(detail::RetireReason reason) noexcept;
   // Calls the holder's listener (after the lock) without marking: shutdown asks every holder.
   void notify_retire_locked(const detail::PooledConnection& connection, Deferred& deferred);
   void watch_retire(detail::PooledConnection& connection, std::function<void()> listener);

@@ -17,6 +17,11 @@ using detail::PooledConnection;
 namespace {
 // Fewer samples than this say too little about a connection to evict it for latency.
 constexpr std::uint64_t min_samples_for_latency_eviction = 5;
+
+bool over_latency_threshold(const PooledConnection& connection, double threshold_ms) {
+  return connection.stats().round_trips() >= min_samples_for_latency_eviction &&
+         connection.stats().latency_quantile_ms(0.95) > threshold_ms;
+}
 }  // namespace
 
 std::size_t SecureChannelPool::run_cleanup_once() {
@@ -35,8 +40,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       } else if (now - connection->released_at_ >= limits_.idle_timeout && idle_.size() > limits_.min_idle) {
         // Like HikariCP's idleTimeout, it never trims below min_idle.
         remove_locked(*connection, CloseReason::idle_timeout, deferred);
-      } else if (connection->stats().round_trips() >= min_samples_for_latency_eviction &&
-                 connection->stats().latency_quantile_ms(0.95) > threshold_ms) {
+      } else if (over_latency_threshold(*connection, threshold_ms)) {
         remove_locked(*connection, CloseReason::latency, deferred);
       } else if (connection->channel().probe_idle() != IdleHealth::healthy) {
         ++counters_.stale_discarded;
@@ -47,8 +51,12 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       ++closed;
     }
     for (auto& connection : connections_) {
-      if (connection->state_ == ConnectionState::leased && past_lifetime_locked(*connection, now)) {
+      if (connection->state_ != ConnectionState::leased) continue;
+      if (past_lifetime_locked(*connection, now)) {
         retire_locked(*connection, detail::RetireReason::max_lifetime, deferred);
+      } else if (over_latency_threshold(*connection, threshold_ms)) {
+        // An HTTP/2 session behind a slow path is never idle to be evicted: asked back instead.
+        retire_locked(*connection, detail::RetireReason::latency, deferred);
       }
     }
     if (now - histograms_rotated_at_ >= config_.histogram_rotation_interval) {

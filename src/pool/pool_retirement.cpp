@@ -13,6 +13,16 @@ namespace securechannel {
 using detail::PooledConnection;
 using detail::RetireReason;
 
+SecureChannelPool::CloseReason SecureChannelPool::retire_close_reason(RetireReason reason) noexcept {
+  switch (reason) {
+    case RetireReason::tls_reload: return CloseReason::tls_reload;
+    case RetireReason::latency: return CloseReason::latency;
+    case RetireReason::none:  // past max_lifetime without having been asked back yet
+    case RetireReason::max_lifetime: break;
+  }
+  return CloseReason::max_lifetime;
+}
+
 void SecureChannelPool::retire_locked(PooledConnection& connection, RetireReason reason, Deferred& deferred) {
   if (connection.retire_reason_ == RetireReason::none) connection.retire_reason_ = reason;
   notify_retire_locked(connection, deferred);

@@ -191,10 +191,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     } else if (connections_.size() > limits_.max_connections) {
       remove_locked(returned, CloseReason::over_limit, deferred);
     } else if (retired || past_lifetime_locked(returned, now)) {
-      remove_locked(returned,
-                    returned.retire_reason_ == detail::RetireReason::tls_reload ? CloseReason::tls_reload
-                                                                                 : CloseReason::max_lifetime,
-                    deferred);
+      remove_locked(returned, retire_close_reason(returned.retire_reason_), deferred);
       connect_for_waiters_locked(deferred);
       top_up_locked(deferred);
     } else if (config_.max_requests_per_connection != 0 &&

@@ -1,7 +1,8 @@
 // Replies delayed on their way back (350 ± 50 ms per piece, by the proxy: a slow path or a
 // congested upstream): every request still succeeds after the delay with its own reply, and one
 // whose timeout is shorter than the delay fails with request_timeout, once; its late reply
-// reaches no one (HTTP/1.1 and raw leases: its connection is closed, never reused).
+// reaches no one (HTTP/1.1 and raw leases: its connection is closed, never reused). A busy
+// HTTP/2 session behind a slow path is replaced (latency eviction).
 #include "proxied_fault_test.hpp"
 
 #include <atomic>
@@ -107,6 +108,47 @@ TEST_P(LatencyTest, ATimeoutShorterThanTheDelayFailsOnceAndTheLateReplyReachesNo
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, LatencyTest, ::testing::Values("http/1.1", "h2"), testing::protocol_test_name);
+
+// An HTTP/2 session is never idle while it serves, so idle latency eviction never reaches it:
+// the pool asks it back when its p95 passes the threshold. Its path turns slow (only the open
+// connection: new ones are fast), it drains once a replacement is open, the requests go on
+// without a failure, and the replacement keeps the fast path.
+class Http2LatencyEvictionTest : public testing::ProxiedFaultTest {};
+
+TEST_F(Http2LatencyEvictionTest, ASessionBehindASlowPathIsReplaced) {
+  start_nginx_behind_proxy();
+  auto pool = builder_through_proxy("h2")
+                  .with_latency_threshold(150ms)
+                  .with_cleanup_interval(100ms)
+                  .build(io.executor());
+  pool->run_cleanup_task();
+  {
+    HttpClient client(pool);
+    const auto get = [&] {
+      return testing::timed_request(client, testing::range_request(0, 100), {.timeout = 10s}).get();
+    };
+    const TimedOutcome first = get();
+    ASSERT_FALSE(first.error) << first.error.message();
+    const std::uint64_t slow_id = first.response.exchange.connection_id;
+    proxy->set_toxics(Direction::to_client, {.latency = kLatency, .jitter = kJitter},
+                      testing::FaultProxy::Reach::open_only);
+    int sent = 1;
+    for (; sent < 40 && pool->stats().closed_latency == 0; ++sent) {
+      const TimedOutcome outcome = get();
+      ASSERT_FALSE(outcome.error) << "request " << sent << ": " << outcome.error.message();
+    }
+    ASSERT_TRUE(testing::eventually([&] { return pool->stats().closed_latency == 1; }))
+        << "not evicted after " << sent << " requests";
+    const TimedOutcome after = get();
+    ASSERT_FALSE(after.error) << after.error.message();
+    EXPECT_NE(after.response.exchange.connection_id, slow_id);
+    EXPECT_LT(after.seconds, kLeastDelaySeconds) << "the replacement is on the fast path";
+    EXPECT_EQ(client.stats().failed_requests, 0u);
+    EXPECT_EQ(pool->stats().closed_broken, 0u);
+  }
+  close_pool(pool);
+  expect_everything_closed();
+}
 
 // The same over raw leases of our TLS echo server.
 class RawLatencyTest : public testing::ProxiedFaultTest {};

@@ -36,6 +36,7 @@ enum class RetireReason : std::uint8_t {
   none,
   max_lifetime,  // past its max_lifetime
   tls_reload,    // made with TLS material that reload_tls() has replaced
+  latency,       // its recent p95 round trip is over the pool's latency threshold
 };
 
 class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
