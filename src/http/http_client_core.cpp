@@ -583,6 +583,10 @@ void HttpClientCore::open_http2_connection_if_needed() {
                                                   [](const auto& session) { return session->accepts_new_streams(); }));
   }
   if (live >= pool_->limits().max_connections) return;  // wait for a slot to free up
+  open_http2_connection();
+}
+
+void HttpClientCore::open_http2_connection() {
   ++connections_opening_;
   pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this()](error_code error, Lease lease) {
     self->on_discovery_lease(error, std::move(lease));
@@ -668,10 +672,7 @@ void HttpClientCore::on_retire_requested(const std::shared_ptr<Http2Session>& se
   }
   retire_when_replaced_.push_back(session);
   if (connections_opening_ > 0) return;  // the connection on its way replaces it
-  ++connections_opening_;
-  pool_->async_acquire(asio::bind_executor(strand_, [self = shared_from_this()](error_code error, Lease lease) {
-    self->on_discovery_lease(error, std::move(lease));
-  }));
+  open_http2_connection();
 }
 
 void HttpClientCore::retire_replaced_sessions() {

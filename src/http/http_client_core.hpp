@@ -93,6 +93,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   bool try_http2_slot(const PendingPointer& pending);
   void submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending);
   void open_http2_connection_if_needed();
+  // Takes one more connection from the pool, for a session (counted in connections_opening_).
+  void open_http2_connection();
   void on_discovery_lease(boost::system::error_code error, Lease lease);
   void start_session(Lease lease);
   // The pool asked a session's connection back (Lease::on_retire). On the strand.

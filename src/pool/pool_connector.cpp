@@ -122,7 +122,6 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
       connection.operations_in_flight_.load(std::memory_order_acquire) != 0) {
     graceful = false;
   }
-  forget_retire_listener_locked(connection);
 
   if (graceful) {
     transition(connection, ConnectionState::closing);

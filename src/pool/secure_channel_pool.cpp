@@ -165,7 +165,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    forget_retire_listener_locked(returned);
+    forget_retire_listener_locked(returned);  // a leased connection leaves its holder only here
     const auto leftover = returned.state_ == ConnectionState::leased ? returned.leftover_after_lease()
                                                                       : PooledConnection::Leftover::nothing;
     // A connection the pool asked back ends for that reason, even when its holder could not
