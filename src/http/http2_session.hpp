@@ -55,7 +55,7 @@ struct Http2SessionOptions {
   std::uint64_t max_streams = 0;
 };
 
-class Http2Session : public std::enable_shared_from_this<Http2Session>, private Http2ClientCodec::Owner {
+class Http2Session final : public std::enable_shared_from_this<Http2Session>, private Http2ClientCodec::Owner {
  public:
   // The third argument, response_started: a HEADERS frame of the response arrived (the server
   // acted on the request), so a failed request must not be sent again automatically.

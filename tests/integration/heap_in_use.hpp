@@ -7,8 +7,12 @@
 
 #include <cstddef>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)  // GCC
 #define SC_HEAP_REPLACED_BY_SANITIZER 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SC_HEAP_REPLACED_BY_SANITIZER 1
+#endif
 #endif
 
 namespace securechannel::testing {

@@ -44,6 +44,10 @@ class HostileHttp2ServerTest : public testing::HostileServerTest {
     return outcome_of(*client, "/attack", std::move(options));
   }
 
+  // The server's threads count into this fixture's members: they stop before the members go
+  // (the base fixture would stop them only after, from its own destructor).
+  void TearDown() override { server.reset(); }
+
   std::unique_ptr<HttpClient> client;
   std::atomic<int> attacks{0};
   std::atomic<std::size_t> written_by_attacks{0};
