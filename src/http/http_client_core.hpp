@@ -8,11 +8,14 @@
 // executor's work tracking). What those paths share is guarded instead: the deadline list by
 // deadlines_mutex_, a request's lease by its lease_mutex, its completion by the atomic `done`;
 // the counters are atomics and the session list has its own mutex.
+//
+// Files: http_client_core.cpp (a request from start to completion, deadlines, retries),
+// http_client_http1.cpp and http_client_http2.cpp (an attempt over each protocol).
 #pragma once
 
-#include "http/http2_session.hpp"
+#include "http/http2_connections.hpp"
+#include "http/retry_policy.hpp"
 #include "securechannel/http_client.hpp"
-#include "securechannel/reconnect_backoff.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -78,9 +81,10 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void complete_with_response(const PendingPointer& pending, HttpResponse&& response, bool reused);
   // An attempt got its connection (HTTP/2: its stream): what the response's exchange will say.
   static void note_attempt(PendingRequest& pending, std::uint64_t connection_id, bool reused, HttpProtocol protocol);
-  // True when the failed attempt is sent again (and counted as a retry).
-  bool retry_after(const PendingPointer& pending, const boost::system::error_code& error, bool reused,
-                   bool response_started);
+  // A failed attempt: sent again (and counted as a retry) as the RetryPolicy says, or the request
+  // fails with what the policy says the caller is told.
+  void retry_or_fail(const PendingPointer& pending, const boost::system::error_code& error, bool reused,
+                     bool response_started);
   // Sends the request again after `delay` (on the strand), unless it completed meanwhile.
   void dispatch_after(const PendingPointer& pending, std::chrono::milliseconds delay);
 
@@ -99,13 +103,7 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void start_session(Lease lease);
   // The pool asked a session's connection back (Lease::on_retire). On the strand.
   void on_retire_requested(const std::shared_ptr<Http2Session>& session);
-  // The sessions waiting for a replacement to open drain now.
-  void retire_replaced_sessions();
   void serve_waiting();
-  void forget_closed_sessions();
-  // A session that takes no new streams (GOAWAY, max_requests_per_connection, retired) but still holds
-  // its connection.
-  bool draining_session_open() const;
 
   std::shared_ptr<SecureChannelPool> pool_;
   Strand strand_;
@@ -114,20 +112,15 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   // conversion, some of them allocating.
   Strand posting_strand_;
   std::atomic<HttpProtocol> protocol_{HttpProtocol::unknown};
-  // Between the later sends of a request the server keeps refusing (GOAWAY, REFUSED_STREAM).
-  ReconnectBackoff refused_backoff_;
+  RetryPolicy retry_policy_;
   std::deque<PendingPointer> waiting_;  // for an HTTP/2 stream slot, or for the first connection
   std::mutex deadlines_mutex_;
   std::vector<PendingPointer> watched_;  // requests in progress, each knowing its index here
   boost::asio::steady_timer deadline_timer_;
   std::chrono::steady_clock::time_point deadline_timer_at_{};  // time_point{} when not armed
   std::size_t connections_opening_ = 0;
-  std::vector<std::weak_ptr<Http2Session>> retire_when_replaced_;  // on the strand
   std::atomic<bool> shut_down_{false};
-
-  mutable std::mutex sessions_mutex_;
-  std::vector<std::shared_ptr<Http2Session>> sessions_;
-  std::uint64_t goaways_of_closed_sessions_ = 0;
+  Http2Connections http2_;
 
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> requests_reused_{0};

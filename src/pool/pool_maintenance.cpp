@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/acquire_waiters.hpp"
+#include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 
@@ -14,16 +15,6 @@ using boost::system::error_code;
 using detail::ConnectionState;
 using detail::PooledConnection;
 
-namespace {
-// Fewer samples than this say too little about a connection to evict it for latency.
-constexpr std::uint64_t min_samples_for_latency_eviction = 5;
-
-bool over_latency_threshold(const PooledConnection& connection, double threshold_ms) {
-  return connection.stats().round_trips() >= min_samples_for_latency_eviction &&
-         connection.stats().latency_quantile_ms(0.95) > threshold_ms;
-}
-}  // namespace
-
 std::size_t SecureChannelPool::run_cleanup_once() {
   Deferred deferred;
   std::size_t closed = 0;
@@ -31,32 +22,52 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     std::lock_guard lock(mutex_);
     if (shutting_down_) return 0;
     const auto now = config_.clock->now();
-    const double threshold_ms = static_cast<double>(limits_.latency_threshold.count());
+    const detail::CleanupLimits limits{.idle_timeout = limits_.idle_timeout,
+                                       .latency_threshold = limits_.latency_threshold};
+    const auto facts_of = [&](const PooledConnection& connection) {
+      const std::uint64_t round_trips = connection.stats().round_trips();
+      // The quantile is read only where the rule would use it.
+      const bool enough_samples = round_trips >= detail::min_samples_for_latency_eviction;
+      return detail::ConnectionFacts{.past_lifetime = past_lifetime_locked(connection, now),
+                                     .idle_for = now - connection.released_at_,
+                                     .above_min_idle = idle_.size() > limits_.min_idle,
+                                     .round_trips = round_trips,
+                                     .p95_ms = enough_samples ? connection.stats().latency_quantile_ms(0.95) : 0.0};
+    };
     // Oldest idle first, so that idle_timeout trims the cold end and keeps the warm set.
     const std::vector<PooledConnection*> idle_snapshot = idle_;
     for (PooledConnection* connection : idle_snapshot) {
-      if (past_lifetime_locked(*connection, now)) {
-        remove_locked(*connection, CloseReason::max_lifetime, deferred);
-      } else if (now - connection->released_at_ >= limits_.idle_timeout && idle_.size() > limits_.min_idle) {
-        // Like HikariCP's idleTimeout, it never trims below min_idle.
-        remove_locked(*connection, CloseReason::idle_timeout, deferred);
-      } else if (over_latency_threshold(*connection, threshold_ms)) {
-        remove_locked(*connection, CloseReason::latency, deferred);
-      } else if (connection->channel().probe_idle() != IdleHealth::healthy) {
-        ++counters_.stale_discarded;
-        remove_locked(*connection, CloseReason::stale, deferred);
-      } else {
-        continue;
+      switch (detail::idle_close_reason(facts_of(*connection), limits)) {
+        case detail::CleanupVerdict::max_lifetime:
+          remove_locked(*connection, CloseReason::max_lifetime, deferred);
+          break;
+        case detail::CleanupVerdict::idle_timeout:
+          remove_locked(*connection, CloseReason::idle_timeout, deferred);
+          break;
+        case detail::CleanupVerdict::latency:
+          remove_locked(*connection, CloseReason::latency, deferred);
+          break;
+        case detail::CleanupVerdict::keep:
+          if (connection->channel().probe_idle() == IdleHealth::healthy) continue;
+          ++counters_.stale_discarded;
+          remove_locked(*connection, CloseReason::stale, deferred);
+          break;
       }
       ++closed;
     }
     for (auto& connection : connections_) {
       if (connection->state_ != ConnectionState::leased) continue;
-      if (past_lifetime_locked(*connection, now)) {
-        retire_locked(*connection, detail::RetireReason::max_lifetime, deferred);
-      } else if (over_latency_threshold(*connection, threshold_ms)) {
-        // An HTTP/2 session behind a slow path is never idle to be evicted: asked back instead.
-        retire_locked(*connection, detail::RetireReason::latency, deferred);
+      switch (detail::leased_retire_reason(facts_of(*connection), limits)) {
+        case detail::CleanupVerdict::max_lifetime:
+          retire_locked(*connection, detail::RetireReason::max_lifetime, deferred);
+          break;
+        case detail::CleanupVerdict::latency:
+          // An HTTP/2 session behind a slow path is never idle to be evicted: asked back instead.
+          retire_locked(*connection, detail::RetireReason::latency, deferred);
+          break;
+        case detail::CleanupVerdict::idle_timeout:
+        case detail::CleanupVerdict::keep:
+          break;
       }
     }
     if (now - histograms_rotated_at_ >= config_.histogram_rotation_interval) {

@@ -5,6 +5,7 @@
 #include "core/deadline.hpp"
 #include "core/free_memory_release.hpp"
 #include "pool/acquire_waiters.hpp"
+#include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "securechannel/pool_builder.hpp"
@@ -226,19 +227,8 @@ void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
 }
 
 bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection, Clock::time_point now) const {
-  // Compared in milliseconds as doubles: a max_lifetime near its type's limit never overflows.
-  const double age_ms = std::chrono::duration<double, std::milli>(now - connection.created_).count();
-  const double max_lifetime_ms = static_cast<double>(limits_.max_lifetime.count());
-  // Most releases come from connections far from the end of their lifetime: no hash for them.
-  if (age_ms < max_lifetime_ms * (1 - config_.max_lifetime_jitter)) return false;
-  // SplitMix64 of the connection id and the pool's seed: a fixed point in [-1, 1) per
-  // connection, so lifetimes spread without a field per connection (memory per idle connection).
-  std::uint64_t z = connection.id() * 0x9E3779B97F4A7C15ULL + lifetime_seed_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  const double spread = static_cast<double>(z >> 11) * 0x1.0p-53 * 2 - 1;
-  return age_ms >= max_lifetime_ms * (1 + config_.max_lifetime_jitter * spread);
+  return detail::past_lifetime(now - connection.created_, limits_.max_lifetime, config_.max_lifetime_jitter,
+                               connection.id(), lifetime_seed_);
 }
 
 void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
