@@ -174,7 +174,11 @@ int run_request(const RequestOptions& options) {
       if (ec) {
         std::string reason = ec.message();
         const ConnectFailure failure = pool->last_connect_failure();
-        if (ec.category() == securechannel_category() && !failure.tls.empty()) reason += ": " + failure.tls.describe();
+        if (ec.category() == securechannel_category() && !failure.tls.empty()) {
+          // The detail says more than the error's name (a certificate's verify result), or the same.
+          const std::string detail = failure.tls.describe();
+          if (detail != reason) reason += ": " + detail;
+        }
         ++errors[reason];
         ++failed;
       } else {
