@@ -11,8 +11,8 @@
 // taking them until its replacement is open: retire_when_replaced() notes it, retire_replaced()
 // drains it once the replacement came (or could not come).
 //
-// Threads: the list has its own mutex (stats() and reserve_stream() may run on any thread); the
-// sessions waiting for a replacement are the client's strand's alone.
+// Threads: the client uses it on its strand, and its stats() from any thread: the list has its
+// own mutex. The sessions waiting for a replacement are the strand's alone.
 #pragma once
 
 #include "http/http2_session.hpp"

@@ -1,17 +1,14 @@
 #include "http/http_client_core.hpp"
 
-#include "http/pending_request.hpp"
 #include "http/body_sink_writer.hpp"
 #include "http/content_decoding.hpp"
-#include "http/http1_exchange.hpp"
+#include "http/pending_request.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/http_request_check.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>

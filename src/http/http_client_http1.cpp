@@ -3,6 +3,7 @@
 #include "http/http1_exchange.hpp"
 #include "http/http_client_core.hpp"
 #include "http/pending_request.hpp"
+#include "securechannel/secure_channel.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>

@@ -3,6 +3,7 @@
 // connection opens when they wait. On the core's strand.
 #include "http/http_client_core.hpp"
 #include "http/pending_request.hpp"
+#include "securechannel/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>

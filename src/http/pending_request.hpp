@@ -35,7 +35,7 @@ struct PendingRequest {
         deadline(deadline_after(started, options.timeout)),
         handler(std::move(h)) {
     // The protocol code calls these stand-ins, which note that the caller's callbacks were used:
-    // from then on a failed attempt is never sent again (retry_after).
+    // from then on a failed attempt is never sent again (RetryPolicy).
     if (options.body_sink) {
       user_sink = std::move(options.body_sink);
       options.body_sink = [this](std::string_view piece) {
