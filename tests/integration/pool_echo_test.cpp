@@ -587,6 +587,9 @@ TEST_F(PoolEchoTest, WritingAfterThePeerWentAwayFailsInsteadOfRaisingSigpipe) {
 TEST_F(PoolEchoTest, OneReadReturnsEveryRecordThatHasArrived) {
   auto pool = builder().build(io.executor());
   Lease lease = testing::acquire(*pool);
+  // One round trip first: the server's session tickets, sent after the handshake, are read with
+  // its echo. Left in the socket, they would count below as bytes of the records awaited.
+  ASSERT_FALSE(testing::echo_error(lease, "ping"));
   // Three writes are three records; the server echoes each as its own record.
   const std::string pieces[] = {"first ", "second ", "third"};
   std::size_t expected = 0;
