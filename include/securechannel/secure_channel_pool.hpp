@@ -47,6 +47,7 @@ class PoolBuilder;
 namespace detail {
 struct PoolTelemetry;
 struct AcquireWaiters;
+class WarmPolicy;
 }
 
 // The most recent failed connection attempt, with OpenSSL's reason when TLS was the cause.
@@ -185,7 +186,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void fail_waiters_locked(errc reason, Deferred& deferred);
   void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
   void transition(detail::PooledConnection& connection, detail::ConnectionState to);
-  // Cools the idle connections below the top warm_idle_limit_ (after the limit came down).
+  // Cools the idle connections below the warm ones at the top (after the limit came down).
   void cool_idle_beyond_warm_limit_locked();
   void cool_locked(detail::PooledConnection& connection);
   // At rest after cooling many connections: arms the timer that hands free memory back to the
@@ -229,25 +230,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<detail::PooledConnection>> connections_;  // connecting, idle, leased
   std::vector<detail::PooledConnection*> idle_;                         // LIFO: back is the warmest
-  // Idle connections at the top of idle_ that keep their TLS buffers (SecureChannel::set_warm):
-  // enough for a busy client's connections to come and go without reallocating ~50 KB each
-  // time, few enough that a pool at rest holds at most this many times 50 KB beyond 15 KB each.
-  static constexpr std::size_t warm_idle_connections = 8;
-  // While the pool is busy, as many idle connections stay warm as were leased at once since it
-  // was last at rest (nothing leased) or since the last maintenance pass: a client whose
-  // requests come and go in batches (all 32 HTTP/1.1 connections released by one batch of
-  // responses, leased again by the next requests) would otherwise cool and re-warm most of them
-  // every round. At rest it falls back to warm_idle_connections.
-  std::size_t warm_idle_limit_ = warm_idle_connections;
-  // Connections cooled since free memory was last released (release_memory_at_rest); a release
-  // is due at rest once this reaches memory_release_after_cooling.
-  std::size_t cooled_since_memory_release_ = 0;
-  static constexpr std::size_t memory_release_after_cooling = 32;
-  // A pool comes to rest for an instant in the middle of a burst (its last lease back, a waiter
-  // about to take it): the release waits until no acquire happened for this long.
-  static constexpr std::chrono::milliseconds memory_release_quiet_period{250};
-  boost::asio::steady_timer memory_release_timer_;
-  bool memory_release_armed_ = false;
+  // Which idle connections stay warm, when freed memory goes back, the warm-up's pacing.
+  std::unique_ptr<detail::WarmPolicy> warm_;
   std::size_t connecting_ = 0;
   std::size_t leased_ = 0;
   std::size_t closing_ = 0;
@@ -262,9 +246,6 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   CircuitBreaker breaker_;
   PoolStats counters_;                  // only the counter fields are kept here
   std::vector<std::uint64_t> lineage_;  // reconnect counts of closed slots awaiting a replacement
-  unsigned top_up_failures_ = 0;
-  bool topping_up_ = false;  // a warm-up the caller started is still short of min_idle
-  Clock::time_point next_top_up_at_{};
   Clock::time_point histograms_rotated_at_{};
   bool shutting_down_ = false;
   bool established_ = false;  // a connection was established since the pool was last empty

@@ -5,6 +5,7 @@
 #include "pool/acquire_waiters.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
+#include "pool/warm_policy.hpp"
 #include "tls/tls_session_cache.hpp"
 
 #include <algorithm>
@@ -37,8 +38,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         counters_.connect_failing = true;
         telemetry_->record_error(error);
         last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
-        ++top_up_failures_;
-        next_top_up_at_ = config_.clock->now() + backoff_.delay_after(top_up_failures_);
+        warm_->on_connect_failed(config_.clock->now(), backoff_);
         deferred.actions().log_lines.push_back(
             {LogLevel::warn, connection->id(), "connect to " + config_.endpoint + " failed: " + last_failure_.describe()});
         // More callers waiting than connections on the way: the oldest one was counting on this
@@ -58,7 +58,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       }
     } else {
       breaker_.record_success();
-      top_up_failures_ = 0;
+      warm_->on_connected();
       counters_.connect_failing = false;
       telemetry_->handshakes.record(connection->channel().handshake_duration());
       established_ = true;
@@ -80,7 +80,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       } else {
         hand_to_waiters_locked(deferred);
         connect_for_waiters_locked(deferred);  // connects are paced: the next one for those still waiting
-        if (topping_up_) top_up_locked(deferred);  // a warm-up continues as its connects complete
+        if (warm_->topping_up()) top_up_locked(deferred);  // a warm-up continues as its connects complete
       }
     }
     maybe_finish_shutdown_locked(deferred);
@@ -165,8 +165,8 @@ std::size_t SecureChannelPool::warm_up_connects_allowed_locked() const {
 }
 
 void SecureChannelPool::top_up_locked(Deferred& deferred) {
-  if (shutting_down_ || config_.clock->now() < next_top_up_at_) return;
-  topping_up_ = idle_.size() + connecting_ < limits_.min_idle;
+  if (shutting_down_ || !warm_->top_up_allowed(config_.clock->now())) return;
+  warm_->set_topping_up(idle_.size() + connecting_ < limits_.min_idle);
   const std::size_t in_flight_limit = std::min(warm_up_connects_allowed_locked(), config_.max_connecting);
   while (idle_.size() + connecting_ < limits_.min_idle && total_locked() < limits_.max_connections &&
          connecting_ < in_flight_limit && breaker_.allow_attempt()) {

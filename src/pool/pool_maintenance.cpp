@@ -6,6 +6,7 @@
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
+#include "pool/warm_policy.hpp"
 
 #include <algorithm>
 
@@ -26,7 +27,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
                                        .latency_threshold = limits_.latency_threshold};
     const auto facts_of = [&](const PooledConnection& connection) {
       const std::uint64_t round_trips = connection.stats().round_trips();
-      // The quantile is read only where the rule would use it.
+      // The quantile is read only where there are samples enough for the latency rule.
       const bool enough_samples = round_trips >= detail::min_samples_for_latency_eviction;
       return detail::ConnectionFacts{.past_lifetime = past_lifetime_locked(connection, now),
                                      .idle_for = now - connection.released_at_,
@@ -79,7 +80,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     }
     // The busy period that warmed more idle connections than the few is judged over: keep
     // warm only as many as are leased now.
-    warm_idle_limit_ = std::max(warm_idle_connections, leased_);
+    warm_->on_maintenance(leased_);
     cool_idle_beyond_warm_limit_locked();
     release_memory_if_due_locked();
     // A long-lived pool sees its upstream's certificate approach its end between handshakes.
@@ -132,7 +133,7 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
       waiter_timer_.cancel();
       waiter_timer_at_ = {};
       cleanup_timer_.cancel();
-      memory_release_timer_.cancel();
+      warm_->stop();
       while (!idle_.empty()) remove_locked(*idle_.back(), CloseReason::shutdown, deferred);
       for (auto& connection : connections_) {
         // A connect in flight ends with operation_aborted and leaves the books in on_connected.

@@ -8,6 +8,7 @@
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
+#include "pool/warm_policy.hpp"
 #include "securechannel/pool_builder.hpp"
 
 #include <boost/asio/append.hpp>
@@ -50,7 +51,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       tls_(std::move(tls)),
       telemetry_(std::make_shared<detail::PoolTelemetry>()),
       backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
-      memory_release_timer_(executor),
+      warm_(std::make_unique<detail::WarmPolicy>(executor)),
       waiters_(std::make_unique<detail::AcquireWaiters>()),
       waiter_timer_(executor),
       cleanup_timer_(executor),
@@ -301,30 +302,27 @@ void SecureChannelPool::on_waiter_timer(error_code error, std::chrono::steady_cl
 }
 
 void SecureChannelPool::cool_idle_beyond_warm_limit_locked() {
-  if (idle_.size() <= warm_idle_limit_) return;
-  const std::size_t beyond = idle_.size() - warm_idle_limit_;
+  if (idle_.size() <= warm_->warm_idle_limit()) return;
+  const std::size_t beyond = idle_.size() - warm_->warm_idle_limit();
   for (std::size_t i = 0; i < beyond; ++i) cool_locked(*idle_[i]);
 }
 
 void SecureChannelPool::cool_locked(PooledConnection& connection) {
   if (!connection.channel().warm()) return;
   connection.channel().set_warm(false);
-  ++cooled_since_memory_release_;
+  warm_->on_cooled();
 }
 
 void SecureChannelPool::release_memory_if_due_locked() {
   if (!detail::free_memory_release_supported || !config_.release_memory_at_rest || leased_ != 0 ||
-      shutting_down_ || memory_release_armed_ ||
-      cooled_since_memory_release_ < memory_release_after_cooling) {
+      shutting_down_ || !warm_->memory_release_due()) {
     return;
   }
   arm_memory_release_timer_locked();
 }
 
 void SecureChannelPool::arm_memory_release_timer_locked() {
-  memory_release_armed_ = true;
-  memory_release_timer_.expires_after(memory_release_quiet_period);
-  memory_release_timer_.async_wait([weak = weak_from_this(), acquires = counters_.acquires](error_code error) {
+  warm_->arm_memory_release().async_wait([weak = weak_from_this(), acquires = counters_.acquires](error_code error) {
     if (auto self = weak.lock()) self->on_memory_release_timer(error, acquires);
   });
 }
@@ -332,7 +330,7 @@ void SecureChannelPool::arm_memory_release_timer_locked() {
 void SecureChannelPool::on_memory_release_timer(error_code error, std::uint64_t acquires_at_rest) {
   {
     std::lock_guard lock(mutex_);
-    memory_release_armed_ = false;
+    warm_->memory_release_fired();
     // Busy now: the cooled count stays, and the next rest arms the timer again.
     if (error || shutting_down_ || leased_ != 0) return;
     // At rest again after more work: the quiet period starts over from here.
@@ -342,7 +340,7 @@ void SecureChannelPool::on_memory_release_timer(error_code error, std::uint64_t 
   // another release came just before, the next rest or maintenance pass tries again.
   if (!detail::release_free_memory(std::chrono::seconds(10))) return;
   std::lock_guard lock(mutex_);
-  cooled_since_memory_release_ = 0;
+  warm_->on_memory_released();
   ++counters_.memory_releases;
 }
 
@@ -358,18 +356,17 @@ void SecureChannelPool::transition(PooledConnection& connection, ConnectionState
     case ConnectionState::connecting: ++connecting_; break;
     case ConnectionState::idle:
       idle_.push_back(&connection);
-      if (leased_ == 0 && warm_idle_limit_ > warm_idle_connections) {
-        warm_idle_limit_ = warm_idle_connections;  // at rest: only the few on top stay warm
-        cool_idle_beyond_warm_limit_locked();
-      } else if (idle_.size() > warm_idle_limit_) {
+      if (warm_->on_idle_came_to_rest(leased_)) {
+        cool_idle_beyond_warm_limit_locked();  // at rest: only the few on top stay warm
+      } else if (idle_.size() > warm_->warm_idle_limit()) {
         // LIFO reuse hands out the top of the stack first: the connection that just sank below
         // the warm ones will not be needed soon, and gives its buffers back.
-        cool_locked(*idle_[idle_.size() - 1 - warm_idle_limit_]);
+        cool_locked(*idle_[idle_.size() - 1 - warm_->warm_idle_limit()]);
       }
       break;
     case ConnectionState::leased:
       ++leased_;
-      warm_idle_limit_ = std::max(warm_idle_limit_, leased_);
+      warm_->on_leased(leased_);
       connection.channel().set_warm(true);
       break;
     case ConnectionState::closing: ++closing_; break;
