@@ -175,9 +175,10 @@ int run_request(const RequestOptions& options) {
         std::string reason = ec.message();
         const ConnectFailure failure = pool->last_connect_failure();
         if (ec.category() == securechannel_category() && !failure.tls.empty()) {
-          // The detail says more than the error's name (a certificate's verify result), or the same.
-          const std::string detail = failure.tls.describe();
-          if (detail != reason) reason += ": " + detail;
+          // The request failed with the pool's failed connect: its error's name and what OpenSSL
+          // or the socket said, as the pool's log and status put it. Otherwise (a timeout waiting
+          // behind failing connects) what the last connect said, after the request's error.
+          reason = ec == failure.error ? failure.describe() : reason + ": " + failure.tls.describe();
         }
         ++errors[reason];
         ++failed;

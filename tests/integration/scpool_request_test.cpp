@@ -112,8 +112,9 @@ TEST_F(ScpoolRequestTest, RefusedConnectionExitsWithOneAndSaysSo) {
   const auto run = scpool({target, "--ca", ca(), "--timeout", "5"});
   EXPECT_EQ(run.exit_code(), 1) << run.description();
   EXPECT_NE(run.standard_error.find("refused"), std::string::npos) << run.standard_error;
-  // Said once: the connect failure's detail is the error's own message here, not appended to it.
-  EXPECT_NE(run.standard_error.find("scpool request: connection refused or unreachable at every resolved address\n"),
+  // Named, and said once: the socket's reason is the error's own message here.
+  EXPECT_NE(run.standard_error.find("scpool request: connect_refused: connection refused or unreachable at every "
+                                    "resolved address\n"),
             std::string::npos)
       << run.standard_error;
 }
