@@ -21,6 +21,9 @@
 namespace securechannel {
 
 class SecureChannelPool;
+namespace detail {
+struct LeaseInternals;
+}
 
 class Lease {
  public:
@@ -69,6 +72,11 @@ class Lease {
   // The protocol on top found the connection unusable (e.g. a malformed response): close it on
   // release instead of reusing it.
   void mark_broken() noexcept;
+  // Cuts the connection now, from any thread, even while an operation is pending on another:
+  // pending and later operations fail, and the lease returns it broken. For deadlines and
+  // cancellation; the descriptor stays open until the pool closes it, so its number is never
+  // reused under a pending operation.
+  void abort() noexcept;
   // Returns the connection now; the lease is empty afterwards.
   void release() noexcept;
   // `listener` is called once, on any thread, when the pool wants this connection back: it has
@@ -82,11 +90,14 @@ class Lease {
   std::uint64_t connection_id() const noexcept { return connection_ ? connection_->id() : 0; }
   // True when the connection had served an earlier lease (the pool reused it).
   bool reused() const noexcept { return reused_; }
-  SecureChannel& channel() noexcept { return connection_->channel(); }
+  // What the connection negotiated (ALPN, TLS version, resumption) and why it failed. Read-only:
+  // the pool decides when a connection closes (abort() cuts it).
+  const SecureChannel& channel() const noexcept { return connection_->channel(); }
   ConnectionStats& stats() noexcept { return connection_->stats(); }
 
  private:
   friend class SecureChannelPool;
+  friend struct detail::LeaseInternals;
   Lease(std::shared_ptr<SecureChannelPool> pool, detail::PooledConnection& connection, bool reused) noexcept
       : pool_(std::move(pool)), connection_(&connection), reused_(reused) {}
 

@@ -147,22 +147,26 @@ class SecureChannel {
   std::string_view negotiated_protocol_version() const noexcept;
   ssl_st* native_handle() const noexcept { return ssl_; }
 
-  // One step of OpenSSL work each, for the composed operations; not for users.
+ private:
+  using ConnectHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+  // The composed operations (detail::TlsIoOp, Lease::write_some_now) reach these through
+  // detail::TlsSteps.
+  friend struct detail::TlsSteps;
+
+  // One step of OpenSSL work each.
   detail::TlsStep step_read(void* data, std::size_t size, std::size_t& transferred,
                             boost::system::error_code& error) noexcept;
   detail::TlsStep step_write(const void* data, std::size_t size, std::size_t& transferred,
                              boost::system::error_code& error) noexcept;
   detail::TlsStep step_handshake(boost::system::error_code& error) noexcept;
   detail::TlsStep step_shutdown(boost::system::error_code& error) noexcept;
-  // Where the composed read operation lets Asio receive bytes for OpenSSL after step_read wanted
-  // more, and what came (end of stream reaches OpenSSL through the BIO). Not for users.
+  // Where the composed read lets Asio receive bytes for OpenSSL after step_read wanted more, and
+  // what came (end of stream reaches OpenSSL through the BIO).
   boost::asio::mutable_buffer prepare_receive();
   void commit_receive(const boost::system::error_code& error, std::size_t bytes) noexcept;
+  // TlsIoOp's hooks: a bare channel keeps no statistics (a pooled connection does).
   void on_io_start(detail::IoDirection) noexcept {}
   void on_io_complete(detail::IoDirection, const boost::system::error_code&, std::size_t) noexcept {}
-
- private:
-  using ConnectHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
   void start_connect(std::string host, std::string port, std::chrono::milliseconds timeout, ConnectHandler handler);
   void start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler);

@@ -30,9 +30,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/steady_timer.hpp>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -47,6 +45,10 @@ class PoolBuilder;
 namespace detail {
 struct PoolTelemetry;
 struct AcquireWaiters;
+class ConnectionBooks;
+struct ConnectHistory;
+struct MaintenanceSchedule;
+struct ShutdownState;
 class WarmPolicy;
 }
 
@@ -204,8 +206,6 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // How many warm-up connects may be in flight now (cold start, session-ticket pacing).
   std::size_t warm_up_connects_allowed_locked() const;
   void maybe_finish_shutdown_locked(Deferred& deferred);
-  // Sockets that count against max_connections: live ones and those still sending close_notify.
-  std::size_t total_locked() const noexcept { return connections_.size() + closing_; }
 
   void on_connected(const std::shared_ptr<detail::PooledConnection>& connection, boost::system::error_code error);
   void on_waiter_timer(boost::system::error_code error, std::chrono::steady_clock::time_point armed_at);
@@ -226,40 +226,21 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   std::shared_ptr<const ClientTlsContext> tls_;  // guarded by mutex_: reload_tls() swaps it
   std::shared_ptr<detail::PoolTelemetry> telemetry_;
   ReconnectBackoff backoff_;
+  CircuitBreaker breaker_;
 
+  // Everything below is guarded by mutex_ (the waiters' id counter excepted).
   mutable std::mutex mutex_;
-  std::vector<std::shared_ptr<detail::PooledConnection>> connections_;  // connecting, idle, leased
-  std::vector<detail::PooledConnection*> idle_;                         // LIFO: back is the warmest
+  std::unique_ptr<detail::ConnectionBooks> books_;  // the connections, by state
   // Which idle connections stay warm, when freed memory goes back, the warm-up's pacing.
   std::unique_ptr<detail::WarmPolicy> warm_;
-  std::size_t connecting_ = 0;
-  std::size_t leased_ = 0;
-  std::size_t closing_ = 0;
-  std::unique_ptr<detail::AcquireWaiters> waiters_;  // FIFO
-  std::atomic<std::uint64_t> next_waiter_id_{1};
-  boost::asio::steady_timer waiter_timer_;
-  // When waiter_timer_ fires; time_point{} when not armed.
-  std::chrono::steady_clock::time_point waiter_timer_at_{};
-  boost::asio::steady_timer cleanup_timer_;
-  bool cleanup_task_running_ = false;
-  boost::asio::steady_timer shutdown_timer_;
-  CircuitBreaker breaker_;
-  PoolStats counters_;                  // only the counter fields are kept here
-  std::vector<std::uint64_t> lineage_;  // reconnect counts of closed slots awaiting a replacement
-  Clock::time_point histograms_rotated_at_{};
-  bool shutting_down_ = false;
-  bool established_ = false;  // a connection was established since the pool was last empty
-  bool shutdown_complete_ = false;
-  bool grace_expired_ = false;  // leases still out after the grace period were closed under them
-  std::vector<ShutdownHandler> shutdown_handlers_;
-  ConnectFailure last_failure_;
-  std::uint64_t next_connection_id_ = 0;
-  std::uint64_t lifetime_seed_ = 0;  // spreads lifetimes differently in every pool
+  std::unique_ptr<detail::AcquireWaiters> waiters_;  // FIFO, with their deadline timer
+  std::unique_ptr<detail::MaintenanceSchedule> maintenance_;
+  std::unique_ptr<detail::ShutdownState> shutdown_;
+  std::unique_ptr<detail::ConnectHistory> history_;
+  PoolStats counters_;  // only the counter fields are kept here
   // Lease::on_retire listeners of leased connections: few (the HTTP/2 sessions), so a list
-  // rather than a field in every connection. Under mutex_.
+  // rather than a field in every connection.
   std::vector<std::pair<const detail::PooledConnection*, std::function<void()>>> retire_listeners_;
-  // The notAfter the latest expiry warning was about: one warning per certificate, not per connect.
-  std::optional<std::chrono::system_clock::time_point> expiry_warned_for_;
 };
 
 }  // namespace securechannel

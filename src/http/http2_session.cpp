@@ -4,6 +4,7 @@
 #include "http/http2_session.hpp"
 
 #include "http/http2_session_stream.hpp"
+#include "pool/lease_internals.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/associated_executor.hpp>
@@ -134,7 +135,7 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
   }
   if (deadline <= Clock::now()) return finish(*stream, errc::request_timeout);  // not worth sending
   if (!warm_.load(std::memory_order_relaxed)) {
-    lease_.channel().set_warm(true);
+    LeaseInternals::channel(lease_).set_warm(true);
     warm_.store(true, std::memory_order_relaxed);
   }
   const std::int32_t id = codec_.submit(stream);
@@ -364,7 +365,7 @@ void Http2Session::on_cool_timer() {
   if (Clock::now() < cool_at) return arm_cool_timer(cool_at);  // busy and idle again meanwhile
   // Freed only when empty: a partial record, or a write still under way, keeps them (and the
   // block a pending read receives into stays until that read completes).
-  lease_.channel().set_warm(false);
+  LeaseInternals::channel(lease_).set_warm(false);
   warm_.store(false, std::memory_order_relaxed);
   // The coalescing buffer keeps the capacity of the largest write (up to 256 KB after an upload).
   if (!writing_) std::vector<std::uint8_t>().swap(write_buffer_);

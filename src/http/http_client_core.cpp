@@ -228,7 +228,7 @@ void HttpClientCore::abandon(const PendingPointer& pending, error_code error) {
     // An HTTP/1.1 exchange in progress ends with an error once its connection is cut (and an
     // attempt about to start sees `done` under this lock and does not).
     std::lock_guard lock(pending->lease_mutex);
-    if (pending->lease) pending->lease.channel().abort();
+    if (pending->lease) pending->lease.abort();
     if (pending->acquiring) pending->acquire_cancel.emit(asio::cancellation_type::terminal);
   }
   deliver(pending, error, HttpResponse{});

@@ -3,6 +3,7 @@
 #include "http/http1_exchange.hpp"
 #include "http/http_client_core.hpp"
 #include "http/pending_request.hpp"
+#include "pool/lease_internals.hpp"
 #include "securechannel/secure_channel.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -60,7 +61,7 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
   // broken server), or its close. The pool probes only connections idle longer than
   // validate_after_inactivity, and a request written now would take such a reply for its own.
   // One recv(MSG_PEEK) tells; nothing was sent yet, so any request may go on another connection.
-  if (reused && lease.channel().probe_idle() != IdleHealth::healthy) {
+  if (reused && detail::LeaseInternals::channel(lease).probe_idle() != IdleHealth::healthy) {
     lease.mark_broken();
     lease.release();
     --pending->attempts;  // dispatch_anywhere counts it again

@@ -49,7 +49,7 @@ void async_teardown(boost::beast::role_type, Lease& lease, TeardownHandler&& han
 // so its number cannot be reused under an operation still in flight.
 inline void beast_close_socket(Lease& lease) {
   lease.mark_broken();
-  lease.channel().abort();
+  lease.abort();
 }
 
 }  // namespace securechannel

@@ -25,7 +25,7 @@ std::size_t Lease::write_some_now(boost::asio::const_buffer bytes, boost::system
   // The same bookkeeping as an operation that completed at once (TlsIoOp).
   connection_->on_io_start(detail::IoDirection::write);
   std::size_t written = 0;
-  const detail::TlsStep step = connection_->channel().step_write(bytes.data(), bytes.size(), written, error);
+  const detail::TlsStep step = detail::TlsSteps::write(connection_->channel(), bytes.data(), bytes.size(), written, error);
   if (step == detail::TlsStep::want_read || step == detail::TlsStep::want_write) written = 0;
   connection_->on_io_complete(detail::IoDirection::write, error, written);
   return written;
@@ -33,6 +33,10 @@ std::size_t Lease::write_some_now(boost::asio::const_buffer bytes, boost::system
 
 void Lease::mark_broken() noexcept {
   if (connection_) connection_->mark_broken();
+}
+
+void Lease::abort() noexcept {
+  if (connection_) connection_->channel().abort();
 }
 
 void Lease::on_retire(std::function<void()> listener) {

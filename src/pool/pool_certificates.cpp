@@ -2,7 +2,10 @@
 // TLS material (CA and client-certificate files) reloaded for new connections on request.
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "pool/connect_history.hpp"
+#include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/shutdown_state.hpp"
 #include "tls/peer_certificate.hpp"
 
 
@@ -48,10 +51,10 @@ void SecureChannelPool::record_upstream_certificate_locked(PooledConnection& con
 
 void SecureChannelPool::check_certificate_expiry_locked(Deferred& deferred) {
   const auto& not_after = counters_.upstream_certificate_not_after;
-  if (!not_after || config_.certificate_expiry_warning.count() == 0 || expiry_warned_for_ == not_after) return;
+  if (!not_after || config_.certificate_expiry_warning.count() == 0 || history_->expiry_warned_for == not_after) return;
   const auto remaining = *not_after - config_.clock->wall_now();
   if (remaining >= config_.certificate_expiry_warning) return;
-  expiry_warned_for_ = not_after;
+  history_->expiry_warned_for = not_after;
   const std::string when = remaining.count() > 0 ? "expires in " + rough_duration(remaining) : "has expired";
   deferred.actions().log_lines.push_back(
       {LogLevel::warn, 0,
@@ -69,11 +72,11 @@ void SecureChannelPool::retire_old_material_locked(Deferred& deferred) {
   // Idle ones close now and are replaced with the new material; leased ones when their lease
   // ends (their holders are told: an HTTP/2 session drains). A connect in flight with the old
   // material is not stopped; it closes at its max_lifetime.
-  const std::vector<detail::PooledConnection*> idle_snapshot = idle_;
+  const std::vector<detail::PooledConnection*> idle_snapshot = books_->idle();
   for (detail::PooledConnection* connection : idle_snapshot) {
     if (connection->channel().context() != tls_) remove_locked(*connection, CloseReason::tls_reload, deferred);
   }
-  for (auto& connection : connections_) {
+  for (auto& connection : books_->live()) {
     if (connection->state_ == detail::ConnectionState::leased && connection->channel().context() != tls_) {
       retire_locked(*connection, detail::RetireReason::tls_reload, deferred);
     }
@@ -94,7 +97,7 @@ bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    if (shutting_down_ && replacement) {
+    if (shutdown_->started && replacement) {
       replacement.reset();
       problem = "tls: the pool is shutting down";
     }

@@ -3,8 +3,11 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/acquire_waiters.hpp"
+#include "pool/connect_history.hpp"
+#include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/pool_telemetry.hpp"
+#include "pool/shutdown_state.hpp"
 #include "pool/warm_policy.hpp"
 #include "tls/tls_session_cache.hpp"
 
@@ -17,12 +20,9 @@ using detail::ConnectionState;
 using detail::PooledConnection;
 
 void SecureChannelPool::start_connect_locked(Deferred& deferred) {
-  auto connection =
-      std::make_shared<PooledConnection>(++next_connection_id_, executor_, tls_, config_.clock->now(), telemetry_);
-  connection->index_in_pool_ = static_cast<std::uint32_t>(connections_.size());
-  connections_.push_back(connection);
-  ++connecting_;  // born in ConnectionState::connecting
-  deferred.actions().connects.push_back(std::move(connection));
+  PooledConnection& connection = books_->open(std::make_shared<PooledConnection>(
+      books_->next_id(), executor_, tls_, config_.clock->now(), telemetry_));
+  deferred.actions().connects.push_back(connection.shared_from_this());
 }
 
 void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& connection, error_code error) {
@@ -32,18 +32,18 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
     if (connection->state_ != ConnectionState::connecting) return;  // shutdown took it already
     if (error) {
       remove_locked(*connection, CloseReason::connect_failed, deferred);
-      if (!shutting_down_) {
+      if (!shutdown_->started) {
         breaker_.record_failure();
         ++counters_.connect_failures;
         counters_.connect_failing = true;
         telemetry_->record_error(error);
-        last_failure_ = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
+        history_->last_failure = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
         warm_->on_connect_failed(config_.clock->now(), backoff_);
         deferred.actions().log_lines.push_back(
-            {LogLevel::warn, connection->id(), "connect to " + config_.endpoint + " failed: " + last_failure_.describe()});
+            {LogLevel::warn, connection->id(), "connect to " + config_.endpoint + " failed: " + history_->last_failure.describe()});
         // More callers waiting than connections on the way: the oldest one was counting on this
         // connection, so it gets the reason rather than a later acquire_timeout.
-        if (waiters_->size() > connecting_) {
+        if (waiters_->size() > books_->connecting()) {
           deferred.complete(std::move(waiters_->pop_front().handler), error);
         }
         if (breaker_.state() == CircuitState::open) {
@@ -61,20 +61,20 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       warm_->on_connected();
       counters_.connect_failing = false;
       telemetry_->handshakes.record(connection->channel().handshake_duration());
-      established_ = true;
+      history_->established = true;
       ++counters_.connections_created;
       if (connection->channel().resumed_session()) ++counters_.tls_resumed;
       record_upstream_certificate_locked(*connection, deferred);
-      if (!lineage_.empty()) {
-        connection->reconnects_ = static_cast<std::uint32_t>(lineage_.back() + 1);
-        lineage_.pop_back();
+      if (!history_->lineage.empty()) {
+        connection->reconnects_ = static_cast<std::uint32_t>(history_->lineage.back() + 1);
+        history_->lineage.pop_back();
         ++counters_.reconnects;
       }
       transition(*connection, ConnectionState::idle);
       connection->released_at_ = config_.clock->now();
-      if (shutting_down_) {
+      if (shutdown_->started) {
         remove_locked(*connection, CloseReason::shutdown, deferred);
-      } else if (connections_.size() > limits_.max_connections && waiters_->empty()) {
+      } else if (books_->live().size() > limits_.max_connections && waiters_->empty()) {
         // Started before update_limits() lowered max_connections: not kept above it.
         remove_locked(*connection, CloseReason::over_limit, deferred);
       } else {
@@ -89,13 +89,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
 }
 
 void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason reason, Deferred& deferred) {
-  // Swap-remove from the list of live connections, keeping the moved one's index right.
-  std::shared_ptr<PooledConnection> owned = std::move(connections_[connection.index_in_pool_]);
-  if (connection.index_in_pool_ + 1 != connections_.size()) {
-    connections_[connection.index_in_pool_] = std::move(connections_.back());
-    connections_[connection.index_in_pool_]->index_in_pool_ = connection.index_in_pool_;
-  }
-  connections_.pop_back();
+  std::shared_ptr<PooledConnection> owned = books_->take_out(connection);
 
   bool graceful = true;
   bool replaceable = true;
@@ -114,7 +108,7 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
     case CloseReason::over_limit: replaceable = false; break;  // max_connections was lowered
   }
   if (reason != CloseReason::connect_failed) ++counters_.connections_closed;
-  if (replaceable && !shutting_down_) lineage_.push_back(connection.reconnects_);
+  if (replaceable && !shutdown_->started) history_->lineage.push_back(connection.reconnects_);
   if (!connection.channel().usable()) graceful = false;  // nothing to say close_notify over
   // A retired connection its holder left unusable (an HTTP/2 session that ended, an operation
   // still pending): close_notify could run beside that operation.
@@ -137,7 +131,7 @@ void SecureChannelPool::on_closed(const std::shared_ptr<PooledConnection>& conne
   {
     std::lock_guard lock(mutex_);
     if (connection->state_ == ConnectionState::closing) transition(*connection, ConnectionState::closed);
-    if (!shutting_down_) connect_for_waiters_locked(deferred);  // its socket no longer counts
+    if (!shutdown_->started) connect_for_waiters_locked(deferred);  // its socket no longer counts
     maybe_finish_shutdown_locked(deferred);
   }
   run(deferred);
@@ -155,7 +149,7 @@ constexpr std::size_t cold_start_connects_in_flight = 1;
 }  // namespace
 
 std::size_t SecureChannelPool::warm_up_connects_allowed_locked() const {
-  if (!established_) return cold_start_connects_in_flight;
+  if (!history_->established) return cold_start_connects_in_flight;
   // Paced by the session tickets at hand, when the upstream issues them: a connect started
   // without one would be a full handshake, 4 KB more per idle connection for the pool's life.
   // Each connect that waits for its own tickets (SecureChannel) brings more.
@@ -165,11 +159,11 @@ std::size_t SecureChannelPool::warm_up_connects_allowed_locked() const {
 }
 
 void SecureChannelPool::top_up_locked(Deferred& deferred) {
-  if (shutting_down_ || !warm_->top_up_allowed(config_.clock->now())) return;
-  warm_->set_topping_up(idle_.size() + connecting_ < limits_.min_idle);
+  if (shutdown_->started || !warm_->top_up_allowed(config_.clock->now())) return;
+  warm_->set_topping_up(books_->idle().size() + books_->connecting() < limits_.min_idle);
   const std::size_t in_flight_limit = std::min(warm_up_connects_allowed_locked(), config_.max_connecting);
-  while (idle_.size() + connecting_ < limits_.min_idle && total_locked() < limits_.max_connections &&
-         connecting_ < in_flight_limit && breaker_.allow_attempt()) {
+  while (books_->idle().size() + books_->connecting() < limits_.min_idle && books_->total() < limits_.max_connections &&
+         books_->connecting() < in_flight_limit && breaker_.allow_attempt()) {
     start_connect_locked(deferred);
   }
 }

@@ -1,7 +1,9 @@
 // Limits changed while the pool runs: SecureChannelPool::update_limits and limits().
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/shutdown_state.hpp"
 
 #include <string>
 #include <utility>
@@ -19,15 +21,15 @@ bool SecureChannelPool::update_limits(const PoolLimits& limits, std::string& err
   PoolLimits previous;
   {
     std::lock_guard lock(mutex_);
-    if (shutting_down_) {
+    if (shutdown_->started) {
       error = "the pool is shutting down";
       return false;
     }
     previous = std::exchange(limits_, limits);
     // Above a lowered max_connections: idle connections go now, coldest first; leased ones as
     // they come back (release()).
-    while (connections_.size() > limits_.max_connections && !idle_.empty()) {
-      remove_locked(*idle_.front(), CloseReason::over_limit, deferred);
+    while (books_->live().size() > limits_.max_connections && !books_->idle().empty()) {
+      remove_locked(*books_->idle().front(), CloseReason::over_limit, deferred);
     }
     connect_for_waiters_locked(deferred);
     top_up_locked(deferred);

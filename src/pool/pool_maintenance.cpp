@@ -3,9 +3,13 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/acquire_waiters.hpp"
+#include "pool/connect_history.hpp"
+#include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/maintenance_schedule.hpp"
 #include "pool/pool_telemetry.hpp"
+#include "pool/shutdown_state.hpp"
 #include "pool/warm_policy.hpp"
 
 #include <algorithm>
@@ -21,7 +25,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
   std::size_t closed = 0;
   {
     std::lock_guard lock(mutex_);
-    if (shutting_down_) return 0;
+    if (shutdown_->started) return 0;
     const auto now = config_.clock->now();
     const detail::CleanupLimits limits{.idle_timeout = limits_.idle_timeout,
                                        .latency_threshold = limits_.latency_threshold};
@@ -31,12 +35,12 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       const bool enough_samples = round_trips >= detail::min_samples_for_latency_eviction;
       return detail::ConnectionFacts{.past_lifetime = past_lifetime_locked(connection, now),
                                      .idle_for = now - connection.released_at_,
-                                     .above_min_idle = idle_.size() > limits_.min_idle,
+                                     .above_min_idle = books_->idle().size() > limits_.min_idle,
                                      .round_trips = round_trips,
                                      .p95_ms = enough_samples ? connection.stats().latency_quantile_ms(0.95) : 0.0};
     };
     // Oldest idle first, so that idle_timeout trims the cold end and keeps the warm set.
-    const std::vector<PooledConnection*> idle_snapshot = idle_;
+    const std::vector<PooledConnection*> idle_snapshot = books_->idle();
     for (PooledConnection* connection : idle_snapshot) {
       switch (detail::idle_close_reason(facts_of(*connection), limits)) {
         case detail::CleanupVerdict::max_lifetime:
@@ -56,7 +60,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       }
       ++closed;
     }
-    for (auto& connection : connections_) {
+    for (auto& connection : books_->live()) {
       if (connection->state_ != ConnectionState::leased) continue;
       switch (detail::leased_retire_reason(facts_of(*connection), limits)) {
         case detail::CleanupVerdict::max_lifetime:
@@ -71,22 +75,22 @@ std::size_t SecureChannelPool::run_cleanup_once() {
           break;
       }
     }
-    if (now - histograms_rotated_at_ >= config_.histogram_rotation_interval) {
+    if (now - maintenance_->histograms_rotated_at >= config_.histogram_rotation_interval) {
       // Bounds the window of the recent quantiles; the cumulative series keep every sample.
-      histograms_rotated_at_ = now;
+      maintenance_->histograms_rotated_at = now;
       telemetry_->round_trips.rotate();
       telemetry_->acquire_waits.rotate();
       telemetry_->handshakes.rotate();
     }
     // The busy period that warmed more idle connections than the few is judged over: keep
     // warm only as many as are leased now.
-    warm_->on_maintenance(leased_);
+    warm_->on_maintenance(books_->leased());
     cool_idle_beyond_warm_limit_locked();
     release_memory_if_due_locked();
     // A long-lived pool sees its upstream's certificate approach its end between handshakes.
     check_certificate_expiry_locked(deferred);
     // Seed 001 bug #1: "established" must fall back once the pool has emptied.
-    if (connections_.empty()) established_ = false;
+    if (books_->live().empty()) history_->established = false;
     top_up_locked(deferred);
   }
   run(deferred);
@@ -96,10 +100,10 @@ std::size_t SecureChannelPool::run_cleanup_once() {
 void SecureChannelPool::run_cleanup_task() {
   {
     std::lock_guard lock(mutex_);
-    if (cleanup_task_running_ || shutting_down_) return;
-    cleanup_task_running_ = true;
-    cleanup_timer_.expires_after(config_.cleanup_interval);
-    cleanup_timer_.async_wait([weak = weak_from_this()](error_code error) {
+    if (maintenance_->cleanup_task_running || shutdown_->started) return;
+    maintenance_->cleanup_task_running = true;
+    maintenance_->cleanup_timer.expires_after(config_.cleanup_interval);
+    maintenance_->cleanup_timer.async_wait([weak = weak_from_this()](error_code error) {
       if (auto self = weak.lock()) self->on_cleanup_tick(error);
     });
   }
@@ -110,9 +114,9 @@ void SecureChannelPool::on_cleanup_tick(error_code error) {
   if (error == boost::asio::error::operation_aborted) return;
   run_cleanup_once();
   std::lock_guard lock(mutex_);
-  if (shutting_down_) return;
-  cleanup_timer_.expires_after(config_.cleanup_interval);
-  cleanup_timer_.async_wait([weak = weak_from_this()](error_code next_error) {
+  if (shutdown_->started) return;
+  maintenance_->cleanup_timer.expires_after(config_.cleanup_interval);
+  maintenance_->cleanup_timer.async_wait([weak = weak_from_this()](error_code next_error) {
     if (auto self = weak.lock()) self->on_cleanup_tick(next_error);
   });
 }
@@ -121,21 +125,21 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    if (shutdown_complete_) {
-      if (grace_expired_) deferred.actions().shutdown_error = boost::asio::error::timed_out;
+    if (shutdown_->complete) {
+      if (shutdown_->grace_expired) deferred.actions().shutdown_error = boost::asio::error::timed_out;
       deferred.actions().shutdown_completions.push_back(std::move(handler));
     } else {
-      shutdown_handlers_.push_back(std::move(handler));
+      shutdown_->handlers.push_back(std::move(handler));
     }
-    if (!shutting_down_) {
-      shutting_down_ = true;
+    if (!shutdown_->started) {
+      shutdown_->started = true;
       waiters_->take_all([&](auto&& waiter) { deferred.complete(std::move(waiter.handler), errc::shutting_down); });
-      waiter_timer_.cancel();
-      waiter_timer_at_ = {};
-      cleanup_timer_.cancel();
+      waiters_->timer.cancel();
+      waiters_->timer_at = {};
+      maintenance_->cleanup_timer.cancel();
       warm_->stop();
-      while (!idle_.empty()) remove_locked(*idle_.back(), CloseReason::shutdown, deferred);
-      for (auto& connection : connections_) {
+      while (!books_->idle().empty()) remove_locked(*books_->idle().back(), CloseReason::shutdown, deferred);
+      for (auto& connection : books_->live()) {
         // A connect in flight ends with operation_aborted and leaves the books in on_connected.
         // abort(), not close(): the connect runs on whichever thread of the executor, and only
         // abort() is safe beside it (it never frees the descriptor's number under it).
@@ -143,9 +147,9 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
         // A holder that keeps its lease (an HTTP/2 session) drains within the grace period.
         if (connection->state_ == ConnectionState::leased) notify_retire_locked(*connection, deferred);
       }
-      if (leased_ > 0) {
-        shutdown_timer_.expires_after(grace);
-        shutdown_timer_.async_wait([weak = weak_from_this()](error_code error) {
+      if (books_->leased() > 0) {
+        shutdown_->grace_timer.expires_after(grace);
+        shutdown_->grace_timer.async_wait([weak = weak_from_this()](error_code error) {
           if (auto self = weak.lock()) self->on_grace_expired(error);
         });
       }
@@ -160,8 +164,8 @@ void SecureChannelPool::on_grace_expired(error_code error) {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    grace_expired_ = true;
-    for (auto& connection : connections_) {
+    shutdown_->grace_expired = true;
+    for (auto& connection : books_->live()) {
       if (connection->state_ != ConnectionState::leased) continue;
       // The lease holder's operations fail with operation_aborted; its Lease returns the
       // connection as broken whenever it is destroyed.
@@ -174,13 +178,13 @@ void SecureChannelPool::on_grace_expired(error_code error) {
 }
 
 void SecureChannelPool::maybe_finish_shutdown_locked(Deferred& deferred) {
-  if (!shutting_down_ || shutdown_complete_) return;
-  if (connecting_ > 0 || closing_ > 0 || !idle_.empty() || (leased_ > 0 && !grace_expired_)) return;
-  shutdown_complete_ = true;
-  shutdown_timer_.cancel();
-  if (grace_expired_) deferred.actions().shutdown_error = boost::asio::error::timed_out;
-  for (auto& handler : shutdown_handlers_) deferred.actions().shutdown_completions.push_back(std::move(handler));
-  shutdown_handlers_.clear();
+  if (!shutdown_->started || shutdown_->complete) return;
+  if (!books_->settled_but_leases() || (books_->leased() > 0 && !shutdown_->grace_expired)) return;
+  shutdown_->complete = true;
+  shutdown_->grace_timer.cancel();
+  if (shutdown_->grace_expired) deferred.actions().shutdown_error = boost::asio::error::timed_out;
+  for (auto& handler : shutdown_->handlers) deferred.actions().shutdown_completions.push_back(std::move(handler));
+  shutdown_->handlers.clear();
 }
 
 }  // namespace securechannel

@@ -5,6 +5,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/deferred_actions.hpp"
+#include "pool/shutdown_state.hpp"
 
 #include <algorithm>
 
@@ -39,7 +40,7 @@ void SecureChannelPool::notify_retire_locked(const PooledConnection& connection,
 void SecureChannelPool::watch_retire(PooledConnection& connection, std::function<void()> listener) {
   {
     std::lock_guard lock(mutex_);
-    const bool wanted_back = connection.retire_reason_ != RetireReason::none || shutting_down_;
+    const bool wanted_back = connection.retire_reason_ != RetireReason::none || shutdown_->started;
     if (!wanted_back) {
       forget_retire_listener_locked(connection);  // one listener per lease: the last one set
       retire_listeners_.emplace_back(&connection, std::move(listener));

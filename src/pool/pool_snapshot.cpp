@@ -2,6 +2,8 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/acquire_waiters.hpp"
+#include "pool/connect_history.hpp"
+#include "pool/connection_books.hpp"
 #include "pool/pool_telemetry.hpp"
 
 namespace securechannel {
@@ -11,14 +13,14 @@ using detail::PooledConnection;
 PoolStats SecureChannelPool::stats() const {
   std::lock_guard lock(mutex_);
   PoolStats stats = counters_;
-  stats.total_connections = connections_.size();
-  stats.idle_connections = idle_.size();
-  stats.leased_connections = leased_;
-  stats.connecting_connections = connecting_;
+  stats.total_connections = books_->live().size();
+  stats.idle_connections = books_->idle().size();
+  stats.leased_connections = books_->leased();
+  stats.connecting_connections = books_->connecting();
   stats.pending_acquires = waiters_->size();
   stats.circuit_state = breaker_.state();
   stats.circuit_opened = breaker_.times_opened();
-  stats.established = established_;
+  stats.established = history_->established;
   std::lock_guard errors_lock(telemetry_->errors_mutex);
   stats.total_errors = telemetry_->errors_total;
   stats.errors_by_kind = telemetry_->errors_by_kind;
@@ -42,8 +44,8 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
   {
     std::lock_guard lock(mutex_);
     threshold_ms = static_cast<double>(limits_.latency_threshold.count());
-    booked.reserve(connections_.size());
-    for (const auto& connection : connections_) {
+    booked.reserve(books_->live().size());
+    for (const auto& connection : books_->live()) {
       booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_});
     }
     pool_now = config_.clock->now();
@@ -99,7 +101,7 @@ PoolHistograms SecureChannelPool::histograms() const {
 
 ConnectFailure SecureChannelPool::last_connect_failure() const {
   std::lock_guard lock(mutex_);
-  return last_failure_;
+  return history_->last_failure;
 }
 
 }  // namespace securechannel

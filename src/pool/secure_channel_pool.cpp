@@ -5,9 +5,13 @@
 #include "core/deadline.hpp"
 #include "core/free_memory_release.hpp"
 #include "pool/acquire_waiters.hpp"
+#include "pool/connect_history.hpp"
+#include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/maintenance_schedule.hpp"
 #include "pool/pool_telemetry.hpp"
+#include "pool/shutdown_state.hpp"
 #include "pool/warm_policy.hpp"
 #include "securechannel/pool_builder.hpp"
 
@@ -51,15 +55,15 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       tls_(std::move(tls)),
       telemetry_(std::make_shared<detail::PoolTelemetry>()),
       backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
+      breaker_(config_.circuit_breaker_failure_threshold, config_.circuit_breaker_cooldown, config_.clock),
+      books_(std::make_unique<detail::ConnectionBooks>(
+          static_cast<std::uint64_t>(config_.random->uniform01() * 0x1.0p53))),
       warm_(std::make_unique<detail::WarmPolicy>(executor)),
-      waiters_(std::make_unique<detail::AcquireWaiters>()),
-      waiter_timer_(executor),
-      cleanup_timer_(executor),
-      shutdown_timer_(executor),
-      breaker_(config_.circuit_breaker_failure_threshold, config_.circuit_breaker_cooldown, config_.clock) {
+      waiters_(std::make_unique<detail::AcquireWaiters>(executor)),
+      maintenance_(std::make_unique<detail::MaintenanceSchedule>(executor, config_.clock->now())),
+      shutdown_(std::make_unique<detail::ShutdownState>(executor)),
+      history_(std::make_unique<detail::ConnectHistory>()) {
   counters_.endpoint = config_.endpoint;
-  histograms_rotated_at_ = config_.clock->now();
-  lifetime_seed_ = static_cast<std::uint64_t>(config_.random->uniform01() * 0x1.0p53);
 }
 
 SecureChannelPool::~SecureChannelPool() = default;
@@ -69,12 +73,12 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    if (shutting_down_) {
+    if (shutdown_->started) {
       deferred.complete(std::move(handler), errc::shutting_down);
     } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
       telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
       deferred.complete(std::move(handler), {}, lease_locked(*idle));
-    } else if (total_locked() < limits_.max_connections && connecting_ >= config_.max_connecting) {
+    } else if (books_->total() < limits_.max_connections && books_->connecting() >= config_.max_connecting) {
       // Connects are paced: wait in line for one already on the way (each completion starts the
       // next while callers wait), as long as the line is not full.
       if (waiters_->size() >= limits_.max_pending) {
@@ -83,7 +87,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       } else {
         enqueue_waiter_locked(id, std::move(handler));
       }
-    } else if (total_locked() < limits_.max_connections) {
+    } else if (books_->total() < limits_.max_connections) {
       if (!breaker_.allow_attempt()) {
         ++counters_.circuit_open_rejections;
         deferred.complete(std::move(handler), errc::circuit_open);
@@ -113,7 +117,7 @@ std::optional<Lease> SecureChannelPool::try_acquire() {
   std::optional<Lease> lease;
   {
     std::lock_guard lock(mutex_);
-    if (shutting_down_) return std::nullopt;
+    if (shutdown_->started) return std::nullopt;
     if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
       telemetry_->acquire_waits.record_microseconds(0);  // as an async_acquire served at once
       lease = lease_locked(*idle);
@@ -126,8 +130,8 @@ std::optional<Lease> SecureChannelPool::try_acquire() {
 PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred) {
   const bool always_probe = config_.validate_after_inactivity.count() == 0;
   const auto now = always_probe ? Clock::time_point{} : config_.clock->now();
-  while (!idle_.empty()) {
-    PooledConnection* candidate = idle_.back();
+  while (!books_->idle().empty()) {
+    PooledConnection* candidate = books_->idle().back();
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
       if (candidate->channel().probe_idle() != IdleHealth::healthy) {
         ++counters_.stale_discarded;
@@ -182,15 +186,15 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     } else if (leftover != PooledConnection::Leftover::nothing && !retired) {
       remove_locked(returned, leftover == PooledConnection::Leftover::abandoned ? CloseReason::abandoned : CloseReason::broken,
                     deferred);
-      if (!shutting_down_) {
+      if (!shutdown_->started) {
         connect_for_waiters_locked(deferred);
         // Kept warm at once, not at the next cleanup pass: a caller that uses each connection
         // once (the daemon's tcp listener) would otherwise find min_idle empty and handshake.
         top_up_locked(deferred);
       }
-    } else if (shutting_down_) {
+    } else if (shutdown_->started) {
       remove_locked(returned, CloseReason::shutdown, deferred);
-    } else if (connections_.size() > limits_.max_connections) {
+    } else if (books_->live().size() > limits_.max_connections) {
       remove_locked(returned, CloseReason::over_limit, deferred);
     } else if (retired || past_lifetime_locked(returned, now)) {
       remove_locked(returned, retire_close_reason(returned.retire_reason_), deferred);
@@ -213,12 +217,12 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
 }
 
 void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
-  while (waiters_->size() > connecting_ && total_locked() < limits_.max_connections &&
-         connecting_ < config_.max_connecting) {
+  while (waiters_->size() > books_->connecting() && books_->total() < limits_.max_connections &&
+         books_->connecting() < config_.max_connecting) {
     if (!breaker_.allow_attempt()) {
       // Fail fast while the breaker is open, and when nothing could ever serve them (no connect
       // on the way, no lease coming back). A half-open probe in flight may still serve them.
-      if (breaker_.failing_fast() || (connecting_ == 0 && leased_ == 0)) {
+      if (breaker_.failing_fast() || (books_->connecting() == 0 && books_->leased() == 0)) {
         fail_waiters_locked(errc::circuit_open, deferred);
       }
       return;
@@ -229,7 +233,7 @@ void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
 
 bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection, Clock::time_point now) const {
   return detail::past_lifetime(now - connection.created_, limits_.max_lifetime, config_.max_lifetime_jitter,
-                               connection.id(), lifetime_seed_);
+                               connection.id(), books_->lifetime_seed());
 }
 
 void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
@@ -248,7 +252,7 @@ void SecureChannelPool::enqueue_waiter_locked(std::uint64_t id, AcquireHandler h
 std::uint64_t SecureChannelPool::watch_cancellation(AcquireHandler& handler) {
   boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
   if (!slot.is_connected()) return 0;
-  const std::uint64_t id = next_waiter_id_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t id = waiters_->new_id();
   // Assigned before the acquire can complete, on the caller's thread (where it emits). Never
   // cleared: an emit after the caller was served finds no waiter with this id and does nothing.
   slot.assign([weak = weak_from_this(), id](boost::asio::cancellation_type type) {
@@ -276,10 +280,10 @@ void SecureChannelPool::arm_waiter_timer_locked() {
   const auto earliest = waiters_->earliest_deadline();
   if (!earliest) return;
   // Armed already for that time or earlier: an early wake-up re-arms for what is left.
-  if (waiter_timer_at_ != std::chrono::steady_clock::time_point{} && waiter_timer_at_ <= *earliest) return;
-  waiter_timer_at_ = *earliest;
-  waiter_timer_.expires_at(*earliest);  // cancels a later wait, whose handler then does nothing
-  waiter_timer_.async_wait([weak = weak_from_this(), at = *earliest](error_code error) {
+  if (waiters_->timer_at != std::chrono::steady_clock::time_point{} && waiters_->timer_at <= *earliest) return;
+  waiters_->timer_at = *earliest;
+  waiters_->timer.expires_at(*earliest);  // cancels a later wait, whose handler then does nothing
+  waiters_->timer.async_wait([weak = weak_from_this(), at = *earliest](error_code error) {
     if (auto self = weak.lock()) self->on_waiter_timer(error, at);
   });
 }
@@ -289,8 +293,8 @@ void SecureChannelPool::on_waiter_timer(error_code error, std::chrono::steady_cl
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    if (armed_at != waiter_timer_at_) return;  // a wait that was replaced but had already fired
-    waiter_timer_at_ = {};
+    if (armed_at != waiters_->timer_at) return;  // a wait that was replaced but had already fired
+    waiters_->timer_at = {};
     const auto now = std::chrono::steady_clock::now();
     while (waiters_->has_expired(now)) {
       ++counters_.acquire_timeouts;
@@ -302,9 +306,9 @@ void SecureChannelPool::on_waiter_timer(error_code error, std::chrono::steady_cl
 }
 
 void SecureChannelPool::cool_idle_beyond_warm_limit_locked() {
-  if (idle_.size() <= warm_->warm_idle_limit()) return;
-  const std::size_t beyond = idle_.size() - warm_->warm_idle_limit();
-  for (std::size_t i = 0; i < beyond; ++i) cool_locked(*idle_[i]);
+  if (books_->idle().size() <= warm_->warm_idle_limit()) return;
+  const std::size_t beyond = books_->idle().size() - warm_->warm_idle_limit();
+  for (std::size_t i = 0; i < beyond; ++i) cool_locked(*books_->idle()[i]);
 }
 
 void SecureChannelPool::cool_locked(PooledConnection& connection) {
@@ -314,8 +318,8 @@ void SecureChannelPool::cool_locked(PooledConnection& connection) {
 }
 
 void SecureChannelPool::release_memory_if_due_locked() {
-  if (!detail::free_memory_release_supported || !config_.release_memory_at_rest || leased_ != 0 ||
-      shutting_down_ || !warm_->memory_release_due()) {
+  if (!detail::free_memory_release_supported || !config_.release_memory_at_rest || books_->leased() != 0 ||
+      shutdown_->started || !warm_->memory_release_due()) {
     return;
   }
   arm_memory_release_timer_locked();
@@ -332,7 +336,7 @@ void SecureChannelPool::on_memory_release_timer(error_code error, std::uint64_t 
     std::lock_guard lock(mutex_);
     warm_->memory_release_fired();
     // Busy now: the cooled count stays, and the next rest arms the timer again.
-    if (error || shutting_down_ || leased_ != 0) return;
+    if (error || shutdown_->started || books_->leased() != 0) return;
     // At rest again after more work: the quiet period starts over from here.
     if (counters_.acquires != acquires_at_rest) return arm_memory_release_timer_locked();
   }
@@ -345,34 +349,19 @@ void SecureChannelPool::on_memory_release_timer(error_code error, std::uint64_t 
 }
 
 void SecureChannelPool::transition(PooledConnection& connection, ConnectionState to) {
-  switch (connection.state_) {  // leave the old state's books
-    case ConnectionState::connecting: --connecting_; break;
-    case ConnectionState::idle: idle_.erase(std::find(idle_.rbegin(), idle_.rend(), &connection).base() - 1); break;
-    case ConnectionState::leased: --leased_; break;
-    case ConnectionState::closing: --closing_; break;
-    case ConnectionState::closed: break;
+  books_->move(connection, to);
+  if (to == ConnectionState::idle) {
+    if (warm_->on_idle_came_to_rest(books_->leased())) {
+      cool_idle_beyond_warm_limit_locked();  // at rest: only the few on top stay warm
+    } else if (books_->idle().size() > warm_->warm_idle_limit()) {
+      // LIFO reuse hands out the top of the stack first: the connection that just sank below
+      // the warm ones will not be needed soon, and gives its buffers back.
+      cool_locked(*books_->idle()[books_->idle().size() - 1 - warm_->warm_idle_limit()]);
+    }
+  } else if (to == ConnectionState::leased) {
+    warm_->on_leased(books_->leased());
+    connection.channel().set_warm(true);
   }
-  switch (to) {  // enter the new one's
-    case ConnectionState::connecting: ++connecting_; break;
-    case ConnectionState::idle:
-      idle_.push_back(&connection);
-      if (warm_->on_idle_came_to_rest(leased_)) {
-        cool_idle_beyond_warm_limit_locked();  // at rest: only the few on top stay warm
-      } else if (idle_.size() > warm_->warm_idle_limit()) {
-        // LIFO reuse hands out the top of the stack first: the connection that just sank below
-        // the warm ones will not be needed soon, and gives its buffers back.
-        cool_locked(*idle_[idle_.size() - 1 - warm_->warm_idle_limit()]);
-      }
-      break;
-    case ConnectionState::leased:
-      ++leased_;
-      warm_->on_leased(leased_);
-      connection.channel().set_warm(true);
-      break;
-    case ConnectionState::closing: ++closing_; break;
-    case ConnectionState::closed: break;
-  }
-  connection.state_ = to;
 }
 
 void SecureChannelPool::log(LogLevel level, std::uint64_t connection_id, std::string_view message) const {

@@ -12,6 +12,7 @@
 
 #include "http_client_exchange.hpp"
 #include "io_thread.hpp"
+#include "pool/lease_internals.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
@@ -62,7 +63,7 @@ class NginxHttpTest : public ::testing::Test {
       std::optional<Lease> lease = pool.try_acquire();
       if (!lease) return false;
       char byte = 0;
-      return ::recv(lease->channel().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+      return ::recv(detail::LeaseInternals::channel(*lease).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
     }, std::chrono::seconds(20))) << "nginx did not close the idle connection";
   }
 

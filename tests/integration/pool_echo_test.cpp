@@ -1,6 +1,7 @@
 // SecureChannelPool against our own TLS echo server: reuse, limits, waiting, stale connections,
 // circuit breaking, verification failures, rotation, warm-up and shutdown.
 #include "io_thread.hpp"
+#include "pool/lease_internals.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
 #include "testing/certificate_authority.hpp"
@@ -238,7 +239,7 @@ TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
     // Give the echo time to come back: wait until the kernel holds it for us.
     ASSERT_TRUE(eventually([&] {
       char byte;
-      return ::recv(lease.channel().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+      return ::recv(detail::LeaseInternals::channel(lease).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
     }));
   }  // released with the reply unread
   EXPECT_EQ(pool->stats().closed_abandoned, 1u);
@@ -600,7 +601,7 @@ TEST_F(PoolEchoTest, OneReadReturnsEveryRecordThatHasArrived) {
   }
   // A TLS 1.3 record adds 22 bytes (header, content type, tag): wait until all three are here.
   const std::size_t encrypted = expected + 3 * 22;
-  ASSERT_TRUE(testing::eventually([&] { return lease.channel().socket().available() >= encrypted; }));
+  ASSERT_TRUE(testing::eventually([&] { return detail::LeaseInternals::channel(lease).socket().available() >= encrypted; }));
   std::string reply(1024, '\0');
   const auto [error, bytes] = testing::complete([&](auto handler) { lease.async_read_some(asio::buffer(reply), handler); });
   ASSERT_FALSE(error) << error.message();
@@ -626,7 +627,7 @@ TEST_F(PoolEchoTest, WriteSomeNowSendsAtOnceAndItsErrorBreaksTheConnection) {
   {
     Lease lease = testing::acquire(*pool);
     EXPECT_EQ(lease.connection_id(), first_id) << "a clean write_some_now leaves the connection reusable";
-    lease.channel().abort();
+    lease.abort();
     boost::system::error_code error;
     EXPECT_EQ(lease.write_some_now(asio::buffer(std::string_view("lost")), error), 0u);
     EXPECT_TRUE(error);

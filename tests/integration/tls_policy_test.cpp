@@ -48,7 +48,7 @@ TEST(TlsPolicyTest, AServerRequestToRenegotiateEndsTheConnection) {
   // OpenSSL renegotiates and reads this line).
   server.type_line("after-renegotiation");
   if (outcome.wait_for(10s) != std::future_status::ready) {
-    lease.channel().abort();  // bounded: wake the read before `reply` goes away
+    lease.abort();  // bounded: wake the read before `reply` goes away
     outcome.wait();
     FAIL() << "the read neither failed nor completed\n" << server.diagnostics();
   }

@@ -5,6 +5,7 @@
 #include "echo_upstream.hpp"
 #include "heap_in_use.hpp"
 #include "io_thread.hpp"
+#include "pool/lease_internals.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
 
@@ -42,14 +43,14 @@ TEST_F(WarmConnectionsTest, ALeasedConnectionKeepsItsBuffersUntilCooled) {
   ASSERT_EQ(testing::echo_exchange(lease, "ping"), "ping");
   const std::size_t warm_heap = heap_in_use();
 
-  lease.channel().set_warm(false);  // no operation is pending: the exchange has completed
+  detail::LeaseInternals::channel(lease).set_warm(false);  // no operation is pending: the exchange has completed
   const std::size_t cold_heap = heap_in_use();
   EXPECT_GE(warm_heap - cold_heap, record_buffers) << "cooling gives the buffers back";
 
   ASSERT_EQ(testing::echo_exchange(lease, "pong"), "pong");
   EXPECT_LT(heap_in_use(), cold_heap + record_buffers / 2) << "a cold connection frees them after each exchange";
 
-  lease.channel().set_warm(true);
+  detail::LeaseInternals::channel(lease).set_warm(true);
   ASSERT_EQ(testing::echo_exchange(lease, "ping again"), "ping again");
   EXPECT_GE(heap_in_use(), cold_heap + record_buffers) << "warm again: kept after the exchange";
   lease = Lease();

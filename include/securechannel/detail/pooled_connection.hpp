@@ -74,12 +74,13 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
 
  private:
   friend class securechannel::SecureChannelPool;
+  friend class ConnectionBooks;  // the state and index_in_pool_
 
   const std::uint64_t id_;
   SecureChannel channel_;
   ConnectionStats stats_;
   std::shared_ptr<PoolTelemetry> telemetry_;
-  // Pool bookkeeping, changed only under the pool's lock (the state only by transition()).
+  // Pool bookkeeping, changed only under the pool's lock (the state only by ConnectionBooks::move).
   // (Wall-clock creation time is derived from created_ when a snapshot is taken: 8 bytes less.)
   Clock::time_point created_;
   Clock::time_point released_at_;          // when it last became idle (pool clock)

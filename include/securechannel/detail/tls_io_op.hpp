@@ -34,6 +34,38 @@ enum class TlsStep {
 
 enum class IoDirection { read, write };
 
+// The steps of OpenSSL work a SecureChannel takes for the composed operations, kept out of its
+// public interface: they are only correct in the order these operations call them.
+struct TlsSteps {
+  template <class Channel>
+  static TlsStep read(Channel& channel, void* data, std::size_t size, std::size_t& transferred,
+                      boost::system::error_code& error) noexcept {
+    return channel.step_read(data, size, transferred, error);
+  }
+  template <class Channel>
+  static TlsStep write(Channel& channel, const void* data, std::size_t size, std::size_t& transferred,
+                       boost::system::error_code& error) noexcept {
+    return channel.step_write(data, size, transferred, error);
+  }
+  template <class Channel>
+  static boost::asio::mutable_buffer prepare_receive(Channel& channel) {
+    return channel.prepare_receive();
+  }
+  template <class Channel>
+  static void commit_receive(Channel& channel, const boost::system::error_code& error, std::size_t bytes) noexcept {
+    channel.commit_receive(error, bytes);
+  }
+  template <class Owner>
+  static void on_io_start(Owner& owner, IoDirection direction) noexcept {
+    owner.on_io_start(direction);
+  }
+  template <class Owner>
+  static void on_io_complete(Owner& owner, IoDirection direction, const boost::system::error_code& error,
+                             std::size_t bytes) noexcept {
+    owner.on_io_complete(direction, error, bytes);
+  }
+};
+
 // Owner is a pointer-like handle whose target has channel() (a SecureChannel) and
 // on_io_complete(direction, ec, bytes). A Lease passes a shared_ptr so that the connection
 // lives as long as the operation; a bare SecureChannel passes itself (Asio's usual rule: the
@@ -58,7 +90,7 @@ struct TlsIoOp {
   template <class Self>
   void operator()(Self& self, boost::system::error_code wait_error = {}) {
     if (completing) return finish(self);
-    if (!started) owner->on_io_start(direction);
+    if (!started) TlsSteps::on_io_start(*owner, direction);
     if (wait_error) {
       // The wait was cancelled or the socket closed under us: report it as it is.
       result_error = wait_error;
@@ -68,18 +100,18 @@ struct TlsIoOp {
     auto& channel = owner->channel();
     if (direction == IoDirection::read && !started && size != 0 && channel.must_receive_first()) {
       started = true;
-      channel.socket().async_receive(channel.prepare_receive(), std::move(self));
+      channel.socket().async_receive(TlsSteps::prepare_receive(channel), std::move(self));
       return;
     }
     std::size_t transferred = 0;
     boost::system::error_code error;
-    const TlsStep step = direction == IoDirection::read ? channel.step_read(data, size, transferred, error)
-                                                        : channel.step_write(data, size, transferred, error);
+    const TlsStep step = direction == IoDirection::read ? TlsSteps::read(channel, data, size, transferred, error)
+                                                        : TlsSteps::write(channel, data, size, transferred, error);
     switch (step) {
       case TlsStep::want_read:
         started = true;
         if (direction == IoDirection::read) {
-          channel.socket().async_receive(channel.prepare_receive(), std::move(self));
+          channel.socket().async_receive(TlsSteps::prepare_receive(channel), std::move(self));
         } else {
           channel.socket().async_wait(boost::asio::socket_base::wait_read, std::move(self));
         }
@@ -106,7 +138,7 @@ struct TlsIoOp {
   // A receive for OpenSSL completed (reads): hand the bytes over and let OpenSSL try again.
   template <class Self>
   void operator()(Self& self, boost::system::error_code receive_error, std::size_t received) {
-    owner->channel().commit_receive(receive_error, received);
+    TlsSteps::commit_receive(owner->channel(), receive_error, received);
     // End of stream goes to OpenSSL, which tells a close_notify from a cut connection; other
     // errors (reset, cancelled) end the operation as they are.
     if (receive_error && receive_error != boost::asio::error::eof) return (*this)(self, receive_error);
@@ -116,7 +148,7 @@ struct TlsIoOp {
  private:
   template <class Self>
   void finish(Self& self) {
-    owner->on_io_complete(direction, result_error, result_size);
+    TlsSteps::on_io_complete(*owner, direction, result_error, result_size);
     self.complete(result_error, result_size);
   }
 };
