@@ -12,6 +12,8 @@
 
 #include "securechannel/detail/pooled_connection.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/compose.hpp>
 
 #include <functional>
@@ -62,6 +64,18 @@ class Lease {
         std::forward<Token>(token));
   }
 
+  // Completes when the connection has something for a read to process (bytes from the peer, its
+  // end of stream, an error), without holding a buffer meanwhile: how a holder that listens on
+  // an idle connection (an HTTP/2 session between streams) keeps no read buffer and no receive
+  // block while it waits. At once when TLS already holds unprocessed input. Handler:
+  // void(boost::system::error_code); an error marks the connection broken, as a read's would.
+  // Counts as an operation in flight: the connection is not reused while it is pending.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler) { start_wait_readable(WaitHandler(std::move(handler))); }, token);
+  }
+
   // Writes what the connection takes at once, without waiting, and returns how many bytes that
   // was: 0 (and no error) when it would have to wait (a full socket buffer), which is the cue for
   // async_write_some with the same bytes. Errors as async_write_some's, and they mark the
@@ -96,8 +110,11 @@ class Lease {
   ConnectionStats& stats() noexcept { return connection_->stats(); }
 
  private:
+  using WaitHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
   friend class SecureChannelPool;
   friend struct detail::LeaseInternals;
+
+  void start_wait_readable(WaitHandler handler);
   Lease(std::shared_ptr<SecureChannelPool> pool, detail::PooledConnection& connection, bool reused) noexcept
       : pool_(std::move(pool)), connection_(&connection), reused_(reused) {}
 

@@ -1,6 +1,7 @@
 // Http2Session: the I/O loop and what stream outcomes mean for the session. The nghttp2 session,
 // its callbacks (which turn frames into stream events) and the stream table are the codec's
-// (http2_client_codec.cpp, http2_session_callbacks.cpp).
+// (http2_client_codec.cpp, http2_session_callbacks.cpp); its timers are in
+// http2_session_timers.cpp.
 #include "http/http2_session.hpp"
 
 #include "http/http2_session_stream.hpp"
@@ -52,7 +53,6 @@ Http2Session::Http2Session(Lease lease, Http2SessionOptions options, Strand stra
       connection_id_(lease.connection_id()),
       strand_(std::move(strand)),
       lease_(std::move(lease)),
-      read_buffer_(std::make_unique_for_overwrite<std::uint8_t[]>(kReadBufferSize)),
       deadline_timer_(strand_),
       ping_timer_(strand_),
       cool_timer_(strand_) {
@@ -162,42 +162,6 @@ void Http2Session::after_io_soon() {
   });
 }
 
-void Http2Session::watch_deadline(Clock::time_point deadline) {
-  // Streams with one timeout arrive in deadline order, so this rarely moves the timer.
-  if (deadline_timer_at_ != Clock::time_point{} && deadline_timer_at_ <= deadline) return;
-  deadline_timer_at_ = deadline;
-  deadline_timer_.expires_at(deadline);
-  deadline_timer_.async_wait([self = shared_from_this(), deadline](const error_code& error) {
-    if (error || self->deadline_timer_at_ != deadline) return;  // cancelled, or re-armed earlier
-    self->on_deadline_timer();
-  });
-}
-
-void Http2Session::on_deadline_timer() {
-  deadline_timer_at_ = {};
-  if (!codec_.session()) return;
-  const auto now = Clock::now();
-  std::vector<std::int32_t> expired;
-  auto earliest = Clock::time_point::max();
-  for (const auto& [id, stream] : codec_.streams()) {
-    if (!stream->handler || stream->deadline == Clock::time_point::max()) continue;
-    if (stream->deadline <= now) {
-      expired.push_back(id);
-    } else {
-      earliest = std::min(earliest, stream->deadline);
-    }
-  }
-  for (const std::int32_t id : expired) reset_stream(id, errc::request_timeout);
-  if (earliest != Clock::time_point::max()) watch_deadline(earliest);
-  if (expired.empty()) return;
-  // A stream that timed out may be the first sign of a connection that stopped delivering (a
-  // wedged peer whose kernel still acknowledges, a one-way blackhole): ask now, rather than
-  // after idle_ping_after of silence, so that new streams are not sent into it all that while
-  // (Go's HTTP/2 transport does the same, golang/go#59690).
-  if (options_.idle_ping_after.count() > 0 && !ping_outstanding_) send_ping(now);
-  if (codec_.session()) after_io();
-}
-
 void Http2Session::reset_stream(std::int32_t stream_id, const error_code& error) {
   const auto found = codec_.streams().find(stream_id);
   if (found == codec_.streams().end() || !found->second->handler) return;
@@ -271,6 +235,23 @@ void Http2Session::transition(State next) noexcept {
 
 void Http2Session::read() {
   reading_ = true;
+  if (!warm_.load(std::memory_order_relaxed) && streams_in_flight_.load(std::memory_order_acquire) == 0) {
+    // Cooled and between streams: wait for the peer's next bytes (a response to a stream
+    // submitted meanwhile, a PING, a GOAWAY) holding neither the read buffer nor a receive
+    // block. A warm session reads as before: a caller with one stream at a time would pay a
+    // wake-up more per request for the wait (measured: 10 % more CPU).
+    read_buffer_.reset();
+    lease_.async_wait_readable(asio::bind_executor(strand_, [self = shared_from_this()](const error_code& error) {
+      self->on_readable(error);
+    }));
+    return;
+  }
+  read_some();
+}
+
+void Http2Session::read_some() {
+  read_pending_ = true;
+  if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(kReadBufferSize);
   lease_.async_read_some(asio::buffer(read_buffer_.get(), kReadBufferSize),
                          asio::bind_executor(strand_, [self = shared_from_this()](const error_code& error,
                                                                                  std::size_t bytes) {
@@ -278,8 +259,21 @@ void Http2Session::read() {
                          }));
 }
 
+void Http2Session::on_readable(const error_code& error) {
+  if (!codec_.session()) {  // ended while the wait was pending
+    reading_ = false;
+    return;
+  }
+  if (error) {
+    reading_ = false;
+    return fail(error);
+  }
+  read_some();  // still reading_: bytes are there, whatever the streams
+}
+
 void Http2Session::on_read(const error_code& error, std::size_t bytes) {
   reading_ = false;
+  read_pending_ = false;
   if (!codec_.session()) return;  // ended while the read was pending
   if (error) return fail(error);
   last_received_ = Clock::now();
@@ -339,68 +333,6 @@ void Http2Session::after_io() {
   if (wants_read && !reading_) read();
 }
 
-// --- Cooling: an idle session's record buffers go back ---
-
-void Http2Session::note_idle() {
-  if (options_.cool_after.count() <= 0 || !warm_.load(std::memory_order_relaxed)) return;
-  idle_since_ = Clock::now();
-  if (!cool_timer_armed_) arm_cool_timer(idle_since_ + options_.cool_after);
-}
-
-void Http2Session::arm_cool_timer(Clock::time_point at) {
-  cool_timer_armed_ = true;
-  cool_timer_.expires_at(at);
-  cool_timer_.async_wait([self = shared_from_this()](const error_code& error) {
-    self->cool_timer_armed_ = false;
-    if (!error) self->on_cool_timer();
-  });
-}
-
-void Http2Session::on_cool_timer() {
-  if (!codec_.session() || state_.load(std::memory_order_relaxed) != State::open) return;
-  // Busy again: the end of its last stream arms the timer anew. (A stream submitted from
-  // another thread counts here before it reaches the strand, and warms the buffers when it does.)
-  if (streams_in_flight_.load(std::memory_order_acquire) > 0) return;
-  const Clock::time_point cool_at = idle_since_ + options_.cool_after;
-  if (Clock::now() < cool_at) return arm_cool_timer(cool_at);  // busy and idle again meanwhile
-  // Freed only when empty: a partial record, or a write still under way, keeps them (and the
-  // block a pending read receives into stays until that read completes).
-  LeaseInternals::channel(lease_).set_warm(false);
-  warm_.store(false, std::memory_order_relaxed);
-  // The coalescing buffer keeps the capacity of the largest write (up to 256 KB after an upload).
-  if (!writing_) std::vector<std::uint8_t>().swap(write_buffer_);
-}
-
-// --- Idle PING ---
-
-void Http2Session::arm_ping_timer(Clock::time_point at) {
-  ping_timer_.expires_at(at);
-  ping_timer_.async_wait([self = shared_from_this()](const error_code& error) {
-    if (!error) self->on_ping_timer();
-  });
-}
-
-void Http2Session::on_ping_timer() {
-  if (!codec_.session()) return;
-  const auto now = Clock::now();
-  if (ping_outstanding_) {
-    if (now >= ping_deadline_) return fail(make_error_code(errc::connection_closed));  // the peer is gone
-    return arm_ping_timer(ping_deadline_);
-  }
-  if (now - last_received_ < options_.idle_ping_after) return arm_ping_timer(last_received_ + options_.idle_ping_after);
-  send_ping(now);
-  after_io();
-}
-
-void Http2Session::send_ping(Clock::time_point now) {
-  if (nghttp2_submit_ping(codec_.session(), NGHTTP2_FLAG_NONE, nullptr) != 0) {
-    return fail(make_error_code(errc::http_protocol_error));
-  }
-  ping_outstanding_ = true;
-  ping_deadline_ = now + options_.ping_timeout;
-  arm_ping_timer(ping_deadline_);
-}
-
 // --- Completion ---
 
 void Http2Session::finish(Stream& stream, const error_code& error) {
@@ -439,12 +371,6 @@ void Http2Session::on_peer_settings(std::uint32_t max_concurrent_streams) {
 void Http2Session::on_goaway_received() {
   goaways_received_.fetch_add(1, std::memory_order_relaxed);
   transition(State::draining);
-}
-
-void Http2Session::on_ping_ack() {
-  if (!ping_outstanding_) return;
-  ping_outstanding_ = false;
-  ping_answered_ = true;
 }
 
 void Http2Session::fail(const error_code& error) {

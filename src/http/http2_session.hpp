@@ -158,7 +158,10 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   void start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
                     std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
   void transition(State next) noexcept;
+  // Cooled with no stream in flight: waits for readability first (holding no buffer), then reads.
   void read();
+  void read_some();
+  void on_readable(const boost::system::error_code& error);
   void on_read(const boost::system::error_code& error, std::size_t bytes);
   void flush();
   void write_rest();
@@ -191,11 +194,13 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   Strand strand_;
   Lease lease_;
   Http2ClientCodec codec_{*this};  // the nghttp2 session (null until begin() and after end()) and the streams
-  std::unique_ptr<std::uint8_t[]> read_buffer_;  // kReadBufferSize bytes, never zeroed
+  // kReadBufferSize bytes, never zeroed; made for the first read, freed when the session cools.
+  std::unique_ptr<std::uint8_t[]> read_buffer_;
   std::vector<std::uint8_t> write_buffer_;  // frames coalesced into one write
   std::size_t written_ = 0;                 // of write_buffer_
   bool begun_ = false;  // begin() ran (posted by start(), or first called by start_stream())
-  bool reading_ = false;
+  bool reading_ = false;       // a read or a wait for readability is pending
+  bool read_pending_ = false;  // a read into read_buffer_ is pending
   bool writing_ = false;
   bool after_io_posted_ = false;
   boost::asio::steady_timer deadline_timer_;

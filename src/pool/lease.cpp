@@ -2,6 +2,13 @@
 
 #include "securechannel/secure_channel_pool.hpp"
 
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/system_executor.hpp>
+
 #include <utility>
 
 namespace securechannel {
@@ -29,6 +36,29 @@ std::size_t Lease::write_some_now(boost::asio::const_buffer bytes, boost::system
   if (step == detail::TlsStep::want_read || step == detail::TlsStep::want_write) written = 0;
   connection_->on_io_complete(detail::IoDirection::write, error, written);
   return written;
+}
+
+void Lease::start_wait_readable(WaitHandler handler) {
+  namespace asio = boost::asio;
+  if (!connection_) {
+    return asio::post(asio::system_executor(),
+                      asio::append(std::move(handler), boost::system::error_code(asio::error::not_connected)));
+  }
+  std::shared_ptr<detail::PooledConnection> connection = connection_->shared_from_this();
+  SecureChannel& channel = connection->channel();
+  if (!channel.must_receive_first()) {
+    // OpenSSL holds bytes a read will process without the socket: nothing to wait for.
+    return asio::post(channel.get_executor(), asio::append(std::move(handler), boost::system::error_code()));
+  }
+  // The wait completes on the handler's executor (an HTTP/2 session's strand) directly.
+  const auto executor = asio::get_associated_executor(handler, channel.get_executor());
+  connection->on_io_start(detail::IoDirection::read);
+  channel.socket().async_wait(
+      asio::socket_base::wait_read,
+      asio::bind_executor(executor, [connection, handler = std::move(handler)](boost::system::error_code error) mutable {
+        connection->on_io_complete(detail::IoDirection::read, error, 0);
+        std::move(handler)(error);
+      }));
 }
 
 void Lease::mark_broken() noexcept {
