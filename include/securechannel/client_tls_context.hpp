@@ -1,19 +1,21 @@
 // The TLS client configuration shared by every connection of a pool: trusted roots, protocol
 // floor, ALPN, cipher policy. One OpenSSL SSL_CTX, built once, read-only afterwards.
 //
-//   std::string error;
+//   std::optional<securechannel::ConfigError> error;
 //   auto context = securechannel::ClientTlsContext::create(options, error);
-//   if (!context) throw std::runtime_error(error);   // e.g. "tls.ca_file: cannot read ..."
+//   if (!context) throw *error;   // error->field() "tls.ca_file", what() "tls.ca_file: cannot read ..."
 //
 // Loading the system store tolerates bad entries (skipped, counted, logged): one malformed
 // certificate in /etc/ssl/certs must not take a relay offline.
 #pragma once
 
+#include "securechannel/config_error.hpp"
 #include "securechannel/tls_options.hpp"
 
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 struct ssl_ctx_st;
@@ -32,8 +34,8 @@ struct TrustStoreReport {
 
 class ClientTlsContext {
  public:
-  // Returns nullptr and fills `error` with a message naming the field on failure.
-  static std::shared_ptr<ClientTlsContext> create(const TlsOptions& options, std::string& error);
+  // Returns nullptr and sets `error`, naming the field and the problem, on failure.
+  static std::shared_ptr<ClientTlsContext> create(const TlsOptions& options, std::optional<ConfigError>& error);
 
   ~ClientTlsContext();
   ClientTlsContext(const ClientTlsContext&) = delete;

@@ -3,16 +3,19 @@
 // any number of connections, so a reload (MonitoringServer::reload_tls) swaps in a new one for
 // new connections while open ones keep theirs.
 //
-//   std::string error;
+//   std::optional<securechannel::ConfigError> error;
 //   auto tls = securechannel::MonitoringTls::load("monitor.crt", "monitor.key", error);
-//   if (!tls) fail(error);  // "key_file: '/etc/scpool/monitor.key' holds no PEM private key (...)"
+//   if (!tls) fail(error->what());  // "key_file: '/etc/scpool/monitor.key' holds no PEM private key (...)"
 //   options.tls = tls;      // MonitoringServerOptions: the server now speaks HTTPS only
 //
 // TLS 1.2 and 1.3 only, OpenSSL's default cipher lists, no client certificates asked for (the
 // X-Auth-Token authenticates clients), ALPN http/1.1.
 #pragma once
 
+#include "securechannel/config_error.hpp"
+
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace boost::asio::ssl {
@@ -27,10 +30,10 @@ class MonitoringTls {
  public:
   // `certificate_file`: PEM, the server's certificate first, then any intermediates.
   // `key_file`: its PEM private key, not encrypted (a daemon starts unattended); read into locked
-  // memory and wiped once OpenSSL holds it. Null with `error` naming the file, the field
-  // ("certificate_file", "key_file") and OpenSSL's reason.
+  // memory and wiped once OpenSSL holds it. Null with `error` naming the field
+  // ("certificate_file", "key_file"), the file and OpenSSL's reason.
   static std::shared_ptr<MonitoringTls> load(const std::string& certificate_file, const std::string& key_file,
-                                             std::string& error);
+                                             std::optional<ConfigError>& error);
 
   explicit MonitoringTls(PrivateTag);
   ~MonitoringTls();

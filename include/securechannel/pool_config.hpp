@@ -3,6 +3,7 @@
 #pragma once
 
 #include "securechannel/clock.hpp"
+#include "securechannel/config_error.hpp"
 #include "securechannel/pool_log.hpp"
 #include "securechannel/tls_options.hpp"
 
@@ -11,7 +12,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 namespace securechannel {
@@ -80,16 +80,6 @@ struct PoolConfig {
   // Filled by validate(): the endpoint split in two.
   std::string host;
   std::string port;
-};
-
-// A configuration mistake, naming the field ("max_connections", "tls.ca_file", ...).
-class ConfigError : public std::invalid_argument {
- public:
-  ConfigError(std::string field, const std::string& problem);
-  const std::string& field() const noexcept { return field_; }
-
- private:
-  std::string field_;
 };
 
 // Checks every field; fills host/port and the clock/random defaults. The first problem found is

@@ -41,17 +41,13 @@ void read_monitor_tls(TableReader& reader, MonitorConfig& monitor) {
   reader.path("certificate_file", monitor.tls_certificate_file);
   reader.path("key_file", monitor.tls_key_file);
   reader.finish();
-  std::string error;
+  std::optional<ConfigError> error;
   monitor.tls = MonitoringTls::load(monitor.tls_certificate_file, monitor.tls_key_file, error);
   if (monitor.tls) return;
-  // MonitoringTls names the field first: "key_file: '...' does not match the certificate ...";
-  // the error points at that key's line, or at the table's when the key is missing.
-  const auto colon = error.find(": ");
-  const std::string field = colon == std::string::npos ? std::string() : error.substr(0, colon);
-  const toml::node* key = field.empty() ? nullptr : reader.source().get(field);
+  // The error points at its key's line, or at the table's when the key is missing.
+  const toml::node* key = reader.source().get(error->field());
   const toml::source_region& where = key != nullptr ? key->source() : reader.source().source();
-  reader.document().record("monitor.tls" + (field.empty() ? "" : "." + field),
-                           field.empty() ? error : error.substr(colon + 2), where);
+  reader.document().record("monitor.tls." + error->field(), error->problem(), where);
 }
 
 void read_monitor(TableReader& reader, MonitorConfig& monitor) {

@@ -48,10 +48,10 @@ MonitoringTls::MonitoringTls(PrivateTag) : context_(std::make_unique<ssl::contex
 MonitoringTls::~MonitoringTls() = default;
 
 std::shared_ptr<MonitoringTls> MonitoringTls::load(const std::string& certificate_file, const std::string& key_file,
-                                                   std::string& error) {
-  error.clear();
+                                                   std::optional<ConfigError>& error) {
+  error.reset();
   if (certificate_file.empty() || key_file.empty()) {
-    error = certificate_file.empty() ? "certificate_file: required for TLS" : "key_file: required for TLS";
+    error.emplace(certificate_file.empty() ? "certificate_file" : "key_file", "required for TLS");
     return nullptr;
   }
   auto tls = std::make_shared<MonitoringTls>(PrivateTag{});
@@ -62,7 +62,7 @@ std::shared_ptr<MonitoringTls> MonitoringTls::load(const std::string& certificat
 
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(context, certificate_file.c_str()) != 1) {
-    error = "certificate_file: cannot load '" + certificate_file + "': " + detail::openssl_reason();
+    error.emplace("certificate_file", "cannot load '" + certificate_file + "': " + detail::openssl_reason());
     return nullptr;
   }
   detail::PrivateKey key;
@@ -70,7 +70,7 @@ std::shared_ptr<MonitoringTls> MonitoringTls::load(const std::string& certificat
     std::string read_error;
     const SecureBuffer key_bytes = SecureBuffer::from_file(key_file, read_error);
     if (!read_error.empty()) {
-      error = "key_file: " + read_error;
+      error.emplace("key_file", read_error);
       return nullptr;
     }
     static const SecureBuffer no_passphrase;
@@ -80,8 +80,8 @@ std::shared_ptr<MonitoringTls> MonitoringTls::load(const std::string& certificat
     if (!key) return nullptr;
   }  // the key file's bytes are wiped here
   if (SSL_CTX_use_PrivateKey(context, key.get()) != 1 || SSL_CTX_check_private_key(context) != 1) {
-    error = "key_file: '" + key_file + "' does not match the certificate in '" + certificate_file +
-            "': " + detail::openssl_reason();
+    error.emplace("key_file", "'" + key_file + "' does not match the certificate in '" + certificate_file +
+                                  "': " + detail::openssl_reason());
     return nullptr;
   }
   tls->summary_ = describe(SSL_CTX_get0_certificate(context));

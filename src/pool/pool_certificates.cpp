@@ -91,8 +91,9 @@ bool SecureChannelPool::reload_tls(std::string& error) {
 
 bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
   // Files are read outside the lock: acquires must not wait for a slow disk.
-  std::string problem;
-  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, problem);
+  std::optional<ConfigError> invalid;
+  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, invalid);
+  std::string problem = invalid ? invalid->what() : "";
   std::shared_ptr<const ClientTlsContext> previous;
   Deferred deferred;
   {

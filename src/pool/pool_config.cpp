@@ -6,9 +6,6 @@
 
 namespace securechannel {
 
-ConfigError::ConfigError(std::string field, const std::string& problem)
-    : std::invalid_argument(field + ": " + problem), field_(std::move(field)) {}
-
 bool parse_endpoint(const std::string& endpoint, std::string& host, std::string& port, std::string& problem) {
   std::string::size_type colon;
   if (!endpoint.empty() && endpoint.front() == '[') {

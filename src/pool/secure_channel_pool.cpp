@@ -37,12 +37,9 @@ PoolBuilder SecureChannelPool::builder(std::string endpoint) { return PoolBuilde
 
 std::shared_ptr<SecureChannelPool> SecureChannelPool::create(executor_type executor, PoolConfig config) {
   if (auto problem = validate(config)) throw *problem;
-  std::string tls_error;
+  std::optional<ConfigError> tls_error;
   auto tls = ClientTlsContext::create(config.tls, tls_error);
-  if (!tls) {
-    const auto colon = tls_error.find(':');
-    throw ConfigError(tls_error.substr(0, colon), colon == std::string::npos ? tls_error : tls_error.substr(colon + 2));
-  }
+  if (!tls) throw *tls_error;
   return std::shared_ptr<SecureChannelPool>(new SecureChannelPool(std::move(executor), std::move(config), std::move(tls)));
 }
 

@@ -20,32 +20,32 @@ int note_certificate_request(SSL* ssl, void* /*unused*/) {
 
 }  // namespace
 
-bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::string& error) {
+bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::optional<ConfigError>& error) {
   const std::string& certificate_path = options.client_certificate_file;
   const std::string& key_path = options.client_key_file;
   const bool has_passphrase = options.client_key_passphrase && !options.client_key_passphrase->empty();
   if (has_passphrase && !options.client_key_passphrase_file.empty()) {
-    error = "tls.client_key_passphrase_file: given with tls.client_key_passphrase (give one of them)";
+    error.emplace("tls.client_key_passphrase_file", "given with tls.client_key_passphrase (give one of them)");
     return false;
   }
   if (certificate_path.empty() && key_path.empty()) {
     if (!has_passphrase && options.client_key_passphrase_file.empty()) return true;
-    error = std::string(has_passphrase ? "tls.client_key_passphrase" : "tls.client_key_passphrase_file") +
-            ": given without tls.client_key_file";
+    error.emplace(has_passphrase ? "tls.client_key_passphrase" : "tls.client_key_passphrase_file",
+                  "given without tls.client_key_file");
     return false;
   }
   if (key_path.empty()) {
-    error = "tls.client_key_file: required with tls.client_certificate_file";
+    error.emplace("tls.client_key_file", "required with tls.client_certificate_file");
     return false;
   }
   if (certificate_path.empty()) {
-    error = "tls.client_certificate_file: required with tls.client_key_file";
+    error.emplace("tls.client_certificate_file", "required with tls.client_key_file");
     return false;
   }
 
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(context, certificate_path.c_str()) != 1) {
-    error = "tls.client_certificate_file: cannot load '" + certificate_path + "': " + openssl_reason();
+    error.emplace("tls.client_certificate_file", "cannot load '" + certificate_path + "': " + openssl_reason());
     return false;
   }
 
@@ -54,7 +54,7 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::s
     std::string read_error;
     const SecureBuffer key_file = SecureBuffer::from_file(key_path, read_error);
     if (!read_error.empty()) {
-      error = "tls.client_key_file: " + read_error;
+      error.emplace("tls.client_key_file", read_error);
       return false;
     }
     SharedSecret passphrase = options.client_key_passphrase;
@@ -63,7 +63,7 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::s
       passphrase_field = "tls.client_key_passphrase_file";
       passphrase = read_secret_file(options.client_key_passphrase_file, read_error);
       if (!passphrase) {
-        error = passphrase_field + ": " + read_error;
+        error.emplace(passphrase_field, read_error);
         return false;
       }
     }
@@ -77,8 +77,8 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, std::s
   // SSL_CTX_use_PrivateKey refuses a key that does not match a certificate of its own type;
   // SSL_CTX_check_private_key catches a key of another type (an RSA key for an EC certificate).
   if (SSL_CTX_use_PrivateKey(context, key.get()) != 1 || SSL_CTX_check_private_key(context) != 1) {
-    error = "tls.client_certificate_file: '" + certificate_path + "' does not match the private key in '" + key_path +
-            "' (tls.client_key_file): " + openssl_reason();
+    error.emplace("tls.client_certificate_file", "'" + certificate_path + "' does not match the private key in '" +
+                                                     key_path + "' (tls.client_key_file): " + openssl_reason());
     return false;
   }
   return true;

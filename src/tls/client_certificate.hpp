@@ -6,19 +6,20 @@
 // over in memory stays locked where the pool's config holds it, for reload_tls().
 #pragma once
 
+#include "securechannel/config_error.hpp"
 #include "securechannel/tls_options.hpp"
 
-#include <string>
+#include <optional>
 
 struct ssl_ctx_st;
 
 namespace securechannel::detail {
 
 // Loads tls.client_certificate_file and tls.client_key_file when given (both or neither) and
-// checks that they belong together. False with `error` naming the field: "tls.client_key_file:
-// wrong passphrase for '...'", "tls.client_certificate_file: '...' does not match the private
-// key in tls.client_key_file ...".
-bool load_client_certificate(ssl_ctx_st* context, const TlsOptions& options, std::string& error);
+// checks that they belong together. False with `error` naming the field and the problem
+// (tls.client_key_file: "wrong passphrase for '...'"; tls.client_certificate_file: "'...' does
+// not match the private key in ...").
+bool load_client_certificate(ssl_ctx_st* context, const TlsOptions& options, std::optional<ConfigError>& error);
 
 // Makes every connection of `context` record in its TicketDestination that the server sent a
 // CertificateRequest (OpenSSL's certificate callback runs for clients exactly then).

@@ -32,10 +32,10 @@ struct SslCtxDeleter {
 };
 
 // ALPN's wire format: each protocol name prefixed by its length.
-bool encode_alpn(const std::vector<std::string>& protocols, std::string& wire, std::string& error) {
+bool encode_alpn(const std::vector<std::string>& protocols, std::string& wire, std::optional<ConfigError>& error) {
   for (const std::string& protocol : protocols) {
     if (protocol.empty() || protocol.size() > 255) {
-      error = "tls.alpn: protocol names must be 1 to 255 bytes long";
+      error.emplace("tls.alpn", "protocol names must be 1 to 255 bytes long");
       return false;
     }
     wire.push_back(static_cast<char>(protocol.size()));
@@ -66,11 +66,11 @@ int keep_new_session(SSL* ssl, SSL_SESSION* session) {
 }
 
 // OpenSSL skips names it does not know; a typo must not silently drop a suite (or all of them).
-bool set_tls13_ciphersuites(SSL_CTX* context, const std::string& suites, std::string& error) {
-  const std::string field = "tls.tls13_ciphersuites: ";
+bool set_tls13_ciphersuites(SSL_CTX* context, const std::string& suites, std::optional<ConfigError>& error) {
+  const std::string field = "tls.tls13_ciphersuites";
   if (suites.empty() || SSL_CTX_set_ciphersuites(context, suites.c_str()) != 1) {
     ERR_clear_error();
-    error = field + "'" + suites + "' is not a list of TLS 1.3 suites (e.g. TLS_AES_128_GCM_SHA256)";
+    error.emplace(field, "'" + suites + "' is not a list of TLS 1.3 suites (e.g. TLS_AES_128_GCM_SHA256)");
     return false;
   }
   const STACK_OF(SSL_CIPHER)* enabled = SSL_CTX_get_ciphers(context);
@@ -84,7 +84,7 @@ bool set_tls13_ciphersuites(SSL_CTX* context, const std::string& suites, std::st
       known = SSL_CIPHER_get_protocol_id(cipher) >> 8 == 0x13 && name == SSL_CIPHER_get_name(cipher);
     }
     if (!known) {
-      error = field + "unknown TLS 1.3 suite '" + name + "'";
+      error.emplace(field, "unknown TLS 1.3 suite '" + name + "'");
       return false;
     }
     start = end + 1;
@@ -111,15 +111,17 @@ ClientTlsContext::~ClientTlsContext() {
   SSL_CTX_free(context_);
 }
 
-std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& options, std::string& error) {
+std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& options,
+                                                           std::optional<ConfigError>& error) {
+  error.reset();
   if (OpenSSL_version_num() < minimum_openssl_version) {
-    error = std::string("tls: OpenSSL 3.0.14 or later is needed (CVE-2024-4741); this process runs ") +
-            OpenSSL_version(OPENSSL_VERSION);
+    error.emplace("tls", std::string("OpenSSL 3.0.14 or later is needed (CVE-2024-4741); this process runs ") +
+                             OpenSSL_version(OPENSSL_VERSION));
     return nullptr;
   }
   std::unique_ptr<SSL_CTX, SslCtxDeleter> context(SSL_CTX_new(TLS_client_method()));
   if (!context) {
-    error = "tls: cannot create an OpenSSL context";
+    error.emplace("tls", "cannot create an OpenSSL context");
     return nullptr;
   }
 
@@ -127,7 +129,7 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   SSL_CTX_set_min_proto_version(context.get(), min_version);
   // TLS 1.2, when allowed at all, only with forward secrecy and AEAD; TLS 1.3's suites all are.
   if (SSL_CTX_set_cipher_list(context.get(), "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
-    error = "tls: OpenSSL rejected the TLS 1.2 cipher policy";
+    error.emplace("tls", "OpenSSL rejected the TLS 1.2 cipher policy");
     return nullptr;
   }
   if (!set_tls13_ciphersuites(context.get(), options.tls13_ciphersuites, error)) return nullptr;
@@ -155,7 +157,7 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   if (!options.ca_file.empty()) {
     std::string reason;
     if (!detail::load_ca_file(store, options.ca_file, report.ca_file_certificates, reason)) {
-      error = "tls.ca_file: " + reason;
+      error.emplace("tls.ca_file", reason);
       return nullptr;
     }
     have_roots = true;
@@ -166,15 +168,15 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
     if (!std::filesystem::is_directory(options.ca_directory, fs_error) ||
         X509_STORE_load_path(store, options.ca_directory.c_str()) != 1) {
       ERR_clear_error();
-      error = "tls.ca_directory: cannot use '" + options.ca_directory + "' as a certificate directory";
+      error.emplace("tls.ca_directory", "cannot use '" + options.ca_directory + "' as a certificate directory");
       return nullptr;
     }
     have_roots = true;
   }
   if (!have_roots) {
-    error = options.use_system_trust_store
-                ? "tls: the system trust store is empty or missing and no tls.ca_file is given"
-                : "tls: use_system_trust_store is off and neither tls.ca_file nor tls.ca_directory is given";
+    error.emplace("tls", options.use_system_trust_store
+                             ? "the system trust store is empty or missing and no tls.ca_file is given"
+                             : "use_system_trust_store is off and neither tls.ca_file nor tls.ca_directory is given");
     return nullptr;
   }
 
@@ -184,7 +186,7 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
     // Unlike most of OpenSSL, SSL_CTX_set_alpn_protos returns 0 on success.
     if (SSL_CTX_set_alpn_protos(context.get(), reinterpret_cast<const unsigned char*>(wire.data()),
                                 static_cast<unsigned>(wire.size())) != 0) {
-      error = "tls.alpn: OpenSSL rejected the protocol list";
+      error.emplace("tls.alpn", "OpenSSL rejected the protocol list");
       return nullptr;
     }
   }
@@ -192,8 +194,8 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   for (std::size_t i = 0; i < options.pins.size(); ++i) {
     const auto pin = detail::parse_pin(options.pins[i]);
     if (!pin) {
-      error = "tls.pins[" + std::to_string(i) + "]: '" + options.pins[i] +
-              "' is not sha256//<base64 of 32 bytes> (curl --pinnedpubkey format)";
+      error.emplace("tls.pins[" + std::to_string(i) + "]",
+                    "'" + options.pins[i] + "' is not sha256//<base64 of 32 bytes> (curl --pinnedpubkey format)");
       return nullptr;
     }
     pins.push_back(*pin);

@@ -52,7 +52,7 @@ std::string openssl_reason() {
 }
 
 PrivateKey parse_private_key(const SecureBuffer& key_file, const SecureBuffer& passphrase,
-                             const PrivateKeyFields& fields, std::string& error) {
+                             const PrivateKeyFields& fields, std::optional<ConfigError>& error) {
   const std::string& passphrase_field = fields.passphrase_field;
   const std::string& path = fields.path;
   PassphraseRequest request{.passphrase = &passphrase};
@@ -69,13 +69,13 @@ PrivateKey parse_private_key(const SecureBuffer& key_file, const SecureBuffer& p
   }
   const std::string reason = openssl_reason();
   if (request.too_long) {
-    error = passphrase_field + ": longer than OpenSSL accepts";
+    error.emplace(passphrase_field, "longer than OpenSSL accepts");
   } else if (request.asked && passphrase.empty()) {
-    error = fields.key_field + ": '" + path + "' is encrypted and no passphrase is given (" + passphrase_field + ")";
+    error.emplace(fields.key_field, "'" + path + "' is encrypted and no passphrase is given (" + passphrase_field + ")");
   } else if (request.asked) {
-    error = fields.key_field + ": wrong passphrase for '" + path + "' (" + passphrase_field + ")";
+    error.emplace(fields.key_field, "wrong passphrase for '" + path + "' (" + passphrase_field + ")");
   } else {
-    error = fields.key_field + ": '" + path + "' holds no PEM private key (" + reason + ")";
+    error.emplace(fields.key_field, "'" + path + "' holds no PEM private key (" + reason + ")");
   }
   return nullptr;
 }

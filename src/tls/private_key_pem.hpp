@@ -4,9 +4,11 @@
 // the SecureBuffer) and gets the passphrase through a callback, so neither is copied.
 #pragma once
 
+#include "securechannel/config_error.hpp"
 #include "securechannel/secure_buffer.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 struct evp_pkey_st;
@@ -30,7 +32,7 @@ struct PrivateKeyFields {
 // `error` naming the field and the reason: encrypted without a passphrase, a wrong passphrase, no
 // PEM private key in the file.
 PrivateKey parse_private_key(const SecureBuffer& key_file, const SecureBuffer& passphrase,
-                             const PrivateKeyFields& fields, std::string& error);
+                             const PrivateKeyFields& fields, std::optional<ConfigError>& error);
 
 // The oldest queued OpenSSL error in words ("ca md too weak"), and the queue cleared.
 std::string openssl_reason();

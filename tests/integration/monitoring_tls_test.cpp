@@ -93,9 +93,9 @@ class VerifyingClient {
 class MonitoringTlsTest : public ::testing::Test {
  protected:
   std::shared_ptr<MonitoringTls> load(const testing::IssuedCertificate& issued) {
-    std::string error;
+    std::optional<ConfigError> error;
     auto tls = MonitoringTls::load(issued.chain_file.string(), issued.key_file.string(), error);
-    if (!tls) throw std::runtime_error("MonitoringTls::load: " + error);
+    if (!tls) throw std::runtime_error(std::string("MonitoringTls::load: ") + error->what());
     return tls;
   }
 
@@ -131,29 +131,33 @@ class MonitoringTlsTest : public ::testing::Test {
 };
 
 TEST_F(MonitoringTlsTest, LoadNamesTheFileAndTheReasonOfEachFailure) {
-  std::string error;
+  std::optional<ConfigError> error;
+  // The message of the last failure, naming its field first.
+  const auto message = [&] { return error ? std::string(error->what()) : std::string(); };
   EXPECT_EQ(MonitoringTls::load("/nonexistent/monitor.pem", monitor_certificate.key_file.string(), error), nullptr);
-  EXPECT_NE(error.find("certificate_file: cannot load '/nonexistent/monitor.pem'"), std::string::npos) << error;
+  EXPECT_NE(message().find("certificate_file: cannot load '/nonexistent/monitor.pem'"), std::string::npos) << message();
 
   EXPECT_EQ(MonitoringTls::load(monitor_certificate.chain_file.string(), "/nonexistent/monitor.key", error), nullptr);
-  EXPECT_NE(error.find("key_file: "), std::string::npos) << error;
-  EXPECT_NE(error.find("/nonexistent/monitor.key"), std::string::npos) << error;
+  EXPECT_NE(message().find("key_file: "), std::string::npos) << message();
+  EXPECT_NE(message().find("/nonexistent/monitor.key"), std::string::npos) << message();
 
   const auto garbage = authority.directory() / "garbage.key";
   std::ofstream(garbage) << "not a key\n";
   EXPECT_EQ(MonitoringTls::load(monitor_certificate.chain_file.string(), garbage.string(), error), nullptr);
-  EXPECT_NE(error.find("holds no PEM private key"), std::string::npos) << error;
+  EXPECT_NE(message().find("holds no PEM private key"), std::string::npos) << message();
 
   const auto other = authority.issue("other");
   EXPECT_EQ(MonitoringTls::load(monitor_certificate.chain_file.string(), other.key_file.string(), error), nullptr);
-  EXPECT_NE(error.find("does not match the certificate"), std::string::npos) << error;
+  EXPECT_NE(message().find("does not match the certificate"), std::string::npos) << message();
 
   EXPECT_EQ(MonitoringTls::load("", monitor_certificate.key_file.string(), error), nullptr);
-  EXPECT_EQ(error, "certificate_file: required for TLS");
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->field(), "certificate_file");
+  EXPECT_EQ(error->problem(), "required for TLS");
 
   const auto tls = MonitoringTls::load(monitor_certificate.chain_file.string(),
                                        monitor_certificate.key_file.string(), error);
-  ASSERT_NE(tls, nullptr) << error;
+  ASSERT_NE(tls, nullptr) << message();
   EXPECT_NE(tls->summary().find("CN=monitor-one, expires "), std::string::npos) << tls->summary();
 }
 

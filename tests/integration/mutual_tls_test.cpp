@@ -226,9 +226,9 @@ TEST_F(MutualTlsTest, AResumedConnectionNeedsNoCertificateExchange) {
   options.ca_file = server_authority.ca_certificate_file().string();
   options.client_certificate_file = client.certificate_file.string();
   options.client_key_file = client.key_file.string();
-  std::string error;
+  std::optional<ConfigError> error;
   std::shared_ptr<const ClientTlsContext> context = ClientTlsContext::create(options, error);
-  ASSERT_TRUE(context) << error;
+  ASSERT_TRUE(context) << error->what();
 
   auto first = std::make_unique<SecureChannel>(io.executor(), context);
   ASSERT_FALSE(connect(*first, server->port())) << first->tls_failure().describe();

@@ -187,9 +187,9 @@ TEST_F(ScpoolMonitorCommandsTest, UnreachableBadAndRefusedExitTwoWithOneLine) {
 
 TEST_F(ScpoolMonitorCommandsTest, HttpsIsVerifiedAgainstTheCaFileAndARefusalSaysWhy) {
   const auto issued = echo.authority.issue("monitor");
-  std::string problem;
+  std::optional<ConfigError> problem;
   auto tls = MonitoringTls::load(issued.chain_file.string(), issued.key_file.string(), problem);
-  ASSERT_TRUE(tls) << problem;
+  ASSERT_TRUE(tls) << problem->what();
   start_server("s3cret", tls);
   const std::string url = server->base_url();
   ASSERT_TRUE(url.starts_with("https://")) << url;

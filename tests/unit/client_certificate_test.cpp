@@ -33,8 +33,8 @@ class ClientCertificateTest : public ::testing::Test {
 
   // The error create() reports, or "" when it succeeds.
   static std::string create_error(const TlsOptions& options) {
-    std::string error;
-    return ClientTlsContext::create(options, error) ? "" : error;
+    std::optional<ConfigError> error;
+    return ClientTlsContext::create(options, error) ? "" : error->what();
   }
 
   testing::CertificateAuthority authority = testing::CertificateAuthority::create();
@@ -43,9 +43,9 @@ class ClientCertificateTest : public ::testing::Test {
 };
 
 TEST_F(ClientCertificateTest, LoadsTheChainAndKeyIntoTheContext) {
-  std::string error;
+  std::optional<ConfigError> error;
   const auto context = ClientTlsContext::create(options_with(client), error);
-  ASSERT_TRUE(context) << error;
+  ASSERT_TRUE(context) << error->what();
   X509* certificate = SSL_CTX_get0_certificate(context->native_handle());
   ASSERT_NE(certificate, nullptr);
   char subject[256];
@@ -65,9 +65,9 @@ TEST_F(ClientCertificateTest, AnEncryptedKeyNeedsItsPassphraseAndSharesIt) {
   EXPECT_EQ(create_error(options),
             "tls.client_key_file: wrong passphrase for '" + options.client_key_file + "' (tls.client_key_passphrase)");
   options.client_key_passphrase = make_shared_secret("correct horse");
-  std::string error;
+  std::optional<ConfigError> error;
   const auto context = ClientTlsContext::create(options, error);
-  ASSERT_TRUE(context) << error;
+  ASSERT_TRUE(context) << error->what();
   EXPECT_EQ(context->options().client_key_passphrase, options.client_key_passphrase)
       << "the context shares the locked passphrase; it makes no copy of its own";
   EXPECT_EQ(context->options().client_key_file, options.client_key_file);
@@ -139,10 +139,10 @@ std::shared_ptr<const ClientTlsContext> create_watching_wipes(const TlsOptions& 
   wiped_buffers = 0;
   all_wiped = true;
   detail::set_wipe_inspector(count_wiped);
-  std::string error;
+  std::optional<ConfigError> error;
   auto context = ClientTlsContext::create(options, error);
   detail::set_wipe_inspector(nullptr);
-  EXPECT_TRUE(context) << error;
+  EXPECT_TRUE(context) << error->what();
   return context;
 }
 

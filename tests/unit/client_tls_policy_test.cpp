@@ -23,9 +23,9 @@ std::shared_ptr<ClientTlsContext> context_with(TlsVersion min_version, const tes
   options.use_system_trust_store = false;
   options.ca_file = ca.ca_certificate_file().string();
   options.min_version = min_version;
-  std::string error;
+  std::optional<ConfigError> error;
   auto context = ClientTlsContext::create(options, error);
-  if (!context) throw std::runtime_error(error);
+  if (!context) throw *error;
   return context;
 }
 

@@ -45,9 +45,9 @@ TEST(TrustStoreTest, BadEntriesInTheSystemBundleAreSkippedAndCounted) {
     out << read_file(second.ca_certificate_file());
   }
   ScopedEnvironment environment("SSL_CERT_FILE", bundle.string());
-  std::string error;
+  std::optional<ConfigError> error;
   auto context = ClientTlsContext::create(TlsOptions{}, error);
-  ASSERT_NE(context, nullptr) << error;
+  ASSERT_NE(context, nullptr) << error->what();
   EXPECT_EQ(context->trust_report().system_store_source, bundle.string());
   EXPECT_EQ(context->trust_report().system_certificates_loaded, 2u);
   EXPECT_EQ(context->trust_report().system_certificates_skipped, 1u);
@@ -59,21 +59,23 @@ TEST(TrustStoreTest, EmptySystemStoreWithoutCaFileIsAnError) {
   std::ofstream(empty).close();
   ScopedEnvironment file("SSL_CERT_FILE", empty.string());
   ScopedEnvironment directory("SSL_CERT_DIR", (authority.directory() / "no-such-dir").string());
-  std::string error;
+  std::optional<ConfigError> error;
   EXPECT_EQ(ClientTlsContext::create(TlsOptions{}, error), nullptr);
-  EXPECT_NE(error.find("system trust store is empty"), std::string::npos) << error;
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->field(), "tls");
+  EXPECT_NE(std::string(error->what()).find("system trust store is empty"), std::string::npos) << error->what();
 
   TlsOptions with_ca;
   with_ca.ca_file = authority.ca_certificate_file().string();
   auto context = ClientTlsContext::create(with_ca, error);
-  ASSERT_NE(context, nullptr) << error;
+  ASSERT_NE(context, nullptr) << error->what();
   EXPECT_EQ(context->trust_report().ca_file_certificates, 1u);
 }
 
 TEST(TrustStoreTest, DebianSystemStoreLoads) {
-  std::string error;
+  std::optional<ConfigError> error;
   auto context = ClientTlsContext::create(TlsOptions{}, error);
-  ASSERT_NE(context, nullptr) << error;
+  ASSERT_NE(context, nullptr) << error->what();
   EXPECT_GT(context->trust_report().system_certificates_loaded, 50u);
 }
 
