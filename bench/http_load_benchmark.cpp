@@ -83,14 +83,6 @@ struct LoadResult {
   }
 };
 
-std::string executable_directory() {
-  char path[4096];
-  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (length <= 0) return ".";
-  std::string text(path, static_cast<std::size_t>(length));
-  return text.substr(0, text.rfind('/'));
-}
-
 double cpu_seconds(int who) {
   rusage usage{};
   ::getrusage(who, &usage);
@@ -237,7 +229,7 @@ int run(const Options& options) {
   const std::string ca_file = upstream.ca_file();
   // Our extra load generators, built beside this benchmark (bench/peers).
   const auto run_extra = [&](const std::string& client, const std::string& program, std::vector<std::string> arguments) {
-    const std::string path = executable_directory() + "/" + program;
+    const std::string path = testing::executable_directory() + "/" + program;
     if (::access(path.c_str(), X_OK) != 0) return;
     arguments.insert(arguments.begin(), path);
     extra_rows.push_back(with_server_cpu(upstream.nginx, [&] {
@@ -285,7 +277,7 @@ int run(const Options& options) {
   // thread in the library. Its CPU column is the whole Go process's, library threads included.
   const auto go_transports = [&](const std::string& label, const std::string& proto, std::size_t connections,
                                  std::size_t concurrency) {
-    const std::string path = executable_directory() + "/roundtrip_load";
+    const std::string path = testing::executable_directory() + "/roundtrip_load";
     if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto run_transport = [&, label, proto, connections, concurrency](const std::string& transport,
                                                                            const std::string& client) {
@@ -303,7 +295,7 @@ int run(const Options& options) {
   // a short load over 129 connections minus RSS after the same over 1, divided by 128; the median
   // over --rounds alternating runs (RSS moves with the allocator's arenas, hence the median).
   const auto go_idle_memory = [&] {
-    const std::string path = executable_directory() + "/roundtrip_load";
+    const std::string path = testing::executable_directory() + "/roundtrip_load";
     if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto idle_rss = [&](const std::string& transport, std::size_t connections) -> std::optional<double> {
       const auto run = testing::run_to_completion(
@@ -341,7 +333,7 @@ int run(const Options& options) {
   // function that does nothing).
   const auto go_crossing = [&](const std::string& label, const std::string& proto, std::size_t connections,
                                std::size_t concurrency) {
-    const std::string path = executable_directory() + "/roundtrip_load";
+    const std::string path = testing::executable_directory() + "/roundtrip_load";
     if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto run = testing::run_to_completion(
         {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", "securechannel", "-url", url, "-ca", ca_file, "-proto",

@@ -87,6 +87,14 @@ std::size_t count_open_sockets() {
   return count;
 }
 
+std::string executable_directory() {
+  char path[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (length <= 0) return ".";
+  const std::string text(path, static_cast<std::size_t>(length));
+  return text.substr(0, text.rfind('/'));
+}
+
 std::size_t resident_set_bytes() { return resident_set_bytes_from("/proc/self/statm"); }
 
 std::size_t resident_set_bytes(pid_t pid) {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace securechannel::testing {
@@ -33,6 +34,10 @@ double process_cpu_seconds(pid_t pid);
 
 // The processes whose parent is `parent` (e.g. nginx's workers under its master), from /proc.
 std::vector<pid_t> child_processes(pid_t parent);
+
+// The folder holding this program's executable (/proc/self/exe), where a benchmark finds the
+// peer programs built beside it; "." if it cannot be read.
+std::string executable_directory();
 
 // A TCP port on 127.0.0.1 that was free a moment ago: for peers that cannot bind port 0
 // themselves and report it (nginx). Another process may take it meanwhile, so callers retry.
