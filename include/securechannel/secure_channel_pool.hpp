@@ -22,6 +22,7 @@
 
 #include "securechannel/circuit_breaker.hpp"
 #include "securechannel/client_tls_context.hpp"
+#include "securechannel/config_error.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/lease.hpp"
 #include "securechannel/pool_config.hpp"
@@ -125,22 +126,24 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // HTTP/2 session, told through Lease::on_retire) takes no new streams and closes once its
   // streams are done. The new context starts with an empty session cache, so the next
   // connections make full handshakes against the new material.
-  // On failure the current context stays in use and `error` names the field ("tls.ca_file: ...").
+  // Returns nothing when the new material is in use; on a mistake the current context stays
+  // and the ConfigError names the field ("tls.ca_file: ..."), or "pool: is shutting down".
   // Counted in <ns>_tls_reloads_total{result}; logged. Thread-safe; reads the files on the
   // calling thread, outside the pool's lock. `scpool serve` calls it on SIGHUP.
-  bool reload_tls(std::string& error);
+  [[nodiscard]] std::optional<ConfigError> reload_tls();
   // The same with other options (a CA file moved, a pin added): new connections are made and
   // checked with `options` from now on; config().tls keeps what the pool was built with, and
   // tls_context()->options() is what is in force. The daemon's SIGHUP uses it.
-  bool reload_tls(TlsOptions options, std::string& error);
+  [[nodiscard]] std::optional<ConfigError> reload_tls(TlsOptions options);
 
-  // Changes the limits in force (PoolLimits, pool_config.hpp), checked as PoolConfig's are; on a
-  // mistake nothing changes and `error` names the field. A higher max_connections or min_idle
+  // Changes the limits in force (PoolLimits, pool_config.hpp), checked as PoolConfig's are:
+  // returns nothing when they apply; on a mistake nothing changes and the ConfigError names the
+  // field. A higher max_connections or min_idle
   // starts connects for callers waiting and for the warm set at once; a lower max_connections
   // closes idle connections above it at once and leased ones as they come back (an HttpClient's
   // HTTP/2 session holds its lease for its whole life). Callers already waiting keep their
   // acquire_timeout. Thread-safe; logged. `scpool serve` calls it on SIGHUP.
-  bool update_limits(const PoolLimits& limits, std::string& error);
+  [[nodiscard]] std::optional<ConfigError> update_limits(const PoolLimits& limits);
   // The limits in force: config()'s until update_limits() changes them.
   PoolLimits limits() const;
 

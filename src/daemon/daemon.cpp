@@ -238,10 +238,9 @@ bool Daemon::reload(const DaemonConfig& next) {
     std::string problem;
     bool reloaded = true;
     for (const UpstreamGroup::Member& member : running->upstreams->members()) {
-      std::string member_problem;
-      if (!member.pool->reload_tls(found->pool.tls, member_problem)) {
+      if (const auto refused = member.pool->reload_tls(found->pool.tls)) {
         reloaded = false;
-        problem = member_problem;
+        problem = refused->what();
       }
     }
     if (!reloaded) {
@@ -258,7 +257,10 @@ bool Daemon::reload(const DaemonConfig& next) {
       std::string limit_problem;
       bool limits_applied = true;
       for (const UpstreamGroup::Member& member : running->upstreams->members()) {
-        limits_applied = member.pool->update_limits(limits_of(found->pool), limit_problem) && limits_applied;
+        if (const auto refused = member.pool->update_limits(limits_of(found->pool))) {
+          limits_applied = false;
+          limit_problem = refused->what();
+        }
       }
       if (limits_applied) {
         for (const std::string& change : changes) log_pool(spdlog::level::info, name, 0, "applied live: " + change);

@@ -84,23 +84,22 @@ void SecureChannelPool::retire_old_material_locked(Deferred& deferred) {
   top_up_locked(deferred);
 }
 
-bool SecureChannelPool::reload_tls(std::string& error) {
+std::optional<ConfigError> SecureChannelPool::reload_tls() {
   // The options in force: a reload with other options (below) may have replaced config().tls's.
-  return reload_tls(tls_context()->options(), error);
+  return reload_tls(tls_context()->options());
 }
 
-bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
+std::optional<ConfigError> SecureChannelPool::reload_tls(TlsOptions options) {
   // Files are read outside the lock: acquires must not wait for a slow disk.
-  std::optional<ConfigError> invalid;
-  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, invalid);
-  std::string problem = invalid ? invalid->what() : "";
+  std::optional<ConfigError> problem;
+  std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, problem);
   std::shared_ptr<const ClientTlsContext> previous;
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
     if (shutdown_->started && replacement) {
       replacement.reset();
-      problem = "tls: the pool is shutting down";
+      problem.emplace("pool", "is shutting down");
     }
     if (replacement) {
       ++counters_.tls_reloads;
@@ -112,14 +111,14 @@ bool SecureChannelPool::reload_tls(TlsOptions options, std::string& error) {
   }
   run(deferred);
   // `previous` lives on in the connections made with it, and is freed with the last of them.
-  if (!problem.empty()) {
-    error = problem;
-    log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " failed, the previous material stays in use: " + problem);
-    return false;
+  if (problem) {
+    log(LogLevel::warn, 0,
+        "TLS reload for " + config_.endpoint + " failed, the previous material stays in use: " + problem->what());
+    return problem;
   }
   log(LogLevel::info, 0,
       "TLS material for " + config_.endpoint + " reloaded; new connections use it, open ones drain and close");
-  return true;
+  return std::nullopt;
 }
 
 }  // namespace securechannel

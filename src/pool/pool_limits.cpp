@@ -5,26 +5,21 @@
 #include "pool/deferred_actions.hpp"
 #include "pool/shutdown_state.hpp"
 
+#include <optional>
 #include <string>
 #include <utility>
 
 namespace securechannel {
 
-bool SecureChannelPool::update_limits(const PoolLimits& limits, std::string& error) {
+std::optional<ConfigError> SecureChannelPool::update_limits(const PoolLimits& limits) {
   PoolConfig checked = config_;
   apply_limits(limits, checked);
-  if (const auto problem = validate(checked)) {
-    error = problem->what();
-    return false;
-  }
+  if (auto problem = validate(checked)) return problem;
   Deferred deferred;
   PoolLimits previous;
   {
     std::lock_guard lock(mutex_);
-    if (shutdown_->started) {
-      error = "the pool is shutting down";
-      return false;
-    }
+    if (shutdown_->started) return ConfigError("pool", "is shutting down");
     previous = std::exchange(limits_, limits);
     // Above a lowered max_connections: idle connections go now, coldest first; leased ones as
     // they come back (release()).
@@ -43,7 +38,7 @@ bool SecureChannelPool::update_limits(const PoolLimits& limits, std::string& err
             ", acquire_timeout " + ms(limits.acquire_timeout) + ", idle_timeout " + ms(limits.idle_timeout) +
             ", max_lifetime " + ms(limits.max_lifetime) + ", latency_threshold " + ms(limits.latency_threshold));
   }
-  return true;
+  return std::nullopt;
 }
 
 PoolLimits SecureChannelPool::limits() const {

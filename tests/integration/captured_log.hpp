@@ -2,7 +2,7 @@
 // constructor, the previous logger restored by the destructor.
 //
 //   securechannel::testing::CapturedLog log;
-//   pool->reload_tls(error);
+//   (void)pool->reload_tls();
 //   EXPECT_NE(log.text().find("reload"), std::string::npos);
 #pragma once
 

@@ -116,8 +116,8 @@ TEST_F(Http2RotationTest, ReloadTlsDrainsSessionsAndNewOnesUseTheNewMaterial) {
 
   const testing::CertificateAuthority stranger = testing::CertificateAuthority::create("another CA");
   trust(stranger);
-  std::string error;
-  ASSERT_TRUE(pool->reload_tls(error)) << error;
+  std::optional<ConfigError> refused = pool->reload_tls();
+  ASSERT_FALSE(refused) << refused->what();
   ASSERT_TRUE(testing::eventually([&] {
     const HttpClientStats stats = client.stats();
     return !stats.http2_connections.empty() && stats.http2_connections.front().draining;
@@ -133,7 +133,8 @@ TEST_F(Http2RotationTest, ReloadTlsDrainsSessionsAndNewOnesUseTheNewMaterial) {
       << "closed for the reload: " << pool->stats().closed_tls_reload;
 
   trust(authority);
-  ASSERT_TRUE(pool->reload_tls(error)) << error;
+  refused = pool->reload_tls();
+  ASSERT_FALSE(refused) << refused->what();
   Outcome again;
   ASSERT_TRUE(testing::eventually([&] {
     again = send(client, request(http::verb::get, "/")).get();

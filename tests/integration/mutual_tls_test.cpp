@@ -118,8 +118,8 @@ TEST_F(MutualTlsTest, AnEncryptedKeyWorksWithItsPassphrase) {
   ASSERT_TRUE(kept);
   EXPECT_TRUE(kept->equals("correct horse battery staple"));
   EXPECT_EQ(kept, pool->config().tls.client_key_passphrase) << "one buffer, shared, not a copy";
-  std::string reload_error;
-  EXPECT_TRUE(pool->reload_tls(reload_error)) << reload_error << ": the encrypted key is parsed again";
+  const std::optional<ConfigError> refused = pool->reload_tls();
+  EXPECT_FALSE(refused) << refused->what() << ": the encrypted key is parsed again";
   EXPECT_TRUE(server_receives(*pool, "hello after the reload\n")) << server->diagnostics();
 
   std::string error;
@@ -154,8 +154,8 @@ TEST_F(MutualTlsTest, APoolFileCarriesTheWholeTlsIdentity) {
   EXPECT_TRUE(server_receives(*pool, "hello from a pool file\n")) << server->diagnostics();
   EXPECT_NE(server->output().find("subject=CN = mtls-client"), std::string::npos) << server->diagnostics();
   EXPECT_FALSE(pool->config().tls.client_key_passphrase) << "read from its file for the load, not kept";
-  std::string reload_error;
-  EXPECT_TRUE(pool->reload_tls(reload_error)) << reload_error << ": the passphrase file is read again";
+  const std::optional<ConfigError> refused = pool->reload_tls();
+  EXPECT_FALSE(refused) << refused->what() << ": the passphrase file is read again";
   testing::shutdown(*pool, 1s);
 
   // The file's pins are enforced: with only the backup pin the same server is refused.

@@ -174,8 +174,8 @@ TEST_F(PoolEchoTest, LoweredAcquireTimeoutIsKeptBehindALongerWait) {
   ASSERT_TRUE(eventually([&] { return pool->stats().pending_acquires == 1; }));
   PoolLimits limits = pool->limits();
   limits.acquire_timeout = 200ms;
-  std::string error;
-  ASSERT_TRUE(pool->update_limits(limits, error)) << error;
+  const std::optional<ConfigError> refused = pool->update_limits(limits);
+  ASSERT_FALSE(refused) << refused->what();
   auto hurried = testing::start_acquire(*pool);
   ASSERT_EQ(hurried.error.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(hurried.error.get(), make_error_code(errc::acquire_timeout));
@@ -258,20 +258,22 @@ TEST_F(PoolEchoTest, UpdatedLimitsApplyAtOnce) {
 
   PoolLimits limits = pool->limits();
   limits.max_connections = 1;
-  std::string error;
-  ASSERT_TRUE(pool->update_limits(limits, error)) << error;
+  std::optional<ConfigError> refused = pool->update_limits(limits);
+  ASSERT_FALSE(refused) << refused->what();
   EXPECT_EQ(pool->limits().max_connections, 1u);
   EXPECT_EQ(pool->config().max_connections, 4u) << "config() stays as built";
   EXPECT_TRUE(testing::eventually([&] { return pool->stats().total_connections == 1; }))
       << "idle connections above the new limit close at once";
 
   limits.min_idle = 3;  // above max_connections: refused, nothing changes
-  EXPECT_FALSE(pool->update_limits(limits, error));
-  EXPECT_NE(error.find("min_idle"), std::string::npos) << error;
+  refused = pool->update_limits(limits);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->field(), "min_idle") << refused->what();
   EXPECT_EQ(pool->limits().min_idle, 0u);
 
   limits.max_connections = 4;  // room again, and a warm set to keep: connects start now
-  ASSERT_TRUE(pool->update_limits(limits, error)) << error;
+  refused = pool->update_limits(limits);
+  ASSERT_FALSE(refused) << refused->what();
   EXPECT_TRUE(testing::eventually([&] { return pool->stats().idle_connections == 3; }));
 }
 

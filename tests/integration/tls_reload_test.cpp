@@ -63,8 +63,8 @@ TEST_F(TlsReloadTest, NewConnectionsVerifyAgainstTheNewCaWhileALeasedOneKeepsWor
   const auto old_context = pool->tls_context();
 
   replace_file(trust_file(), sct::read_text_file(new_ca.ca_certificate_file()));
-  std::string error;
-  ASSERT_TRUE(pool->reload_tls(error)) << error;
+  const std::optional<ConfigError> refused = pool->reload_tls();
+  ASSERT_FALSE(refused) << refused->what();
   EXPECT_NE(pool->tls_context(), old_context);
 
   // The server still presents the old CA's certificate: a new connection no longer trusts it
@@ -101,16 +101,17 @@ TEST_F(TlsReloadTest, AFileThatDoesNotLoadIsReportedByFieldAndTheOldContextStays
   sct::CapturedLog log;
 
   replace_file(trust_file(), "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
-  std::string error;
-  EXPECT_FALSE(pool->reload_tls(error));
-  EXPECT_EQ(error.rfind("tls.ca_file: ", 0), 0u) << error;
+  std::optional<ConfigError> refused = pool->reload_tls();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->field(), "tls.ca_file") << refused->what();
   EXPECT_NE(log.text().find("TLS reload for " + server.endpoint() + " failed"), std::string::npos) << log.text();
   EXPECT_EQ(pool->tls_context(), old_context);
 
   // A new connection still verifies against the old CA: a full handshake with the old context.
   fs::remove(trust_file());
-  EXPECT_FALSE(pool->reload_tls(error)) << "a missing file fails the same way";
-  EXPECT_EQ(error.rfind("tls.ca_file: ", 0), 0u) << error;
+  refused = pool->reload_tls();
+  ASSERT_TRUE(refused) << "a missing file fails the same way";
+  EXPECT_EQ(refused->field(), "tls.ca_file") << refused->what();
   Lease second = sct::acquire(*pool);
   EXPECT_FALSE(second.reused());
   EXPECT_EQ(sct::echo_exchange(second, "old CA still trusted"), "old CA still trusted");
