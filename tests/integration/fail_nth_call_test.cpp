@@ -93,6 +93,9 @@ class FailNthCallTest : public testing::NginxHttpTest {
       }
       EXPECT_NE(run.standard_error.find("fail_nth_call: call " + std::to_string(n) + " "), std::string::npos);
       EXPECT_TRUE(run.exit_code() == 0 || run.exit_code() == 1);
+      // A request fails with the error of the call that failed (a reset, a refused connect), not
+      // with an echo of it from another operation on the connection it left unusable.
+      EXPECT_EQ(run.standard_error.find("not connected"), std::string::npos) << "a failure named by its echo";
       if (run.exit_code() == 0) ++recovered;
       if (counts.retries > 0) ++retried;
       if (::testing::Test::HasFailure()) return;  // one broken run says enough
