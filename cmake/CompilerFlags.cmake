@@ -28,7 +28,7 @@ if(SC_SANITIZE MATCHES "undefined" AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   # frames, debug data its assembler rejects ("cannot represent a difference across sections").
   add_compile_options(-fno-sanitize=function)
 endif()
-if(SC_SANITIZE MATCHES "thread")
+if(SC_SANITIZE MATCHES "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # GCC 12 warns that TSan does not model the atomic_thread_fence inside Asio's fenced blocks.
   add_compile_options(-Wno-tsan)
 endif()
