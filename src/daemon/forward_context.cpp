@@ -30,32 +30,12 @@ ForwardContext::ForwardContext(HttpForwardOptions listener_options, std::shared_
                                                                      : listener_options.upstream_authority),
       pool_name(upstreams->name()) {}
 
-void ForwardContext::track(const std::shared_ptr<HttpForwardSession>& session) {
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.emplace(session.get(), session);
-}
-
-void ForwardContext::forget(const HttpForwardSession* session) {
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.erase(session);
-}
-
-std::vector<std::shared_ptr<HttpForwardSession>> ForwardContext::open_sessions() {
-  std::vector<std::shared_ptr<HttpForwardSession>> open;
-  std::lock_guard lock(sessions_mutex_);
-  for (const auto& [address, session] : sessions_) {
-    if (auto alive = session.lock()) open.push_back(std::move(alive));
-  }
-  return open;
-}
-
-// Outside the lock: the last reference may go with `open`, and a session's destructor calls forget().
 void ForwardContext::drain_all() {
-  for (const auto& session : open_sessions()) session->drain();
+  sessions.for_each_alive([](HttpForwardSession& session) { session.drain(); });
 }
 
 void ForwardContext::close_all() {
-  for (const auto& session : open_sessions()) session->close();
+  sessions.for_each_alive([](HttpForwardSession& session) { session.close(); });
 }
 
 void ForwardContext::release_slot() {

@@ -3,6 +3,7 @@
 // drain reaches them), the response counters and the pacing of upstream-error log lines.
 #pragma once
 
+#include "core/weak_registry.hpp"
 #include "daemon/http_forward_listener.hpp"
 #include "daemon/live_settings.hpp"
 #include "daemon/upstream_group.hpp"
@@ -11,10 +12,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 namespace securechannel::daemon {
 
@@ -24,10 +22,7 @@ class HttpForwardSession;
 struct ForwardContext {
   ForwardContext(HttpForwardOptions listener_options, std::shared_ptr<UpstreamGroup> group);
 
-  // Tracked weakly so that a drain can reach them; each session removes itself when destroyed.
-  void track(const std::shared_ptr<HttpForwardSession>& session);
-  void forget(const HttpForwardSession* session);
-  // Calls drain() or close() on every open session (outside the lock).
+  // Calls drain() or close() on every open session.
   void drain_all();
   void close_all();
 
@@ -46,6 +41,8 @@ struct ForwardContext {
   const std::string upstream_authority;  // the options' upstream_authority or the first endpoint
   const std::string pool_name;           // the pool's metric namespace, for the log
   std::weak_ptr<LocalAcceptor> acceptor;  // set before anything is accepted
+  // Each session adds itself when accepted and removes itself when destroyed.
+  detail::WeakRegistry<HttpForwardSession> sessions;
 
   std::atomic<std::uint64_t> connections_accepted{0};  // numbers the connections for the log
   std::atomic<std::uint64_t> retries{0};  // idempotent requests sent again to another endpoint
@@ -58,13 +55,8 @@ struct ForwardContext {
   std::atomic<std::uint64_t> rejected{0};
 
  private:
-  std::vector<std::shared_ptr<HttpForwardSession>> open_sessions();
-
   std::atomic<std::int64_t> last_upstream_log_ns_{std::numeric_limits<std::int64_t>::min()};
   std::atomic<std::uint64_t> unlogged_upstream_errors_{0};
-
-  std::mutex sessions_mutex_;
-  std::unordered_map<const HttpForwardSession*, std::weak_ptr<HttpForwardSession>> sessions_;
 };
 
 }  // namespace securechannel::daemon

@@ -67,7 +67,7 @@ void HttpForwardListener::start() {
   acceptor_->start([context = context_](tcp::socket socket) {
     const std::uint64_t connection_id = context->connections_accepted.fetch_add(1, std::memory_order_relaxed) + 1;
     auto session = std::make_shared<HttpForwardSession>(std::move(socket), context, connection_id);
-    context->track(session);
+    context->sessions.add(session);
     session->start();
   });
 }

@@ -85,7 +85,7 @@ HttpForwardSession::HttpForwardSession(asio::ip::tcp::socket socket, std::shared
 HttpForwardSession::~HttpForwardSession() {
   // Normally Closed by now; not when the io_context was destroyed with our handlers pending.
   if (state_ != State::Closed) context_->release_slot();
-  context_->forget(this);
+  context_->sessions.remove(this);
 }
 
 void HttpForwardSession::start() {

@@ -1,5 +1,6 @@
 #include "daemon/tcp_splice_listener.hpp"
 
+#include "core/weak_registry.hpp"
 #include "daemon/daemon_log.hpp"
 #include "daemon/live_settings.hpp"
 #include "daemon/local_acceptor.hpp"
@@ -14,8 +15,6 @@
 
 #include <array>
 #include <atomic>
-#include <mutex>
-#include <unordered_map>
 #include <utility>
 
 namespace securechannel::daemon {
@@ -39,15 +38,6 @@ struct SpliceContext {
   SpliceContext(TcpSpliceOptions listener_options, std::shared_ptr<UpstreamGroup> group)
       : settings(std::move(listener_options)), upstreams(std::move(group)) {}
 
-  // Tracked weakly so that a drain can reach them; each connection forgets itself when destroyed.
-  void track(const std::shared_ptr<SpliceConnection>& connection) {
-    std::lock_guard lock(mutex_);
-    connections_.emplace(connection.get(), connection);
-  }
-  void forget(const SpliceConnection* connection) {
-    std::lock_guard lock(mutex_);
-    connections_.erase(connection);
-  }
   void close_all();
   void drain_all();
   // A connection's local socket closed: its slot is free. The acceptor resumes accepting (or
@@ -63,12 +53,8 @@ struct SpliceContext {
   std::atomic<std::uint64_t> acquire_failures{0};
   std::atomic<std::uint64_t> bytes_to_upstream{0};
   std::atomic<std::uint64_t> bytes_from_upstream{0};
-
- private:
-  std::vector<std::shared_ptr<SpliceConnection>> open_connections();
-
-  std::mutex mutex_;
-  std::unordered_map<const SpliceConnection*, std::weak_ptr<SpliceConnection>> connections_;
+  // Each connection adds itself when accepted and removes itself when destroyed.
+  detail::WeakRegistry<SpliceConnection> connections;
 };
 
 // One local connection: a lease acquired for it, then two pumps (local → upstream and upstream →
@@ -87,7 +73,7 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
     const tcp::endpoint peer = local_.remote_endpoint(ignored);
     peer_ = fmt::format("{}:{}", peer.address().to_string(), peer.port());
   }
-  ~SpliceConnection() { context_->forget(this); }
+  ~SpliceConnection() { context_->connections.remove(this); }
   SpliceConnection(const SpliceConnection&) = delete;
   SpliceConnection& operator=(const SpliceConnection&) = delete;
 
@@ -298,22 +284,12 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
   std::array<char, splice_buffer_bytes> from_upstream_buffer_;
 };
 
-std::vector<std::shared_ptr<SpliceConnection>> SpliceContext::open_connections() {
-  std::vector<std::shared_ptr<SpliceConnection>> open;
-  std::lock_guard lock(mutex_);
-  for (const auto& [key, weak] : connections_) {
-    if (auto connection = weak.lock()) open.push_back(std::move(connection));
-  }
-  return open;
-}
-
-// Outside the lock: close() and drain() dispatch, which may run the close (and its forget()) inline.
 void SpliceContext::close_all() {
-  for (const auto& connection : open_connections()) connection->close();
+  connections.for_each_alive([](SpliceConnection& connection) { connection.close(); });
 }
 
 void SpliceContext::drain_all() {
-  for (const auto& connection : open_connections()) connection->drain();
+  connections.for_each_alive([](SpliceConnection& connection) { connection.drain(); });
 }
 
 bool TcpSpliceListener::update(const TcpSpliceOptions& next, std::string& problem) {
@@ -370,7 +346,7 @@ TcpSpliceListener::~TcpSpliceListener() { acceptor_->stop_accepting(); }
 void TcpSpliceListener::start() {
   acceptor_->start([context = context_](tcp::socket socket) {
     auto connection = std::make_shared<SpliceConnection>(std::move(socket), context);
-    context->track(connection);
+    context->connections.add(connection);
     connection->start();
   });
 }

@@ -112,7 +112,7 @@ void MonitoringServer::on_accept(const error_code& error, tcp::socket socket) {
   // accepted connection has a slot.
   context_->open_connections.fetch_add(1);
   auto session = std::make_shared<monitor::MonitoringSession>(std::move(socket), context_);
-  context_->track(session);
+  context_->sessions.add(session);
   session->start();
   if (context_->open_connections.load() >= context_->options.max_connections) {
     // At the cap, stop accepting rather than accept to refuse: further clients wait in the

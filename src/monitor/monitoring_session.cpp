@@ -59,26 +59,8 @@ void ServerContext::set_tls(std::shared_ptr<MonitoringTls> tls) {
   tls_ = std::move(tls);
 }
 
-void ServerContext::track(const std::shared_ptr<MonitoringSession>& session) {
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.emplace(session.get(), session);
-}
-
-void ServerContext::forget(const MonitoringSession* session) {
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.erase(session);
-}
-
 void ServerContext::close_all() {
-  std::vector<std::shared_ptr<MonitoringSession>> open;
-  {
-    std::lock_guard lock(sessions_mutex_);
-    for (const auto& [address, session] : sessions_) {
-      if (auto alive = session.lock()) open.push_back(std::move(alive));
-    }
-  }
-  // Outside the lock: the last reference may go here, and a session's destructor calls forget().
-  for (const auto& session : open) session->close();
+  sessions.for_each_alive([](MonitoringSession& session) { session.close(); });
 }
 
 bool ServerContext::requires_token(std::string_view target) const {
@@ -112,7 +94,7 @@ MonitoringSession::MonitoringSession(boost::asio::ip::tcp::socket socket, std::s
 MonitoringSession::~MonitoringSession() {
   // Normally Closed by now; not when the io_context was destroyed with our handlers pending.
   if (state_ != State::Closed) context_->release_slot();
-  context_->forget(this);
+  context_->sessions.remove(this);
 }
 
 void MonitoringSession::start() {

@@ -7,6 +7,7 @@
 // The idle, write and linger deadlines are the tcp_stream's (closing is what they should do).
 #pragma once
 
+#include "core/weak_registry.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/secure_buffer.hpp"
 
@@ -27,7 +28,6 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
 
 namespace securechannel::monitor {
 
@@ -43,9 +43,9 @@ struct ServerContext {
  public:
   ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler);
 
-  // Tracked weakly so that stop() can close them; each session removes itself when destroyed.
-  void track(const std::shared_ptr<MonitoringSession>& session);
-  void forget(const MonitoringSession* session);
+  // So that stop() can close them: each session adds itself when accepted and removes itself
+  // when destroyed.
+  detail::WeakRegistry<MonitoringSession> sessions;
   void close_all();
 
   bool requires_token(std::string_view target) const;
@@ -80,8 +80,6 @@ struct ServerContext {
  private:
   mutable std::mutex tls_mutex_;
   std::shared_ptr<MonitoringTls> tls_;
-  std::mutex sessions_mutex_;
-  std::unordered_map<const MonitoringSession*, std::weak_ptr<MonitoringSession>> sessions_;
 };
 
 class MonitoringSession : public std::enable_shared_from_this<MonitoringSession> {
