@@ -34,6 +34,7 @@ struct ssl_st;
 
 namespace securechannel {
 namespace detail {
+struct ChannelFailure;
 struct ReceivedBytes;
 struct SocketBioAccess;
 }  // namespace detail
@@ -182,7 +183,12 @@ class SecureChannel {
   boost::system::error_code check_pins();
   // Frees OpenSSL's copies of the verified name once the handshake no longer needs them.
   void forget_verified_name() noexcept;
+  // Names a failed OpenSSL call's error and keeps it as the channel's cause (below).
   boost::system::error_code classify_failure(int ssl_error) noexcept;
+  boost::system::error_code diagnose_failure(int ssl_error) noexcept;
+  // What a read or write on an unusable channel fails with: the failure that made it so, or
+  // not_connected (closed, aborted, never connected).
+  boost::system::error_code unusable_error() const noexcept;
   // mTLS over TLS 1.3: our side of the handshake ends before the server has checked our
   // certificate; it answers with tickets or data (accepted) or an alert (refused) about one round
   // trip later. True when the server asked for a certificate on a full handshake, so that
@@ -202,8 +208,8 @@ class SecureChannel {
   std::shared_ptr<const ClientTlsContext> context_;
   ssl_st* ssl_ = nullptr;
   // Allocated only when something failed: most connections never need one (memory per idle
-  // connection, ARCHITECTURE.md).
-  std::unique_ptr<TlsFailure> failure_;
+  // connection, ARCHITECTURE.md). Holds the TlsFailure and the error that made the channel unusable.
+  std::unique_ptr<detail::ChannelFailure> failure_;
   // Where this connection's session tickets go ("name:port" as verified, and whether its
   // identity is confirmed yet); OpenSSL's callback finds it through the SSL's app data.
   detail::TicketDestination ticket_destination_;

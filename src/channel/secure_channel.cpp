@@ -4,6 +4,7 @@
 
 #include "securechannel/error.hpp"
 #include "core/deadline.hpp"
+#include "channel/channel_failure.hpp"
 #include "channel/received_bytes.hpp"
 #include "channel/socket_bio.hpp"
 #include "tls/public_key_pins.hpp"

@@ -1,5 +1,6 @@
 // The OpenSSL half of SecureChannel: single non-blocking steps that the composed operations
 // repeat after readiness waits, and the mapping of OpenSSL's failures onto our error codes.
+#include "channel/channel_failure.hpp"
 #include "channel/received_bytes.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel.hpp"
@@ -44,6 +45,18 @@ void clear_stale_openssl_errors() noexcept {
 }  // namespace
 
 boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcept {
+  const boost::system::error_code cause = diagnose_failure(ssl_error);
+  failure();  // allocated (diagnose_failure may not have needed it)
+  if (!failure_->cause) failure_->cause = cause;
+  return cause;
+}
+
+boost::system::error_code SecureChannel::unusable_error() const noexcept {
+  if (failure_ && failure_->cause) return failure_->cause;
+  return boost::asio::error::not_connected;
+}
+
+boost::system::error_code SecureChannel::diagnose_failure(int ssl_error) noexcept {
   const int saved_errno = errno;
   fatal_ = true;
   if (!established_) {
@@ -83,7 +96,7 @@ boost::system::error_code SecureChannel::classify_failure(int ssl_error) noexcep
 detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size_t& transferred,
                                          boost::system::error_code& error) noexcept {
   if (!usable()) {
-    error = boost::asio::error::not_connected;
+    error = unusable_error();
     return detail::TlsStep::failed;
   }
   if (size == 0) return detail::TlsStep::done;
@@ -123,7 +136,7 @@ detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size
 detail::TlsStep SecureChannel::step_write(const void* data, std::size_t size, std::size_t& transferred,
                                           boost::system::error_code& error) noexcept {
   if (!usable()) {
-    error = boost::asio::error::not_connected;
+    error = unusable_error();
     return detail::TlsStep::failed;
   }
   if (size == 0) return detail::TlsStep::done;
@@ -251,7 +264,7 @@ void SecureChannel::set_warm(bool warm) noexcept {
 }
 
 TlsFailure& SecureChannel::failure() {
-  if (!failure_) failure_ = std::make_unique<TlsFailure>();
+  if (!failure_) failure_ = std::make_unique<detail::ChannelFailure>();
   return *failure_;
 }
 

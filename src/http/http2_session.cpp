@@ -266,7 +266,6 @@ void Http2Session::on_readable(const error_code& error) {
   }
   if (error) {
     reading_ = false;
-    if (echoes_a_failed_write(error)) return;
     return fail(error);
   }
   read_some();  // still reading_: bytes are there, whatever the streams
@@ -276,7 +275,7 @@ void Http2Session::on_read(const error_code& error, std::size_t bytes) {
   reading_ = false;
   read_pending_ = false;
   if (!codec_.session()) return;  // ended while the read was pending
-  if (error) return echoes_a_failed_write(error) ? void() : fail(error);
+  if (error) return fail(error);
   last_received_ = Clock::now();
   const auto consumed = nghttp2_session_mem_recv(codec_.session(), read_buffer_.get(), bytes);
   // Peer protocol errors are not returned here: nghttp2 queues a GOAWAY for them. A negative
@@ -313,12 +312,7 @@ void Http2Session::write_rest() {
 
 void Http2Session::on_write(const error_code& error, std::size_t bytes) {
   if (!codec_.session()) return;  // ended while the write was pending; the lease is gone
-  if (error) {
-    writing_ = false;
-    // The read that failed and made the channel unusable reports the cause itself.
-    if (reading_ && error == asio::error::not_connected) return;
-    return fail(error);
-  }
+  if (error) return fail(error);
   written_ += bytes;
   if (written_ < write_buffer_.size()) return write_rest();
   writing_ = false;
@@ -377,13 +371,6 @@ void Http2Session::on_peer_settings(std::uint32_t max_concurrent_streams) {
 void Http2Session::on_goaway_received() {
   goaways_received_.fetch_add(1, std::memory_order_relaxed);
   transition(State::draining);
-}
-
-// A failed write makes the channel unusable, so a read in flight fails too, with not_connected,
-// and its completion may be heard before the write's: the write's own error names the cause
-// (connection_reset, ...) and follows, so the streams end with that one.
-bool Http2Session::echoes_a_failed_write(const error_code& error) const {
-  return writing_ && error == asio::error::not_connected;
 }
 
 void Http2Session::fail(const error_code& error) {

@@ -166,7 +166,6 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   void flush();
   void write_rest();
   void on_write(const boost::system::error_code& error, std::size_t bytes);
-  bool echoes_a_failed_write(const boost::system::error_code& error) const;
   void after_io();  // sends what nghttp2 has, ends the session when nothing is left to do
   void after_io_soon();  // after_io() once the strand has run what is queued (write coalescing)
   // Stream deadlines: one timer for the session, set to the earliest deadline it knows of (a
