@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace securechannel {
@@ -40,9 +41,12 @@ class CircuitBreaker {
   CircuitState state() const noexcept { return state_; }
   unsigned consecutive_failures() const noexcept { return consecutive_failures_; }
   std::uint64_t times_opened() const noexcept { return times_opened_; }
+  // Wall-clock time of the last change of state; nullopt while it has stayed closed since made.
+  std::optional<std::chrono::system_clock::time_point> state_changed_at() const noexcept;
 
  private:
   void open();
+  void enter(CircuitState state) noexcept;
 
   unsigned failure_threshold_;
   Clock::duration cooldown_;
@@ -51,6 +55,7 @@ class CircuitBreaker {
   unsigned consecutive_failures_ = 0;
   Clock::time_point opened_at_{};
   std::uint64_t times_opened_ = 0;
+  std::chrono::system_clock::time_point state_changed_at_{};  // the epoch: never changed
 };
 
 }  // namespace securechannel

@@ -42,6 +42,8 @@ struct PoolStats {
   std::size_t connecting_connections = 0;
   std::size_t pending_acquires = 0;
   CircuitState circuit_state = CircuitState::closed;
+  // When the breaker last changed state; nullopt while it has stayed closed since the start.
+  std::optional<std::chrono::system_clock::time_point> circuit_state_since;
   bool established = false;  // a connection has been established since the pool was last empty
   bool connect_failing = false;  // the most recent connection attempt failed
   // notAfter of the upstream's leaf certificate, from the latest full handshake (resumed ones

@@ -20,7 +20,7 @@ bool CircuitBreaker::allow_attempt() {
     case CircuitState::half_open: return false;  // the probe is still out
     case CircuitState::open:
       if (clock_->now() - opened_at_ < cooldown_) return false;
-      state_ = CircuitState::half_open;
+      enter(CircuitState::half_open);
       return true;
   }
   return false;
@@ -31,7 +31,7 @@ bool CircuitBreaker::failing_fast() const {
 }
 
 void CircuitBreaker::record_success() noexcept {
-  state_ = CircuitState::closed;
+  if (state_ != CircuitState::closed) enter(CircuitState::closed);
   consecutive_failures_ = 0;
 }
 
@@ -43,9 +43,19 @@ void CircuitBreaker::record_failure() {
 }
 
 void CircuitBreaker::open() {
-  state_ = CircuitState::open;
+  enter(CircuitState::open);
   opened_at_ = clock_->now();
   ++times_opened_;
+}
+
+void CircuitBreaker::enter(CircuitState state) noexcept {
+  state_ = state;
+  state_changed_at_ = clock_->wall_now();
+}
+
+std::optional<std::chrono::system_clock::time_point> CircuitBreaker::state_changed_at() const noexcept {
+  if (state_changed_at_ == std::chrono::system_clock::time_point{}) return std::nullopt;
+  return state_changed_at_;
 }
 
 }  // namespace securechannel

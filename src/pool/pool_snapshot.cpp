@@ -20,6 +20,7 @@ PoolStats SecureChannelPool::stats() const {
   stats.pending_acquires = waiters_->size();
   stats.circuit_state = breaker_.state();
   stats.circuit_opened = breaker_.times_opened();
+  stats.circuit_state_since = breaker_.state_changed_at();
   stats.established = history_->established;
   std::lock_guard errors_lock(telemetry_->errors_mutex);
   stats.total_errors = telemetry_->errors_total;

@@ -91,5 +91,23 @@ TEST(SteadyClockTest, CoarseClockSharesSteadyClocksTimeBase) {
   EXPECT_GT(coarse, fine_before - std::chrono::milliseconds(100));
 }
 
+TEST_F(CircuitBreakerTest, RemembersWhenItsStateLastChanged) {
+  EXPECT_FALSE(breaker.state_changed_at()) << "closed since it was made";
+  for (int i = 0; i < 3; ++i) breaker.record_failure();
+  const auto opened = breaker.state_changed_at();
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(*opened, clock->wall_now());
+  clock->advance(60s);
+  ASSERT_TRUE(breaker.allow_attempt());
+  EXPECT_EQ(breaker.state(), CircuitState::half_open);
+  EXPECT_EQ(*breaker.state_changed_at() - *opened, 60s);
+  clock->advance(1s);
+  breaker.record_success();
+  EXPECT_EQ(*breaker.state_changed_at() - *opened, 61s);
+  clock->advance(1s);
+  breaker.record_success();  // already closed: no change
+  EXPECT_EQ(*breaker.state_changed_at() - *opened, 61s);
+}
+
 }  // namespace
 }  // namespace securechannel
