@@ -110,11 +110,15 @@ type HTTP2ConnectionStatus struct {
 }
 
 // ConnectionList is `/api/v1/secure-channel/connections`.
+// Offset and Limit are set only in an answer to a sorted or paged request (?sort, order,
+// offset, limit); Count is the pool's number of connections either way.
 type ConnectionList struct {
 	Endpoint    string             `json:"endpoint"`
 	Count       int64              `json:"count"`
 	Connections []ConnectionStatus `json:"connections"`
 	LastUpdated time.Time          `json:"last_updated"`
+	Offset      *int64             `json:"offset,omitempty"`
+	Limit       *int64             `json:"limit,omitempty"`
 }
 
 // HealthStatus is one pool's health (`/api/v1/secure-channel/health`, and each of

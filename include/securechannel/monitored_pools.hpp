@@ -13,6 +13,12 @@
 // Pool-specific endpoints serve the pool named by `?pool=<namespace>` and/or
 // `?endpoint=<host:port>`, or the first pool added when the query names none.
 // Pools are held weakly: a pool its owner destroyed disappears from every endpoint.
+//
+// The dashboard (GET / and /dashboard, docs/DASHBOARD.md) is a page that reads
+// /api/v1/secure-channel/dashboard; its charts come from a history of each pool that
+// record_history() samples: call it every few seconds (the daemon does) so that a page opened
+// now shows the quarter of an hour before. Serve the page without a token (it carries no data:
+// unauthenticated_paths()), the API with one.
 // Thread-safe.
 #pragma once
 
@@ -31,6 +37,9 @@
 namespace securechannel {
 
 class HttpClient;
+namespace monitor {
+class PoolHistory;
+}
 
 class MonitoredPools {
  public:
@@ -64,6 +73,13 @@ class MonitoredPools {
   // Answers one request to the monitoring server: GET/HEAD only; 404 and 405 as JSON.
   MonitoringResponse handle(const MonitoringRequest& request) const;
 
+  // Takes one sample of every pool for the dashboard's charts (at most one per pool every
+  // monitor::PoolHistory::interval; 15 minutes are kept).
+  void record_history(std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+  // The paths a token never guards: /healthz, /readyz (probes) and the dashboard page's files.
+  // For MonitoringServerOptions::unauthenticated_paths.
+  static std::vector<std::string> unauthenticated_paths();
+
  private:
   struct Entry {
     std::weak_ptr<SecureChannelPool> pool;
@@ -71,9 +87,16 @@ class MonitoredPools {
     std::string metric_namespace;
     std::string endpoint;
     MetricsRegistry::Registration registration;
+    std::shared_ptr<monitor::PoolHistory> history;
+  };
+  struct LivePool {
+    std::shared_ptr<SecureChannelPool> pool;
+    std::shared_ptr<monitor::PoolHistory> history;
   };
 
   std::vector<std::shared_ptr<SecureChannelPool>> live_pools() const;
+  std::vector<LivePool> live_pools_with_history() const;
+  MonitoringResponse dashboard_response(std::chrono::system_clock::time_point now) const;
   // The combined stats of the live clients exported for `pool`; empty when there is none.
   std::optional<HttpClientStats> http_client_stats(const SecureChannelPool& pool) const;
 

@@ -7,6 +7,7 @@
 #include "daemon/tcp_splice_listener.hpp"
 #include "daemon/upstream_group.hpp"
 #include "daemon/upstream_group_report.hpp"
+#include "monitor/history_sampler.hpp"
 #include "securechannel/http_client.hpp"
 #include "securechannel/metrics_registry.hpp"
 #include "securechannel/monitored_pools.hpp"
@@ -158,6 +159,7 @@ void Daemon::open_monitor() {
   options.port = config_.monitor.port;
   options.auth_token = config_.monitor.token;
   options.tls = config_.monitor.tls;
+  options.unauthenticated_paths = MonitoredPools::unauthenticated_paths();
   boost::system::error_code error;
   std::vector<std::shared_ptr<UpstreamGroup>> groups;
   for (const auto& running : pools_) groups.push_back(running->upstreams);
@@ -191,6 +193,7 @@ void Daemon::start() {
     for (auto& listener : running->http_listeners) listener->start();
   }
   monitor_->start();
+  history_sampler_ = monitor::HistorySampler::start(io_.get_executor(), monitored_);
 }
 
 bool Daemon::reload_listeners(RunningPool& running, const DaemonPoolConfig& next) {
@@ -325,6 +328,7 @@ void Daemon::finish_stop() {
   auto pools_left = std::make_shared<std::size_t>(members.size());
   const auto pool_closed = [this, pools_left](boost::system::error_code) {
     if (--*pools_left != 0) return;
+    if (history_sampler_) history_sampler_->stop();
     monitor_->stop();
     if (auto done = std::exchange(stopped_, nullptr)) done();
   };

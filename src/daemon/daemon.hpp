@@ -30,6 +30,10 @@ class MonitoringServer;
 class SecureChannelPool;
 }  // namespace securechannel
 
+namespace securechannel::monitor {
+class HistorySampler;
+}
+
 namespace securechannel::daemon {
 
 class TcpSpliceListener;
@@ -79,6 +83,7 @@ class Daemon {
   DaemonConfig config_;
   std::shared_ptr<MonitoredPools> monitored_;
   std::shared_ptr<MonitoringServer> monitor_;
+  std::shared_ptr<monitor::HistorySampler> history_sampler_;  // the dashboard's charts
   std::vector<std::unique_ptr<RunningPool>> pools_;
   std::function<void()> stopped_;
   std::size_t stops_pending_ = 0;

@@ -2,6 +2,8 @@
 
 #include "securechannel/http_client_metrics.hpp"
 #include "securechannel/pool_metrics.hpp"
+#include "monitor/dashboard_assets.hpp"
+#include "monitor/pool_history.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -36,7 +38,8 @@ bool MonitoredPools::add(const std::shared_ptr<SecureChannelPool>& pool, std::st
     problem = "metrics of " + config.metric_namespace + " (" + config.endpoint + ") are already registered";
     return false;
   }
-  entries_.push_back({pool, pool.get(), config.metric_namespace, config.endpoint, std::move(registration)});
+  entries_.push_back({pool, pool.get(), config.metric_namespace, config.endpoint, std::move(registration),
+                      std::make_shared<monitor::PoolHistory>()});
   return true;
 }
 
@@ -139,6 +142,36 @@ void MonitoredPools::set_service_identity(std::string name, std::chrono::system_
 }
 
 std::size_t MonitoredPools::size() const { return live_pools().size(); }
+
+std::vector<MonitoredPools::LivePool> MonitoredPools::live_pools_with_history() const {
+  std::lock_guard lock(mutex_);
+  std::vector<LivePool> pools;
+  for (const Entry& entry : entries_) {
+    if (auto pool = entry.pool.lock()) pools.push_back({std::move(pool), entry.history});
+  }
+  return pools;
+}
+
+void MonitoredPools::record_history(std::chrono::system_clock::time_point now) const {
+  for (const LivePool& live : live_pools_with_history()) {
+    const PoolStats stats = live.pool->stats();
+    const HistogramSnapshot recent = live.pool->histograms().recent_round_trips;
+    live.history->offer({.time = now,
+                         .p50_ms = recent.quantile(0.50) / 1'000.0,
+                         .p95_ms = recent.quantile(0.95) / 1'000.0,
+                         .p99_ms = recent.quantile(0.99) / 1'000.0,
+                         .requests_total = stats.acquires,
+                         .errors_total = stats.total_errors,
+                         .in_use = stats.leased_connections,
+                         .idle = stats.idle_connections});
+  }
+}
+
+std::vector<std::string> MonitoredPools::unauthenticated_paths() {
+  std::vector<std::string> paths = {"/healthz", "/readyz"};
+  for (const monitor::DashboardAsset& asset : monitor::dashboard_assets()) paths.emplace_back(asset.path);
+  return paths;
+}
 
 std::vector<std::shared_ptr<SecureChannelPool>> MonitoredPools::live_pools() const {
   std::lock_guard lock(mutex_);

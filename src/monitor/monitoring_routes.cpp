@@ -3,6 +3,9 @@
 // MonitoringServer; this file only maps paths to content.
 #include "securechannel/monitored_pools.hpp"
 
+#include "monitor/connection_page.hpp"
+#include "monitor/dashboard_assets.hpp"
+#include "monitor/dashboard_json.hpp"
 #include "monitor/enhanced_status_json.hpp"
 #include "monitor/json_error.hpp"
 #include "monitor/request_target.hpp"
@@ -43,7 +46,29 @@ bool is_known_path(std::string_view path) {
   if (!path.starts_with(api_prefix)) return false;
   const std::string_view rest = path.substr(api_prefix.size());
   return rest == "status" || rest == "status/enhanced" || rest == "health" || rest == "connections" || rest == "stats" || rest == "metrics" ||
-         rest == "pools" || rest.starts_with("connections/");
+         rest == "pools" || rest == "dashboard" || rest.starts_with("connections/");
+}
+
+// The page's files carry no data, and say where the page may load from: only this server. (The
+// server adds Cache-Control: no-store to every answer, so an upgraded binary's page is never stale.)
+MonitoringResponse asset_response(const monitor::DashboardAsset& asset) {
+  MonitoringResponse response;
+  response.content_type = std::string(asset.content_type);
+  response.body = std::string(asset.body);
+  response.headers = {{"Content-Security-Policy",
+                       "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                       "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+                      {"X-Content-Type-Options", "nosniff"},
+                      {"Referrer-Policy", "no-referrer"}};
+  return response;
+}
+
+bool is_read(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
+MonitoringResponse method_not_allowed(std::string_view method, const std::string& path) {
+  MonitoringResponse response = json_error(405, "method_not_allowed", std::string(method) + " is not allowed on " + path);
+  response.headers.emplace_back("Allow", "GET, HEAD");
+  return response;
 }
 
 }  // namespace
@@ -52,13 +77,11 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
   const auto target = monitor::parse_request_target(request.target);
   if (!target) return json_error(400, "bad_request", "malformed request target");
   const std::string& path = target->path;
-  if (!is_known_path(path)) return json_error(404, "not_found", "no endpoint at " + path);
-  if (request.method != "GET" && request.method != "HEAD") {
-    MonitoringResponse response =
-        json_error(405, "method_not_allowed", std::string(request.method) + " is not allowed on " + path);
-    response.headers.emplace_back("Allow", "GET, HEAD");
-    return response;
+  if (const monitor::DashboardAsset* asset = monitor::find_dashboard_asset(path)) {
+    return is_read(request.method) ? asset_response(*asset) : method_not_allowed(request.method, path);
   }
+  if (!is_known_path(path)) return json_error(404, "not_found", "no endpoint at " + path);
+  if (!is_read(request.method)) return method_not_allowed(request.method, path);
 
   const auto now = std::chrono::system_clock::now();
   const std::vector<std::shared_ptr<SecureChannelPool>> pools = live_pools();
@@ -97,6 +120,7 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
     // As the seed's Go handler: anything but "down" still serves, so it answers 200.
     return json_response(body["status"] == "down" ? 503 : 200, body);
   }
+  if (path == std::string(api_prefix) + "dashboard") return dashboard_response(now);
   if (path == std::string(api_prefix) + "pools") {
     json list = json::array();
     for (const auto& pool : pools) {
@@ -140,14 +164,24 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
     return metrics_response(families.render());
   }
   if (rest == "connections") {
+    std::string problem;
+    const auto page = monitor::ConnectionPage::from_query(*target, problem);
+    if (!page) return json_error(400, "bad_request", problem);
+    std::vector<ConnectionSnapshot> snapshots = pool->connection_snapshots();
+    const std::size_t count = snapshots.size();
     json connections = json::array();
-    for (const ConnectionSnapshot& connection : pool->connection_snapshots()) {
+    for (const ConnectionSnapshot& connection : page->select(std::move(snapshots))) {
       connections.push_back(monitor::connection_json(connection));
     }
-    return json_response(200, {{"endpoint", pool->config().endpoint},
-                               {"count", connections.size()},
-                               {"connections", std::move(connections)},
-                               {"last_updated", monitor::rfc3339_utc(now)}});
+    json body = {{"endpoint", pool->config().endpoint},
+                 {"count", count},
+                 {"connections", std::move(connections)},
+                 {"last_updated", monitor::rfc3339_utc(now)}};
+    if (page->paged()) {
+      body["offset"] = page->offset;
+      body["limit"] = page->limit;
+    }
+    return json_response(200, body);
   }
   // connections/{id}
   const std::string_view id_text = rest.substr(std::string_view("connections/").size());
@@ -162,6 +196,28 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
   }
   return json_error(404, "not_found", "no connection " + std::to_string(id) + " in the pool for " +
                                           pool->config().endpoint);
+}
+
+MonitoringResponse MonitoredPools::dashboard_response(std::chrono::system_clock::time_point now) const {
+  // A page that is open keeps the history going even where nobody calls record_history().
+  record_history(now);
+  monitor::ServiceIdentity service;
+  {
+    std::lock_guard lock(mutex_);
+    service = {service_name_, started_at_};
+  }
+  json pools = json::array();
+  for (const LivePool& live : live_pools_with_history()) {
+    pools.push_back(monitor::dashboard_pool_json(*live.pool, *live.history, http_client_stats(*live.pool), now));
+  }
+  return json_response(200, {{"service", service.name},
+                             {"started_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     service.started_at.time_since_epoch())
+                                                     .count()},
+                             {"timestamp_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       now.time_since_epoch())
+                                                       .count()},
+                             {"pools", std::move(pools)}});
 }
 
 }  // namespace securechannel

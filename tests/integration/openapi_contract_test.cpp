@@ -72,6 +72,7 @@ const std::vector<Endpoint> endpoints = {
     {"/api/v1/secure-channel/stats", true},
     {"/api/v1/secure-channel/metrics", true},
     {"/api/v1/secure-channel/pools", false},
+    {"/api/v1/secure-channel/dashboard", false},
 };
 
 struct RawReply {
@@ -232,6 +233,10 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   EXPECT_EQ(record("GET", by_id, "/api/v1/secure-channel/connections/999999").status, 404u);
   EXPECT_EQ(record("GET", by_id, "/api/v1/secure-channel/connections/abc").status, 400u);
   EXPECT_EQ(record("GET", by_id, "/api/v1/secure-channel/connections/-1").status, 400u);
+  const std::string connections = "/api/v1/secure-channel/connections";
+  EXPECT_EQ(record("GET", connections, connections + "?sort=leases&order=desc&offset=1&limit=2").status, 200u);
+  EXPECT_EQ(record("GET", connections, connections + "?sort=nope").status, 400u);
+  EXPECT_EQ(record("GET", connections, connections + "?limit=0").status, 400u);
   EXPECT_EQ(record("GET", "/no/such/endpoint", "/no/such/endpoint").status, 404u);
   EXPECT_EQ(record("DELETE", "/api/v1/secure-channel/nope", "/api/v1/secure-channel/nope").status, 404u);
 
