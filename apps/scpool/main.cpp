@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   demo_command->add_flag("--forever", demo.forever, "Repeat batches until Ctrl-C");
   demo_command->add_option("--metrics-host", demo.metrics_host, "Address of the monitoring endpoints");
   demo_command->add_option("--metrics-port", demo.metrics_port, "Port of the monitoring endpoints (0: any free port)");
-  demo_command->add_option("--metrics-token", demo.metrics_token, "X-Auth-Token required by all but /healthz, /readyz");
+  demo_command->add_option("--metrics-token", demo.metrics_token, "X-Auth-Token required by all but /healthz, /readyz and the dashboard page");
 
   scpool::RequestOptions request;
   CLI::App* request_command =
