@@ -288,6 +288,9 @@ async function refresh() {
   clearTimeout(state.timer);
   try {
     const data = await getJson('dashboard');
+    // The token (if any) was accepted: the form goes before anything is drawn.
+    document.getElementById('token-form').hidden = true;
+    document.getElementById('token-error').textContent = '';
     const now = data.timestamp_unix_ms;
     document.getElementById('service').textContent = `${data.service} · up ${duration(now - data.started_unix_ms)}`;
     const seen = new Set();
@@ -303,7 +306,6 @@ async function refresh() {
     }
     document.getElementById('no-pools').hidden = data.pools.length > 0;
     await Promise.all(data.pools.map((pool) => loadTable(state.pools.get(poolKey(pool)), pool)));
-    document.getElementById('token-form').hidden = true;
     state.lastAnswer = Date.now();
     state.lastProblem = '';
     state.refreshes += 1;
