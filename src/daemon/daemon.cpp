@@ -357,12 +357,14 @@ std::string Daemon::describe() const {
     }
   }
   const std::string base = monitoring_base_url();
-  text += fmt::format("monitoring{}{}:\n", config_.monitor.token ? " (X-Auth-Token required except for probes)" : "",
+  text += fmt::format("monitoring{}{}:\n",
+                      config_.monitor.token ? " (X-Auth-Token required except for probes and the dashboard page)" : "",
                       config_.monitor.tls ? ", certificate " + config_.monitor.tls->summary() : "");
   for (const char* path : {"/metrics", "/healthz", "/readyz", "/status/connections", "/api/v1/secure-channel/status",
                            "/api/v1/secure-channel/status/enhanced", "/api/v1/secure-channel/stats"}) {
     text += fmt::format("  {}{}\n", base, path);
   }
+  text += fmt::format("dashboard {}/\n", base);
   return text;
 }
 
