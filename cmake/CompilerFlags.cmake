@@ -4,20 +4,10 @@ if(SC_WARNINGS_AS_ERRORS)
   add_compile_options(-Werror)
 endif()
 
-# Asio and Beast are compiled once, in src/core/asio_compiled.cpp and src/core/beast_compiled.cpp,
-# instead of in every translation unit: a clean build stays quick on two cores.
-add_compile_definitions(
-  BOOST_ASIO_SEPARATE_COMPILATION
-  BOOST_BEAST_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED
-  BOOST_ASIO_DISABLE_BOOST_COROUTINE
-  # Asio recycles the memory of completed handlers through a per-thread cache of 2 blocks per
-  # purpose; a client with dozens of requests in flight, each a few nested composed operations,
-  # misses it on most allocations. 8 blocks (a few KB per thread) catch them. Every translation
-  # unit that includes Asio must agree on it: it sizes a member of Asio's thread_info_base.
-  BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8
-  SPDLOG_FMT_EXTERNAL
-  SPDLOG_COMPILED_LIB)
+# spdlog is compiled once (Debian's libspdlog) and formats with the external fmt. Private to the
+# library: no public header includes spdlog. (Asio's and Beast's configuration is a usage
+# requirement of the securechannel target instead: src/CMakeLists.txt.)
+add_compile_definitions(SPDLOG_FMT_EXTERNAL SPDLOG_COMPILED_LIB)
 
 if(SC_SANITIZE)
   add_compile_options(-fsanitize=${SC_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
