@@ -7,6 +7,8 @@
 #include "serve_command.hpp"
 
 #include <CLI/CLI.hpp>
+#include <openssl/crypto.h>
+#include <securechannel/securechannel.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("scpool"));
   CLI::App app{"scpool - warm, verified TLS connection pools"};
   app.require_subcommand(1);
+  // The library's version, and the OpenSSL it runs with (a security fix is often the question).
+  app.set_version_flag("--version", std::string("scpool ") + sc_version() + " (" + OpenSSL_version(OPENSSL_VERSION) + ")");
 
   scpool::ServeOptions serve;
   CLI::App* serve_command = app.add_subcommand(
