@@ -1,7 +1,6 @@
 #include "monitor/status_json.hpp"
 
 #include <cmath>
-#include <ctime>
 
 namespace securechannel::monitor {
 
@@ -44,15 +43,6 @@ double error_rate_percent(const PoolStats& stats) noexcept {
 double mean_ms(const HistogramSnapshot& snapshot) noexcept {
   if (snapshot.count() == 0) return 0.0;
   return snapshot.sum_microseconds() / static_cast<double>(snapshot.count()) / 1'000.0;
-}
-
-std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(text, length);
 }
 
 bool pool_is_healthy(const PoolStats& stats) noexcept {

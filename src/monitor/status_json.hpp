@@ -5,6 +5,7 @@
 // (fractional milliseconds).
 #pragma once
 
+#include "core/rfc3339.hpp"
 #include "securechannel/http_client_stats.hpp"
 #include "securechannel/secure_buffer.hpp"
 #include "securechannel/secure_channel_pool.hpp"
@@ -16,8 +17,8 @@
 
 namespace securechannel::monitor {
 
-// "2025-08-25T11:00:00Z": RFC 3339, UTC, whole seconds.
-std::string rfc3339_utc(std::chrono::system_clock::time_point when);
+// "2025-08-25T11:00:00Z": RFC 3339, UTC, whole seconds (one formatter for the library).
+using detail::rfc3339_utc;
 
 // A pool is healthy when its breaker is closed and its latest connection attempt succeeded
 // (or none was needed yet): a pool whose connects fail is not, even with no connection open and

@@ -2,6 +2,7 @@
 // TLS material (CA and client-certificate files) reloaded for new connections on request.
 #include "securechannel/secure_channel_pool.hpp"
 
+#include "core/rfc3339.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
@@ -9,7 +10,6 @@
 #include "tls/peer_certificate.hpp"
 
 
-#include <ctime>
 #include <utility>
 
 namespace securechannel {
@@ -17,15 +17,6 @@ namespace securechannel {
 using detail::PooledConnection;
 
 namespace {
-
-std::string utc_text(std::chrono::system_clock::time_point when) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(text, length);
-}
 
 // "3 days", "17 hours", "42 minutes": precise enough for a renewal reminder.
 std::string rough_duration(std::chrono::system_clock::duration span) {
@@ -58,7 +49,7 @@ void SecureChannelPool::check_certificate_expiry_locked(Deferred& deferred) {
   const std::string when = remaining.count() > 0 ? "expires in " + rough_duration(remaining) : "has expired";
   deferred.actions().log_lines.push_back(
       {LogLevel::warn, 0,
-       "the certificate of " + config_.endpoint + " " + when + " (notAfter " + utc_text(*not_after) +
+       "the certificate of " + config_.endpoint + " " + when + " (notAfter " + detail::rfc3339_utc(*not_after) +
            "), within certificate_expiry_warning (" + rough_duration(config_.certificate_expiry_warning) +
            "): renew it on the upstream"});
 }
