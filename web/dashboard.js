@@ -15,6 +15,9 @@ const state = {
   lastProblem: '',
   refreshes: 0,
   pools: new Map(),    // key -> {element, previous: {time, requests, errors}, table: {sort, order, offset}}
+  poolsMade: 0,        // for element ids never used twice
+  tokenNeeded: false,
+  stale: null,         // what the live region last announced: true, false, or null (nothing yet)
   timer: 0,
 };
 
@@ -62,9 +65,14 @@ function poolView(pool) {
   element.dataset.pool = pool.namespace;
   element.dataset.endpoint = pool.endpoint;
   const heading = element.querySelector('h2');
-  heading.id = `pool-${state.pools.size}`;
+  state.poolsMade += 1;
+  heading.id = `pool-${state.poolsMade}`;
   element.setAttribute('aria-labelledby', heading.id);
-  view = { element, previous: null, table: { sort: 'connection_id', order: 'asc', offset: 0, total: 0 } };
+  // table.sort and order are what the reader chose (a reversed column sorts its field the other
+  // way: "age" ascending is "created" descending); asked counts the table's requests, so that
+  // only the answer to the latest one is drawn.
+  view = { element, previous: null,
+           table: { sort: 'connection_id', order: 'asc', offset: 0, total: 0, asked: 0 } };
   wireTable(view, pool);
   state.pools.set(key, view);
   document.getElementById('pools').append(element);
@@ -102,7 +110,9 @@ function renderPool(pool, now) {
   const http = pool.http || null;
   const requests = http ? http.requests : pool.requests_total;
   const reuse = http ? (http.requests ? http.requests_on_reused_connections / http.requests : 0) : pool.reuse_ratio;
-  const previous = view.previous;
+  // A total that went down (the daemon restarted, the pool was rebuilt) gives no rate this time.
+  const previous = view.previous && requests >= view.previous.requests && pool.total_errors >= view.previous.errors
+    ? view.previous : null;
   const seconds = previous ? (pool.timestamp_unix_ms - previous.time) / 1000 : 0;
   const rate = (total, before) => (seconds > 0 ? Math.max(0, total - before) / seconds : null);
   const requestsRate = previous ? rate(requests, previous.requests) : null;
@@ -116,9 +126,15 @@ function renderPool(pool, now) {
   setText(root, 'leases', http ? `${leases} of the pool's connections` : '');
   setText(root, 'reuse_ratio', `${decimal(reuse * 100, 1)} %`);
   field(root, 'reuse_ratio').dataset.value = reuse;
-  setText(root, 'p50', decimal(pool.latency_ms.p50, 2));
-  setText(root, 'p95', decimal(pool.latency_ms.p95, 2));
-  setText(root, 'p99', decimal(pool.latency_ms.p99, 2));
+  // Now: the latest history sample's interval (about 5 s); the pool's recent window beside it.
+  const latest = pool.history[pool.history.length - 1];
+  const shown = (value) => (latest && latest.round_trips > 0 ? decimal(value, 2) : '–');
+  setText(root, 'p50', shown(latest && latest.p50_ms));
+  setText(root, 'p95', shown(latest && latest.p95_ms));
+  setText(root, 'p99', shown(latest && latest.p99_ms));
+  setText(root, 'recent_latency', pool.latency_ms.samples > 0
+    ? `p99 ${decimal(pool.latency_ms.p99, 2)} ms over the pool's recent window (${integer.format(pool.latency_ms.samples)} round trips)`
+    : 'no round trip in the pool\'s recent window');
   setText(root, 'errors_per_second', errorsRate === null ? '–' : decimal(errorsRate, 2));
   setText(root, 'total_errors', integer.format(pool.total_errors));
   setText(root, 'failed_requests', http ? `${integer.format(http.failed_requests)} HTTP requests failed` : '');
@@ -180,7 +196,7 @@ function renderChart(svg, history, now) {
   const width = 640, height = 180, left = 44, top = 8, bottom = 20;
   const span = 15 * 60 * 1000;
   const samples = history.filter((sample) => now - sample.time_unix_ms <= span);
-  const highest = Math.max(1, ...samples.map((sample) => sample.p99_ms));
+  const highest = Math.max(1, ...samples.filter((sample) => sample.round_trips > 0).map((sample) => sample.p99_ms));
   const ceiling = niceCeiling(highest);
   const x = (time) => left + ((time - (now - span)) / span) * (width - left - 4);
   const y = (ms) => top + (1 - ms / ceiling) * (height - top - bottom);
@@ -197,13 +213,24 @@ function renderChart(svg, history, now) {
     parts.push(label);
   }
   for (const quantile of ['p50', 'p95', 'p99']) {
-    const points = samples.map((sample) => `${x(sample.time_unix_ms).toFixed(1)},${y(sample[`${quantile}_ms`]).toFixed(1)}`);
-    parts.push(svgElement('polyline', { class: quantile, points: points.join(' ') }));
+    // An interval without a round trip has no latency: the line breaks there.
+    let points = [];
+    const flush = () => {
+      if (points.length > 0) parts.push(svgElement('polyline', { class: quantile, points: points.join(' ') }));
+      points = [];
+    };
+    for (const sample of samples) {
+      const value = sample[`${quantile}_ms`];
+      if (value === null) flush();
+      else points.push(`${x(sample.time_unix_ms).toFixed(1)},${y(value).toFixed(1)}`);
+    }
+    flush();
   }
   svg.replaceChildren(...parts);
-  const last = samples[samples.length - 1];
+  const measured = samples.filter((sample) => sample.round_trips > 0);
+  const last = measured[measured.length - 1];
   svg.setAttribute('aria-label', last
-    ? `Latency over ${samples.length} samples; latest p50 ${decimal(last.p50_ms, 2)} ms, p95 ${decimal(last.p95_ms, 2)} ms, p99 ${decimal(last.p99_ms, 2)} ms`
+    ? `Latency over ${measured.length} samples; latest p50 ${decimal(last.p50_ms, 2)} ms, p95 ${decimal(last.p95_ms, 2)} ms, p99 ${decimal(last.p99_ms, 2)} ms`
     : 'No latency samples yet');
 }
 
@@ -236,20 +263,37 @@ function wireTable(view, pool) {
   });
 }
 
+// The server's order for what the reader chose: a reversed column (age, last activity) shows the
+// opposite of its field's order (the youngest connection has the latest `created`).
+function serverOrder(view) {
+  const header = view.element.querySelector(`th[data-sort="${view.table.sort}"]`);
+  const reversed = header !== null && header.hasAttribute('data-reversed');
+  if (!reversed) return view.table.order;
+  return view.table.order === 'asc' ? 'desc' : 'asc';
+}
+
 async function loadTable(view, pool) {
   const table = view.table;
+  table.asked += 1;
+  const asked = table.asked;
   const query = new URLSearchParams({ pool: pool.namespace, endpoint: pool.endpoint, sort: table.sort,
-                                      order: table.order, offset: table.offset, limit: PAGE_ROWS });
+                                      order: serverOrder(view), offset: table.offset, limit: PAGE_ROWS });
   const page = await getJson(`connections?${query}`);
+  // A refresh and a click may both be waiting: only the latest request's answer is drawn.
+  if (asked !== table.asked) return;
   table.total = page.count;
-  if (table.offset >= page.count && page.count > 0) {
+  if (page.count === 0) {
+    table.offset = 0;
+  } else if (page.offset >= page.count) {
+    // The pool shrank below this page: show its last page instead.
     table.offset = Math.floor((page.count - 1) / PAGE_ROWS) * PAGE_ROWS;
     return loadTable(view, pool);
   }
-  renderTable(view, page.connections, Date.now());
+  // Ages from the server's clock, as every other figure: the browser's may differ.
+  renderTable(view, page.connections, page.count === 0 ? 0 : page.offset, Date.parse(page.last_updated));
 }
 
-function renderTable(view, connections, now) {
+function renderTable(view, connections, offset, now) {
   const root = view.element;
   const table = view.table;
   const rows = connections.map((connection) => {
@@ -276,10 +320,10 @@ function renderTable(view, connections, now) {
     if (header.dataset.sort === table.sort) header.setAttribute('aria-sort', table.order === 'asc' ? 'ascending' : 'descending');
     else header.removeAttribute('aria-sort');
   }
-  const first = table.total === 0 ? 0 : table.offset + 1;
-  setText(root, 'table_range', `(${first}–${table.offset + connections.length} of ${table.total})`);
-  root.querySelector('[data-page="previous"]').disabled = table.offset === 0;
-  root.querySelector('[data-page="next"]').disabled = table.offset + PAGE_ROWS >= table.total;
+  const first = table.total === 0 ? 0 : offset + 1;
+  setText(root, 'table_range', `(${first}–${offset + connections.length} of ${table.total})`);
+  root.querySelector('[data-page="previous"]').disabled = offset === 0;
+  root.querySelector('[data-page="next"]').disabled = offset + PAGE_ROWS >= table.total;
 }
 
 // --- refresh, freshness, token --------------------------------------------------------------
@@ -289,6 +333,7 @@ async function refresh() {
   try {
     const data = await getJson('dashboard');
     // The token (if any) was accepted: the form goes before anything is drawn.
+    state.tokenNeeded = false;
     document.getElementById('token-form').hidden = true;
     document.getElementById('token-error').textContent = '';
     const now = data.timestamp_unix_ms;
@@ -331,7 +376,8 @@ function showProblem(problem) {
 function showFreshness() {
   const element = document.getElementById('freshness');
   if (!state.lastAnswer) {
-    element.textContent = state.lastProblem ? `no data: ${state.lastProblem}` : 'loading…';
+    element.textContent = state.tokenNeeded ? 'a token is needed'
+      : (state.lastProblem ? `no data: ${state.lastProblem}` : 'loading…');
     element.classList.toggle('stale', Boolean(state.lastProblem));
     return;
   }
@@ -342,13 +388,23 @@ function showFreshness() {
     : `live · updated ${duration(age)} ago`;
   element.classList.toggle('stale', stale);
   document.body.dataset.stale = String(stale);
+  // The live region speaks when the data turns stale or live again, not at every second's tick.
+  if (state.stale !== stale) {
+    state.stale = stale;
+    document.getElementById('freshness-change').textContent =
+      stale ? 'The data is stale: the server does not answer.' : 'The data is live.';
+  }
 }
 
 function askForToken(reason) {
-  // No data stays on screen for a client that has no (or a wrong) token.
+  // No data stays on screen for a client that has no (or a wrong) token: not the pools, not the
+  // service's name.
   for (const view of state.pools.values()) view.element.remove();
   state.pools.clear();
   state.lastAnswer = 0;
+  state.tokenNeeded = true;
+  document.getElementById('service').textContent = '';
+  document.getElementById('no-pools').hidden = true;
   const form = document.getElementById('token-form');
   form.hidden = false;
   document.getElementById('token-error').textContent = state.token ? `${reason}: try again` : '';

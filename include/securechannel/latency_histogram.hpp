@@ -141,6 +141,12 @@ class HistogramSnapshot {
 
   // Adds `other` in: counts and sums add, max is the larger. Merge order does not matter.
   void merge(const HistogramSnapshot& other) noexcept;
+  // The samples recorded between `earlier` and this snapshot, both taken of one cumulative
+  // histogram (the dashboard's latency over each 5 s): bucket counts subtract (a bucket that
+  // went down counts 0). The interval's max is not known exactly: it reads as this snapshot's
+  // max when that lies in the interval's highest bucket, else as that bucket's upper edge, so
+  // quantiles keep their 1/64-octave precision.
+  HistogramSnapshot since(const HistogramSnapshot& earlier) const noexcept;
 
   // Edges of bucket `index` < bucket_count, in µs (see HistogramBucket).
   static double bucket_lower_microseconds(std::size_t index) noexcept;

@@ -116,6 +116,29 @@ void HistogramSnapshot::merge(const HistogramSnapshot& other) noexcept {
   max_nanoseconds_ = std::max(max_nanoseconds_, other.max_nanoseconds_);
 }
 
+HistogramSnapshot HistogramSnapshot::since(const HistogramSnapshot& earlier) const noexcept {
+  HistogramSnapshot interval;
+  std::size_t highest = bucket_count;  // none yet
+  for (std::size_t index = 0; index < bucket_count; ++index) {
+    const std::uint64_t now = bucket_counts_[index];
+    const std::uint64_t before = earlier.bucket_counts_[index];
+    interval.bucket_counts_[index] = now > before ? now - before : 0;
+    interval.count_ += interval.bucket_counts_[index];
+    if (interval.bucket_counts_[index] != 0) highest = index;
+  }
+  if (overflow_sum_microseconds_ > earlier.overflow_sum_microseconds_) {
+    interval.overflow_sum_microseconds_ = overflow_sum_microseconds_ - earlier.overflow_sum_microseconds_;
+  }
+  if (highest == bucket_count) return interval;
+  if (highest == buckets::overflow_bucket) {
+    interval.max_nanoseconds_ = max_nanoseconds_;
+  } else {
+    const auto upper_nanoseconds = static_cast<std::uint64_t>(bucket_upper_microseconds(highest) * 1'000.0);
+    interval.max_nanoseconds_ = std::min(max_nanoseconds_, upper_nanoseconds);
+  }
+  return interval;
+}
+
 HistogramSnapshot LatencyHistogram::snapshot() const noexcept {
   HistogramSnapshot copy;
   merge_into(copy);

@@ -18,10 +18,13 @@ std::int64_t unix_ms(std::chrono::system_clock::time_point when) {
 json history_json(const PoolHistory& history) {
   json samples = json::array();
   for (const PoolSample& sample : history.samples()) {
+    // No round trip in the interval: no latency, rather than a made-up 0.
+    const auto latency = [&](double value) { return sample.round_trips == 0 ? json(nullptr) : json(value); };
     samples.push_back({{"time_unix_ms", unix_ms(sample.time)},
-                       {"p50_ms", sample.p50_ms},
-                       {"p95_ms", sample.p95_ms},
-                       {"p99_ms", sample.p99_ms},
+                       {"round_trips", sample.round_trips},
+                       {"p50_ms", latency(sample.p50_ms)},
+                       {"p95_ms", latency(sample.p95_ms)},
+                       {"p99_ms", latency(sample.p99_ms)},
                        {"requests_total", sample.requests_total},
                        {"errors_total", sample.errors_total},
                        {"in_use", sample.in_use},

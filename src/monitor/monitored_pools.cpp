@@ -154,16 +154,14 @@ std::vector<MonitoredPools::LivePool> MonitoredPools::live_pools_with_history() 
 
 void MonitoredPools::record_history(std::chrono::system_clock::time_point now) const {
   for (const LivePool& live : live_pools_with_history()) {
+    if (!live.history->due(now)) continue;  // spares copying the histograms
     const PoolStats stats = live.pool->stats();
-    const HistogramSnapshot recent = live.pool->histograms().recent_round_trips;
     live.history->offer({.time = now,
-                         .p50_ms = recent.quantile(0.50) / 1'000.0,
-                         .p95_ms = recent.quantile(0.95) / 1'000.0,
-                         .p99_ms = recent.quantile(0.99) / 1'000.0,
                          .requests_total = stats.acquires,
                          .errors_total = stats.total_errors,
                          .in_use = stats.leased_connections,
-                         .idle = stats.idle_connections});
+                         .idle = stats.idle_connections},
+                        live.pool->histograms().round_trips);
   }
 }
 

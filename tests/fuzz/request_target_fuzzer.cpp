@@ -1,7 +1,8 @@
 // The monitoring server's request target parser: never crashes; an accepted target has an
 // origin-form path, and every parameter it reports is one of the query's. The connection table's
 // paging (sort, order, offset, limit) read from it either names its problem or returns a page
-// no longer than its limit, in order, drawn from the connections given.
+// of the expected length, each connection at most once, drawn from the connections given (the
+// order itself is ConnectionPageTest's).
 #include "monitor/connection_page.hpp"
 #include "monitor/request_target.hpp"
 

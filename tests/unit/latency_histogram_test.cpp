@@ -342,5 +342,28 @@ TEST(RotatingLatencyHistogramTest, MemoryIsFixedAndModest) {
   EXPECT_LE(sizeof(RotatingLatencyHistogram), 40u * 1024u);
 }
 
+TEST(LatencyHistogramTest, SinceAnEarlierSnapshotHoldsOnlyTheLaterSamples) {
+  LatencyHistogram cumulative;
+  for (int i = 0; i < 1000; ++i) cumulative.record(50ms);  // an earlier, slow period
+  const HistogramSnapshot earlier = cumulative.snapshot();
+  LatencyHistogram later_only;
+  for (int i = 1; i <= 100; ++i) {
+    cumulative.record(std::chrono::microseconds(100 * i));
+    later_only.record(std::chrono::microseconds(100 * i));
+  }
+  const HistogramSnapshot interval = cumulative.snapshot().since(earlier);
+  const HistogramSnapshot expected = later_only.snapshot();
+  EXPECT_EQ(interval.count(), 100u);
+  for (const double q : {0.5, 0.95, 0.99}) EXPECT_EQ(interval.quantile(q), expected.quantile(q)) << q;
+  // The earlier 50 ms maximum is not the interval's: its max is at most the top bucket's upper
+  // edge, within a bucket's width (1/64 of an octave) of the largest later sample.
+  EXPECT_LE(interval.max_microseconds(), 10'000.0 * (1 + 1.0 / 64));
+  EXPECT_GE(interval.max_microseconds(), 10'000.0);
+
+  EXPECT_EQ(earlier.since(earlier).count(), 0u);
+  EXPECT_EQ(earlier.since(earlier).quantile(0.99), 0.0);
+  EXPECT_EQ(earlier.since(cumulative.snapshot()).count(), 0u) << "a bucket that went down counts 0";
+}
+
 }  // namespace
 }  // namespace securechannel
