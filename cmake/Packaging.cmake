@@ -19,6 +19,9 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/securechannel/securechanne
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME securechannel)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
+# dpkg-shlibdeps asks for libssl3 (>= 3.0.0); the pool needs the CVE-2024-4741 fix in
+# SSL_free_buffers (3.0.14, as CMakeLists.txt requires to build). Added to what shlibdeps finds.
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "libssl3 (>= 3.0.14)")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "scpool (the pool daemon and command line) and the C ABI library")
 
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libsecurechannel-dev)
