@@ -64,6 +64,45 @@ func (c *Client) GetConnections(ctx context.Context) (*ConnectionList, error) {
 	return document[ConnectionList](ctx, c, "/api/v1/secure-channel/connections", c.Selection())
 }
 
+// ConnectionQuery asks for one sorted page of a pool's connections. Sort is a connection field:
+// connection_id, state, created, last_activity, leases, round_trips, errors or p95_latency_ms.
+// Limit 0 means the server's maximum (1000).
+type ConnectionQuery struct {
+	Sort       string
+	Descending bool
+	Offset     int
+	Limit      int
+}
+
+// GetConnectionPage returns one sorted page of the selected pool's connections; Count is still
+// the pool's number of connections. A sort field or limit the server refuses is an APIError
+// (400) naming it.
+func (c *Client) GetConnectionPage(ctx context.Context, query ConnectionQuery) (*ConnectionList, error) {
+	values := c.Selection()
+	if values == nil {
+		values = url.Values{}
+	}
+	if query.Sort != "" {
+		values.Set("sort", query.Sort)
+	}
+	order := "asc"
+	if query.Descending {
+		order = "desc"
+	}
+	values.Set("order", order)
+	values.Set("offset", strconv.Itoa(query.Offset))
+	if query.Limit > 0 {
+		values.Set("limit", strconv.Itoa(query.Limit))
+	}
+	return document[ConnectionList](ctx, c, "/api/v1/secure-channel/connections", values)
+}
+
+// GetDashboard returns every pool's figures as the dashboard page shows them, with each pool's
+// 15-minute history.
+func (c *Client) GetDashboard(ctx context.Context) (*Dashboard, error) {
+	return document[Dashboard](ctx, c, "/api/v1/secure-channel/dashboard", nil)
+}
+
 // GetConnection returns one connection of the selected pool; an id the pool does not hold (any
 // more) is an error that errors.Is(err, ErrNotFound).
 func (c *Client) GetConnection(ctx context.Context, id uint64) (*ConnectionStatus, error) {

@@ -91,6 +91,34 @@ func TestEveryCallAgainstTheRealDaemon(t *testing.T) {
 		t.Errorf("unknown connection: %v", err)
 	}
 
+	page, err := client.GetConnectionPage(ctx, ConnectionQuery{Sort: "leases", Descending: true, Limit: 1})
+	if err != nil || page.Count != list.Count || len(page.Connections) != 1 || page.Limit == nil || *page.Limit != 1 ||
+		page.Offset == nil || *page.Offset != 0 {
+		t.Errorf("connection page: %+v %v", page, err)
+	} else {
+		for _, connection := range list.Connections {
+			if connection.Leases > page.Connections[0].Leases {
+				t.Errorf("the first of a descending page by leases has %d, connection %d has %d",
+					page.Connections[0].Leases, connection.ConnectionID, connection.Leases)
+			}
+		}
+	}
+	_, err = client.GetConnectionPage(ctx, ConnectionQuery{Sort: "password"})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || !strings.Contains(apiErr.Message, "sort must be one of") {
+		t.Errorf("a sort field the server refuses: %v", err)
+	}
+
+	dashboard, err := client.GetDashboard(ctx)
+	if err != nil || dashboard.Service == "" || len(dashboard.Pools) != 1 {
+		t.Fatalf("dashboard: %+v %v", dashboard, err)
+	}
+	relay := dashboard.Pools[0]
+	if relay.Namespace != "relay" || relay.Endpoint != upstream.Address || relay.Connections.Max != 8 ||
+		relay.CircuitBreaker != BreakerClosed || relay.HTTP == nil || relay.HTTP.Requests < 20 || len(relay.History) == 0 ||
+		relay.UpstreamCertificateNotAfterUnixMs == nil {
+		t.Errorf("dashboard pool: %+v", relay)
+	}
+
 	stats, err := client.GetStats(ctx)
 	if err != nil || stats.RequestsTotal == 0 || stats.ConnectionsCreatedTotal == 0 || stats.Namespace != "relay" {
 		t.Errorf("stats: %+v %v", stats, err)

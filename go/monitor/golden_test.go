@@ -31,6 +31,7 @@ var goldenTypes = map[string]func() interface{}{
 	"Connection":     func() interface{} { return new(ConnectionStatus) },
 	"PoolStatistics": func() interface{} { return new(PoolStatistics) },
 	"PoolList":       func() interface{} { return new(PoolList) },
+	"Dashboard":      func() interface{} { return new(Dashboard) },
 	"Error":          func() interface{} { return new(ErrorBody) },
 }
 

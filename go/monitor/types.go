@@ -121,6 +121,73 @@ type ConnectionList struct {
 	Limit       *int64             `json:"limit,omitempty"`
 }
 
+// Dashboard is `/api/v1/secure-channel/dashboard`: what the dashboard page shows of every pool
+// (docs/DASHBOARD.md). Times are milliseconds since the Unix epoch.
+type Dashboard struct {
+	Service         string          `json:"service"`
+	StartedUnixMs   int64           `json:"started_unix_ms"`
+	TimestampUnixMs int64           `json:"timestamp_unix_ms"`
+	Pools           []DashboardPool `json:"pools"`
+}
+
+// DashboardPool is one pool (one endpoint of a multi-endpoint pool) on the dashboard.
+type DashboardPool struct {
+	Namespace                         string               `json:"namespace"`
+	Endpoint                          string               `json:"endpoint"`
+	PoolHealthy                       bool                 `json:"pool_healthy"`
+	Ready                             bool                 `json:"ready"`
+	CircuitBreaker                    BreakerState         `json:"circuit_breaker"`
+	CircuitBreakerSinceUnixMs         *int64               `json:"circuit_breaker_since_unix_ms"` // nil: closed since the start
+	Connections                       DashboardConnections `json:"connections"`
+	RequestsTotal                     int64                `json:"requests_total"`
+	ConnectionReusesTotal             int64                `json:"connection_reuses_total"`
+	ReuseRatio                        float64              `json:"reuse_ratio"`
+	TotalErrors                       int64                `json:"total_errors"`
+	ErrorsByKind                      map[string]int64     `json:"errors_by_kind"`
+	LatencyMs                         LatencySummary       `json:"latency_ms"` // the pool's recent window
+	UpstreamCertificateNotAfterUnixMs *int64               `json:"upstream_certificate_not_after_unix_ms"`
+	CertificateExpiryWarningMs        int64                `json:"certificate_expiry_warning_ms"`
+	HTTP                              *DashboardHTTP       `json:"http,omitempty"` // only with an exported HttpClient
+	History                           []DashboardSample    `json:"history"`
+	TimestampUnixMs                   int64                `json:"timestamp_unix_ms"`
+}
+
+// DashboardConnections counts a pool's connections against its limit.
+type DashboardConnections struct {
+	Active          int64 `json:"active"`
+	Idle            int64 `json:"idle"`
+	InUse           int64 `json:"in_use"`
+	Connecting      int64 `json:"connecting"`
+	Max             int64 `json:"max"`
+	PendingAcquires int64 `json:"pending_acquires"`
+}
+
+// DashboardHTTP is what the HttpClients exported for a pool did, with their HTTP/2 streams.
+type DashboardHTTP struct {
+	Protocol                    string `json:"protocol"`
+	Requests                    int64  `json:"requests"`
+	RequestsOnReusedConnections int64  `json:"requests_on_reused_connections"`
+	FailedRequests              int64  `json:"failed_requests"`
+	RequestsInFlight            int64  `json:"requests_in_flight"`
+	HTTP2Sessions               int64  `json:"http2_sessions"`
+	HTTP2StreamsInFlight        int64  `json:"http2_streams_in_flight"`
+	HTTP2StreamCapacity         int64  `json:"http2_stream_capacity"`
+}
+
+// DashboardSample is one 5 s point of a pool's 15-minute history. The quantiles are those of
+// the RoundTrips since the previous sample; nil when there was none.
+type DashboardSample struct {
+	TimeUnixMs    int64    `json:"time_unix_ms"`
+	RoundTrips    int64    `json:"round_trips"`
+	P50Ms         *float64 `json:"p50_ms"`
+	P95Ms         *float64 `json:"p95_ms"`
+	P99Ms         *float64 `json:"p99_ms"`
+	RequestsTotal int64    `json:"requests_total"`
+	ErrorsTotal   int64    `json:"errors_total"`
+	InUse         int64    `json:"in_use"`
+	Idle          int64    `json:"idle"`
+}
+
 // HealthStatus is one pool's health (`/api/v1/secure-channel/health`, and each of
 // HealthSummary.Pools). The server answers 503 with this body when the pool is unhealthy.
 type HealthStatus struct {
