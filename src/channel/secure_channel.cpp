@@ -109,7 +109,9 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
     }
     identity_set = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), literal.to_string().c_str()) == 1;
   } else {
-    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // subjectAltName only, never the subject's CN (RFC 9525 6.3, the CA/Browser Forum baseline):
+    // OpenSSL otherwise falls back to the CN of a certificate that has no DNS name.
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     identity_set = SSL_set_tlsext_host_name(ssl_, name.c_str()) == 1 && SSL_set1_host(ssl_, name.c_str()) == 1;
   }
   if (!identity_set) {

@@ -340,6 +340,23 @@ TEST_F(PoolEchoTest, WrongHostnameFailsVerificationBeforeAnyByteIsSent) {
   EXPECT_EQ(pool->stats().errors_by_kind.at("certificate_verify_failed"), 1u);
 }
 
+TEST_F(PoolEchoTest, ACommonNameWithoutSubjectAltNamesIsNotAnIdentity) {
+  // RFC 9525 and the CA/Browser Forum baseline: the name is checked against subjectAltName only.
+  // A certificate naming the host in its subject CN alone, as old or home-made ones do, is refused.
+  testing::CertificateOptions cn_only;
+  cn_only.common_name = "localhost";
+  cn_only.dns_names = {};
+  cn_only.ip_addresses = {};
+  const testing::IssuedCertificate cn_leaf = authority.issue("cn-only", cn_only);
+  testing::TlsEchoServer cn_server({.certificate_file = cn_leaf.certificate_file, .key_file = cn_leaf.key_file});
+  auto pool = builder_for(cn_server.endpoint()).with_server_name("localhost").build(io.executor());
+  EXPECT_EQ(acquire_error(pool), make_error_code(errc::certificate_verify_failed));
+  const ConnectFailure failure = pool->last_connect_failure();
+  EXPECT_EQ(failure.tls.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
+  EXPECT_NE(failure.describe().find("hostname mismatch"), std::string::npos) << failure.describe();
+  EXPECT_EQ(cn_server.bytes_received(), 0u);
+}
+
 TEST_F(PoolEchoTest, UnknownCertificateAuthorityFailsVerification) {
   testing::CertificateAuthority stranger = testing::CertificateAuthority::create("someone else");
   auto pool = PoolBuilder(server->endpoint())
