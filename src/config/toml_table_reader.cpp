@@ -30,7 +30,9 @@ void Document::fail(const std::string& field, const std::string& problem, const 
 }
 
 void Document::record(const std::string& field, const std::string& problem, const toml::source_region& where) {
-  errors_.emplace_back(field, problem + " " + place(where));
+  // TOML allows an empty key (`"" = 1`, `[""]`); name it as the file spells it, so that every
+  // error still names a field.
+  errors_.emplace_back(field.empty() ? std::string("\"\"") : field, problem + " " + place(where));
 }
 
 void Document::throw_if_failed() const {

@@ -125,6 +125,11 @@ DaemonPoolConfig read_pool(toml::table& table, const std::string& prefix, Docume
   }
   std::set<std::string> distinct;
   for (std::size_t i = 0; i < entry.endpoints.size(); ++i) {
+    if (entry.endpoints[i].empty()) {
+      document.record(prefix + "endpoints[" + std::to_string(i) + "]", "is empty: give \"host:port\"",
+                      table.get("endpoints")->source());
+      continue;
+    }
     if (!distinct.insert(entry.endpoints[i]).second) {
       document.record(prefix + "endpoints[" + std::to_string(i) + "]", entry.endpoints[i] + " is listed twice",
                       table.get("endpoints")->source());

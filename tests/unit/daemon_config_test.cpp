@@ -159,6 +159,27 @@ listen = "127.0.0.1:7000"
   EXPECT_THAT(lines[4], HasSubstr("pool[1].listener[0].listen: 127.0.0.1:7000 is already the address of pool[0].listener[0]"));
 }
 
+TEST_F(DaemonConfigTest, AnEmptyEndpointIsNamed) {
+  // Found by daemon_config_fuzzer: endpoints = [""] gave a pool with no host and no error.
+  const auto lines = refusals(R"([[pool]]
+namespace = "relay"
+endpoints = ["", "b.example:443"]
+)");
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr("pool[0].endpoints[0]: is empty: give \"host:port\""));
+}
+
+TEST_F(DaemonConfigTest, AnEmptyKeyIsNamedAsTheFileSpellsIt) {
+  // Found by daemon_config_fuzzer: a table named [""] was refused with an empty field name.
+  const auto lines = refusals(R"([[pool]]
+namespace = "relay"
+endpoint = "a.example:443"
+[""]
+)");
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr("\"\": unknown key"));
+}
+
 TEST_F(DaemonConfigTest, SeveralEndpointsABalancingPolicyAndABackup) {
   const DaemonConfig config = parse(R"([[pool]]
 namespace = "relay"
