@@ -56,7 +56,6 @@ json http_json(const HttpClientStats& stats) {
 json dashboard_pool_json(const SecureChannelPool& pool, const PoolHistory& history,
                          const std::optional<HttpClientStats>& http, std::chrono::system_clock::time_point now) {
   const PoolStats stats = pool.stats();
-  const HistogramSnapshot recent = pool.histograms().recent_round_trips;
   const PoolConfig& config = pool.config();
   json body = {
       {"namespace", config.metric_namespace},
@@ -76,16 +75,10 @@ json dashboard_pool_json(const SecureChannelPool& pool, const PoolHistory& histo
         {"pending_acquires", stats.pending_acquires}}},
       {"requests_total", stats.acquires},
       {"connection_reuses_total", stats.reuses},
-      {"reuse_ratio", stats.acquires == 0 ? 0.0
-                                          : static_cast<double>(stats.reuses) / static_cast<double>(stats.acquires)},
+      {"reuse_ratio", reuse_ratio(stats)},
       {"total_errors", stats.total_errors},
       {"errors_by_kind", stats.errors_by_kind},
-      {"latency_ms",
-       {{"p50", recent.quantile(0.50) / 1'000.0},
-        {"p95", recent.quantile(0.95) / 1'000.0},
-        {"p99", recent.quantile(0.99) / 1'000.0},
-        {"max", recent.max_microseconds() / 1'000.0},
-        {"samples", recent.count()}}},
+      {"latency_ms", latency_quantiles_ms(pool.histograms().recent_round_trips)},
       {"upstream_certificate_not_after_unix_ms",
        stats.upstream_certificate_not_after ? json(unix_ms(*stats.upstream_certificate_not_after)) : json(nullptr)},
       {"certificate_expiry_warning_ms", config.certificate_expiry_warning.count()},
@@ -94,6 +87,13 @@ json dashboard_pool_json(const SecureChannelPool& pool, const PoolHistory& histo
   };
   if (http) body["http"] = http_json(*http);
   return body;
+}
+
+json dashboard_json(const ServiceIdentity& service, json pools, std::chrono::system_clock::time_point now) {
+  return {{"service", service.name},
+          {"started_unix_ms", unix_ms(service.started_at)},
+          {"timestamp_unix_ms", unix_ms(now)},
+          {"pools", std::move(pools)}};
 }
 
 }  // namespace securechannel::monitor

@@ -4,6 +4,7 @@
 // no more than a pool of ten.
 #pragma once
 
+#include "monitor/enhanced_status_json.hpp"
 #include "monitor/pool_history.hpp"
 #include "securechannel/http_client_stats.hpp"
 #include "securechannel/secure_channel_pool.hpp"
@@ -15,6 +16,10 @@
 
 namespace securechannel::monitor {
 
+// The whole body: the service, when it started, and `pools` (dashboard_pool_json of each).
+nlohmann::json dashboard_json(const ServiceIdentity& service, nlohmann::json pools,
+                              std::chrono::system_clock::time_point now);
+// One pool (one endpoint of a multi-endpoint pool).
 nlohmann::json dashboard_pool_json(const SecureChannelPool& pool, const PoolHistory& history,
                                    const std::optional<HttpClientStats>& http,
                                    std::chrono::system_clock::time_point now);

@@ -210,14 +210,7 @@ MonitoringResponse MonitoredPools::dashboard_response(std::chrono::system_clock:
   for (const LivePool& live : live_pools_with_history()) {
     pools.push_back(monitor::dashboard_pool_json(*live.pool, *live.history, http_client_stats(*live.pool), now));
   }
-  return json_response(200, {{"service", service.name},
-                             {"started_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     service.started_at.time_since_epoch())
-                                                     .count()},
-                             {"timestamp_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                       now.time_since_epoch())
-                                                       .count()},
-                             {"pools", std::move(pools)}});
+  return json_response(200, monitor::dashboard_json(service, std::move(pools), now));
 }
 
 }  // namespace securechannel

@@ -10,6 +10,8 @@ namespace {
 
 std::int64_t whole_milliseconds(double milliseconds) noexcept { return std::llround(milliseconds); }
 
+}  // namespace
+
 json latency_quantiles_ms(const HistogramSnapshot& snapshot) {
   return {{"p50", snapshot.quantile(0.50) / 1'000.0},
           {"p95", snapshot.quantile(0.95) / 1'000.0},
@@ -18,7 +20,9 @@ json latency_quantiles_ms(const HistogramSnapshot& snapshot) {
           {"samples", snapshot.count()}};
 }
 
-}  // namespace
+double reuse_ratio(const PoolStats& stats) noexcept {
+  return stats.acquires == 0 ? 0.0 : static_cast<double>(stats.reuses) / static_cast<double>(stats.acquires);
+}
 
 json memory_protection_json(const MemoryProtectionStatus& status) {
   return {{"enabled", status.enabled},
@@ -145,8 +149,7 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
       {"error_rate_percent", error_rate_percent(stats)},
       {"avg_latency_ms", mean_ms(round_trips)},
       {"p95_latency_ms", round_trips.quantile(0.95) / 1'000.0},
-      {"reuse_ratio", stats.acquires == 0 ? 0.0
-                                          : static_cast<double>(stats.reuses) / static_cast<double>(stats.acquires)},
+      {"reuse_ratio", reuse_ratio(stats)},
       {"requests_total", stats.acquires},
       {"connection_reuses_total", stats.reuses},
       {"connections_created_total", stats.connections_created},

@@ -31,6 +31,10 @@ bool pool_is_ready(const SecureChannelPool& pool, const PoolStats& stats) noexce
 std::size_t active_connections(const PoolStats& stats) noexcept;
 // Errors of every kind / (successful acquires + errors) x 100; 0 before any work.
 double error_rate_percent(const PoolStats& stats) noexcept;
+// Acquires served by a connection that had served before / all acquires; 0 before any.
+double reuse_ratio(const PoolStats& stats) noexcept;
+// {"p50","p95","p99","max","samples"} of a latency histogram, in fractional milliseconds.
+nlohmann::json latency_quantiles_ms(const HistogramSnapshot& snapshot);
 // Mean of a latency histogram in milliseconds; 0 when empty.
 double mean_ms(const HistogramSnapshot& snapshot) noexcept;
 
