@@ -179,8 +179,6 @@ class SecureChannel {
   // Lets OpenSSL process records that arrived after the handshake (session tickets) without
   // consuming application data; returns whether a ticket for this server is now cached.
   bool absorb_session_tickets() noexcept;
-  // After the handshake: the verified chain must hold a pinned key when pins are configured.
-  boost::system::error_code check_pins();
   // Frees OpenSSL's copies of the verified name once the handshake no longer needs them.
   void forget_verified_name() noexcept;
   // Names a failed OpenSSL call's error and keeps it as the channel's cause (below).

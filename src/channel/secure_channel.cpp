@@ -7,7 +7,6 @@
 #include "channel/channel_failure.hpp"
 #include "channel/received_bytes.hpp"
 #include "channel/socket_bio.hpp"
-#include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -122,9 +121,9 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
   }
   detail::TlsSessionCache* cache = context_->session_cache();
   const std::string* server = cache != nullptr ? cache->intern(name + ":" + port) : nullptr;
-  // Without pins the handshake's own verification is the whole identity check, and OpenSSL
-  // reports a TLS 1.2 session only after it passed; with pins, wait for check_pins().
-  ticket_destination_.reset(server, context_->pins().empty());
+  // The handshake's own verification is the whole identity check, pins included, and OpenSSL
+  // reports a TLS 1.2 session only after it passed.
+  ticket_destination_.reset(server);
   SSL_set_app_data(ssl_, &ticket_destination_);
   if (cache != nullptr) {
     if (SSL_SESSION* session = cache->take(*ticket_destination_.server())) {
@@ -133,32 +132,6 @@ error_code SecureChannel::prepare_tls(const std::string& host, const std::string
     }
   }
   return {};
-}
-
-error_code SecureChannel::check_pins() {
-  const auto& pins = context_->pins();
-  if (pins.empty()) return {};
-  // The verified chain on a full handshake; a resumed session skipped the certificate exchange,
-  // and its ticket came from a connection that passed this check (identity_confirmed).
-  if (SSL_session_reused(ssl_) == 1) {
-    ticket_destination_.confirm_identity();
-    return {};
-  }
-  const STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl_);
-  std::string leaf_pin = "none";
-  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
-    const auto digest = detail::spki_digest(sk_X509_value(chain, i));
-    if (!digest) continue;
-    if (i == 0) leaf_pin = detail::format_pin(*digest);
-    if (std::find(pins.begin(), pins.end(), *digest) != pins.end()) {
-      ticket_destination_.confirm_identity();
-      return {};
-    }
-  }
-  fatal_ = true;
-  failure().reason = "no key in the verified chain matches the " + std::to_string(pins.size()) +
-                    " configured pin(s); the server's key is " + leaf_pin;
-  return errc::certificate_pin_mismatch;
 }
 
 void SecureChannel::forget_verified_name() noexcept {
@@ -265,7 +238,6 @@ struct ConnectSequence {
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - handshake_started)
                 .count(),
             std::numeric_limits<std::uint32_t>::max()));
-        if (error_code pin_error = channel.check_pins()) co_return pin_error;
         channel.forget_verified_name();
         break;
       }

@@ -6,6 +6,7 @@
 #include "securechannel/secure_channel.hpp"
 #include "tls/handshake_refusal.hpp"
 #include "tls/peer_certificate.hpp"
+#include "tls/public_key_pins.hpp"
 
 #include <boost/asio/error.hpp>
 #include <openssl/err.h>
@@ -61,6 +62,16 @@ boost::system::error_code SecureChannel::diagnose_failure(int ssl_error) noexcep
   fatal_ = true;
   if (!established_) {
     const long verify_result = SSL_get_verify_result(ssl_);
+    if (verify_result == X509_V_ERR_APPLICATION_VERIFICATION) {
+      // Only the pin check (verify_chain_then_pins) fails verification this way; the chain itself
+      // verified, so no verify result is reported.
+      // The chain as sent: OpenSSL keeps the peer's certificate only once verification passed.
+      const STACK_OF(X509)* sent = SSL_get_peer_cert_chain(ssl_);
+      const X509* leaf = sent != nullptr && sk_X509_num(sent) > 0 ? sk_X509_value(sent, 0) : nullptr;
+      failure().reason = detail::describe_pin_mismatch(context_->pins().size(), leaf);
+      ERR_clear_error();
+      return errc::certificate_pin_mismatch;
+    }
     if (verify_result != X509_V_OK) {
       failure().verify_result = verify_result;
       failure().reason = X509_verify_cert_error_string(verify_result);

@@ -51,16 +51,14 @@ constexpr std::size_t tickets_per_server = 16;
 // OpenSSL's security level 2: 112-bit security (docs/TLS.md, "Certificate checks").
 constexpr int minimum_security_level = 2;
 
-// OpenSSL's new-session callback: a verified connection received a ticket (TLS 1.3, after the
-// handshake, whenever the connection reads) or a session (TLS 1.2, at the end of the handshake).
+// OpenSSL's new-session callback: a verified connection (chain, name and pins) received a ticket
+// (TLS 1.3, after the handshake, whenever the connection reads) or a session (TLS 1.2, at the end
+// of the handshake).
 // Returning 1 hands our reference to the cache.
 int keep_new_session(SSL* ssl, SSL_SESSION* session) {
   auto* cache = static_cast<detail::TlsSessionCache*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   const auto* destination = static_cast<const detail::TicketDestination*>(SSL_get_app_data(ssl));
-  if (cache == nullptr || destination == nullptr || destination->server() == nullptr ||
-      !destination->identity_confirmed()) {
-    return 0;
-  }
+  if (cache == nullptr || destination == nullptr || destination->server() == nullptr) return 0;
   cache->offer(*destination->server(), session);
   return 1;
 }
@@ -206,6 +204,11 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   ERR_clear_error();
   auto created = std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
   created->pins_ = std::move(pins);
+  if (!created->pins_.empty()) {
+    // Inside verification rather than after the handshake: a server whose key is not pinned is
+    // refused before our certificate is sent (docs/TLS.md, "Pinning").
+    SSL_CTX_set_cert_verify_callback(created->context_, detail::verify_chain_then_pins, &created->pins_);
+  }
   return created;
 }
 

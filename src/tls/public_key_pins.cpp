@@ -3,7 +3,9 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace securechannel::detail {
@@ -37,6 +39,25 @@ std::string format_pin(const SpkiDigest& digest) {
   unsigned char encoded[45] = {};
   EVP_EncodeBlock(encoded, digest.data(), static_cast<int>(digest.size()));
   return "sha256//" + std::string(reinterpret_cast<const char*>(encoded), 44);
+}
+
+int verify_chain_then_pins(X509_STORE_CTX* verification, void* pins) {
+  const int verified = X509_verify_cert(verification);
+  if (verified <= 0) return verified;
+  const auto& wanted = *static_cast<const std::vector<SpkiDigest>*>(pins);
+  const STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(verification);
+  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+    const auto digest = spki_digest(sk_X509_value(chain, i));
+    if (digest && std::find(wanted.begin(), wanted.end(), *digest) != wanted.end()) return 1;
+  }
+  X509_STORE_CTX_set_error(verification, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
+std::string describe_pin_mismatch(std::size_t pin_count, const X509* server_certificate) {
+  const auto digest = spki_digest(server_certificate);
+  return "no key in the verified chain matches the " + std::to_string(pin_count) +
+         " configured pin(s); the server's key is " + (digest ? format_pin(*digest) : std::string("none"));
 }
 
 }  // namespace securechannel::detail

@@ -164,6 +164,44 @@ TEST_F(MutualTlsTest, APoolFileCarriesTheWholeTlsIdentity) {
   EXPECT_EQ(server->output().find("hello from a pool file\nhello"), std::string::npos);
 }
 
+// With pins, the pin is checked while the server's certificate is verified, so a server whose
+// key is not pinned aborts the handshake before our Certificate message leaves (TLS 1.3 sends it
+// after the server's Finished, TLS 1.2 after ServerHelloDone): an impostor holding a certificate
+// from a trusted CA learns nothing about us. s_server asks for a certificate without requiring
+// one (-verify 1) and prints "depth=0 CN = <subject>" for every client certificate it receives.
+TEST_F(MutualTlsTest, AServerWithAnUnpinnedKeyNeverReceivesOurCertificate) {
+  const std::string wrong_pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  const std::string server_pin = testing::spki_pin_of(server_leaf.certificate_file);
+  const std::string received = "depth=0 CN = mtls-client";
+  for (const auto& [version, min_version] : {std::pair{"-tls1_3", TlsVersion::tls1_3}, std::pair{"-tls1_2", TlsVersion::tls1_2}}) {
+    SCOPED_TRACE(version);
+    server.emplace(testing::OpenSslServerOptions{.certificate_file = server_leaf.certificate_file,
+                                                 .key_file = server_leaf.key_file,
+                                                 .arguments = {version, "-verify", "1", "-verifyCAfile",
+                                                               client_authority.ca_certificate_file().string()}});
+    auto mispinned = builder(min_version)
+                         .with_pin(wrong_pin)
+                         .with_client_certificate(client.certificate_file.string(), client.key_file.string())
+                         .build(io.executor());
+    EXPECT_EQ(testing::acquire_error(*mispinned), errc::certificate_pin_mismatch);
+    EXPECT_NE(mispinned->last_connect_failure().tls.reason.find(server_pin), std::string::npos)
+        << "the server's actual key is named: " << mispinned->last_connect_failure().describe();
+    // The control, on the same server: with its pin our certificate arrives. s_server serves
+    // connections in order, so by the time it prints this one it has finished the refused one.
+    auto pinned = builder(min_version)
+                      .with_pin(server_pin)
+                      .with_client_certificate(client.certificate_file.string(), client.key_file.string())
+                      .build(io.executor());
+    EXPECT_TRUE(server_receives(*pinned, "hello, pinned\n")) << server->diagnostics();
+    const std::string seen = server->diagnostics();
+    const std::size_t first = seen.find(received);
+    ASSERT_NE(first, std::string::npos) << "the control shows what s_server prints\n" << seen;
+    EXPECT_EQ(seen.find(received, first + 1), std::string::npos)
+        << "s_server received our certificate from the refused connection too\n" << seen;
+    testing::shutdown(*pinned, 1s);
+  }
+}
+
 TEST_F(MutualTlsTest, WithoutACertificateTheAcquireFailsBeforeAnyByteIsSent) {
   start_server();
   auto pool = builder().build(io.executor());
