@@ -61,8 +61,11 @@ enum class errc {
                     // or a header, or a header name that is not a token (find_request_problem)
   response_headers_too_large,  // the response's header fields (all blocks: interim, final,
                                // trailers) exceeded HttpRequestOptions::max_response_header_bytes
+  // Servers of ours (docs/MONITORING.md, "Exposure").
+  insecure_bind,  // a server was asked to listen on a non-loopback address with neither an auth
+                  // token nor TLS, and allow_insecure_bind is not set
   // Keep last: the tests iterate up to it.
-  last_error_code_ = response_headers_too_large,
+  last_error_code_ = insecure_bind,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

@@ -12,10 +12,11 @@
 //   server->stop();                                    // acceptor and every connection closed
 //
 // Answers of its own (docs/MONITORING.md), all with a JSON body {"error": "...", "message": "..."}:
-// 400 malformed request or a GET/HEAD with a body, 401 missing or wrong X-Auth-Token, 408 header
-// not complete within read_timeout, 431 header larger than max_header_bytes, 500 the handler
-// threw, 503 more than max_connections connections. Every response carries Content-Type,
-// Content-Length and Cache-Control: no-store. HEAD gets GET's headers without the body.
+// 400 malformed request or a GET/HEAD with a body, 401 missing or wrong token, 408 header not
+// complete within read_timeout, 429 too many wrong tokens from one address, 431 header larger
+// than max_header_bytes, 500 the handler threw, 503 more than max_connections connections. Every
+// response carries Content-Type, Content-Length and Cache-Control: no-store. HEAD gets GET's
+// headers without the body.
 //
 // Thread-safety: all member functions may be called from any thread. The handler runs on the
 // server's executor (on one strand per connection, so it may run concurrently with itself on a
@@ -62,9 +63,14 @@ struct MonitoringResponse {
 using MonitoringHandler = std::function<MonitoringResponse(const MonitoringRequest&)>;
 
 struct MonitoringServerOptions {
-  std::string host = "127.0.0.1";  // an IP address literal (no name resolution)
+  // An IP address literal (no name resolution). Anything but loopback needs auth_token or tls
+  // (both, best), or allow_insecure_bind: create() fails with errc::insecure_bind otherwise, and
+  // logs a warning for what is still open.
+  std::string host = "127.0.0.1";
   std::uint16_t port = 9090;       // 0: the kernel picks a free port; see port()
-  SharedSecret auth_token;         // null or empty: no authentication. Never logged or echoed.
+  // Null or empty: no authentication. Presented as `X-Auth-Token: <token>` or `Authorization:
+  // Bearer <token>`. Never logged or echoed.
+  SharedSecret auth_token;
   // Null: plain HTTP. Set: HTTPS only, with this certificate (a plain HTTP request fails the
   // handshake and the connection is closed); base_url() says https.
   std::shared_ptr<MonitoringTls> tls;
@@ -82,6 +88,14 @@ struct MonitoringServerOptions {
   std::chrono::milliseconds write_timeout{5000};
   // Request line and header fields together; larger: 431 and close.
   std::size_t max_header_bytes = 8192;
+  // Listen on a non-loopback host with neither a token nor TLS anyway (logged as a warning at
+  // create()): for a network that is itself trusted, or a proxy in front that authenticates.
+  bool allow_insecure_bind = false;
+  // Failed token attempts per client address (an IPv6 client by its /64): this many in a row,
+  // then one per auth_failure_interval; meanwhile such requests get 429 with Retry-After and
+  // the token is not compared. 0: no limit.
+  std::uint32_t auth_failures_allowed = 10;
+  std::chrono::milliseconds auth_failure_interval{1000};
 };
 
 // Cumulative counts since create(), for export as metrics. Each is read with a relaxed load, so
@@ -89,6 +103,7 @@ struct MonitoringServerOptions {
 struct MonitoringServerStats {
   std::uint64_t requests_served = 0;        // requests the handler answered (any status)
   std::uint64_t rejected_unauthorized = 0;  // 401
+  std::uint64_t rejected_rate_limited = 0;  // 429: too many failed token attempts from an address
   std::uint64_t accept_pauses = 0;          // times accepting paused at max_connections
   std::uint64_t timed_out = 0;              // 408
   std::uint64_t bad_requests = 0;           // 400 and 431

@@ -61,6 +61,8 @@ class PoolBuilder {
   // The token is copied into locked memory and `token` wiped; or pass a SharedSecret.
   PoolBuilder& with_metrics_auth_token(std::string token);
   PoolBuilder& with_metrics_auth_token(SharedSecret token);
+  // Lets run_metrics_task listen on a non-loopback metrics_host without a token.
+  PoolBuilder& with_metrics_insecure_bind(bool allow = true);
   // TLS
   PoolBuilder& with_tls(TlsOptions options);
   PoolBuilder& with_ca_file(std::string path);

@@ -62,6 +62,8 @@ struct PoolConfig {
   std::string metrics_host = "127.0.0.1";
   std::uint16_t metrics_port = 9090;       // 0: any free port (tests)
   SharedSecret metrics_auth_token;         // null: no authentication; locked memory (secure_buffer.hpp)
+  // A metrics_host beyond loopback needs metrics_auth_token or this (docs/MONITORING.md, "Exposure").
+  bool metrics_allow_insecure_bind = false;
   TlsOptions tls;
   // Logs a warning when the upstream's certificate (the leaf of the latest full handshake)
   // expires sooner than this; 0 turns the warning off. The expiry itself is always exported

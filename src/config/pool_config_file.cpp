@@ -95,6 +95,7 @@ void read_pool_metrics_settings(TableReader& reader, PoolConfig& config) {
   reader.integer("metrics_port", config.metrics_port, 0, 65535);
   reader.refuse_inline_secret("metrics_auth_token", "metrics_auth_token_file");
   reader.secret_file("metrics_auth_token_file", config.metrics_auth_token);
+  reader.flag("metrics_allow_insecure_bind", config.metrics_allow_insecure_bind);
 }
 
 void check_pool(PoolConfig& config, TableReader& reader) {

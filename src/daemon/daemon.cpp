@@ -1,5 +1,6 @@
 #include "daemon/daemon.hpp"
 
+#include "core/loopback_address.hpp"
 #include "daemon/config_changes.hpp"
 #include "daemon/daemon_log.hpp"
 #include "daemon/http_forward_listener.hpp"
@@ -131,6 +132,11 @@ void open_listener(const ListenerConfig& listener, Options options, const std::s
   auto opened = Listener::create(io.get_executor(), std::move(options), upstreams, error);
   if (!opened) throw ConfigError("pool " + pool_name + " listener " + listener.address(), "cannot listen: " + error.message());
   const std::string bound = address_of(opened->local_endpoint());
+  if (!detail::is_loopback_address(opened->local_endpoint().address())) {
+    // Only with allow_insecure_bind (the config refuses it otherwise): said once, at start.
+    spdlog::warn("pool {} listener {}: listening beyond loopback without authentication (allow_insecure_bind)",
+                 pool_name, bound);
+  }
   registrations.push_back(registry.add(
       "listener|" + bound, [weak = std::weak_ptr(opened), pool_name, bound, collect](MetricFamilies& out) {
         if (auto live = weak.lock()) collect(*live, pool_name, bound, out);
@@ -159,6 +165,7 @@ void Daemon::open_monitor() {
   options.port = config_.monitor.port;
   options.auth_token = config_.monitor.token;
   options.tls = config_.monitor.tls;
+  options.allow_insecure_bind = config_.monitor.allow_insecure_bind;
   options.unauthenticated_paths = MonitoredPools::unauthenticated_paths();
   boost::system::error_code error;
   std::vector<std::shared_ptr<UpstreamGroup>> groups;

@@ -2,6 +2,7 @@
 
 #include "config/pool_table.hpp"
 #include "config/toml_table_reader.hpp"
+#include "core/loopback_address.hpp"
 #include "daemon/environment_overrides.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -66,6 +67,18 @@ void read_monitor(TableReader& reader, MonitorConfig& monitor) {
     TableReader tls_reader(*tls, "monitor.tls.", reader.document());
     read_monitor_tls(tls_reader, monitor);
   }
+  reader.flag("allow_insecure_bind", monitor.allow_insecure_bind);
+  if (!monitor.allow_insecure_bind && !detail::is_loopback_host(monitor.host) && reader.source().contains("listen")) {
+    // A token file or [monitor.tls] that failed to load is reported already, under its own key.
+    const bool has_token = monitor.token || reader.source().contains("token_file");
+    const bool has_tls = monitor.tls || reader.source().contains("tls");
+    if (!has_token && !has_tls) {
+      reader.document().record("monitor.listen",
+                               monitor.host + " is not a loopback address: beyond loopback the monitoring server "
+                               "needs token_file or [monitor.tls] (both, best), or allow_insecure_bind = true",
+                               reader.source().get("listen")->source());
+    }
+  }
   reader.finish();
 }
 
@@ -104,6 +117,14 @@ ListenerConfig read_listener(TableReader& reader) {
     for (const char* key : {"max_header_bytes", "max_body_bytes", "header_timeout", "add_forwarded_headers", "request_timeout"}) {
       reader.refuse(key, "is for mode = \"http\" listeners: a tcp listener carries bytes, not requests");
     }
+  }
+  reader.flag("allow_insecure_bind", listener.allow_insecure_bind);
+  if (!listener.allow_insecure_bind && !listener.host.empty() && !detail::is_loopback_host(listener.host)) {
+    reader.document().record(reader.prefix() + "listen",
+                             listener.host + " is not a loopback address: a listener has no authentication, so "
+                             "anyone who reaches it would send through this pool with its TLS identity (set "
+                             "allow_insecure_bind = true if the network in front is trusted)",
+                             reader.source().get("listen")->source());
   }
   reader.finish();
   return listener;
@@ -149,7 +170,8 @@ DaemonPoolConfig read_pool(toml::table& table, const std::string& prefix, Docume
     detection_reader.integer("max_ejection_percent", outliers.max_ejection_percent, 0, 100);
     detection_reader.finish();
   }
-  for (const char* key : {"metrics_host", "metrics_port", "metrics_auth_token_file", "metrics_auth_token"}) {
+  for (const char* key : {"metrics_host", "metrics_port", "metrics_auth_token_file", "metrics_auth_token",
+                          "metrics_allow_insecure_bind"}) {
     reader.refuse(key, "the daemon serves every pool's metrics on one monitoring server: set it in [monitor]");
   }
   if (toml::array* listeners = reader.tables("listener")) {

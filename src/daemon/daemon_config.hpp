@@ -6,6 +6,7 @@
 //   [monitor]
 //   listen = "127.0.0.1:9090"          # port 0: any free port, printed at start
 //   token_file = "monitor.token"
+//   allow_insecure_bind = false        # beyond loopback: token_file or [monitor.tls], or this
 //   [monitor.tls]                      # optional: HTTPS
 //   certificate_file = "monitor.crt"
 //   key_file = "monitor.key"
@@ -51,6 +52,9 @@ struct ListenerConfig {
   ListenerLimits limits;
   bool add_forwarded_headers = false;            // http: X-Forwarded-For/-Proto/-Host
   std::chrono::milliseconds request_timeout{30'000};  // http: one upstream exchange
+  // A listener has no authentication: whoever reaches it sends through the pool (with its client
+  // certificate). Beyond loopback only with this set.
+  bool allow_insecure_bind = false;
   std::string address() const;                   // "127.0.0.1:7000", "[::1]:7000"
 };
 
@@ -73,6 +77,8 @@ struct MonitorConfig {
   std::string tls_certificate_file;
   std::string tls_key_file;
   std::shared_ptr<MonitoringTls> tls;
+  // Beyond loopback the monitoring server needs token_file or [monitor.tls], or this.
+  bool allow_insecure_bind = false;
 };
 
 struct DaemonConfig {

@@ -114,6 +114,8 @@ bool MonitoredPools::export_server_metrics(const std::shared_ptr<MonitoringServe
         rejected, "Requests the monitoring server refused itself, by reason.", MetricType::counter);
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "unauthorized"}},
                       static_cast<double>(stats.rejected_unauthorized));
+    rejections.sample(rejected, {{"server", endpoint}, {"reason", "rate_limited"}},
+                      static_cast<double>(stats.rejected_rate_limited));
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "timeout"}}, static_cast<double>(stats.timed_out));
     rejections.sample(rejected, {{"server", endpoint}, {"reason", "bad_request"}},
                       static_cast<double>(stats.bad_requests));

@@ -1,6 +1,8 @@
 #include "securechannel/monitoring_server.hpp"
 
+#include "core/loopback_address.hpp"
 #include "monitor/monitoring_session.hpp"
+#include "securechannel/error.hpp"
 #include "securechannel/secure_buffer.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -31,6 +33,27 @@ std::shared_ptr<MonitoringServer> MonitoringServer::create(executor_type executo
   }
   const auto address = asio::ip::make_address(options.host, error);
   if (error) return nullptr;
+  if (!detail::is_loopback_address(address)) {
+    const bool has_token = options.auth_token && !options.auth_token->empty();
+    if (!has_token && !options.tls && !options.allow_insecure_bind) {
+      error = errc::insecure_bind;
+      return nullptr;
+    }
+    // What is still open, said once at start (docs/MONITORING.md, "Exposure").
+    if (!has_token && !options.tls) {
+      spdlog::warn("monitoring server on {}: listening beyond loopback without an auth token or TLS "
+                   "(allow_insecure_bind): anyone who reaches it reads it",
+                   options.host);
+    } else if (!options.tls) {
+      spdlog::warn("monitoring server on {}: listening beyond loopback without TLS: the token crosses the network "
+                   "in clear text",
+                   options.host);
+    } else if (!has_token) {
+      spdlog::warn("monitoring server on {}: listening beyond loopback without an auth token: anyone who reaches "
+                   "it reads it, over TLS",
+                   options.host);
+    }
+  }
   const tcp::endpoint endpoint(address, options.port);
   auto server =
       std::make_shared<MonitoringServer>(PrivateTag{}, std::move(executor), std::move(options), std::move(handler));
@@ -152,6 +175,7 @@ MonitoringServerStats MonitoringServer::stats() const noexcept {
   MonitoringServerStats stats;
   stats.requests_served = context_->requests_served.load(relaxed);
   stats.rejected_unauthorized = context_->rejected_unauthorized.load(relaxed);
+  stats.rejected_rate_limited = context_->rejected_rate_limited.load(relaxed);
   stats.accept_pauses = context_->accept_pauses.load(relaxed);
   stats.timed_out = context_->timed_out.load(relaxed);
   stats.bad_requests = context_->bad_requests.load(relaxed);

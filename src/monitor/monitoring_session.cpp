@@ -32,6 +32,24 @@ constexpr std::size_t buffer_slack = 4096;
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+// The token a request presents: X-Auth-Token, or the credentials of `Authorization: Bearer`
+// (what Prometheus's `authorization` scrape setting and most HTTP clients send). Empty: none.
+std::string_view presented_token(const http::request<http::empty_body>& request) {
+  if (const auto token = request.find("X-Auth-Token"); token != request.end()) return token->value();
+  const auto authorization = request.find(http::field::authorization);
+  if (authorization == request.end()) return {};
+  const std::string_view value = authorization->value();
+  constexpr std::string_view scheme = "bearer ";  // RFC 9110 11.1: the scheme is case-insensitive
+  if (value.size() <= scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), value.begin(),
+                  [](char expected, char actual) { return expected == (actual | 0x20); })) {
+    return {};
+  }
+  std::string_view credentials = value.substr(scheme.size());
+  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
+  return credentials;
+}
+
 // Errors that mean the client went away (or never said anything): no one to answer.
 bool client_gone(const error_code& error) {
   return error == http::error::end_of_stream || error == http::error::partial_message ||
@@ -45,6 +63,8 @@ bool client_gone(const error_code& error) {
 
 ServerContext::ServerContext(MonitoringServerOptions server_options, MonitoringHandler request_handler)
     : auth_token_(std::move(server_options.auth_token)),
+      auth_failures(AuthFailureAllowance{.allowed = server_options.auth_failures_allowed,
+                                         .interval = server_options.auth_failure_interval}),
       options(std::move(server_options)),
       handler(std::move(request_handler)),
       tls_(options.tls) {}
@@ -87,6 +107,8 @@ MonitoringSession::MonitoringSession(boost::asio::ip::tcp::socket socket, std::s
       header_deadline_(stream_.get_executor()),
       context_(std::move(context)),
       buffer_(context_->options.max_header_bytes + buffer_slack) {
+  error_code unknown;  // a socket reset before this has no peer: counted as the unspecified address
+  client_address_ = stream_.socket().remote_endpoint(unknown).address();
   tls_ = context_->tls();
   if (tls_) tls_stream_.emplace(stream_, tls_->context());
 }
@@ -210,19 +232,35 @@ void MonitoringSession::handle_request() {
   // HTTP/1.0 closes even when it asks for keep-alive; a body we did not read ends the connection.
   const auto after = request.version() >= 11 && request.keep_alive() && !has_body ? AfterResponse::KeepAlive
                                                                                    : AfterResponse::Close;
-  if (context_->requires_token(request.target())) {
-    const auto token = request.find("X-Auth-Token");
-    if (token == request.end() || !context_->token_matches(token->value())) {
-      context_->rejected_unauthorized.fetch_add(1, std::memory_order_relaxed);
-      // Closed after the answer: a client guessing tokens or paths pays a new connection for
-      // each try, and holds no slot while it thinks.
-      return respond(json_error(401, "unauthorized", "missing or invalid X-Auth-Token"), AfterResponse::Close,
-                     head_request);
-    }
+  if (auto refusal = refuse_without_token()) {
+    // Closed after the answer: a client guessing tokens or paths pays a new connection for each
+    // try, and holds no slot while it thinks.
+    return respond(std::move(*refusal), AfterResponse::Close, head_request);
   }
   MonitoringResponse answer = call_handler(request.method_string(), request.target());
   const bool probing = answer.status == 404 || answer.status == 405;  // unknown paths or methods
   respond(std::move(answer), probing ? AfterResponse::Close : after, head_request);
+}
+
+std::optional<MonitoringResponse> MonitoringSession::refuse_without_token() {
+  const auto& request = parser_->get();
+  if (!context_->requires_token(request.target())) return std::nullopt;
+  const auto now = std::chrono::steady_clock::now();
+  if (const auto wait = context_->auth_failures.wait_before_attempt(client_address_, now); wait.count() > 0) {
+    context_->rejected_rate_limited.fetch_add(1, std::memory_order_relaxed);
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+    MonitoringResponse answer = json_error(
+        429, "too_many_requests",
+        "too many wrong tokens from this address: the next try is accepted in " + std::to_string(seconds) + " s");
+    answer.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return answer;
+  }
+  if (context_->token_matches(presented_token(request))) return std::nullopt;
+  context_->auth_failures.record_failure(client_address_, now);
+  context_->rejected_unauthorized.fetch_add(1, std::memory_order_relaxed);
+  MonitoringResponse answer = json_error(401, "unauthorized", "missing or invalid X-Auth-Token");
+  answer.headers.emplace_back("WWW-Authenticate", "Bearer");  // RFC 9110 11.6.1: a 401 names a scheme
+  return answer;
 }
 
 MonitoringResponse MonitoringSession::call_handler(std::string_view method, std::string_view target) {

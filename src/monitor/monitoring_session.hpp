@@ -8,6 +8,7 @@
 #pragma once
 
 #include "core/weak_registry.hpp"
+#include "monitor/auth_failure_limiter.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/secure_buffer.hpp"
 
@@ -56,6 +57,8 @@ struct ServerContext {
   // SecureBuffer::equals: the time taken depends neither on where the tokens first differ nor
   // on the expected token's length, only on the presented one's.
   bool token_matches(std::string_view presented) const;
+  // Failed token attempts by client address (MonitoringServerOptions::auth_failures_allowed).
+  AuthFailureLimiter auth_failures;
 
   // auth_token null: it lives in auth_token_. tls: the certificate the server started with; tls()
   // is the current one.
@@ -64,6 +67,7 @@ struct ServerContext {
 
   std::atomic<std::uint64_t> requests_served{0};
   std::atomic<std::uint64_t> rejected_unauthorized{0};
+  std::atomic<std::uint64_t> rejected_rate_limited{0};
   std::atomic<std::uint64_t> accept_pauses{0};
   std::atomic<std::uint64_t> timed_out{0};
   std::atomic<std::uint64_t> bad_requests{0};
@@ -115,6 +119,8 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
   void on_header_deadline(const boost::system::error_code& error, std::uint64_t generation);
   void on_header(const boost::system::error_code& error);
   void handle_request();
+  // The 401 or 429 for a request that needs the token and lacks it; nullopt when it may pass.
+  std::optional<MonitoringResponse> refuse_without_token();
   MonitoringResponse call_handler(std::string_view method, std::string_view target);
   void respond(MonitoringResponse answer, AfterResponse after, bool head_request = false);
   void on_written(const boost::system::error_code& error);
@@ -134,6 +140,7 @@ class MonitoringSession : public std::enable_shared_from_this<MonitoringSession>
   }
 
   boost::beast::tcp_stream stream_;
+  boost::asio::ip::address client_address_;  // what failed token attempts are counted by
   std::shared_ptr<MonitoringTls> tls_;  // keeps the context tls_stream_ was made from alive
   std::optional<boost::asio::ssl::stream<boost::beast::tcp_stream&>> tls_stream_;
   boost::asio::steady_timer header_deadline_;

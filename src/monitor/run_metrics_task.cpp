@@ -21,6 +21,7 @@ std::shared_ptr<MonitoringServer> run_metrics_task(const std::shared_ptr<SecureC
   options.host = config.metrics_host;
   options.port = config.metrics_port;
   options.auth_token = config.metrics_auth_token;
+  options.allow_insecure_bind = config.metrics_allow_insecure_bind;
   options.unauthenticated_paths = MonitoredPools::unauthenticated_paths();
   // The handler owns the pools' directory; the directory holds the pool only weakly.
   auto server = MonitoringServer::create(

@@ -45,6 +45,7 @@ PoolBuilder& PoolBuilder::with_metrics_host(std::string value) { config_.metrics
 PoolBuilder& PoolBuilder::with_metrics_port(std::uint16_t value) { config_.metrics_port = value; return *this; }
 PoolBuilder& PoolBuilder::with_metrics_auth_token(std::string value) { config_.metrics_auth_token = take_secret(value); return *this; }
 PoolBuilder& PoolBuilder::with_metrics_auth_token(SharedSecret value) { config_.metrics_auth_token = std::move(value); return *this; }
+PoolBuilder& PoolBuilder::with_metrics_insecure_bind(bool allow) { config_.metrics_allow_insecure_bind = allow; return *this; }
 PoolBuilder& PoolBuilder::with_tls(TlsOptions value) { config_.tls = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_ca_file(std::string value) { config_.tls.ca_file = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_ca_directory(std::string value) { config_.tls.ca_directory = std::move(value); return *this; }

@@ -1,5 +1,7 @@
 #include "securechannel/pool_config.hpp"
 
+#include "core/loopback_address.hpp"
+
 #include <limits>
 
 #include <charconv>
@@ -116,6 +118,16 @@ std::optional<ConfigError> validate(PoolConfig& config) {
     return ConfigError("histogram_rotation_interval", "must be greater than zero");
   }
   if (config.metrics_host.empty()) return ConfigError("metrics_host", "must not be empty");
+  const bool has_metrics_token = config.metrics_auth_token && !config.metrics_auth_token->empty();
+  if (!config.metrics_allow_insecure_bind && !has_metrics_token && !detail::is_loopback_host(config.metrics_host)) {
+    boost::system::error_code not_an_address;
+    boost::asio::ip::make_address(config.metrics_host, not_an_address);
+    return ConfigError("metrics_host", not_an_address
+        ? "'" + config.metrics_host + "' is not an IP address (the metrics server binds an address, not a name)"
+        : config.metrics_host + " is not a loopback address: beyond loopback the metrics need "
+          "metrics_auth_token (they are served over plain HTTP: scpool serve's [monitor.tls] adds TLS), or "
+          "metrics_allow_insecure_bind");
+  }
   if (config.certificate_expiry_warning.count() < 0) {
     return ConfigError("certificate_expiry_warning", "must not be negative (0 turns the warning off)");
   }

@@ -100,8 +100,11 @@ std::string make_config(const PrometheusOptions& options) {
          << "  evaluation_interval: " << interval << "\n"
          << "scrape_configs:\n"
          << "  - job_name: " << yaml_quoted(options.job) << "\n"
-         << "    metrics_path: " << yaml_quoted(options.metrics_path) << "\n"
-         << "    static_configs:\n"
+         << "    metrics_path: " << yaml_quoted(options.metrics_path) << "\n";
+  if (!options.bearer_token.empty()) {
+    config << "    authorization:\n      type: Bearer\n      credentials: " << yaml_quoted(options.bearer_token) << "\n";
+  }
+  config << "    static_configs:\n"
          << "      - targets: [" << yaml_quoted(options.target) << "]\n";
   return config.str();
 }

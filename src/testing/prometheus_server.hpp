@@ -28,6 +28,7 @@ struct PrometheusOptions {
   std::string job = "securechannel";   // its `job` label
   std::string metrics_path = "/metrics";
   std::chrono::seconds scrape_interval{1};
+  std::string bearer_token{};          // sent as `Authorization: Bearer` with each scrape; empty: none
 };
 
 // One element of a query's result: an instant-vector sample, or a scalar with no labels.

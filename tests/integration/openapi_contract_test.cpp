@@ -307,6 +307,7 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   guarded.unauthenticated_paths = {};  // probes too, to exercise their documented 401
   guarded.read_timeout = 300ms;
   guarded.max_header_bytes = 1024;
+  guarded.auth_failures_allowed = 0;  // every wrong token here is a 401; the 429 has its own server below
   auto authenticated = start_server(guarded, [this](const MonitoringRequest& r) { return pools.handle(r); });
   const std::string token = "X-Auth-Token: contract-test-token\r\n";
   for (const Endpoint& endpoint : endpoints) {
@@ -332,6 +333,21 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
         << path;
   }
   authenticated->stop();
+
+  // An address over its allowance of wrong tokens: 429 with Retry-After (the first try is a 401).
+  MonitoringServerOptions strict = guarded;
+  strict.auth_failures_allowed = 1;
+  strict.auth_failure_interval = std::chrono::minutes(1);
+  auto limited = start_server(strict, [this](const MonitoringRequest& r) { return pools.handle(r); });
+  (void)record_raw(limited->port(), endpoints.front().path_template,
+                   plain_get(concrete(endpoints.front()), "Connection: close\r\n"));
+  for (const Endpoint& endpoint : endpoints) {
+    EXPECT_EQ(record_raw(limited->port(), endpoint.path_template, plain_get(concrete(endpoint), "Connection: close\r\n"))
+                  .status,
+              429u)
+        << endpoint.path_template;
+  }
+  limited->stop();
 
   // A handler that fails: 500 from the transport (the handler is a stand-in; the answer is the server's).
   auto failing = start_server({}, [](const MonitoringRequest&) -> MonitoringResponse {

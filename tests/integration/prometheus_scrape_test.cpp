@@ -227,9 +227,10 @@ TEST_F(PrometheusScrapeTest, RealPrometheusScrapesOurEndpoint) {
   EXPECT_GT(server->stats().requests_served, 0u);
 }
 
-// Prometheus 2.42 cannot send our X-Auth-Token header with a scrape, so the proof that the token
-// is enforced for a real scraper is the other way round: without it, the target is down.
-TEST_F(PrometheusScrapeTest, RealPrometheusWithoutTheTokenSeesTheTargetDown) {
+// A token-protected endpoint: Prometheus sends the token as a Bearer credential (its
+// `authorization` setting; 2.42 cannot send our X-Auth-Token header) and scrapes; without it, the
+// target is down and nothing leaks.
+TEST_F(PrometheusScrapeTest, RealPrometheusScrapesWithTheTokenAndIsRefusedWithout) {
   ASSERT_TRUE(PrometheusServer::available()) << PrometheusServer::binary << " is missing: scripts/bootstrap "
                                              << "installs it; this test fails rather than skip";
   auto pool = add_pool("relay", echo.server.endpoint());
@@ -237,13 +238,21 @@ TEST_F(PrometheusScrapeTest, RealPrometheusWithoutTheTokenSeesTheTargetDown) {
   MonitoringServerOptions options;
   options.auth_token = make_shared_secret(token);
   start_server(options);
+  const std::string target = "127.0.0.1:" + std::to_string(server->port());
 
-  PrometheusServer prometheus({.target = "127.0.0.1:" + std::to_string(server->port())});
-  const std::optional<PrometheusSample> up = wait_for_sample(prometheus, "up{job=\"" + prometheus.options().job + "\"}");
-  ASSERT_TRUE(up) << "no scrape recorded within " << scrape_wait_limit.count() << " s\n" << prometheus.log();
+  PrometheusServer with_token({.target = target, .bearer_token = std::string(token)});
+  const std::string series = "{endpoint=\"" + echo.server.endpoint() + "\"}";
+  const std::optional<PrometheusSample> requests = wait_for_sample(with_token, "relay_requests_total" + series);
+  ASSERT_TRUE(requests) << "no scrape with the token within " << scrape_wait_limit.count() << " s\n" << with_token.log();
+  EXPECT_EQ(requests->value, static_cast<double>(pool->stats().acquires));
+  EXPECT_EQ(server->stats().rejected_unauthorized, 0u);
+
+  PrometheusServer without_token({.target = target});
+  const std::optional<PrometheusSample> up = wait_for_sample(without_token, "up{job=\"" + without_token.options().job + "\"}");
+  ASSERT_TRUE(up) << "no scrape recorded within " << scrape_wait_limit.count() << " s\n" << without_token.log();
   EXPECT_EQ(up->value, 0) << "a scrape without the token must fail";
   EXPECT_GT(server->stats().rejected_unauthorized, 0u) << "the scrape reached us and was refused with 401";
-  EXPECT_TRUE(prometheus.query("relay_requests_total").empty()) << "no series may leak past the token";
+  EXPECT_TRUE(without_token.query("relay_requests_total").empty()) << "no series may leak past the token";
 }
 
 }  // namespace

@@ -290,3 +290,56 @@ TEST_F(DaemonConfigTest, MonitorTlsLoadsItsCertificateAndNamesTheKeyOfEachFailur
 
 }  // namespace
 }  // namespace securechannel::daemon
+
+namespace securechannel::daemon {
+namespace {
+
+// docs/MONITORING.md, "Exposure": beyond loopback the monitoring server needs a token or TLS,
+// a listener (which has no authentication) needs allow_insecure_bind; both said with the line.
+TEST_F(DaemonConfigTest, ANonLoopbackMonitorNeedsATokenOrTls) {
+  auto lines = refusals("[monitor]\nlisten = \"0.0.0.0:9090\"\n" + relay_pool);
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[0],
+            "monitor.listen: 0.0.0.0 is not a loopback address: beyond loopback the monitoring server needs "
+            "token_file or [monitor.tls] (both, best), or allow_insecure_bind = true (scpool.toml:2:10)");
+  // Through the environment too: the rule applies to the address the daemon will bind.
+  lines = refusals(relay_pool, {{"SCPOOL_MONITOR_LISTEN", "192.0.2.1:9090"}});
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr("monitor.listen: 192.0.2.1 is not a loopback address"));
+
+  std::ofstream(directory.path() / "monitor.token") << "s3cret\n";
+  EXPECT_EQ(parse("[monitor]\nlisten = \"[::]:9090\"\ntoken_file = \"monitor.token\"\n" + relay_pool).monitor.host, "::");
+  auto authority = testing::CertificateAuthority::create();
+  const auto issued = authority.issue("monitor");
+  const std::string tls = "[monitor.tls]\ncertificate_file = \"" + issued.chain_file.string() + "\"\nkey_file = \"" +
+                          issued.key_file.string() + "\"\n";
+  EXPECT_TRUE(parse("[monitor]\nlisten = \"0.0.0.0:9090\"\n" + tls + relay_pool).monitor.tls);
+  // A token file that cannot be read is named under its own key, not as a missing token.
+  lines = refusals("[monitor]\nlisten = \"0.0.0.0:9090\"\ntoken_file = \"absent.token\"\n" + relay_pool);
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], HasSubstr("monitor.token_file: "));
+
+  const DaemonConfig allowed = parse("[monitor]\nlisten = \"0.0.0.0:9090\"\nallow_insecure_bind = true\n" + relay_pool);
+  EXPECT_TRUE(allowed.monitor.allow_insecure_bind);
+  // Loopback in every spelling needs nothing.
+  for (const char* loopback : {"127.0.0.1", "127.3.2.1", "[::1]", "[::ffff:127.0.0.1]"}) {
+    EXPECT_NO_THROW(parse(std::string("[monitor]\nlisten = \"") + loopback + ":0\"\n" + relay_pool)) << loopback;
+  }
+}
+
+TEST_F(DaemonConfigTest, ANonLoopbackListenerNeedsAllowInsecureBind) {
+  const std::string pool = "[[pool]]\nnamespace = \"relay\"\nendpoints = [\"relay.example:443\"]\n"
+                           "[[pool.listener]]\nmode = \"tcp\"\nlisten = \"0.0.0.0:7000\"\n";
+  const auto lines = refusals(pool);
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[0],
+            "pool[0].listener[0].listen: 0.0.0.0 is not a loopback address: a listener has no authentication, so "
+            "anyone who reaches it would send through this pool with its TLS identity (set allow_insecure_bind = "
+            "true if the network in front is trusted) (scpool.toml:6:10)");
+  const DaemonConfig allowed = parse(pool + "allow_insecure_bind = true\n");
+  EXPECT_TRUE(allowed.pools.at(0).listeners.at(0).allow_insecure_bind);
+  EXPECT_FALSE(parse(relay_pool).pools.at(0).listeners.at(0).allow_insecure_bind);
+}
+
+}  // namespace
+}  // namespace securechannel::daemon

@@ -66,9 +66,10 @@ circuit_breaker_cooldown = "10s"
 reconnect_backoff_base = "50ms"
 reconnect_backoff_max = "5s"
 histogram_rotation_interval = "15m"
-metrics_host = "127.0.0.2"
+metrics_host = "10.0.0.2"
 metrics_port = 9191
 metrics_auth_token_file = "token"
+metrics_allow_insecure_bind = true
 certificate_expiry_warning = "30d"
 
 [pool.tls]
@@ -110,7 +111,8 @@ endpoint = "[::1]:443"
   EXPECT_EQ(relay.reconnect_backoff_base, 50ms);
   EXPECT_EQ(relay.reconnect_backoff_max, 5s);
   EXPECT_EQ(relay.histogram_rotation_interval, 15min);
-  EXPECT_EQ(relay.metrics_host, "127.0.0.2");
+  EXPECT_EQ(relay.metrics_host, "10.0.0.2");
+  EXPECT_TRUE(relay.metrics_allow_insecure_bind);
   EXPECT_EQ(relay.metrics_port, 9191);
   ASSERT_TRUE(relay.metrics_auth_token);
   EXPECT_TRUE(relay.metrics_auth_token->equals("metrics-s3cret")) << "the file's line end is not part of it";

@@ -84,6 +84,9 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidKnob{"rotation", [](PoolBuilder& b) { b.with_histogram_rotation_interval(0ms); },
                     "histogram_rotation_interval"},
         InvalidKnob{"metrics_host", [](PoolBuilder& b) { b.with_metrics_host(""); }, "metrics_host"},
+        InvalidKnob{"metrics_host_name", [](PoolBuilder& b) { b.with_metrics_host("localhost"); }, "metrics_host"},
+        InvalidKnob{"metrics_host_beyond_loopback", [](PoolBuilder& b) { b.with_metrics_host("0.0.0.0"); },
+                    "metrics_host"},
         InvalidKnob{"expiry_warning", [](PoolBuilder& b) { b.with_certificate_expiry_warning(-1ms); },
                     "certificate_expiry_warning"},
         InvalidKnob{"server_name", [](PoolBuilder& b) { b.with_server_name("bad name"); }, "tls.server_name"},
@@ -142,6 +145,31 @@ TEST(EndpointParseTest, AcceptsNamesIpv4AndBracketedIpv6) {
   ASSERT_TRUE(parse_endpoint("[::1]:65535", host, port, problem));
   EXPECT_EQ(host, "::1");
   EXPECT_EQ(port, "65535");
+}
+
+}  // namespace
+}  // namespace securechannel
+
+namespace securechannel {
+namespace {
+
+// Beyond loopback the metrics need a token, or the explicit allowance (docs/MONITORING.md).
+TEST(PoolConfigTest, AMetricsHostBeyondLoopbackNeedsMetricsInsecureBind) {
+  const auto problem = [](const PoolBuilder& builder) {
+    PoolConfig config = builder.config();
+    const std::optional<ConfigError> error = validate(config);
+    return error ? std::string(error->what()) : std::string();
+  };
+  const std::string refused = problem(PoolBuilder("a:1").with_metrics_host("0.0.0.0"));
+  EXPECT_EQ(refused, "metrics_host: 0.0.0.0 is not a loopback address: beyond loopback the metrics need "
+                     "metrics_auth_token (they are served over plain HTTP: scpool serve's [monitor.tls] adds TLS), or "
+                     "metrics_allow_insecure_bind");
+  EXPECT_EQ(problem(PoolBuilder("a:1").with_metrics_host("0.0.0.0").with_metrics_auth_token("t0ken")), "");
+  EXPECT_EQ(problem(PoolBuilder("a:1").with_metrics_host("localhost")),
+            "metrics_host: 'localhost' is not an IP address (the metrics server binds an address, not a name)");
+  EXPECT_EQ(problem(PoolBuilder("a:1").with_metrics_host("0.0.0.0").with_metrics_insecure_bind()), "");
+  EXPECT_EQ(problem(PoolBuilder("a:1").with_metrics_host("::1")), "");
+  EXPECT_EQ(problem(PoolBuilder("a:1").with_metrics_host("127.0.0.2")), "");
 }
 
 }  // namespace
