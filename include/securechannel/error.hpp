@@ -64,8 +64,9 @@ enum class errc {
   // Servers of ours (docs/MONITORING.md, "Exposure").
   insecure_bind,  // a server was asked to listen on a non-loopback address with neither an auth
                   // token nor TLS, and allow_insecure_bind is not set
+  dns_timeout,    // the resolver gave no answer for the host name within connect_timeout
   // Keep last: the tests iterate up to it.
-  last_error_code_ = insecure_bind,
+  last_error_code_ = dns_timeout,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

@@ -36,6 +36,7 @@ class PoolBuilder {
   PoolBuilder& with_idle_timeout(Milliseconds timeout);
   PoolBuilder& with_max_lifetime(Milliseconds lifetime);
   PoolBuilder& with_connect_timeout(Milliseconds timeout);
+  PoolBuilder& with_dns_refresh_interval(Milliseconds interval);
   // Each connection lives max_lifetime * (1 ± jitter) [0.10]; 0 to 0.5.
   PoolBuilder& with_max_lifetime_jitter(double jitter);
   // Connects in flight at once, at most [8].

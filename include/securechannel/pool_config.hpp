@@ -38,7 +38,10 @@ struct PoolConfig {
   // Connects (TCP + TLS handshake) in flight at once, at most: after an outage or a breaker's
   // half-open success, a pool of max_connections does not start them all in one burst.
   std::size_t max_connecting = 8;
-  Milliseconds connect_timeout{5'000};     // TCP connect + TLS handshake
+  Milliseconds connect_timeout{5'000};     // name lookup + TCP connect + TLS handshake
+  // A host name's addresses are reused for this long, then asked again (a moved endpoint is
+  // followed); 0 asks on every connect. docs/POOL.md, "Names".
+  Milliseconds dns_refresh_interval{30'000};
   Milliseconds acquire_timeout{5'000};
   // An idle connection released longer ago than this is probed (one non-blocking recv) before
   // it is handed out; a connection used more recently is handed out directly. Apache

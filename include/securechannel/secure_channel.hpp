@@ -61,17 +61,27 @@ class SecureChannel {
   boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
   SecureChannel& channel() noexcept { return *this; }
 
-  // Resolves `host`, tries every address in order (TCP_NODELAY on), then runs the TLS handshake
-  // with SNI and host-name verification. `timeout` bounds the whole sequence.
-  // Handler: void(boost::system::error_code). Errors: dns_failed, connect_refused,
+  // Resolves `host`, races its addresses (Happy Eyeballs: families alternating, a new attempt
+  // every 250 ms until one connects; TCP_NODELAY on), then runs the TLS handshake with SNI and
+  // host-name verification. `timeout` bounds the whole sequence, the name lookup
+  // included: a resolver that does not answer ends it with dns_timeout (the lookup runs on, on a
+  // thread of its own). Addresses looked up less than `address_max_age` ago are reused (30 s in
+  // the overload without it; the pool passes its dns_refresh_interval).
+  // Handler: void(boost::system::error_code). Errors: dns_failed, dns_timeout, connect_refused,
   // connect_timeout, certificate_verify_failed, tls_handshake_failed (see tls_failure()).
   template <class Token>
-  auto async_connect(std::string host, std::string port, std::chrono::milliseconds timeout, Token&& token) {
+  auto async_connect(std::string host, std::string port, std::chrono::milliseconds timeout,
+                     std::chrono::milliseconds address_max_age, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-        [this](auto handler, std::string h, std::string p, std::chrono::milliseconds t) {
-          start_connect(std::move(h), std::move(p), t, std::move(handler));
+        [this](auto handler, std::string h, std::string p, std::chrono::milliseconds t, std::chrono::milliseconds age) {
+          start_connect(std::move(h), std::move(p), t, age, std::move(handler));
         },
-        token, std::move(host), std::move(port), timeout);
+        token, std::move(host), std::move(port), timeout, address_max_age);
+  }
+  template <class Token>
+  auto async_connect(std::string host, std::string port, std::chrono::milliseconds timeout, Token&& token) {
+    return async_connect(std::move(host), std::move(port), timeout, std::chrono::milliseconds(30'000),
+                         std::forward<Token>(token));
   }
 
   // Handler: void(boost::system::error_code, std::size_t). A peer's close_notify reads as
@@ -169,7 +179,8 @@ class SecureChannel {
   void on_io_start(detail::IoDirection) noexcept {}
   void on_io_complete(detail::IoDirection, const boost::system::error_code&, std::size_t) noexcept {}
 
-  void start_connect(std::string host, std::string port, std::chrono::milliseconds timeout, ConnectHandler handler);
+  void start_connect(std::string host, std::string port, std::chrono::milliseconds timeout,
+                     std::chrono::milliseconds address_max_age, ConnectHandler handler);
   void start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler);
   // Creates the SSL object for `host` (SNI unless it is an IP literal, verification name) and
   // offers a cached session for it.

@@ -69,6 +69,7 @@ void read_pool_settings(TableReader& reader, PoolConfig& config) {
   reader.integer("max_connecting", config.max_connecting, 1);
   reader.integer("max_requests_per_connection", config.max_requests_per_connection);
   reader.duration("connect_timeout", config.connect_timeout);
+  reader.duration("dns_refresh_interval", config.dns_refresh_interval);
   reader.duration("http2_ping_after", config.http2_ping_after);
   reader.duration("http2_ping_timeout", config.http2_ping_timeout);
   reader.duration("tcp_user_timeout", config.tcp_user_timeout);

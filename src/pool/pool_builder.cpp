@@ -17,6 +17,7 @@ PoolBuilder& PoolBuilder::with_cleanup_interval(Milliseconds value) { config_.cl
 PoolBuilder& PoolBuilder::with_idle_timeout(Milliseconds value) { config_.idle_timeout = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_lifetime(Milliseconds value) { config_.max_lifetime = value; return *this; }
 PoolBuilder& PoolBuilder::with_connect_timeout(Milliseconds value) { config_.connect_timeout = value; return *this; }
+PoolBuilder& PoolBuilder::with_dns_refresh_interval(Milliseconds value) { config_.dns_refresh_interval = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_lifetime_jitter(double value) { config_.max_lifetime_jitter = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_connecting(std::size_t value) { config_.max_connecting = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_requests_per_connection(std::size_t value) {

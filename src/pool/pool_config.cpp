@@ -79,6 +79,9 @@ std::optional<ConfigError> validate(PoolConfig& config) {
   }
   if (config.max_connecting == 0) return ConfigError("max_connecting", "must be at least 1");
   if (!positive(config.connect_timeout)) return ConfigError("connect_timeout", "must be greater than zero");
+  if (config.dns_refresh_interval.count() < 0) {
+    return ConfigError("dns_refresh_interval", "must not be negative (0 asks the resolver on every connect)");
+  }
   if (config.http2_ping_after.count() < 0) return ConfigError("http2_ping_after", "must not be negative (0: never)");
   if (!positive(config.http2_ping_timeout)) return ConfigError("http2_ping_timeout", "must be greater than zero");
   // setsockopt takes these as int: milliseconds for TCP_USER_TIMEOUT, whole seconds for keep-alive.

@@ -333,7 +333,7 @@ void SecureChannelPool::run(Deferred& deferred) {
   for (const auto& line : actions.log_lines) log(line.level, line.connection_id, line.message);
   for (auto& connection : actions.connects) {
     connection->channel().async_connect(config_.host, config_.port, config_.connect_timeout,
-                                        [self = shared_from_this(), connection](error_code error) {
+                                        config_.dns_refresh_interval, [self = shared_from_this(), connection](error_code error) {
                                           if (!error) {
                                             error = detail::apply_tcp_liveness(connection->channel().socket(),
                                                                                self->config_);

@@ -5,11 +5,14 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -51,8 +54,14 @@ Outcome enter_once() {
     outcome.why_not = "iptables is not installed (scripts/bootstrap installs it)";
     return outcome;
   }
-  if (::unshare(CLONE_NEWNET) != 0) {
-    outcome.why_not = fmt::format("unshare(CLONE_NEWNET): {}", std::strerror(errno));
+  // A mount namespace too, its mounts private, so that use_resolver_config() changes what this
+  // process (and its children) read as /etc/resolv.conf and nothing else.
+  if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
+    outcome.why_not = fmt::format("unshare(CLONE_NEWNET | CLONE_NEWNS): {}", std::strerror(errno));
+    return outcome;
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    outcome.why_not = fmt::format("making / private in the new mount namespace: {}", std::strerror(errno));
     return outcome;
   }
   outcome.entered = bring_loopback_up(outcome.why_not);
@@ -64,8 +73,8 @@ const Outcome& namespace_outcome() {
   return outcome;
 }
 
-void iptables(const std::string& arguments) {
-  const std::string command = "iptables -w " + arguments + " 2>&1";
+void iptables(const std::string& arguments, const char* binary = "iptables") {
+  const std::string command = std::string(binary) + " -w " + arguments + " 2>&1";
   const int status = std::system(command.c_str());
   if (status != 0) {
     throw std::runtime_error(fmt::format("'{}' failed (status {})", command, WEXITSTATUS(status)));
@@ -82,6 +91,26 @@ bool PrivateNetwork::enter(std::string& why_not) {
 
 bool PrivateNetwork::entered() noexcept { return namespace_outcome().entered; }
 
+bool PrivateNetwork::replace_system_file(const std::string& target, const std::string& text, std::string& why_not) {
+  if (!entered()) {
+    why_not = "not in a private namespace: " + namespace_outcome().why_not;
+    return false;
+  }
+  std::string name = target;
+  std::replace(name.begin(), name.end(), '/', '-');
+  const std::string path = fmt::format("/tmp/securechannel-{}{}", ::getpid(), name);
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr || std::fputs(text.c_str(), file) < 0 || std::fclose(file) != 0) {
+    why_not = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  if (::mount(path.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    why_not = fmt::format("cannot bind {} over {}: {}", path, target, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 PacketFilter::~PacketFilter() {
   try {
     if (active_) clear();
@@ -97,6 +126,13 @@ void PacketFilter::blackhole(std::uint16_t port) {
   iptables(fmt::format("-A INPUT -p tcp --sport {} -j DROP", port));
 }
 
+void PacketFilter::blackhole_ipv6(std::uint16_t port) {
+  if (!PrivateNetwork::entered()) throw std::runtime_error("PacketFilter outside a private network namespace");
+  active_ = true;
+  iptables(fmt::format("-A INPUT -p tcp --dport {} -j DROP", port), "ip6tables");
+  iptables(fmt::format("-A INPUT -p tcp --sport {} -j DROP", port), "ip6tables");
+}
+
 void PacketFilter::reset(std::uint16_t port) {
   if (!PrivateNetwork::entered()) throw std::runtime_error("PacketFilter outside a private network namespace");
   active_ = true;
@@ -107,6 +143,7 @@ void PacketFilter::clear() {
   // Never the host's rules: only inside the namespace this process made.
   if (!PrivateNetwork::entered()) throw std::runtime_error("PacketFilter outside a private network namespace");
   iptables("-F INPUT");
+  iptables("-F INPUT", "ip6tables");
   active_ = false;
 }
 

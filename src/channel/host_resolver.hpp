@@ -1,0 +1,97 @@
+// Host names to addresses without ever waiting on a hung resolver. getaddrinfo cannot be
+// cancelled, and Asio 1.81's resolver runs it on one private thread per io_context (so one hung
+// lookup delays every later one) and joins that thread when the io_context is destroyed. Here a
+// lookup runs on a small set of detached threads of our own, and a caller waits for it only
+// until its deadline, or until it gives up (a channel aborted by the pool's shutdown), checked
+// every abandon_check_interval; the lookup finishes, or hangs, on its own.
+//
+//   auto resolver = HostResolver::shared();
+//   ResolvedHost found = co_await resolver->resolve("relay.example", "443", deadline, 30s, abandoned);
+//   if (found.error == errc::dns_timeout) ...          // no answer before the deadline
+//
+// Answers are cached per "host:port" and reused while younger than the caller's `max_age`
+// (PoolConfig::dns_refresh_interval), so a pool that opens 100 connections asks once, and a
+// moved endpoint is followed after at most max_age. Callers that ask while a lookup for the name
+// runs wait for that one. When a refresh fails temporarily (EAI_AGAIN) or does not answer in
+// time, the previous answer is served (stale), as Envoy keeps a cluster's last hosts; a name that
+// no longer exists (NXDOMAIN) is an error at once.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace securechannel::detail {
+
+struct ResolvedHost {
+  // host_not_found (and the others getaddrinfo reports), dns_timeout, operation_aborted.
+  boost::system::error_code error{};
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints{};
+  std::string reason{};  // the resolver's words for a failure, e.g. "Name or service not known"
+  bool stale = false;    // an earlier answer, served because the refresh failed or took too long
+};
+
+class HostResolver : public std::enable_shared_from_this<HostResolver> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Blocking: what a worker thread runs for one name. The default is getaddrinfo.
+  using Lookup = std::function<ResolvedHost(const std::string& host, const std::string& port)>;
+
+  struct Settings {
+    Lookup lookup;                // empty: system_lookup
+    std::size_t max_threads = 4;  // lookups at once; more wait for a thread (each has its deadline)
+    std::size_t max_names = 1024; // answers kept; beyond, the oldest not being looked up go
+  };
+
+  static constexpr std::chrono::milliseconds abandon_check_interval{100};
+
+  explicit HostResolver(Settings settings);
+  // The process's: getaddrinfo on up to 4 threads. Never destroyed before its threads end.
+  static std::shared_ptr<HostResolver> shared();
+  // getaddrinfo (AF_UNSPEC, SOCK_STREAM, AI_ADDRCONFIG), addresses in its order.
+  static ResolvedHost system_lookup(const std::string& host, const std::string& port);
+
+  // On the calling coroutine's executor. `abandoned` (may be empty) is asked every
+  // abandon_check_interval; true ends the wait with operation_aborted.
+  boost::asio::awaitable<ResolvedHost> resolve(std::string host, std::string port, Clock::time_point deadline,
+                                               std::chrono::milliseconds max_age, std::function<bool()> abandoned);
+
+  // Lookups started (for tests: coalescing and caching are visible here).
+  std::size_t lookups_started() const;
+
+ private:
+  struct Pending;
+  struct Entry {
+    std::vector<boost::asio::ip::tcp::endpoint> endpoints;  // the last good answer
+    Clock::time_point resolved_at{};                        // when it came
+    std::shared_ptr<Pending> pending;                       // a lookup in flight
+  };
+  struct Job {
+    std::string key, host, port;
+    std::shared_ptr<Pending> pending;
+  };
+
+  std::shared_ptr<Pending> start_lookup(const std::string& key, const std::string& host, const std::string& port);
+  void work();
+  void finish(const Job& job, ResolvedHost result);
+  void forget_oldest();
+
+  const Settings settings_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+  std::deque<Job> jobs_;
+  std::size_t threads_ = 0;
+  std::size_t lookups_started_ = 0;
+};
+
+}  // namespace securechannel::detail
