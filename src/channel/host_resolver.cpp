@@ -19,31 +19,41 @@ namespace securechannel::detail {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-// One lookup's outcome and the callers waiting for it.
-struct HostResolver::Pending {
-  std::mutex mutex;
-  std::optional<ResolvedHost> result;
-  std::vector<std::function<void()>> wake;  // each wakes one waiting caller (or does nothing)
-};
-
 namespace {
 
-// A waiting caller's timer, reachable from a worker thread for as long as the caller waits: the
-// guard below clears it when the caller stops, even when its coroutine is destroyed unresumed
-// (its io_context shut down). A worker only posts to the caller's executor while it is set.
-struct Wakeup {
+// A waiting caller, reachable from a worker thread for as long as it waits: the guard below
+// clears it when the caller stops, even when its coroutine is destroyed unresumed (its io_context
+// shut down), and with it the caller's executor, so that nothing here outlives the io_context.
+struct Wakeup : std::enable_shared_from_this<Wakeup> {
   std::mutex mutex;
   asio::steady_timer* timer = nullptr;
+  std::optional<asio::any_io_executor> executor;  // the waiting coroutine's strand
+
+  bool waiting() {
+    const std::lock_guard lock(mutex);
+    return timer != nullptr;
+  }
+  // From a worker thread: the cancel runs on the caller's strand, where its timer lives.
+  void wake() {
+    const std::lock_guard lock(mutex);
+    if (timer == nullptr) return;
+    asio::post(*executor, [self = shared_from_this()] {
+      const std::lock_guard still(self->mutex);
+      if (self->timer != nullptr) self->timer->cancel();
+    });
+  }
 };
 
 class WakeupGuard {
  public:
   WakeupGuard(std::shared_ptr<Wakeup> wakeup, asio::steady_timer& timer) : wakeup_(std::move(wakeup)) {
     wakeup_->timer = &timer;
+    wakeup_->executor = timer.get_executor();
   }
   ~WakeupGuard() {
     const std::lock_guard lock(wakeup_->mutex);
     wakeup_->timer = nullptr;
+    wakeup_->executor.reset();
   }
   WakeupGuard(const WakeupGuard&) = delete;
   WakeupGuard& operator=(const WakeupGuard&) = delete;
@@ -66,6 +76,15 @@ boost::system::error_code lookup_error(int status) {
 }
 
 }  // namespace
+
+// One lookup's outcome and the callers waiting for it.
+struct HostResolver::Pending {
+  explicit Pending(Clock::time_point started) : started_at(started) {}
+  const Clock::time_point started_at;
+  std::mutex mutex;
+  std::optional<ResolvedHost> result;
+  std::vector<std::shared_ptr<Wakeup>> waiting;
+};
 
 HostResolver::HostResolver(Settings settings) : settings_(std::move(settings)) {}
 
@@ -107,48 +126,38 @@ asio::awaitable<ResolvedHost> HostResolver::resolve(std::string host, std::strin
                                                     std::function<bool()> abandoned) {
   const std::string key = host + ":" + port;
   std::shared_ptr<Pending> pending;
-  std::vector<tcp::endpoint> previous;
   {
+    const auto now = Clock::now();
     const std::lock_guard lock(mutex_);
     auto found = entries_.find(key);
-    if (found != entries_.end() && !found->second.endpoints.empty() &&
-        Clock::now() - found->second.resolved_at < max_age) {
-      co_return ResolvedHost{.endpoints = found->second.endpoints};
-    }
     if (found == entries_.end()) {
       if (entries_.size() >= settings_.max_names) forget_oldest();
       found = entries_.emplace(key, Entry{}).first;
     }
-    previous = found->second.endpoints;
-    if (!found->second.pending) found->second.pending = start_lookup(key, host, port);
-    pending = found->second.pending;
+    Entry& entry = found->second;
+    if (!entry.endpoints.empty() && now - entry.resolved_at < max_age) co_return ResolvedHost{.endpoints = entry.endpoints};
+    if (entry.pending && now - entry.pending->started_at > settings_.stuck_lookup_after) entry.pending.reset();
+    if (!entry.pending) entry.pending = start_lookup(key, host, port);
+    // An older answer serves while the refresh runs; the connects after it get the new one.
+    if (!entry.endpoints.empty()) co_return ResolvedHost{.endpoints = entry.endpoints, .stale = true};
+    pending = entry.pending;
   }
 
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer timer(executor);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
   auto wakeup = std::make_shared<Wakeup>();
   const WakeupGuard guard(wakeup, timer);
   {
     const std::lock_guard lock(pending->mutex);
     if (!pending->result) {
-      pending->wake.push_back([wakeup, executor] {
-        const std::lock_guard waiting(wakeup->mutex);
-        if (wakeup->timer == nullptr) return;
-        asio::post(executor, [wakeup] {
-          const std::lock_guard still_waiting(wakeup->mutex);
-          if (wakeup->timer != nullptr) wakeup->timer->cancel();
-        });
-      });
+      // Callers that stopped waiting (deadline, abandoned) leave no trace behind.
+      std::erase_if(pending->waiting, [](const std::shared_ptr<Wakeup>& other) { return !other->waiting(); });
+      pending->waiting.push_back(wakeup);
     }
   }
-  std::optional<ResolvedHost> result;
   for (;;) {
     {
       const std::lock_guard lock(pending->mutex);
-      if (pending->result) {
-        result = pending->result;
-        break;
-      }
+      if (pending->result) co_return *pending->result;
     }
     const auto now = Clock::now();
     if (now >= deadline) break;
@@ -156,46 +165,57 @@ asio::awaitable<ResolvedHost> HostResolver::resolve(std::string host, std::strin
     timer.expires_at(std::min(deadline, now + abandon_check_interval));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  if (result && !result->error) co_return std::move(*result);
-  const bool temporary = !result || result->error == asio::error::host_not_found_try_again;
-  if (temporary && !previous.empty()) co_return ResolvedHost{.endpoints = std::move(previous), .stale = true};
-  if (!result) {
-    co_return ResolvedHost{.error = errc::dns_timeout,
-                           .reason = "the resolver gave no answer for " + host + " within the connect timeout"};
-  }
-  co_return std::move(*result);
+  co_return ResolvedHost{.error = errc::dns_timeout,
+                         .reason = "the resolver gave no answer for " + host + " within the connect timeout"};
 }
 
 std::shared_ptr<HostResolver::Pending> HostResolver::start_lookup(const std::string& key, const std::string& host,
                                                                   const std::string& port) {
   // Under mutex_.
-  auto pending = std::make_shared<Pending>();
+  const auto now = Clock::now();
+  auto pending = std::make_shared<Pending>(now);
   jobs_.push_back(Job{key, host, port, pending});
   ++lookups_started_;
-  if (threads_ < settings_.max_threads) {
-    try {
-      std::thread([self = shared_from_this()] { self->work(); }).detach();
-      ++threads_;
-    } catch (const std::system_error&) {
-      // No thread now: the job waits for a running one; its callers have their deadlines.
-    }
-  }
+  start_thread_if_needed(now);
   return pending;
 }
 
-void HostResolver::work() {
+void HostResolver::start_thread_if_needed(Clock::time_point now) {
+  // Under mutex_. A worker stuck in getaddrinfo longer than stuck_lookup_after no longer counts
+  // against max_threads (its callers have given up on it), up to max_stuck_threads of them.
+  const auto stuck = static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [&](const auto& worker) {
+    return worker->busy_since != Clock::time_point{} && now - worker->busy_since > settings_.stuck_lookup_after;
+  }));
+  if (workers_.size() - stuck >= settings_.max_threads) return;
+  if (workers_.size() >= settings_.max_threads + settings_.max_stuck_threads) return;
+  auto worker = std::make_shared<Worker>();
+  try {
+    std::thread([self = shared_from_this(), worker] { self->work(worker); }).detach();
+    workers_.push_back(std::move(worker));
+  } catch (const std::system_error&) {
+    // No thread now: the job waits for a running worker or the next lookup's try; its callers
+    // have their deadlines.
+  }
+}
+
+void HostResolver::work(std::shared_ptr<Worker> worker) {
   for (;;) {
     Job job;
     {
       const std::lock_guard lock(mutex_);
       if (jobs_.empty()) {
-        --threads_;
+        std::erase(workers_, worker);
         return;
       }
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      worker->busy_since = Clock::now();
     }
     ResolvedHost result = settings_.lookup ? settings_.lookup(job.host, job.port) : system_lookup(job.host, job.port);
+    {
+      const std::lock_guard lock(mutex_);
+      worker->busy_since = {};
+    }
     finish(job, std::move(result));
   }
 }
@@ -208,17 +228,19 @@ void HostResolver::finish(const Job& job, ResolvedHost result) {
       if (!result.error) {
         found->second.endpoints = result.endpoints;
         found->second.resolved_at = Clock::now();
+      } else if (result.error == asio::error::host_not_found) {
+        found->second.endpoints.clear();  // the name is gone: its old addresses are not served
       }
       found->second.pending.reset();
     }
   }
-  std::vector<std::function<void()>> wake;
+  std::vector<std::shared_ptr<Wakeup>> waiting;
   {
     const std::lock_guard lock(job.pending->mutex);
     job.pending->result = std::move(result);
-    wake.swap(job.pending->wake);
+    waiting.swap(job.pending->waiting);
   }
-  for (const auto& waiter : wake) waiter();
+  for (const auto& waiter : waiting) waiter->wake();
 }
 
 void HostResolver::forget_oldest() {

@@ -10,11 +10,13 @@
 //   if (found.error == errc::dns_timeout) ...          // no answer before the deadline
 //
 // Answers are cached per "host:port" and reused while younger than the caller's `max_age`
-// (PoolConfig::dns_refresh_interval), so a pool that opens 100 connections asks once, and a
-// moved endpoint is followed after at most max_age. Callers that ask while a lookup for the name
-// runs wait for that one. When a refresh fails temporarily (EAI_AGAIN) or does not answer in
-// time, the previous answer is served (stale), as Envoy keeps a cluster's last hosts; a name that
-// no longer exists (NXDOMAIN) is an error at once.
+// (PoolConfig::dns_refresh_interval), so a pool that opens 100 connections asks once. An older
+// answer is refreshed in the background and served meanwhile (stale-while-revalidate, as Envoy
+// keeps a cluster's last hosts), so a moved endpoint is followed once the refresh answers and a
+// dead name server costs nothing while an earlier answer exists; a refresh that says the name no
+// longer exists (NXDOMAIN) drops the answer, and the next connect fails with it. Callers that
+// ask while a lookup for the name runs wait for that one; a lookup running longer than
+// stuck_lookup_after is given up on (its thread stays inside getaddrinfo) and a new one starts.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -38,7 +40,7 @@ struct ResolvedHost {
   boost::system::error_code error{};
   std::vector<boost::asio::ip::tcp::endpoint> endpoints{};
   std::string reason{};  // the resolver's words for a failure, e.g. "Name or service not known"
-  bool stale = false;    // an earlier answer, served because the refresh failed or took too long
+  bool stale = false;    // an answer older than max_age, served while its refresh runs
 };
 
 class HostResolver : public std::enable_shared_from_this<HostResolver> {
@@ -48,9 +50,11 @@ class HostResolver : public std::enable_shared_from_this<HostResolver> {
   using Lookup = std::function<ResolvedHost(const std::string& host, const std::string& port)>;
 
   struct Settings {
-    Lookup lookup;                // empty: system_lookup
-    std::size_t max_threads = 4;  // lookups at once; more wait for a thread (each has its deadline)
-    std::size_t max_names = 1024; // answers kept; beyond, the oldest not being looked up go
+    Lookup lookup;                 // empty: system_lookup
+    std::size_t max_threads = 4;   // lookups at once, not counting stuck ones; more wait for a thread
+    std::size_t max_stuck_threads = 12;  // threads left inside a stuck getaddrinfo, at most
+    std::size_t max_names = 1024;  // answers kept; beyond, the oldest not being looked up go
+    std::chrono::milliseconds stuck_lookup_after{30'000};
   };
 
   static constexpr std::chrono::milliseconds abandon_check_interval{100};
@@ -61,8 +65,9 @@ class HostResolver : public std::enable_shared_from_this<HostResolver> {
   // getaddrinfo (AF_UNSPEC, SOCK_STREAM, AI_ADDRCONFIG), addresses in its order.
   static ResolvedHost system_lookup(const std::string& host, const std::string& port);
 
-  // On the calling coroutine's executor. `abandoned` (may be empty) is asked every
-  // abandon_check_interval; true ends the wait with operation_aborted.
+  // On the calling coroutine's executor, which must be a strand (or run by one thread): a worker
+  // wakes the wait by posting a cancel of its timer there. `abandoned` (may be empty) is asked
+  // every abandon_check_interval; true ends the wait with operation_aborted.
   boost::asio::awaitable<ResolvedHost> resolve(std::string host, std::string port, Clock::time_point deadline,
                                                std::chrono::milliseconds max_age, std::function<bool()> abandoned);
 
@@ -80,9 +85,13 @@ class HostResolver : public std::enable_shared_from_this<HostResolver> {
     std::string key, host, port;
     std::shared_ptr<Pending> pending;
   };
+  struct Worker {
+    Clock::time_point busy_since{};  // of its current lookup; {} when between jobs
+  };
 
   std::shared_ptr<Pending> start_lookup(const std::string& key, const std::string& host, const std::string& port);
-  void work();
+  void work(std::shared_ptr<Worker> worker);
+  void start_thread_if_needed(Clock::time_point now);
   void finish(const Job& job, ResolvedHost result);
   void forget_oldest();
 
@@ -90,7 +99,7 @@ class HostResolver : public std::enable_shared_from_this<HostResolver> {
   mutable std::mutex mutex_;
   std::map<std::string, Entry> entries_;
   std::deque<Job> jobs_;
-  std::size_t threads_ = 0;
+  std::vector<std::shared_ptr<Worker>> workers_;
   std::size_t lookups_started_ = 0;
 };
 

@@ -166,6 +166,8 @@ void Daemon::open_monitor() {
   options.auth_token = config_.monitor.token;
   options.tls = config_.monitor.tls;
   options.allow_insecure_bind = config_.monitor.allow_insecure_bind;
+  options.auth_failures_allowed = config_.monitor.auth_failures_allowed;
+  options.auth_failure_interval = config_.monitor.auth_failure_interval;
   options.unauthenticated_paths = MonitoredPools::unauthenticated_paths();
   boost::system::error_code error;
   std::vector<std::shared_ptr<UpstreamGroup>> groups;

@@ -68,6 +68,8 @@ void read_monitor(TableReader& reader, MonitorConfig& monitor) {
     read_monitor_tls(tls_reader, monitor);
   }
   reader.flag("allow_insecure_bind", monitor.allow_insecure_bind);
+  reader.integer("auth_failures_allowed", monitor.auth_failures_allowed, 0, 1'000'000);
+  reader.duration("auth_failure_interval", monitor.auth_failure_interval);
   if (!monitor.allow_insecure_bind && !detail::is_loopback_host(monitor.host) && reader.source().contains("listen")) {
     // A token file or [monitor.tls] that failed to load is reported already, under its own key.
     const bool has_token = monitor.token || reader.source().contains("token_file");

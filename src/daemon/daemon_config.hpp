@@ -79,6 +79,9 @@ struct MonitorConfig {
   std::shared_ptr<MonitoringTls> tls;
   // Beyond loopback the monitoring server needs token_file or [monitor.tls], or this.
   bool allow_insecure_bind = false;
+  // Wrong tokens per client address before it gets one try per interval (0: no limit).
+  std::uint32_t auth_failures_allowed = 10;
+  std::chrono::milliseconds auth_failure_interval{1000};
 };
 
 struct DaemonConfig {

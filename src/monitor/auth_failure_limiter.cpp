@@ -20,37 +20,41 @@ AuthFailureLimiter::Key AuthFailureLimiter::key_of(const boost::asio::ip::addres
   return key;
 }
 
-std::chrono::milliseconds AuthFailureLimiter::wait_before_attempt(const boost::asio::ip::address& client,
-                                                                   TimePoint now) {
+std::chrono::milliseconds AuthFailureLimiter::admit(const boost::asio::ip::address& client, TimePoint now) {
   if (allowance_.allowed == 0) return std::chrono::milliseconds::zero();
-  const std::lock_guard lock(mutex_);
-  const auto found = refilled_at_.find(key_of(client));
-  if (found == refilled_at_.end()) return std::chrono::milliseconds::zero();
-  // `allowed` failures in a row put refilled_at `allowed` intervals ahead; an attempt is open
-  // again once it is no more than `allowed - 1` intervals ahead.
-  const TimePoint open_at = found->second - (allowance_.allowed - 1) * allowance_.interval;
-  return open_at > now ? ceil_milliseconds(open_at - now) : std::chrono::milliseconds::zero();
-}
-
-void AuthFailureLimiter::record_failure(const boost::asio::ip::address& client, TimePoint now) {
-  if (allowance_.allowed == 0) return;
   const std::lock_guard lock(mutex_);
   const Key key = key_of(client);
   auto found = refilled_at_.find(key);
   if (found == refilled_at_.end()) {
     make_room(now);
-    found = refilled_at_.emplace(key, now).first;
+    if (refilled_at_.size() < allowance_.max_addresses) found = refilled_at_.emplace(key, now).first;
   }
-  found->second = std::max(found->second, now) + allowance_.interval;
+  TimePoint& refilled_at = found != refilled_at_.end() ? found->second : overflow_refilled_at_;
+  // `allowed` failures in a row put refilled_at `allowed` intervals ahead; an attempt is open
+  // again once it is no more than `allowed - 1` intervals ahead.
+  const TimePoint open_at = refilled_at - (allowance_.allowed - 1) * allowance_.interval;
+  if (open_at > now) return ceil_milliseconds(open_at - now);
+  refilled_at = std::max(refilled_at, now) + allowance_.interval;
+  return std::chrono::milliseconds::zero();
+}
+
+void AuthFailureLimiter::refund(const boost::asio::ip::address& client, TimePoint now) {
+  if (allowance_.allowed == 0) return;
+  const std::lock_guard lock(mutex_);
+  const auto found = refilled_at_.find(key_of(client));
+  if (found == refilled_at_.end()) {
+    overflow_refilled_at_ -= allowance_.interval;
+    return;
+  }
+  found->second -= allowance_.interval;
+  if (found->second <= now) refilled_at_.erase(found);
 }
 
 void AuthFailureLimiter::make_room(TimePoint now) {
+  // Under mutex_. Only addresses whose allowance has refilled go: forgetting one still over it
+  // would hand it a fresh allowance.
   if (refilled_at_.size() < allowance_.max_addresses) return;
   std::erase_if(refilled_at_, [now](const auto& entry) { return entry.second <= now; });
-  if (refilled_at_.size() < allowance_.max_addresses || refilled_at_.empty()) return;
-  const auto closest = std::min_element(refilled_at_.begin(), refilled_at_.end(),
-                                        [](const auto& a, const auto& b) { return a.second < b.second; });
-  refilled_at_.erase(closest);
 }
 
 std::size_t AuthFailureLimiter::addresses() const {

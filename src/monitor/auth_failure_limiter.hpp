@@ -1,16 +1,20 @@
-// Failed X-Auth-Token attempts, per client address: an address may fail `allowed` times in a row,
-// then once per `interval` (a token bucket of failures, kept as one time per address: GCRA). While
-// an address is over its allowance the server answers 429 without comparing the token, so a
-// guesser gets at most one try per interval whatever its request rate.
+// Token attempts, per client address: an address may present `allowed` wrong tokens in a row,
+// then one per `interval` (a token bucket of failures, kept as one time per address: GCRA).
+// Every attempt is admitted under one lock and counted as a failure until it proves right, so
+// requests sent in parallel cannot all be compared before any is counted; while an address is
+// over its allowance the server answers 429 without comparing the token, so a guesser gets at
+// most one try per interval whatever its request rate.
 //
 //   AuthFailureLimiter limiter({.allowed = 10, .interval = 1s});
-//   if (auto wait = limiter.wait_before_attempt(client, now); wait > 0ms) return too_many(wait);
-//   if (!token_matches(presented)) limiter.record_failure(client, now);
+//   if (auto wait = limiter.admit(client, now); wait > 0ms) return too_many(wait);
+//   if (token_matches(presented)) limiter.refund(client, now); else return unauthorized();
 //
 // An IPv6 client is counted by its /64, the block one host or one customer usually holds, so
 // walking through its own addresses gains nothing; an IPv4-mapped address counts as its IPv4
-// address. At most `max_addresses` are remembered: an address whose allowance has refilled is the
-// same as one never seen and is forgotten first, then the one closest to refilled. Thread-safe.
+// address. At most `max_addresses` are remembered; an address whose allowance has refilled is the
+// same as one never seen and is forgotten first. When every remembered address is still over its
+// allowance, the addresses that find no room share one allowance: many addresses guessing at
+// once slow each other down instead of pushing the others out. Thread-safe.
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
@@ -36,10 +40,11 @@ class AuthFailureLimiter {
 
   explicit AuthFailureLimiter(AuthFailureAllowance allowance) : allowance_(allowance) {}
 
-  // Zero when `client` may present a token now; otherwise how long until it may.
-  std::chrono::milliseconds wait_before_attempt(const boost::asio::ip::address& client, TimePoint now);
-  // `client` presented no token or a wrong one.
-  void record_failure(const boost::asio::ip::address& client, TimePoint now);
+  // Zero when `client` may present a token now, counting it as a failure until refund();
+  // otherwise how long until it may, and nothing is counted.
+  std::chrono::milliseconds admit(const boost::asio::ip::address& client, TimePoint now);
+  // The admitted token was right: the failure admit() counted is taken back.
+  void refund(const boost::asio::ip::address& client, TimePoint now);
   // Addresses remembered now (for tests and the bound).
   std::size_t addresses() const;
 
@@ -53,6 +58,7 @@ class AuthFailureLimiter {
   // Per address, when its allowance is whole again: each failure moves it one interval further
   // (from now, if it had already passed).
   std::map<Key, TimePoint> refilled_at_;
+  TimePoint overflow_refilled_at_{};  // the shared allowance of addresses that found no room
 };
 
 }  // namespace securechannel::monitor

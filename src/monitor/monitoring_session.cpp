@@ -13,6 +13,7 @@
 #include <exception>
 #include <limits>
 #include <utility>
+#include <vector>
 
 namespace securechannel::monitor {
 
@@ -32,22 +33,27 @@ constexpr std::size_t buffer_slack = 4096;
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-// The token a request presents: X-Auth-Token, or the credentials of `Authorization: Bearer`
-// (what Prometheus's `authorization` scrape setting and most HTTP clients send). Empty: none.
-std::string_view presented_token(const http::request<http::empty_body>& request) {
-  if (const auto token = request.find("X-Auth-Token"); token != request.end()) return token->value();
+// The tokens a request presents: X-Auth-Token, and the credentials of `Authorization: Bearer`
+// (what Prometheus's `authorization` scrape setting and most HTTP clients send). Either may be
+// the right one (a proxy may add the other); empty values are no token.
+std::vector<std::string_view> presented_tokens(const http::request<http::empty_body>& request) {
+  std::vector<std::string_view> tokens;
+  if (const auto token = request.find("X-Auth-Token"); token != request.end() && !token->value().empty()) {
+    tokens.push_back(token->value());
+  }
   const auto authorization = request.find(http::field::authorization);
-  if (authorization == request.end()) return {};
+  if (authorization == request.end()) return tokens;
   const std::string_view value = authorization->value();
   constexpr std::string_view scheme = "bearer ";  // RFC 9110 11.1: the scheme is case-insensitive
   if (value.size() <= scheme.size() ||
       !std::equal(scheme.begin(), scheme.end(), value.begin(),
                   [](char expected, char actual) { return expected == (actual | 0x20); })) {
-    return {};
+    return tokens;
   }
   std::string_view credentials = value.substr(scheme.size());
   while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
-  return credentials;
+  if (!credentials.empty()) tokens.push_back(credentials);
+  return tokens;
 }
 
 // Errors that mean the client went away (or never said anything): no one to answer.
@@ -245,8 +251,17 @@ void MonitoringSession::handle_request() {
 std::optional<MonitoringResponse> MonitoringSession::refuse_without_token() {
   const auto& request = parser_->get();
   if (!context_->requires_token(request.target())) return std::nullopt;
+  const auto unauthorized = [this] {
+    context_->rejected_unauthorized.fetch_add(1, std::memory_order_relaxed);
+    MonitoringResponse answer = json_error(401, "unauthorized", "missing or invalid X-Auth-Token");
+    answer.headers.emplace_back("WWW-Authenticate", "Bearer");  // RFC 9110 11.6.1: a 401 names a scheme
+    return answer;
+  };
+  const std::vector<std::string_view> tokens = presented_tokens(request);
+  // No token at all is not a guess (a page before its user typed the token): not counted.
+  if (tokens.empty()) return unauthorized();
   const auto now = std::chrono::steady_clock::now();
-  if (const auto wait = context_->auth_failures.wait_before_attempt(client_address_, now); wait.count() > 0) {
+  if (const auto wait = context_->auth_failures.admit(client_address_, now); wait.count() > 0) {
     context_->rejected_rate_limited.fetch_add(1, std::memory_order_relaxed);
     const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
     MonitoringResponse answer = json_error(
@@ -255,12 +270,11 @@ std::optional<MonitoringResponse> MonitoringSession::refuse_without_token() {
     answer.headers.emplace_back("Retry-After", std::to_string(seconds));
     return answer;
   }
-  if (context_->token_matches(presented_token(request))) return std::nullopt;
-  context_->auth_failures.record_failure(client_address_, now);
-  context_->rejected_unauthorized.fetch_add(1, std::memory_order_relaxed);
-  MonitoringResponse answer = json_error(401, "unauthorized", "missing or invalid X-Auth-Token");
-  answer.headers.emplace_back("WWW-Authenticate", "Bearer");  // RFC 9110 11.6.1: a 401 names a scheme
-  return answer;
+  const bool right = std::any_of(tokens.begin(), tokens.end(),
+                                 [this](std::string_view token) { return context_->token_matches(token); });
+  if (!right) return unauthorized();
+  context_->auth_failures.refund(client_address_, now);
+  return std::nullopt;
 }
 
 MonitoringResponse MonitoringSession::call_handler(std::string_view method, std::string_view target) {

@@ -339,12 +339,10 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   strict.auth_failures_allowed = 1;
   strict.auth_failure_interval = std::chrono::minutes(1);
   auto limited = start_server(strict, [this](const MonitoringRequest& r) { return pools.handle(r); });
-  (void)record_raw(limited->port(), endpoints.front().path_template,
-                   plain_get(concrete(endpoints.front()), "Connection: close\r\n"));
+  const std::string wrong = "X-Auth-Token: wrong\r\nConnection: close\r\n";
+  (void)record_raw(limited->port(), endpoints.front().path_template, plain_get(concrete(endpoints.front()), wrong));
   for (const Endpoint& endpoint : endpoints) {
-    EXPECT_EQ(record_raw(limited->port(), endpoint.path_template, plain_get(concrete(endpoint), "Connection: close\r\n"))
-                  .status,
-              429u)
+    EXPECT_EQ(record_raw(limited->port(), endpoint.path_template, plain_get(concrete(endpoint), wrong)).status, 429u)
         << endpoint.path_template;
   }
   limited->stop();

@@ -64,6 +64,8 @@ TEST_F(DaemonConfigTest, ReadsMonitorLogPoolsAndListeners) {
 [monitor]
 listen = "127.0.0.1:0"
 token_file = "monitor.token"
+auth_failures_allowed = 0
+auth_failure_interval = "5s"
 [log]
 format = "json"
 level = "debug"
@@ -74,6 +76,8 @@ drain_grace = "3s"
   EXPECT_EQ(config.monitor.port, 0);
   ASSERT_TRUE(config.monitor.token);
   EXPECT_TRUE(config.monitor.token->equals("s3cret"));
+  EXPECT_EQ(config.monitor.auth_failures_allowed, 0u);
+  EXPECT_EQ(config.monitor.auth_failure_interval, 5s);
   EXPECT_EQ(config.log.format, LogFormat::json);
   EXPECT_EQ(config.log.level, spdlog::level::debug);
   EXPECT_EQ(config.drain_grace, 3s);

@@ -1,7 +1,7 @@
 // HostResolver with a scripted lookup: the deadline ends a wait on a lookup that never returns,
-// callers share one lookup, answers are cached for max_age and then asked again, a refresh that
-// hangs or fails for now serves the previous answer, a vanished name does not, an abandoned
-// caller stops waiting, and hung lookups hold at most max_threads threads.
+// callers share one lookup, answers are cached for max_age and then refreshed while the old one
+// serves, a vanished name stops being served, a stuck lookup is given up on, an abandoned caller
+// stops waiting, and hung lookups hold at most max_threads threads.
 #include "channel/host_resolver.hpp"
 
 #include "securechannel/error.hpp"
@@ -33,7 +33,8 @@ class ScriptedLookup {
     ++calls_;
     ++running_;
     most_running_ = std::max(most_running_, running_);
-    released_.wait(lock, [&] { return released_all_ || !hanging_.contains(host); });
+    const bool once = hanging_once_.erase(host) > 0;
+    released_.wait(lock, [&] { return released_all_ || (!once && !hanging_.contains(host)); });
     --running_;
     const auto answer = answers_.find(host);
     if (answer != answers_.end()) return answer->second;
@@ -51,6 +52,11 @@ class ScriptedLookup {
   void hang(const std::string& host) {
     const std::lock_guard lock(mutex_);
     hanging_.insert(host);
+  }
+  // Only the next lookup of `host` hangs (until the test ends).
+  void hang_once(const std::string& host) {
+    const std::lock_guard lock(mutex_);
+    hanging_once_.insert(host);
   }
   void release(const std::string& host) {
     {
@@ -76,6 +82,7 @@ class ScriptedLookup {
   std::condition_variable released_;
   std::map<std::string, ResolvedHost> answers_;
   std::set<std::string> hanging_;
+  std::set<std::string> hanging_once_;
   bool released_all_ = false;
   int calls_ = 0;
   int running_ = 0;
@@ -84,10 +91,25 @@ class ScriptedLookup {
 
 class HostResolverTest : public ::testing::Test {
  protected:
-  std::shared_ptr<HostResolver> make(std::size_t max_threads = 4) {
+  // The lookup is shared with the resolver's detached threads, which may outlive the test.
+  std::shared_ptr<HostResolver> make(std::size_t max_threads = 4,
+                                     std::chrono::milliseconds stuck_lookup_after = std::chrono::seconds(30)) {
     return std::make_shared<HostResolver>(HostResolver::Settings{
-        .lookup = [this](const std::string& host, const std::string& port) { return lookup(host, port); },
-        .max_threads = max_threads});
+        .lookup = [lookup = lookup](const std::string& host, const std::string& port) { return (*lookup)(host, port); },
+        .max_threads = max_threads,
+        .stuck_lookup_after = stuck_lookup_after});
+  }
+
+  // Asks until the answer satisfies `done` (a refresh runs in the background), for at most 10 s.
+  ResolvedHost resolve_until(HostResolver& resolver, const std::string& host,
+                             const std::function<bool(const ResolvedHost&)>& done) {
+    ResolvedHost answer;
+    for (int i = 0; i < 1000; ++i) {
+      answer = resolve(resolver, host, 1s, 0ms);
+      if (done(answer)) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    return answer;
   }
 
   // Runs resolve() for each name at once on one io_context; returns their answers in order.
@@ -112,14 +134,14 @@ class HostResolverTest : public ::testing::Test {
     return resolve_all(resolver, {host}, timeout, max_age).front();
   }
 
-  void TearDown() override { lookup.release_all(); }
+  void TearDown() override { lookup->release_all(); }
 
-  ScriptedLookup lookup;
+  std::shared_ptr<ScriptedLookup> lookup = std::make_shared<ScriptedLookup>();
 };
 
 TEST_F(HostResolverTest, ALookupThatNeverReturnsEndsAtTheDeadline) {
   auto resolver = make();
-  lookup.hang("hung.example");
+  lookup->hang("hung.example");
   const auto started = Clock::now();
   const ResolvedHost answer = resolve(*resolver, "hung.example", 200ms);
   EXPECT_EQ(answer.error, errc::dns_timeout);
@@ -129,11 +151,11 @@ TEST_F(HostResolverTest, ALookupThatNeverReturnsEndsAtTheDeadline) {
 
 TEST_F(HostResolverTest, CallersAskingMeanwhileShareOneLookup) {
   auto resolver = make();
-  lookup.answer("relay.example", "192.0.2.10");
-  lookup.hang("relay.example");
+  lookup->answer("relay.example", "192.0.2.10");
+  lookup->hang("relay.example");
   std::thread releaser([&] {
     std::this_thread::sleep_for(100ms);
-    lookup.release("relay.example");
+    lookup->release("relay.example");
   });
   const auto answers = resolve_all(*resolver, {"relay.example", "relay.example", "relay.example"}, 10s);
   releaser.join();
@@ -144,51 +166,72 @@ TEST_F(HostResolverTest, CallersAskingMeanwhileShareOneLookup) {
   EXPECT_EQ(resolver->lookups_started(), 1u);
 }
 
-TEST_F(HostResolverTest, AnAnswerIsReusedWhileYoungerThanMaxAgeThenAskedAgain) {
+TEST_F(HostResolverTest, AnAnswerIsReusedWhileYoungerThanMaxAgeThenRefreshed) {
   auto resolver = make();
-  lookup.answer("relay.example", "192.0.2.10");
+  lookup->answer("relay.example", "192.0.2.10");
   EXPECT_FALSE(resolve(*resolver, "relay.example", 5s, 1h).error);
-  lookup.answer("relay.example", "192.0.2.20");  // the endpoint moved
+  lookup->answer("relay.example", "192.0.2.20");  // the endpoint moved
   EXPECT_EQ(resolve(*resolver, "relay.example", 5s, 1h).endpoints.at(0).address().to_string(), "192.0.2.10");
   EXPECT_EQ(resolver->lookups_started(), 1u);
-  const ResolvedHost moved = resolve(*resolver, "relay.example", 5s, 0ms);
-  EXPECT_EQ(moved.endpoints.at(0).address().to_string(), "192.0.2.20") << "followed once the answer was old";
-  EXPECT_FALSE(moved.stale);
-  EXPECT_EQ(resolver->lookups_started(), 2u);
+  // Older than max_age: served once more while the refresh runs, then the new answer.
+  const ResolvedHost old = resolve(*resolver, "relay.example", 5s, 0ms);
+  EXPECT_TRUE(old.stale);
+  EXPECT_EQ(old.endpoints.at(0).address().to_string(), "192.0.2.10");
+  const ResolvedHost moved = resolve_until(*resolver, "relay.example", [](const ResolvedHost& answer) {
+    return !answer.endpoints.empty() && answer.endpoints[0].address().to_string() == "192.0.2.20";
+  });
+  EXPECT_EQ(moved.endpoints.at(0).address().to_string(), "192.0.2.20") << "followed once the refresh answered";
 }
 
-TEST_F(HostResolverTest, ARefreshThatHangsOrFailsForNowServesThePreviousAnswer) {
+TEST_F(HostResolverTest, AnOldAnswerServesAtOnceWhileItsRefreshHangsOrFailsForNow) {
   auto resolver = make();
-  lookup.answer("relay.example", "192.0.2.10");
+  lookup->answer("relay.example", "192.0.2.10");
   ASSERT_FALSE(resolve(*resolver, "relay.example", 5s).error);
-  lookup.hang("relay.example");
-  const ResolvedHost hung = resolve(*resolver, "relay.example", 200ms);
+  lookup->hang("relay.example");
+  const auto started = Clock::now();
+  const ResolvedHost hung = resolve(*resolver, "relay.example", 10s);
   ASSERT_FALSE(hung.error);
   EXPECT_TRUE(hung.stale);
   EXPECT_EQ(hung.endpoints.at(0).address().to_string(), "192.0.2.10");
+  EXPECT_LT(Clock::now() - started, 5s) << "not held until the deadline: a connect still needs its time";
 
   auto other = make();
-  lookup.answer("other.example", "192.0.2.30");
+  lookup->answer("other.example", "192.0.2.30");
   ASSERT_FALSE(resolve(*other, "other.example", 5s).error);
-  lookup.fail("other.example", asio::error::host_not_found_try_again);
-  const ResolvedHost again = resolve(*other, "other.example", 5s);
-  ASSERT_FALSE(again.error);
-  EXPECT_TRUE(again.stale);
+  lookup->fail("other.example", asio::error::host_not_found_try_again);
+  for (int i = 0; i < 3; ++i) {
+    const ResolvedHost again = resolve(*other, "other.example", 5s);
+    ASSERT_FALSE(again.error);
+    EXPECT_TRUE(again.stale);
+    std::this_thread::sleep_for(20ms);  // the failed refreshes come back; the answer stays
+  }
 }
 
-TEST_F(HostResolverTest, ANameThatNoLongerExistsIsAnError) {
+TEST_F(HostResolverTest, ANameThatNoLongerExistsStopsBeingServed) {
   auto resolver = make();
-  lookup.answer("relay.example", "192.0.2.10");
+  lookup->answer("relay.example", "192.0.2.10");
   ASSERT_FALSE(resolve(*resolver, "relay.example", 5s).error);
-  lookup.fail("relay.example", asio::error::host_not_found);
-  const ResolvedHost gone = resolve(*resolver, "relay.example", 5s);
+  lookup->fail("relay.example", asio::error::host_not_found);
+  const ResolvedHost gone =
+      resolve_until(*resolver, "relay.example", [](const ResolvedHost& answer) { return answer.error.failed(); });
   EXPECT_EQ(gone.error, asio::error::host_not_found);
   EXPECT_TRUE(gone.endpoints.empty());
 }
 
+TEST_F(HostResolverTest, AStuckLookupIsGivenUpAndAskedAgain) {
+  auto resolver = make(4, 100ms);
+  lookup->answer("relay.example", "192.0.2.10");
+  lookup->hang_once("relay.example");
+  EXPECT_EQ(resolve(*resolver, "relay.example", 150ms).error, errc::dns_timeout);
+  const ResolvedHost answered = resolve(*resolver, "relay.example", 5s);
+  ASSERT_FALSE(answered.error) << answered.reason;
+  EXPECT_EQ(answered.endpoints.at(0).address().to_string(), "192.0.2.10");
+  EXPECT_EQ(resolver->lookups_started(), 2u);
+}
+
 TEST_F(HostResolverTest, AnAbandonedCallerStopsWaiting) {
   auto resolver = make();
-  lookup.hang("hung.example");
+  lookup->hang("hung.example");
   const auto started = Clock::now();
   const ResolvedHost answer = resolve_all(*resolver, {"hung.example"}, 60s, 0ms, [&] {
     return Clock::now() - started > 150ms;  // the pool shutting down, as a channel's abort() says
@@ -199,14 +242,14 @@ TEST_F(HostResolverTest, AnAbandonedCallerStopsWaiting) {
 
 TEST_F(HostResolverTest, HungLookupsHoldAtMostMaxThreads) {
   auto resolver = make(2);
-  for (const char* host : {"a.example", "b.example", "c.example"}) lookup.hang(host);
+  for (const char* host : {"a.example", "b.example", "c.example"}) lookup->hang(host);
   const auto answers = resolve_all(*resolver, {"a.example", "b.example", "c.example"}, 300ms);
   for (const ResolvedHost& answer : answers) EXPECT_EQ(answer.error, errc::dns_timeout);
-  EXPECT_EQ(lookup.most_running(), 2) << "the third lookup waited for a thread";
+  EXPECT_EQ(lookup->most_running(), 2) << "the third lookup waited for a thread";
   // Once one returns, its thread takes the third.
-  lookup.answer("c.example", "192.0.2.3");
-  lookup.release("a.example");
-  lookup.release("c.example");
+  lookup->answer("c.example", "192.0.2.3");
+  lookup->release("a.example");
+  lookup->release("c.example");
   EXPECT_EQ(resolve(*resolver, "c.example", 10s).endpoints.at(0).address().to_string(), "192.0.2.3");
 }
 
