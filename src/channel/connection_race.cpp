@@ -1,5 +1,6 @@
 #include "channel/connection_race.hpp"
 
+#include "channel/abandon_check.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -19,9 +20,6 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// How often a wait checks `abandoned` (a pool shutting down aborts its connecting channels).
-constexpr std::chrono::milliseconds abandon_check_interval{100};
 
 // What the attempts' completions and the racing coroutine share; both run on the same strand.
 // Owned by the completions too, so that attempts closed after the race may complete late.

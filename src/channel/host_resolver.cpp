@@ -1,5 +1,6 @@
 #include "channel/host_resolver.hpp"
 
+#include "channel/abandon_check.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/as_tuple.hpp>

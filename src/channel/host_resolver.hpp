@@ -3,7 +3,7 @@
 // lookup delays every later one) and joins that thread when the io_context is destroyed. Here a
 // lookup runs on a small set of detached threads of our own, and a caller waits for it only
 // until its deadline, or until it gives up (a channel aborted by the pool's shutdown), checked
-// every abandon_check_interval; the lookup finishes, or hangs, on its own.
+// every abandon_check_interval (abandon_check.hpp); the lookup finishes, or hangs, on its own.
 //
 //   auto resolver = HostResolver::shared();
 //   ResolvedHost found = co_await resolver->resolve("relay.example", "443", deadline, 30s, abandoned);
@@ -56,8 +56,6 @@ class HostResolver : public std::enable_shared_from_this<HostResolver> {
     std::size_t max_names = 1024;  // answers kept; beyond, the oldest not being looked up go
     std::chrono::milliseconds stuck_lookup_after{30'000};
   };
-
-  static constexpr std::chrono::milliseconds abandon_check_interval{100};
 
   explicit HostResolver(Settings settings);
   // The process's: getaddrinfo on up to 4 threads. Never destroyed before its threads end.

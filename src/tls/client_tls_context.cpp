@@ -206,7 +206,7 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   created->pins_ = std::move(pins);
   if (!created->pins_.empty()) {
     // Inside verification rather than after the handshake: a server whose key is not pinned is
-    // refused before our certificate is sent (docs/TLS.md, "Pinning").
+    // refused before our certificate is sent (docs/TLS.md, "Certificate checks").
     SSL_CTX_set_cert_verify_callback(created->context_, detail::verify_chain_then_pins, &created->pins_);
   }
   return created;

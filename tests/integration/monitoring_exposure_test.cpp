@@ -5,6 +5,7 @@
 #include "captured_log.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
+#include "monitoring_servers.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/monitoring_server.hpp"
@@ -30,41 +31,19 @@ constexpr std::string_view token = "exposure-test-token";
 class MonitoringExposureTest : public ::testing::Test {
  protected:
   std::shared_ptr<MonitoringServer> create(MonitoringServerOptions options, boost::system::error_code& error) {
-    options.port = 0;
-    auto server = MonitoringServer::create(
-        io.executor(), std::move(options),
-        [this](const MonitoringRequest&) {
-          calls.fetch_add(1);
-          MonitoringResponse response;
-          response.body = R"({"ok":true})";
-          return response;
-        },
-        error);
-    if (server) servers.push_back(server);
-    return server;
+    return servers.try_create(std::move(options), error);
   }
-
-  std::shared_ptr<MonitoringServer> start(MonitoringServerOptions options) {
-    boost::system::error_code error;
-    auto server = create(std::move(options), error);
-    if (!server) throw std::runtime_error("create: " + error.message());
-    server->start();
-    return server;
-  }
-
-  static MonitoringServerOptions with_token() {
-    MonitoringServerOptions options;
-    options.auth_token = make_shared_secret(token);
-    return options;
-  }
-
-  void TearDown() override {
-    for (const auto& server : servers) server->stop();
-  }
+  std::shared_ptr<MonitoringServer> start(MonitoringServerOptions options) { return servers.start(std::move(options)); }
+  static MonitoringServerOptions with_token() { return testing::MonitoringServers::with_token(token); }
 
   std::atomic<int> calls{0};
   testing::IoThread io;
-  std::vector<std::shared_ptr<MonitoringServer>> servers;
+  testing::MonitoringServers servers{io, [this](const MonitoringRequest&) {
+                                       calls.fetch_add(1);
+                                       MonitoringResponse response;
+                                       response.body = R"({"ok":true})";
+                                       return response;
+                                     }};
 };
 
 // The servers made here with a wildcard address are never started: create() binds and listens

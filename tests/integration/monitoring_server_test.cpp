@@ -2,6 +2,7 @@
 // timeouts, handler failures, slow clients, stop() and bind errors.
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
+#include "monitoring_servers.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/secure_buffer.hpp"
 #include "testing/process_info.hpp"
@@ -101,35 +102,16 @@ void expect_json_error(const HttpTestReply& reply, unsigned status, const std::s
 class MonitoringServerTest : public ::testing::Test {
  protected:
   std::shared_ptr<MonitoringServer> create_server(MonitoringServerOptions options = {}) {
-    options.port = 0;
-    boost::system::error_code error;
-    auto server = MonitoringServer::create(
-        io.executor(), std::move(options), [this](const MonitoringRequest& request) { return handler(request); },
-        error);
-    if (!server) throw std::runtime_error("create: " + error.message());
-    servers.push_back(server);
-    return server;
+    return servers.create(std::move(options));
   }
-
   std::shared_ptr<MonitoringServer> start_server(MonitoringServerOptions options = {}) {
-    auto server = create_server(std::move(options));
-    server->start();
-    return server;
+    return servers.start(std::move(options));
   }
-
-  static MonitoringServerOptions with_token() {
-    MonitoringServerOptions options;
-    options.auth_token = make_shared_secret(token);
-    return options;
-  }
-
-  void TearDown() override {
-    for (const auto& server : servers) server->stop();
-  }
+  static MonitoringServerOptions with_token() { return testing::MonitoringServers::with_token(token); }
 
   RecordingHandler handler;
   testing::IoThread io;
-  std::vector<std::shared_ptr<MonitoringServer>> servers;
+  testing::MonitoringServers servers{io, [this](const MonitoringRequest& request) { return handler(request); }};
 };
 
 TEST_F(MonitoringServerTest, PassesMethodAndTargetToHandlerAndSetsRequiredHeaders) {
