@@ -65,8 +65,10 @@ enum class errc {
   insecure_bind,  // a server was asked to listen on a non-loopback address with neither an auth
                   // token nor TLS, and allow_insecure_bind is not set
   dns_timeout,    // the resolver gave no answer for the host name within connect_timeout
+  certificate_revoked,  // the server's certificate is revoked: its stapled OCSP response or a CRL
+                        // (TlsOptions::ocsp, crl_file) says so
   // Keep last: the tests iterate up to it.
-  last_error_code_ = dns_timeout,
+  last_error_code_ = certificate_revoked,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

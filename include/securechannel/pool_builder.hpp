@@ -74,6 +74,8 @@ class PoolBuilder {
   PoolBuilder& with_tls13_ciphersuites(std::string suites);
   // Adds an SPKI pin ("sha256//<base64>"); call again for a backup pin.
   PoolBuilder& with_pin(std::string pin);
+  PoolBuilder& with_ocsp(OcspPolicy policy);
+  PoolBuilder& with_crl_file(std::string path);
   PoolBuilder& with_session_resumption(bool enabled);
   PoolBuilder& with_server_name(std::string name);
   // mTLS: our certificate chain (PEM, leaf first) and its private key, offered when the server

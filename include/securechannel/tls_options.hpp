@@ -18,6 +18,13 @@ enum class TlsVersion {
   tls1_3,  // the default minimum
 };
 
+// What a stapled OCSP response (RFC 6066 status_request) decides (docs/TLS.md, "Revocation").
+enum class OcspPolicy {
+  off,         // no status_request sent, a staple ignored
+  if_stapled,  // a staple is checked (revoked: certificate_revoked); none is fine
+  require,     // a server that staples nothing is refused
+};
+
 struct TlsOptions {
   // Trust the operating system's store (Debian: /etc/ssl/certs/ca-certificates.crt). Loading
   // tolerates bad entries: they are skipped, counted and logged.
@@ -44,6 +51,11 @@ struct TlsOptions {
   // (leaf, intermediates or root) must contain a key matching one of them, or the connection fails
   // with certificate_pin_mismatch. List a backup pin (the next key) to rotate without an outage.
   std::vector<std::string> pins;
+  // Stapled OCSP responses: asked for and checked by default.
+  OcspPolicy ocsp = OcspPolicy::if_stapled;
+  // PEM file of CRLs (from the CAs of the server's chain): the server's certificate is checked
+  // against them during verification; a revoked one fails with certificate_revoked. Empty: none.
+  std::string crl_file;
   // Name sent as SNI and checked against the certificate; empty means the endpoint's host.
   std::string server_name;
   // mTLS: our certificate, offered when the server asks for one. A PEM file with the leaf first,

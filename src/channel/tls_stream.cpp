@@ -5,6 +5,7 @@
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel.hpp"
 #include "tls/handshake_refusal.hpp"
+#include "tls/ocsp_staple.hpp"
 #include "tls/peer_certificate.hpp"
 #include "tls/public_key_pins.hpp"
 
@@ -91,6 +92,15 @@ boost::system::error_code SecureChannel::diagnose_failure(int ssl_error) noexcep
     return established_ ? errc::connection_closed : errc::tls_handshake_failed;
   }
   const unsigned long first = ERR_peek_error();
+  if (const auto refusal = detail::staple_refusal(first)) {
+    // Our status callback's own words (ocsp_staple.cpp), not OpenSSL's alert that followed them.
+    const char* data = nullptr;
+    int flags = 0;
+    ERR_peek_error_data(&data, &flags);
+    failure().reason = data != nullptr && (flags & ERR_TXT_STRING) != 0 ? data : "the stapled OCSP response was refused";
+    ERR_clear_error();
+    return *refusal == detail::staple_revoked ? errc::certificate_revoked : errc::certificate_verify_failed;
+  }
   failure().reason = drain_openssl_errors();
   if (const boost::system::error_code refused = client_certificate_failure(first)) return refused;
   if (ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {

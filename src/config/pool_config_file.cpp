@@ -44,6 +44,9 @@ void read_tls_settings(TableReader& reader, TlsOptions& tls) {
   reader.texts("alpn", tls.alpn);
   reader.flag("session_resumption", tls.session_resumption);
   reader.texts("pins", tls.pins);
+  reader.choice("ocsp", tls.ocsp,
+                {{"off", OcspPolicy::off}, {"if-stapled", OcspPolicy::if_stapled}, {"require", OcspPolicy::require}});
+  reader.path("crl_file", tls.crl_file);
   reader.text("server_name", tls.server_name);
   reader.path("client_certificate_file", tls.client_certificate_file);
   reader.path("client_key_file", tls.client_key_file);

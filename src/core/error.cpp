@@ -46,6 +46,7 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::request_body_aborted: return "the request body source failed or gave the wrong length";
       case errc::invalid_request: return "the request holds a CR, LF, NUL or non-token name (request smuggling)";
       case errc::response_headers_too_large: return "the response's header fields exceeded max_response_header_bytes";
+      case errc::certificate_revoked: return "the server's certificate is revoked (stapled OCSP response or CRL)";
       case errc::dns_timeout: return "the resolver gave no answer for the host name within the connect timeout";
       case errc::insecure_bind:
         return "refused to listen on a non-loopback address without an auth token or TLS (allow_insecure_bind)";
@@ -93,6 +94,7 @@ std::string_view error_name(errc code) noexcept {
     case errc::response_headers_too_large: return "response_headers_too_large";
     case errc::insecure_bind: return "insecure_bind";
     case errc::dns_timeout: return "dns_timeout";
+    case errc::certificate_revoked: return "certificate_revoked";
   }
   return "unknown";
 }

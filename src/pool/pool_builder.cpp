@@ -54,6 +54,8 @@ PoolBuilder& PoolBuilder::with_system_trust_store(bool value) { config_.tls.use_
 PoolBuilder& PoolBuilder::with_min_tls_version(TlsVersion value) { config_.tls.min_version = value; return *this; }
 PoolBuilder& PoolBuilder::with_tls13_ciphersuites(std::string suites) { config_.tls.tls13_ciphersuites = std::move(suites); return *this; }
 PoolBuilder& PoolBuilder::with_pin(std::string pin) { config_.tls.pins.push_back(std::move(pin)); return *this; }
+PoolBuilder& PoolBuilder::with_ocsp(OcspPolicy policy) { config_.tls.ocsp = policy; return *this; }
+PoolBuilder& PoolBuilder::with_crl_file(std::string path) { config_.tls.crl_file = std::move(path); return *this; }
 PoolBuilder& PoolBuilder::with_session_resumption(bool enabled) { config_.tls.session_resumption = enabled; return *this; }
 PoolBuilder& PoolBuilder::with_alpn(std::vector<std::string> value) { config_.tls.alpn = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_server_name(std::string value) { config_.tls.server_name = std::move(value); return *this; }

@@ -273,6 +273,12 @@ const std::filesystem::path& CertificateAuthority::directory() const { return st
 
 std::filesystem::path CertificateAuthority::ca_certificate_file() const { return state_->directory / "ca.pem"; }
 
+std::filesystem::path CertificateAuthority::ca_key_file() const {
+  const fs::path path = state_->directory / "ca.key";
+  write_private_key(path, state_->key.get());
+  return path;
+}
+
 IssuedCertificate CertificateAuthority::issue(const std::string& name, const CertificateOptions& options) {
   check_file_name(name);
   ERR_clear_error();

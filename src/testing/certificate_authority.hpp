@@ -76,6 +76,9 @@ class CertificateAuthority {
 
   const std::filesystem::path& directory() const;
   std::filesystem::path ca_certificate_file() const;
+  // Writes this CA's private key (PEM) into directory() and returns its path: for tools that
+  // sign in the CA's name (`openssl ocsp -rkey`, `openssl ca -gencrl`).
+  std::filesystem::path ca_key_file() const;
 
   // Issues a leaf signed by this CA (EKU serverAuth+clientAuth, keyUsage digitalSignature,
   // authorityKeyIdentifier, SANs from options) and writes <name>.pem and <name>.key into

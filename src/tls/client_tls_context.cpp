@@ -2,6 +2,7 @@
 
 #include "securechannel/secure_buffer.hpp"
 #include "tls/client_certificate.hpp"
+#include "tls/ocsp_staple.hpp"
 #include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 #include "tls/trust_store.hpp"
@@ -171,6 +172,17 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
     }
     have_roots = true;
   }
+  if (!options.crl_file.empty()) {
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (lookup == nullptr || X509_load_crl_file(lookup, options.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
+      ERR_clear_error();
+      error.emplace("tls.crl_file", "cannot read a CRL (PEM) from '" + options.crl_file + "'");
+      return nullptr;
+    }
+    // The server's certificate against the CRLs; its CAs are not (their CRLs are seldom at hand,
+    // and a missing one would fail every connection).
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
   if (!have_roots) {
     error.emplace("tls", options.use_system_trust_store
                              ? "the system trust store is empty or missing and no tls.ca_file is given"
@@ -204,6 +216,7 @@ std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& opt
   ERR_clear_error();
   auto created = std::shared_ptr<ClientTlsContext>(new ClientTlsContext(context.release(), options, std::move(report)));
   created->pins_ = std::move(pins);
+  detail::require_stapled_status(created->context_, &created->options_.ocsp);
   if (!created->pins_.empty()) {
     // Inside verification rather than after the handshake: a server whose key is not pinned is
     // refused before our certificate is sent (docs/TLS.md, "Certificate checks").

@@ -15,6 +15,8 @@ errc verify_result_error(long verify_result) noexcept {
       return errc::certificate_key_too_weak;
     case X509_V_ERR_CA_MD_TOO_WEAK:
       return errc::certificate_signature_algorithm_insecure;
+    case X509_V_ERR_CERT_REVOKED:  // a CRL of TlsOptions::crl_file lists it
+      return errc::certificate_revoked;
     default:
       return errc::certificate_verify_failed;
   }
