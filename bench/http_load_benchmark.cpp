@@ -8,10 +8,10 @@
 // With --rounds R each client runs R slices of seconds/R, a peer's and ours alternating (the
 // peer first in even rounds, ours first in odd ones), and the rows add the slices up: on a
 // shared machine whose speed drifts, both sides of a ratio then sample the same conditions.
+#include "demo/child_process.hpp"
 #include "nginx_upstream.hpp"
 #include "securechannel/http_client.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/child_process.hpp"
 #include "testing/process_info.hpp"
 
 #include <CLI/CLI.hpp>
@@ -91,14 +91,14 @@ double cpu_seconds(int who) {
 }
 
 // CPU seconds of nginx's workers so far (its master only accepts and reloads).
-double server_cpu_seconds(const testing::NginxServer& nginx) {
+double server_cpu_seconds(const demo::NginxServer& nginx) {
   double total = 0;
   for (const pid_t worker : testing::child_processes(nginx.pid())) total += std::max(0.0, testing::process_cpu_seconds(worker));
   return total;
 }
 
 // Runs one client and records what nginx's workers spent meanwhile.
-LoadResult with_server_cpu(const testing::NginxServer& nginx, const std::function<LoadResult()>& run) {
+LoadResult with_server_cpu(const demo::NginxServer& nginx, const std::function<LoadResult()>& run) {
   const double before = server_cpu_seconds(nginx);
   const auto started = Clock::now();
   LoadResult result = run();
@@ -123,7 +123,7 @@ LoadResult run_peer(const std::string& client, const std::vector<std::string>& c
   for (const std::string& part : command) result.note += (result.note.empty() ? "" : " ") + part;
   const double cpu_before = cpu_seconds(RUSAGE_CHILDREN);
   const auto started = Clock::now();
-  const auto run = testing::run_to_completion(command, "", std::chrono::seconds(seconds + 30));
+  const auto run = demo::run_to_completion(command, "", std::chrono::seconds(seconds + 30));
   result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   result.cpu_seconds = cpu_seconds(RUSAGE_CHILDREN) - cpu_before;
   std::smatch requests;
@@ -298,7 +298,7 @@ int run(const Options& options) {
     const std::string path = testing::executable_directory() + "/roundtrip_load";
     if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto idle_rss = [&](const std::string& transport, std::size_t connections) -> std::optional<double> {
-      const auto run = testing::run_to_completion(
+      const auto run = demo::run_to_completion(
           {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", transport, "-url", url, "-ca", ca_file, "-proto", "h1",
            "-connections", std::to_string(connections), "-concurrency", std::to_string(connections), "-seconds", "1"},
           "", std::chrono::seconds(40));
@@ -335,7 +335,7 @@ int run(const Options& options) {
                                std::size_t concurrency) {
     const std::string path = testing::executable_directory() + "/roundtrip_load";
     if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
-    const auto run = testing::run_to_completion(
+    const auto run = demo::run_to_completion(
         {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", "securechannel", "-url", url, "-ca", ca_file, "-proto",
          proto, "-connections", std::to_string(connections), "-concurrency", std::to_string(concurrency), "-seconds",
          "2"},

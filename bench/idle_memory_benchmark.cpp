@@ -14,9 +14,9 @@
 // 15 KB per idle pooled connection, pool bookkeeping included, and (issue #21) at most 0.9x Go's
 // crypto/tls measured in the same run. KB here are 1024 bytes. The Go rows come from go_idle_tls
 // (bench/peers/go_idle_tls.go), built beside this program when a Go toolchain is installed.
+#include "demo/child_process.hpp"
 #include "idle_connection_holders.hpp"
 #include "nginx_upstream.hpp"
-#include "testing/child_process.hpp"
 #include "testing/process_info.hpp"
 
 #include <fcntl.h>
@@ -124,7 +124,7 @@ IdleMemorySample from_json(const nlohmann::json& json) {
 std::optional<IdleMemorySample> run_go_peer(const Variant& variant, const IdleTarget& target) {
   const std::string program = testing::executable_directory() + "/go_idle_tls";
   if (::access(program.c_str(), X_OK) != 0) return std::nullopt;
-  const auto run = testing::run_to_completion(
+  const auto run = demo::run_to_completion(
       {program, "-host", target.host, "-port", target.port, "-ca", target.ca_file, "-connections",
        std::to_string(target.connections), "-time-limit", std::to_string(target.time_limit.count()) + "s",
        variant.go_flags},

@@ -9,8 +9,8 @@
 //                   .build(io.get_executor());
 #pragma once
 
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/nginx_server.hpp"
 
 #include <string>
 
@@ -26,9 +26,9 @@ struct NginxTuning {
 class NginxUpstream {
  public:
   explicit NginxUpstream(const NginxTuning& tuning)
-      : authority(testing::CertificateAuthority::create("securechannel bench CA")),
+      : authority(demo::CertificateAuthority::create("securechannel bench CA")),
         certificate(authority.issue("nginx")),
-        nginx(testing::NginxOptions{.certificate_file = certificate.certificate_file,
+        nginx(demo::NginxOptions{.certificate_file = certificate.certificate_file,
                                     .key_file = certificate.key_file,
                                     .worker_connections = tuning.worker_connections,
                                     .http2 = tuning.http2,
@@ -37,9 +37,9 @@ class NginxUpstream {
   std::string ca_file() const { return authority.ca_certificate_file().string(); }
 
   // Declared in this order on purpose: nginx stops before the certificate files disappear.
-  testing::CertificateAuthority authority;
-  testing::IssuedCertificate certificate;
-  testing::NginxServer nginx;
+  demo::CertificateAuthority authority;
+  demo::IssuedCertificate certificate;
+  demo::NginxServer nginx;
 };
 
 }  // namespace securechannel::bench

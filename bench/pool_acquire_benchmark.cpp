@@ -7,10 +7,10 @@
 // before timing, so each benchmark times only bookkeeping: the pool's lock and clock reads, the
 // idle stack, the Lease (two shared_ptr copies) and, where asked for, the liveness probe.
 // Targets and figures: docs/BENCHMARKS.md.
+#include "demo/certificate_authority.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "run_io_until.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <benchmark/benchmark.h>
 #include <boost/asio/executor_work_guard.hpp>
@@ -36,9 +36,9 @@ using namespace std::chrono_literals;
 // The upstream and the io_context every pool runs on. Benchmarks only borrow it, so the CA,
 // the server thread and the pools' connections are set up once, not once per repetition.
 struct EchoUpstream {
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create("securechannel bench CA");
-  testing::IssuedCertificate leaf = authority.issue("upstream");
-  testing::TlsEchoServer server{{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file}};
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create("securechannel bench CA");
+  demo::IssuedCertificate leaf = authority.issue("upstream");
+  demo::TlsEchoServer server{{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file}};
   // Run only by the benchmark thread; the hint lets a post from inside a handler skip the
   // scheduler's shared queue. try_acquire and release never touch the io_context.
   asio::io_context io{1};

@@ -16,11 +16,11 @@
 // Each row's time is cut into --rounds slices, and each round runs every row once, in an order
 // rotated by one per round: on a shared machine whose speed drifts, the rows of a ratio sample
 // the same conditions, and the ratios are taken round by round (median and min–max).
+#include "demo/child_process.hpp"
+#include "demo/serve_process.hpp"
 #include "sidecar_clients.hpp"
 #include "sidecar_peers.hpp"
-#include "testing/child_process.hpp"
 #include "testing/process_info.hpp"
-#include "testing/serve_process.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -71,7 +71,7 @@ nlohmann::json to_json(const Spread& spread) {
   return {{"median", spread.median}, {"min", spread.min}, {"max", spread.max}};
 }
 
-double nginx_cpu_seconds(const testing::NginxServer& nginx) {
+double nginx_cpu_seconds(const demo::NginxServer& nginx) {
   double total = 0;
   for (const pid_t worker : testing::child_processes(nginx.pid())) total += std::max(0.0, testing::process_cpu_seconds(worker));
   return total;
@@ -233,8 +233,8 @@ int run(const Options& options) {
   if (::access(wrk.c_str(), X_OK) != 0) throw std::runtime_error("wrk is not installed (scripts/bootstrap)");
   SidecarUpstream upstream(kBigFileBytes);
   const std::string nginx = upstream.nginx.endpoint();
-  testing::TemporaryDirectory directory("securechannel-sidecar-bench");
-  testing::ServeProcess scpool(options.scpool, directory.path(),
+  demo::TemporaryDirectory directory("securechannel-sidecar-bench");
+  demo::ServeProcess scpool(options.scpool, directory.path(),
                                scpool_config(nginx, upstream.ca_file(), options.connections));
   if (!scpool.started()) throw std::runtime_error("scpool serve did not start:\n" + scpool.diagnostics());
   std::optional<HaproxyPeer> haproxy;

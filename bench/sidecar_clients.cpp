@@ -1,8 +1,9 @@
 #include "sidecar_clients.hpp"
 
-#include "testing/child_process.hpp"
-#include "testing/nginx_server.hpp"
-#include "testing/serve_process.hpp"
+#include "demo/child_process.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/nginx_server.hpp"
+#include "demo/serve_process.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,7 +46,7 @@ int connect_to(const std::string& address, std::string& error) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   sockaddr_in server{};
   server.sin_family = AF_INET;
-  server.sin_port = htons(testing::port_of(address));
+  server.sin_port = htons(demo::port_of(address));
   server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0) {
     error = "connect to " + address + ": " + std::strerror(errno);
@@ -100,7 +101,7 @@ WrkSlice parse_wrk_output(const std::string& output) {
 }
 
 WrkSlice run_wrk(const std::string& wrk, const std::string& url, std::size_t connections, int seconds) {
-  const auto run = testing::run_to_completion(
+  const auto run = demo::run_to_completion(
       {wrk, "-t1", "-c" + std::to_string(connections), "-d" + std::to_string(seconds) + "s", "--latency", url}, "",
       std::chrono::seconds(seconds + 30));
   if (run.exit_code() != 0) {
@@ -150,7 +151,7 @@ BulkSlice download_through(const std::string& address, std::size_t file_bytes, s
     while (offset < file_bytes && Clock::now() < deadline) {
       const ssize_t got = receive(fd, buffer.data(), std::min(buffer.size(), file_bytes - offset), slice.error);
       if (got <= 0) break;
-      if (buffer[0] != testing::generated_file_byte(offset)) {
+      if (buffer[0] != demo::generated_file_byte(offset)) {
         slice.error = "body byte " + std::to_string(offset) + " differs from the file's";
         break;
       }

@@ -1,5 +1,6 @@
 #include "sidecar_peers.hpp"
 
+#include "demo/loopback_port.hpp"
 #include "testing/process_info.hpp"
 
 #include <arpa/inet.h>
@@ -40,16 +41,16 @@ bool accepts_connections(std::uint16_t port) {
 // peer started on them, and another try with other ports when it exits at once (a port was
 // taken meanwhile). Returns once every port accepts; throws with `log`'s text otherwise.
 template <std::size_t N, class Start>
-testing::ChildProcess start_on_free_ports(std::array<std::uint16_t, N>& ports, const std::string& name,
+demo::ChildProcess start_on_free_ports(std::array<std::uint16_t, N>& ports, const std::string& name,
                                           const fs::path& log, Start start) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     for (std::size_t i = 0; i < N; ++i) {
       do {
-        ports[i] = testing::pick_free_tcp_port();
+        ports[i] = demo::pick_free_tcp_port();
       } while (std::find(ports.begin(), ports.begin() + static_cast<std::ptrdiff_t>(i), ports[i]) !=
                ports.begin() + static_cast<std::ptrdiff_t>(i));
     }
-    testing::ChildProcess process = start();
+    demo::ChildProcess process = start();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline && process.is_running()) {
       if (std::all_of(ports.begin(), ports.end(), accepts_connections)) return process;
@@ -57,15 +58,15 @@ testing::ChildProcess start_on_free_ports(std::array<std::uint16_t, N>& ports, c
     }
     if (process.is_running()) break;  // up but not listening: not a port race
   }
-  throw std::runtime_error(name + " did not start:\n" + testing::read_text_file(log));
+  throw std::runtime_error(name + " did not start:\n" + demo::read_text_file(log));
 }
 
 }  // namespace
 
 SidecarUpstream::SidecarUpstream(std::size_t big_file_bytes)
-    : authority(testing::CertificateAuthority::create("securechannel sidecar bench CA")),
+    : authority(demo::CertificateAuthority::create("securechannel sidecar bench CA")),
       certificate(authority.issue("nginx")),
-      nginx(testing::NginxOptions{.certificate_file = certificate.certificate_file,
+      nginx(demo::NginxOptions{.certificate_file = certificate.certificate_file,
                                   .key_file = certificate.key_file,
                                   .worker_connections = 4096,
                                   .http2 = true,
@@ -118,7 +119,7 @@ HaproxyPeer::HaproxyPeer(const fs::path& directory, const std::string& upstream,
         << "frontend h1_front\n  bind 127.0.0.1:" << h1_port_ << "\n  default_backend nginx_h1\n"
         << backend("nginx_h2", "h2,http/1.1") << backend("nginx_h1", "http/1.1");
     // -db: stay in the foreground, one process (no master-worker).
-    return testing::ChildProcess({kHaproxy, "-db", "-f", config_file.string()}, log, log);
+    return demo::ChildProcess({kHaproxy, "-db", "-f", config_file.string()}, log, log);
   });
 }
 
@@ -138,7 +139,7 @@ StunnelPeer::StunnelPeer(const fs::path& directory, const std::string& upstream,
         << "CAfile = " << ca_file << "\nverifyChain = yes\ncheckIP = 127.0.0.1\n"
         // Close at once when a side closes, as scpool does, rather than wait for close_notify.
         << "TIMEOUTclose = 0\n";
-    return testing::ChildProcess({kStunnel, config_file.string()}, log, log);
+    return demo::ChildProcess({kStunnel, config_file.string()}, log, log);
   });
 }
 
@@ -147,7 +148,7 @@ StunnelPeer::~StunnelPeer() { process_.stop(SIGTERM, std::chrono::seconds(2)); }
 std::optional<std::string> program_version(const std::string& path, const std::string& flag,
                                            const std::string& starting_with) {
   if (::access(path.c_str(), X_OK) != 0) return std::nullopt;
-  const auto run = testing::run_to_completion({path, flag}, "", std::chrono::seconds(10));
+  const auto run = demo::run_to_completion({path, flag}, "", std::chrono::seconds(10));
   std::istringstream lines(run.standard_output + "\n" + run.standard_error);
   for (std::string line; std::getline(lines, line);) {
     const auto at = line.find(starting_with);

@@ -5,14 +5,14 @@
 //   SidecarUpstream upstream(64 << 20);                        // nginx; GET /big is 64 MiB
 //   HaproxyPeer haproxy(directory, upstream.nginx.endpoint(), upstream.ca_file());
 //   StunnelPeer stunnel(directory, upstream.nginx.endpoint(), upstream.ca_file());
-//   testing::ServeProcess scpool(binary, directory, scpool_config(upstream));
+//   demo::ServeProcess scpool(binary, directory, scpool_config(upstream));
 //   // haproxy.h2_address(), stunnel.address(), scpool.listener("http"): "127.0.0.1:PORT"
 //   // haproxy.pid(), stunnel.pid(), scpool.pid(): whose CPU a row charges to the proxy
 #pragma once
 
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
-#include "testing/nginx_server.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
+#include "demo/nginx_server.hpp"
 
 #include <sys/types.h>
 
@@ -31,9 +31,9 @@ class SidecarUpstream {
   std::string ca_file() const { return authority.ca_certificate_file().string(); }
 
   // In this order on purpose: nginx stops before the certificate files disappear.
-  testing::CertificateAuthority authority;
-  testing::IssuedCertificate certificate;
-  testing::NginxServer nginx;
+  demo::CertificateAuthority authority;
+  demo::IssuedCertificate certificate;
+  demo::NginxServer nginx;
 };
 
 // The file `scpool serve` runs on: three pools to the same nginx, named for their rows.
@@ -62,7 +62,7 @@ class HaproxyPeer {
   pid_t pid() const { return process_.pid(); }
 
  private:
-  testing::ChildProcess process_;
+  demo::ChildProcess process_;
   std::uint16_t h2_port_ = 0;
   std::uint16_t h1_port_ = 0;
 };
@@ -82,7 +82,7 @@ class StunnelPeer {
   pid_t pid() const { return process_.pid(); }
 
  private:
-  testing::ChildProcess process_;
+  demo::ChildProcess process_;
   std::uint16_t port_ = 0;
 };
 

@@ -1,11 +1,12 @@
 #include "demo_command.hpp"
 
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/nginx_server.hpp"
+#include "demo/serve_process.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "demo_traffic.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
-#include "testing/nginx_server.hpp"
-#include "testing/serve_process.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <fmt/core.h>
 
@@ -22,7 +23,7 @@
 namespace scpool {
 namespace {
 
-namespace sct = securechannel::testing;
+namespace demo = securechannel::demo;
 using namespace std::chrono_literals;
 
 std::atomic<bool> stop_requested{false};
@@ -51,13 +52,13 @@ listen = "127.0.0.1:0"
 }
 
 // The status table, as `scpool status` prints it to anyone watching the daemon.
-void print_status(const sct::ServeProcess& serve, const std::filesystem::path& token_file) {
+void print_status(const demo::ServeProcess& serve, const std::filesystem::path& token_file) {
   std::vector<std::string> arguments = {self_binary(), "status", "--url", serve.monitoring_url()};
   if (!token_file.empty()) {
     arguments.push_back("--token-file");
     arguments.push_back(token_file.string());
   }
-  const sct::CompletedProcess status = sct::run_to_completion(arguments, "", 15s);
+  const demo::CompletedProcess status = demo::run_to_completion(arguments, "", 15s);
   fmt::print("\n$ scpool status --url {}\n{}{}", serve.monitoring_url(), status.standard_output, status.standard_error);
 }
 
@@ -71,17 +72,17 @@ int run_demo(const DemoOptions& options) {
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
 
-    auto authority = sct::CertificateAuthority::create("scpool demo CA");
+    auto authority = demo::CertificateAuthority::create("scpool demo CA");
     const auto leaf = authority.issue("localhost");
-    sct::TlsEchoServer echo({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
-    std::optional<sct::NginxServer> nginx;
-    if (sct::NginxServer::available()) {
-      nginx.emplace(sct::NginxOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+    demo::TlsEchoServer echo({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+    std::optional<demo::NginxServer> nginx;
+    if (demo::NginxServer::available()) {
+      nginx.emplace(demo::NginxOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
     }
     fmt::print("embedded upstreams (CA made at start-up): TLS echo on {}{}\n", echo.endpoint(),
                nginx ? ", nginx (HTTPS, HTTP/2) on " + nginx->endpoint() : ", no nginx installed: no http listener");
 
-    sct::TemporaryDirectory directory("scpool-demo");
+    demo::TemporaryDirectory directory("scpool-demo");
     std::filesystem::path token_file;
     std::string monitor = fmt::format("[monitor]\nlisten = \"{}:{}\"\n", options.metrics_host, options.metrics_port);
     if (!options.metrics_token.empty()) {
@@ -100,7 +101,7 @@ int run_demo(const DemoOptions& options) {
     fmt::print("config {}:{}\n", (directory.path() / "scpool.toml").string(), config);
     std::fflush(stdout);
 
-    sct::ServeProcess serve(self_binary(), directory.path(), config);
+    demo::ServeProcess serve(self_binary(), directory.path(), config);
     if (!serve.started()) {
       fmt::print(stderr, "scpool demo: scpool serve did not start\n{}\n", serve.diagnostics());
       return 1;
@@ -110,12 +111,12 @@ int run_demo(const DemoOptions& options) {
 
     std::size_t failures = 0;
     do {
-      TrafficResult tcp = drive_tcp_echo(sct::port_of(serve.listener("tcp")), options.clients, options.exchanges,
+      TrafficResult tcp = drive_tcp_echo(demo::port_of(serve.listener("tcp")), options.clients, options.exchanges,
                                          options.message_size);
       fmt::print("tcp listener {}: {}\n", serve.listener("tcp"), tcp.summary());
       failures += tcp.failed;
       if (nginx) {
-        TrafficResult http = drive_http_gets(sct::port_of(serve.listener("http")), options.clients, options.exchanges, "/");
+        TrafficResult http = drive_http_gets(demo::port_of(serve.listener("http")), options.clients, options.exchanges, "/");
         fmt::print("http listener {}: {}\n", serve.listener("http"), http.summary());
         failures += http.failed;
       }

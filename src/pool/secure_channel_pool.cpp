@@ -1,7 +1,7 @@
 // Acquire, release and waiting: the part of SecureChannelPool on every caller's path.
 #include "securechannel/secure_channel_pool.hpp"
 
-#include "channel/tcp_liveness.hpp"
+#include "pool/tcp_liveness.hpp"
 #include "core/deadline.hpp"
 #include "pool/acquire_waiters.hpp"
 #include "pool/connect_history.hpp"

@@ -71,7 +71,7 @@ OpenSslServer::OpenSslServer(OpenSslServerOptions options) : directory_("securec
   }
   arguments.insert(arguments.end(), options.arguments.begin(), options.arguments.end());
   try {
-    process_ = ChildProcess(arguments, directory_.path() / "stdout", directory_.path() / "stderr", input);
+    process_ = demo::ChildProcess(arguments, directory_.path() / "stdout", directory_.path() / "stderr", input);
     const auto deadline = Clock::now() + kStartTimeout;
     while ((port_ = reported_port(output())) == 0) {
       if (!process_.is_running()) {
@@ -98,7 +98,7 @@ OpenSslServer::~OpenSslServer() {
 
 std::string OpenSslServer::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
-std::string OpenSslServer::output() const { return read_text_file(directory_.path() / "stdout"); }
+std::string OpenSslServer::output() const { return demo::read_text_file(directory_.path() / "stdout"); }
 
 std::size_t OpenSslServer::completed_handshakes() const { return count_occurrences(output(), "CIPHER is "); }
 
@@ -121,7 +121,7 @@ void OpenSslServer::type_line(std::string_view line) {
 
 std::string OpenSslServer::diagnostics() const {
   return "--- s_server stdout ---\n" + output() + "--- s_server stderr ---\n" +
-         read_text_file(directory_.path() / "stderr");
+         demo::read_text_file(directory_.path() / "stderr");
 }
 
 }  // namespace securechannel::testing

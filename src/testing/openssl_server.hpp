@@ -16,7 +16,7 @@
 // drives it as its terminal would ("r": renegotiate).
 #pragma once
 
-#include "testing/child_process.hpp"
+#include "demo/child_process.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -69,10 +69,10 @@ class OpenSslServer {
   void type_line(std::string_view line);
 
  private:
-  TemporaryDirectory directory_;  // declared first: removed only after s_server is gone
+  demo::TemporaryDirectory directory_;  // declared first: removed only after s_server is gone
   int stdin_writer_ = -1;         // keeps s_server's standard input open (see the constructor)
   std::uint16_t port_ = 0;
-  ChildProcess process_;
+  demo::ChildProcess process_;
 };
 
 }  // namespace securechannel::testing

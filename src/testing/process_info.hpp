@@ -39,10 +39,6 @@ std::vector<pid_t> child_processes(pid_t parent);
 // peer programs built beside it; "." if it cannot be read.
 std::string executable_directory();
 
-// A TCP port on 127.0.0.1 that was free a moment ago: for peers that cannot bind port 0
-// themselves and report it (nginx). Another process may take it meanwhile, so callers retry.
-std::uint16_t pick_free_tcp_port();
-
 // Raises the soft RLIMIT_NOFILE to the hard limit, so tests and benchmarks with thousands of
 // connections do not fail on the usual soft limit of 1024. Throws std::system_error on failure.
 void raise_file_descriptor_limit();

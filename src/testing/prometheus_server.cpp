@@ -1,5 +1,6 @@
 #include "testing/prometheus_server.hpp"
 
+#include "demo/loopback_port.hpp"
 #include "testing/process_info.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -170,7 +171,7 @@ PrometheusServer::PrometheusServer(PrometheusOptions options)
     if (!config.flush()) throw std::runtime_error("PrometheusServer: cannot write " + config_file.string());
   }
   for (int attempt = 1;; ++attempt) {
-    if (try_start(pick_free_tcp_port())) return;
+    if (try_start(demo::pick_free_tcp_port())) return;
     if (attempt == kStartAttempts) {
       throw std::runtime_error("PrometheusServer: every port picked was taken before Prometheus could bind it\n" +
                                log());
@@ -182,7 +183,7 @@ PrometheusServer::~PrometheusServer() { process_.stop(SIGTERM, kStopTimeout); }
 
 bool PrometheusServer::try_start(std::uint16_t port) {
   const fs::path output_file = directory_.path() / "prometheus.log";
-  process_ = ChildProcess({binary, "--config.file=" + (directory_.path() / "prometheus.yml").string(),
+  process_ = demo::ChildProcess({binary, "--config.file=" + (directory_.path() / "prometheus.yml").string(),
                            "--storage.tsdb.path=" + (directory_.path() / "data").string(),
                            "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
                           output_file, output_file);
@@ -215,7 +216,7 @@ std::vector<PrometheusSample> PrometheusServer::query(std::string_view promql) c
 }
 
 std::string PrometheusServer::log() const {
-  return "--- prometheus log ---\n" + read_text_file(directory_.path() / "prometheus.log");
+  return "--- prometheus log ---\n" + demo::read_text_file(directory_.path() / "prometheus.log");
 }
 
 }  // namespace securechannel::testing

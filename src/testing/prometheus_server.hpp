@@ -11,7 +11,7 @@
 //   // samples[0].labels["instance"] == "127.0.0.1:<port>", samples[0].value == 1
 #pragma once
 
-#include "testing/child_process.hpp"
+#include "demo/child_process.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -68,9 +68,9 @@ class PrometheusServer {
   bool try_start(std::uint16_t port);
 
   PrometheusOptions options_;
-  TemporaryDirectory directory_;  // declared before process_: removed only after it is gone
+  demo::TemporaryDirectory directory_;  // declared before process_: removed only after it is gone
   std::uint16_t port_ = 0;
-  ChildProcess process_;
+  demo::ChildProcess process_;
 };
 
 }  // namespace securechannel::testing

@@ -1,9 +1,10 @@
 #include "testing/revocation.hpp"
 
-#include "testing/child_process.hpp"
+#include "core/rfc3339.hpp"
+
+#include "demo/child_process.hpp"
 
 #include <chrono>
-#include <ctime>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -15,12 +16,12 @@ namespace {
 using namespace std::chrono_literals;
 
 // `days_ago` > 0 runs openssl with its clock set back (faketime preloads libfaketime).
-CompletedProcess openssl(const std::vector<std::string>& arguments, int days_ago = 0) {
+demo::CompletedProcess openssl(const std::vector<std::string>& arguments, int days_ago = 0) {
   std::vector<std::string> command;
   if (days_ago > 0) command = {"/usr/bin/faketime", "-" + std::to_string(days_ago) + " days"};
   command.push_back("/usr/bin/openssl");
   command.insert(command.end(), arguments.begin(), arguments.end());
-  CompletedProcess done = run_to_completion(command, "", 10s);
+  demo::CompletedProcess done = demo::run_to_completion(command, "", 10s);
   if (done.exit_code() != 0) {
     throw std::runtime_error("openssl " + arguments.front() + " " + done.description() + ": " + done.standard_error);
   }
@@ -29,16 +30,11 @@ CompletedProcess openssl(const std::vector<std::string>& arguments, int days_ago
 
 // "YYMMDDHHMMSSZ", the time format of `openssl ca`'s index file.
 std::string index_time(std::chrono::system_clock::time_point when) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[16];
-  std::strftime(text, sizeof text, "%y%m%d%H%M%SZ", &utc);
-  return text;
+  return detail::utc_text(when, "%y%m%d%H%M%SZ");
 }
 
 // The index file `openssl ocsp` and `openssl ca` read: one line for `leaf` in `status`.
-std::filesystem::path write_index(const IssuedCertificate& leaf, OcspStatus status, const std::filesystem::path& index) {
+std::filesystem::path write_index(const demo::IssuedCertificate& leaf, OcspStatus status, const std::filesystem::path& index) {
   // "serial=0A1B...": the index names the certificate by its serial number in hex.
   std::string serial = openssl({"x509", "-in", leaf.certificate_file.string(), "-noout", "-serial"}).standard_output;
   serial = serial.substr(serial.find('=') + 1);
@@ -56,7 +52,7 @@ std::filesystem::path write_index(const IssuedCertificate& leaf, OcspStatus stat
 
 }  // namespace
 
-std::filesystem::path write_ocsp_response(const CertificateAuthority& signer, const IssuedCertificate& leaf,
+std::filesystem::path write_ocsp_response(const demo::CertificateAuthority& signer, const demo::IssuedCertificate& leaf,
                                           OcspStatus status, const std::filesystem::path& output,
                                           int signed_days_ago) {
   const auto index = write_index(leaf, status, output.string() + ".index");
@@ -68,7 +64,7 @@ std::filesystem::path write_ocsp_response(const CertificateAuthority& signer, co
   return output;
 }
 
-std::filesystem::path write_crl(const CertificateAuthority& signer, const IssuedCertificate& revoked,
+std::filesystem::path write_crl(const demo::CertificateAuthority& signer, const demo::IssuedCertificate& revoked,
                                 const std::filesystem::path& output) {
   const auto index = write_index(revoked, OcspStatus::revoked, output.string() + ".index");
   const std::filesystem::path number = output.string() + ".number";

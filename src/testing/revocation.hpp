@@ -6,7 +6,7 @@
 //   OpenSslServer server({..., .arguments = {"-status_file", good.string()}});
 #pragma once
 
-#include "testing/certificate_authority.hpp"
+#include "demo/certificate_authority.hpp"
 
 #include <filesystem>
 
@@ -22,12 +22,12 @@ enum class OcspStatus {
 // verify), valid for a day from its signing. `signed_days_ago` > 1 makes a response that has
 // expired: openssl runs under Debian's faketime, its clock set back that many days. Throws
 // std::runtime_error with openssl's output on failure.
-std::filesystem::path write_ocsp_response(const CertificateAuthority& signer, const IssuedCertificate& leaf,
+std::filesystem::path write_ocsp_response(const demo::CertificateAuthority& signer, const demo::IssuedCertificate& leaf,
                                           OcspStatus status, const std::filesystem::path& output,
                                           int signed_days_ago = 0);
 
 // A PEM CRL signed by `signer` listing `revoked` (an hour ago, keyCompromise), valid for a day.
-std::filesystem::path write_crl(const CertificateAuthority& signer, const IssuedCertificate& revoked,
+std::filesystem::path write_crl(const demo::CertificateAuthority& signer, const demo::IssuedCertificate& revoked,
                                 const std::filesystem::path& output);
 
 }  // namespace securechannel::testing

@@ -1,8 +1,8 @@
 #include "testing/websocket_echo_server.hpp"
 
-#include <boost/asio/io_context.hpp>
+#include "demo/server_thread.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -14,9 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <future>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -33,7 +31,6 @@ using boost::system::error_code;
 
 // TLS handshake plus the upgrade request must arrive within this.
 constexpr std::chrono::seconds kHandshakeTimeout{10};
-constexpr std::chrono::seconds kStopTimeout{5};
 
 class EchoSession;
 
@@ -200,28 +197,16 @@ class WebSocketEchoServer::Impl {
       throw std::runtime_error(std::string("WebSocketEchoServer: ") + error.what());
     }
     start_accept();
-    std::promise<void> finished;
-    finished_ = finished.get_future();
-    thread_ = std::thread([this, finished = std::move(finished)]() mutable {
-      run();
-      finished.set_value();
-    });
+    thread_.start("WebSocketEchoServer " + endpoint());
   }
 
   ~Impl() {
-    asio::post(io_, [this] {
+    thread_.stop([this] {
       stopping_ = true;
       error_code ignored;
       acceptor_.close(ignored);
       state_.close_all();
     });
-    // Every operation ends once its socket is closed; stop() only guards against a hang.
-    if (finished_.wait_for(kStopTimeout) == std::future_status::timeout) {
-      spdlog::error("WebSocketEchoServer {}: server thread did not finish in {} s, stopping it", endpoint(),
-                    kStopTimeout.count());
-      io_.stop();
-    }
-    thread_.join();
   }
 
   Impl(const Impl&) = delete;
@@ -232,13 +217,7 @@ class WebSocketEchoServer::Impl {
   const ServerState& state() const { return state_; }
 
   void close_all_connections() {
-    std::promise<void> done;
-    std::future<void> closed = done.get_future();
-    asio::post(io_, [this, &done] {
-      state_.close_all();
-      done.set_value();
-    });
-    closed.wait();
+    thread_.run_and_wait([this] { state_.close_all(); });
   }
 
  private:
@@ -253,26 +232,13 @@ class WebSocketEchoServer::Impl {
     });
   }
 
-  void run() {
-    for (;;) {
-      try {
-        io_.run();
-        return;
-      } catch (const std::exception& error) {  // a bug in a handler must not kill the test binary
-        spdlog::error("WebSocketEchoServer {}: handler threw: {}", endpoint(), error.what());
-      }
-    }
-  }
-
   const WebSocketEchoServerOptions options_;
   ssl::context ssl_context_{ssl::context::tls_server};
-  asio::io_context io_{1};
-  tcp::acceptor acceptor_{io_};
+  demo::ServerThread thread_;  // before the acceptor, which uses its io_context
+  tcp::acceptor acceptor_{thread_.io()};
   std::uint16_t port_ = 0;
   ServerState state_;
   bool stopping_ = false;  // server thread only
-  std::future<void> finished_;
-  std::thread thread_;
 };
 
 WebSocketEchoServer::WebSocketEchoServer(WebSocketEchoServerOptions options)

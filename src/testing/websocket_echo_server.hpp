@@ -3,7 +3,7 @@
 // every message back with its type (text or binary), answers pings, and counts what it saw.
 // It runs on its own thread and io_context, like TlsEchoServer.
 //
-//   auto ca = securechannel::testing::CertificateAuthority::create();
+//   auto ca = securechannel::demo::CertificateAuthority::create();
 //   auto cert = ca.issue("server");
 //   securechannel::testing::WebSocketEchoServer server({.certificate_file = cert.certificate_file,
 //                                                       .key_file = cert.key_file});

@@ -2,11 +2,11 @@
 // filter in it, and the clock to check that a fault is noticed within its configured bound.
 #pragma once
 
+#include "demo/certificate_authority.hpp"
+#include "demo/nginx_server.hpp"
 #include "io_thread.hpp"
 #include "securechannel/pool_builder.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/network_namespace.hpp"
-#include "testing/nginx_server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,7 @@ class FaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why_not;
-    if (!NginxServer::available()) {
+    if (!demo::NginxServer::available()) {
       why_not = "nginx is not installed (scripts/bootstrap installs it)";
     } else if (PrivateNetwork::enter(why_not)) {
       return;
@@ -38,21 +38,21 @@ class FaultTest : public ::testing::Test {
   }
 
   // nginx in this namespace, serving /slow (64 KiB at 1 KiB/s) among its fixed answers.
-  std::unique_ptr<NginxServer> start_nginx() {
-    return std::make_unique<NginxServer>(NginxOptions{
+  std::unique_ptr<demo::NginxServer> start_nginx() {
+    return std::make_unique<demo::NginxServer>(demo::NginxOptions{
         .certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .generated_file_bytes = 64 * 1024});
   }
 
   // A pool for `nginx` that trusts only the test CA and offers `alpn`.
-  PoolBuilder pool_for(const NginxServer& nginx, std::string alpn) {
+  PoolBuilder pool_for(const demo::NginxServer& nginx, std::string alpn) {
     PoolBuilder builder(nginx.endpoint());
     builder.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string()).with_alpn({alpn});
     return builder;
   }
 
   PacketFilter filter;
-  CertificateAuthority authority = CertificateAuthority::create();
-  IssuedCertificate leaf = authority.issue("localhost");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("localhost");
   IoThread io;
 };
 

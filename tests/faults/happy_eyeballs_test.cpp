@@ -24,11 +24,11 @@ class HappyEyeballsTest : public FaultTest {
         << why_not;
   }
 
-  IssuedCertificate dual = authority.issue("dual", {.common_name = "dual.test", .dns_names = {"dual.test"}, .ip_addresses = {}});
+  demo::IssuedCertificate dual = authority.issue("dual", {.common_name = "dual.test", .dns_names = {"dual.test"}, .ip_addresses = {}});
 };
 
 TEST_F(HappyEyeballsTest, ABlackholedIpv6AddressCostsTheHeadStartNotTheConnectTimeout) {
-  NginxServer nginx(NginxOptions{.certificate_file = dual.certificate_file, .key_file = dual.key_file});
+  demo::NginxServer nginx(demo::NginxOptions{.certificate_file = dual.certificate_file, .key_file = dual.key_file});
   const std::string port = std::to_string(nginx.port());
   const detail::ResolvedHost addresses = detail::HostResolver::system_lookup("dual.test", port);
   ASSERT_FALSE(addresses.error) << addresses.reason;

@@ -12,6 +12,8 @@
 //   }
 #pragma once
 
+#include "demo/nginx_server.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "fault_proxy.hpp"
 #include "fault_test.hpp"
 #include "http_client_exchange.hpp"
@@ -19,9 +21,7 @@
 #include "pool_exchange.hpp"
 #include "securechannel/http_client.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/nginx_server.hpp"
 #include "testing/process_info.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/field.hpp>
@@ -44,7 +44,7 @@ inline HttpRequest range_request(std::size_t first, std::size_t length) {
 
 inline std::string range_body(std::size_t first, std::size_t length) {
   std::string body(length, '\0');
-  for (std::size_t i = 0; i < length; ++i) body[i] = generated_file_byte(first + i);
+  for (std::size_t i = 0; i < length; ++i) body[i] = demo::generated_file_byte(first + i);
   return body;
 }
 
@@ -78,18 +78,18 @@ class ProxiedFaultTest : public FaultTest {
     record_descriptor_baseline();
   }
 
-  std::unique_ptr<NginxServer> make_nginx(int keepalive_timeout_seconds = 75) const {
-    return std::make_unique<NginxServer>(NginxOptions{.certificate_file = leaf.certificate_file,
+  std::unique_ptr<demo::NginxServer> make_nginx(int keepalive_timeout_seconds = 75) const {
+    return std::make_unique<demo::NginxServer>(demo::NginxOptions{.certificate_file = leaf.certificate_file,
                                                       .key_file = leaf.key_file,
                                                       .keepalive_timeout_seconds = keepalive_timeout_seconds,
                                                       .generated_file_bytes = kBigFileBytes});
   }
 
   // Our TLS echo server with a proxy in front; then the descriptor baseline.
-  void start_echo_behind_proxy(TlsEchoServerOptions options = {}) {
+  void start_echo_behind_proxy(demo::TlsEchoServerOptions options = {}) {
     options.certificate_file = leaf.certificate_file;
     options.key_file = leaf.key_file;
-    echo = std::make_unique<TlsEchoServer>(std::move(options));
+    echo = std::make_unique<demo::TlsEchoServer>(std::move(options));
     proxy = std::make_unique<FaultProxy>(echo->port());
     record_descriptor_baseline();
   }
@@ -127,8 +127,8 @@ class ProxiedFaultTest : public FaultTest {
         << "descriptors leaked: " << count_open_file_descriptors() << " > " << descriptors_before;
   }
 
-  std::unique_ptr<NginxServer> nginx;
-  std::unique_ptr<TlsEchoServer> echo;
+  std::unique_ptr<demo::NginxServer> nginx;
+  std::unique_ptr<demo::TlsEchoServer> echo;
   std::unique_ptr<FaultProxy> proxy;  // after the upstreams: destroyed before them
   std::size_t descriptors_before = 0;
 };

@@ -171,8 +171,8 @@ class RawUpstreamRestartTest : public testing::ProxiedFaultTest {};
 
 TEST_F(RawUpstreamRestartTest, EchoesAcrossAServerRestartOnItsPortCompleteOnceAndThePoolServesAgain) {
   const auto make_echo = [&](std::uint16_t port) {
-    return std::make_unique<testing::TlsEchoServer>(
-        testing::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .port = port});
+    return std::make_unique<demo::TlsEchoServer>(
+        demo::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .port = port});
   };
   echo = make_echo(0);
   record_descriptor_baseline();

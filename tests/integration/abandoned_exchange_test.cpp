@@ -2,11 +2,11 @@
 // request written and its reply unread (a timeout, a cancel, an early return) closes its
 // connection, whether or not the reply has arrived yet. The upstream echoes each request after a
 // delay, so a request's reply is the request itself and a mix-up shows as someone else's bytes.
+#include "demo/certificate_authority.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,9 +29,9 @@ class AbandonedExchangeTest : public ::testing::Test {
     return b;
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("upstream");
-  testing::TlsEchoServer server{
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("upstream");
+  demo::TlsEchoServer server{
       {.certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .echo_delay = 150ms}};
   testing::IoThread io;
 };

@@ -7,10 +7,10 @@
 // Already covered elsewhere, not repeated here: expired (pool_echo_test, fixtures_test), wrong
 // host name and unknown CA (pool_echo_test), pin mismatch and pin matches (public_key_pins_test),
 // a TLS 1.2-only server against the default TLS 1.3 floor (pool_nginx_test).
+#include "demo/certificate_authority.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/openssl_server.hpp"
 #include "tls/public_key_pins.hpp"
 
@@ -40,8 +40,8 @@ using namespace std::chrono_literals;
 
 // The root every pool here trusts, and an intermediate under it.
 struct Authorities {
-  sct::CertificateAuthority root = sct::CertificateAuthority::create("securechannel test CA");
-  sct::CertificateAuthority intermediate = root.issue_intermediate("securechannel test intermediate");
+  demo::CertificateAuthority root = demo::CertificateAuthority::create("securechannel test CA");
+  demo::CertificateAuthority intermediate = root.issue_intermediate("securechannel test intermediate");
 };
 
 // s_server needs security level 0 to even load an RSA-1024 or SHA-1 certificate, or to speak
@@ -132,14 +132,14 @@ struct RefusalCase {
 
 std::ostream& operator<<(std::ostream& out, const RefusalCase& refusal) { return out << refusal.name; }
 
-sct::OpenSslServerOptions leaf_server(sct::CertificateAuthority& issuer, const std::string& name,
-                                      const sct::CertificateOptions& options = {},
+sct::OpenSslServerOptions leaf_server(demo::CertificateAuthority& issuer, const std::string& name,
+                                      const demo::CertificateOptions& options = {},
                                       std::vector<std::string> arguments = {}) {
-  const sct::IssuedCertificate leaf = issuer.issue(name, options);
+  const demo::IssuedCertificate leaf = issuer.issue(name, options);
   return {.certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .arguments = std::move(arguments)};
 }
 
-const sct::CertificateOptions rsa_2048{.key = sct::KeyKind::rsa_2048};
+const demo::CertificateOptions rsa_2048{.key = demo::KeyKind::rsa_2048};
 
 // The server's alert, and what the pool adds to say what it meant.
 const std::string no_common_suite =
@@ -162,10 +162,10 @@ const std::vector<RefusalCase> refusals = {
      TlsVersion::tls1_3, errc::certificate_verify_failed, X509_V_ERR_CERT_NOT_YET_VALID,
      "certificate is not yet valid"},
     {"Rsa1024Leaf",
-     [](Authorities& a) { return leaf_server(a.root, "rsa-1024", {.key = sct::KeyKind::rsa_1024}, anything_goes); },
+     [](Authorities& a) { return leaf_server(a.root, "rsa-1024", {.key = demo::KeyKind::rsa_1024}, anything_goes); },
      TlsVersion::tls1_3, errc::certificate_key_too_weak, X509_V_ERR_EE_KEY_TOO_SMALL, "EE certificate key too weak"},
     {"Sha1Signature",
-     [](Authorities& a) { return leaf_server(a.root, "sha-1", {.digest = sct::SignatureDigest::sha1}, anything_goes); },
+     [](Authorities& a) { return leaf_server(a.root, "sha-1", {.digest = demo::SignatureDigest::sha1}, anything_goes); },
      TlsVersion::tls1_3, errc::certificate_signature_algorithm_insecure, X509_V_ERR_CA_MD_TOO_WEAK,
      "CA signature digest algorithm too weak"},
     {"OnlyTls11",
@@ -245,7 +245,7 @@ INSTANTIATE_TEST_SUITE_P(Matrix, BadCertificateTest, ::testing::ValuesIn(refusal
 class GoodCertificateTest : public BadCertificateTest {};
 
 TEST_F(GoodCertificateTest, AFullIntermediateChainVerifiesAgainstTheRootAlone) {
-  const sct::IssuedCertificate leaf = authorities.intermediate.issue("chained");
+  const demo::IssuedCertificate leaf = authorities.intermediate.issue("chained");
   sct::OpenSslServer server({.certificate_file = leaf.certificate_file,
                              .key_file = leaf.key_file,
                              .chain_file = authorities.intermediate.ca_certificate_file()});
@@ -258,7 +258,7 @@ TEST_F(GoodCertificateTest, AFullIntermediateChainVerifiesAgainstTheRootAlone) {
 
 TEST_F(GoodCertificateTest, PinsMatchAKeyOfTheIntermediateChainPrimaryOrBackup) {
   // The intermediate's key pinned first, or an unrelated primary with the intermediate as backup.
-  const sct::IssuedCertificate leaf = authorities.intermediate.issue("chained");
+  const demo::IssuedCertificate leaf = authorities.intermediate.issue("chained");
   sct::OpenSslServer server({.certificate_file = leaf.certificate_file,
                              .key_file = leaf.key_file,
                              .chain_file = authorities.intermediate.ca_certificate_file()});

@@ -1,11 +1,11 @@
 // Callers waiting for a connection when the upstream goes down: once a failure opens the circuit
 // breaker they fail with circuit_open at once, even while other leases are out, instead of
 // waiting out acquire_timeout for a lease that may never come back.
+#include "demo/certificate_authority.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,8 +19,8 @@ using namespace std::chrono_literals;
 class BreakerWaitersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server = std::make_unique<testing::TlsEchoServer>(
-        testing::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+    server = std::make_unique<demo::TlsEchoServer>(
+        demo::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
   }
 
   // Two connections, both leased; the breaker opens at the first connect failure; a waiter would
@@ -35,9 +35,9 @@ class BreakerWaitersTest : public ::testing::Test {
     return b.build(io.executor());
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("upstream");
-  std::unique_ptr<testing::TlsEchoServer> server;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("upstream");
+  std::unique_ptr<demo::TlsEchoServer> server;
   testing::IoThread io;
 };
 

@@ -1,8 +1,8 @@
 // The C ABI (include/securechannel/securechannel.h) exercised by a C program (tests/c_abi/
 // c_abi_test.c, built as C11 against libsecurechannel.so) against nginx with a test CA. The C
 // program makes every check itself; this test gives it the upstream and reads its verdict.
+#include "demo/child_process.hpp"
 #include "nginx_http_test.hpp"
-#include "testing/child_process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,8 +17,8 @@ TEST_F(CAbiTest, TheCProgramPassesEveryCheckAgainstNginx) {
   // /slow serves this file at 1 KiB/s: downloads still in flight when the C program frees its handles.
   options.generated_file_bytes = 256 * 1024;
   start();
-  testing::TemporaryDirectory work{"securechannel-c-abi"};
-  const auto run = testing::run_to_completion(
+  demo::TemporaryDirectory work{"securechannel-c-abi"};
+  const auto run = demo::run_to_completion(
       {SC_C_ABI_TEST_BINARY, nginx->endpoint(), authority.ca_certificate_file().string(), work.path().string()}, "",
       240s);
   EXPECT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_output << run.standard_error;

@@ -2,6 +2,7 @@
 // <ns>_upstream_cert_expiry_timestamp_seconds, upstream_certificate_not_after in the status JSON,
 // and one warning per certificate once it is within certificate_expiry_warning.
 #include "captured_log.hpp"
+#include "core/rfc3339.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
@@ -37,12 +38,9 @@ std::int64_t not_after_seconds(const std::filesystem::path& file) {
   return static_cast<std::int64_t>(timegm(&utc));
 }
 
-std::string rfc3339(std::int64_t unix_seconds) {
-  const std::time_t seconds = static_cast<std::time_t>(unix_seconds);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc));
+// How the status and the log write a time given in seconds since the epoch.
+std::string rfc3339_of(std::int64_t unix_seconds) {
+  return detail::rfc3339_utc(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(unix_seconds)));
 }
 
 // The value of the first sample of `family` in Prometheus text, or nullopt when absent.
@@ -72,9 +70,9 @@ struct ExpiringUpstream {
     return builder;
   }
 
-  sct::CertificateAuthority authority = sct::CertificateAuthority::create();
-  sct::IssuedCertificate leaf;
-  sct::TlsEchoServer server;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf;
+  demo::TlsEchoServer server;
 };
 
 class CertificateExpiryTest : public ::testing::Test {
@@ -103,7 +101,7 @@ TEST_F(CertificateExpiryTest, GaugeAndStatusCarryTheLeafNotAfterOnceAHandshakeSh
   EXPECT_EQ(static_cast<std::int64_t>(*sample_value(metrics, gauge)), expected);
   EXPECT_NE(metrics.find(gauge + "{endpoint=\"" + upstream.server.endpoint() + "\"}"), std::string::npos) << metrics;
   const auto status = nlohmann::json::parse(pools.handle({"GET", "/api/v1/secure-channel/status"}).body);
-  EXPECT_EQ(status.at("upstream_certificate_not_after"), rfc3339(expected));
+  EXPECT_EQ(status.at("upstream_certificate_not_after"), rfc3339_of(expected));
 
   // A resumed handshake shows no certificate; the value from the full one stays.
   ASSERT_FALSE(sct::echo_error(first, "tickets in"));
@@ -124,7 +122,7 @@ TEST_F(CertificateExpiryTest, WarnsOncePerCertificateWithinTheThreshold) {
   EXPECT_EQ(occurrences(logged, "securechannel: the certificate of " + upstream.server.endpoint() + " expires in 4 days"), 1u)
       << logged;
   EXPECT_NE(logged.find("within certificate_expiry_warning (14 days)"), std::string::npos) << logged;
-  EXPECT_NE(logged.find("notAfter " + rfc3339(not_after_seconds(upstream.leaf.certificate_file))), std::string::npos)
+  EXPECT_NE(logged.find("notAfter " + rfc3339_of(not_after_seconds(upstream.leaf.certificate_file))), std::string::npos)
       << logged;
 }
 

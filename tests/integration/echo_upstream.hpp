@@ -2,9 +2,9 @@
 // upstream most integration tests of the pool and the monitoring endpoints start from.
 #pragma once
 
+#include "demo/certificate_authority.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "securechannel/pool_builder.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <string>
 
@@ -18,9 +18,9 @@ struct EchoUpstream {
     return builder;
   }
 
-  CertificateAuthority authority = CertificateAuthority::create();
-  IssuedCertificate leaf = authority.issue("upstream");
-  TlsEchoServer server{{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file}};
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("upstream");
+  demo::TlsEchoServer server{{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file}};
 };
 
 }  // namespace securechannel::testing

@@ -4,8 +4,8 @@
 // makes fewer than N calls. Every run must end by itself, without a crash or a sanitizer report,
 // and account for each of its requests exactly once: answered, or failed with a named error.
 // Beast's fail_count idea, over real sockets and a real server.
+#include "demo/child_process.hpp"
 #include "nginx_http_test.hpp"
-#include "testing/child_process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -31,7 +31,7 @@ struct RunTally {
   int retries = 0;   // requests sent again
 };
 
-RunTally tally(const testing::CompletedProcess& run) {
+RunTally tally(const demo::CompletedProcess& run) {
   RunTally counts;
   std::smatch match;
   if (std::regex_search(run.standard_output, match, std::regex("status 200: ([0-9]+)"))) {
@@ -56,10 +56,10 @@ class FailNthCallTest : public testing::NginxHttpTest {
   }
 
   // Runs the cycle with call `n` failing; returns the run and how many calls it counted.
-  std::pair<testing::CompletedProcess, long> run_failing_call(long n, const char* protocol) {
+  std::pair<demo::CompletedProcess, long> run_failing_call(long n, const char* protocol) {
     const std::filesystem::path report = authority.directory() / "calls";
     std::filesystem::remove(report);
-    auto run = testing::run_to_completion(
+    auto run = demo::run_to_completion(
         {"/usr/bin/env", "LD_PRELOAD=" SC_FAIL_NTH_CALL_LIBRARY, "SC_FAIL_CALL=" + std::to_string(n),
          "SC_FAIL_CALL_REPORT=" + report.string(), SC_SCPOOL_BINARY, "request",
          "https://" + nginx->endpoint() + "/", "--ca", authority.ca_certificate_file().string(), protocol, "-n",

@@ -2,10 +2,11 @@
 // (or fail to, for the right reason) with plain OpenSSL, the echo server speaks TLS and counts
 // what it sees, nginx serves HTTPS, and none of it leaks file descriptors. The client here is
 // raw OpenSSL on a blocking socket on purpose: it shares no code with securechannel.
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/nginx_server.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "testing/process_info.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -37,6 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace sct = securechannel::testing;
+namespace demo = securechannel::demo;
 using namespace std::chrono_literals;
 
 template <auto Free>
@@ -218,8 +220,8 @@ class RawTlsClient {
 // CertificateAuthority
 
 TEST(CertificateAuthority, IssuesLeafThatVerifiesForServerUse) {
-  auto ca = sct::CertificateAuthority::create();
-  const sct::IssuedCertificate issued = ca.issue("server");
+  auto ca = demo::CertificateAuthority::create();
+  const demo::IssuedCertificate issued = ca.issue("server");
 
   const Certificate ca_certificate = load_certificate(ca.ca_certificate_file());
   const Certificate leaf = load_certificate(issued.certificate_file);
@@ -249,7 +251,7 @@ TEST(CertificateAuthority, IssuesLeafThatVerifiesForServerUse) {
 }
 
 TEST(CertificateAuthority, TakesNamesAndIpv6AddressesFromOptions) {
-  auto ca = sct::CertificateAuthority::create();
+  auto ca = demo::CertificateAuthority::create();
   const auto issued = ca.issue("custom", {.common_name = "upstream",
                                           .dns_names = {"upstream.test", "*.pool.test"},
                                           .ip_addresses = {"::1", "10.1.2.3"}});
@@ -264,14 +266,14 @@ TEST(CertificateAuthority, TakesNamesAndIpv6AddressesFromOptions) {
 }
 
 TEST(CertificateAuthority, GivesEachCertificateItsOwnSerial) {
-  auto ca = sct::CertificateAuthority::create();
+  auto ca = demo::CertificateAuthority::create();
   const Certificate first = load_certificate(ca.issue("first").certificate_file);
   const Certificate second = load_certificate(ca.issue("second").certificate_file);
   EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(first.get()), X509_get0_serialNumber(second.get())), 0);
 }
 
 TEST(CertificateAuthority, RejectsInvalidInput) {
-  auto ca = sct::CertificateAuthority::create();
+  auto ca = demo::CertificateAuthority::create();
   EXPECT_THROW(ca.issue("../escape"), std::runtime_error);
   EXPECT_THROW(ca.issue("bad-ip", {.ip_addresses = {"not-an-address"}}), std::runtime_error);
 }
@@ -279,10 +281,10 @@ TEST(CertificateAuthority, RejectsInvalidInput) {
 TEST(CertificateAuthority, RemovesItsDirectoryAndMovesOwnership) {
   fs::path directory;
   {
-    auto original = sct::CertificateAuthority::create();
+    auto original = demo::CertificateAuthority::create();
     directory = original.directory();
     original.issue("server");
-    sct::CertificateAuthority moved = std::move(original);
+    demo::CertificateAuthority moved = std::move(original);
     EXPECT_EQ(moved.directory(), directory);
     EXPECT_TRUE(fs::exists(moved.ca_certificate_file()));
   }
@@ -294,17 +296,17 @@ TEST(CertificateAuthority, RemovesItsDirectoryAndMovesOwnership) {
 
 class TlsEchoServerTest : public ::testing::Test {
  protected:
-  sct::TlsEchoServerOptions options(const std::string& name = "server",
-                                    const sct::CertificateOptions& certificate = {}) {
-    const sct::IssuedCertificate issued = ca_.issue(name, certificate);
+  demo::TlsEchoServerOptions options(const std::string& name = "server",
+                                    const demo::CertificateOptions& certificate = {}) {
+    const demo::IssuedCertificate issued = ca_.issue(name, certificate);
     return {.certificate_file = issued.certificate_file, .key_file = issued.key_file};
   }
 
-  sct::CertificateAuthority ca_ = sct::CertificateAuthority::create();
+  demo::CertificateAuthority ca_ = demo::CertificateAuthority::create();
 };
 
 TEST_F(TlsEchoServerTest, EchoesOverAVerifiedConnection) {
-  sct::TlsEchoServer server(options());
+  demo::TlsEchoServer server(options());
   EXPECT_EQ(server.endpoint(), "127.0.0.1:" + std::to_string(server.port()));
 
   RawTlsClient client(ca_.ca_certificate_file(), server.port());
@@ -321,14 +323,14 @@ TEST_F(TlsEchoServerTest, EchoesOverAVerifiedConnection) {
 }
 
 TEST_F(TlsEchoServerTest, VerifiesByIpAddress) {
-  sct::TlsEchoServer server(options());
+  demo::TlsEchoServer server(options());
   RawTlsClient client(ca_.ca_certificate_file(), server.port(), {.verify_host = "127.0.0.1"});
   ASSERT_TRUE(client.handshake());
   EXPECT_EQ(client.verify_result(), X509_V_OK);
 }
 
 TEST_F(TlsEchoServerTest, WrongHostNameFailsVerification) {
-  sct::TlsEchoServer server(options());
+  demo::TlsEchoServer server(options());
   RawTlsClient client(ca_.ca_certificate_file(), server.port(), {.verify_host = "other.example"});
   EXPECT_FALSE(client.handshake());
   EXPECT_EQ(client.verify_result(), X509_V_ERR_HOSTNAME_MISMATCH);
@@ -336,7 +338,7 @@ TEST_F(TlsEchoServerTest, WrongHostNameFailsVerification) {
 }
 
 TEST_F(TlsEchoServerTest, ExpiredCertificateFailsVerification) {
-  sct::TlsEchoServer server(options("expired", {.valid_from_offset = -48h, .valid_until_offset = -24h}));
+  demo::TlsEchoServer server(options("expired", {.valid_from_offset = -48h, .valid_until_offset = -24h}));
   RawTlsClient client(ca_.ca_certificate_file(), server.port());
   EXPECT_FALSE(client.handshake());
   EXPECT_EQ(client.verify_result(), X509_V_ERR_CERT_HAS_EXPIRED);
@@ -345,7 +347,7 @@ TEST_F(TlsEchoServerTest, ExpiredCertificateFailsVerification) {
 }
 
 TEST_F(TlsEchoServerTest, CountsConnections) {
-  sct::TlsEchoServer server(options());
+  demo::TlsEchoServer server(options());
   {
     std::vector<std::unique_ptr<RawTlsClient>> clients;
     for (int i = 0; i < 3; ++i) {
@@ -363,7 +365,7 @@ TEST_F(TlsEchoServerTest, CountsConnections) {
 }
 
 TEST_F(TlsEchoServerTest, CloseAllConnectionsEndsThemWithoutCloseNotify) {
-  sct::TlsEchoServer server(options());
+  demo::TlsEchoServer server(options());
   RawTlsClient client(ca_.ca_certificate_file(), server.port());
   ASSERT_TRUE(client.handshake());
   ASSERT_EQ(client.round_trip("before"), "before");
@@ -384,7 +386,7 @@ TEST_F(TlsEchoServerTest, CloseAllConnectionsEndsThemWithoutCloseNotify) {
 TEST_F(TlsEchoServerTest, IdleConnectionIsClosedWithCloseNotify) {
   auto idle_options = options();
   idle_options.idle_close_after = 200ms;
-  sct::TlsEchoServer server(idle_options);
+  demo::TlsEchoServer server(idle_options);
   RawTlsClient client(ca_.ca_certificate_file(), server.port());
   ASSERT_TRUE(client.handshake());
   ASSERT_EQ(client.round_trip("ping"), "ping");
@@ -397,7 +399,7 @@ TEST_F(TlsEchoServerTest, IdleConnectionIsClosedWithCloseNotify) {
 TEST_F(TlsEchoServerTest, NegotiatesAlpn) {
   auto alpn_options = options();
   alpn_options.alpn = {"h2", "http/1.1"};
-  sct::TlsEchoServer server(alpn_options);
+  demo::TlsEchoServer server(alpn_options);
 
   RawTlsClient http1(ca_.ca_certificate_file(), server.port(), {.alpn = "http/1.1"});
   ASSERT_TRUE(http1.handshake());
@@ -408,7 +410,7 @@ TEST_F(TlsEchoServerTest, NegotiatesAlpn) {
 }
 
 TEST_F(TlsEchoServerTest, StopsWithConnectionsInEveryState) {
-  auto server = std::make_unique<sct::TlsEchoServer>(options());
+  auto server = std::make_unique<demo::TlsEchoServer>(options());
   RawTlsClient established(ca_.ca_certificate_file(), server->port());
   ASSERT_TRUE(established.handshake());
   ASSERT_EQ(established.round_trip("ping"), "ping");
@@ -422,12 +424,12 @@ TEST_F(TlsEchoServerTest, StopsWithConnectionsInEveryState) {
 }
 
 TEST_F(TlsEchoServerTest, ThrowsWhenItCannotStart) {
-  EXPECT_THROW(sct::TlsEchoServer({.certificate_file = ca_.directory() / "missing.pem",
+  EXPECT_THROW(demo::TlsEchoServer({.certificate_file = ca_.directory() / "missing.pem",
                                    .key_file = ca_.directory() / "missing.key"}),
                std::runtime_error);
   auto bad_address = options();
   bad_address.bind_address = "not-an-address";
-  EXPECT_THROW(sct::TlsEchoServer{bad_address}, std::runtime_error);
+  EXPECT_THROW(demo::TlsEchoServer{bad_address}, std::runtime_error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,19 +438,19 @@ TEST_F(TlsEchoServerTest, ThrowsWhenItCannotStart) {
 class NginxServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!sct::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (/usr/sbin/nginx)";
+    if (!demo::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (/usr/sbin/nginx)";
   }
 
-  sct::NginxOptions options() {
-    const sct::IssuedCertificate issued = ca_.issue("nginx");
+  demo::NginxOptions options() {
+    const demo::IssuedCertificate issued = ca_.issue("nginx");
     return {.certificate_file = issued.certificate_file, .key_file = issued.key_file};
   }
 
-  sct::CertificateAuthority ca_ = sct::CertificateAuthority::create();
+  demo::CertificateAuthority ca_ = demo::CertificateAuthority::create();
 };
 
 TEST_F(NginxServerTest, ServesHelloOverVerifiedTls) {
-  sct::NginxServer nginx(options());
+  demo::NginxServer nginx(options());
   EXPECT_EQ(nginx.endpoint(), "127.0.0.1:" + std::to_string(nginx.port()));
   EXPECT_GT(sct::resident_set_bytes(nginx.pid()), 0u);
   // Its one worker is what the HTTP benchmark reads the server's CPU time from. The master
@@ -471,7 +473,7 @@ TEST_F(NginxServerTest, ServesHelloOverVerifiedTls) {
 }
 
 TEST_F(NginxServerTest, CloseLocationAnswersWithConnectionClose) {
-  sct::NginxServer nginx(options());
+  demo::NginxServer nginx(options());
   RawTlsClient client(ca_.ca_certificate_file(), nginx.port());
   ASSERT_TRUE(client.handshake());
   client.write_all("GET /close HTTP/1.1\r\nHost: localhost\r\n\r\n");  // asks for keep-alive
@@ -481,7 +483,7 @@ TEST_F(NginxServerTest, CloseLocationAnswersWithConnectionClose) {
 }
 
 TEST_F(NginxServerTest, OffersHttp2ByAlpn) {
-  sct::NginxServer nginx(options());
+  demo::NginxServer nginx(options());
   RawTlsClient client(ca_.ca_certificate_file(), nginx.port(), {.alpn = "h2"});
   ASSERT_TRUE(client.handshake());
   EXPECT_EQ(client.negotiated_alpn(), "h2");
@@ -490,7 +492,7 @@ TEST_F(NginxServerTest, OffersHttp2ByAlpn) {
 TEST_F(NginxServerTest, KeepaliveTimeoutClosesIdleConnections) {
   auto short_keepalive = options();
   short_keepalive.keepalive_timeout_seconds = 1;
-  sct::NginxServer nginx(short_keepalive);
+  demo::NginxServer nginx(short_keepalive);
   RawTlsClient client(ca_.ca_certificate_file(), nginx.port());
   ASSERT_TRUE(client.handshake());
   client.write_all("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -503,7 +505,7 @@ TEST_F(NginxServerTest, StopsAndCleansUp) {
   pid_t pid = 0;
   fs::path directory;
   {
-    sct::NginxServer nginx(options());
+    demo::NginxServer nginx(options());
     pid = nginx.pid();
     directory = nginx.error_log().parent_path();
     EXPECT_EQ(::kill(pid, 0), 0);
@@ -531,7 +533,7 @@ TEST(ProcessInfo, CountsDescriptorsSocketsAndMemory) {
   EXPECT_GT(sct::resident_set_bytes(), 0u);
   EXPECT_GT(sct::resident_set_bytes(::getpid()), 0u);
   EXPECT_EQ(sct::resident_set_bytes(-1), 0u);
-  EXPECT_NE(sct::pick_free_tcp_port(), 0);
+  EXPECT_NE(demo::pick_free_tcp_port(), 0);
 
   // CPU time, as /proc counts it in clock ticks: 50 ms of work must show as at least 30.
   const double cpu_before = sct::process_cpu_seconds(::getpid());
@@ -558,17 +560,17 @@ TEST(ProcessInfo, CountsDescriptorsSocketsAndMemory) {
 
 // Everything a test does with the fixtures, once.
 void use_every_fixture() {
-  auto ca = sct::CertificateAuthority::create();
+  auto ca = demo::CertificateAuthority::create();
   const auto issued = ca.issue("server");
   {
-    sct::TlsEchoServer server({.certificate_file = issued.certificate_file, .key_file = issued.key_file});
+    demo::TlsEchoServer server({.certificate_file = issued.certificate_file, .key_file = issued.key_file});
     RawTlsClient client(ca.ca_certificate_file(), server.port());
     ASSERT_TRUE(client.handshake());
     ASSERT_EQ(client.round_trip("ping"), "ping");
     server.close_all_connections();
   }
-  if (sct::NginxServer::available()) {
-    sct::NginxServer nginx({.certificate_file = issued.certificate_file, .key_file = issued.key_file});
+  if (demo::NginxServer::available()) {
+    demo::NginxServer nginx({.certificate_file = issued.certificate_file, .key_file = issued.key_file});
     RawTlsClient client(ca.ca_certificate_file(), nginx.port());
     ASSERT_TRUE(client.handshake());
   }

@@ -10,10 +10,10 @@
 //   }
 #pragma once
 
+#include "demo/certificate_authority.hpp"
 #include "http_client_exchange.hpp"
 #include "io_thread.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/hostile_tls_server.hpp"
 
 #include <gtest/gtest.h>
@@ -70,8 +70,8 @@ class HostileServerTest : public ::testing::Test {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  CertificateAuthority authority = CertificateAuthority::create();
-  IssuedCertificate leaf = authority.issue("localhost");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("localhost");
   IoThread io;
   std::unique_ptr<HostileTlsServer> server;
   // Set by scripts: did the client close the hostile connection (rather than keep it)?

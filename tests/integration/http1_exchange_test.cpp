@@ -4,13 +4,13 @@
 // its fields and body come back as the response's. That lets a test
 // script what the response parser sees: an interim response, a body larger than one read, a
 // body that ends with the connection, or no response at all.
+#include "demo/certificate_authority.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "http_client_exchange.hpp"
 #include "io_thread.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/http_client.hpp"
 #include "securechannel/pool_builder.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/strand.hpp>
@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 class Http1ExchangeTest : public ::testing::Test {
  protected:
   void start_server(std::chrono::milliseconds idle_close_after = 0ms) {
-    server = std::make_unique<testing::TlsEchoServer>(testing::TlsEchoServerOptions{
+    server = std::make_unique<demo::TlsEchoServer>(demo::TlsEchoServerOptions{
         .certificate_file = leaf.certificate_file,
         .key_file = leaf.key_file,
         .idle_close_after = idle_close_after,
@@ -60,10 +60,10 @@ class Http1ExchangeTest : public ::testing::Test {
     return testing::send_request(*client, std::move(request), std::move(options)).get();
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("upstream");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("upstream");
   testing::IoThread io;
-  std::unique_ptr<testing::TlsEchoServer> server;
+  std::unique_ptr<demo::TlsEchoServer> server;
   std::unique_ptr<HttpClient> client;
 };
 

@@ -3,9 +3,9 @@
 // finish, then GOAWAY and close) after its replacement is open when it is the only one taking
 // streams, so that the client always has a session taking streams. Against a real nginx; a slow download (1 KiB/s)
 // keeps the old session busy while quick requests go on.
+#include "demo/child_process.hpp"
 #include "nginx_http_test.hpp"
 #include "securechannel/http_client.hpp"
-#include "testing/child_process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -97,10 +97,10 @@ TEST_F(Http2RotationTest, SessionsRotateAtMaxLifetimeWithoutAFailedRequestOrAGap
 // download finishes; the replacement, made with the new material, fails verification, and so
 // does every request after. Trusting the right CA again brings the pool back.
 TEST_F(Http2RotationTest, ReloadTlsDrainsSessionsAndNewOnesUseTheNewMaterial) {
-  testing::TemporaryDirectory directory("securechannel-h2-reload");
+  demo::TemporaryDirectory directory("securechannel-h2-reload");
   const std::filesystem::path trusted = directory.path() / "trusted.pem";
-  const auto trust = [&](const testing::CertificateAuthority& ca) {
-    std::ofstream(trusted, std::ios::trunc) << testing::read_text_file(ca.ca_certificate_file());
+  const auto trust = [&](const demo::CertificateAuthority& ca) {
+    std::ofstream(trusted, std::ios::trunc) << demo::read_text_file(ca.ca_certificate_file());
   };
   trust(authority);
   auto pool = PoolBuilder(nginx->endpoint())
@@ -114,7 +114,7 @@ TEST_F(Http2RotationTest, ReloadTlsDrainsSessionsAndNewOnesUseTheNewMaterial) {
   const Outcome before = send(client, request(http::verb::get, "/")).get();
   ASSERT_FALSE(before.error) << before.error.message();
 
-  const testing::CertificateAuthority stranger = testing::CertificateAuthority::create("another CA");
+  const demo::CertificateAuthority stranger = demo::CertificateAuthority::create("another CA");
   trust(stranger);
   std::optional<ConfigError> refused = pool->reload_tls();
   ASSERT_FALSE(refused) << refused->what();

@@ -1,13 +1,13 @@
 // Http2Session against a real nginx (TLS 1.3, h2 by ALPN) started by the fixture: multiplexing,
 // flow control both ways, GOAWAY, per-stream deadlines and limits, connection loss.
-#include "http/http2_headers.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/nginx_server.hpp"
 #include "heap_in_use.hpp"
+#include "http/http2_headers.hpp"
 #include "http/http2_session.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
 
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
@@ -50,14 +50,14 @@ HttpRequest request(http::verb method, const std::string& target) {
 
 std::string pattern(std::size_t size) {
   std::string text(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) text[i] = testing::generated_file_byte(i);
+  for (std::size_t i = 0; i < size; ++i) text[i] = demo::generated_file_byte(i);
   return text;
 }
 
 // Index of the first byte that differs from the pattern, or npos.
 std::size_t first_mismatch(const std::string& text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != testing::generated_file_byte(i)) return i;
+    if (text[i] != demo::generated_file_byte(i)) return i;
   }
   return std::string::npos;
 }
@@ -85,13 +85,13 @@ Outcome wait(std::future<Outcome>& pending) {
 class Http2SessionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+    if (!demo::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
     options.certificate_file = leaf.certificate_file;
     options.key_file = leaf.key_file;
   }
 
   void start_nginx() {
-    nginx = std::make_unique<testing::NginxServer>(options);
+    nginx = std::make_unique<demo::NginxServer>(options);
     pool = PoolBuilder(nginx->endpoint())
                .with_system_trust_store(false)
                .with_ca_file(authority.ca_certificate_file().string())
@@ -119,10 +119,10 @@ class Http2SessionTest : public ::testing::Test {
     return wait(pending);
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("nginx");
-  testing::NginxOptions options;
-  std::unique_ptr<testing::NginxServer> nginx;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("nginx");
+  demo::NginxOptions options;
+  std::unique_ptr<demo::NginxServer> nginx;
   testing::IoThread io;
   // After io: the pool and the session (their timers) go before the io_context does.
   std::shared_ptr<SecureChannelPool> pool;

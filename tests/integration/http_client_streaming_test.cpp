@@ -168,7 +168,7 @@ HttpBodySource pattern_source(std::size_t size, std::size_t& calls, std::size_t 
     ++calls;
     if (fail_at_call != 0 && calls == fail_at_call) return std::nullopt;
     const std::size_t count = std::min({buffer.size(), size - offset, std::size_t{10'000}});
-    for (std::size_t i = 0; i < count; ++i) buffer[i] = testing::generated_file_byte(offset + i);
+    for (std::size_t i = 0; i < count; ++i) buffer[i] = demo::generated_file_byte(offset + i);
     offset += count;
     return count;
   };
@@ -180,7 +180,7 @@ std::size_t first_difference_from_pattern(const std::filesystem::path& file) {
   std::ifstream stored(file, std::ios::binary);
   std::size_t offset = 0;
   for (char byte; stored.get(byte); ++offset) {
-    if (byte != testing::generated_file_byte(offset)) return offset;
+    if (byte != demo::generated_file_byte(offset)) return offset;
   }
   return offset;
 }

@@ -166,7 +166,7 @@ TEST_P(HttpClientBodiesTest, EightMebibytesDownAndUp) {
   Outcome download = send(client, request(http::verb::get, "/big")).get();
   ASSERT_FALSE(download.error) << download.error.message();
   ASSERT_EQ(download.response.body().size(), size);
-  for (std::size_t i = 0; i < size; i += 4093) ASSERT_EQ(download.response.body()[i], testing::generated_file_byte(i)) << i;
+  for (std::size_t i = 0; i < size; i += 4093) ASSERT_EQ(download.response.body()[i], demo::generated_file_byte(i)) << i;
 
   Outcome upload = send(client, request(http::verb::put, "/upload/body", download.response.body())).get();
   ASSERT_FALSE(upload.error) << upload.error.message();
@@ -371,7 +371,7 @@ TEST_F(HttpClientTest, ChunkedGzipResponsesAreDecodedWithTheirTrailer) {
   ASSERT_FALSE(decoded.error) << decoded.error.message();
   EXPECT_EQ(decoded.response.find(http::field::content_encoding), decoded.response.end());
   ASSERT_EQ(decoded.response.body().size(), size);
-  for (std::size_t i = 0; i < size; i += 997) ASSERT_EQ(decoded.response.body()[i], testing::generated_file_byte(i)) << i;
+  for (std::size_t i = 0; i < size; i += 997) ASSERT_EQ(decoded.response.body()[i], demo::generated_file_byte(i)) << i;
 }
 
 }  // namespace

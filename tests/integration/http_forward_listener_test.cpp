@@ -2,11 +2,12 @@
 // with their bodies, keep-alive, many local clients on few upstream HTTP/2 connections, the
 // listener's own limits (408, 413, 431, 501), pipelining refused, upstream failures as JSON
 // 502/503, drain, hop-by-hop headers, metrics, and no descriptor left behind.
+#include "captured_log.hpp"
 #include "daemon/forwarded_message.hpp"
 #include "daemon/http_forward_listener.hpp"
 #include "daemon/http_forward_metrics.hpp"
 #include "daemon/upstream_error_response.hpp"
-#include "captured_log.hpp"
+#include "demo/loopback_port.hpp"
 #include "http_test_client.hpp"
 #include "nginx_http_test.hpp"
 #include "testing/process_info.hpp"
@@ -315,7 +316,7 @@ TEST_F(HttpForwardListenerTest, RefusesPipeliningAfterTheFirstResponse) {
 
 TEST_F(HttpForwardListenerTest, AnswersUpstreamFailuresWithJsonNamingTheError) {
   // No nginx: the pool points at a port nobody listens on.
-  pool = PoolBuilder("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+  pool = PoolBuilder("127.0.0.1:" + std::to_string(demo::pick_free_tcp_port()))
              .with_system_trust_store(false)
              .with_ca_file(authority.ca_certificate_file().string())
              .with_alpn({"h2", "http/1.1"})
@@ -353,7 +354,7 @@ TEST_F(HttpForwardListenerTest, AnswersUpstreamFailuresWithJsonNamingTheError) {
 TEST_F(HttpForwardListenerTest, AnswersAnUntrustedUpstreamWith502) {
   start();
   // The pool trusts another CA than the one that issued nginx's certificate.
-  const auto stranger = testing::CertificateAuthority::create();
+  const auto stranger = demo::CertificateAuthority::create();
   pool = PoolBuilder(nginx->endpoint())
              .with_system_trust_store(false)
              .with_ca_file(stranger.ca_certificate_file().string())
@@ -411,7 +412,7 @@ TEST_F(HttpForwardListenerTest, DrainFinishesTheResponseInFlightAndClosesIdleCon
   HttpTestReply slow = busy.read_reply();
   EXPECT_EQ(slow.result_int(), 200);
   ASSERT_EQ(slow.body().size(), size);
-  for (std::size_t i = 0; i < size; ++i) ASSERT_EQ(slow.body()[i], testing::generated_file_byte(i)) << i;
+  for (std::size_t i = 0; i < size; ++i) ASSERT_EQ(slow.body()[i], demo::generated_file_byte(i)) << i;
   EXPECT_FALSE(slow.keep_alive());
   busy.socket().close();  // the listener lingers until its client has closed (or 2 s passed)
   EXPECT_EQ(drained.get_future().wait_for(10s), std::future_status::ready);

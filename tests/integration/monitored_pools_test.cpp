@@ -1,15 +1,16 @@
 // The content of the monitoring endpoints, straight from MonitoredPools::handle against real
 // pools on our TLS echo server: contract field names and types, every connection listed,
 // health turning 503 when the upstream is down, several pools side by side.
+#include "demo/certificate_authority.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/secure_buffer.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/process_info.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -135,7 +136,7 @@ TEST_F(MonitoredPoolsTest, StatsAggregateReuseAndLatency) {
 }
 
 TEST_F(MonitoredPoolsTest, HealthIs503WhileTheUpstreamIsDown) {
-  const std::uint16_t closed_port = testing::pick_free_tcp_port();
+  const std::uint16_t closed_port = demo::pick_free_tcp_port();
   auto healthy = echo.builder_for(echo.server.endpoint()).with_namespace("primary").build(io.executor());
   auto down = echo.builder_for("127.0.0.1:" + std::to_string(closed_port))
                   .with_namespace("backup")
@@ -177,7 +178,7 @@ TEST_F(MonitoredPoolsTest, HealthIs503WhileTheUpstreamIsDown) {
 TEST_F(MonitoredPoolsTest, AnUnusedPoolIsHealthyAndOneWhoseConnectsFailIsNot) {
   // min_idle = 0 and never used: no connection, nothing attempted, nothing wrong.
   auto unused = echo.builder_for(echo.server.endpoint()).with_namespace("unused").build(io.executor());
-  auto failing = echo.builder_for("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+  auto failing = echo.builder_for("127.0.0.1:" + std::to_string(demo::pick_free_tcp_port()))
                      .with_namespace("failing")
                      .build(io.executor());
   std::string problem;
@@ -242,7 +243,7 @@ TEST_F(MonitoredPoolsTest, EnhancedStatusHasTheSeedFieldsOverEveryPool) {
   EXPECT_EQ(status["pools"][0]["namespace"], "primary");
 
   // A second pool whose upstream is down: degraded, still 200, and its errors count.
-  auto backup = echo.builder_for("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+  auto backup = echo.builder_for("127.0.0.1:" + std::to_string(demo::pick_free_tcp_port()))
                     .with_namespace("backup")
                     .build(io.executor());
   ASSERT_TRUE(pools.add(backup, problem)) << problem;

@@ -3,13 +3,13 @@
 // credential, and an address that keeps presenting wrong tokens is slowed to one try per
 // interval with 429 and Retry-After. Over real loopback sockets.
 #include "captured_log.hpp"
+#include "demo/certificate_authority.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
 #include "monitoring_servers.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/monitoring_server.hpp"
-#include "testing/certificate_authority.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -49,7 +49,7 @@ class MonitoringExposureTest : public ::testing::Test {
 // The servers made here with a wildcard address are never started: create() binds and listens
 // (so that bind errors surface), start() would accept. Each is stopped at once.
 TEST_F(MonitoringExposureTest, BeyondLoopbackTheServerNeedsATokenOrTls) {
-  auto authority = testing::CertificateAuthority::create();
+  auto authority = demo::CertificateAuthority::create();
   const auto issued = authority.issue("monitor");
   std::optional<ConfigError> load_error;
   const auto tls = MonitoringTls::load(issued.chain_file.string(), issued.key_file.string(), load_error);

@@ -2,11 +2,11 @@
 // served with keep-alive, plain HTTP refused and counted, close_notify after a final response,
 // the header deadline over TLS, and a reload that changes the certificate for new connections
 // only.
+#include "demo/certificate_authority.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/monitoring_tls.hpp"
-#include "testing/certificate_authority.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -92,7 +92,7 @@ class VerifyingClient {
 
 class MonitoringTlsTest : public ::testing::Test {
  protected:
-  std::shared_ptr<MonitoringTls> load(const testing::IssuedCertificate& issued) {
+  std::shared_ptr<MonitoringTls> load(const demo::IssuedCertificate& issued) {
     std::optional<ConfigError> error;
     auto tls = MonitoringTls::load(issued.chain_file.string(), issued.key_file.string(), error);
     if (!tls) throw std::runtime_error(std::string("MonitoringTls::load: ") + error->what());
@@ -123,8 +123,8 @@ class MonitoringTlsTest : public ::testing::Test {
     if (server) server->stop();
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate monitor_certificate =
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate monitor_certificate =
       authority.issue("monitor", {.common_name = "monitor-one", .dns_names = {"localhost"}});
   testing::IoThread io;
   std::shared_ptr<MonitoringServer> server;

@@ -4,13 +4,14 @@
 // application byte is sent (TLS 1.3, where the refusal comes after our side of the handshake,
 // and TLS 1.2, where it comes inside it), an encrypted key works with its passphrase, and a
 // resumed connection needs no certificate exchange.
+#include "demo/certificate_authority.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/pool_config_file.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/encrypted_key.hpp"
 #include "testing/openssl_server.hpp"
+#include "testing/spki_pin.hpp"
 
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
@@ -69,13 +70,13 @@ class MutualTlsTest : public ::testing::Test {
     EXPECT_EQ(pool.stats().connections_created, 0u) << "no connection was handed out";
   }
 
-  testing::CertificateAuthority server_authority = testing::CertificateAuthority::create("upstream CA");
-  testing::CertificateAuthority client_authority = testing::CertificateAuthority::create("client CA");
-  testing::CertificateAuthority stranger_authority = testing::CertificateAuthority::create("stranger CA");
-  testing::IssuedCertificate server_leaf = server_authority.issue("upstream");
-  testing::IssuedCertificate client = client_authority.issue(
+  demo::CertificateAuthority server_authority = demo::CertificateAuthority::create("upstream CA");
+  demo::CertificateAuthority client_authority = demo::CertificateAuthority::create("client CA");
+  demo::CertificateAuthority stranger_authority = demo::CertificateAuthority::create("stranger CA");
+  demo::IssuedCertificate server_leaf = server_authority.issue("upstream");
+  demo::IssuedCertificate client = client_authority.issue(
       "client", {.common_name = "mtls-client", .dns_names = {}, .ip_addresses = {}});
-  testing::IssuedCertificate stranger = stranger_authority.issue(
+  demo::IssuedCertificate stranger = stranger_authority.issue(
       "stranger", {.common_name = "stranger-client", .dns_names = {}, .ip_addresses = {}});
   std::optional<testing::OpenSslServer> server;
   testing::IoThread io;

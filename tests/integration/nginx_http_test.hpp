@@ -10,13 +10,13 @@
 //   }
 #pragma once
 
+#include "demo/certificate_authority.hpp"
+#include "demo/nginx_server.hpp"
 #include "http_client_exchange.hpp"
 #include "io_thread.hpp"
 #include "pool/lease_internals.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -34,12 +34,12 @@ namespace securechannel::testing {
 class NginxHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+    if (!demo::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
     options.certificate_file = leaf.certificate_file;
     options.key_file = leaf.key_file;
   }
 
-  void start() { nginx = std::make_unique<NginxServer>(options); }
+  void start() { nginx = std::make_unique<demo::NginxServer>(options); }
 
   PoolBuilder builder(std::vector<std::string> alpn) {
     PoolBuilder b(nginx->endpoint());
@@ -67,10 +67,10 @@ class NginxHttpTest : public ::testing::Test {
     }, std::chrono::seconds(20))) << "nginx did not close the idle connection";
   }
 
-  CertificateAuthority authority = CertificateAuthority::create();
-  IssuedCertificate leaf = authority.issue("localhost");
-  NginxOptions options;
-  std::unique_ptr<NginxServer> nginx;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("localhost");
+  demo::NginxOptions options;
+  std::unique_ptr<demo::NginxServer> nginx;
   IoThread io;
 };
 

@@ -3,12 +3,12 @@
 // acquire with certificate_revoked and its reason on TLS 1.3 and 1.2, a staple signed by another
 // CA, of unknown status or out of date is refused, a missing staple passes unless tls.ocsp is "require", and
 // "off" ignores even a revoked one.
+#include "demo/certificate_authority.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/revocation.hpp"
 #include "testing/openssl_server.hpp"
+#include "testing/revocation.hpp"
 
 #include <gtest/gtest.h>
 
@@ -44,14 +44,14 @@ class OcspStaplingTest : public ::testing::Test {
         .build(io.executor());
   }
 
-  std::filesystem::path response(const testing::CertificateAuthority& signer, OcspStatus status, const char* name,
+  std::filesystem::path response(const demo::CertificateAuthority& signer, OcspStatus status, const char* name,
                                  int signed_days_ago = 0) {
     return testing::write_ocsp_response(signer, leaf, status, authority.directory() / name, signed_days_ago);
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create("OCSP test CA");
-  testing::CertificateAuthority stranger = testing::CertificateAuthority::create("stranger CA");
-  testing::IssuedCertificate leaf = authority.issue("upstream");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create("OCSP test CA");
+  demo::CertificateAuthority stranger = demo::CertificateAuthority::create("stranger CA");
+  demo::IssuedCertificate leaf = authority.issue("upstream");
   std::optional<testing::OpenSslServer> server;
   testing::IoThread io;
 };
@@ -122,7 +122,7 @@ TEST_F(OcspStaplingTest, ACrlThatListsTheCertificateRefusesIt) {
       << checked->last_connect_failure().describe();
 
   // Another certificate of the same CA is not on the list.
-  const testing::IssuedCertificate other = authority.issue("other");
+  const demo::IssuedCertificate other = authority.issue("other");
   server.emplace(testing::OpenSslServerOptions{.certificate_file = other.certificate_file, .key_file = other.key_file});
   auto fine = PoolBuilder(server->endpoint())
                   .with_system_trust_store(false)

@@ -2,6 +2,10 @@
 // whose HttpClients sent real requests to nginx (HTTP/2 and HTTP/1.1), and a real MonitoringServer answer every endpoint with every status the spec describes; the
 // responses are recorded and tests/contract/check_openapi.py checks each body against the spec's
 // schema, that nothing undescribed was answered, and that nothing described went unexercised.
+#include "demo/certificate_authority.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/nginx_server.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "echo_upstream.hpp"
 #include "http_client_exchange.hpp"
 #include "io_thread.hpp"
@@ -9,10 +13,7 @@
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
 #include "testing/process_info.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -185,7 +186,7 @@ class OpenApiContractTest : public ::testing::Test {
   }
 
   testing::EchoUpstream echo;
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();  // nginx's
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();  // nginx's
   testing::IoThread io;
   MonitoredPools pools;
   std::uint64_t connection_id = 1;
@@ -242,9 +243,9 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
 
   // 2b. Pools with an exported HttpClient that sent real requests to nginx, one per protocol:
   // their status and stats carry the `http` object; the echo pool's do not (no client, no zeros).
-  ASSERT_TRUE(testing::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
-  const testing::IssuedCertificate nginx_leaf = authority.issue("localhost");
-  testing::NginxServer nginx({.certificate_file = nginx_leaf.certificate_file, .key_file = nginx_leaf.key_file});
+  ASSERT_TRUE(demo::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
+  const demo::IssuedCertificate nginx_leaf = authority.issue("localhost");
+  demo::NginxServer nginx({.certificate_file = nginx_leaf.certificate_file, .key_file = nginx_leaf.key_file});
   std::vector<std::shared_ptr<HttpClient>> clients;
   for (const auto& [name, alpn] : {std::pair{"web_h2", "h2"}, std::pair{"web_http1", "http/1.1"}}) {
     auto pool = PoolBuilder(nginx.endpoint())
@@ -279,7 +280,7 @@ TEST_F(OpenApiContractTest, RealResponsesMatchDocsOpenapiYamlBothWays) {
   }
 
   // 3. A second pool whose upstream is down: its breaker opens, health and readiness turn 503.
-  const std::uint16_t closed_port = testing::pick_free_tcp_port();
+  const std::uint16_t closed_port = demo::pick_free_tcp_port();
   auto backup = echo.builder_for("127.0.0.1:" + std::to_string(closed_port))
                     .with_namespace("backup")
                     .with_circuit_breaker_failure_threshold(2)

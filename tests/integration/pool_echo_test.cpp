@@ -1,12 +1,12 @@
 // SecureChannelPool against our own TLS echo server: reuse, limits, waiting, stale connections,
 // circuit breaking, verification failures, rotation, warm-up and shutdown.
+#include "demo/certificate_authority.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "io_thread.hpp"
 #include "pool/lease_internals.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/process_info.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -40,7 +40,7 @@ class PoolEchoTest : public ::testing::Test {
   void SetUp() override {
     server_options.certificate_file = leaf.certificate_file;
     server_options.key_file = leaf.key_file;
-    server = std::make_unique<testing::TlsEchoServer>(server_options);
+    server = std::make_unique<demo::TlsEchoServer>(server_options);
   }
 
   PoolBuilder builder() { return builder_for(server->endpoint()); }
@@ -52,10 +52,10 @@ class PoolEchoTest : public ::testing::Test {
     return b;
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("upstream");
-  testing::TlsEchoServerOptions server_options;
-  std::unique_ptr<testing::TlsEchoServer> server;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("upstream");
+  demo::TlsEchoServerOptions server_options;
+  std::unique_ptr<demo::TlsEchoServer> server;
   testing::IoThread io;
 };
 
@@ -203,7 +203,7 @@ TEST_F(PoolEchoTest, ConnectionClosedByServerIsReplacedAtCheckout) {
 TEST_F(PoolEchoTest, ServerIdleTimeoutIsDetectedWithoutFailingTheCaller) {
   server.reset();
   server_options.idle_close_after = 100ms;
-  server = std::make_unique<testing::TlsEchoServer>(server_options);
+  server = std::make_unique<demo::TlsEchoServer>(server_options);
   auto pool = builder().with_validate_after_inactivity(0ms).build(io.executor());
   testing::acquire(*pool).release();
   ASSERT_TRUE(eventually([&] { return server->open_connections() == 0; }));
@@ -343,12 +343,12 @@ TEST_F(PoolEchoTest, WrongHostnameFailsVerificationBeforeAnyByteIsSent) {
 TEST_F(PoolEchoTest, ACommonNameWithoutSubjectAltNamesIsNotAnIdentity) {
   // RFC 9525 and the CA/Browser Forum baseline: the name is checked against subjectAltName only.
   // A certificate naming the host in its subject CN alone, as old or home-made ones do, is refused.
-  testing::CertificateOptions cn_only;
+  demo::CertificateOptions cn_only;
   cn_only.common_name = "localhost";
   cn_only.dns_names = {};
   cn_only.ip_addresses = {};
-  const testing::IssuedCertificate cn_leaf = authority.issue("cn-only", cn_only);
-  testing::TlsEchoServer cn_server({.certificate_file = cn_leaf.certificate_file, .key_file = cn_leaf.key_file});
+  const demo::IssuedCertificate cn_leaf = authority.issue("cn-only", cn_only);
+  demo::TlsEchoServer cn_server({.certificate_file = cn_leaf.certificate_file, .key_file = cn_leaf.key_file});
   auto pool = builder_for(cn_server.endpoint()).with_server_name("localhost").build(io.executor());
   EXPECT_EQ(acquire_error(pool), make_error_code(errc::certificate_verify_failed));
   const ConnectFailure failure = pool->last_connect_failure();
@@ -358,7 +358,7 @@ TEST_F(PoolEchoTest, ACommonNameWithoutSubjectAltNamesIsNotAnIdentity) {
 }
 
 TEST_F(PoolEchoTest, UnknownCertificateAuthorityFailsVerification) {
-  testing::CertificateAuthority stranger = testing::CertificateAuthority::create("someone else");
+  demo::CertificateAuthority stranger = demo::CertificateAuthority::create("someone else");
   auto pool = PoolBuilder(server->endpoint())
                   .with_system_trust_store(false)
                   .with_ca_file(stranger.ca_certificate_file().string())
@@ -374,14 +374,14 @@ TEST_F(PoolEchoTest, SystemStoreAloneDoesNotTrustAPrivateCa) {
 }
 
 TEST_F(PoolEchoTest, ExpiredCertificateIsRefused) {
-  testing::CertificateOptions expired;
+  demo::CertificateOptions expired;
   expired.valid_from_offset = -std::chrono::hours(48);
   expired.valid_until_offset = -std::chrono::hours(24);
   const auto old_leaf = authority.issue("expired", expired);
-  testing::TlsEchoServerOptions options;
+  demo::TlsEchoServerOptions options;
   options.certificate_file = old_leaf.certificate_file;
   options.key_file = old_leaf.key_file;
-  testing::TlsEchoServer expired_server(options);
+  demo::TlsEchoServer expired_server(options);
   auto pool = PoolBuilder(expired_server.endpoint())
                   .with_system_trust_store(false)
                   .with_ca_file(authority.ca_certificate_file().string())
@@ -496,7 +496,7 @@ TEST_F(PoolEchoTest, BackgroundReconnectsBackOffWithJitter) {
   pool->warm_up();
   EXPECT_EQ(pool->stats().connecting_connections, 0u);
   server_options.port = port;
-  server = std::make_unique<testing::TlsEchoServer>(server_options);
+  server = std::make_unique<demo::TlsEchoServer>(server_options);
   clock->advance(101ms);
   pool->warm_up();
   ASSERT_TRUE(eventually([&] { return pool->stats().idle_connections == 1; }));
@@ -517,7 +517,7 @@ TEST_F(PoolEchoTest, CircuitBreakerOpensFailsFastAndRecoversThroughOneProbe) {
   EXPECT_EQ(pool->stats().connect_failures, 3u) << "no connect attempted while open";
 
   server_options.port = port;  // the upstream comes back on the same port
-  server = std::make_unique<testing::TlsEchoServer>(server_options);
+  server = std::make_unique<demo::TlsEchoServer>(server_options);
   EXPECT_EQ(acquire_error(pool), make_error_code(errc::circuit_open)) << "cooldown not over yet";
   clock->advance(61s);
   Lease probe = testing::acquire(*pool);

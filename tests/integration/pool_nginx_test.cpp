@@ -1,9 +1,9 @@
 // SecureChannelPool against a real nginx (TLS 1.3, HTTP/1.1 keep-alive) started by the fixture.
+#include "demo/certificate_authority.hpp"
+#include "demo/nginx_server.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
 #include "testing/process_info.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,14 +25,14 @@ using testing::eventually;
 class PoolNginxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+    if (!demo::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
     options.certificate_file = leaf.certificate_file;
     options.key_file = leaf.key_file;
   }
 
   void start(int keepalive_timeout_seconds = 75) {
     options.keepalive_timeout_seconds = keepalive_timeout_seconds;
-    nginx = std::make_unique<testing::NginxServer>(options);
+    nginx = std::make_unique<demo::NginxServer>(options);
   }
 
   PoolBuilder builder() {
@@ -41,10 +41,10 @@ class PoolNginxTest : public ::testing::Test {
     return b;
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("nginx");
-  testing::NginxOptions options;
-  std::unique_ptr<testing::NginxServer> nginx;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("nginx");
+  demo::NginxOptions options;
+  std::unique_ptr<demo::NginxServer> nginx;
   testing::IoThread io;
 };
 

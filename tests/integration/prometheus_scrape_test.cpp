@@ -2,17 +2,18 @@
 // Prometheus scraping a real MonitoringServer in front of real pools. Both binaries come from
 // scripts/bootstrap. A missing one fails the test instead of skipping it: a skip would turn a
 // broken setup into a green run.
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "echo_upstream.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
 #include "testing/process_info.hpp"
 #include "testing/prometheus_server.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -165,7 +166,7 @@ TEST_F(PrometheusScrapeTest, PromtoolAcceptsOurExposition) {
                                          << "prometheus package); this test fails rather than skip";
   // Two namespaces; "relay" holds two pools with different endpoints, one of them refused, so
   // that a family carries several series and errors_total has a kind.
-  const std::string closed_endpoint = "127.0.0.1:" + std::to_string(testing::pick_free_tcp_port());
+  const std::string closed_endpoint = "127.0.0.1:" + std::to_string(demo::pick_free_tcp_port());
   auto relay = add_pool("relay", echo.server.endpoint());
   auto relay_down = add_pool("relay", closed_endpoint);
   auto backup = add_pool("backup", echo.server.endpoint());
@@ -182,7 +183,7 @@ TEST_F(PrometheusScrapeTest, PromtoolAcceptsOurExposition) {
             std::string::npos)
       << exposition;
 
-  const testing::CompletedProcess check = testing::run_to_completion({promtool, "check", "metrics"}, exposition, 30s);
+  const demo::CompletedProcess check = demo::run_to_completion({promtool, "check", "metrics"}, exposition, 30s);
   const std::string output = check.standard_output + check.standard_error;
   // promtool exits 1 on a parse error and 3 on lint findings. The one finding we accept is the
   // contract's seed name <ns>_latency_ms ("abbreviated units"), once per namespace: anything

@@ -1,11 +1,12 @@
 // SPKI pinning against our echo server: a matching pin (primary or backup, leaf or CA) lets the
 // connection through, a mismatch fails with certificate_pin_mismatch before any byte is sent,
 // and resumed connections keep the rule (only pinned connections' tickets are reused).
+#include "demo/certificate_authority.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
+#include "testing/spki_pin.hpp"
 
 #include <gtest/gtest.h>
 
@@ -63,7 +64,7 @@ TEST_F(PublicKeyPinsTest, ResumedConnectionsStayPinned) {
 
 TEST_F(PublicKeyPinsTest, TheBackupPinCarriesThePoolThroughAKeyRotation) {
   // The operator pins today's key and tomorrow's; the upstream then switches to tomorrow's.
-  const testing::IssuedCertificate next = upstream.authority.issue("next-key");
+  const demo::IssuedCertificate next = upstream.authority.issue("next-key");
   // Without resumption, so that the connection after the switch shows its certificate.
   auto pool = builder()
                   .with_pin(testing::spki_pin_of(upstream.leaf.certificate_file))

@@ -1,8 +1,8 @@
 // `scpool check-config FILE` run as a program: a good pool file is reported pool by pool, and
 // each kind of mistake (a key, a file the TLS context cannot load, a passphrase that does not
 // open the key) exits with 2 and names the pool and the field.
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
 #include "testing/encrypted_key.hpp"
 
 #include <gtest/gtest.h>
@@ -23,16 +23,16 @@ class ScpoolCheckConfigTest : public ::testing::Test {
     std::ofstream(authority.directory() / "wrong.pass") << "battery staple\n";
   }
 
-  testing::CompletedProcess check(const std::string& pool_text) {
+  demo::CompletedProcess check(const std::string& pool_text) {
     const auto file = authority.directory() / "pools.toml";
     std::ofstream(file, std::ios::trunc) << pool_text;
-    return testing::run_to_completion({SC_SCPOOL_BINARY, "check-config", file.string()}, "", 60s);
+    return demo::run_to_completion({SC_SCPOOL_BINARY, "check-config", file.string()}, "", 60s);
   }
 
   std::string file() const { return (authority.directory() / "pools.toml").string(); }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate client = authority.issue("client");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate client = authority.issue("client");
   const std::string mtls_pool =
       "[[pool]]\nendpoint = \"relay.example.com:443\"\nnamespace = \"relay\"\nmax_connections = 4\n"
       "[pool.tls]\nsystem_trust_store = false\nca_file = \"ca.pem\"\nalpn = [\"h2\"]\n"
@@ -72,13 +72,13 @@ TEST_F(ScpoolCheckConfigTest, AMistakeInTheFileNamesTheKeyAndLine) {
             std::string::npos)
       << run.standard_error;
 
-  const auto missing = testing::run_to_completion({SC_SCPOOL_BINARY, "check-config", file() + ".nope"}, "", 60s);
+  const auto missing = demo::run_to_completion({SC_SCPOOL_BINARY, "check-config", file() + ".nope"}, "", 60s);
   EXPECT_EQ(missing.exit_code(), 2);
   EXPECT_NE(missing.standard_error.find("No such file or directory"), std::string::npos) << missing.standard_error;
 }
 
 TEST_F(ScpoolCheckConfigTest, TheExampleDaemonFileIsGood) {
-  const auto run = testing::run_to_completion(
+  const auto run = demo::run_to_completion(
       {SC_SCPOOL_BINARY, "check-config", std::string(SC_SOURCE_DIR) + "/packaging/scpool.toml"}, "", 60s);
   ASSERT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_error;
   EXPECT_EQ(run.standard_output,

@@ -1,8 +1,8 @@
 // `scpool demo`, the README's first command, as a program: it runs `scpool serve` on a generated
 // config, carries traffic through both listener kinds, prints the status table, and stops the
 // daemon cleanly; with --forever it runs batches until SIGTERM and still stops cleanly.
+#include "demo/child_process.hpp"
 #include "io_thread.hpp"
-#include "testing/child_process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,8 +19,8 @@ namespace sct = securechannel::testing;
 using namespace std::chrono_literals;
 
 TEST(ScpoolDemoTest, CarriesTrafficThroughBothListenersAndStopsTheDaemonCleanly) {
-  const sct::CompletedProcess run =
-      sct::run_to_completion({SC_SCPOOL_BINARY, "demo", "--exchanges", "300", "--clients", "4"}, "", 120s);
+  const demo::CompletedProcess run =
+      demo::run_to_completion({SC_SCPOOL_BINARY, "demo", "--exchanges", "300", "--clients", "4"}, "", 120s);
   ASSERT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_output << run.standard_error;
   for (const char* expected : {"tcp listener 127.0.0.1:", ": 300 ok, 0 failed", "$ scpool status --url http://127.0.0.1:",
                                "demo_echo", "scpool serve stopped by SIGTERM: exited with status 0"}) {
@@ -29,17 +29,17 @@ TEST(ScpoolDemoTest, CarriesTrafficThroughBothListenersAndStopsTheDaemonCleanly)
 }
 
 TEST(ScpoolDemoTest, ForeverRunsUntilSigtermThenStopsTheDaemonCleanly) {
-  sct::TemporaryDirectory directory("securechannel-demo");
+  demo::TemporaryDirectory directory("securechannel-demo");
   const auto output = directory.path() / "stdout";
-  sct::ChildProcess demo({SC_SCPOOL_BINARY, "demo", "--forever", "--exchanges", "200", "--clients", "2"}, output,
+  demo::ChildProcess demo({SC_SCPOOL_BINARY, "demo", "--forever", "--exchanges", "200", "--clients", "2"}, output,
                          directory.path() / "stderr");
-  ASSERT_TRUE(sct::eventually([&] { return sct::read_text_file(output).find("200 ok") != std::string::npos; }, 60s))
-      << sct::read_text_file(output) << sct::read_text_file(directory.path() / "stderr");
+  ASSERT_TRUE(sct::eventually([&] { return demo::read_text_file(output).find("200 ok") != std::string::npos; }, 60s))
+      << demo::read_text_file(output) << demo::read_text_file(directory.path() / "stderr");
   ASSERT_EQ(::kill(demo.pid(), SIGTERM), 0);
-  ASSERT_TRUE(demo.wait_for_exit(60s)) << sct::read_text_file(output);
+  ASSERT_TRUE(demo.wait_for_exit(60s)) << demo::read_text_file(output);
   EXPECT_EQ(demo.exit_description(), "exited with status 0")
-      << sct::read_text_file(output) << sct::read_text_file(directory.path() / "stderr");
-  EXPECT_NE(sct::read_text_file(output).find("scpool serve stopped by SIGTERM: exited with status 0"), std::string::npos);
+      << demo::read_text_file(output) << demo::read_text_file(directory.path() / "stderr");
+  EXPECT_NE(demo::read_text_file(output).find("scpool serve stopped by SIGTERM: exited with status 0"), std::string::npos);
 }
 
 }  // namespace

@@ -2,13 +2,14 @@
 // MonitoringServer in this process (MonitoredPools over pools on our TLS echo server): the
 // tables carry the pools' names and figures, --json is the JSON, and the exit code says
 // healthy (0), unhealthy (1), or unreachable / refused / wrong (2) with one line on stderr.
+#include "demo/child_process.hpp"
+#include "demo/loopback_port.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/monitoring_server.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/child_process.hpp"
 #include "testing/process_info.hpp"
 
 #include <gtest/gtest.h>
@@ -61,7 +62,7 @@ class ScpoolMonitorCommandsTest : public ::testing::Test {
 
   // A pool whose upstream refuses connections, after one failed acquire: unhealthy.
   void add_failing_pool() {
-    down = echo.builder_for("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+    down = echo.builder_for("127.0.0.1:" + std::to_string(demo::pick_free_tcp_port()))
                .with_namespace("backup")
                .build(io.executor());
     std::string problem;
@@ -76,13 +77,13 @@ class ScpoolMonitorCommandsTest : public ::testing::Test {
     return path.string();
   }
 
-  testing::CompletedProcess scpool(std::vector<std::string> arguments, const std::string& url = "") {
+  demo::CompletedProcess scpool(std::vector<std::string> arguments, const std::string& url = "") {
     arguments.insert(arguments.begin(), SC_SCPOOL_BINARY);
     arguments.push_back("--url");
     arguments.push_back(url.empty() ? server->base_url() : url);
     arguments.push_back("--timeout");
     arguments.push_back("10");
-    return testing::run_to_completion(arguments, "", 60s);
+    return demo::run_to_completion(arguments, "", 60s);
   }
 
   testing::EchoUpstream echo;
@@ -153,7 +154,7 @@ TEST_F(ScpoolMonitorCommandsTest, AnUnhealthyPoolExitsOne) {
 }
 
 TEST_F(ScpoolMonitorCommandsTest, UnreachableBadAndRefusedExitTwoWithOneLine) {
-  const std::string closed = "http://127.0.0.1:" + std::to_string(testing::pick_free_tcp_port());
+  const std::string closed = "http://127.0.0.1:" + std::to_string(demo::pick_free_tcp_port());
   auto run = scpool({"status"}, closed);
   EXPECT_EQ(run.exit_code(), 2) << run.description();
   EXPECT_EQ(run.standard_error, "scpool status: cannot reach " + closed + ": Connection refused\n");
@@ -221,7 +222,7 @@ TEST_F(ScpoolMonitorCommandsTest, WatchRedrawsUntilInterrupted) {
   // Not a terminal: no screen clearing, the rounds follow each other; the time limit ends it.
   // Long enough for two rounds of an ASan build on a loaded machine (2 s was not, beside a build).
   auto arguments = std::vector<std::string>{SC_SCPOOL_BINARY, "health", "--watch", "0.2", "--url", server->base_url()};
-  const auto run = testing::run_to_completion(arguments, "", 6s);
+  const auto run = demo::run_to_completion(arguments, "", 6s);
   EXPECT_TRUE(run.timed_out);
   EXPECT_EQ(run.standard_output.find("\x1b["), std::string::npos);
   std::size_t rounds = 0;

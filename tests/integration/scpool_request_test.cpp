@@ -1,9 +1,10 @@
 // `scpool request`, the curl-like command (issue #4), run as a program against nginx: exit codes,
 // the reuse report, and the errors a user sees for a bad URL, a refused connection and a server
 // whose certificate we do not trust.
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
-#include "testing/nginx_server.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
+#include "demo/nginx_server.hpp"
+#include "testing/spki_pin.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,15 +22,15 @@ using namespace std::chrono_literals;
 class ScpoolRequestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+    if (!demo::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
     options.certificate_file = leaf.certificate_file;
     options.key_file = leaf.key_file;
-    nginx = std::make_unique<testing::NginxServer>(options);
+    nginx = std::make_unique<demo::NginxServer>(options);
   }
 
-  testing::CompletedProcess scpool(std::vector<std::string> arguments) {
+  demo::CompletedProcess scpool(std::vector<std::string> arguments) {
     arguments.insert(arguments.begin(), {SC_SCPOOL_BINARY, "request"});
-    return testing::run_to_completion(arguments, "", 60s);
+    return demo::run_to_completion(arguments, "", 60s);
   }
 
   std::string url(const std::string& path = "/") const { return "https://" + nginx->endpoint() + path; }
@@ -44,10 +45,10 @@ class ScpoolRequestTest : public ::testing::Test {
     return file.string();
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("localhost");
-  testing::NginxOptions options;
-  std::unique_ptr<testing::NginxServer> nginx;
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("localhost");
+  demo::NginxOptions options;
+  std::unique_ptr<demo::NginxServer> nginx;
 };
 
 TEST_F(ScpoolRequestTest, OneRequestPrintsTheBody) {

@@ -3,13 +3,14 @@
 // servers goes away, and that endpoint is ejected; a pool whose only endpoint dies hands its tcp
 // listener's connections to its backup, and takes them back once a probe finds the endpoint
 // again. What the daemon did is read from its /api/v1/secure-channel/endpoints.
+#include "demo/certificate_authority.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/nginx_server.hpp"
+#include "demo/serve_process.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "echo_through.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
-#include "testing/serve_process.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -31,8 +32,8 @@ using sct::echo_through;
 class ScpoolServeFailoverTest : public ::testing::Test {
  protected:
   // The endpoints JSON of the running daemon: {"pools": [{"namespace", "endpoints": [...]}]}.
-  json endpoints(const sct::ServeProcess& serve) {
-    sct::HttpTestConnection monitoring(sct::port_of(serve.monitoring_url()));
+  json endpoints(const demo::ServeProcess& serve) {
+    sct::HttpTestConnection monitoring(demo::port_of(serve.monitoring_url()));
     return json::parse(monitoring.get("/api/v1/secure-channel/endpoints").body());
   }
 
@@ -47,17 +48,17 @@ class ScpoolServeFailoverTest : public ::testing::Test {
     return "[pool.tls]\nsystem_trust_store = false\nca_file = \"" + authority.ca_certificate_file().string() + "\"\n";
   }
 
-  sct::TemporaryDirectory directory{"securechannel-failover"};
-  sct::CertificateAuthority authority = sct::CertificateAuthority::create("failover test CA");
-  sct::IssuedCertificate leaf = authority.issue("localhost");
+  demo::TemporaryDirectory directory{"securechannel-failover"};
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create("failover test CA");
+  demo::IssuedCertificate leaf = authority.issue("localhost");
 };
 
 TEST_F(ScpoolServeFailoverTest, IdempotentRequestsSeeNoFailureWhenOneOfTwoEndpointsDies) {
   // nginx is one of the test peers scripts/bootstrap installs: its absence fails, never skips.
-  ASSERT_TRUE(sct::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
-  const sct::NginxOptions options{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file};
-  auto doomed = std::make_unique<sct::NginxServer>(options);
-  sct::NginxServer survivor(options);
+  ASSERT_TRUE(demo::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
+  const demo::NginxOptions options{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file};
+  auto doomed = std::make_unique<demo::NginxServer>(options);
+  demo::NginxServer survivor(options);
   const std::string doomed_endpoint = doomed->endpoint();
   const std::string config = fmt::format(R"([monitor]
 listen = "127.0.0.1:0"
@@ -75,10 +76,10 @@ mode = "http"
 listen = "127.0.0.1:0"
 )",
                                          doomed_endpoint, survivor.endpoint(), tls_table());
-  sct::ServeProcess serve(SC_SCPOOL_BINARY, directory.path(), config);
+  demo::ServeProcess serve(SC_SCPOOL_BINARY, directory.path(), config);
   ASSERT_TRUE(serve.started()) << serve.diagnostics();
 
-  sct::HttpTestConnection local(sct::port_of(serve.listener("http")));
+  sct::HttpTestConnection local(demo::port_of(serve.listener("http")));
   std::size_t failures = 0;
   std::string first_failure;
   for (int i = 0; i < 300; ++i) {
@@ -95,8 +96,8 @@ listen = "127.0.0.1:0"
   EXPECT_TRUE(web["endpoints"][0]["ejected"].get<bool>()) << web.dump();
   EXPECT_FALSE(web["endpoints"][1]["ejected"].get<bool>()) << web.dump();
   // The same through the command line: one endpoint ejected, the other not.
-  const sct::CompletedProcess table =
-      sct::run_to_completion({SC_SCPOOL_BINARY, "endpoints", "--url", serve.monitoring_url()}, "", 30s);
+  const demo::CompletedProcess table =
+      demo::run_to_completion({SC_SCPOOL_BINARY, "endpoints", "--url", serve.monitoring_url()}, "", 30s);
   EXPECT_NE(table.standard_output.find("EJECTED"), std::string::npos) << table.standard_output << table.standard_error;
   EXPECT_NE(table.standard_output.find(" left)"), std::string::npos) << table.standard_output;
   ASSERT_TRUE(serve.signal(SIGTERM));
@@ -104,9 +105,9 @@ listen = "127.0.0.1:0"
 }
 
 TEST_F(ScpoolServeFailoverTest, TheBackupServesWhileThePrimaryIsDownAndHandsBack) {
-  auto primary = std::make_unique<sct::TlsEchoServer>(
-      sct::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
-  sct::TlsEchoServer spare({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+  auto primary = std::make_unique<demo::TlsEchoServer>(
+      demo::TlsEchoServerOptions{.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+  demo::TlsEchoServer spare({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
   const std::uint16_t primary_port = primary->port();
   const std::string config = fmt::format(R"([monitor]
 listen = "127.0.0.1:0"
@@ -126,9 +127,9 @@ namespace = "spare"
 endpoints = ["{}"]
 {})",
                                          primary->endpoint(), tls_table(), spare.endpoint(), tls_table());
-  sct::ServeProcess serve(SC_SCPOOL_BINARY, directory.path(), config);
+  demo::ServeProcess serve(SC_SCPOOL_BINARY, directory.path(), config);
   ASSERT_TRUE(serve.started()) << serve.diagnostics();
-  const std::uint16_t port = sct::port_of(serve.listener("tcp"));
+  const std::uint16_t port = demo::port_of(serve.listener("tcp"));
 
   ASSERT_EQ(echo_through(port, "one"), "one") << serve.diagnostics();
   EXPECT_EQ(primary->accepted_connections(), 1u);
@@ -140,7 +141,7 @@ endpoints = ["{}"]
   EXPECT_GE(pool(endpoints(serve), "primary")["failovers"].get<std::uint64_t>(), 1u);
 
   // Back on its port: after the ejection time a probe finds it, and connections go home.
-  primary = std::make_unique<sct::TlsEchoServer>(sct::TlsEchoServerOptions{
+  primary = std::make_unique<demo::TlsEchoServer>(demo::TlsEchoServerOptions{
       .certificate_file = leaf.certificate_file, .key_file = leaf.key_file, .port = primary_port});
   EXPECT_TRUE(sct::eventually(
       [&] {

@@ -2,13 +2,14 @@
 // server behind a tcp listener, nginx behind an http listener), local clients on loopback.
 // Start-up summary, traffic through both listener kinds, monitoring, SIGHUP reloads (good and
 // bad files), SIGTERM drains in-flight responses and exits 0, and config errors all at once.
+#include "demo/certificate_authority.hpp"
+#include "demo/loopback_port.hpp"
+#include "demo/nginx_server.hpp"
+#include "demo/serve_process.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "echo_through.hpp"
 #include "http_test_client.hpp"
 #include "io_thread.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/nginx_server.hpp"
-#include "testing/serve_process.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -29,13 +30,13 @@ namespace fs = std::filesystem;
 namespace sct = securechannel::testing;
 using namespace std::chrono_literals;
 
-using sct::port_of;
+using demo::port_of;
 
 // The daemon run by these tests: the scpool binary of this build.
-class ScpoolServeProcess : public sct::ServeProcess {
+class ScpoolServeProcess : public demo::ServeProcess {
  public:
   ScpoolServeProcess(const fs::path& directory, const std::string& config)
-      : sct::ServeProcess(SC_SCPOOL_BINARY, directory, config) {}
+      : demo::ServeProcess(SC_SCPOOL_BINARY, directory, config) {}
 };
 
 std::string echo_through(const std::string& address, const std::string& message) {
@@ -45,10 +46,10 @@ std::string echo_through(const std::string& address, const std::string& message)
 class ScpoolServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sct::TlsEchoServerOptions echo_options;
+    demo::TlsEchoServerOptions echo_options;
     echo_options.certificate_file = leaf.certificate_file;
     echo_options.key_file = leaf.key_file;
-    echo = std::make_unique<sct::TlsEchoServer>(echo_options);
+    echo = std::make_unique<demo::TlsEchoServer>(echo_options);
   }
 
   std::string echo_pool(const std::string& extra = "") const {
@@ -68,19 +69,19 @@ class ScpoolServeTest : public ::testing::Test {
     return "[monitor]\nlisten = \"127.0.0.1:0\"\n" + extra + "[daemon]\ndrain_grace = \"10s\"\n";
   }
 
-  sct::TemporaryDirectory directory{"securechannel-serve"};
-  sct::CertificateAuthority authority = sct::CertificateAuthority::create("serve test CA");
-  sct::IssuedCertificate leaf = authority.issue("localhost");
-  std::unique_ptr<sct::TlsEchoServer> echo;
+  demo::TemporaryDirectory directory{"securechannel-serve"};
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create("serve test CA");
+  demo::IssuedCertificate leaf = authority.issue("localhost");
+  std::unique_ptr<demo::TlsEchoServer> echo;
 };
 
 TEST_F(ScpoolServeTest, CarriesTcpAndHttpTrafficAndStopsCleanly) {
   // nginx is one of the test peers scripts/bootstrap installs: its absence fails, never skips.
-  ASSERT_TRUE(sct::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
-  sct::NginxOptions nginx_options;
+  ASSERT_TRUE(demo::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
+  demo::NginxOptions nginx_options;
   nginx_options.certificate_file = leaf.certificate_file;
   nginx_options.key_file = leaf.key_file;
-  sct::NginxServer nginx(nginx_options);
+  demo::NginxServer nginx(nginx_options);
 
   ScpoolServeProcess serve(directory.path(), monitor() + echo_pool() + nginx_pool(nginx.endpoint()));
   ASSERT_TRUE(serve.started()) << serve.diagnostics();
@@ -113,12 +114,12 @@ TEST_F(ScpoolServeTest, CarriesTcpAndHttpTrafficAndStopsCleanly) {
 
 TEST_F(ScpoolServeTest, SigtermLetsAResponseInFlightFinish) {
   // nginx is one of the test peers scripts/bootstrap installs: its absence fails, never skips.
-  ASSERT_TRUE(sct::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
-  sct::NginxOptions nginx_options;
+  ASSERT_TRUE(demo::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
+  demo::NginxOptions nginx_options;
   nginx_options.certificate_file = leaf.certificate_file;
   nginx_options.key_file = leaf.key_file;
   nginx_options.generated_file_bytes = 3000;  // /slow sends it at 1 KiB/s: about 2 s
-  sct::NginxServer nginx(nginx_options);
+  demo::NginxServer nginx(nginx_options);
   ScpoolServeProcess serve(directory.path(), monitor() + nginx_pool(nginx.endpoint()));
   ASSERT_TRUE(serve.started()) << serve.diagnostics();
 
@@ -153,7 +154,7 @@ TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
   EXPECT_EQ(echo_through(tcp, "still"), "still") << serve.diagnostics();
 
   // Another CA in the CA file: new connections verify against it, and this upstream fails that.
-  const sct::CertificateAuthority other = sct::CertificateAuthority::create("another CA");
+  const demo::CertificateAuthority other = demo::CertificateAuthority::create("another CA");
   fs::copy_file(other.ca_certificate_file(), ca_file, fs::copy_options::overwrite_existing);
   std::ofstream(serve.config_file(), std::ios::trunc) << config;
   ASSERT_TRUE(serve.signal(SIGHUP));
@@ -173,7 +174,7 @@ TEST_F(ScpoolServeTest, MonitorServesHttpsAndSighupRenewsItsCertificate) {
   const fs::path certificate = directory.path() / "monitor.pem";
   const fs::path key = directory.path() / "monitor.key";
   const auto install = [&](const std::string& common_name) {
-    const sct::IssuedCertificate issued = authority.issue(common_name, {.common_name = common_name});
+    const demo::IssuedCertificate issued = authority.issue(common_name, {.common_name = common_name});
     fs::copy_file(issued.chain_file, certificate, fs::copy_options::overwrite_existing);
     fs::copy_file(issued.key_file, key, fs::copy_options::overwrite_existing);
   };
@@ -187,12 +188,12 @@ TEST_F(ScpoolServeTest, MonitorServesHttpsAndSighupRenewsItsCertificate) {
   EXPECT_NE(serve.output().find("certificate CN=monitor-first, expires "), std::string::npos) << serve.output();
 
   const std::string ca_file = authority.ca_certificate_file().string();
-  const auto health = sct::run_to_completion({SC_SCPOOL_BINARY, "health", "--url", url, "--ca-file", ca_file}, "", 30s);
+  const auto health = demo::run_to_completion({SC_SCPOOL_BINARY, "health", "--url", url, "--ca-file", ca_file}, "", 30s);
   EXPECT_EQ(health.exit_code(), 0) << health.description() << "\n" << health.standard_error;
 
   // The certificate a new connection gets, as openssl s_client shows it.
   const auto presented_subject = [&] {
-    const auto client = sct::run_to_completion(
+    const auto client = demo::run_to_completion(
         {"/usr/bin/openssl", "s_client", "-connect", url.substr(std::string_view("https://").size()), "-CAfile", ca_file,
          "-verify_return_error"},
         "", 30s);
@@ -302,7 +303,7 @@ connect_timeout = "5 seconds"
 [pool.tls]
 ca_file = "missing-ca.pem"
 )";
-  const sct::CompletedProcess run = sct::run_to_completion(
+  const demo::CompletedProcess run = demo::run_to_completion(
       {SC_SCPOOL_BINARY, "serve", "--config", (directory.path() / "scpool.toml").string()}, "", 30s);
   EXPECT_EQ(run.exit_code(), 2) << run.description();
   for (const char* expected : {"pool[0].min_idle: must be an integer, not a string", "scpool.toml:7:",
@@ -316,7 +317,7 @@ TEST_F(ScpoolServeTest, AMissingCaFileAndABadOverrideAreNamed) {
   std::ofstream(directory.path() / "scpool.toml")
       << "[[pool]]\nnamespace = \"relay\"\nendpoint = \"127.0.0.1:1\"\n[pool.tls]\nca_file = \"missing-ca.pem\"\n";
   const fs::path env = "/usr/bin/env";
-  const sct::CompletedProcess run = sct::run_to_completion(
+  const demo::CompletedProcess run = demo::run_to_completion(
       {env.string(), "SCPOOL_RELAY_MAX_CONNECTIONS=lots", SC_SCPOOL_BINARY, "serve", "--config",
        (directory.path() / "scpool.toml").string()},
       "", 30s);
@@ -324,7 +325,7 @@ TEST_F(ScpoolServeTest, AMissingCaFileAndABadOverrideAreNamed) {
   EXPECT_NE(run.standard_error.find("(environment variable SCPOOL_RELAY_MAX_CONNECTIONS)"), std::string::npos)
       << run.standard_error;
 
-  const sct::CompletedProcess missing = sct::run_to_completion(
+  const demo::CompletedProcess missing = demo::run_to_completion(
       {SC_SCPOOL_BINARY, "serve", "--config", (directory.path() / "scpool.toml").string()}, "", 30s);
   EXPECT_EQ(missing.exit_code(), 2) << missing.description();
   EXPECT_NE(missing.standard_error.find("pool[0].tls.ca_file"), std::string::npos) << missing.standard_error;

@@ -2,9 +2,10 @@
 // whose every wait is bounded (SO_RCVTIMEO / SO_SNDTIMEO): bytes both ways, half-closes, many
 // clients each on a TLS connection of its own, acquire failures, the idle deadline,
 // max_connections, drain, metrics, and nothing left behind (leases, descriptors).
+#include "captured_log.hpp"
 #include "daemon/tcp_splice_listener.hpp"
 #include "daemon/upstream_group.hpp"
-#include "captured_log.hpp"
+#include "demo/loopback_port.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "securechannel/secure_channel_pool.hpp"
@@ -256,7 +257,7 @@ TEST_F(TcpSpliceListenerTest, FiftyClientsEachGetTheirOwnUpstreamConnection) {
 
 TEST_F(TcpSpliceListenerTest, ClosesTheLocalConnectionAtOnceWhenTheUpstreamRefusesOrTheBreakerIsOpen) {
   testing::CapturedLog log;
-  pool = upstream.builder_for("127.0.0.1:" + std::to_string(testing::pick_free_tcp_port()))
+  pool = upstream.builder_for("127.0.0.1:" + std::to_string(demo::pick_free_tcp_port()))
              .with_circuit_breaker_failure_threshold(1)
              .with_circuit_breaker_cooldown(60s)
              .build(pool_io.executor());
@@ -275,7 +276,7 @@ TEST_F(TcpSpliceListenerTest, ClosesTheLocalConnectionAtOnceWhenTheUpstreamRefus
 
 TEST_F(TcpSpliceListenerTest, ClosesTheLocalConnectionWhenTheUpstreamCertificateIsUntrusted) {
   testing::CapturedLog log;
-  const auto stranger = testing::CertificateAuthority::create();
+  const auto stranger = demo::CertificateAuthority::create();
   pool = PoolBuilder(upstream.server.endpoint())
              .with_system_trust_store(false)
              .with_ca_file(stranger.ca_certificate_file().string())
@@ -345,7 +346,7 @@ TEST_F(TcpSpliceListenerTest, SpreadsConnectionsOverTheGroupAndClosesAtOnceWhenE
   auto dead = std::make_shared<daemon::UpstreamGroup>("dead", daemon::BalancingPolicy::round_robin,
                                                       daemon::OutlierDetection{.consecutive_failures = 1});
   for (int i = 0; i < 2; ++i) {
-    const std::string closed_endpoint = "127.0.0.1:" + std::to_string(testing::pick_free_tcp_port());
+    const std::string closed_endpoint = "127.0.0.1:" + std::to_string(demo::pick_free_tcp_port());
     dead->add({upstream.builder_for(closed_endpoint).build(pool_io.executor()), nullptr, closed_endpoint});
   }
   auto dead_listener = TcpSpliceListener::create(listener_threads.executor(), {}, dead, error);

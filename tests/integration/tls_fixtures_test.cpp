@@ -2,7 +2,7 @@
 // OpenSSL (no securechannel code): the CertificateAuthority's intermediates, weak keys, SHA-1
 // signatures and self-signed leaves are what they claim, and OpenSslServer starts on a port of
 // its own, shows what it receives, takes terminal commands and leaves nothing behind.
-#include "testing/certificate_authority.hpp"
+#include "demo/certificate_authority.hpp"
 #include "testing/openssl_server.hpp"
 #include "testing/process_info.hpp"
 
@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace sct = securechannel::testing;
+namespace demo = securechannel::demo;
 using namespace std::chrono_literals;
 
 using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
@@ -66,9 +67,9 @@ int verify(const fs::path& chain_file, const fs::path& root, int security_level 
 }
 
 TEST(CertificateAuthorityVariants, AnIntermediateChainVerifiesAgainstTheRootOnlyWithTheIntermediate) {
-  auto root = sct::CertificateAuthority::create("root CA");
+  auto root = demo::CertificateAuthority::create("root CA");
   auto intermediate = root.issue_intermediate("middle CA");
-  const sct::IssuedCertificate leaf = intermediate.issue("leaf");
+  const demo::IssuedCertificate leaf = intermediate.issue("leaf");
   EXPECT_EQ(sk_X509_num(load_all(leaf.chain_file).get()), 2) << "leaf, then the intermediate";
   EXPECT_EQ(verify(leaf.chain_file, root.ca_certificate_file()), X509_V_OK);
   EXPECT_EQ(verify(leaf.certificate_file, root.ca_certificate_file()), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
@@ -79,13 +80,13 @@ TEST(CertificateAuthorityVariants, AnIntermediateChainVerifiesAgainstTheRootOnly
 }
 
 TEST(CertificateAuthorityVariants, WeakKeysAndSha1AreWhatTheyClaim) {
-  auto ca = sct::CertificateAuthority::create();
-  const Certificate rsa_1024 = load_first(ca.issue("rsa-1024", {.key = sct::KeyKind::rsa_1024}).certificate_file);
+  auto ca = demo::CertificateAuthority::create();
+  const Certificate rsa_1024 = load_first(ca.issue("rsa-1024", {.key = demo::KeyKind::rsa_1024}).certificate_file);
   EXPECT_EQ(EVP_PKEY_get_bits(X509_get0_pubkey(rsa_1024.get())), 1024);
   EXPECT_EQ(EVP_PKEY_get_base_id(X509_get0_pubkey(rsa_1024.get())), EVP_PKEY_RSA);
-  const Certificate rsa_2048 = load_first(ca.issue("rsa-2048", {.key = sct::KeyKind::rsa_2048}).certificate_file);
+  const Certificate rsa_2048 = load_first(ca.issue("rsa-2048", {.key = demo::KeyKind::rsa_2048}).certificate_file);
   EXPECT_EQ(EVP_PKEY_get_bits(X509_get0_pubkey(rsa_2048.get())), 2048);
-  const sct::IssuedCertificate sha1 = ca.issue("sha-1", {.digest = sct::SignatureDigest::sha1});
+  const demo::IssuedCertificate sha1 = ca.issue("sha-1", {.digest = demo::SignatureDigest::sha1});
   EXPECT_EQ(X509_get_signature_nid(load_first(sha1.certificate_file).get()), NID_ecdsa_with_SHA1);
   // Valid at security level 0, refused at 2 by the same check the pool's handshake makes.
   EXPECT_EQ(verify(sha1.chain_file, ca.ca_certificate_file()), X509_V_OK);
@@ -93,8 +94,8 @@ TEST(CertificateAuthorityVariants, WeakKeysAndSha1AreWhatTheyClaim) {
 }
 
 TEST(CertificateAuthorityVariants, ASelfSignedLeafIsItsOwnIssuer) {
-  auto ca = sct::CertificateAuthority::create();
-  const sct::IssuedCertificate self = ca.issue("self", {.self_signed = true});
+  auto ca = demo::CertificateAuthority::create();
+  const demo::IssuedCertificate self = ca.issue("self", {.self_signed = true});
   const Certificate leaf = load_first(self.certificate_file);
   EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(leaf.get()), X509_get_issuer_name(leaf.get())), 0);
   EXPECT_EQ(X509_check_ca(leaf.get()), 0);
@@ -146,8 +147,8 @@ class OpenSslServerTest : public ::testing::Test {
   void SetUp() override {
     if (!sct::OpenSslServer::available()) GTEST_SKIP() << "/usr/bin/openssl is not installed";
   }
-  sct::CertificateAuthority ca = sct::CertificateAuthority::create();
-  sct::IssuedCertificate leaf = ca.issue("s_server");
+  demo::CertificateAuthority ca = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = ca.issue("s_server");
 };
 
 TEST_F(OpenSslServerTest, ListensOnItsOwnPortAndShowsWhatItReceives) {
@@ -173,7 +174,7 @@ TEST_F(OpenSslServerTest, ListensOnItsOwnPortAndShowsWhatItReceives) {
 }
 
 TEST_F(OpenSslServerTest, ThrowsWithItsOwnWordsWhenItCannotStart) {
-  const sct::IssuedCertificate weak = ca.issue("weak", {.key = sct::KeyKind::rsa_1024});
+  const demo::IssuedCertificate weak = ca.issue("weak", {.key = demo::KeyKind::rsa_1024});
   try {
     sct::OpenSslServer refused({.certificate_file = weak.certificate_file, .key_file = weak.key_file});
     FAIL() << "s_server loaded an RSA-1024 certificate at the default security level";

@@ -1,10 +1,10 @@
 // The TLS policy seen from a server's side (docs/TLS.md, "Policy"): a TLS 1.2 server that asks
 // to renegotiate is refused (SSL_OP_NO_RENEGOTIATION). The suite and version rules are in
 // bad_certificate_test; the context's settings themselves in tests/unit/client_tls_policy_test.
+#include "demo/certificate_authority.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/openssl_server.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -21,8 +21,8 @@ using namespace std::chrono_literals;
 
 TEST(TlsPolicyTest, AServerRequestToRenegotiateEndsTheConnection) {
   if (!sct::OpenSslServer::available()) GTEST_SKIP() << "/usr/bin/openssl is not installed";
-  sct::CertificateAuthority authority = sct::CertificateAuthority::create();
-  const sct::IssuedCertificate leaf = authority.issue("tls12");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  const demo::IssuedCertificate leaf = authority.issue("tls12");
   sct::OpenSslServer server({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file,
                              .arguments = {"-tls1_2"}});  // TLS 1.3 has no renegotiation at all
   sct::IoThread io;

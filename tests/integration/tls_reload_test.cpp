@@ -2,13 +2,13 @@
 // what it now holds, while connections already open keep working; a file that does not load is
 // reported with its field and changes nothing.
 #include "captured_log.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
+#include "demo/tls_echo_server.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/monitored_pools.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
-#include "testing/tls_echo_server.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/x509_vfy.h>
@@ -34,7 +34,7 @@ void replace_file(const fs::path& path, const std::string& content) {
 
 class TlsReloadTest : public ::testing::Test {
  protected:
-  void SetUp() override { replace_file(trust_file(), sct::read_text_file(old_ca.ca_certificate_file())); }
+  void SetUp() override { replace_file(trust_file(), demo::read_text_file(old_ca.ca_certificate_file())); }
 
   fs::path trust_file() const { return directory.path() / "trusted.pem"; }
 
@@ -47,12 +47,12 @@ class TlsReloadTest : public ::testing::Test {
         .build(io.executor());
   }
 
-  sct::TemporaryDirectory directory{"securechannel-reload"};
-  sct::CertificateAuthority old_ca = sct::CertificateAuthority::create("old relay CA");
-  sct::CertificateAuthority new_ca = sct::CertificateAuthority::create("new relay CA");
-  sct::IssuedCertificate old_leaf = old_ca.issue("upstream");
-  sct::IssuedCertificate new_leaf = new_ca.issue("upstream");
-  sct::TlsEchoServer server{{.certificate_file = old_leaf.certificate_file, .key_file = old_leaf.key_file}};
+  demo::TemporaryDirectory directory{"securechannel-reload"};
+  demo::CertificateAuthority old_ca = demo::CertificateAuthority::create("old relay CA");
+  demo::CertificateAuthority new_ca = demo::CertificateAuthority::create("new relay CA");
+  demo::IssuedCertificate old_leaf = old_ca.issue("upstream");
+  demo::IssuedCertificate new_leaf = new_ca.issue("upstream");
+  demo::TlsEchoServer server{{.certificate_file = old_leaf.certificate_file, .key_file = old_leaf.key_file}};
   sct::IoThread io;
 };
 
@@ -62,7 +62,7 @@ TEST_F(TlsReloadTest, NewConnectionsVerifyAgainstTheNewCaWhileALeasedOneKeepsWor
   ASSERT_EQ(sct::echo_exchange(held, "before the reload"), "before the reload");
   const auto old_context = pool->tls_context();
 
-  replace_file(trust_file(), sct::read_text_file(new_ca.ca_certificate_file()));
+  replace_file(trust_file(), demo::read_text_file(new_ca.ca_certificate_file()));
   const std::optional<ConfigError> refused = pool->reload_tls();
   ASSERT_FALSE(refused) << refused->what();
   EXPECT_NE(pool->tls_context(), old_context);

@@ -1,13 +1,13 @@
 // TLS session resumption: later connections of a pool resume the sessions earlier ones received,
 // seen from both ends (our echo server counts resumed handshakes; nginx through the client's
 // session-reused flag), and a cached ticket never replaces verification of a different server.
+#include "demo/nginx_server.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
 #include "securechannel/pool_metrics.hpp"
 #include "securechannel/prometheus_text.hpp"
 #include "securechannel/securechannel.hpp"
-#include "testing/nginx_server.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -84,10 +84,10 @@ TEST_F(TlsResumptionTest, CanBeTurnedOff) {
 // A ticket is only good with the server that issued it: an impostor on the same address cannot
 // decrypt it, so the handshake is a full one and its certificate is verified (and refused).
 TEST(TlsResumptionImpostorTest, CachedTicketsDoNotVouchForADifferentServer) {
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate genuine = authority.issue("upstream");
-  auto server = std::make_unique<testing::TlsEchoServer>(
-      testing::TlsEchoServerOptions{.certificate_file = genuine.certificate_file, .key_file = genuine.key_file});
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate genuine = authority.issue("upstream");
+  auto server = std::make_unique<demo::TlsEchoServer>(
+      demo::TlsEchoServerOptions{.certificate_file = genuine.certificate_file, .key_file = genuine.key_file});
   const std::uint16_t port = server->port();
   testing::IoThread io;
   auto pool = PoolBuilder(server->endpoint())
@@ -101,9 +101,9 @@ TEST(TlsResumptionImpostorTest, CachedTicketsDoNotVouchForADifferentServer) {
   }  // goes back idle; its tickets are cached
 
   server.reset();  // the genuine upstream goes away, an impostor takes its address
-  testing::CertificateAuthority impostor_ca = testing::CertificateAuthority::create();
-  testing::IssuedCertificate impostor = impostor_ca.issue("upstream");
-  server = std::make_unique<testing::TlsEchoServer>(testing::TlsEchoServerOptions{
+  demo::CertificateAuthority impostor_ca = demo::CertificateAuthority::create();
+  demo::IssuedCertificate impostor = impostor_ca.issue("upstream");
+  server = std::make_unique<demo::TlsEchoServer>(demo::TlsEchoServerOptions{
       .certificate_file = impostor.certificate_file, .key_file = impostor.key_file, .port = port});
 
   // The idle connection is found dead at checkout and replaced; the replacement offers a cached
@@ -135,10 +135,10 @@ TEST_F(TlsResumptionTest, TheChosenTls13SuiteIsNegotiated) {
 }
 
 TEST(TlsResumptionNginxTest, NginxSessionsAreResumed) {
-  if (!testing::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate leaf = authority.issue("nginx");
-  testing::NginxServer nginx({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
+  if (!demo::NginxServer::available()) GTEST_SKIP() << "nginx is not installed (scripts/bootstrap installs it)";
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("nginx");
+  demo::NginxServer nginx({.certificate_file = leaf.certificate_file, .key_file = leaf.key_file});
   testing::IoThread io;
   auto pool = PoolBuilder(nginx.endpoint())
                   .with_system_trust_store(false)

@@ -108,8 +108,8 @@ TEST_F(UpstreamGroupTest, ASuccessfulProbeReadmits) {
 }
 
 TEST_F(UpstreamGroupTest, AProbeReadmitsAnEndpointThatCameBackOnItsPort) {
-  auto returning = std::make_unique<sct::TlsEchoServer>(
-      sct::TlsEchoServerOptions{.certificate_file = upstream.leaf.certificate_file, .key_file = upstream.leaf.key_file});
+  auto returning = std::make_unique<demo::TlsEchoServer>(
+      demo::TlsEchoServerOptions{.certificate_file = upstream.leaf.certificate_file, .key_file = upstream.leaf.key_file});
   const std::uint16_t port = returning->port();
   auto relay = group("relay", {returning->endpoint(), upstream.server.endpoint()});
   returning.reset();
@@ -121,7 +121,7 @@ TEST_F(UpstreamGroupTest, AProbeReadmitsAnEndpointThatCameBackOnItsPort) {
     relay->report(pick, failed->get_future().get() ? Outcome::failure : Outcome::success);
   }
   ASSERT_TRUE(ejected(*relay, 0));
-  returning = std::make_unique<sct::TlsEchoServer>(sct::TlsEchoServerOptions{
+  returning = std::make_unique<demo::TlsEchoServer>(demo::TlsEchoServerOptions{
       .certificate_file = upstream.leaf.certificate_file, .key_file = upstream.leaf.key_file, .port = port});
   clock->advance(10s);
   use(*relay, Outcome::success);  // starts the probe

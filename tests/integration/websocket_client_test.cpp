@@ -3,9 +3,9 @@
 #include "securechannel/pool_builder.hpp"
 #include "securechannel/websocket_client.hpp"
 
+#include "demo/certificate_authority.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/websocket_echo_server.hpp"
 
 #include <boost/beast/websocket/error.hpp>
@@ -31,8 +31,8 @@ struct WebSocketUpstream {
                 .key_file = leaf.key_file,
                 .idle_timeout = server_idle_timeout}) {}
 
-  CertificateAuthority authority = CertificateAuthority::create();
-  IssuedCertificate leaf = authority.issue("upstream");
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate leaf = authority.issue("upstream");
   WebSocketEchoServer server;
 };
 

@@ -1,11 +1,11 @@
 // ClientTlsContext with a client certificate: what it accepts, the error naming the field for
 // everything it refuses, and that the key file's bytes (and a passphrase read from its file)
 // pass through SecureBuffers that are gone (wiped) once create() returns.
+#include "demo/certificate_authority.hpp"
 #include "securechannel/client_tls_context.hpp"
 #include "securechannel/pool_builder.hpp"
 #include "securechannel/secure_buffer.hpp"
 #include "securechannel/secure_channel_pool.hpp"
-#include "testing/certificate_authority.hpp"
 #include "testing/encrypted_key.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -22,7 +22,7 @@ namespace {
 
 class ClientCertificateTest : public ::testing::Test {
  protected:
-  TlsOptions options_with(const testing::IssuedCertificate& certificate) const {
+  TlsOptions options_with(const demo::IssuedCertificate& certificate) const {
     TlsOptions options;
     options.use_system_trust_store = false;
     options.ca_file = authority.ca_certificate_file().string();
@@ -37,8 +37,8 @@ class ClientCertificateTest : public ::testing::Test {
     return ClientTlsContext::create(options, error) ? "" : error->what();
   }
 
-  testing::CertificateAuthority authority = testing::CertificateAuthority::create();
-  testing::IssuedCertificate client = authority.issue("client", {.common_name = "mtls-client", .dns_names = {},
+  demo::CertificateAuthority authority = demo::CertificateAuthority::create();
+  demo::IssuedCertificate client = authority.issue("client", {.common_name = "mtls-client", .dns_names = {},
                                                                  .ip_addresses = {}});
 };
 
@@ -74,7 +74,7 @@ TEST_F(ClientCertificateTest, AnEncryptedKeyNeedsItsPassphraseAndSharesIt) {
 }
 
 TEST_F(ClientCertificateTest, AKeyOfAnotherCertificateIsRefusedNamingBothFiles) {
-  const testing::IssuedCertificate other = authority.issue("other");
+  const demo::IssuedCertificate other = authority.issue("other");
   TlsOptions options = options_with(client);
   options.client_key_file = other.key_file.string();
   const std::string error = create_error(options);

@@ -1,8 +1,8 @@
 // The policy every pool's TLS context enforces (issue #5, docs/TLS.md): TLS 1.3, or TLS 1.2 with
 // ECDHE + AEAD suites only; no compression, no renegotiation; OpenSSL security level 2 at least.
 // Read back from the SSL_CTX itself, so a regression in client_tls_context.cpp shows here.
+#include "demo/certificate_authority.hpp"
 #include "securechannel/client_tls_context.hpp"
-#include "testing/certificate_authority.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -18,7 +18,7 @@ static void PrintTo(TlsVersion version, std::ostream* out) {
 
 namespace {
 
-std::shared_ptr<ClientTlsContext> context_with(TlsVersion min_version, const testing::CertificateAuthority& ca) {
+std::shared_ptr<ClientTlsContext> context_with(TlsVersion min_version, const demo::CertificateAuthority& ca) {
   TlsOptions options;
   options.use_system_trust_store = false;
   options.ca_file = ca.ca_certificate_file().string();
@@ -58,7 +58,7 @@ Offered offered_suites(const ClientTlsContext& context) {
 
 class ClientTlsPolicyTest : public ::testing::TestWithParam<TlsVersion> {
  protected:
-  testing::CertificateAuthority ca = testing::CertificateAuthority::create();
+  demo::CertificateAuthority ca = demo::CertificateAuthority::create();
 };
 
 TEST_P(ClientTlsPolicyTest, NoCompressionNoRenegotiationSecurityLevelTwo) {

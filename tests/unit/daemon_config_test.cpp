@@ -1,9 +1,9 @@
 // The daemon's file: monitor, log, daemon settings, pools with their listeners; environment
 // overrides on top; and every mistake of a file reported at once, each with its key and place.
 #include "daemon/daemon_config.hpp"
+#include "demo/certificate_authority.hpp"
+#include "demo/child_process.hpp"
 #include "securechannel/pool_config_file.hpp"
-#include "testing/certificate_authority.hpp"
-#include "testing/child_process.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -55,7 +55,7 @@ class DaemonConfigTest : public ::testing::Test {
     return lines;
   }
 
-  testing::TemporaryDirectory directory{"securechannel-daemon-config"};
+  demo::TemporaryDirectory directory{"securechannel-daemon-config"};
 };
 
 TEST_F(DaemonConfigTest, ReadsMonitorLogPoolsAndListeners) {
@@ -269,7 +269,7 @@ TEST_F(DaemonConfigTest, ASyntaxErrorStopsTheReading) {
 }
 
 TEST_F(DaemonConfigTest, MonitorTlsLoadsItsCertificateAndNamesTheKeyOfEachFailure) {
-  auto authority = testing::CertificateAuthority::create();
+  auto authority = demo::CertificateAuthority::create();
   const auto issued = authority.issue("monitor");
   const std::string chain = issued.chain_file.string();
   const DaemonConfig config =
@@ -313,7 +313,7 @@ TEST_F(DaemonConfigTest, ANonLoopbackMonitorNeedsATokenOrTls) {
 
   std::ofstream(directory.path() / "monitor.token") << "s3cret\n";
   EXPECT_EQ(parse("[monitor]\nlisten = \"[::]:9090\"\ntoken_file = \"monitor.token\"\n" + relay_pool).monitor.host, "::");
-  auto authority = testing::CertificateAuthority::create();
+  auto authority = demo::CertificateAuthority::create();
   const auto issued = authority.issue("monitor");
   const std::string tls = "[monitor.tls]\ncertificate_file = \"" + issued.chain_file.string() + "\"\nkey_file = \"" +
                           issued.key_file.string() + "\"\n";

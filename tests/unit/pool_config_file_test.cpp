@@ -1,8 +1,8 @@
 // The TOML pool file: every key lands in its PoolConfig field, and every mistake is refused with
 // the key's path and its place in the file.
+#include "demo/child_process.hpp"
 #include "securechannel/pool_config_file.hpp"
 #include "securechannel/secure_channel_pool.hpp"
-#include "testing/child_process.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gmock/gmock.h>
@@ -41,7 +41,7 @@ class PoolConfigFileTest : public ::testing::Test {
     return ConfigError("(none)", "accepted");
   }
 
-  testing::TemporaryDirectory directory{"securechannel-config"};
+  demo::TemporaryDirectory directory{"securechannel-config"};
 };
 
 TEST_F(PoolConfigFileTest, EveryKeyReachesItsField) {

@@ -1,8 +1,8 @@
 // SecureBuffer: contents, wiping (seen through the wipe inspector before the pages are unmapped),
 // guard pages that kill the process, canaries, concurrent readers and writers (run under TSan in
 // CI), the RLIMIT_MEMLOCK fallback, constant-time equals and from_file's errors.
+#include "demo/child_process.hpp"
 #include "securechannel/secure_buffer.hpp"
-#include "testing/child_process.hpp"
 
 #include <gtest/gtest.h>
 #include <linux/capability.h>
@@ -282,7 +282,7 @@ class FromFileTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
-  testing::TemporaryDirectory directory{"securechannel-secure-buffer"};
+  demo::TemporaryDirectory directory{"securechannel-secure-buffer"};
 };
 
 TEST_F(FromFileTest, ReadsTheWholeFile) {

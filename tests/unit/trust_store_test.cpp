@@ -1,6 +1,6 @@
 // The system store loads tolerantly: bad entries are skipped and counted, never fatal.
+#include "demo/certificate_authority.hpp"
 #include "securechannel/client_tls_context.hpp"
-#include "testing/certificate_authority.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,8 +35,8 @@ class ScopedEnvironment {
 };
 
 TEST(TrustStoreTest, BadEntriesInTheSystemBundleAreSkippedAndCounted) {
-  auto first = testing::CertificateAuthority::create("first root");
-  auto second = testing::CertificateAuthority::create("second root");
+  auto first = demo::CertificateAuthority::create("first root");
+  auto second = demo::CertificateAuthority::create("second root");
   const auto bundle = first.directory() / "bundle.pem";
   {
     std::ofstream out(bundle);
@@ -54,7 +54,7 @@ TEST(TrustStoreTest, BadEntriesInTheSystemBundleAreSkippedAndCounted) {
 }
 
 TEST(TrustStoreTest, EmptySystemStoreWithoutCaFileIsAnError) {
-  auto authority = testing::CertificateAuthority::create();
+  auto authority = demo::CertificateAuthority::create();
   const auto empty = authority.directory() / "empty.pem";
   std::ofstream(empty).close();
   ScopedEnvironment file("SSL_CERT_FILE", empty.string());

@@ -1,6 +1,6 @@
-#include "testing/nginx_server.hpp"
+#include "demo/nginx_server.hpp"
 
-#include "testing/process_info.hpp"
+#include "demo/loopback_port.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 namespace {
 
 namespace fs = std::filesystem;
@@ -66,7 +66,7 @@ void write_document_root(const NginxOptions& options, const fs::path& root) {
 
 std::string make_config(const NginxOptions& options, const fs::path& directory, std::uint16_t port) {
   std::ostringstream config;
-  config << "# Written by securechannel::testing::NginxServer; every path is inside this directory.\n"
+  config << "# Written by securechannel::demo::NginxServer; every path is inside this directory.\n"
          << "daemon off;\n"
          << "master_process on;\n";
   // As root, nginx would switch workers to nobody:nobody, and Debian has no group "nobody".
@@ -235,4 +235,4 @@ pid_t NginxServer::pid() const { return process_.pid(); }
 std::filesystem::path NginxServer::error_log() const { return directory_.path() / "error.log"; }
 std::filesystem::path NginxServer::document_root() const { return directory_.path() / "www"; }
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

@@ -4,14 +4,14 @@
 // its workers, inherits none of our descriptors, and writes its output to files that survive it,
 // so that an exception can quote them.
 //
-//   securechannel::testing::TemporaryDirectory directory("securechannel-nginx");
-//   securechannel::testing::ChildProcess server({"/usr/sbin/nginx", "-c", "..."},
-//                                               directory.path() / "out.log", directory.path() / "out.log");
+//   securechannel::demo::TemporaryDirectory directory("securechannel-nginx");
+//   securechannel::demo::ChildProcess server({"/usr/sbin/nginx", "-c", "..."},
+//                                            directory.path() / "out.log", directory.path() / "out.log");
 //   if (!server.is_running()) throw std::runtime_error("nginx " + server.exit_description());
 //   server.stop(SIGQUIT, std::chrono::seconds(5));  // then SIGKILL to the group
 //
-//   auto check = securechannel::testing::run_to_completion({"/usr/bin/promtool", "check", "metrics"},
-//                                                          metrics_text, std::chrono::seconds(30));
+//   auto check = securechannel::demo::run_to_completion({"/usr/bin/promtool", "check", "metrics"},
+//                                                       metrics_text, std::chrono::seconds(30));
 //   if (check.exit_code() != 0) ADD_FAILURE() << check.description() << "\n" << check.standard_error;
 #pragma once
 
@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 
 // Where a child's files live (config, logs, data): a new directory "<$TMPDIR or /tmp>/<prefix>-XXXXXX",
 // mode 0700, removed with its content on destruction.
@@ -103,4 +103,4 @@ struct CompletedProcess {
 CompletedProcess run_to_completion(const std::vector<std::string>& arguments, std::string_view stdin_text,
                                    std::chrono::milliseconds time_limit);
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

@@ -1,6 +1,4 @@
-#include "testing/certificate_authority.hpp"
-
-#include "tls/public_key_pins.hpp"
+#include "demo/certificate_authority.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -21,7 +19,7 @@
 #include <system_error>
 #include <utility>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 namespace {
 
 namespace fs = std::filesystem;
@@ -328,12 +326,4 @@ CertificateAuthority CertificateAuthority::issue_intermediate(const std::string&
   return CertificateAuthority(std::move(state));
 }
 
-std::string spki_pin_of(const std::filesystem::path& certificate_file) {
-  std::unique_ptr<FILE, int (*)(FILE*)> stream(std::fopen(certificate_file.c_str(), "r"), std::fclose);
-  if (!stream) throw std::runtime_error("cannot open " + certificate_file.string());
-  std::unique_ptr<X509, void (*)(X509*)> certificate(PEM_read_X509(stream.get(), nullptr, nullptr, nullptr), X509_free);
-  if (!certificate) throw std::runtime_error(certificate_file.string() + " holds no PEM certificate");
-  return detail::format_pin(detail::spki_digest(certificate.get()).value());
-}
-
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

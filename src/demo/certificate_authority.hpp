@@ -2,7 +2,7 @@
 // leaf certificates at run time (EC P-256, SHA-256) in a private temporary directory, so no key
 // is ever committed and every run gets fresh, valid — or deliberately broken — certificates.
 //
-//   auto ca = securechannel::testing::CertificateAuthority::create();
+//   auto ca = securechannel::demo::CertificateAuthority::create();
 //   auto server = ca.issue("server");                        // CN/SAN localhost + 127.0.0.1
 //   auto expired = ca.issue("expired", {.valid_from_offset = -std::chrono::hours(48),
 //                                       .valid_until_offset = -std::chrono::hours(24)});
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 
 // The leaf's key. The weak one exists to be refused: OpenSSL at security level 2 (what our
 // client sets) wants 2048-bit RSA; a server needs @SECLEVEL=0 to even load it.
@@ -56,10 +56,6 @@ struct IssuedCertificate {
   // the root itself is the client's trust anchor). The leaf alone when a root issued it.
   std::filesystem::path chain_file{};
 };
-
-// The SPKI pin ("sha256//<base64>", TlsOptions::pins) of the certificate in a PEM file.
-// Throws std::runtime_error when the file holds no certificate.
-std::string spki_pin_of(const std::filesystem::path& certificate_file);
 
 class CertificateAuthority {
  public:
@@ -99,4 +95,4 @@ class CertificateAuthority {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

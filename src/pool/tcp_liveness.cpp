@@ -1,4 +1,4 @@
-#include "channel/tcp_liveness.hpp"
+#include "pool/tcp_liveness.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -3,12 +3,12 @@
 // its keep-alive timeout, HTTP/2, connection limits and memory use. It runs as a child process
 // with every path (config, logs, pid, temp dirs) in a private temporary directory.
 //
-//   if (!securechannel::testing::NginxServer::available()) GTEST_SKIP() << "no nginx";
-//   auto ca = securechannel::testing::CertificateAuthority::create();
+//   if (!securechannel::demo::NginxServer::available()) GTEST_SKIP() << "no nginx";
+//   auto ca = securechannel::demo::CertificateAuthority::create();
 //   auto cert = ca.issue("nginx");
-//   securechannel::testing::NginxServer nginx({.certificate_file = cert.certificate_file,
-//                                              .key_file = cert.key_file,
-//                                              .keepalive_timeout_seconds = 2});
+//   securechannel::demo::NginxServer nginx({.certificate_file = cert.certificate_file,
+//                                           .key_file = cert.key_file,
+//                                           .keepalive_timeout_seconds = 2});
 //   // GET https://<nginx.endpoint()>/      -> 200 "hello\n"
 //   // GET https://<nginx.endpoint()>/close -> 200, then "Connection: close"
 //   // With .generated_file_bytes = N: GET /big -> N bytes, byte i == generated_file_byte(i);
@@ -18,7 +18,7 @@
 //   // PUT /upload/<name> -> 201, the body stored as document_root() / "upload" / <name>.
 #pragma once
 
-#include "testing/child_process.hpp"
+#include "demo/child_process.hpp"
 
 #include <sys/types.h>
 
@@ -27,7 +27,7 @@
 #include <filesystem>
 #include <string>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 
 struct NginxOptions {
   std::filesystem::path certificate_file{};  // PEM, readable by nginx workers
@@ -84,4 +84,4 @@ class NginxServer {
   ChildProcess process_;  // the master process
 };
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

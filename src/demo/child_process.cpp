@@ -1,4 +1,4 @@
-#include "testing/child_process.hpp"
+#include "demo/child_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <utility>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 namespace {
 
 namespace fs = std::filesystem;
@@ -203,4 +203,4 @@ CompletedProcess run_to_completion(const std::vector<std::string>& arguments, st
   return completed;
 }
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

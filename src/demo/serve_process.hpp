@@ -9,14 +9,14 @@
 //   serve.wait_for_exit(15s);                        // "exited with status 0"
 #pragma once
 
-#include "testing/child_process.hpp"
+#include "demo/child_process.hpp"
 
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 
 class ServeProcess {
  public:
@@ -52,7 +52,4 @@ class ServeProcess {
   bool started_ = false;
 };
 
-// The port of "127.0.0.1:PORT", "[::1]:PORT" or "http://127.0.0.1:PORT".
-std::uint16_t port_of(const std::string& address);
-
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

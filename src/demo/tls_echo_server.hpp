@@ -3,11 +3,11 @@
 // thread and io_context, so a test can drive it from any thread, and it counts what it saw so
 // tests can assert on reuse, concurrency and leaks from the server's side.
 //
-//   auto ca = securechannel::testing::CertificateAuthority::create();
+//   auto ca = securechannel::demo::CertificateAuthority::create();
 //   auto cert = ca.issue("server");
-//   securechannel::testing::TlsEchoServer server({.certificate_file = cert.certificate_file,
-//                                                 .key_file = cert.key_file,
-//                                                 .idle_close_after = std::chrono::seconds(2)});
+//   securechannel::demo::TlsEchoServer server({.certificate_file = cert.certificate_file,
+//                                              .key_file = cert.key_file,
+//                                              .idle_close_after = std::chrono::seconds(2)});
 //   connect_and_echo(server.endpoint());            // "127.0.0.1:41234"
 //   EXPECT_EQ(server.accepted_connections(), 1u);   // the connection was reused
 //   server.close_all_connections();                 // the upstream "restarts"
@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 
 struct TlsEchoServerOptions {
   std::filesystem::path certificate_file{};  // PEM chain (leaf first)
@@ -84,4 +84,4 @@ class TlsEchoServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

@@ -1,8 +1,8 @@
-#include "testing/tls_echo_server.hpp"
+#include "demo/tls_echo_server.hpp"
 
-#include <boost/asio/io_context.hpp>
+#include "demo/server_thread.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -11,13 +11,11 @@
 
 #include <array>
 #include <atomic>
-#include <future>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 namespace {
 
 namespace asio = boost::asio;
@@ -31,8 +29,6 @@ constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::milliseconds kShutdownTimeout{500};
 // After an accept error such as EMFILE, retry later instead of spinning.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
-// If the server thread has not finished this long after stop was posted, force it.
-constexpr std::chrono::seconds kStopTimeout{5};
 
 class EchoConnection;
 
@@ -259,31 +255,18 @@ class TlsEchoServer::Impl {
       : options_(std::move(options)), alpn_wire_(alpn_wire_format(options_.alpn)) {
     configure_tls();
     listen();
-    std::promise<void> finished;
-    finished_ = finished.get_future();
     start_accept();
-    thread_ = std::thread([this, finished = std::move(finished)]() mutable {
-      run();
-      finished.set_value();
-    });
+    thread_.start("TlsEchoServer " + endpoint());
   }
 
   ~Impl() {
-    asio::post(io_, [this] {
+    thread_.stop([this] {
       stopping_ = true;
       error_code ignored;
       acceptor_.close(ignored);
       accept_retry_timer_.cancel();
       state_.close_all();
     });
-    // Every operation ends once its socket is closed, so run() returns by itself; stop() is
-    // only the guard against a bug that would otherwise hang the test run.
-    if (finished_.wait_for(kStopTimeout) == std::future_status::timeout) {
-      spdlog::error("TlsEchoServer {}: server thread did not finish in {} s, stopping it", endpoint(),
-                    kStopTimeout.count());
-      io_.stop();
-    }
-    thread_.join();
   }
 
   Impl(const Impl&) = delete;
@@ -301,36 +284,23 @@ class TlsEchoServer::Impl {
   void replace_certificate(const std::filesystem::path& certificate_file, const std::filesystem::path& key_file) {
     // On the server thread, between two handshakes: SSL objects copy the context's certificate
     // when they are made, so open connections are not affected.
-    // The outcome travels as text: a future holding an exception_ptr trips ThreadSanitizer.
-    std::promise<std::string> done;
-    std::future<std::string> problem = done.get_future();
-    asio::post(io_, [&] {
+    std::string problem;
+    thread_.run_and_wait([&] {
       try {
         ssl_context_.use_certificate_chain_file(certificate_file.string());
         ssl_context_.use_private_key_file(key_file.string(), ssl::context::pem);
-        done.set_value("");
       } catch (const boost::system::system_error& error) {
-        done.set_value(error.what());
+        problem = error.what();
       }
     });
-    if (const std::string text = problem.get(); !text.empty()) {
+    if (!problem.empty()) {
       throw std::runtime_error("TlsEchoServer: loading " + certificate_file.string() + " / " + key_file.string() +
-                               ": " + text);
+                               ": " + problem);
     }
   }
 
   void close_all_connections() {
-    if (std::this_thread::get_id() == thread_.get_id()) {  // waiting on ourselves would deadlock
-      state_.close_all();
-      return;
-    }
-    std::promise<void> done;
-    std::future<void> closed = done.get_future();
-    asio::post(io_, [this, &done] {
-      state_.close_all();
-      done.set_value();
-    });
-    closed.wait();
+    thread_.run_and_wait([this] { state_.close_all(); });
   }
 
  private:
@@ -382,29 +352,16 @@ class TlsEchoServer::Impl {
     });
   }
 
-  void run() {
-    for (;;) {
-      try {
-        io_.run();
-        return;
-      } catch (const std::exception& error) {  // a bug in a handler must not kill the test binary
-        spdlog::error("TlsEchoServer {}: handler threw: {}", endpoint(), error.what());
-      }
-    }
-  }
-
   const TlsEchoServerOptions options_;
   const std::string alpn_wire_;  // read by select_alpn during handshakes
   ssl::context ssl_context_{ssl::context::tls_server};
-  asio::io_context io_{1};
-  tcp::acceptor acceptor_{io_};
-  asio::steady_timer accept_retry_timer_{io_};
+  ServerThread thread_;  // before the acceptor and timer, which use its io_context
+  tcp::acceptor acceptor_{thread_.io()};
+  asio::steady_timer accept_retry_timer_{thread_.io()};
   asio::ip::address address_;
   std::uint16_t port_ = 0;
   ServerState state_;
   bool stopping_ = false;  // server thread only
-  std::future<void> finished_;
-  std::thread thread_;
 };
 
 TlsEchoServer::TlsEchoServer(TlsEchoServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -425,4 +382,4 @@ void TlsEchoServer::replace_certificate(const std::filesystem::path& certificate
   impl_->replace_certificate(certificate_file, key_file);
 }
 
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

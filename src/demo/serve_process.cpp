@@ -1,4 +1,4 @@
-#include "testing/serve_process.hpp"
+#include "demo/serve_process.hpp"
 
 #include <signal.h>
 
@@ -6,7 +6,7 @@
 #include <regex>
 #include <thread>
 
-namespace securechannel::testing {
+namespace securechannel::demo {
 namespace {
 
 std::string nth_match(const std::string& text, const std::regex& pattern, std::size_t index) {
@@ -68,10 +68,4 @@ bool ServeProcess::wait_for_error_text(const std::string& text, std::chrono::mil
   return errors().find(text) != std::string::npos;
 }
 
-std::uint16_t port_of(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) return 0;
-  return static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)));
-}
-
-}  // namespace securechannel::testing
+}  // namespace securechannel::demo

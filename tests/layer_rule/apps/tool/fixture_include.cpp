@@ -1,0 +1,1 @@
+#include "testing/process_info.hpp"  // a fixture in a program

@@ -1,0 +1,1 @@
+#include "pool/lease_internals.hpp"  // the demo uses public headers only
