@@ -40,7 +40,8 @@ type ClientConfig struct {
 	RetryAttempts int
 	// RetryBaseDelay and RetryMaxDelay shape the exponential backoff with full jitter between
 	// attempts: attempt n waits a random time in [0, min(RetryMaxDelay, RetryBaseDelay·2^n)].
-	// Defaults 100ms and 2s.
+	// Defaults 100ms and 2s. A 429 or 503 with Retry-After waits at least that long; one asking
+	// for more than RetryMaxDelay is not retried.
 	RetryBaseDelay time.Duration
 	RetryMaxDelay  time.Duration
 	UserAgent      string // default "securechannel-go-monitor/<Version>"
@@ -226,7 +227,19 @@ func (c *Client) get(ctx context.Context, target string, how fetch, documented [
 		if !how.retry || attempt >= c.config.RetryAttempts || !retryable(ctx, statusCode, err) {
 			return nil, lastErr
 		}
-		if err := sleep(ctx, backoff(attempt, c.config.RetryBaseDelay, c.config.RetryMaxDelay)); err != nil {
+		wait := backoff(attempt, c.config.RetryBaseDelay, c.config.RetryMaxDelay)
+		if response != nil {
+			// The server's own wait comes first. One longer than RetryMaxDelay ends the call: a
+			// retry sooner would be refused again, and a later one is the caller's decision.
+			hint := retryAfter(statusCode, response.Header, time.Now())
+			if hint > c.config.RetryMaxDelay {
+				return nil, lastErr
+			}
+			if hint > wait {
+				wait = hint
+			}
+		}
+		if err := sleep(ctx, wait); err != nil {
 			return nil, &NetworkError{Method: http.MethodGet, URL: target, Attempts: attempt + 1,
 				Err: fmt.Errorf("%w (while waiting to retry after: %v)", err, lastErr)}
 		}

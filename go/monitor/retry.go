@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -57,4 +59,24 @@ func retryable(ctx context.Context, statusCode int, err error) bool {
 		return true
 	}
 	return false
+}
+
+// retryAfter is how long a 429 or 503 asks the client to wait before the next request
+// (Retry-After, RFC 9110 §10.2.3: seconds or an HTTP date); 0 when the answer gives none. The
+// monitoring server sends it with 429 while it slows down token guesses from an address.
+func retryAfter(statusCode int, header http.Header, now time.Time) time.Duration {
+	if statusCode != http.StatusTooManyRequests && statusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	value := strings.TrimSpace(header.Get("Retry-After"))
+	if value == "" {
+		return 0
+	}
+	if seconds, err := strconv.ParseUint(value, 10, 32); err == nil {
+		return time.Duration(seconds) * time.Second
+	}
+	if when, err := http.ParseTime(value); err == nil && when.After(now) {
+		return when.Sub(now)
+	}
+	return 0
 }
