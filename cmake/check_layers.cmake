@@ -1,15 +1,16 @@
 # The layer rule, checked on every build (src/CMakeLists.txt runs this script before the
 # library compiles): a file may include headers of its own layer and of the layers below it,
-# never above. Layers, lowest first (docs/DESIGN.md, "Layers"):
+# never above. Includes are read in both spellings ("pool/lease.hpp", <pool/lease.hpp>); those
+# of other libraries (boost/, openssl/, ...) pass. Layers, lowest first (docs/DESIGN.md):
 #   0 core     src/core src/secure_buffer src/metrics: errors, clock, secrets, histograms, text
 #   1 channel  src/tls src/channel: one verified TLS connection
 #   2 pool     src/pool src/config: the pool, its configuration and its file
 #   3 http     src/http: HTTP/1.1, HTTP/2 and WebSocket over leases
 #   4 monitor  src/monitor: metrics, status, the monitoring server
 #   5 apps     src/c_api src/daemon src/demo apps/: programs and bindings built on the above
-# The public headers (include/securechannel) each belong to one layer, listed below; a new
-# header must be listed. src/demo is built on the public headers alone, and nothing outside
-# src/testing includes src/testing (the test fixtures, never shipped).
+# The public headers (include/securechannel) and the folders of src/ each belong to one layer,
+# listed below; a new one must be listed. src/demo is built on the public headers alone, and
+# nothing outside src/testing includes src/testing (the test fixtures, never shipped).
 #
 #   cmake -DSOURCE_DIR=<project> -DSTAMP=<file> -P cmake/check_layers.cmake
 cmake_minimum_required(VERSION 3.20)
@@ -71,12 +72,16 @@ foreach(source IN LISTS sources)
     set(folder apps)
     set(own 5)
   endif()
-  file(STRINGS ${SOURCE_DIR}/${source} includes REGEX "^#include \"")
-  set(line_text "")
+  # Both spellings: "pool/lease.hpp" and <pool/lease.hpp> reach the same file through src/.
+  file(STRINGS ${SOURCE_DIR}/${source} includes REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
   foreach(include IN LISTS includes)
-    string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" header "${include}")
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"].*" "\\1" header "${include}")
     if(header MATCHES "^securechannel/(.+)\\.h(pp)?$")
       layer_of(theirs public ${CMAKE_MATCH_1})
+      if(theirs EQUAL -1)
+        string(APPEND problems "  ${source} includes ${header}: a public header in no layer\n")
+        continue()
+      endif()
       set(kind "public header")
     elseif(header MATCHES "^([a-z_0-9]+)/")
       set(their_folder ${CMAKE_MATCH_1})
@@ -84,22 +89,23 @@ foreach(source IN LISTS sources)
         string(APPEND problems "  ${source} includes ${header}: test fixtures are for the tests and benchmarks only\n")
         continue()
       endif()
+      layer_of(theirs folder ${their_folder})
+      if(theirs EQUAL -1)
+        continue()  # not ours: boost/, openssl/, nlohmann/, ...
+      endif()
       if(folder STREQUAL "demo" AND NOT their_folder STREQUAL "demo")
         string(APPEND problems "  ${source} includes ${header}: src/demo uses the public headers only\n")
         continue()
       endif()
-      layer_of(theirs folder ${their_folder})
       set(kind "src/${their_folder}")
     else()
-      continue()  # a header beside the file (apps/scpool, tests)
+      continue()  # a header beside the file (apps/scpool, tests) or a system header
     endif()
     if(theirs GREATER own)
       list(GET layer_names ${own} own_name)
       list(GET layer_names ${theirs} their_name)
       string(APPEND problems
         "  ${source} includes ${header} (${kind}, layer ${theirs} ${their_name}) from layer ${own} ${own_name}\n")
-    elseif(theirs EQUAL -1 AND header MATCHES "^securechannel/")
-      string(APPEND problems "  ${source} includes ${header}: a public header in no layer\n")
     endif()
   endforeach()
 endforeach()

@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <utility>
 
 namespace securechannel::demo {
@@ -16,8 +18,10 @@ constexpr std::chrono::seconds kStopTimeout{5};
 
 ServerThread::~ServerThread() {
   if (!thread_.joinable()) return;
-  io_.stop();
-  thread_.join();
+  // The owner's members that the handlers use (acceptor, sockets, counters) are destroyed by
+  // now: letting the thread run on, or stopping it mid-handler, would touch freed memory.
+  spdlog::critical("{}: destroyed while its thread runs; the owner must call stop() first", name_);
+  std::abort();
 }
 
 void ServerThread::start(std::string name) {
@@ -38,17 +42,27 @@ void ServerThread::start(std::string name) {
 }
 
 void ServerThread::run_and_wait(const std::function<void()>& work) {
-  if (std::this_thread::get_id() == thread_.get_id()) {
+  // On the server thread itself, or with no thread running (before start(), after stop()),
+  // nothing else runs handlers: run it here.
+  if (!thread_.joinable() || std::this_thread::get_id() == thread_.get_id()) {
     work();
     return;
   }
-  std::promise<void> done;
-  std::future<void> ran = done.get_future();
+  // What `work` threw travels back as text: a future holding an exception_ptr trips
+  // ThreadSanitizer.
+  std::promise<std::string> done;
+  std::future<std::string> ran = done.get_future();
   boost::asio::post(io_, [&work, &done] {
-    work();
-    done.set_value();
+    try {
+      work();
+      done.set_value("");
+    } catch (const std::exception& error) {
+      done.set_value(error.what());
+    }
   });
-  ran.wait();
+  if (const std::string problem = ran.get(); !problem.empty()) {
+    throw std::runtime_error(name_ + ": " + problem);
+  }
 }
 
 void ServerThread::stop(std::function<void()> close_everything) {

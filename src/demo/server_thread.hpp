@@ -21,7 +21,7 @@ namespace securechannel::demo {
 class ServerThread {
  public:
   ServerThread() = default;
-  ~ServerThread();  // stops io() and joins if stop() was not called
+  ~ServerThread();  // stop() must have run: a thread still running aborts the process
 
   ServerThread(const ServerThread&) = delete;
   ServerThread& operator=(const ServerThread&) = delete;
@@ -32,8 +32,9 @@ class ServerThread {
   // `name` and the loop goes on: a bug in one connection's handler must not end the process.
   void start(std::string name);
 
-  // Runs `work` on the server thread and returns once it has run. On the server thread itself
-  // it runs at once (waiting for ourselves would never end).
+  // Runs `work` on the server thread and returns once it has run; what it throws is thrown
+  // here as std::runtime_error. On the server thread itself, or when no thread runs, it runs at
+  // once (waiting would never end).
   void run_and_wait(const std::function<void()>& work);
 
   // Posts `close_everything`, which must close the acceptor and every socket and timer so that

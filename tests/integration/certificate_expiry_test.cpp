@@ -2,7 +2,6 @@
 // <ns>_upstream_cert_expiry_timestamp_seconds, upstream_certificate_not_after in the status JSON,
 // and one warning per certificate once it is within certificate_expiry_warning.
 #include "captured_log.hpp"
-#include "core/rfc3339.hpp"
 #include "echo_upstream.hpp"
 #include "io_thread.hpp"
 #include "pool_exchange.hpp"
@@ -38,9 +37,13 @@ std::int64_t not_after_seconds(const std::filesystem::path& file) {
   return static_cast<std::int64_t>(timegm(&utc));
 }
 
-// How the status and the log write a time given in seconds since the epoch.
+// RFC 3339 in UTC, written here rather than with the library's formatter, which is under test.
 std::string rfc3339_of(std::int64_t unix_seconds) {
-  return detail::rfc3339_utc(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(unix_seconds)));
+  const std::time_t seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc));
 }
 
 // The value of the first sample of `family` in Prometheus text, or nullopt when absent.

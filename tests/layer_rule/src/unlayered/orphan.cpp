@@ -1,0 +1,1 @@
+// A folder of src/ that no layer lists.
