@@ -19,12 +19,10 @@ namespace {
 
 using testing::OcspStatus;
 
+// No skip without /usr/bin/openssl or /usr/bin/faketime: scripts/bootstrap installs both, and
+// the fixtures fail naming the program that is missing.
 class OcspStaplingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!testing::OpenSslServer::available()) GTEST_SKIP() << "no /usr/bin/openssl";
-  }
-
   // s_server stapling `staple` (none when empty) over `version`.
   void start_server(const std::filesystem::path& staple, const std::string& version = "-tls1_3") {
     std::vector<std::string> arguments{version};
