@@ -301,7 +301,10 @@ function renderTable(view, connections, offset, now) {
     row.dataset.connection = connection.connection_id;
     const cells = [
       connection.connection_id,
-      connection.state,
+      // An HTTP/2 session holds its connection for life: how busy it is shows in its streams.
+      connection.max_concurrent_streams > 0
+        ? `${connection.state} · ${connection.streams_in_flight}/${connection.max_concurrent_streams} streams`
+        : connection.state,
       duration(now - Date.parse(connection.created)),
       integer.format(connection.leases),
       integer.format(connection.round_trips),

@@ -39,6 +39,17 @@ std::string bytes(const json& object, const char* key) {
 
 std::string ratio(double value) { return fmt::format("{:.3f}", value); }
 
+// An HTTP/2 session's streams, "in flight/most at once"; missing for a connection that runs one
+// exchange at a time (or a server that does not say).
+std::string streams(const json& connection) {
+  const json* in_flight = field(connection, "streams_in_flight");
+  const json* most = field(connection, "max_concurrent_streams");
+  if (in_flight == nullptr || most == nullptr || !most->is_number_unsigned() || most->get<std::uint64_t>() == 0) {
+    return missing;
+  }
+  return fmt::format("{}/{}", in_flight->dump(), most->dump());
+}
+
 // How long before `reference` the timestamp in object[key] lies: "3m12s".
 std::string age(const json& object, const char* key, std::chrono::system_clock::time_point reference) {
   const json* value = field(object, key);
@@ -116,11 +127,12 @@ std::string connections_view(const json& list) {
   std::string output = fmt::format("{}: {} connection(s)\n", text(list, "endpoint"), text(list, "count"));
   const json& connections = array_of(list, "connections");
   if (connections.empty()) return output;
-  TextTable table({"ID", "STATE", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95", "TLS",
-                   "ALPN", "RESUMED", "HEALTHY"});
+  TextTable table({"ID", "STATE", "STREAMS", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95",
+                   "TLS", "ALPN", "RESUMED", "HEALTHY"});
   for (const json& connection : connections) {
     const json& latency = connection.value("latency_ms", json::object());
-    table.add_row({text(connection, "connection_id"), text(connection, "state"), age(connection, "created", reference),
+    table.add_row({text(connection, "connection_id"), text(connection, "state"), streams(connection),
+                   age(connection, "created", reference),
                    age(connection, "last_activity", reference), text(connection, "leases"),
                    text(connection, "round_trips"), bytes(connection, "bytes_sent"),
                    bytes(connection, "bytes_received"), figure(latency, "p95", milliseconds_text),
@@ -136,6 +148,7 @@ std::string connection_view(const json& connection) {
   return key_value_text({
       {"connection", text(connection, "connection_id")},
       {"state", text(connection, "state")},
+      {"streams", streams(connection)},
       {"healthy", text(connection, "is_healthy")},
       {"age", age(connection, "created", now)},
       {"idle for", age(connection, "last_activity", now)},

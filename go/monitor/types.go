@@ -27,6 +27,10 @@ type ConnectionStatus struct {
 	ALPN          string            `json:"alpn"`
 	TLSVersion    string            `json:"tls_version"`
 	TLSResumed    bool              `json:"tls_resumed"`
+	// An HTTP/2 session's streams running now and the most it takes at once; 0 and 0 for a
+	// connection that runs one exchange at a time.
+	StreamsInFlight      int64 `json:"streams_in_flight"`
+	MaxConcurrentStreams int64 `json:"max_concurrent_streams"`
 }
 
 // ConnectionLatency holds precise quantiles of a connection's last 32 round trips.

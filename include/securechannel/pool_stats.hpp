@@ -31,6 +31,11 @@ struct ConnectionSnapshot {
   std::string alpn;
   std::string tls_version;
   bool tls_resumed = false;  // the handshake resumed an earlier connection's session
+  // A leased connection that runs several exchanges at once (an HTTP/2 session): how many run
+  // now and how many it takes at once (the peer's SETTINGS_MAX_CONCURRENT_STREAMS). Both 0 for
+  // a connection that runs one at a time (idle, a raw lease, HTTP/1.1).
+  std::uint32_t streams_in_flight = 0;
+  std::uint32_t max_concurrent_streams = 0;
 };
 
 struct PoolStats {

@@ -51,6 +51,11 @@ struct ConnectHistory;
 struct MaintenanceSchedule;
 struct ShutdownState;
 class WarmPolicy;
+class LongLeases;
+class SlotReport;
+struct ConnectionFacts;
+struct CleanupLimits;
+struct LeaseInternals;
 }
 
 // The most recent failed connection attempt, with OpenSSL's reason when TLS was the cause.
@@ -182,9 +187,16 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // What a connection asked back is counted as when it closes.
   static CloseReason retire_close_reason(detail::RetireReason reason) noexcept;
   // Calls the holder's listener (after the lock) without marking: shutdown asks every holder.
-  void notify_retire_locked(const detail::PooledConnection& connection, Deferred& deferred);
-  void watch_retire(detail::PooledConnection& connection, std::function<void()> listener);
-  void forget_retire_listener_locked(const detail::PooledConnection& connection);
+  void notify_retire_locked(const detail::PooledConnection& connection, detail::RetireReason reason,
+                            Deferred& deferred);
+  // Lease::on_retire and LeaseInternals' multiplexing holders (pool_retirement.cpp).
+  friend struct detail::LeaseInternals;
+  void watch_retire(detail::PooledConnection& connection, std::function<void(detail::RetireReason)> listener);
+  void share_slots(detail::PooledConnection& connection, std::weak_ptr<const detail::SlotReport> slots);
+  // What the cleanup rules (pool/connection_rules.hpp) know of a connection.
+  detail::ConnectionFacts facts_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
+  // The cleanup pass over leased connections: lifetime, latency, and idle multiplexed ones.
+  void retire_leased_locked(Clock::time_point now, const detail::CleanupLimits& limits, Deferred& deferred);
   // After reload_tls(): connections made with the replaced material close (idle) or retire.
   void retire_old_material_locked(Deferred& deferred);
   // Every waiter fails with `reason`, oldest first.
@@ -241,9 +253,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   std::unique_ptr<detail::ShutdownState> shutdown_;
   std::unique_ptr<detail::ConnectHistory> history_;
   PoolStats counters_;  // only the counter fields are kept here
-  // Lease::on_retire listeners of leased connections: few (the HTTP/2 sessions), so a list
-  // rather than a field in every connection.
-  std::vector<std::pair<const detail::PooledConnection*, std::function<void()>>> retire_listeners_;
+  // Leases held for long (the HTTP/2 sessions): their Lease::on_retire listeners and slots.
+  std::unique_ptr<detail::LongLeases> long_leases_;
 };
 
 }  // namespace securechannel

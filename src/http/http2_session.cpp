@@ -44,6 +44,9 @@ std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptio
 
 std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptions options, Strand strand) {
   std::shared_ptr<Http2Session> session(new Http2Session(std::move(lease), options, std::move(strand)));
+  // The aliasing constructor: SlotReport is a private base, which std's conversions cannot see.
+  const std::shared_ptr<const SlotReport> slots(session, static_cast<const SlotReport*>(session.get()));
+  LeaseInternals::share_slots(session->lease_, slots);
   asio::post(session->strand_, [session] { session->begin(); });
   return session;
 }

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "http/http2_client_codec.hpp"
+#include "pool/slot_report.hpp"
 #include "securechannel/http_message.hpp"
 #include "securechannel/lease.hpp"
 
@@ -55,7 +56,9 @@ struct Http2SessionOptions {
   std::uint64_t max_streams = 0;
 };
 
-class Http2Session final : public std::enable_shared_from_this<Http2Session>, private Http2ClientCodec::Owner {
+class Http2Session final : public std::enable_shared_from_this<Http2Session>,
+                           private Http2ClientCodec::Owner,
+                           private SlotReport {
  public:
   // The third argument, response_started: a HEADERS frame of the response arrived (the server
   // acted on the request), so a failed request must not be sent again automatically.
@@ -186,6 +189,12 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   void on_peer_settings(std::uint32_t max_concurrent_streams) override;
   void on_goaway_received() override;
   void on_ping_ack() override;
+  // SlotReport: what the pool sees of the session (its status, its idle rule).
+  std::uint32_t slot_capacity() const noexcept override { return peer_max_concurrent_streams(); }
+  std::uint32_t slots_in_use() const noexcept override {
+    return static_cast<std::uint32_t>(slots_in_use_.load(std::memory_order_acquire));
+  }
+  std::uint64_t exchanges_started() const noexcept override { return streams_started(); }
   void end(const boost::system::error_code& error, bool aborted);
   void fail(const boost::system::error_code& error);  // a connection-level failure
 

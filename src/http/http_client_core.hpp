@@ -101,8 +101,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void open_http2_connection();
   void on_discovery_lease(boost::system::error_code error, Lease lease);
   void start_session(Lease lease);
-  // The pool asked a session's connection back (Lease::on_retire). On the strand.
-  void on_retire_requested(const std::shared_ptr<Http2Session>& session);
+  // The pool asked a session's connection back (Lease::on_retire), for `reason`. On the strand.
+  void on_retire_requested(const std::shared_ptr<Http2Session>& session, RetireReason reason);
   void serve_waiting();
 
   std::shared_ptr<SecureChannelPool> pool_;

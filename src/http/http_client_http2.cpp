@@ -3,6 +3,7 @@
 // connection opens when they wait. On the core's strand.
 #include "http/http_client_core.hpp"
 #include "http/pending_request.hpp"
+#include "pool/lease_internals.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -98,12 +99,12 @@ void HttpClientCore::start_session(Lease lease) {
   session_options.idle_ping_after = pool_->config().http2_ping_after;  // liveness: a blackholed peer
   session_options.ping_timeout = pool_->config().http2_ping_timeout;   // fails its streams in seconds
   session_options.max_streams = pool_->config().max_requests_per_connection;
-  // The pool wants the connection back (max_lifetime, reload_tls, its shutdown): heard on the
-  // strand, where the session is known by then (a listener called at once is posted too).
+  // The pool wants the connection back (max_lifetime, reload_tls, latency, idle, its shutdown):
+  // heard on the strand, where the session is known by then (a listener called at once is posted too).
   auto known_as = std::make_shared<std::weak_ptr<Http2Session>>();
-  lease.on_retire([core = weak_from_this(), known_as, strand = strand_] {
-    asio::post(strand, [core, known_as] {
-      if (auto self = core.lock()) self->on_retire_requested(known_as->lock());
+  LeaseInternals::on_retire(lease, [core = weak_from_this(), known_as, strand = strand_](RetireReason reason) {
+    asio::post(strand, [core, known_as, reason] {
+      if (auto self = core.lock()) self->on_retire_requested(known_as->lock(), reason);
     });
   });
   auto session = Http2Session::start(std::move(lease), std::move(session_options), strand_);
@@ -111,8 +112,11 @@ void HttpClientCore::start_session(Lease lease) {
   http2_.add(std::move(session));
 }
 
-void HttpClientCore::on_retire_requested(const std::shared_ptr<Http2Session>& session) {
+void HttpClientCore::on_retire_requested(const std::shared_ptr<Http2Session>& session, RetireReason reason) {
   if (!session || session->is_closed() || session->retiring()) return;
+  // Idle for the pool's idle_timeout: nothing needs a replacement; a request that comes meanwhile
+  // opens a session as the first one did.
+  if (reason == RetireReason::idle) return session->retire();
   http2_.forget_closed();
   // The only session taking streams keeps taking them until its replacement is open: capacity
   // never drops to nothing while the replacement connects, and a request arriving meanwhile

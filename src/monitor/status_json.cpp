@@ -77,6 +77,8 @@ json connection_json(const ConnectionSnapshot& connection) {
       {"alpn", connection.alpn},
       {"tls_version", connection.tls_version},
       {"tls_resumed", connection.tls_resumed},
+      {"streams_in_flight", connection.streams_in_flight},
+      {"max_concurrent_streams", connection.max_concurrent_streams},
   };
 }
 

@@ -38,6 +38,9 @@ CleanupVerdict idle_close_reason(const ConnectionFacts& facts, const CleanupLimi
 
 CleanupVerdict leased_retire_reason(const ConnectionFacts& facts, const CleanupLimits& limits) noexcept {
   if (facts.past_lifetime) return CleanupVerdict::max_lifetime;
+  if (facts.multiplexed && facts.idle_for >= limits.idle_timeout && facts.above_min_idle) {
+    return CleanupVerdict::idle_timeout;
+  }
   if (over_latency_threshold(facts, limits)) return CleanupVerdict::latency;
   return CleanupVerdict::keep;
 }

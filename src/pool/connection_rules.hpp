@@ -26,10 +26,13 @@ bool past_lifetime(Clock::duration age, std::chrono::milliseconds max_lifetime, 
 
 struct ConnectionFacts {
   bool past_lifetime = false;
-  Clock::duration idle_for{};       // since it was last released (idle connections)
+  // Since it was last released (idle connections), or since its holder last ran an exchange (a
+  // leased connection that multiplexes).
+  Clock::duration idle_for{};
   bool above_min_idle = false;      // the pool holds more idle connections than min_idle
   std::uint64_t round_trips = 0;    // latency samples in its histogram
   double p95_ms = 0;                // of those samples
+  bool multiplexed = false;         // leased to a holder that shows its slots (an HTTP/2 session)
 };
 
 struct CleanupLimits {
@@ -44,8 +47,9 @@ enum class CleanupVerdict { keep, max_lifetime, idle_timeout, latency };
 // min_idle); a p95 round trip above the latency threshold over enough samples. (The look for
 // bytes or a close from the peer comes after these, in the pool: it is a system call.)
 CleanupVerdict idle_close_reason(const ConnectionFacts& facts, const CleanupLimits& limits) noexcept;
-// For a leased connection (an HTTP/2 session holds its lease for long): lived its lifetime, or
-// over the latency threshold. Never idle_timeout.
+// For a leased connection (an HTTP/2 session holds its lease for long), in the same order: lived
+// its lifetime; multiplexed and idle for idle_timeout above min_idle (one that runs one exchange
+// at a time is never idle while leased); over the latency threshold.
 CleanupVerdict leased_retire_reason(const ConnectionFacts& facts, const CleanupLimits& limits) noexcept;
 
 }  // namespace securechannel::detail

@@ -70,7 +70,8 @@ void Lease::abort() noexcept {
 }
 
 void Lease::on_retire(std::function<void()> listener) {
-  if (connection_ && listener) pool_->watch_retire(*connection_, std::move(listener));
+  if (!connection_ || !listener) return;
+  pool_->watch_retire(*connection_, [listener = std::move(listener)](detail::RetireReason) { listener(); });
 }
 
 void Lease::release() noexcept {

@@ -7,6 +7,7 @@
 #include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/long_leases.hpp"
 #include "pool/maintenance_schedule.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "pool/shutdown_state.hpp"
@@ -29,20 +30,10 @@ std::size_t SecureChannelPool::run_cleanup_once() {
     const auto now = config_.clock->now();
     const detail::CleanupLimits limits{.idle_timeout = limits_.idle_timeout,
                                        .latency_threshold = limits_.latency_threshold};
-    const auto facts_of = [&](const PooledConnection& connection) {
-      const std::uint64_t round_trips = connection.stats().round_trips();
-      // The quantile is read only where there are samples enough for the latency rule.
-      const bool enough_samples = round_trips >= detail::min_samples_for_latency_eviction;
-      return detail::ConnectionFacts{.past_lifetime = past_lifetime_locked(connection, now),
-                                     .idle_for = now - connection.released_at_,
-                                     .above_min_idle = books_->idle().size() > limits_.min_idle,
-                                     .round_trips = round_trips,
-                                     .p95_ms = enough_samples ? connection.stats().latency_quantile_ms(0.95) : 0.0};
-    };
     // Oldest idle first, so that idle_timeout trims the cold end and keeps the warm set.
     const std::vector<PooledConnection*> idle_snapshot = books_->idle();
     for (PooledConnection* connection : idle_snapshot) {
-      switch (detail::idle_close_reason(facts_of(*connection), limits)) {
+      switch (detail::idle_close_reason(facts_locked(*connection, now), limits)) {
         case detail::CleanupVerdict::max_lifetime:
           remove_locked(*connection, CloseReason::max_lifetime, deferred);
           break;
@@ -60,21 +51,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       }
       ++closed;
     }
-    for (auto& connection : books_->live()) {
-      if (connection->state_ != ConnectionState::leased) continue;
-      switch (detail::leased_retire_reason(facts_of(*connection), limits)) {
-        case detail::CleanupVerdict::max_lifetime:
-          retire_locked(*connection, detail::RetireReason::max_lifetime, deferred);
-          break;
-        case detail::CleanupVerdict::latency:
-          // An HTTP/2 session behind a slow path is never idle to be evicted: asked back instead.
-          retire_locked(*connection, detail::RetireReason::latency, deferred);
-          break;
-        case detail::CleanupVerdict::idle_timeout:
-        case detail::CleanupVerdict::keep:
-          break;
-      }
-    }
+    retire_leased_locked(now, limits, deferred);
     if (now - maintenance_->histograms_rotated_at >= config_.histogram_rotation_interval) {
       // Bounds the window of the recent quantiles; the cumulative series keep every sample.
       maintenance_->histograms_rotated_at = now;
@@ -95,6 +72,57 @@ std::size_t SecureChannelPool::run_cleanup_once() {
   }
   run(deferred);
   return closed;
+}
+
+detail::ConnectionFacts SecureChannelPool::facts_locked(const PooledConnection& connection,
+                                                        Clock::time_point now) const {
+  const std::uint64_t round_trips = connection.stats().round_trips();
+  // The quantile is read only where there are samples enough for the latency rule.
+  const bool enough_samples = round_trips >= detail::min_samples_for_latency_eviction;
+  return detail::ConnectionFacts{.past_lifetime = past_lifetime_locked(connection, now),
+                                 .idle_for = now - connection.released_at_,
+                                 .above_min_idle = books_->idle().size() > limits_.min_idle,
+                                 .round_trips = round_trips,
+                                 .p95_ms = enough_samples ? connection.stats().latency_quantile_ms(0.95) : 0.0};
+}
+
+void SecureChannelPool::retire_leased_locked(Clock::time_point now, const detail::CleanupLimits& limits,
+                                             Deferred& deferred) {
+  // A multiplexed connection (an HTTP/2 session) that ran no exchange for a while is as idle as
+  // a connection on the idle stack, and min_idle counts both: the quiet sessions first.
+  struct Quiet {
+    PooledConnection* connection;
+    Clock::duration quiet_for;
+  };
+  std::vector<Quiet> leased;
+  std::size_t idle_now = books_->idle().size();
+  for (auto& connection : books_->live()) {
+    if (connection->state_ != ConnectionState::leased) continue;
+    const auto quiet_for = long_leases_->quiet_for(*connection, now);
+    leased.push_back({connection.get(), quiet_for.value_or(Clock::duration::min())});
+    if (quiet_for && *quiet_for > Clock::duration::zero()) ++idle_now;
+  }
+  for (const Quiet& entry : leased) {
+    detail::ConnectionFacts facts = facts_locked(*entry.connection, now);
+    facts.multiplexed = entry.quiet_for != Clock::duration::min();
+    facts.idle_for = facts.multiplexed ? entry.quiet_for : Clock::duration::zero();
+    facts.above_min_idle = idle_now > limits_.min_idle;
+    switch (detail::leased_retire_reason(facts, limits)) {
+      case detail::CleanupVerdict::max_lifetime:
+        retire_locked(*entry.connection, detail::RetireReason::max_lifetime, deferred);
+        break;
+      case detail::CleanupVerdict::idle_timeout:
+        retire_locked(*entry.connection, detail::RetireReason::idle, deferred);
+        --idle_now;
+        break;
+      case detail::CleanupVerdict::latency:
+        // An HTTP/2 session behind a slow path is never idle to be evicted: asked back instead.
+        retire_locked(*entry.connection, detail::RetireReason::latency, deferred);
+        break;
+      case detail::CleanupVerdict::keep:
+        break;
+    }
+  }
 }
 
 void SecureChannelPool::run_cleanup_task() {
@@ -145,7 +173,9 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
         // abort() is safe beside it (it never frees the descriptor's number under it).
         if (connection->state_ == ConnectionState::connecting) connection->channel().abort();
         // A holder that keeps its lease (an HTTP/2 session) drains within the grace period.
-        if (connection->state_ == ConnectionState::leased) notify_retire_locked(*connection, deferred);
+        if (connection->state_ == ConnectionState::leased) {
+          notify_retire_locked(*connection, detail::RetireReason::shutdown, deferred);
+        }
       }
       if (books_->leased() > 0) {
         shutdown_->grace_timer.expires_after(grace);

@@ -1,10 +1,12 @@
 // Retiring leased connections: the pool wants a connection back (max_lifetime passed,
-// reload_tls() replaced its material, shutdown) but never takes it from under its holder. It
-// marks the connection, which closes when its lease ends, and tells a holder that keeps its
-// lease for long (an HTTP/2 session) through Lease::on_retire, so that it drains.
+// reload_tls() replaced its material, latency, a multiplexed connection idle for idle_timeout,
+// shutdown) but never takes it from under its holder. It marks the connection, which closes
+// when its lease ends, and tells a holder that keeps its lease for long (an HTTP/2 session)
+// through Lease::on_retire, so that it drains.
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/deferred_actions.hpp"
+#include "pool/long_leases.hpp"
 #include "pool/shutdown_state.hpp"
 
 #include <algorithm>
@@ -18,6 +20,8 @@ SecureChannelPool::CloseReason SecureChannelPool::retire_close_reason(RetireReas
   switch (reason) {
     case RetireReason::tls_reload: return CloseReason::tls_reload;
     case RetireReason::latency: return CloseReason::latency;
+    case RetireReason::idle: return CloseReason::idle_timeout;
+    case RetireReason::shutdown: return CloseReason::shutdown;
     case RetireReason::none:  // past max_lifetime without having been asked back yet
     case RetireReason::max_lifetime: break;
   }
@@ -26,32 +30,41 @@ SecureChannelPool::CloseReason SecureChannelPool::retire_close_reason(RetireReas
 
 void SecureChannelPool::retire_locked(PooledConnection& connection, RetireReason reason, Deferred& deferred) {
   if (connection.retire_reason_ == RetireReason::none) connection.retire_reason_ = reason;
-  notify_retire_locked(connection, deferred);
+  notify_retire_locked(connection, connection.retire_reason_, deferred);
 }
 
-void SecureChannelPool::notify_retire_locked(const PooledConnection& connection, Deferred& deferred) {
-  const auto found = std::find_if(retire_listeners_.begin(), retire_listeners_.end(),
-                                  [&](const auto& entry) { return entry.first == &connection; });
-  if (found == retire_listeners_.end()) return;
-  deferred.actions().retire_listeners.push_back(std::move(found->second));
-  retire_listeners_.erase(found);
+void SecureChannelPool::notify_retire_locked(const PooledConnection& connection, RetireReason reason,
+                                             Deferred& deferred) {
+  auto listener = long_leases_->take_listener(connection);
+  if (!listener) return;
+  deferred.actions().retire_listeners.push_back(
+      [listener = std::move(listener), reason] { listener(reason); });
 }
 
-void SecureChannelPool::watch_retire(PooledConnection& connection, std::function<void()> listener) {
+void SecureChannelPool::watch_retire(PooledConnection& connection, std::function<void(RetireReason)> listener) {
+  RetireReason wanted_back = RetireReason::none;
   {
     std::lock_guard lock(mutex_);
-    const bool wanted_back = connection.retire_reason_ != RetireReason::none || shutdown_->started;
-    if (!wanted_back) {
-      forget_retire_listener_locked(connection);  // one listener per lease: the last one set
-      retire_listeners_.emplace_back(&connection, std::move(listener));
+    wanted_back = shutdown_->started ? RetireReason::shutdown : connection.retire_reason_;
+    // One listener per lease: the last one set.
+    if (wanted_back == RetireReason::none) {
+      long_leases_->entry(connection).listener = std::move(listener);
       return;
     }
   }
-  listener();  // outside the lock: it may call back into the pool
+  listener(wanted_back);  // outside the lock: it may call back into the pool
 }
 
-void SecureChannelPool::forget_retire_listener_locked(const PooledConnection& connection) {
-  std::erase_if(retire_listeners_, [&](const auto& entry) { return entry.first == &connection; });
+void SecureChannelPool::share_slots(PooledConnection& connection, std::weak_ptr<const detail::SlotReport> slots) {
+  const auto reported = slots.lock();
+  std::lock_guard lock(mutex_);
+  if (connection.state_ != detail::ConnectionState::leased) return;
+  detail::LongLeases::Entry& entry = long_leases_->entry(connection);
+  entry.slots = std::move(slots);
+  // Idle from now until a stream starts: a session opened ahead of its streams counts too.
+  entry.started_seen = reported ? reported->exchanges_started() : 0;
+  entry.quiet_since = config_.clock->now();
+  entry.quiet = reported && reported->slots_in_use() == 0;
 }
 
 }  // namespace securechannel

@@ -4,6 +4,7 @@
 #include "pool/acquire_waiters.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
+#include "pool/long_leases.hpp"
 #include "pool/pool_telemetry.hpp"
 
 namespace securechannel {
@@ -37,6 +38,7 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     detail::ConnectionState state;
     Clock::time_point created;
     std::uint32_t reconnects;
+    std::weak_ptr<const detail::SlotReport> slots;  // a multiplexing holder's
   };
   std::vector<Booked> booked;
   Clock::time_point pool_now;
@@ -47,7 +49,12 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     threshold_ms = static_cast<double>(limits_.latency_threshold.count());
     booked.reserve(books_->live().size());
     for (const auto& connection : books_->live()) {
-      booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_});
+      booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_, {}});
+    }
+    for (const auto& entry : long_leases_->entries()) {
+      // booked is in the order of live(), where each connection knows its index.
+      const std::size_t index = entry.connection->index_in_pool_;
+      if (index < booked.size() && booked[index].connection.get() == entry.connection) booked[index].slots = entry.slots;
     }
     pool_now = config_.clock->now();
     pool_wall_now = config_.clock->wall_now();
@@ -84,6 +91,10 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
       snapshot.alpn = std::string(channel.negotiated_alpn());
       snapshot.tls_version = std::string(channel.negotiated_protocol_version());
       snapshot.tls_resumed = channel.resumed_session();
+    }
+    if (const auto slots = entry.slots.lock()) {
+      snapshot.streams_in_flight = slots->slots_in_use();
+      snapshot.max_concurrent_streams = slots->slot_capacity();
     }
     snapshots.push_back(std::move(snapshot));
   }

@@ -8,6 +8,7 @@
 #include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/long_leases.hpp"
 #include "pool/maintenance_schedule.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "pool/shutdown_state.hpp"
@@ -58,7 +59,8 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       waiters_(std::make_unique<detail::AcquireWaiters>(executor)),
       maintenance_(std::make_unique<detail::MaintenanceSchedule>(executor, config_.clock->now())),
       shutdown_(std::make_unique<detail::ShutdownState>(executor)),
-      history_(std::make_unique<detail::ConnectHistory>()) {
+      history_(std::make_unique<detail::ConnectHistory>()),
+      long_leases_(std::make_unique<detail::LongLeases>()) {
   counters_.endpoint = config_.endpoint;
 }
 
@@ -167,7 +169,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    forget_retire_listener_locked(returned);  // a leased connection leaves its holder only here
+    long_leases_->forget(returned);  // a leased connection leaves its holder only here
     const auto leftover = returned.state_ == ConnectionState::leased ? returned.leftover_after_lease()
                                                                       : PooledConnection::Leftover::nothing;
     // A connection the pool asked back ends for that reason, even when its holder could not

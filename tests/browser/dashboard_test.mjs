@@ -284,6 +284,12 @@ describe('dashboard', () => {
       const connections = await daemon.api(`connections?pool=${name}`);
       const rows = await page.$$eval(`section[data-pool="${name}"] tbody tr`, (list) => list.length);
       assert.ok(rows > 0 && Math.abs(rows - connections.count) <= 2, `${name}: ${rows} rows, ${connections.count} connections`);
+      // The listener's HTTP/2 session: its row says how many of its streams run.
+      const session = connections.connections.find((connection) => connection.max_concurrent_streams > 0);
+      assert.ok(session, `${name}: no connection shows streams: ${JSON.stringify(connections.connections)}`);
+      const stateCell = `section[data-pool="${name}"] tbody tr[data-connection="${session.connection_id}"] td:nth-child(2)`;
+      const state = await eventually(10000, () => page.$eval(stateCell, (cell) => cell.textContent).catch(() => ''));
+      assert.match(state, /^leased · \d+\/\d+ streams$/, `${name}: connection ${session.connection_id}`);
     }
     assert.deepEqual(problems, []);
   });

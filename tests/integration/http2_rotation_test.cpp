@@ -1,8 +1,9 @@
-// HTTP/2 sessions under the pool's rotation: a session whose connection passes max_lifetime, or
-// was made with TLS material reload_tls() replaced, drains (no new streams, those in flight
-// finish, then GOAWAY and close) after its replacement is open when it is the only one taking
-// streams, so that the client always has a session taking streams. Against a real nginx; a slow download (1 KiB/s)
-// keeps the old session busy while quick requests go on.
+// HTTP/2 sessions under the pool's rotation, against a real nginx. A session whose connection
+// passes max_lifetime or was made with TLS material reload_tls() replaced drains (no new
+// streams, those in flight finish, then GOAWAY and close), after its replacement is open when it
+// is the only one taking streams, so that the client always has a session taking streams. One
+// that ran no stream for idle_timeout drains without a replacement. A slow download (1 KiB/s)
+// keeps a session busy while quick requests go on.
 #include "demo/child_process.hpp"
 #include "nginx_http_test.hpp"
 #include "securechannel/http_client.hpp"
@@ -141,6 +142,53 @@ TEST_F(Http2RotationTest, ReloadTlsDrainsSessionsAndNewOnesUseTheNewMaterial) {
     return !again.error;
   })) << again.error.message();
   EXPECT_NE(again.response.exchange.connection_id, before.response.exchange.connection_id);
+}
+
+// The pool sees a session's streams (status) and closes a session that ran none for
+// idle_timeout, as it closes an idle connection; never one whose stream is running. The next
+// request opens a new session. The pool's clock is driven by hand; nginx's streams run in real
+// time.
+TEST_F(Http2RotationTest, ASessionWithoutStreamsForIdleTimeoutClosesAndABusyOneStays) {
+  auto clock = std::make_shared<ManualClock>();
+  auto pool = builder({"h2"}).with_clock(clock).with_idle_timeout(30s).build(io.executor());
+  HttpClient client(pool);
+
+  std::future<Outcome> slow = send(client, request(http::verb::get, "/slow"));
+  ASSERT_TRUE(testing::eventually([&] {
+    const auto connections = pool->connection_snapshots();
+    return connections.size() == 1 && connections[0].streams_in_flight == 1;
+  })) << "the pool never saw the download's stream";
+  const ConnectionSnapshot busy = pool->connection_snapshots().at(0);
+  EXPECT_EQ(busy.state, "leased");
+  EXPECT_EQ(busy.alpn, "h2");
+  EXPECT_EQ(busy.max_concurrent_streams, 128u) << "nginx's http2_max_concurrent_streams";
+
+  for (int look = 0; look < 3; ++look) {  // two minutes of pool time with the stream running
+    clock->advance(40s);
+    pool->run_cleanup_once();
+  }
+  const Outcome download = slow.get();
+  ASSERT_FALSE(download.error) << download.error.message();
+  EXPECT_EQ(download.response.body().size(), 4096u);
+  EXPECT_EQ(pool->stats().closed_idle_timeout, 0u) << "a session closed under its stream";
+
+  ASSERT_EQ(pool->connection_snapshots().at(0).streams_in_flight, 0u);
+  pool->run_cleanup_once();  // the idle spell starts at the first look that finds it idle
+  clock->advance(29s);
+  pool->run_cleanup_once();
+  EXPECT_EQ(pool->stats().closed_idle_timeout, 0u) << "closed before idle_timeout";
+  clock->advance(1s);
+  pool->run_cleanup_once();
+  EXPECT_TRUE(testing::eventually([&] { return pool->stats().closed_idle_timeout == 1; }))
+      << "the idle session did not close: " << pool->stats().closed_idle_timeout;
+  EXPECT_TRUE(testing::eventually([&] { return pool->stats().total_connections == 0; }));
+  EXPECT_EQ(pool->stats().closed_broken, 0u) << "a drained session is recycled, not broken";
+
+  const Outcome next = send(client, request(http::verb::get, "/")).get();
+  ASSERT_FALSE(next.error) << next.error.message();
+  EXPECT_EQ(next.response.result_int(), 200);
+  EXPECT_NE(next.response.exchange.connection_id, download.response.exchange.connection_id);
+  EXPECT_EQ(next.response.exchange.protocol, HttpProtocol::http2);
 }
 
 }  // namespace

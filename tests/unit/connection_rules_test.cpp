@@ -55,10 +55,29 @@ TEST(ConnectionRulesTest, LatencyNeedsEnoughSamplesAndAP95AboveTheThreshold) {
   EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::keep);
 }
 
-TEST(ConnectionRulesTest, ALeasedConnectionIsNeverClosedForIdleness) {
+TEST(ConnectionRulesTest, AnExclusiveLeaseIsNeverClosedForIdleness) {
   ConnectionFacts facts = healthy_idle();
   facts.idle_for = 24h;
   EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::keep);
+}
+
+TEST(ConnectionRulesTest, AMultiplexedLeaseIdleForTheTimeoutIsAskedBackAboveMinIdle) {
+  ConnectionFacts facts = healthy_idle();
+  facts.multiplexed = true;
+  facts.idle_for = 60s;
+  EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::idle_timeout) << "at the timeout exactly";
+  facts.above_min_idle = false;
+  EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::keep) << "never below min_idle";
+  facts.above_min_idle = true;
+  facts.idle_for = 59s;
+  EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::keep);
+  facts.idle_for = 60s;
+  facts.past_lifetime = true;
+  EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::max_lifetime) << "lifetime first, as when idle";
+  facts.past_lifetime = false;
+  facts.idle_for = 1s;
+  facts.p95_ms = 400;
+  EXPECT_EQ(leased_retire_reason(facts, limits), CleanupVerdict::latency);
 }
 
 TEST(ConnectionRulesTest, WithoutJitterEveryConnectionLivesExactlyItsLifetime) {

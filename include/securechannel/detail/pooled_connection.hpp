@@ -37,6 +37,8 @@ enum class RetireReason : std::uint8_t {
   max_lifetime,  // past its max_lifetime
   tls_reload,    // made with TLS material that reload_tls() has replaced
   latency,       // its recent p95 round trip is over the pool's latency threshold
+  idle,          // a multiplexed holder ran no exchange for idle_timeout (above min_idle)
+  shutdown,      // the pool is shutting down (told to the holder; never kept as the mark)
 };
 
 class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
