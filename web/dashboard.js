@@ -293,6 +293,12 @@ async function loadTable(view, pool) {
   renderTable(view, page.connections, page.count === 0 ? 0 : page.offset, Date.parse(page.last_updated));
 }
 
+// "3/128 streams", or "3 streams, no limit" when the peer set none (2^31 and more).
+function streams(connection) {
+  const limit = connection.max_concurrent_streams >= 2 ** 31 ? ' streams, no limit' : `/${connection.max_concurrent_streams} streams`;
+  return `${connection.streams_in_flight}${limit}`;
+}
+
 function renderTable(view, connections, offset, now) {
   const root = view.element;
   const table = view.table;
@@ -302,13 +308,12 @@ function renderTable(view, connections, offset, now) {
     const cells = [
       connection.connection_id,
       // An HTTP/2 session holds its connection for life: how busy it is shows in its streams.
-      connection.max_concurrent_streams > 0
-        ? `${connection.state} · ${connection.streams_in_flight}/${connection.max_concurrent_streams} streams`
-        : connection.state,
+      connection.max_concurrent_streams > 0 ? `${connection.state} · ${streams(connection)}` : connection.state,
       duration(now - Date.parse(connection.created)),
       integer.format(connection.leases),
       integer.format(connection.round_trips),
       decimal(connection.latency_ms.p95, 2),
+      connection.health ? String(connection.health.score) : '',
       `${duration(now - Date.parse(connection.last_activity))} ago`,
     ];
     for (const text of cells) {

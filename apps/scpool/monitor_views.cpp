@@ -39,7 +39,16 @@ std::string bytes(const json& object, const char* key) {
 
 std::string ratio(double value) { return fmt::format("{:.3f}", value); }
 
-// An HTTP/2 session's streams, "in flight/most at once"; missing for a connection that runs one
+// "87 (latency ×1.20, 1 stall, 0 failures, age 31%)", or missing.
+std::string health_text(const json& health) {
+  const json* score = field(health, "score");
+  if (score == nullptr) return missing;
+  return fmt::format("{} (latency ×{:.2f}, {} stalls, {} failures, age {:.0f}%)", score->dump(),
+                     health.value("latency_ratio", 1.0), health.value("stalls", 0), health.value("recent_failures", 0),
+                     health.value("age_fraction", 0.0) * 100);
+}
+
+// An HTTP/2 session's streams, "in flight/most at once" ("3/128", "3/no limit"); missing for a connection that runs one
 // exchange at a time (or a server that does not say).
 std::string streams(const json& connection) {
   const json* in_flight = field(connection, "streams_in_flight");
@@ -47,6 +56,8 @@ std::string streams(const json& connection) {
   if (in_flight == nullptr || most == nullptr || !most->is_number_unsigned() || most->get<std::uint64_t>() == 0) {
     return missing;
   }
+  // 2^31 and more: the peer set no limit (SETTINGS_MAX_CONCURRENT_STREAMS absent).
+  if (most->get<std::uint64_t>() >= (std::uint64_t{1} << 31)) return in_flight->dump() + "/no limit";
   return fmt::format("{}/{}", in_flight->dump(), most->dump());
 }
 
@@ -128,7 +139,7 @@ std::string connections_view(const json& list) {
   const json& connections = array_of(list, "connections");
   if (connections.empty()) return output;
   TextTable table({"ID", "STATE", "STREAMS", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95",
-                   "TLS", "ALPN", "RESUMED", "HEALTHY"});
+                   "HEALTH", "TLS", "ALPN", "RESUMED", "HEALTHY"});
   for (const json& connection : connections) {
     const json& latency = connection.value("latency_ms", json::object());
     table.add_row({text(connection, "connection_id"), text(connection, "state"), streams(connection),
@@ -136,7 +147,7 @@ std::string connections_view(const json& list) {
                    age(connection, "last_activity", reference), text(connection, "leases"),
                    text(connection, "round_trips"), bytes(connection, "bytes_sent"),
                    bytes(connection, "bytes_received"), figure(latency, "p95", milliseconds_text),
-                   text(connection, "tls_version"), text(connection, "alpn"), text(connection, "tls_resumed"),
+                   text(connection.value("health", json::object()), "score"), text(connection, "tls_version"), text(connection, "alpn"), text(connection, "tls_resumed"),
                    text(connection, "is_healthy")});
   }
   return output + "\n" + table.render();
@@ -150,6 +161,7 @@ std::string connection_view(const json& connection) {
       {"state", text(connection, "state")},
       {"streams", streams(connection)},
       {"healthy", text(connection, "is_healthy")},
+      {"health score", health_text(connection.value("health", json::object()))},
       {"age", age(connection, "created", now)},
       {"idle for", age(connection, "last_activity", now)},
       {"leases", text(connection, "leases")},

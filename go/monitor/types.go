@@ -29,8 +29,20 @@ type ConnectionStatus struct {
 	TLSResumed    bool              `json:"tls_resumed"`
 	// An HTTP/2 session's streams running now and the most it takes at once; 0 and 0 for a
 	// connection that runs one exchange at a time.
-	StreamsInFlight      int64 `json:"streams_in_flight"`
-	MaxConcurrentStreams int64 `json:"max_concurrent_streams"`
+	StreamsInFlight      int64            `json:"streams_in_flight"`
+	MaxConcurrentStreams int64            `json:"max_concurrent_streams"`
+	Health               ConnectionHealth `json:"health"`
+}
+
+// ConnectionHealth is a connection's health score (0-100) and its inputs: its p95 round trip
+// over the pool's median, its stalls, the exchanges that failed on it since the pool's last
+// cleanup pass, and its age over max_lifetime (docs/POOL.md, "Health scores").
+type ConnectionHealth struct {
+	Score          int     `json:"score"`
+	LatencyRatio   float64 `json:"latency_ratio"`
+	Stalls         int64   `json:"stalls"`
+	RecentFailures int64   `json:"recent_failures"`
+	AgeFraction    float64 `json:"age_fraction"`
 }
 
 // ConnectionLatency holds precise quantiles of a connection's last 32 round trips.

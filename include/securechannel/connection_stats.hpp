@@ -38,6 +38,8 @@ class ConnectionStats {
 
   // Quantile (0..1) of the retained samples in milliseconds; 0 when there are none.
   double latency_quantile_ms(double quantile) const noexcept;
+  // The latest round trip in microseconds; 0 when none was recorded (or its writer is mid-store).
+  std::uint32_t last_round_trip_us() const noexcept;
   // Copies the retained samples (microseconds) into `out`; returns how many.
   std::size_t copy_latency_samples_us(std::array<std::uint32_t, latency_sample_capacity>& out) const noexcept;
 

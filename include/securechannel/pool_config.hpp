@@ -35,6 +35,10 @@ struct PoolConfig {
   // lease: one use each), then closes and is replaced, as nginx's keepalive_requests and Envoy's
   // max_requests_per_connection do. 0: no limit.
   std::size_t max_requests_per_connection = 0;
+  // A connection whose health score (0-100: its p95 round trip against the pool's median, its
+  // stalls and failures, its age; docs/POOL.md, "Health scores") is below this on two cleanup
+  // passes in a row is recycled. 0: never; 0 to 100.
+  unsigned health_recycle_below = 25;
   // Connects (TCP + TLS handshake) in flight at once, at most: after an outage or a breaker's
   // half-open success, a pool of max_connections does not start them all in one burst.
   std::size_t max_connecting = 8;

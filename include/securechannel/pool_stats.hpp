@@ -14,6 +14,17 @@
 
 namespace securechannel {
 
+// A connection's health score and what it is made of (docs/POOL.md, "Health scores").
+struct ConnectionHealth {
+  int score = 100;  // 0 (worst) to 100
+  // Its p95 round trip over the pool's median p95 (the lower median, over connections with at
+  // least 5 round trips); 1 when either is not known.
+  double latency_ratio = 1;
+  std::uint32_t stalls = 0;           // round trips in its window over 4x the pool's median p95
+  std::uint32_t recent_failures = 0;  // exchanges that failed and left it open, since the last pass
+  double age_fraction = 0;            // its age over max_lifetime
+};
+
 struct ConnectionSnapshot {
   std::uint64_t connection_id = 0;
   std::string state;  // "connecting", "idle", "leased", "closing"
@@ -36,6 +47,7 @@ struct ConnectionSnapshot {
   // a connection that runs one at a time (idle, a raw lease, HTTP/1.1).
   std::uint32_t streams_in_flight = 0;
   std::uint32_t max_concurrent_streams = 0;
+  ConnectionHealth health;
 };
 
 struct PoolStats {
@@ -73,6 +85,7 @@ struct PoolStats {
   std::uint64_t closed_max_requests = 0;  // carried max_requests_per_connection leases
   std::uint64_t closed_tls_reload = 0;    // made with TLS material reload_tls() replaced
   std::uint64_t closed_latency = 0;
+  std::uint64_t closed_unhealthy = 0;     // health score below health_recycle_below, two passes in a row
   std::uint64_t closed_broken = 0;        // returned by a lease after an error
   std::uint64_t closed_abandoned = 0;     // returned with a request written and its reply unread
   std::uint64_t tls_reloads = 0;          // reload_tls() calls that swapped in new TLS material

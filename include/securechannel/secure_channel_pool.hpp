@@ -52,6 +52,7 @@ struct MaintenanceSchedule;
 struct ShutdownState;
 class WarmPolicy;
 class LongLeases;
+class HealthMarks;
 class SlotReport;
 struct ConnectionFacts;
 struct CleanupLimits;
@@ -164,7 +165,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
  private:
   struct Deferred;
-  enum class CloseReason { idle_timeout, max_lifetime, max_requests, tls_reload, latency, stale, broken, abandoned, shutdown, connect_failed, over_limit };
+  enum class CloseReason { idle_timeout, max_lifetime, max_requests, tls_reload, latency, unhealthy, stale, broken, abandoned, shutdown, connect_failed, over_limit };
   friend class Lease;
 
   SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);
@@ -197,6 +198,15 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   detail::ConnectionFacts facts_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
   // The cleanup pass over leased connections: lifetime, latency, and idle multiplexed ones.
   void retire_leased_locked(Clock::time_point now, const detail::CleanupLimits& limits, Deferred& deferred);
+  // Health scores (pool_health.cpp): each cleanup pass scores every connection, recycles those
+  // low two passes in a row, and keeps the marks checkout reads.
+  void score_connections_locked(Clock::time_point now, Deferred& deferred);
+  double age_fraction_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
+  // The top of the idle stack, or, when some connections are marked, the healthiest of the
+  // warmest few.
+  detail::PooledConnection* next_idle_locked() const;
+  // A released connection whose latest round trip stalled is marked at once.
+  void note_release_health_locked(const detail::PooledConnection& connection);
   // After reload_tls(): connections made with the replaced material close (idle) or retire.
   void retire_old_material_locked(Deferred& deferred);
   // Every waiter fails with `reason`, oldest first.
@@ -255,6 +265,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   PoolStats counters_;  // only the counter fields are kept here
   // Leases held for long (the HTTP/2 sessions): their Lease::on_retire listeners and slots.
   std::unique_ptr<detail::LongLeases> long_leases_;
+  std::unique_ptr<detail::HealthMarks> health_;  // connections scoring below healthy
 };
 
 }  // namespace securechannel

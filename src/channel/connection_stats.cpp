@@ -32,6 +32,13 @@ void ConnectionStats::record_round_trip(std::chrono::nanoseconds round_trip) noe
   latency_codes_[slot].store(encode_microseconds(clamped), std::memory_order_relaxed);
 }
 
+std::uint32_t ConnectionStats::last_round_trip_us() const noexcept {
+  const std::uint64_t recorded = round_trips();
+  if (recorded == 0) return 0;
+  const std::uint16_t code = latency_codes_[(recorded - 1) % latency_sample_capacity].load(std::memory_order_relaxed);
+  return code == 0 ? 0 : decode_microseconds(code);
+}
+
 std::size_t ConnectionStats::copy_latency_samples_us(
     std::array<std::uint32_t, latency_sample_capacity>& out) const noexcept {
   const std::uint64_t recorded = round_trips();

@@ -45,6 +45,7 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
   d.compare("max_lifetime_jitter", a.max_lifetime_jitter, b.max_lifetime_jitter);
   d.compare("max_connecting", a.max_connecting, b.max_connecting);
   d.compare("max_requests_per_connection", a.max_requests_per_connection, b.max_requests_per_connection);
+  d.compare("health_recycle_below", a.health_recycle_below, b.health_recycle_below);
   d.compare("connect_timeout", a.connect_timeout, b.connect_timeout);
   d.compare("dns_refresh_interval", a.dns_refresh_interval, b.dns_refresh_interval);
   d.compare("validate_after_inactivity", a.validate_after_inactivity, b.validate_after_inactivity);

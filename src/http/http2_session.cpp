@@ -349,6 +349,9 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   }
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
+  if (error == errc::request_timeout || error == errc::http_protocol_error) {
+    streams_failed_.fetch_add(1, std::memory_order_relaxed);
+  }
   const bool last_in_flight = streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   // The stream's slot goes back as a reservation does: a session that has carried its share
   // closes once its last slot is back, with the shutdown posted before the handler so that the

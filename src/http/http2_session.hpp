@@ -195,6 +195,7 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
     return static_cast<std::uint32_t>(slots_in_use_.load(std::memory_order_acquire));
   }
   std::uint64_t exchanges_started() const noexcept override { return streams_started(); }
+  std::uint64_t exchanges_failed() const noexcept override { return streams_failed_.load(std::memory_order_relaxed); }
   void end(const boost::system::error_code& error, bool aborted);
   void fail(const boost::system::error_code& error);  // a connection-level failure
 
@@ -233,6 +234,8 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
   std::atomic<std::uint32_t> peer_max_concurrent_streams_{100};
   std::atomic<std::uint64_t> streams_started_{0};
   std::atomic<std::uint64_t> goaways_received_{0};
+  // Ended by their deadline or reset by the peer: the connection's health (SlotReport).
+  std::atomic<std::uint64_t> streams_failed_{0};
   std::atomic<std::uint64_t> streams_reserved_{0};  // ever, against options_.max_streams
   std::atomic<bool> retired_{false};
   std::atomic<std::uint64_t> writes_{0};

@@ -13,7 +13,7 @@ namespace {
 using Field = ConnectionPage::Field;
 
 // The JSON field names of connection_json(), so that a table column sorts by what it shows.
-constexpr std::array<std::pair<std::string_view, Field>, 8> sortable = {{
+constexpr std::array<std::pair<std::string_view, Field>, 9> sortable = {{
     {"connection_id", Field::connection_id},
     {"state", Field::state},
     {"created", Field::created},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<std::string_view, Field>, 8> sortable = {{
     {"round_trips", Field::round_trips},
     {"errors", Field::errors},
     {"p95_latency_ms", Field::p95_latency_ms},
+    {"health", Field::health},  // health.score
 }};
 
 std::string sortable_names() {
@@ -47,6 +48,7 @@ int compare(const ConnectionSnapshot& a, const ConnectionSnapshot& b, Field fiel
     case Field::round_trips: return order(a.round_trips, b.round_trips);
     case Field::errors: return order(a.errors, b.errors);
     case Field::p95_latency_ms: return order(a.p95_latency_ms, b.p95_latency_ms);
+    case Field::health: return order(a.health.score, b.health.score);
   }
   return 0;
 }

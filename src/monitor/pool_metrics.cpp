@@ -107,6 +107,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
                                                                   {"max_requests", stats.closed_max_requests},
                                                                   {"tls_reload", stats.closed_tls_reload},
                                                                   {"latency", stats.closed_latency},
+                                                                  {"unhealthy", stats.closed_unhealthy},
                                                                   {"broken", stats.closed_broken},
                                                                   {"abandoned", stats.closed_abandoned}};
   out.counter_by("connections_recycled_total", "Connections closed by the pool's policy, by reason.", "reason",

@@ -79,6 +79,12 @@ json connection_json(const ConnectionSnapshot& connection) {
       {"tls_resumed", connection.tls_resumed},
       {"streams_in_flight", connection.streams_in_flight},
       {"max_concurrent_streams", connection.max_concurrent_streams},
+      {"health",
+       {{"score", connection.health.score},
+        {"latency_ratio", connection.health.latency_ratio},
+        {"stalls", connection.health.stalls},
+        {"recent_failures", connection.health.recent_failures},
+        {"age_fraction", connection.health.age_fraction}}},
   };
 }
 

@@ -33,6 +33,7 @@ class LongLeases {
     std::uint64_t started_seen = 0;           // exchanges_started() when the idle spell began
     Clock::time_point quiet_since{};          // pool clock: the idle spell's start, as first seen
     bool quiet = false;                       // quiet_since holds: no look found it busy since
+    std::uint64_t failures_seen = 0;          // exchanges_failed() at the last cleanup pass
   };
 
   // The connection's entry, made on first use.
@@ -78,6 +79,19 @@ class LongLeases {
       return Clock::duration::zero();
     }
     return now - found->quiet_since;
+  }
+
+  // Exchanges that failed on the connection since the last call (the cleanup pass's), or, with
+  // `consume` false, since then without moving the mark (status).
+  std::uint32_t recent_failures(const PooledConnection& connection, bool consume) {
+    Entry* found = find(connection);
+    if (!found) return 0;
+    const std::shared_ptr<const SlotReport> slots = found->slots.lock();
+    if (!slots) return 0;
+    const std::uint64_t failed = slots->exchanges_failed();
+    const std::uint64_t recent = failed - std::min(failed, found->failures_seen);
+    if (consume) found->failures_seen = failed;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(recent, UINT32_MAX));
   }
 
   const std::vector<Entry>& entries() const noexcept { return entries_; }

@@ -20,6 +20,10 @@ PoolBuilder& PoolBuilder::with_connect_timeout(Milliseconds value) { config_.con
 PoolBuilder& PoolBuilder::with_dns_refresh_interval(Milliseconds value) { config_.dns_refresh_interval = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_lifetime_jitter(double value) { config_.max_lifetime_jitter = value; return *this; }
 PoolBuilder& PoolBuilder::with_max_connecting(std::size_t value) { config_.max_connecting = value; return *this; }
+PoolBuilder& PoolBuilder::with_health_recycle_below(unsigned score) {
+  config_.health_recycle_below = score;
+  return *this;
+}
 PoolBuilder& PoolBuilder::with_max_requests_per_connection(std::size_t value) {
   config_.max_requests_per_connection = value;
   return *this;

@@ -78,6 +78,9 @@ std::optional<ConfigError> validate(PoolConfig& config) {
     return ConfigError("max_lifetime_jitter", "must be a fraction from 0 to 0.5");
   }
   if (config.max_connecting == 0) return ConfigError("max_connecting", "must be at least 1");
+  if (config.health_recycle_below > 100) {
+    return ConfigError("health_recycle_below", "must be a score from 0 (never recycle) to 100");
+  }
   if (!positive(config.connect_timeout)) return ConfigError("connect_timeout", "must be greater than zero");
   if (config.dns_refresh_interval.count() < 0) {
     return ConfigError("dns_refresh_interval", "must not be negative (0 asks the resolver on every connect)");

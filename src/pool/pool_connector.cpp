@@ -6,6 +6,7 @@
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/health_marks.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "pool/shutdown_state.hpp"
 #include "pool/warm_policy.hpp"
@@ -90,6 +91,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
 
 void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason reason, Deferred& deferred) {
   std::shared_ptr<PooledConnection> owned = books_->take_out(connection);
+  if (!health_->empty()) health_->forget(connection);
 
   bool graceful = true;
   bool replaceable = true;
@@ -99,6 +101,7 @@ void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason 
     case CloseReason::max_requests: ++counters_.closed_max_requests; break;
     case CloseReason::tls_reload: ++counters_.closed_tls_reload; break;
     case CloseReason::latency: ++counters_.closed_latency; break;
+    case CloseReason::unhealthy: ++counters_.closed_unhealthy; break;
     case CloseReason::stale: graceful = false; break;
     case CloseReason::broken: ++counters_.closed_broken; graceful = false; break;
     // A reply may be on its way: close_notify would wait behind it for nothing.

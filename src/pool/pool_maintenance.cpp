@@ -52,6 +52,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       ++closed;
     }
     retire_leased_locked(now, limits, deferred);
+    score_connections_locked(now, deferred);
     if (now - maintenance_->histograms_rotated_at >= config_.histogram_rotation_interval) {
       // Bounds the window of the recent quantiles; the cumulative series keep every sample.
       maintenance_->histograms_rotated_at = now;

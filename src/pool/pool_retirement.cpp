@@ -21,6 +21,7 @@ SecureChannelPool::CloseReason SecureChannelPool::retire_close_reason(RetireReas
     case RetireReason::tls_reload: return CloseReason::tls_reload;
     case RetireReason::latency: return CloseReason::latency;
     case RetireReason::idle: return CloseReason::idle_timeout;
+    case RetireReason::unhealthy: return CloseReason::unhealthy;
     case RetireReason::shutdown: return CloseReason::shutdown;
     case RetireReason::none:  // past max_lifetime without having been asked back yet
     case RetireReason::max_lifetime: break;

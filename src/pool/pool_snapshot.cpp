@@ -4,6 +4,7 @@
 #include "pool/acquire_waiters.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
+#include "pool/health_score.hpp"
 #include "pool/long_leases.hpp"
 #include "pool/pool_telemetry.hpp"
 
@@ -30,8 +31,8 @@ PoolStats SecureChannelPool::stats() const {
 }
 
 std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const {
-  // Under the lock, only what the lock guards (a pointer and three fields per connection); the
-  // strings, the latency quantiles and the TLS details are worked out after it, so that a
+  // Under the lock, only what the lock guards (a pointer and a few fields per connection); the
+  // strings, the latency quantiles, the health scores and the TLS details are worked out after it, so that a
   // status request over 10,000 connections never holds up acquires and releases.
   struct Booked {
     std::shared_ptr<PooledConnection> connection;
@@ -39,6 +40,8 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     Clock::time_point created;
     std::uint32_t reconnects;
     std::weak_ptr<const detail::SlotReport> slots;  // a multiplexing holder's
+    std::uint32_t recent_failures;
+    double age_fraction;
   };
   std::vector<Booked> booked;
   Clock::time_point pool_now;
@@ -48,17 +51,24 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     std::lock_guard lock(mutex_);
     threshold_ms = static_cast<double>(limits_.latency_threshold.count());
     booked.reserve(books_->live().size());
+    pool_now = config_.clock->now();
     for (const auto& connection : books_->live()) {
-      booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_, {}});
+      booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_, {},
+                        long_leases_->recent_failures(*connection, false), age_fraction_locked(*connection, pool_now)});
     }
     for (const auto& entry : long_leases_->entries()) {
       // booked is in the order of live(), where each connection knows its index.
       const std::size_t index = entry.connection->index_in_pool_;
       if (index < booked.size() && booked[index].connection.get() == entry.connection) booked[index].slots = entry.slots;
     }
-    pool_now = config_.clock->now();
     pool_wall_now = config_.clock->wall_now();
   }
+
+  std::vector<double> p95s;
+  for (const Booked& entry : booked) {
+    if (const double p95 = detail::judged_p95_us(entry.connection->stats()); p95 > 0) p95s.push_back(p95);
+  }
+  const double median_p95_us = detail::pool_median_p95_us(p95s);
 
   std::vector<ConnectionSnapshot> snapshots;
   snapshots.reserve(booked.size());
@@ -91,6 +101,7 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
       snapshot.alpn = std::string(channel.negotiated_alpn());
       snapshot.tls_version = std::string(channel.negotiated_protocol_version());
       snapshot.tls_resumed = channel.resumed_session();
+      snapshot.health = detail::connection_health(stats, median_p95_us, entry.recent_failures, entry.age_fraction);
     }
     if (const auto slots = entry.slots.lock()) {
       snapshot.streams_in_flight = slots->slots_in_use();

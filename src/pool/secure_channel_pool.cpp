@@ -8,6 +8,7 @@
 #include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
+#include "pool/health_marks.hpp"
 #include "pool/long_leases.hpp"
 #include "pool/maintenance_schedule.hpp"
 #include "pool/pool_telemetry.hpp"
@@ -60,7 +61,8 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       maintenance_(std::make_unique<detail::MaintenanceSchedule>(executor, config_.clock->now())),
       shutdown_(std::make_unique<detail::ShutdownState>(executor)),
       history_(std::make_unique<detail::ConnectHistory>()),
-      long_leases_(std::make_unique<detail::LongLeases>()) {
+      long_leases_(std::make_unique<detail::LongLeases>()),
+      health_(std::make_unique<detail::HealthMarks>()) {
   counters_.endpoint = config_.endpoint;
 }
 
@@ -129,7 +131,7 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred)
   const bool always_probe = config_.validate_after_inactivity.count() == 0;
   const auto now = always_probe ? Clock::time_point{} : config_.clock->now();
   while (!books_->idle().empty()) {
-    PooledConnection* candidate = books_->idle().back();
+    PooledConnection* candidate = next_idle_locked();
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
       if (candidate->channel().probe_idle() != IdleHealth::healthy) {
         ++counters_.stale_discarded;
@@ -206,6 +208,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     } else {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;
+      note_release_health_locked(returned);
       hand_to_waiters_locked(deferred);
       release_memory_if_due_locked();
     }

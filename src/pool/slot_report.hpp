@@ -19,6 +19,9 @@ class SlotReport {
   virtual std::uint32_t slots_in_use() const noexcept = 0;
   // Exchanges started since the lease began: an idle spell ends when this moves.
   virtual std::uint64_t exchanges_started() const noexcept = 0;
+  // Exchanges that failed and left the connection open (an HTTP/2 stream that timed out or that
+  // the peer reset): what the connection's health score counts as its recent failures.
+  virtual std::uint64_t exchanges_failed() const noexcept = 0;
 };
 
 }  // namespace securechannel::detail

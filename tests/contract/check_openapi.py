@@ -22,7 +22,7 @@ Fails (exit 1), listing every problem, when:
 
 Only the subset of JSON Schema the spec uses is understood: type (integer is a JSON number
 without fraction or exponent: 3 is an integer, 3.0 is not; any integer is a number), nullable,
-enum, format date-time, minimum, required, properties, additionalProperties (boolean or
+enum, format date-time, minimum, maximum, required, properties, additionalProperties (boolean or
 schema), items, oneOf, anyOf, allOf, and $ref to "#/...". Standard library and PyYAML only.
 """
 
@@ -39,7 +39,7 @@ DATE_TIME = re.compile(
 )
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 KNOWN_KEYWORDS = {
-    "type", "nullable", "enum", "format", "minimum", "required", "properties", "additionalProperties",
+    "type", "nullable", "enum", "format", "minimum", "maximum", "required", "properties", "additionalProperties",
     "items", "oneOf", "anyOf", "allOf", "$ref", "description", "example", "title", "default",
 }
 
@@ -195,6 +195,9 @@ class Spec:
         if "minimum" in schema and isinstance(value, (int, float)) and not isinstance(value, bool):
             if value < schema["minimum"]:
                 errors.append((pointer, ">= %s" % schema["minimum"], short(value)))
+        if "maximum" in schema and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value > schema["maximum"]:
+                errors.append((pointer, "<= %s" % schema["maximum"], short(value)))
 
         if isinstance(value, dict):
             properties = schema.get("properties", {})

@@ -18,6 +18,7 @@ struct FakeSlots final : SlotReport {
   std::uint32_t slot_capacity() const noexcept override { return 128; }
   std::uint32_t slots_in_use() const noexcept override { return in_use.load(); }
   std::uint64_t exchanges_started() const noexcept override { return started.load(); }
+  std::uint64_t exchanges_failed() const noexcept override { return 0; }
   std::atomic<std::uint32_t> in_use{0};
   std::atomic<std::uint64_t> started{0};
 };

@@ -58,6 +58,7 @@ cleanup_interval = "30s"
 idle_timeout = "2m"
 max_lifetime = "1h30m"
 max_requests_per_connection = 1000
+health_recycle_below = 40
 connect_timeout = "1500ms"
 acquire_timeout = "2s"
 validate_after_inactivity = "0s"
@@ -103,6 +104,7 @@ endpoint = "[::1]:443"
   EXPECT_EQ(relay.idle_timeout, 2min);
   EXPECT_EQ(relay.max_lifetime, 90min);
   EXPECT_EQ(relay.max_requests_per_connection, 1000u);
+  EXPECT_EQ(relay.health_recycle_below, 40u);
   EXPECT_EQ(relay.connect_timeout, 1500ms);
   EXPECT_EQ(relay.acquire_timeout, 2s);
   EXPECT_EQ(relay.validate_after_inactivity, 0ms);
@@ -178,6 +180,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "pool[0].max_connections", "must be an integer, not a string", "pools.toml:3:19"},
         Mistake{"NegativeCount", "[[pool]]\nendpoint = \"a:1\"\nmin_idle = -1\n", "pool[0].min_idle",
                 "must be from 0 to", "pools.toml:3:12"},
+        Mistake{"ScoreAbove100", "[[pool]]\nendpoint = \"a:1\"\nhealth_recycle_below = 101\n",
+                "pool[0].health_recycle_below", "must be from 0 to 100, not 101", "pools.toml:3:24"},
         Mistake{"PortOutOfRange", "[[pool]]\nendpoint = \"a:1\"\nmetrics_port = 70000\n", "pool[0].metrics_port",
                 "must be from 0 to 65535, not 70000", "pools.toml:3:16"},
         Mistake{"DurationWithoutUnit", "[[pool]]\nendpoint = \"a:1\"\nconnect_timeout = 5\n",

@@ -38,6 +38,7 @@ enum class RetireReason : std::uint8_t {
   tls_reload,    // made with TLS material that reload_tls() has replaced
   latency,       // its recent p95 round trip is over the pool's latency threshold
   idle,          // a multiplexed holder ran no exchange for idle_timeout (above min_idle)
+  unhealthy,     // its health score stayed below health_recycle_below
   shutdown,      // the pool is shutting down (told to the holder; never kept as the mark)
 };
 
