@@ -39,7 +39,7 @@ std::string bytes(const json& object, const char* key) {
 
 std::string ratio(double value) { return fmt::format("{:.3f}", value); }
 
-// "87 (latency ×1.20, 1 stall, 0 failures, age 31%)", or missing.
+// "87 (latency ×1.20, 1 stalls, 0 failures, age 31%)", or missing.
 std::string health_text(const json& health) {
   const json* score = field(health, "score");
   if (score == nullptr) return missing;

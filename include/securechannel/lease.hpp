@@ -94,8 +94,9 @@ class Lease {
   // Returns the connection now; the lease is empty afterwards.
   void release() noexcept;
   // `listener` is called once, on any thread, when the pool wants this connection back: it has
-  // passed max_lifetime or the latency threshold, reload_tls() replaced the material it was made
-  // with, or the pool is shutting down. A holder that
+  // passed max_lifetime or the latency threshold, its health score stayed below
+  // health_recycle_below, reload_tls() replaced the material it was made with, or the pool is
+  // shutting down. A holder that
   // keeps its lease for long (an HTTP/2 session) should then take nothing new, finish what it
   // has in flight and release the lease, which closes the connection. Called at once when the
   // pool wants it back already. One listener per lease; it must not block.

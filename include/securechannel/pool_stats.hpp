@@ -18,9 +18,10 @@ namespace securechannel {
 struct ConnectionHealth {
   int score = 100;  // 0 (worst) to 100
   // Its p95 round trip over the pool's median p95 (the lower median, over connections with at
-  // least 5 round trips); 1 when either is not known.
+  // least 16 round trips); 1 when either is not known, or when it is within 5 ms of the median.
   double latency_ratio = 1;
-  std::uint32_t stalls = 0;           // round trips in its window over 4x the pool's median p95
+  // Round trips in its window over 4x the pool's median p95 and 5 ms over it.
+  std::uint32_t stalls = 0;
   std::uint32_t recent_failures = 0;  // exchanges that failed and left it open, since the last pass
   double age_fraction = 0;            // its age over max_lifetime
 };
@@ -42,9 +43,10 @@ struct ConnectionSnapshot {
   std::string alpn;
   std::string tls_version;
   bool tls_resumed = false;  // the handshake resumed an earlier connection's session
-  // A leased connection that runs several exchanges at once (an HTTP/2 session): how many run
-  // now and how many it takes at once (the peer's SETTINGS_MAX_CONCURRENT_STREAMS). Both 0 for
-  // a connection that runs one at a time (idle, a raw lease, HTTP/1.1).
+  // A leased connection that runs several exchanges at once (an HTTP/2 session): its slots taken
+  // now (streams running and those about to start) and how many it takes at once (the peer's
+  // SETTINGS_MAX_CONCURRENT_STREAMS; 100 until its SETTINGS arrive, 2^32-1 when it sets no
+  // limit). Both 0 for a connection that runs one at a time (idle, a raw lease, HTTP/1.1).
   std::uint32_t streams_in_flight = 0;
   std::uint32_t max_concurrent_streams = 0;
   ConnectionHealth health;

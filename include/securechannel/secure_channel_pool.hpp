@@ -53,7 +53,7 @@ struct ShutdownState;
 class WarmPolicy;
 class LongLeases;
 class HealthMarks;
-class SlotReport;
+struct LeaseSlots;
 struct ConnectionFacts;
 struct CleanupLimits;
 struct LeaseInternals;
@@ -105,8 +105,10 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void warm_up();
 
   // One maintenance pass: closes idle connections past idle_timeout, max_lifetime or the
-  // latency threshold, or found dead; marks leased ones past max_lifetime for retirement;
-  // tops up min_idle. Returns how many connections it closed. Uses the pool's clock.
+  // latency threshold, or found dead; marks leased ones past max_lifetime or the latency
+  // threshold for retirement and asks HTTP/2 sessions idle for idle_timeout to drain; scores
+  // every connection's health and recycles those low two passes in a row (docs/POOL.md); tops
+  // up min_idle. Returns how many idle connections it closed. Uses the pool's clock.
   std::size_t run_cleanup_once();
   // Runs run_cleanup_once() every cleanup_interval until shutdown. Explicit: nothing runs unless
   // the caller starts it.
@@ -193,14 +195,19 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Lease::on_retire and LeaseInternals' multiplexing holders (pool_retirement.cpp).
   friend struct detail::LeaseInternals;
   void watch_retire(detail::PooledConnection& connection, std::function<void(detail::RetireReason)> listener);
-  void share_slots(detail::PooledConnection& connection, std::weak_ptr<const detail::SlotReport> slots);
+  void share_slots(detail::PooledConnection& connection, std::shared_ptr<const detail::LeaseSlots> slots);
+  void holder_retires(detail::PooledConnection& connection, detail::RetireReason reason);
+  // An idle multiplexed connection: its holder is asked whether it agrees to drain (the listener
+  // stays; nothing is marked).
+  void suggest_idle_retire_locked(const detail::PooledConnection& connection, Deferred& deferred);
   // What the cleanup rules (pool/connection_rules.hpp) know of a connection.
   detail::ConnectionFacts facts_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
   // The cleanup pass over leased connections: lifetime, latency, and idle multiplexed ones.
   void retire_leased_locked(Clock::time_point now, const detail::CleanupLimits& limits, Deferred& deferred);
   // Health scores (pool_health.cpp): each cleanup pass scores every connection, recycles those
   // low two passes in a row, and keeps the marks checkout reads.
-  void score_connections_locked(Clock::time_point now, Deferred& deferred);
+  // Returns how many idle connections it closed.
+  std::size_t score_connections_locked(Clock::time_point now, Deferred& deferred);
   double age_fraction_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
   // The top of the idle stack, or, when some connections are marked, the healthiest of the
   // warmest few.
@@ -265,7 +272,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   PoolStats counters_;  // only the counter fields are kept here
   // Leases held for long (the HTTP/2 sessions): their Lease::on_retire listeners and slots.
   std::unique_ptr<detail::LongLeases> long_leases_;
-  std::unique_ptr<detail::HealthMarks> health_;  // connections scoring below healthy
+  std::unique_ptr<detail::HealthMarks> health_marks_;  // connections scoring below healthy
 };
 
 }  // namespace securechannel

@@ -44,9 +44,7 @@ std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptio
 
 std::shared_ptr<Http2Session> Http2Session::start(Lease lease, Http2SessionOptions options, Strand strand) {
   std::shared_ptr<Http2Session> session(new Http2Session(std::move(lease), options, std::move(strand)));
-  // The aliasing constructor: SlotReport is a private base, which std's conversions cannot see.
-  const std::shared_ptr<const SlotReport> slots(session, static_cast<const SlotReport*>(session.get()));
-  LeaseInternals::share_slots(session->lease_, slots);
+  LeaseInternals::share_slots(session->lease_, session->slots_);
   asio::post(session->strand_, [session] { session->begin(); });
   return session;
 }
@@ -59,7 +57,7 @@ Http2Session::Http2Session(Lease lease, Http2SessionOptions options, Strand stra
       deadline_timer_(strand_),
       ping_timer_(strand_),
       cool_timer_(strand_) {
-  peer_max_concurrent_streams_ = kAssumedPeerMaxConcurrentStreams;
+  slots_->capacity = kAssumedPeerMaxConcurrentStreams;
 }
 
 Http2Session::~Http2Session() {
@@ -82,10 +80,10 @@ void Http2Session::begin() {
 
 bool Http2Session::try_reserve_stream() noexcept {
   if (state_.load(std::memory_order_acquire) != State::open || retiring()) return false;
-  std::size_t used = slots_in_use_.load(std::memory_order_relaxed);
+  std::uint32_t used = slots_->in_use.load(std::memory_order_relaxed);
   do {
-    if (used >= peer_max_concurrent_streams_.load(std::memory_order_relaxed)) return false;
-  } while (!slots_in_use_.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel));
+    if (used >= slots_->capacity.load(std::memory_order_relaxed)) return false;
+  } while (!slots_->in_use.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel));
   if (options_.max_streams != 0 &&
       streams_reserved_.fetch_add(1, std::memory_order_acq_rel) >= options_.max_streams) {
     // This connection has carried its share. Given back the way a reservation is, so that a
@@ -105,13 +103,23 @@ void Http2Session::retire() noexcept {
   if (retired_.exchange(true, std::memory_order_acq_rel)) return;
   // With nothing reserved or in flight no stream end will close it: close now. A reservation
   // racing with this sees the flag when its slot comes back, or finds the session draining.
-  if (slots_in_use_.load(std::memory_order_acquire) == 0) {
+  if (slots_->in_use.load(std::memory_order_acquire) == 0) {
     asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
   }
 }
 
+bool Http2Session::retire_if_idle() noexcept {
+  if (state_.load(std::memory_order_acquire) != State::open || retiring() ||
+      slots_->in_use.load(std::memory_order_acquire) != 0) {
+    return false;
+  }
+  LeaseInternals::retiring_for(lease_, RetireReason::idle);
+  retire();
+  return true;
+}
+
 void Http2Session::release_reservation() noexcept {
-  if (slots_in_use_.fetch_sub(1, std::memory_order_acq_rel) == 1 && retiring() &&
+  if (slots_->in_use.fetch_sub(1, std::memory_order_acq_rel) == 1 && retiring() &&
       streams_in_flight_.load(std::memory_order_acquire) == 0) {
     asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
   }
@@ -150,7 +158,7 @@ void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, Http
     }
     return finish(*stream, errc::http_protocol_error);
   }
-  streams_started_.fetch_add(1, std::memory_order_relaxed);
+  slots_->started.fetch_add(1, std::memory_order_relaxed);
   if (deadline != Clock::time_point::max()) watch_deadline(deadline);
   after_io_soon();
 }
@@ -209,10 +217,10 @@ std::size_t Http2Session::streams_in_flight() const noexcept {
   return streams_in_flight_.load(std::memory_order_acquire);
 }
 std::uint32_t Http2Session::peer_max_concurrent_streams() const noexcept {
-  return peer_max_concurrent_streams_.load(std::memory_order_acquire);
+  return slots_->capacity.load(std::memory_order_acquire);
 }
 std::uint64_t Http2Session::streams_started() const noexcept {
-  return streams_started_.load(std::memory_order_relaxed);
+  return slots_->started.load(std::memory_order_relaxed);
 }
 std::uint64_t Http2Session::goaways_received() const noexcept {
   return goaways_received_.load(std::memory_order_relaxed);
@@ -349,8 +357,10 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   }
   ResponseHandler handler = std::move(stream.handler);
   stream.handler = {};
-  if (error == errc::request_timeout || error == errc::http_protocol_error) {
-    streams_failed_.fetch_add(1, std::memory_order_relaxed);
+  // A stream that went out and then timed out or was reset by the peer counts against the
+  // connection's health; one refused, or never sent, says nothing about the connection.
+  if (stream.headers_sent && (error == errc::request_timeout || error == errc::http_protocol_error)) {
+    slots_->failed.fetch_add(1, std::memory_order_relaxed);
   }
   const bool last_in_flight = streams_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   // The stream's slot goes back as a reservation does: a session that has carried its share
@@ -371,7 +381,7 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
 }
 
 void Http2Session::on_peer_settings(std::uint32_t max_concurrent_streams) {
-  peer_max_concurrent_streams_.store(max_concurrent_streams, std::memory_order_release);
+  slots_->capacity.store(max_concurrent_streams, std::memory_order_release);
 }
 
 void Http2Session::on_goaway_received() {

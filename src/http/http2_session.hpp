@@ -19,7 +19,7 @@
 #pragma once
 
 #include "http/http2_client_codec.hpp"
-#include "pool/slot_report.hpp"
+#include "pool/lease_slots.hpp"
 #include "securechannel/http_message.hpp"
 #include "securechannel/lease.hpp"
 
@@ -56,9 +56,7 @@ struct Http2SessionOptions {
   std::uint64_t max_streams = 0;
 };
 
-class Http2Session final : public std::enable_shared_from_this<Http2Session>,
-                           private Http2ClientCodec::Owner,
-                           private SlotReport {
+class Http2Session final : public std::enable_shared_from_this<Http2Session>, private Http2ClientCodec::Owner {
  public:
   // The third argument, response_started: a HEADERS frame of the response arrived (the server
   // acted on the request), so a failed request must not be sent again automatically.
@@ -122,6 +120,10 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
   // Takes no new stream from now on, lets those in flight finish, then sends GOAWAY and closes:
   // the pool wants the connection back (Lease::on_retire). Any thread; idempotent.
   void retire() noexcept;
+  // The pool suggests the session close for idleness (RetireReason::idle): agreed, and retired
+  // as above with the pool told why, only when no slot is taken. On the strand, where slots are
+  // reserved; returns whether it agreed.
+  bool retire_if_idle() noexcept;
 
   // Open and takes new streams (no GOAWAY either way, max_streams not reached, not retired).
   bool accepts_new_streams() const noexcept;
@@ -189,13 +191,6 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
   void on_peer_settings(std::uint32_t max_concurrent_streams) override;
   void on_goaway_received() override;
   void on_ping_ack() override;
-  // SlotReport: what the pool sees of the session (its status, its idle rule).
-  std::uint32_t slot_capacity() const noexcept override { return peer_max_concurrent_streams(); }
-  std::uint32_t slots_in_use() const noexcept override {
-    return static_cast<std::uint32_t>(slots_in_use_.load(std::memory_order_acquire));
-  }
-  std::uint64_t exchanges_started() const noexcept override { return streams_started(); }
-  std::uint64_t exchanges_failed() const noexcept override { return streams_failed_.load(std::memory_order_relaxed); }
   void end(const boost::system::error_code& error, bool aborted);
   void fail(const boost::system::error_code& error);  // a connection-level failure
 
@@ -228,14 +223,12 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>,
   std::atomic<bool> warm_{true};  // a leased connection arrives warm
 
   std::atomic<State> state_{State::open};
-  // Reserved slots plus streams submitted and not yet completed: compared with the peer's limit.
-  std::atomic<std::size_t> slots_in_use_{0};
+  // Shared with the pool (LeaseInternals::share_slots): the slots in use (reserved plus streams
+  // submitted and not yet completed, compared with the peer's limit, its capacity), the streams
+  // started, and those that failed.
+  const std::shared_ptr<LeaseSlots> slots_ = std::make_shared<LeaseSlots>();
   std::atomic<std::size_t> streams_in_flight_{0};
-  std::atomic<std::uint32_t> peer_max_concurrent_streams_{100};
-  std::atomic<std::uint64_t> streams_started_{0};
   std::atomic<std::uint64_t> goaways_received_{0};
-  // Ended by their deadline or reset by the peer: the connection's health (SlotReport).
-  std::atomic<std::uint64_t> streams_failed_{0};
   std::atomic<std::uint64_t> streams_reserved_{0};  // ever, against options_.max_streams
   std::atomic<bool> retired_{false};
   std::atomic<std::uint64_t> writes_{0};

@@ -114,9 +114,12 @@ void HttpClientCore::start_session(Lease lease) {
 
 void HttpClientCore::on_retire_requested(const std::shared_ptr<Http2Session>& session, RetireReason reason) {
   if (!session || session->is_closed() || session->retiring()) return;
-  // Idle for the pool's idle_timeout: nothing needs a replacement; a request that comes meanwhile
-  // opens a session as the first one did.
-  if (reason == RetireReason::idle) return session->retire();
+  // Idle for the pool's idle_timeout, unless a stream began since the pool looked: nothing needs
+  // a replacement; a request that comes later opens a session as the first one did.
+  if (reason == RetireReason::idle) {
+    if (waiting_.empty()) session->retire_if_idle();
+    return;
+  }
   http2_.forget_closed();
   // The only session taking streams keeps taking them until its replacement is open: capacity
   // never drops to nothing while the replacement connects, and a request arriving meanwhile

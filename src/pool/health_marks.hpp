@@ -5,7 +5,7 @@
 // the healthiest of the warmest idle connections.
 //
 //   marks.stall_us = stall_ratio * median_p95_us;                 // each pass
-//   if (marks.record_pass(connection, score, 25) >= 2) recycle(connection);
+//   if (marks.record_pass(connection, score, 25, round_trips) >= 2) recycle(connection);
 //   const std::size_t chosen = marks.healthiest(top_of_idle_stack);  // 0: the warmest
 //
 // Threads: guarded by the pool's lock.
@@ -29,6 +29,9 @@ class HealthMarks {
   static constexpr int stall_mark_points = 25;
   // Idle connections from the top of the stack that checkout compares.
   static constexpr std::size_t checkout_candidates = 4;
+  // Points a marked connection gets back on a pass when it carried no round trip since the last
+  // one (checkout passed it over): it is tried again within a few passes and judged afresh.
+  static constexpr int recovery_points = 15;
 
   bool empty() const noexcept { return marks_.empty(); }
 
@@ -38,25 +41,31 @@ class HealthMarks {
     return mark ? mark->score : 100;
   }
 
-  // The pass's score for the connection. Returns the passes in a row it scored below
-  // `recycle_below` (0 when it did not; never counted with recycle_below 0).
-  unsigned record_pass(const PooledConnection& connection, int score, unsigned recycle_below) {
+  // The pass's score for the connection, which has carried `round_trips` so far. Returns the
+  // passes in a row it scored below `recycle_below` (0 when it did not; never counted with
+  // recycle_below 0): a connection that low twice is replaced, whether or not it carried
+  // anything in between. One above it that carried nothing since the last pass recovers
+  // recovery_points.
+  unsigned record_pass(const PooledConnection& connection, int score, unsigned recycle_below,
+                       std::uint64_t round_trips) {
     Mark* mark = find(connection);
     const bool low = static_cast<unsigned>(std::max(score, 0)) < recycle_below;
+    if (mark && !low && round_trips == mark->round_trips_seen) score = std::max(score, mark->score + recovery_points);
     if (score >= marked_below && !low) {
       if (mark) forget(connection);
       return 0;
     }
     if (!mark) mark = &marks_.emplace_back(Mark{.connection = &connection});
     mark->score = static_cast<std::uint8_t>(std::clamp(score, 0, 100));
+    mark->round_trips_seen = round_trips;
     mark->low_passes = low ? static_cast<std::uint8_t>(std::min(mark->low_passes + 1, 255)) : 0;
     return mark->low_passes;
   }
 
-  // A round trip over stall_us, seen when the connection came back.
+  // A round trip of the lease that just ended was over stall_us.
   void mark_stall(const PooledConnection& connection) {
     Mark* mark = find(connection);
-    if (!mark) mark = &marks_.emplace_back(Mark{.connection = &connection, .score = 100});
+    if (!mark) mark = &marks_.emplace_back(Mark{.connection = &connection, .score = 100, .low_passes = 0});
     mark->score = static_cast<std::uint8_t>(std::max(0, mark->score - stall_mark_points));
   }
 
@@ -87,11 +96,13 @@ class HealthMarks {
   struct Mark {
     const PooledConnection* connection = nullptr;
     std::uint8_t score = 100;
-    std::uint8_t low_passes = 0;  // passes in a row below recycle_below
+    std::uint8_t low_passes = 0;        // passes in a row below recycle_below
+    std::uint64_t round_trips_seen = 0;  // at the last pass that scored it
   };
 
   Mark* find(const PooledConnection& connection) noexcept {
-    const auto found = std::find_if(marks_.begin(), marks_.end(), [&](const Mark& m) { return m.connection == &connection; });
+    const auto found =
+        std::find_if(marks_.begin(), marks_.end(), [&](const Mark& mark) { return mark.connection == &connection; });
     return found == marks_.end() ? nullptr : &*found;
   }
   const Mark* find(const PooledConnection& connection) const noexcept {

@@ -23,11 +23,18 @@ double pool_median_p95_us(std::span<const double> p95_us_of_connections) {
   return sorted[(sorted.size() - 1) / 2];
 }
 
+double stall_threshold_us(double pool_median_p95_us) noexcept {
+  if (pool_median_p95_us <= 0) return 0;
+  return std::max(stall_ratio * pool_median_p95_us, pool_median_p95_us + min_latency_excess_us);
+}
+
 void add_latency_inputs(std::span<const std::uint32_t> samples_us, double p95_us, double pool_median_p95_us,
                         ConnectionHealth& inputs) noexcept {
-  if (samples_us.size() < min_samples_for_health || pool_median_p95_us <= 0) return;
-  inputs.latency_ratio = p95_us / pool_median_p95_us;
-  const double stall_us = stall_ratio * pool_median_p95_us;
+  if (samples_us.size() < min_samples_for_health || pool_median_p95_us <= 0 || p95_us <= 0) return;
+  // Within the excess floor a connection is as fast as its peers, whatever the ratio.
+  inputs.latency_ratio = p95_us - pool_median_p95_us < min_latency_excess_us ? std::min(1.0, p95_us / pool_median_p95_us)
+                                                                             : p95_us / pool_median_p95_us;
+  const double stall_us = stall_threshold_us(pool_median_p95_us);
   inputs.stalls = static_cast<std::uint32_t>(
       std::count_if(samples_us.begin(), samples_us.end(), [&](std::uint32_t sample) { return sample > stall_us; }));
 }
@@ -37,12 +44,12 @@ double judged_p95_us(const ConnectionStats& stats) noexcept {
   return stats.latency_quantile_ms(0.95) * 1000;
 }
 
-ConnectionHealth connection_health(const ConnectionStats& stats, double pool_median_p95_us,
+ConnectionHealth connection_health(const ConnectionStats& stats, double p95_us, double pool_median_p95_us,
                                    std::uint32_t recent_failures, double age_fraction) noexcept {
   ConnectionHealth health{.recent_failures = recent_failures, .age_fraction = age_fraction};
   std::array<std::uint32_t, ConnectionStats::latency_sample_capacity> samples{};
   const std::size_t count = stats.copy_latency_samples_us(samples);
-  add_latency_inputs(std::span(samples.data(), count), judged_p95_us(stats), pool_median_p95_us, health);
+  add_latency_inputs(std::span(samples.data(), count), p95_us, pool_median_p95_us, health);
   health.score = health_score(health);
   return health;
 }

@@ -4,7 +4,7 @@
 // Lease::channel() gives users a read-only view, Lease::on_retire a listener without the reason.
 #pragma once
 
-#include "pool/slot_report.hpp"
+#include "pool/lease_slots.hpp"
 #include "securechannel/lease.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
@@ -17,15 +17,23 @@ struct LeaseInternals {
   static SecureChannel& channel(Lease& lease) noexcept { return lease.connection_->channel(); }
 
   // Lease::on_retire with the reason, which tells a multiplexing holder whether to open a
-  // replacement first (RetireReason::idle: nothing needs one).
+  // replacement first. RetireReason::idle is a suggestion: the listener stays, the connection is
+  // not marked, and the holder that agrees says so with retiring_for.
   static void on_retire(Lease& lease, std::function<void(RetireReason)> listener) {
     if (lease.connection_ && listener) lease.pool_->watch_retire(*lease.connection_, std::move(listener));
   }
 
-  // From now until the lease ends, the pool reads `slots` for status and for the idle rule
-  // (SlotReport). Held weakly: the pool never keeps the holder alive.
-  static void share_slots(Lease& lease, std::weak_ptr<const SlotReport> slots) {
+  // From now until the lease ends, the pool reads `slots` for status, its idle rule and the
+  // connection's health (LeaseSlots).
+  static void share_slots(Lease& lease, std::shared_ptr<const LeaseSlots> slots) {
     if (lease.connection_) lease.pool_->share_slots(*lease.connection_, std::move(slots));
+  }
+
+  // The holder gives the connection back for `reason` once its exchanges are done: counted so
+  // when the lease ends. For RetireReason::idle, which the pool only suggests (the holder knows
+  // whether a stream began meanwhile).
+  static void retiring_for(Lease& lease, RetireReason reason) {
+    if (lease.connection_) lease.pool_->holder_retires(*lease.connection_, reason);
   }
 };
 

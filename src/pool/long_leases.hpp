@@ -1,7 +1,8 @@
 // The leases whose holders keep them for long (an HTTP/2 session): the listener by which the pool
 // asks each connection back (Lease::on_retire), and, for a holder that multiplexes, its slots
-// (SlotReport) with the start of its current idle spell. Few entries (one per session), so a
-// list beside the connections rather than fields in every one of them, idle ones included.
+// (LeaseSlots) with the start of its current idle spell and the failures already counted. Few
+// entries (one per session), so a list beside the connections rather than fields in every one
+// of them, idle ones included.
 //
 //   leases.entry(connection).listener = std::move(listener);
 //   if (auto listener = leases.take_listener(connection)) call(listener, RetireReason::idle);
@@ -10,7 +11,7 @@
 // Threads: guarded by the pool's lock.
 #pragma once
 
-#include "pool/slot_report.hpp"
+#include "pool/lease_slots.hpp"
 #include "securechannel/clock.hpp"
 #include "securechannel/detail/pooled_connection.hpp"
 
@@ -29,7 +30,7 @@ class LongLeases {
   struct Entry {
     const PooledConnection* connection = nullptr;
     Listener listener{};                      // empty once called
-    std::weak_ptr<const SlotReport> slots{};  // expired or empty: one exchange at a time
+    std::shared_ptr<const LeaseSlots> slots{};  // empty: one exchange at a time
     std::uint64_t started_seen = 0;           // exchanges_started() when the idle spell began
     Clock::time_point quiet_since{};          // pool clock: the idle spell's start, as first seen
     bool quiet = false;                       // quiet_since holds: no look found it busy since
@@ -59,16 +60,16 @@ class LongLeases {
   }
 
   // How long the connection's holder has run no exchange, as the pool saw it: nullopt when it
-  // does not multiplex (or is gone). The spell starts at the first look that finds nothing in
-  // use and nothing started since the last look, so it is late by up to one look's interval:
-  // a connection is closed for idleness late, never early.
+  // does not multiplex. The spell starts at the first look that finds nothing in use and
+  // nothing started since the last look, so it is late by up to one look's interval: a
+  // connection is closed for idleness late, never early.
   std::optional<Clock::duration> quiet_for(const PooledConnection& connection, Clock::time_point now) {
     Entry* found = find(connection);
-    if (!found) return std::nullopt;
-    const std::shared_ptr<const SlotReport> slots = found->slots.lock();
-    if (!slots) return std::nullopt;
-    const std::uint64_t started = slots->exchanges_started();
-    if (slots->slots_in_use() > 0) {
+    if (!found || !found->slots) return std::nullopt;
+    // In use first: a stream that starts and ends between the two reads still moves `started`.
+    const bool busy = found->slots->in_use.load(std::memory_order_acquire) > 0;
+    const std::uint64_t started = found->slots->started.load(std::memory_order_acquire);
+    if (busy) {
       found->quiet = false;  // the spell can start only at a look that finds it idle
       return Clock::duration::zero();
     }
@@ -81,17 +82,19 @@ class LongLeases {
     return now - found->quiet_since;
   }
 
-  // Exchanges that failed on the connection since the last call (the cleanup pass's), or, with
-  // `consume` false, since then without moving the mark (status).
-  std::uint32_t recent_failures(const PooledConnection& connection, bool consume) {
+  // Exchanges that failed on the entry's connection since the last take_failures (the cleanup
+  // pass's); 0 for a connection that does not multiplex.
+  static std::uint32_t failures_since_taken(const Entry& entry) noexcept {
+    if (!entry.slots) return 0;
+    const std::uint64_t failed = entry.slots->failed.load(std::memory_order_relaxed);
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(failed - std::min(failed, entry.failures_seen), UINT32_MAX));
+  }
+  std::uint32_t take_failures(const PooledConnection& connection) noexcept {
     Entry* found = find(connection);
     if (!found) return 0;
-    const std::shared_ptr<const SlotReport> slots = found->slots.lock();
-    if (!slots) return 0;
-    const std::uint64_t failed = slots->exchanges_failed();
-    const std::uint64_t recent = failed - std::min(failed, found->failures_seen);
-    if (consume) found->failures_seen = failed;
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(recent, UINT32_MAX));
+    const std::uint32_t recent = failures_since_taken(*found);
+    if (found->slots) found->failures_seen = found->slots->failed.load(std::memory_order_relaxed);
+    return recent;
   }
 
   const std::vector<Entry>& entries() const noexcept { return entries_; }

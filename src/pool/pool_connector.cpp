@@ -91,7 +91,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
 
 void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason reason, Deferred& deferred) {
   std::shared_ptr<PooledConnection> owned = books_->take_out(connection);
-  if (!health_->empty()) health_->forget(connection);
+  if (!health_marks_->empty()) health_marks_->forget(connection);
 
   bool graceful = true;
   bool replaceable = true;

@@ -11,7 +11,9 @@
 #include "pool/health_score.hpp"
 #include "pool/long_leases.hpp"
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <vector>
 
 namespace securechannel {
@@ -19,31 +21,41 @@ namespace securechannel {
 using detail::ConnectionState;
 using detail::PooledConnection;
 
-void SecureChannelPool::score_connections_locked(Clock::time_point now, Deferred& deferred) {
-  std::vector<double> p95s;
-  for (const auto& connection : books_->live()) {
-    if (const double p95 = detail::judged_p95_us(connection->stats()); p95 > 0) p95s.push_back(p95);
+std::size_t SecureChannelPool::score_connections_locked(Clock::time_point now, Deferred& deferred) {
+  // Each connection's p95 once (a sort of its 32 samples): the median needs them all first.
+  const auto& live = books_->live();
+  std::vector<double> p95_of(live.size());
+  std::vector<double> judged;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    p95_of[i] = detail::judged_p95_us(live[i]->stats());
+    if (p95_of[i] > 0) judged.push_back(p95_of[i]);
   }
-  const double median_us = detail::pool_median_p95_us(p95s);
-  health_->stall_us = static_cast<std::uint32_t>(detail::stall_ratio * median_us);
+  const double median_us = detail::pool_median_p95_us(judged);
+  health_marks_->stall_us = static_cast<std::uint32_t>(
+      std::min(detail::stall_threshold_us(median_us), static_cast<double>(std::numeric_limits<std::uint32_t>::max())));
 
   std::vector<PooledConnection*> recycle;
-  for (const auto& connection : books_->live()) {
-    if (connection->state_ == ConnectionState::connecting) continue;
-    const ConnectionHealth health =
-        detail::connection_health(connection->stats(), median_us, long_leases_->recent_failures(*connection, true),
-                                  age_fraction_locked(*connection, now));
-    if (health_->record_pass(*connection, health.score, config_.health_recycle_below) >= 2) {
-      recycle.push_back(connection.get());
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    PooledConnection& connection = *live[i];
+    if (connection.state_ == ConnectionState::connecting) continue;
+    const ConnectionStats& stats = connection.stats();
+    const ConnectionHealth health = detail::connection_health(stats, p95_of[i], median_us,
+                                                              long_leases_->take_failures(connection),
+                                                              age_fraction_locked(connection, now));
+    if (health_marks_->record_pass(connection, health.score, config_.health_recycle_below, stats.round_trips()) >= 2) {
+      recycle.push_back(&connection);
     }
   }
+  std::size_t closed = 0;
   for (PooledConnection* connection : recycle) {
     if (connection->state_ == ConnectionState::idle) {
       remove_locked(*connection, CloseReason::unhealthy, deferred);
+      ++closed;
     } else if (connection->state_ == ConnectionState::leased) {
       retire_locked(*connection, detail::RetireReason::unhealthy, deferred);
     }
   }
+  return closed;
 }
 
 double SecureChannelPool::age_fraction_locked(const PooledConnection& connection, Clock::time_point now) const {
@@ -53,17 +65,19 @@ double SecureChannelPool::age_fraction_locked(const PooledConnection& connection
 
 PooledConnection* SecureChannelPool::next_idle_locked() const {
   const std::vector<PooledConnection*>& idle = books_->idle();
-  if (health_->empty() || idle.size() == 1) return idle.back();
+  if (health_marks_->empty() || idle.size() == 1) return idle.back();
   std::array<PooledConnection*, detail::HealthMarks::checkout_candidates> warmest{};
   const std::size_t count = std::min(idle.size(), warmest.size());
   for (std::size_t i = 0; i < count; ++i) warmest[i] = idle[idle.size() - 1 - i];
-  return warmest[health_->healthiest(std::span(warmest.data(), count))];
+  return warmest[health_marks_->healthiest(std::span(warmest.data(), count))];
 }
 
 void SecureChannelPool::note_release_health_locked(const PooledConnection& connection) {
-  if (health_->stall_us != 0 && connection.stats().last_round_trip_us() > health_->stall_us) {
-    health_->mark_stall(connection);
-  }
+  if (health_marks_->stall_us == 0) return;  // no pass could tell a stall yet
+  const ConnectionStats& stats = connection.stats();
+  // Only a round trip of this lease: an older one was judged already.
+  if (static_cast<std::uint32_t>(stats.round_trips()) == connection.round_trips_at_lease_) return;
+  if (stats.last_round_trip_us() > health_marks_->stall_us) health_marks_->mark_stall(connection);
 }
 
 }  // namespace securechannel

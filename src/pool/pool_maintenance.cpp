@@ -14,6 +14,8 @@
 #include "pool/warm_policy.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 namespace securechannel {
 
@@ -52,7 +54,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
       ++closed;
     }
     retire_leased_locked(now, limits, deferred);
-    score_connections_locked(now, deferred);
+    closed += score_connections_locked(now, deferred);
     if (now - maintenance_->histograms_rotated_at >= config_.histogram_rotation_interval) {
       // Bounds the window of the recent quantiles; the cumulative series keep every sample.
       maintenance_->histograms_rotated_at = now;
@@ -90,30 +92,35 @@ detail::ConnectionFacts SecureChannelPool::facts_locked(const PooledConnection& 
 void SecureChannelPool::retire_leased_locked(Clock::time_point now, const detail::CleanupLimits& limits,
                                              Deferred& deferred) {
   // A multiplexed connection (an HTTP/2 session) that ran no exchange for a while is as idle as
-  // a connection on the idle stack, and min_idle counts both: the quiet sessions first.
-  struct Quiet {
+  // a connection on the idle stack, and min_idle counts both; one already asked back counts as
+  // neither. So first how long each session has been quiet, then the rules.
+  struct LeasedConnection {
     PooledConnection* connection;
-    Clock::duration quiet_for;
+    std::optional<Clock::duration> quiet_for;  // nullopt: it does not multiplex
   };
-  std::vector<Quiet> leased;
+  std::vector<LeasedConnection> leased;
   std::size_t idle_now = books_->idle().size();
   for (auto& connection : books_->live()) {
-    if (connection->state_ != ConnectionState::leased) continue;
+    if (connection->state_ != ConnectionState::leased || connection->retire_reason_ != detail::RetireReason::none) {
+      continue;
+    }
     const auto quiet_for = long_leases_->quiet_for(*connection, now);
-    leased.push_back({connection.get(), quiet_for.value_or(Clock::duration::min())});
+    leased.push_back({connection.get(), quiet_for});
     if (quiet_for && *quiet_for > Clock::duration::zero()) ++idle_now;
   }
-  for (const Quiet& entry : leased) {
+  for (const LeasedConnection& entry : leased) {
     detail::ConnectionFacts facts = facts_locked(*entry.connection, now);
-    facts.multiplexed = entry.quiet_for != Clock::duration::min();
-    facts.idle_for = facts.multiplexed ? entry.quiet_for : Clock::duration::zero();
+    facts.multiplexed = entry.quiet_for.has_value();
+    facts.idle_for = entry.quiet_for.value_or(Clock::duration::zero());
     facts.above_min_idle = idle_now > limits_.min_idle;
     switch (detail::leased_retire_reason(facts, limits)) {
       case detail::CleanupVerdict::max_lifetime:
         retire_locked(*entry.connection, detail::RetireReason::max_lifetime, deferred);
         break;
       case detail::CleanupVerdict::idle_timeout:
-        retire_locked(*entry.connection, detail::RetireReason::idle, deferred);
+        // Only suggested: a stream may start before the session hears it, and the session, on
+        // its strand, is the one that knows (LeaseInternals::retiring_for).
+        suggest_idle_retire_locked(*entry.connection, deferred);
         --idle_now;
         break;
       case detail::CleanupVerdict::latency:

@@ -56,16 +56,29 @@ void SecureChannelPool::watch_retire(PooledConnection& connection, std::function
   listener(wanted_back);  // outside the lock: it may call back into the pool
 }
 
-void SecureChannelPool::share_slots(PooledConnection& connection, std::weak_ptr<const detail::SlotReport> slots) {
-  const auto reported = slots.lock();
+void SecureChannelPool::share_slots(PooledConnection& connection, std::shared_ptr<const detail::LeaseSlots> slots) {
   std::lock_guard lock(mutex_);
-  if (connection.state_ != detail::ConnectionState::leased) return;
+  if (connection.state_ != detail::ConnectionState::leased || !slots) return;
   detail::LongLeases::Entry& entry = long_leases_->entry(connection);
-  entry.slots = std::move(slots);
   // Idle from now until a stream starts: a session opened ahead of its streams counts too.
-  entry.started_seen = reported ? reported->exchanges_started() : 0;
+  entry.started_seen = slots->started.load(std::memory_order_acquire);
+  entry.failures_seen = slots->failed.load(std::memory_order_relaxed);
   entry.quiet_since = config_.clock->now();
-  entry.quiet = reported && reported->slots_in_use() == 0;
+  entry.quiet = slots->in_use.load(std::memory_order_acquire) == 0;
+  entry.slots = std::move(slots);
+}
+
+void SecureChannelPool::holder_retires(PooledConnection& connection, RetireReason reason) {
+  std::lock_guard lock(mutex_);
+  if (connection.state_ == detail::ConnectionState::leased && connection.retire_reason_ == RetireReason::none) {
+    connection.retire_reason_ = reason;
+  }
+}
+
+void SecureChannelPool::suggest_idle_retire_locked(const PooledConnection& connection, Deferred& deferred) {
+  detail::LongLeases::Entry* entry = long_leases_->find(connection);
+  if (!entry || !entry->listener) return;
+  deferred.actions().retire_listeners.push_back([listener = entry->listener] { listener(RetireReason::idle); });
 }
 
 }  // namespace securechannel

@@ -39,8 +39,8 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     detail::ConnectionState state;
     Clock::time_point created;
     std::uint32_t reconnects;
-    std::weak_ptr<const detail::SlotReport> slots;  // a multiplexing holder's
-    std::uint32_t recent_failures;
+    std::shared_ptr<const detail::LeaseSlots> slots;  // a multiplexing holder's
+    std::uint32_t recent_failures;                    // on the holder's slots, since the last pass
     double age_fraction;
   };
   std::vector<Booked> booked;
@@ -53,28 +53,33 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     booked.reserve(books_->live().size());
     pool_now = config_.clock->now();
     for (const auto& connection : books_->live()) {
-      booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_, {},
-                        long_leases_->recent_failures(*connection, false), age_fraction_locked(*connection, pool_now)});
+      booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_, {}, 0,
+                        age_fraction_locked(*connection, pool_now)});
     }
     for (const auto& entry : long_leases_->entries()) {
       // booked is in the order of live(), where each connection knows its index.
       const std::size_t index = entry.connection->index_in_pool_;
-      if (index < booked.size() && booked[index].connection.get() == entry.connection) booked[index].slots = entry.slots;
+      if (index >= booked.size() || booked[index].connection.get() != entry.connection) continue;
+      booked[index].slots = entry.slots;
+      booked[index].recent_failures = detail::LongLeases::failures_since_taken(entry);
     }
     pool_wall_now = config_.clock->wall_now();
   }
 
-  std::vector<double> p95s;
-  for (const Booked& entry : booked) {
-    if (const double p95 = detail::judged_p95_us(entry.connection->stats()); p95 > 0) p95s.push_back(p95);
+  std::vector<double> p95_of(booked.size());
+  std::vector<double> judged;
+  for (std::size_t i = 0; i < booked.size(); ++i) {
+    p95_of[i] = detail::judged_p95_us(booked[i].connection->stats());
+    if (p95_of[i] > 0) judged.push_back(p95_of[i]);
   }
-  const double median_p95_us = detail::pool_median_p95_us(p95s);
+  const double median_p95_us = detail::pool_median_p95_us(judged);
 
   std::vector<ConnectionSnapshot> snapshots;
   snapshots.reserve(booked.size());
   const auto steady_now = std::chrono::steady_clock::now();
   const auto wall_now = std::chrono::system_clock::now();
-  for (const Booked& entry : booked) {
+  for (std::size_t i = 0; i < booked.size(); ++i) {
+    const Booked& entry = booked[i];
     const PooledConnection& connection = *entry.connection;
     ConnectionSnapshot snapshot;
     snapshot.connection_id = connection.id();
@@ -101,11 +106,12 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
       snapshot.alpn = std::string(channel.negotiated_alpn());
       snapshot.tls_version = std::string(channel.negotiated_protocol_version());
       snapshot.tls_resumed = channel.resumed_session();
-      snapshot.health = detail::connection_health(stats, median_p95_us, entry.recent_failures, entry.age_fraction);
+      snapshot.health =
+          detail::connection_health(stats, p95_of[i], median_p95_us, entry.recent_failures, entry.age_fraction);
     }
-    if (const auto slots = entry.slots.lock()) {
-      snapshot.streams_in_flight = slots->slots_in_use();
-      snapshot.max_concurrent_streams = slots->slot_capacity();
+    if (entry.slots) {
+      snapshot.streams_in_flight = entry.slots->in_use.load(std::memory_order_relaxed);
+      snapshot.max_concurrent_streams = entry.slots->capacity.load(std::memory_order_relaxed);
     }
     snapshots.push_back(std::move(snapshot));
   }

@@ -62,7 +62,7 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       shutdown_(std::make_unique<detail::ShutdownState>(executor)),
       history_(std::make_unique<detail::ConnectHistory>()),
       long_leases_(std::make_unique<detail::LongLeases>()),
-      health_(std::make_unique<detail::HealthMarks>()) {
+      health_marks_(std::make_unique<detail::HealthMarks>()) {
   counters_.endpoint = config_.endpoint;
 }
 
@@ -146,6 +146,7 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred)
 
 Lease SecureChannelPool::lease_locked(PooledConnection& connection) {
   transition(connection, ConnectionState::leased);
+  connection.round_trips_at_lease_ = static_cast<std::uint32_t>(connection.stats().round_trips());
   const bool reused = connection.stats().leases() > 0;
   connection.stats().add_lease_locked();
   ++counters_.acquires;

@@ -92,11 +92,13 @@ static void test_config_mistakes_are_named_at_once(void) {
   CHECK(sc_pool_config_set_string(config, "endpoint", "elsewhere:443", &error) == SC_E_INVALID_ARGUMENT, "endpoint");
   CHECK(strstr(error.message, "sc_pool_config_new") != NULL, "%s", error.message);
   CHECK(sc_pool_config_set_double(config, "max_lifetime_jitter", 0.25, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_set_int(config, "health_recycle_below", 101, &error) == SC_OK, "recorded");
   CHECK(sc_pool_config_set_int(config, "io_threads", 0, &error) == SC_E_CONFIG, "%s", error.message);
   CHECK(sc_pool_config_set_string(config, "tls.ca_file", NULL, &error) == SC_E_INVALID_ARGUMENT, "NULL value");
   CHECK(sc_pool_config_check(config, &error) == SC_E_CONFIG, "check: %d", error.code);
   CHECK(strstr(error.message, "max_conections: unknown key") != NULL, "%s", error.message);
   CHECK(strstr(error.message, "connect_timeout: needs a unit") != NULL, "%s", error.message);
+  CHECK(strstr(error.message, "health_recycle_below: must be from 0 to 100, not 101") != NULL, "%s", error.message);
   CHECK(strstr(error.message, "pool[0]") == NULL, "file places in a C message: %s", error.message);
   CHECK(sc_pool_new(config, &error) == NULL && error.code == SC_E_CONFIG, "%s", error.message);
   sc_pool_config_free(config);

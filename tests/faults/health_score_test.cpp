@@ -1,5 +1,5 @@
 // Health scores against a real slow path: two connections to nginx through the fault proxy, one
-// of them behind 100 ms of added latency (below the latency threshold, so only its score against
+// of them behind 200 ms of added latency (below the latency threshold, so only its score against
 // the other tells it apart). Once a cleanup pass has scored it, checkout passes it over even
 // though it is the warmest idle connection, and the next pass, its second low one in a row,
 // recycles it. When every connection is equally slow, nothing is recycled and requests go on.
@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 using testing::Direction;
 using testing::FaultProxy;
 
-constexpr auto kSlowPath = 100ms;  // below the latency threshold (300 ms)
+constexpr auto kSlowPath = 200ms;  // below the latency threshold (300 ms)
 
 class HealthScoreTest : public testing::ProxiedFaultTest {
  protected:
@@ -61,18 +61,19 @@ TEST_F(HealthScoreTest, ASlowConnectionIsPassedOverAtCheckoutThenRecycled) {
     // The first connection, made and then slowed; the second, made by the second caller, is not.
     ASSERT_EQ(send_from(client, 1, 1).size(), 1u);
     proxy->set_toxics(Direction::to_client, {.latency = kSlowPath}, FaultProxy::Reach::open_only);
-    const std::map<std::uint64_t, int> warming = send_from(client, 2, 10);
+    // 20 round trips on each: a connection is judged on 16 or more.
+    const std::map<std::uint64_t, int> warming = send_from(client, 2, 20);
     ASSERT_EQ(warming.size(), 2u);
     std::uint64_t slow = 0;
     std::uint64_t fast = 0;
-    for (const auto& [id, count] : warming) (snapshot_of(*pool, id).p95_latency_ms >= 90 ? slow : fast) = id;
+    for (const auto& [id, count] : warming) (snapshot_of(*pool, id).p95_latency_ms >= 150 ? slow : fast) = id;
     ASSERT_NE(slow, 0u) << "no connection behind the slow path";
     ASSERT_NE(fast, 0u);
 
     pool->run_cleanup_once();
     const ConnectionSnapshot scored = snapshot_of(*pool, slow);
-    EXPECT_GT(scored.health.latency_ratio, 4) << "100 ms against a few milliseconds";
-    EXPECT_GE(scored.health.stalls, 5u);
+    EXPECT_GT(scored.health.latency_ratio, 4) << "200 ms against a few milliseconds";
+    EXPECT_GE(scored.health.stalls, 16u);
     EXPECT_LT(scored.health.score, 25);
     EXPECT_EQ(snapshot_of(*pool, fast).health.score, 100);
     EXPECT_EQ(pool->stats().closed_unhealthy, 0u) << "one low pass is not enough";
@@ -100,7 +101,7 @@ TEST_F(HealthScoreTest, APoolWhoseConnectionsAreAllSlowKeepsThemAndServes) {
   auto pool = builder_through_proxy("http/1.1").with_max_connections(2).build(io.executor());
   {
     HttpClient client(pool);
-    ASSERT_EQ(send_from(client, 2, 8).size(), 2u);
+    ASSERT_EQ(send_from(client, 2, 18).size(), 2u);  // 16 round trips or more on each: both judged
     for (int pass = 0; pass < 3; ++pass) pool->run_cleanup_once();
     EXPECT_EQ(pool->stats().closed_unhealthy, 0u);
     for (const ConnectionSnapshot& connection : pool->connection_snapshots()) {

@@ -6,6 +6,7 @@
 // sent once more and a POST fails with request_not_replayed, never having reached the server.
 #include "proxied_fault_test.hpp"
 
+#include <thread>
 #include <vector>
 
 namespace securechannel {
@@ -20,6 +21,27 @@ using testing::TimedOutcome;
 class IdleCloseTest : public testing::ProxiedFaultTest, public ::testing::WithParamInterface<const char*> {
  protected:
   bool http2() const { return std::string(GetParam()) == "h2"; }
+
+  // Until no byte has crossed the proxy for 200 ms (5 s at most): an HTTP/2 session may still
+  // write a frame of its own after a response (a SETTINGS acknowledgement read together with
+  // it), which a close-at-the-first-byte toxic set meanwhile would take for the next request.
+  void wait_until_quiet() const {
+    const auto total = [&] {
+      return proxy->bytes_forwarded(Direction::to_upstream) + proxy->bytes_forwarded(Direction::to_client);
+    };
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    std::uint64_t seen = total();
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(10ms);
+      if (const std::uint64_t now_seen = total(); now_seen != seen) {
+        seen = now_seen;
+        quiet_since = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - quiet_since >= 200ms) {
+        return;
+      }
+    }
+  }
 };
 
 TEST_P(IdleCloseTest, ConnectionsTheServerClosedWhileIdleAreNeverUsed) {
@@ -83,6 +105,7 @@ TEST_P(IdleCloseTest, ClosedAsTheRequestArrivesAGetGoesAgainAndAPostDoesNot) {
   {
     HttpClient client(pool);
     ASSERT_FALSE(testing::timed_request(client, testing::range_request(0, 100)).get().error);
+    wait_until_quiet();
     // The server closes the connection as the request's first byte arrives: nginx never sees it.
     proxy->set_toxics(Direction::to_upstream, {.close_after_bytes = 0}, FaultProxy::Reach::open_only);
     const std::uint64_t to_nginx = proxy->bytes_forwarded(Direction::to_upstream);
@@ -95,6 +118,7 @@ TEST_P(IdleCloseTest, ClosedAsTheRequestArrivesAGetGoesAgainAndAPostDoesNot) {
 
     ASSERT_FALSE(testing::timed_request(client, testing::range_request(0, 100)).get().error);
     EXPECT_EQ(proxy->accepted_connections(), 2u);
+    wait_until_quiet();
     proxy->set_toxics(Direction::to_upstream, {.close_after_bytes = 0}, FaultProxy::Reach::open_only);
     const TimedOutcome get = testing::timed_request(client, testing::range_request(900, 100)).get();
     ASSERT_FALSE(get.error) << get.error.message();

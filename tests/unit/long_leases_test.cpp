@@ -1,27 +1,17 @@
-// LongLeases on its own: one listener per connection, called once; and the idle spell of a
+// LongLeases on its own: one listener per connection, called once; the idle spell of a
 // multiplexed holder, as the cleanup pass reads it, starting only when nothing runs and nothing
-// started since the last look.
+// started since the last look; and the failures taken once per pass.
 #include "pool/long_leases.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <memory>
 
 namespace securechannel::detail {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct FakeSlots final : SlotReport {
-  std::uint32_t slot_capacity() const noexcept override { return 128; }
-  std::uint32_t slots_in_use() const noexcept override { return in_use.load(); }
-  std::uint64_t exchanges_started() const noexcept override { return started.load(); }
-  std::uint64_t exchanges_failed() const noexcept override { return 0; }
-  std::atomic<std::uint32_t> in_use{0};
-  std::atomic<std::uint64_t> started{0};
-};
 
 class LongLeasesTest : public ::testing::Test {
  protected:
@@ -52,22 +42,18 @@ TEST_F(LongLeasesTest, AListenerIsTakenOnceAndForgottenWithItsLease) {
   EXPECT_TRUE(leases.entries().empty());
 }
 
-TEST_F(LongLeasesTest, ALeaseWithoutSlotsOrWithItsHolderGoneHasNoIdleSpell) {
+TEST_F(LongLeasesTest, OnlyALeaseWithSlotsHasAnIdleSpell) {
   const auto leased = connection();
   EXPECT_FALSE(leases.quiet_for(*leased, t0)) << "not listed";
   leases.entry(*leased).listener = [](RetireReason) {};
   EXPECT_FALSE(leases.quiet_for(*leased, t0)) << "one exchange at a time";
-  {
-    auto slots = std::make_shared<FakeSlots>();
-    leases.entry(*leased).slots = slots;
-    EXPECT_TRUE(leases.quiet_for(*leased, t0));
-  }
-  EXPECT_FALSE(leases.quiet_for(*leased, t0)) << "the holder is gone";
+  leases.entry(*leased).slots = std::make_shared<LeaseSlots>();
+  EXPECT_TRUE(leases.quiet_for(*leased, t0)) << "multiplexed";
 }
 
 TEST_F(LongLeasesTest, TheIdleSpellStartsWhenNothingRunsAndNothingStarted) {
   const auto leased = connection();
-  auto slots = std::make_shared<FakeSlots>();
+  auto slots = std::make_shared<LeaseSlots>();
   LongLeases::Entry& entry = leases.entry(*leased);
   entry.slots = slots;
   entry.quiet_since = t0;
@@ -87,6 +73,21 @@ TEST_F(LongLeasesTest, TheIdleSpellStartsWhenNothingRunsAndNothingStarted) {
   slots->started = 4;  // a stream that started and ended between two looks
   EXPECT_EQ(leases.quiet_for(*leased, t0 + 10s), 0s);
   EXPECT_EQ(leases.quiet_for(*leased, t0 + 70s), 60s);
+}
+
+TEST_F(LongLeasesTest, FailuresAreCountedOncePerPass) {
+  const auto leased = connection();
+  EXPECT_EQ(leases.take_failures(*leased), 0u) << "not listed";
+  auto slots = std::make_shared<LeaseSlots>();
+  slots->failed = 2;
+  LongLeases::Entry& entry = leases.entry(*leased);
+  entry.slots = slots;
+  entry.failures_seen = 2;  // as share_slots leaves it: what came before is not recent
+  slots->failed = 5;
+  EXPECT_EQ(LongLeases::failures_since_taken(entry), 3u);
+  EXPECT_EQ(LongLeases::failures_since_taken(entry), 3u) << "a look for status takes nothing";
+  EXPECT_EQ(leases.take_failures(*leased), 3u);
+  EXPECT_EQ(leases.take_failures(*leased), 0u) << "taken by the last pass";
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ namespace securechannel::detail {
 
 struct PoolTelemetry;
 
-enum class ConnectionState {
+enum class ConnectionState : std::uint8_t {
   connecting,  // TCP/TLS being established; counts against max_connections
   idle,        // on the idle stack, ready to be handed out
   leased,      // owned by exactly one Lease
@@ -94,6 +94,9 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
   // connections): pool bookkeeping first, then the I/O side's.
   std::uint32_t index_in_pool_ = 0;        // position in the pool's list of live connections
   std::uint32_t reconnects_ = 0;           // connections its slot had before it
+  // Its stats' round_trips() (low 32 bits) when its current lease began: whether the lease that
+  // ends carried one (the health score's stall marks).
+  std::uint32_t round_trips_at_lease_ = 0;
   ConnectionState state_ = ConnectionState::connecting;
   // Why the pool wants it back while it is leased: closed for that reason when its lease ends,
   // never under it.
