@@ -209,10 +209,11 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Returns how many idle connections it closed.
   std::size_t score_connections_locked(Clock::time_point now, Deferred& deferred);
   double age_fraction_locked(const detail::PooledConnection& connection, Clock::time_point now) const;
-  // The top of the idle stack, or, when some connections are marked, the healthiest of the
-  // warmest few.
-  detail::PooledConnection* next_idle_locked() const;
-  // A released connection whose latest round trip stalled is marked at once.
+  // With some connections marked: the healthiest of the warmest few idle ones (the caller takes
+  // the warmest when none is marked).
+  detail::PooledConnection* healthiest_warm_idle_locked() const;
+  // A released connection whose latest round trip stalled is marked at once (called once a pass
+  // has set the stall threshold).
   void note_release_health_locked(const detail::PooledConnection& connection);
   // After reload_tls(): connections made with the replaced material close (idle) or retire.
   void retire_old_material_locked(Deferred& deferred);

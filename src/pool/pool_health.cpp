@@ -63,9 +63,9 @@ double SecureChannelPool::age_fraction_locked(const PooledConnection& connection
          std::chrono::duration<double>(limits_.max_lifetime);
 }
 
-PooledConnection* SecureChannelPool::next_idle_locked() const {
+PooledConnection* SecureChannelPool::healthiest_warm_idle_locked() const {
   const std::vector<PooledConnection*>& idle = books_->idle();
-  if (health_marks_->empty() || idle.size() == 1) return idle.back();
+  if (idle.size() == 1) return idle.back();
   std::array<PooledConnection*, detail::HealthMarks::checkout_candidates> warmest{};
   const std::size_t count = std::min(idle.size(), warmest.size());
   for (std::size_t i = 0; i < count; ++i) warmest[i] = idle[idle.size() - 1 - i];
@@ -73,7 +73,6 @@ PooledConnection* SecureChannelPool::next_idle_locked() const {
 }
 
 void SecureChannelPool::note_release_health_locked(const PooledConnection& connection) {
-  if (health_marks_->stall_us == 0) return;  // no pass could tell a stall yet
   const ConnectionStats& stats = connection.stats();
   // Only a round trip of this lease: an older one was judged already.
   if (static_cast<std::uint32_t>(stats.round_trips()) == connection.round_trips_at_lease_) return;

@@ -131,7 +131,8 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred)
   const bool always_probe = config_.validate_after_inactivity.count() == 0;
   const auto now = always_probe ? Clock::time_point{} : config_.clock->now();
   while (!books_->idle().empty()) {
-    PooledConnection* candidate = next_idle_locked();
+    // Without marks (a healthy pool) the warmest, with no call for the health scores' sake.
+    PooledConnection* candidate = health_marks_->empty() ? books_->idle().back() : healthiest_warm_idle_locked();
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
       if (candidate->channel().probe_idle() != IdleHealth::healthy) {
         ++counters_.stale_discarded;
@@ -209,7 +210,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     } else {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;
-      note_release_health_locked(returned);
+      if (health_marks_->stall_us != 0) note_release_health_locked(returned);
       hand_to_waiters_locked(deferred);
       release_memory_if_due_locked();
     }
