@@ -48,8 +48,8 @@ std::string health_text(const json& health) {
                      health.value("age_fraction", 0.0) * 100);
 }
 
-// An HTTP/2 session's streams, "in flight/most at once" ("3/128", "3/no limit"); missing for a connection that runs one
-// exchange at a time (or a server that does not say).
+// An HTTP/2 session's streams, "in flight/most at once" ("3/128", "3/no limit"); missing for a
+// connection that runs one exchange at a time (or a server that does not say).
 std::string streams(const json& connection) {
   const json* in_flight = field(connection, "streams_in_flight");
   const json* most = field(connection, "max_concurrent_streams");
@@ -147,8 +147,8 @@ std::string connections_view(const json& list) {
                    age(connection, "last_activity", reference), text(connection, "leases"),
                    text(connection, "round_trips"), bytes(connection, "bytes_sent"),
                    bytes(connection, "bytes_received"), figure(latency, "p95", milliseconds_text),
-                   text(connection.value("health", json::object()), "score"), text(connection, "tls_version"), text(connection, "alpn"), text(connection, "tls_resumed"),
-                   text(connection, "is_healthy")});
+                   text(connection.value("health", json::object()), "score"), text(connection, "tls_version"),
+                   text(connection, "alpn"), text(connection, "tls_resumed"), text(connection, "is_healthy")});
   }
   return output + "\n" + table.render();
 }

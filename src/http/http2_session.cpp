@@ -108,14 +108,13 @@ void Http2Session::retire() noexcept {
   }
 }
 
-bool Http2Session::retire_if_idle() noexcept {
+void Http2Session::retire_if_idle() noexcept {
   if (state_.load(std::memory_order_acquire) != State::open || retiring() ||
       slots_->in_use.load(std::memory_order_acquire) != 0) {
-    return false;
+    return;
   }
   LeaseInternals::retiring_for(lease_, RetireReason::idle);
   retire();
-  return true;
 }
 
 void Http2Session::release_reservation() noexcept {

@@ -122,8 +122,8 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   void retire() noexcept;
   // The pool suggests the session close for idleness (RetireReason::idle): agreed, and retired
   // as above with the pool told why, only when no slot is taken. On the strand, where slots are
-  // reserved; returns whether it agreed.
-  bool retire_if_idle() noexcept;
+  // reserved.
+  void retire_if_idle() noexcept;
 
   // Open and takes new streams (no GOAWAY either way, max_streams not reached, not retired).
   bool accepts_new_streams() const noexcept;

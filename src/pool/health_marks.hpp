@@ -4,7 +4,7 @@
 // marks; a release whose round trip stalled lowers a mark until the next pass; checkout takes
 // the healthiest of the warmest idle connections.
 //
-//   marks.stall_us = stall_ratio * median_p95_us;                 // each pass
+//   marks.stall_us = stall_threshold_us(median_p95_us);           // each pass
 //   if (marks.record_pass(connection, score, 25, round_trips) >= 2) recycle(connection);
 //   const std::size_t chosen = marks.healthiest(top_of_idle_stack);  // 0: the warmest
 //
@@ -88,8 +88,8 @@ class HealthMarks {
     return best;
   }
 
-  // Round trips over this many microseconds are stalls (stall_ratio × the pool's median p95 at
-  // the last pass); 0 until a pass could tell.
+  // Round trips over this many microseconds are stalls (stall_threshold_us of the pool's median
+  // p95 at the last pass); 0 until a pass could tell.
   std::uint32_t stall_us = 0;
 
  private:

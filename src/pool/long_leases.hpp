@@ -5,7 +5,7 @@
 // of them, idle ones included.
 //
 //   leases.entry(connection).listener = std::move(listener);
-//   if (auto listener = leases.take_listener(connection)) call(listener, RetireReason::idle);
+//   if (auto listener = leases.take_listener(connection)) call(listener, RetireReason::max_lifetime);
 //   leases.forget(connection);   // the lease came back
 //
 // Threads: guarded by the pool's lock.
@@ -31,10 +31,10 @@ class LongLeases {
     const PooledConnection* connection = nullptr;
     Listener listener{};                      // empty once called
     std::shared_ptr<const LeaseSlots> slots{};  // empty: one exchange at a time
-    std::uint64_t started_seen = 0;           // exchanges_started() when the idle spell began
+    std::uint64_t started_seen = 0;           // slots->started when the idle spell began
     Clock::time_point quiet_since{};          // pool clock: the idle spell's start, as first seen
     bool quiet = false;                       // quiet_since holds: no look found it busy since
-    std::uint64_t failures_seen = 0;          // exchanges_failed() at the last cleanup pass
+    std::uint64_t failures_seen = 0;          // slots->failed at the last cleanup pass
   };
 
   // The connection's entry, made on first use.
