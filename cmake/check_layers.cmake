@@ -26,7 +26,7 @@ set(public_core clock config_error error secure_buffer latency_histogram prometh
   stream_helpers)
 set(public_channel tls_options client_tls_context tls_failure connection_stats secure_channel
   detail/ticket_destination detail/tls_io_op)
-set(public_pool pool_config pool_log pool_builder pool_config_file circuit_breaker reconnect_backoff lease
+set(public_pool pool_config pool_log pool_builder pool_config_file circuit_breaker reconnect_backoff lease affinity
   detail/pooled_connection secure_channel_pool pool_stats)
 set(public_http http_client http_client_stats http_message http_request_check websocket_client)
 set(public_monitor monitoring_server monitoring_tls monitored_pools pool_metrics run_metrics_task

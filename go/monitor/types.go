@@ -32,6 +32,8 @@ type ConnectionStatus struct {
 	StreamsInFlight      int64            `json:"streams_in_flight"`
 	MaxConcurrentStreams int64            `json:"max_concurrent_streams"`
 	Health               ConnectionHealth `json:"health"`
+	// Affinity keys bound to this connection (docs/POOL.md, "Connection affinity").
+	AffinityKeys int64 `json:"affinity_keys"`
 }
 
 // ConnectionHealth is a connection's health score (0-100) and its inputs: its p95 round trip
@@ -234,25 +236,30 @@ type HealthSummary struct {
 
 // PoolStatistics is `/api/v1/secure-channel/stats`: aggregates of one pool since it was created.
 type PoolStatistics struct {
-	Endpoint                string            `json:"endpoint"`
-	Namespace               string            `json:"namespace"`
-	Timestamp               time.Time         `json:"timestamp"`
-	UtilizationPercent      float64           `json:"utilization_percent"`
-	ErrorRatePercent        float64           `json:"error_rate_percent"`
-	AvgLatencyMs            float64           `json:"avg_latency_ms"`
-	P95LatencyMs            float64           `json:"p95_latency_ms"`
-	ReuseRatio              float64           `json:"reuse_ratio"`
-	RequestsTotal           int64             `json:"requests_total"`
-	ConnectionReusesTotal   int64             `json:"connection_reuses_total"`
-	ConnectionsCreatedTotal int64             `json:"connections_created_total"`
-	TLSResumedTotal         int64             `json:"tls_resumed_total"`
-	TotalErrors             int64             `json:"total_errors"`
-	ActiveConnections       int64             `json:"active_connections"`
-	MaxConnections          int64             `json:"max_connections"`
-	RecentLatencyMs         LatencySummary    `json:"recent_latency_ms"`
-	AcquireWaitMs           LatencySummary    `json:"acquire_wait_ms"`
-	TLSHandshakeMs          LatencySummary    `json:"tls_handshake_ms"`
-	HTTP                    *HTTPClientStatus `json:"http,omitempty"`
+	Endpoint                string         `json:"endpoint"`
+	Namespace               string         `json:"namespace"`
+	Timestamp               time.Time      `json:"timestamp"`
+	UtilizationPercent      float64        `json:"utilization_percent"`
+	ErrorRatePercent        float64        `json:"error_rate_percent"`
+	AvgLatencyMs            float64        `json:"avg_latency_ms"`
+	P95LatencyMs            float64        `json:"p95_latency_ms"`
+	ReuseRatio              float64        `json:"reuse_ratio"`
+	RequestsTotal           int64          `json:"requests_total"`
+	ConnectionReusesTotal   int64          `json:"connection_reuses_total"`
+	ConnectionsCreatedTotal int64          `json:"connections_created_total"`
+	TLSResumedTotal         int64          `json:"tls_resumed_total"`
+	TotalErrors             int64          `json:"total_errors"`
+	ActiveConnections       int64          `json:"active_connections"`
+	MaxConnections          int64          `json:"max_connections"`
+	RecentLatencyMs         LatencySummary `json:"recent_latency_ms"`
+	AcquireWaitMs           LatencySummary `json:"acquire_wait_ms"`
+	TLSHandshakeMs          LatencySummary `json:"tls_handshake_ms"`
+	// Affinity keys remembered now, keys moved to another connection, keys forgotten beyond
+	// affinity_max_keys.
+	AffinityKeys             int64             `json:"affinity_keys"`
+	AffinityMovesTotal       int64             `json:"affinity_moves_total"`
+	AffinityKeysEvictedTotal int64             `json:"affinity_keys_evicted_total"`
+	HTTP                     *HTTPClientStatus `json:"http,omitempty"`
 }
 
 // EnhancedStatusResponse is seed 002's enhanced status over every pool

@@ -67,8 +67,9 @@ enum class errc {
   dns_timeout,    // the resolver gave no answer for the host name within connect_timeout
   certificate_revoked,  // the server's certificate is revoked: its stapled OCSP response or a CRL
                         // (TlsOptions::ocsp, crl_file) says so
+  affinity_key_too_long,  // an affinity key (Affinity::key) longer than max_affinity_key_bytes
   // Keep last: the tests iterate up to it.
-  last_error_code_ = certificate_revoked,
+  last_error_code_ = affinity_key_too_long,
 };
 
 // The stable, lower_snake_case name of an error ("pool_exhausted"); "unknown" for others.

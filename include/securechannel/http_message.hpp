@@ -10,6 +10,7 @@
 //   options.body_sink = [&file](std::string_view piece) { return bool(file.write(piece.data(), piece.size())); };
 #pragma once
 
+#include "securechannel/affinity.hpp"
 #include "securechannel/http_client_stats.hpp"
 
 #include <boost/beast/http/message.hpp>
@@ -35,6 +36,9 @@ struct HttpExchangeInfo {
   bool reused = false;              // the connection (HTTP/2: the session) had carried a request before
   HttpProtocol protocol = HttpProtocol::unknown;
   unsigned attempts = 0;  // sends of the request: more than 1 after a retry (the figures are the last one's)
+  // With HttpRequestOptions::affinity: whether the request went over its key's connection
+  // (kept), or the key is new or moved there (the caller's state on the old one is gone).
+  AffinityOutcome affinity = AffinityOutcome::none;
   // Until the request had its connection (HTTP/2: its stream): the pool's wait, a connect, a
   // handshake, or nothing at all for a warm idle connection.
   std::chrono::microseconds acquire_time{0};
@@ -112,6 +116,13 @@ struct HttpRequestOptions {
   // chunked (HTTP/2 needs neither). Once the source has been called the request is never sent
   // again automatically (a source cannot be rewound).
   HttpBodySource body_source{};
+  // Sends the request over the connection this key has (docs/POOL.md, "Connection affinity"):
+  // HTTP/1.1 waits for it while it carries another request (up to the pool's acquire_timeout,
+  // unless may_move); HTTP/2 sends it as a stream of the key's session, waiting for a slot there
+  // when the session is full. The response's exchange.affinity tells whether the key kept its
+  // connection. Keys belong to the pool: clients sharing a pool share them. A key longer than
+  // max_affinity_key_bytes fails the request with errc::affinity_key_too_long.
+  Affinity affinity{};
 };
 
 // True for the methods RFC 9110 9.2.2 calls idempotent: safe to send again after a failure.

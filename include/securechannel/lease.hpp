@@ -10,6 +10,7 @@
 //   });
 #pragma once
 
+#include "securechannel/affinity.hpp"
 #include "securechannel/detail/pooled_connection.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -33,7 +34,10 @@ class Lease {
 
   Lease() noexcept = default;
   Lease(Lease&& other) noexcept
-      : pool_(std::move(other.pool_)), connection_(std::exchange(other.connection_, nullptr)), reused_(other.reused_) {}
+      : pool_(std::move(other.pool_)),
+        connection_(std::exchange(other.connection_, nullptr)),
+        reused_(other.reused_),
+        affinity_(other.affinity_) {}
   Lease& operator=(Lease&& other) noexcept;
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
@@ -105,6 +109,8 @@ class Lease {
   std::uint64_t connection_id() const noexcept { return connection_ ? connection_->id() : 0; }
   // True when the connection had served an earlier lease (the pool reused it).
   bool reused() const noexcept { return reused_; }
+  // Whether an acquire with an affinity key got the key's connection (affinity.hpp).
+  AffinityOutcome affinity() const noexcept { return affinity_; }
   // What the connection negotiated (ALPN, TLS version, resumption) and why it failed. Read-only:
   // the pool decides when a connection closes (abort() cuts it).
   const SecureChannel& channel() const noexcept { return connection_->channel(); }
@@ -116,8 +122,9 @@ class Lease {
   friend struct detail::LeaseInternals;
 
   void start_wait_readable(WaitHandler handler);
-  Lease(std::shared_ptr<SecureChannelPool> pool, detail::PooledConnection& connection, bool reused) noexcept
-      : pool_(std::move(pool)), connection_(&connection), reused_(reused) {}
+  Lease(std::shared_ptr<SecureChannelPool> pool, detail::PooledConnection& connection, bool reused,
+        AffinityOutcome affinity) noexcept
+      : pool_(std::move(pool)), connection_(&connection), reused_(reused), affinity_(affinity) {}
 
   // The pool reference keeps the pool, and with it the connection it lists, alive for as long as
   // the lease exists; a leased connection leaves the pool's list only when it comes back. So the
@@ -126,6 +133,7 @@ class Lease {
   std::shared_ptr<SecureChannelPool> pool_;
   detail::PooledConnection* connection_ = nullptr;
   bool reused_ = false;
+  AffinityOutcome affinity_ = AffinityOutcome::none;
 };
 
 }  // namespace securechannel

@@ -43,6 +43,8 @@ class PoolBuilder {
   PoolBuilder& with_max_connecting(std::size_t count);
   // PoolConfig::health_recycle_below [25; 0: never recycle for health].
   PoolBuilder& with_health_recycle_below(unsigned score);
+  // PoolConfig::affinity_max_keys [10,000].
+  PoolBuilder& with_affinity_max_keys(std::size_t count);
   // PoolConfig::max_requests_per_connection [0: no limit].
   PoolBuilder& with_max_requests_per_connection(std::size_t count);
   // HTTP/2 PING after `after` without a frame [15 s; 0: never]; no ACK within `timeout` [5 s]

@@ -39,6 +39,9 @@ struct PoolConfig {
   // stalls and failures, its age; docs/POOL.md, "Health scores") is below this on two cleanup
   // passes in a row is recycled. 0: never; 0 to 100.
   unsigned health_recycle_below = 25;
+  // Affinity keys remembered (securechannel/affinity.hpp), at most; beyond it the least recently
+  // used is forgotten, and its next acquire counts as new_key. 1 to 10,000,000.
+  std::size_t affinity_max_keys = 10'000;
   // Connects (TCP + TLS handshake) in flight at once, at most: after an outage or a breaker's
   // half-open success, a pool of max_connections does not start them all in one burst.
   std::size_t max_connecting = 8;

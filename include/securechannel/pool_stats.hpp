@@ -50,6 +50,7 @@ struct ConnectionSnapshot {
   std::uint32_t streams_in_flight = 0;
   std::uint32_t max_concurrent_streams = 0;
   ConnectionHealth health;
+  std::uint32_t affinity_keys = 0;  // affinity keys bound to it (docs/POOL.md, "Connection affinity")
 };
 
 struct PoolStats {
@@ -93,6 +94,13 @@ struct PoolStats {
   std::uint64_t tls_reloads = 0;          // reload_tls() calls that swapped in new TLS material
   std::uint64_t tls_reload_failures = 0;  // reload_tls() calls that kept the old material
   std::uint64_t memory_releases = 0;      // free memory handed back to the OS (release_memory_at_rest)
+  // Connection affinity: keys remembered now (a gauge, up to affinity_max_keys, including keys
+  // whose connection closed and that move on their next use), keys that went to another
+  // connection (its own closed, or was busy and the caller allowed it), keys forgotten to stay
+  // within affinity_max_keys.
+  std::size_t affinity_keys = 0;
+  std::uint64_t affinity_moves = 0;
+  std::uint64_t affinity_keys_evicted = 0;
   std::uint64_t total_errors = 0;
   std::map<std::string, std::uint64_t> errors_by_kind;
 };

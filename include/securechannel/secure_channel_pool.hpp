@@ -20,6 +20,7 @@
 // starts no thread and no background work of its own.
 #pragma once
 
+#include "securechannel/affinity.hpp"
 #include "securechannel/circuit_breaker.hpp"
 #include "securechannel/client_tls_context.hpp"
 #include "securechannel/config_error.hpp"
@@ -53,6 +54,7 @@ struct ShutdownState;
 class WarmPolicy;
 class LongLeases;
 class HealthMarks;
+class AffinityKeys;
 struct LeaseSlots;
 struct ConnectionFacts;
 struct CleanupLimits;
@@ -96,9 +98,26 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
         token);
   }
 
+  // The same for a caller that keeps state per connection (affinity.hpp; docs/POOL.md,
+  // "Connection affinity"): the key's connection while it lives, waited for while it is leased
+  // (unless affinity.may_move), and Lease::affinity() says whether the caller got it. A key
+  // without a connection goes to the idle connection holding the fewest keys, or waits in line
+  // as any caller. Errors as above, and affinity_key_too_long. An empty key is no affinity.
+  template <class Token>
+  auto async_acquire(Affinity affinity, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, Lease)>(
+        [self = shared_from_this()](auto handler, Affinity a) {
+          self->start_acquire(AcquireHandler(std::move(handler)), std::move(a));
+        },
+        token, std::move(affinity));
+  }
+
   // An idle connection right now, or nothing: never waits, never connects. The hot path for
   // callers that keep the pool warm.
   std::optional<Lease> try_acquire();
+  // With a key: its connection when that one is idle; nothing while it is leased (unless
+  // may_move) or when the key is too long; a key without a connection takes an idle one.
+  std::optional<Lease> try_acquire(const Affinity& affinity);
 
   // Starts connections until min_idle are idle or connecting (subject to the breaker and the
   // reconnect backoff). run_cleanup_task() does this on every pass.
@@ -172,13 +191,31 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
   SecureChannelPool(executor_type executor, PoolConfig config, std::shared_ptr<const ClientTlsContext> tls);
 
-  void start_acquire(AcquireHandler handler);
+  void start_acquire(AcquireHandler handler, Affinity affinity = {});
   void start_shutdown(std::chrono::milliseconds grace, ShutdownHandler handler);
   void release(detail::PooledConnection& returned) noexcept;
 
   // All of these run with mutex_ held and only record what to do in `deferred`.
-  detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred);
-  Lease lease_locked(detail::PooledConnection& connection);
+  // The idle connection to hand out next (closing stale ones on the way): for a caller with an
+  // affinity key whose connection is gone, the one holding the fewest keys.
+  detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred, std::string_view new_key = {});
+  // Leases the connection, binding `affinity_key` (if any) to it.
+  Lease lease_locked(detail::PooledConnection& connection, std::string_view affinity_key = {});
+  // Affinity (pool_affinity.cpp). The key's live connection, idle or leased: nullptr when it has
+  // none (an idle one found dead is closed here, and the key moves).
+  detail::PooledConnection* key_connection_locked(std::string_view key, Deferred& deferred);
+  // The caller waits for its key's leased connection, in the line of its own.
+  void wait_for_connection_locked(std::uint64_t id, AcquireHandler handler, std::string key,
+                                  std::uint64_t connection_id);
+  // A connection came back idle: the oldest caller waiting for it takes it. True when one did.
+  bool serve_waiting_for_locked(detail::PooledConnection& connection, Deferred& deferred);
+  // A connection closed: callers waiting for it go to the head of the general line.
+  void reroute_waiting_for_locked(std::uint64_t connection_id, Deferred& deferred);
+  // Affinity for a holder that hands out exchanges of its own (HTTP/2 streams), through
+  // LeaseInternals: the id of the key's live connection (0: none), and the key bound to the
+  // connection that carries its exchange.
+  std::uint64_t affinity_connection_id(std::string_view key);
+  AffinityOutcome bind_affinity(std::string_view key, std::uint64_t connection_id);
   void hand_to_waiters_locked(Deferred& deferred);
   void start_connect_locked(Deferred& deferred);
   void connect_for_waiters_locked(Deferred& deferred);
@@ -230,7 +267,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void arm_memory_release_timer_locked();
   void on_memory_release_timer(boost::system::error_code error, std::uint64_t acquires_at_rest);
   void arm_waiter_timer_locked();
-  void enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler);
+  void enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler, std::string affinity_key = {});
   // Connects the handler's cancellation slot, if it has one, to cancel_waiter(): returns the id
   // the caller will wait under (0 without a slot).
   std::uint64_t watch_cancellation(AcquireHandler& handler);
@@ -274,6 +311,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Leases held for long (the HTTP/2 sessions): their Lease::on_retire listeners and slots.
   std::unique_ptr<detail::LongLeases> long_leases_;
   std::unique_ptr<detail::HealthMarks> health_marks_;  // connections scoring below healthy
+  std::unique_ptr<detail::AffinityKeys> affinity_;     // affinity keys and their connections
 };
 
 }  // namespace securechannel

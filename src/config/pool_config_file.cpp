@@ -72,6 +72,7 @@ void read_pool_settings(TableReader& reader, PoolConfig& config) {
   reader.integer("max_connecting", config.max_connecting, 1);
   reader.integer("max_requests_per_connection", config.max_requests_per_connection);
   reader.integer("health_recycle_below", config.health_recycle_below, 0, 100);
+  reader.integer("affinity_max_keys", config.affinity_max_keys, 1, 10'000'000);
   reader.duration("connect_timeout", config.connect_timeout);
   reader.duration("dns_refresh_interval", config.dns_refresh_interval);
   reader.duration("http2_ping_after", config.http2_ping_after);

@@ -47,6 +47,7 @@ class SecureChannelCategory final : public boost::system::error_category {
       case errc::invalid_request: return "the request holds a CR, LF, NUL or non-token name (request smuggling)";
       case errc::response_headers_too_large: return "the response's header fields exceeded max_response_header_bytes";
       case errc::certificate_revoked: return "the server's certificate is revoked (stapled OCSP response or CRL)";
+      case errc::affinity_key_too_long: return "the affinity key is longer than 256 bytes";
       case errc::dns_timeout: return "the resolver gave no answer for the host name within the connect timeout";
       case errc::insecure_bind:
         return "refused to listen on a non-loopback address without an auth token or TLS (allow_insecure_bind)";
@@ -95,6 +96,7 @@ std::string_view error_name(errc code) noexcept {
     case errc::insecure_bind: return "insecure_bind";
     case errc::dns_timeout: return "dns_timeout";
     case errc::certificate_revoked: return "certificate_revoked";
+    case errc::affinity_key_too_long: return "affinity_key_too_long";
   }
   return "unknown";
 }

@@ -40,16 +40,32 @@ class WaiterQueue {
     waiters_.push_back(Waiter{id, std::move(handler), enqueued, deadline});
   }
 
+  // At the head of the line, ahead of everyone: one that waited elsewhere first (a caller whose
+  // connection closed while it waited for that one).
+  void push_front(std::uint64_t id, Handler handler, TimePoint enqueued, TimePoint deadline) {
+    if (!waiters_.empty() && deadline > waiters_.front().deadline) deadlines_in_order_ = false;
+    waiters_.push_front(Waiter{id, std::move(handler), enqueued, deadline});
+  }
+
   bool empty() const noexcept { return waiters_.empty(); }
   std::size_t size() const noexcept { return waiters_.size(); }
 
   // The oldest waiter. Precondition: not empty.
+  const Waiter& front() const { return waiters_.front(); }
   Waiter pop_front() { return take(waiters_.begin()); }
 
   // Takes out the waiter with this id, if it is still in line.
   std::optional<Waiter> remove(std::uint64_t id) {
     if (id == 0) return std::nullopt;
     const auto found = std::find_if(waiters_.begin(), waiters_.end(), [id](const Waiter& w) { return w.id == id; });
+    if (found == waiters_.end()) return std::nullopt;
+    return take(found);
+  }
+
+  // Takes out the oldest waiter `matches` accepts, if any.
+  template <class Predicate>
+  std::optional<Waiter> take_first_if(Predicate&& matches) {
+    const auto found = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& w) { return matches(w); });
     if (found == waiters_.end()) return std::nullopt;
     return take(found);
   }

@@ -46,6 +46,7 @@ void compare_pools(const DaemonPoolConfig& running, const DaemonPoolConfig& next
   d.compare("max_connecting", a.max_connecting, b.max_connecting);
   d.compare("max_requests_per_connection", a.max_requests_per_connection, b.max_requests_per_connection);
   d.compare("health_recycle_below", a.health_recycle_below, b.health_recycle_below);
+  d.compare("affinity_max_keys", a.affinity_max_keys, b.affinity_max_keys);
   d.compare("connect_timeout", a.connect_timeout, b.connect_timeout);
   d.compare("dns_refresh_interval", a.dns_refresh_interval, b.dns_refresh_interval);
   d.compare("validate_after_inactivity", a.validate_after_inactivity, b.validate_after_inactivity);
@@ -111,6 +112,7 @@ std::vector<std::string> listener_setting_changes(const std::string& pool, std::
   d.compare("half_close_timeout", l.limits.half_close_timeout, m.limits.half_close_timeout);
   d.compare("add_forwarded_headers", l.add_forwarded_headers, m.add_forwarded_headers);
   d.compare("request_timeout", l.request_timeout, m.request_timeout);
+  d.compare("affinity_header", l.affinity_header, m.affinity_header);
   return out;
 }
 

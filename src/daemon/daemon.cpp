@@ -118,6 +118,7 @@ HttpForwardOptions http_options_of(const ListenerConfig& listener) {
   options.limits = listener.limits;
   options.add_forwarded_headers = listener.add_forwarded_headers;
   options.request_timeout = listener.request_timeout;
+  options.affinity_header = listener.affinity_header;
   return options;
 }
 
@@ -233,6 +234,7 @@ bool Daemon::reload_listeners(RunningPool& running, const DaemonPoolConfig& next
     current.limits = wanted.limits;
     current.add_forwarded_headers = wanted.add_forwarded_headers;
     current.request_timeout = wanted.request_timeout;
+    current.affinity_header = wanted.affinity_header;
   }
   return all_applied;
 }

@@ -4,6 +4,7 @@
 #include "config/toml_table_reader.hpp"
 #include "core/loopback_address.hpp"
 #include "daemon/environment_overrides.hpp"
+#include "securechannel/http_request_check.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -113,10 +114,17 @@ ListenerConfig read_listener(TableReader& reader) {
     reader.duration("header_timeout", limits.header_timeout);
     reader.flag("add_forwarded_headers", listener.add_forwarded_headers);
     reader.duration("request_timeout", listener.request_timeout);
+    reader.text("affinity_header", listener.affinity_header);
+    if (!listener.affinity_header.empty() && !is_http_token(listener.affinity_header)) {
+      reader.document().record(reader.prefix() + "affinity_header",
+                               "\"" + listener.affinity_header + "\" is not an HTTP header name",
+                               reader.source().get("affinity_header")->source());
+    }
     reader.refuse("half_close_timeout", "is for mode = \"tcp\" listeners: an http listener ends exchanges by itself");
   } else {
     reader.duration("half_close_timeout", limits.half_close_timeout);
-    for (const char* key : {"max_header_bytes", "max_body_bytes", "header_timeout", "add_forwarded_headers", "request_timeout"}) {
+    for (const char* key : {"max_header_bytes", "max_body_bytes", "header_timeout", "add_forwarded_headers",
+                            "request_timeout", "affinity_header"}) {
       reader.refuse(key, "is for mode = \"http\" listeners: a tcp listener carries bytes, not requests");
     }
   }

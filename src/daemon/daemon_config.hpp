@@ -52,6 +52,7 @@ struct ListenerConfig {
   ListenerLimits limits;
   bool add_forwarded_headers = false;            // http: X-Forwarded-For/-Proto/-Host
   std::chrono::milliseconds request_timeout{30'000};  // http: one upstream exchange
+  std::string affinity_header;  // http: requests with this header keep a connection per value
   // A listener has no authentication: whoever reaches it sends through the pool (with its client
   // certificate). Beyond loopback only with this set.
   bool allow_insecure_bind = false;

@@ -63,6 +63,10 @@ namespace securechannel::daemon {
 
 struct ForwardContext;
 
+// On a response to a request that carried the listener's affinity_header: "new_key", "kept" or
+// "moved" (AffinityOutcome).
+inline constexpr std::string_view affinity_response_header = "X-Securechannel-Affinity";
+
 struct HttpForwardOptions {
   std::string host = "127.0.0.1";  // an IP address literal (no name resolution)
   std::uint16_t port = 0;          // 0: the kernel picks a free port; see local_endpoint()
@@ -76,6 +80,10 @@ struct HttpForwardOptions {
   // The Host / :authority sent upstream. Empty: the pool's endpoint host, with its port unless
   // that is 443 (what a browser would send for https://endpoint/).
   std::string upstream_authority;
+  // Non-empty: a request carrying this header keeps one upstream connection per value (docs/
+  // DAEMON.md, "Affinity"): its value is the affinity key, the endpoint is chosen by the key,
+  // and the response says in X-Securechannel-Affinity whether the key kept its connection.
+  std::string affinity_header;
 };
 
 // Cumulative counts since create(), each read with a relaxed load: a snapshot is not atomic

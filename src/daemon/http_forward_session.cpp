@@ -197,6 +197,17 @@ void HttpForwardSession::check_request() {
   if (request.method() == http::verb::connect || request.find(http::field::upgrade) != request.end()) {
     return reject(501, "not_implemented", "CONNECT and Upgrade (WebSocket) are not forwarded by this listener");
   }
+  affinity_key_.clear();
+  if (!options_->affinity_header.empty()) {
+    if (const auto key = request.find(options_->affinity_header); key != request.end()) {
+      if (key->value().size() > max_affinity_key_bytes) {
+        return reject(400, "bad_request",
+                      fmt::format("{} is an affinity key, at most {} bytes; this one has {}", options_->affinity_header,
+                                  max_affinity_key_bytes, key->value().size()));
+      }
+      affinity_key_ = std::string(key->value());
+    }
+  }
   if (parser_->is_done()) return forward();
   transition(State::ReadingBody);
   // curl and others wait (a second or so) for this before they send a large body.
@@ -251,10 +262,11 @@ void HttpForwardSession::forward() {
 }
 
 bool HttpForwardSession::send_upstream() {
-  pick_ = context_->upstreams->pick();
+  pick_ = context_->upstreams->pick(affinity_key_);
   if (!pick_) return false;
   HttpRequestOptions options;
   options.timeout = options_->request_timeout;
+  options.affinity.key = affinity_key_;
   // The handler runs on this connection's strand; it holds the session until the exchange ends,
   // even when the local client has gone (the upstream request is not cancelled: HTTP/2 streams
   // of other connections share its connection, and the timeout bounds it).
@@ -285,8 +297,12 @@ void HttpForwardSession::on_upstream_response(const error_code& error, HttpRespo
   if (error && retry_elsewhere(error)) return;
   const AfterResponse after =
       keep_alive_requested_ && !draining_ && !further_request_arrived() ? AfterResponse::KeepAlive : AfterResponse::Close;
-  if (!error) return respond(make_local_response(std::move(response), head_request_, after == AfterResponse::KeepAlive),
-                             after);
+  if (!error) {
+    HttpResponse local = make_local_response(std::move(response), head_request_, after == AfterResponse::KeepAlive);
+    // The caller learns whether its key kept its connection (state it keeps there is gone when not).
+    if (!affinity_key_.empty()) local.set(affinity_response_header, to_string(local.exchange.affinity));
+    return respond(std::move(local), after);
+  }
   context_->upstream_errors.fetch_add(1, std::memory_order_relaxed);
   HttpResponse answer = upstream_error_response(error);
   if (std::uint64_t suppressed = 0; context_->may_log_upstream_error(suppressed)) {

@@ -98,6 +98,7 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   const std::uint64_t connection_id_;
   std::string peer_address_;  // for X-Forwarded-For and the log
   std::shared_ptr<const HttpRequest> upstream_request_;  // kept for a retry on another endpoint
+  std::string affinity_key_;  // the request's affinity header, when the listener has one
   UpstreamGroup::Pick pick_;
   bool retried_ = false;
   State state_ = State::Starting;

@@ -9,6 +9,19 @@
 
 namespace securechannel::daemon {
 
+namespace {
+
+// Rendezvous (highest random weight) hashing: a key's weight for each endpoint, mixed so that
+// neighbouring indexes give unrelated weights (splitmix64's finaliser).
+std::uint64_t rendezvous_weight(std::uint64_t key_hash, std::size_t index) noexcept {
+  std::uint64_t x = key_hash ^ (0x9e3779b97f4a7c15ULL * (index + 1));
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
 const char* to_string(BalancingPolicy policy) noexcept {
   switch (policy) {
     case BalancingPolicy::least_requests: return "least_requests";
@@ -49,7 +62,7 @@ bool UpstreamGroup::available() const {
   return std::any_of(health_.begin(), health_.end(), [](const Health& h) { return !h.ejected; });
 }
 
-UpstreamGroup::Pick UpstreamGroup::pick() {
+UpstreamGroup::Pick UpstreamGroup::pick(std::string_view affinity_key) {
   std::vector<std::size_t> probes;
   Pick chosen;
   std::shared_ptr<UpstreamGroup> backup;
@@ -63,7 +76,7 @@ UpstreamGroup::Pick UpstreamGroup::pick() {
         probes.push_back(i);
       }
     }
-    chosen = pick_here();
+    chosen = pick_here(affinity_key);
     if (!chosen) {
       backup = backup_;
       if (!backup) ++no_endpoint_;
@@ -77,7 +90,7 @@ UpstreamGroup::Pick UpstreamGroup::pick() {
   {
     // One lock at a time: two pools may be each other's backup.
     std::lock_guard backup_lock(backup->mutex_);
-    from_backup = backup->pick_here();
+    from_backup = backup->pick_here(affinity_key);
   }
   std::lock_guard lock(mutex_);
   if (from_backup) {
@@ -89,10 +102,22 @@ UpstreamGroup::Pick UpstreamGroup::pick() {
   return from_backup;
 }
 
-UpstreamGroup::Pick UpstreamGroup::pick_here() {
+UpstreamGroup::Pick UpstreamGroup::pick_here(std::string_view affinity_key) {
   const std::size_t count = health_.size();
   std::size_t best = count;
-  for (std::size_t step = 0; step < count; ++step) {
+  if (!affinity_key.empty()) {
+    // The endpoint whose weight for the key is highest, among those not ejected.
+    const std::uint64_t key_hash = std::hash<std::string_view>{}(affinity_key);
+    std::uint64_t best_weight = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint64_t weight = rendezvous_weight(key_hash, i);
+      if (!health_[i].ejected && (best == count || weight > best_weight)) {
+        best = i;
+        best_weight = weight;
+      }
+    }
+  }
+  for (std::size_t step = 0; affinity_key.empty() && step < count; ++step) {
     const std::size_t i = (next_ + step) % count;
     if (health_[i].ejected) continue;
     if (policy_ == BalancingPolicy::round_robin) {

@@ -18,6 +18,18 @@ Http2Connections::SessionPointer Http2Connections::reserve_stream() {
   return nullptr;
 }
 
+Http2Connections::SessionPointer Http2Connections::reserve_stream_on(std::uint64_t connection_id, bool& full) {
+  full = false;
+  std::lock_guard lock(mutex_);
+  for (const auto& session : sessions_) {
+    if (session->connection_id() != connection_id) continue;
+    if (session->try_reserve_stream()) return session;
+    full = session->accepts_new_streams();
+    return nullptr;
+  }
+  return nullptr;
+}
+
 void Http2Connections::forget_closed() {
   std::lock_guard lock(mutex_);
   std::erase_if(sessions_, [this](const SessionPointer& session) {

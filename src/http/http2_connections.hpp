@@ -33,6 +33,10 @@ class Http2Connections {
   // The first session that takes one more stream, with that stream's slot reserved; null when
   // none does.
   SessionPointer reserve_stream();
+  // The session on this pool connection (an affinity key's), with a stream's slot reserved; null
+  // when it has none free (`full` then says whether it takes streams once one frees) or it is
+  // not ours, or gone.
+  SessionPointer reserve_stream_on(std::uint64_t connection_id, bool& full);
   // Drops the closed sessions (their connections went back to the pool), keeping their count of
   // GOAWAY frames received.
   void forget_closed();

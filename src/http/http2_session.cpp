@@ -405,6 +405,12 @@ void Http2Session::end(const error_code& error, bool aborted) {
   }
   codec_.close();
   cool_timer_.cancel();  // after the streams, whose ends may have armed it
+  // Drained cleanly after carrying its max_streams: the pool counts it as it counts a connection
+  // that carried max_requests_per_connection leases (a reason the pool gave first stays).
+  if (!aborted && error == errc::connection_closed && options_.max_streams != 0 &&
+      streams_reserved_.load(std::memory_order_acquire) >= options_.max_streams) {
+    LeaseInternals::retiring_for(lease_, RetireReason::max_requests);
+  }
   // An HTTP/2 connection can serve nothing after its session: never back to the pool idle.
   lease_.mark_broken();
   lease_.release();

@@ -93,6 +93,12 @@ void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
     });
     return;
   }
+  if (pending->options.affinity.key.size() > max_affinity_key_bytes) {
+    posting_strand_.execute([self = shared_from_this(), pending = std::move(pending)] {
+      self->complete(pending, errc::affinity_key_too_long);
+    });
+    return;
+  }
   // HTTP/1.1 needs nothing of the strand: the request goes out from here, on the caller's
   // thread. Nothing completes inside this call (a failed write, like the pool's failures, is
   // posted), except a body source's first read, so requests with callbacks take the strand.
@@ -267,9 +273,10 @@ void HttpClientCore::deliver(const PendingPointer& pending_reference, error_code
 }
 
 void HttpClientCore::note_attempt(PendingRequest& pending, std::uint64_t connection_id, bool reused,
-                                  HttpProtocol protocol) {
+                                  HttpProtocol protocol, AffinityOutcome affinity) {
   HttpExchangeInfo& exchange = pending.exchange;
   exchange.connection_id = connection_id;
+  exchange.affinity = affinity;
   exchange.reused = reused;
   exchange.protocol = protocol;
   exchange.attempts = static_cast<unsigned>(pending.attempts);

@@ -80,7 +80,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void deliver(const PendingPointer& pending, boost::system::error_code error, HttpResponse&& response);
   void complete_with_response(const PendingPointer& pending, HttpResponse&& response, bool reused);
   // An attempt got its connection (HTTP/2: its stream): what the response's exchange will say.
-  static void note_attempt(PendingRequest& pending, std::uint64_t connection_id, bool reused, HttpProtocol protocol);
+  static void note_attempt(PendingRequest& pending, std::uint64_t connection_id, bool reused, HttpProtocol protocol,
+                           AffinityOutcome affinity);
   // A failed attempt: sent again (and counted as a retry) as the RetryPolicy says, or the request
   // fails with what the policy says the caller is told.
   void retry_or_fail(const PendingPointer& pending, const boost::system::error_code& error, bool reused,
@@ -95,7 +96,8 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
 
   // HTTP/2
   bool try_http2_slot(const PendingPointer& pending);
-  void submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending);
+  void submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending,
+                     AffinityOutcome affinity);
   void open_http2_connection_if_needed();
   // Takes one more connection from the pool, for a session (counted in connections_opening_).
   void open_http2_connection();

@@ -21,7 +21,8 @@ using boost::system::error_code;
 void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
   // An idle connection at hand is taken at once, on this thread: the asynchronous path costs a
   // handler allocation and a completion posted through the pool's executor, per request.
-  if (std::optional<Lease> idle = pool_->try_acquire()) return use_lease(pending, std::move(*idle));
+  const Affinity& affinity = pending->options.affinity;
+  if (std::optional<Lease> idle = pool_->try_acquire(affinity)) return use_lease(pending, std::move(*idle));
   // Under lease_mutex, which abandon() takes to cancel: the cancellation slot is connected before
   // anyone can emit on it, and a request abandoned before this point does not join the line.
   std::lock_guard lock(pending->lease_mutex);
@@ -36,8 +37,8 @@ void HttpClientCore::acquire_for_http1(const PendingPointer& pending) {
     if (error) return self->complete(pending, error);
     self->use_lease(pending, std::move(lease));
   };
-  pool_->async_acquire(
-      asio::bind_cancellation_slot(pending->acquire_cancel.slot(), asio::bind_executor(strand_, std::move(on_lease))));
+  pool_->async_acquire(affinity, asio::bind_cancellation_slot(pending->acquire_cancel.slot(),
+                                                             asio::bind_executor(strand_, std::move(on_lease))));
 }
 
 void HttpClientCore::use_lease(const PendingPointer& pending, Lease lease) {
@@ -67,7 +68,7 @@ void HttpClientCore::run_http1(const PendingPointer& pending, Lease lease) {
     --pending->attempts;  // dispatch_anywhere counts it again
     return dispatch_anywhere(pending);
   }
-  note_attempt(*pending, lease.connection_id(), reused, HttpProtocol::http1_1);
+  note_attempt(*pending, lease.connection_id(), reused, HttpProtocol::http1_1, lease.affinity());
   {
     std::lock_guard lock(pending->lease_mutex);
     if (pending->done) return;  // timed out meanwhile: the lease goes back unused

@@ -17,16 +17,32 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
-  const auto chosen = http2_.reserve_stream();
+  const Affinity& affinity = pending->options.affinity;
+  if (affinity.key.empty()) {
+    const auto chosen = http2_.reserve_stream();
+    if (!chosen) return false;
+    submit_stream(chosen, pending, AffinityOutcome::none);
+    return true;
+  }
+  // The key's session first; while it is full the request waits for a slot there, unless it
+  // may move. A key whose connection closed (or is another client's) goes to any session.
+  bool own_full = false;
+  std::shared_ptr<Http2Session> chosen;
+  if (const std::uint64_t own = LeaseInternals::affinity_connection_id(*pool_, affinity.key); own != 0) {
+    chosen = http2_.reserve_stream_on(own, own_full);
+  }
+  if (!chosen && own_full && !affinity.may_move) return false;
+  if (!chosen) chosen = http2_.reserve_stream();
   if (!chosen) return false;
-  submit_stream(chosen, pending);
+  submit_stream(chosen, pending, LeaseInternals::bind_affinity(*pool_, affinity.key, chosen->connection_id()));
   return true;
 }
 
-void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending) {
+void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session, const PendingPointer& pending,
+                                   AffinityOutcome affinity) {
   const bool reused = session->streams_started() > 0;
   pending->session = session;
-  note_attempt(*pending, session->connection_id(), reused, HttpProtocol::http2);
+  note_attempt(*pending, session->connection_id(), reused, HttpProtocol::http2, affinity);
   // Shared with the pending request, not copied (a refused stream is sent again from it).
   session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
                   asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](
@@ -85,10 +101,15 @@ void HttpClientCore::on_discovery_lease(error_code error, Lease lease) {
     if (pending->done) continue;
     if (first) {
       first = false;
-      run_http1(pending, std::move(lease));
-    } else {
-      acquire_for_http1(pending);
+      // A request with an affinity key takes its key's connection from the pool: this one goes
+      // back first, for it or for another.
+      if (pending->options.affinity.key.empty()) {
+        run_http1(pending, std::move(lease));
+        continue;
+      }
+      lease.release();
     }
+    acquire_for_http1(pending);
   }
 }
 

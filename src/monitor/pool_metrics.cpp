@@ -70,6 +70,8 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   out.gauge("max_connections", "Configured upper bound on connections.",
             static_cast<double>(pool.limits().max_connections));
   out.gauge("pending_acquires", "Callers waiting for a connection.", static_cast<double>(stats.pending_acquires));
+  out.gauge("affinity_keys", "Affinity keys remembered (up to affinity_max_keys).",
+            static_cast<double>(stats.affinity_keys));
   out.gauge("circuit_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
             static_cast<double>(static_cast<int>(stats.circuit_state)));
   // Absent until a full handshake has shown a certificate: a made-up 0 would read as "expired".
@@ -116,6 +118,11 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
                                                                 {"failure", stats.tls_reload_failures}};
   out.counter_by("tls_reloads_total", "TLS material reloads (reload_tls), by result; on failure the previous stays.",
                  "result", reloads);
+  out.counter("affinity_moves_total",
+              "Affinity keys that went to another connection: theirs closed, or was busy and the caller allowed it.",
+              stats.affinity_moves);
+  out.counter("affinity_keys_evicted_total", "Affinity keys forgotten, least recently used first, beyond affinity_max_keys.",
+              stats.affinity_keys_evicted);
   out.counter("memory_releases_total", "Free memory handed back to the OS after a burst (release_memory_at_rest).",
               stats.memory_releases);
 

@@ -85,6 +85,7 @@ json connection_json(const ConnectionSnapshot& connection) {
         {"stalls", connection.health.stalls},
         {"recent_failures", connection.health.recent_failures},
         {"age_fraction", connection.health.age_fraction}}},
+      {"affinity_keys", connection.affinity_keys},
   };
 }
 
@@ -168,6 +169,9 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
       {"recent_latency_ms", latency_quantiles_ms(histograms.recent_round_trips)},
       {"acquire_wait_ms", latency_quantiles_ms(histograms.acquire_waits)},
       {"tls_handshake_ms", latency_quantiles_ms(histograms.handshakes)},
+      {"affinity_keys", stats.affinity_keys},
+      {"affinity_moves_total", stats.affinity_moves},
+      {"affinity_keys_evicted_total", stats.affinity_keys_evicted},
   };
 }
 

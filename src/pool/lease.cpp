@@ -19,6 +19,7 @@ Lease& Lease::operator=(Lease&& other) noexcept {
     pool_ = std::move(other.pool_);
     connection_ = std::exchange(other.connection_, nullptr);
     reused_ = other.reused_;
+    affinity_ = other.affinity_;
   }
   return *this;
 }

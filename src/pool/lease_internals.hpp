@@ -35,6 +35,15 @@ struct LeaseInternals {
   static void retiring_for(Lease& lease, RetireReason reason) {
     if (lease.connection_) lease.pool_->holder_retires(*lease.connection_, reason);
   }
+
+  // Affinity keys for a holder's own exchanges (an HTTP/2 session's streams): the connection a
+  // key has (0: none), and the key bound to the connection its exchange went to.
+  static std::uint64_t affinity_connection_id(SecureChannelPool& pool, std::string_view key) {
+    return pool.affinity_connection_id(key);
+  }
+  static AffinityOutcome bind_affinity(SecureChannelPool& pool, std::string_view key, std::uint64_t connection_id) {
+    return pool.bind_affinity(key, connection_id);
+  }
 };
 
 }  // namespace securechannel::detail

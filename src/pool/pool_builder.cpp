@@ -24,6 +24,11 @@ PoolBuilder& PoolBuilder::with_health_recycle_below(unsigned score) {
   config_.health_recycle_below = score;
   return *this;
 }
+
+PoolBuilder& PoolBuilder::with_affinity_max_keys(std::size_t count) {
+  config_.affinity_max_keys = count;
+  return *this;
+}
 PoolBuilder& PoolBuilder::with_max_requests_per_connection(std::size_t value) {
   config_.max_requests_per_connection = value;
   return *this;

@@ -81,6 +81,9 @@ std::optional<ConfigError> validate(PoolConfig& config) {
   if (config.health_recycle_below > 100) {
     return ConfigError("health_recycle_below", "must be a score from 0 (never recycle) to 100");
   }
+  if (config.affinity_max_keys == 0 || config.affinity_max_keys > 10'000'000) {
+    return ConfigError("affinity_max_keys", "must be from 1 to 10000000");
+  }
   if (!positive(config.connect_timeout)) return ConfigError("connect_timeout", "must be greater than zero");
   if (config.dns_refresh_interval.count() < 0) {
     return ConfigError("dns_refresh_interval", "must not be negative (0 asks the resolver on every connect)");

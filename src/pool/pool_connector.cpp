@@ -3,6 +3,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/acquire_waiters.hpp"
+#include "pool/affinity_keys.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
@@ -45,7 +46,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         // More callers waiting than connections on the way: the oldest one was counting on this
         // connection, so it gets the reason rather than a later acquire_timeout.
         if (waiters_->size() > books_->connecting()) {
-          deferred.complete(std::move(waiters_->pop_front().handler), error);
+          deferred.complete(std::move(waiters_->pop_front().handler.complete), error);
         }
         if (breaker_.state() == CircuitState::open) {
           // This failure opened the breaker: the upstream is down, and callers queued behind busy
@@ -92,6 +93,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
 void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason reason, Deferred& deferred) {
   std::shared_ptr<PooledConnection> owned = books_->take_out(connection);
   if (!health_marks_->empty()) health_marks_->forget(connection);
+  if (!affinity_->empty()) affinity_->forget_connection(connection);
 
   bool graceful = true;
   bool replaceable = true;

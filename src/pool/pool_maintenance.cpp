@@ -169,7 +169,8 @@ void SecureChannelPool::start_shutdown(std::chrono::milliseconds grace, Shutdown
     }
     if (!shutdown_->started) {
       shutdown_->started = true;
-      waiters_->take_all([&](auto&& waiter) { deferred.complete(std::move(waiter.handler), errc::shutting_down); });
+      waiters_->take_everyone(
+          [&](auto&& waiter) { deferred.complete(std::move(waiter.handler.complete), errc::shutting_down); });
       waiters_->timer.cancel();
       waiters_->timer_at = {};
       maintenance_->cleanup_timer.cancel();

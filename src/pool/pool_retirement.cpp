@@ -22,6 +22,7 @@ SecureChannelPool::CloseReason SecureChannelPool::retire_close_reason(RetireReas
     case RetireReason::latency: return CloseReason::latency;
     case RetireReason::idle: return CloseReason::idle_timeout;
     case RetireReason::unhealthy: return CloseReason::unhealthy;
+    case RetireReason::max_requests: return CloseReason::max_requests;
     case RetireReason::shutdown: return CloseReason::shutdown;
     case RetireReason::none:  // past max_lifetime without having been asked back yet
     case RetireReason::max_lifetime: break;

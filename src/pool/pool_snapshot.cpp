@@ -2,6 +2,7 @@
 #include "securechannel/secure_channel_pool.hpp"
 
 #include "pool/acquire_waiters.hpp"
+#include "pool/affinity_keys.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/health_score.hpp"
@@ -19,11 +20,14 @@ PoolStats SecureChannelPool::stats() const {
   stats.idle_connections = books_->idle().size();
   stats.leased_connections = books_->leased();
   stats.connecting_connections = books_->connecting();
-  stats.pending_acquires = waiters_->size();
+  stats.pending_acquires = waiters_->everyone();
   stats.circuit_state = breaker_.state();
   stats.circuit_opened = breaker_.times_opened();
   stats.circuit_state_since = breaker_.state_changed_at();
   stats.established = history_->established;
+  stats.affinity_keys = affinity_->size();
+  stats.affinity_moves = affinity_->moves();
+  stats.affinity_keys_evicted = affinity_->evictions();
   std::lock_guard errors_lock(telemetry_->errors_mutex);
   stats.total_errors = telemetry_->errors_total;
   stats.errors_by_kind = telemetry_->errors_by_kind;
@@ -42,6 +46,7 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     std::shared_ptr<const detail::LeaseSlots> slots;  // a multiplexing holder's
     std::uint32_t recent_failures;                    // on the holder's slots, since the last pass
     double age_fraction;
+    std::uint32_t affinity_keys;
   };
   std::vector<Booked> booked;
   Clock::time_point pool_now;
@@ -52,9 +57,10 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     threshold_ms = static_cast<double>(limits_.latency_threshold.count());
     booked.reserve(books_->live().size());
     pool_now = config_.clock->now();
+    const bool keyed = !affinity_->empty();
     for (const auto& connection : books_->live()) {
       booked.push_back({connection, connection->state_, connection->created_, connection->reconnects_, {}, 0,
-                        age_fraction_locked(*connection, pool_now)});
+                        age_fraction_locked(*connection, pool_now), keyed ? affinity_->keys_of(*connection) : 0});
     }
     for (const auto& entry : long_leases_->entries()) {
       // booked is in the order of live(), where each connection knows its index.
@@ -109,6 +115,7 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
       snapshot.health =
           detail::connection_health(stats, p95_of[i], median_p95_us, entry.recent_failures, entry.age_fraction);
     }
+    snapshot.affinity_keys = entry.affinity_keys;
     if (entry.slots) {
       snapshot.streams_in_flight = entry.slots->in_use.load(std::memory_order_relaxed);
       snapshot.max_concurrent_streams = entry.slots->capacity.load(std::memory_order_relaxed);

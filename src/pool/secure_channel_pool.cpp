@@ -4,6 +4,7 @@
 #include "pool/tcp_liveness.hpp"
 #include "core/deadline.hpp"
 #include "pool/acquire_waiters.hpp"
+#include "pool/affinity_keys.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
@@ -62,30 +63,46 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       shutdown_(std::make_unique<detail::ShutdownState>(executor)),
       history_(std::make_unique<detail::ConnectHistory>()),
       long_leases_(std::make_unique<detail::LongLeases>()),
-      health_marks_(std::make_unique<detail::HealthMarks>()) {
+      health_marks_(std::make_unique<detail::HealthMarks>()),
+      affinity_(std::make_unique<detail::AffinityKeys>(config_.affinity_max_keys)) {
   counters_.endpoint = config_.endpoint;
 }
 
 SecureChannelPool::~SecureChannelPool() = default;
 
-void SecureChannelPool::start_acquire(AcquireHandler handler) {
+void SecureChannelPool::start_acquire(AcquireHandler handler, Affinity affinity) {
   const std::uint64_t id = watch_cancellation(handler);
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
+    PooledConnection* own = nullptr;  // the affinity key's live connection
     if (shutdown_->started) {
       deferred.complete(std::move(handler), errc::shutting_down);
-    } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred)) {
-      telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
-      deferred.complete(std::move(handler), {}, lease_locked(*idle));
-    } else if (books_->total() < limits_.max_connections && books_->connecting() >= config_.max_connecting) {
-      // Connects are paced: wait in line for one already on the way (each completion starts the
-      // next while callers wait), as long as the line is not full.
-      if (waiters_->size() >= limits_.max_pending) {
+    } else if (affinity.key.size() > max_affinity_key_bytes) {
+      deferred.complete(std::move(handler), errc::affinity_key_too_long);
+    } else if (!affinity.key.empty() && (own = key_connection_locked(affinity.key, deferred)) &&
+               own->state_ == ConnectionState::idle) {
+      telemetry_->acquire_waits.record_microseconds(0);
+      deferred.complete(std::move(handler), {}, lease_locked(*own, affinity.key));
+    } else if (own && !affinity.may_move) {
+      // Its connection is leased: the caller waits for that one, not for any.
+      if (waiters_->everyone() >= limits_.max_pending) {
         ++counters_.pool_exhausted;
         deferred.complete(std::move(handler), errc::pool_exhausted);
       } else {
-        enqueue_waiter_locked(id, std::move(handler));
+        wait_for_connection_locked(id, std::move(handler), std::move(affinity.key), own->id());
+      }
+    } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred, affinity.key)) {
+      telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
+      deferred.complete(std::move(handler), {}, lease_locked(*idle, affinity.key));
+    } else if (books_->total() < limits_.max_connections && books_->connecting() >= config_.max_connecting) {
+      // Connects are paced: wait in line for one already on the way (each completion starts the
+      // next while callers wait), as long as the line is not full.
+      if (waiters_->everyone() >= limits_.max_pending) {
+        ++counters_.pool_exhausted;
+        deferred.complete(std::move(handler), errc::pool_exhausted);
+      } else {
+        enqueue_waiter_locked(id, std::move(handler), std::move(affinity.key));
       }
     } else if (books_->total() < limits_.max_connections) {
       if (!breaker_.allow_attempt()) {
@@ -94,7 +111,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       } else {
         // The caller waits in line like everyone else: the new connection goes to the oldest
         // waiter, and if it fails, the oldest waiter learns why.
-        enqueue_waiter_locked(id, std::move(handler));
+        enqueue_waiter_locked(id, std::move(handler), std::move(affinity.key));
         start_connect_locked(deferred);
       }
     } else if (breaker_.failing_fast()) {
@@ -102,11 +119,11 @@ void SecureChannelPool::start_acquire(AcquireHandler handler) {
       // that may come back broken. Fail fast, as the callers already waiting were.
       ++counters_.circuit_open_rejections;
       deferred.complete(std::move(handler), errc::circuit_open);
-    } else if (waiters_->size() >= limits_.max_pending) {
+    } else if (waiters_->everyone() >= limits_.max_pending) {
       ++counters_.pool_exhausted;
       deferred.complete(std::move(handler), errc::pool_exhausted);
     } else {
-      enqueue_waiter_locked(id, std::move(handler));
+      enqueue_waiter_locked(id, std::move(handler), std::move(affinity.key));
     }
   }
   run(deferred);
@@ -127,12 +144,15 @@ std::optional<Lease> SecureChannelPool::try_acquire() {
   return lease;
 }
 
-PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred) {
+PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred, std::string_view new_key) {
   const bool always_probe = config_.validate_after_inactivity.count() == 0;
   const auto now = always_probe ? Clock::time_point{} : config_.clock->now();
   while (!books_->idle().empty()) {
-    // Without marks (a healthy pool) the warmest, with no call for the health scores' sake.
-    PooledConnection* candidate = health_marks_->empty() ? books_->idle().back() : healthiest_warm_idle_locked();
+    // Without marks (a healthy pool) the warmest, with no call for the health scores' sake; a
+    // key that needs a connection spreads over them.
+    PooledConnection* candidate = !new_key.empty()          ? affinity_->fewest_keys(books_->idle())
+                                  : health_marks_->empty() ? books_->idle().back()
+                                                           : healthiest_warm_idle_locked();
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
       if (candidate->channel().probe_idle() != IdleHealth::healthy) {
         ++counters_.stale_discarded;
@@ -145,19 +165,21 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred)
   return nullptr;
 }
 
-Lease SecureChannelPool::lease_locked(PooledConnection& connection) {
+Lease SecureChannelPool::lease_locked(PooledConnection& connection, std::string_view affinity_key) {
   transition(connection, ConnectionState::leased);
   connection.round_trips_at_lease_ = static_cast<std::uint32_t>(connection.stats().round_trips());
   const bool reused = connection.stats().leases() > 0;
   connection.stats().add_lease_locked();
   ++counters_.acquires;
   if (reused) ++counters_.reuses;
-  return Lease(shared_from_this(), connection, reused);
+  const AffinityOutcome affinity =
+      affinity_key.empty() ? AffinityOutcome::none : affinity_->bind(affinity_key, connection);
+  return Lease(shared_from_this(), connection, reused, affinity);
 }
 
 void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
   while (!waiters_->empty()) {
-    PooledConnection* idle = pop_healthy_idle_locked(deferred);
+    PooledConnection* idle = pop_healthy_idle_locked(deferred, waiters_->front().handler.affinity_key);
     if (!idle) {
       // Stale connections discarded on the way free capacity for those still waiting.
       connect_for_waiters_locked(deferred);
@@ -165,7 +187,7 @@ void SecureChannelPool::hand_to_waiters_locked(Deferred& deferred) {
     }
     auto waiter = waiters_->pop_front();
     telemetry_->acquire_waits.record(std::chrono::steady_clock::now() - waiter.enqueued);
-    deferred.complete(std::move(waiter.handler), {}, lease_locked(*idle));
+    deferred.complete(std::move(waiter.handler.complete), {}, lease_locked(*idle, waiter.handler.affinity_key));
   }
 }
 
@@ -211,8 +233,13 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;
       if (health_marks_->stall_us != 0) note_release_health_locked(returned);
-      hand_to_waiters_locked(deferred);
+      // A caller waiting for this connection (its affinity key's) comes before the line.
+      if (!serve_waiting_for_locked(returned, deferred)) hand_to_waiters_locked(deferred);
       release_memory_if_due_locked();
+    }
+    if (!waiters_->for_connection.empty() && returned.state_ != ConnectionState::leased &&
+        returned.state_ != ConnectionState::idle) {
+      reroute_waiting_for_locked(returned.id(), deferred);
     }
     maybe_finish_shutdown_locked(deferred);
   }
@@ -240,15 +267,16 @@ bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection,
 }
 
 void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
-  waiters_->take_all([&](auto&& waiter) {
+  waiters_->take_everyone([&](auto&& waiter) {
     if (reason == errc::circuit_open) ++counters_.circuit_open_rejections;
-    deferred.complete(std::move(waiter.handler), reason);
+    deferred.complete(std::move(waiter.handler.complete), reason);
   });
 }
 
-void SecureChannelPool::enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler) {
+void SecureChannelPool::enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler, std::string affinity_key) {
   const auto now = std::chrono::steady_clock::now();
-  waiters_->push(id, std::move(handler), now, detail::deadline_after(now, limits_.acquire_timeout));
+  waiters_->push(id, detail::QueuedAcquire{std::move(handler), std::move(affinity_key)}, now,
+                 detail::deadline_after(now, limits_.acquire_timeout));
   arm_waiter_timer_locked();
 }
 
@@ -270,9 +298,10 @@ void SecureChannelPool::cancel_waiter(std::uint64_t id) {
   {
     std::lock_guard lock(mutex_);
     auto waiter = waiters_->remove(id);
+    if (!waiter) waiter = waiters_->for_connection.remove(id);
     if (!waiter) return;
     ++counters_.acquires_cancelled;
-    deferred.complete(std::move(waiter->handler), boost::asio::error::operation_aborted);
+    deferred.complete(std::move(waiter->handler.complete), boost::asio::error::operation_aborted);
     // Its place in line may have been all a connect on the way was for: the connect goes on and
     // its connection joins the idle ones (or the next waiter).
   }
@@ -280,7 +309,7 @@ void SecureChannelPool::cancel_waiter(std::uint64_t id) {
 }
 
 void SecureChannelPool::arm_waiter_timer_locked() {
-  const auto earliest = waiters_->earliest_deadline();
+  const auto earliest = waiters_->earliest_deadline_of_all();
   if (!earliest) return;
   // Armed already for that time or earlier: an early wake-up re-arms for what is left.
   if (waiters_->timer_at != std::chrono::steady_clock::time_point{} && waiters_->timer_at <= *earliest) return;
@@ -299,10 +328,10 @@ void SecureChannelPool::on_waiter_timer(error_code error, std::chrono::steady_cl
     if (armed_at != waiters_->timer_at) return;  // a wait that was replaced but had already fired
     waiters_->timer_at = {};
     const auto now = std::chrono::steady_clock::now();
-    while (waiters_->has_expired(now)) {
+    waiters_->take_expired(now, [&](auto&& waiter) {
       ++counters_.acquire_timeouts;
-      deferred.complete(std::move(waiters_->pop_expired(now).handler), errc::acquire_timeout);
-    }
+      deferred.complete(std::move(waiter.handler.complete), errc::acquire_timeout);
+    });
     arm_waiter_timer_locked();
   }
   run(deferred);

@@ -142,6 +142,36 @@ TEST_F(HttpForwardListenerTest, KeepsOneLocalConnectionAliveAcrossRequests) {
   EXPECT_EQ(stats.requests, 6u);
 }
 
+// Over HTTP/1.1, where a key's connection is its own: each key stays on one upstream connection
+// and the response says so; a key too long is answered 400 by name, before anything goes out.
+TEST_F(HttpForwardListenerTest, RequestsWithTheAffinityHeaderKeepAConnectionPerKey) {
+  start();
+  HttpForwardOptions keyed;
+  keyed.affinity_header = "X-Relay-Session";
+  open(std::move(keyed), {"http/1.1"});
+  HttpTestConnection local(port());
+  for (int round = 0; round < 3; ++round) {
+    for (const char* key : {"alpha", "beta", "gamma"}) {
+      HttpTestReply reply = local.get("/", {{"X-Relay-Session", key}});
+      ASSERT_EQ(reply.result_int(), 200);
+      EXPECT_EQ(reply[daemon::affinity_response_header], round == 0 ? "new_key" : "kept") << key;
+    }
+  }
+  HttpTestReply plain = local.get("/");
+  EXPECT_EQ(plain.result_int(), 200);
+  EXPECT_EQ(plain.count(daemon::affinity_response_header), 0u) << "no key, no affinity";
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.affinity_keys, 3u);
+  EXPECT_EQ(stats.affinity_moves, 0u);
+
+  HttpTestConnection hostile(port());
+  HttpTestReply refused = hostile.get("/", {{"X-Relay-Session", std::string(max_affinity_key_bytes + 1, 'k')}});
+  EXPECT_EQ(refused.result_int(), 400);
+  EXPECT_NE(refused.body().find("X-Relay-Session is an affinity key, at most 256 bytes"), std::string::npos)
+      << refused.body();
+  EXPECT_EQ(pool->stats().affinity_keys, 3u);
+}
+
 TEST_F(HttpForwardListenerTest, PausesAcceptingAtMaxConnections) {
   start();
   HttpForwardOptions listener_options;

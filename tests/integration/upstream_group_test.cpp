@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <algorithm>
 #include <map>
 
 namespace securechannel::daemon {
@@ -63,6 +64,39 @@ TEST_F(UpstreamGroupTest, LeastRequestsAvoidsTheBusyEndpoint) {
   const UpstreamGroup::Pick busy = relay->pick();  // stays in flight
   for (int i = 0; i < 5; ++i) EXPECT_NE(use(*relay, Outcome::success), busy.member->endpoint);
   relay->report(busy, Outcome::success);
+}
+
+TEST_F(UpstreamGroupTest, AnAffinityKeyKeepsItsEndpointAndOnlyAnEjectedEndpointsKeysMove) {
+  auto relay = group("relay", {"127.0.0.1:1001", "127.0.0.1:1002", "127.0.0.1:1003"}, BalancingPolicy::least_requests);
+  const auto endpoint_of = [&](const std::string& key, Outcome outcome = Outcome::success) {
+    const UpstreamGroup::Pick pick = relay->pick(key);
+    relay->report(pick, outcome);
+    return pick.member->endpoint;
+  };
+  std::map<std::string, std::string> home;
+  std::map<std::string, int> keys_on;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "session-" + std::to_string(i);
+    home[key] = endpoint_of(key);
+    ++keys_on[home[key]];
+    EXPECT_EQ(endpoint_of(key), home[key]) << key;
+  }
+  ASSERT_EQ(keys_on.size(), 3u);
+  for (const auto& [endpoint, keys] : keys_on) EXPECT_GE(keys, 50) << endpoint << ": keys spread";
+
+  // Three failures eject the second endpoint: its keys go elsewhere, no other key moves.
+  const std::string& victim_key = std::find_if(home.begin(), home.end(), [](const auto& entry) {
+                                    return entry.second == "127.0.0.1:1002";
+                                  })->first;
+  for (int i = 0; i < 3; ++i) endpoint_of(victim_key, Outcome::failure);
+  ASSERT_TRUE(ejected(*relay, 1));
+  for (const auto& [key, endpoint] : home) {
+    if (endpoint == "127.0.0.1:1002") {
+      EXPECT_NE(endpoint_of(key), endpoint) << key;
+    } else {
+      EXPECT_EQ(endpoint_of(key), endpoint) << key;
+    }
+  }
 }
 
 TEST_F(UpstreamGroupTest, ConsecutiveFailuresEjectForAGrowingTimeAndAProbeReadmits) {

@@ -33,6 +33,7 @@ mode = "http"
 listen = "[::1]:0"
 max_body_bytes = 1024
 request_timeout = "2s"
+affinity_header = "X-Relay-Session"
 )";
 
 class DaemonConfigTest : public ::testing::Test {
@@ -93,6 +94,24 @@ drain_grace = "3s"
   EXPECT_EQ(pool.listeners[1].address(), "[::1]:0");
   EXPECT_EQ(pool.listeners[1].limits.max_body_bytes, 1024u);
   EXPECT_EQ(pool.listeners[1].request_timeout, 2s);
+  EXPECT_EQ(pool.listeners[1].affinity_header, "X-Relay-Session");
+}
+
+TEST_F(DaemonConfigTest, AnAffinityHeaderMustBeAHeaderNameOnAnHttpListener) {
+  const auto lines = refusals(R"([[pool]]
+endpoint = "relay.example:443"
+[[pool.listener]]
+mode = "http"
+listen = "127.0.0.1:0"
+affinity_header = "X Relay"
+[[pool.listener]]
+mode = "tcp"
+listen = "127.0.0.1:0"
+affinity_header = "X-Relay-Session"
+)");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("pool[0].listener[0].affinity_header: \"X Relay\" is not an HTTP header name (scpool.toml:6"));
+  EXPECT_THAT(lines[1], HasSubstr("pool[0].listener[1].affinity_header: is for mode = \"http\" listeners"));
 }
 
 TEST_F(DaemonConfigTest, EndpointStillWorks) {

@@ -84,5 +84,27 @@ TEST(WaiterQueueTest, TakesAllOldestFirst) {
   EXPECT_FALSE(line.has_expired(t0 + 1h));
 }
 
+TEST(WaiterQueueTest, TakesTheOldestThatMatches) {
+  Line line;
+  line.push(1, "x1", t0, t0 + 5s);
+  line.push(2, "y1", t0, t0 + 5s);
+  line.push(3, "x2", t0, t0 + 5s);
+  auto is_x = [](const Line::Waiter& waiter) { return waiter.handler[0] == 'x'; };
+  EXPECT_EQ(line.take_first_if(is_x)->handler, "x1");
+  EXPECT_EQ(line.take_first_if(is_x)->handler, "x2");
+  EXPECT_FALSE(line.take_first_if(is_x));
+  EXPECT_EQ(line.size(), 1u);
+}
+
+TEST(WaiterQueueTest, OnePutAtTheHeadIsServedFirstAndStillExpiresOnTime) {
+  Line line;
+  line.push(1, "in line", t0, t0 + 2s);
+  // Waited elsewhere with a later deadline: the line is no longer in deadline order.
+  line.push_front(2, "moved over", t0, t0 + 9s);
+  EXPECT_EQ(line.earliest_deadline(), t0 + 2s);
+  EXPECT_EQ(expire(line, t0 + 3s), (std::vector<std::string>{"in line"}));
+  EXPECT_EQ(line.pop_front().handler, "moved over");
+}
+
 }  // namespace
 }  // namespace securechannel::detail

@@ -39,6 +39,7 @@ enum class RetireReason : std::uint8_t {
   latency,       // its recent p95 round trip is over the pool's latency threshold
   idle,          // a multiplexed holder ran no exchange for idle_timeout (above min_idle)
   unhealthy,     // its health score stayed below health_recycle_below
+  max_requests,  // a multiplexed holder carried max_requests_per_connection exchanges on it
   shutdown,      // the pool is shutting down (told to the holder; never kept as the mark)
 };
 
