@@ -131,15 +131,15 @@ static sc_go_completion* sc_go_take(void) {
 	return oldest;
 }
 
-// Starts the request of `completion`: with a call handle, kept in the completion, when
-// `cancellable`. A start that fails will see no callback; its completion is the caller's to free.
-static int sc_go_request(sc_http_client* client, const sc_request* request, sc_go_completion* completion,
-                         int cancellable, sc_error* error) {
+// Starts the request of `completion` (`options` may be NULL): with a call handle, kept in the
+// completion, when `cancellable`. A start that fails will see no callback; its completion is the
+// caller's to free.
+static int sc_go_request(sc_http_client* client, const sc_request* request, const sc_request_options* options,
+                         sc_go_completion* completion, int cancellable, sc_error* error) {
 	completion->holders = cancellable ? 2 : 1;
 	__atomic_add_fetch(&sc_go_outstanding, 1, __ATOMIC_SEQ_CST);
-	int status = cancellable
-	                 ? sc_request_start(client, request, sc_go_response, completion, &completion->call, error)
-	                 : sc_request_async(client, request, sc_go_response, completion, error);
+	int status = sc_request_start_with(client, request, options, sc_go_response, completion,
+	                                   cancellable ? &completion->call : NULL, error);
 	if (status != 0) {
 		// In place of the callback that will not run.
 		__atomic_sub_fetch(&sc_go_outstanding, 1, __ATOMIC_SEQ_CST);
@@ -169,8 +169,8 @@ var (
 // dispatcher goroutine. When cancellable, the returned completion holds the call that cancels
 // it, and the caller releases it (releaseCompletion) once it will not cancel any more;
 // otherwise it is nil.
-func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pendingRequest,
-	cancellable bool) (*C.sc_go_completion, error) {
+func startRequest(client *C.sc_http_client, request *C.sc_request, options *C.sc_request_options,
+	pending *pendingRequest, cancellable bool) (*C.sc_go_completion, error) {
 	if err := ensureDispatcher(); err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func startRequest(client *C.sc_http_client, request *C.sc_request, pending *pend
 	if cancellable {
 		flag = 1
 	}
-	if C.sc_go_request(client, request, completion, flag, &failure) != 0 {
+	if C.sc_go_request(client, request, options, completion, flag, &failure) != 0 {
 		handle.Delete()
 		C.sc_go_completion_free(completion)
 		return nil, errorOf(&failure)

@@ -62,6 +62,11 @@ func (t *roundTripper) RoundTrip(request *http.Request) (*http.Response, error) 
 
 	native := newNativeRequest(request, body)
 	defer native.free()
+	if affinity, ok := ctx.Value(affinityContextKey{}).(Affinity); ok && affinity.Key != "" {
+		if err := native.setAffinity(affinity); err != nil {
+			return nil, err
+		}
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		// A little past the deadline, so that the context, not the native timer, ends the wait.
 		native.request.timeout_ms = C.uint32_t(timeoutMs(time.Until(deadline) + deadlineMargin))
@@ -98,7 +103,7 @@ func (t *roundTripper) start(native *nativeRequest, pending *pendingRequest, can
 		return nil, ErrShutDown
 	}
 	p.inFlight.Add(1)
-	completion, err := startRequest(p.client, native.request, pending, cancellable)
+	completion, err := startRequest(p.client, native.request, native.options, pending, cancellable)
 	if err != nil {
 		p.inFlight.Done()
 		return nil, err
@@ -120,6 +125,9 @@ func goResponse(native *C.sc_response, request *http.Request) *http.Response {
 	data := C.sc_response_body(native, &length)
 	body := C.GoBytes(data, C.int(length))
 	version := int(C.sc_response_http_version(native)) // major * 10 + minor
+	if outcome := C.GoString(C.sc_response_affinity(native)); outcome != "none" {
+		header.Set(AffinityHeader, outcome)
+	}
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
 		StatusCode:    status,
@@ -138,6 +146,7 @@ func goResponse(native *C.sc_response, request *http.Request) *http.Response {
 // object around it, strings slice included.
 type nativeRequest struct {
 	request *C.sc_request
+	options *C.sc_request_options // nil unless the request has options beyond sc_request's
 	strings []*C.char
 	headers *C.sc_header
 	body    unsafe.Pointer
@@ -179,6 +188,22 @@ func newNativeRequest(request *http.Request, body []byte) *nativeRequest {
 	return n
 }
 
+func (n *nativeRequest) setAffinity(affinity Affinity) error {
+	n.options = C.sc_request_options_new()
+	if n.options == nil {
+		panic("securechannel: out of memory for request options")
+	}
+	mayMove := C.int(0)
+	if affinity.MayMove {
+		mayMove = 1
+	}
+	var failure C.sc_error
+	if C.sc_request_options_set_affinity(n.options, n.cString(affinity.Key), mayMove, &failure) != 0 {
+		return errorOf(&failure)
+	}
+	return nil
+}
+
 func (n *nativeRequest) cString(s string) *C.char {
 	c := C.CString(s)
 	n.strings = append(n.strings, c)
@@ -191,6 +216,7 @@ func (n *nativeRequest) free() {
 	}
 	C.free(unsafe.Pointer(n.headers))
 	C.free(n.body)
+	C.sc_request_options_free(n.options)
 	C.free(unsafe.Pointer(n.request))
 }
 

@@ -314,6 +314,7 @@ function renderTable(view, connections, offset, now) {
       integer.format(connection.round_trips),
       decimal(connection.latency_ms.p95, 2),
       connection.health ? String(connection.health.score) : '',
+      integer.format(connection.affinity_keys ?? 0),
       `${duration(now - Date.parse(connection.last_activity))} ago`,
     ];
     for (const text of cells) {

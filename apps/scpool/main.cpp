@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <openssl/crypto.h>
+#include <securechannel/affinity.hpp>
 #include <securechannel/securechannel.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -62,6 +63,13 @@ int main(int argc, char** argv) {
   request_command->add_flag("-i,--include", request.print_headers, "Print the status line and headers too");
   request_command->add_flag("-v,--verbose", request.verbose,
                             "On stderr: the connection, its reuse and the times to connection and first byte");
+  request_command->add_option("--affinity", request.affinity_key,
+                              "Affinity key: every request over that key's connection (docs/POOL.md)")
+      ->check(CLI::Validator(
+          [](const std::string& key) {
+            return key.size() <= securechannel::max_affinity_key_bytes ? std::string() : "at most 256 bytes";
+          },
+          "KEY"));
   request_command->add_option("--config", request.config_file,
                               "Pool file (TOML): the settings of its pool for the URL's host:port (docs/CONFIG.md)");
 

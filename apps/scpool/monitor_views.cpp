@@ -139,7 +139,7 @@ std::string connections_view(const json& list) {
   const json& connections = array_of(list, "connections");
   if (connections.empty()) return output;
   TextTable table({"ID", "STATE", "STREAMS", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95",
-                   "HEALTH", "TLS", "ALPN", "RESUMED", "HEALTHY"});
+                   "HEALTH", "KEYS", "TLS", "ALPN", "RESUMED", "HEALTHY"});
   for (const json& connection : connections) {
     const json& latency = connection.value("latency_ms", json::object());
     table.add_row({text(connection, "connection_id"), text(connection, "state"), streams(connection),
@@ -147,7 +147,8 @@ std::string connections_view(const json& list) {
                    age(connection, "last_activity", reference), text(connection, "leases"),
                    text(connection, "round_trips"), bytes(connection, "bytes_sent"),
                    bytes(connection, "bytes_received"), figure(latency, "p95", milliseconds_text),
-                   text(connection.value("health", json::object()), "score"), text(connection, "tls_version"),
+                   text(connection.value("health", json::object()), "score"), text(connection, "affinity_keys"),
+                   text(connection, "tls_version"),
                    text(connection, "alpn"), text(connection, "tls_resumed"), text(connection, "is_healthy")});
   }
   return output + "\n" + table.render();
@@ -162,6 +163,7 @@ std::string connection_view(const json& connection) {
       {"streams", streams(connection)},
       {"healthy", text(connection, "is_healthy")},
       {"health score", health_text(connection.value("health", json::object()))},
+      {"affinity keys", text(connection, "affinity_keys")},
       {"age", age(connection, "created", now)},
       {"idle for", age(connection, "last_activity", now)},
       {"leases", text(connection, "leases")},

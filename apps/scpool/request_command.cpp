@@ -69,6 +69,7 @@ void print_exchange(const HttpExchangeInfo& exchange) {
              exchange.attempts, exchange.attempts == 1 ? "" : "s");
   fmt::print(stderr, "* to a connection {:.3f} ms, to the first byte {:.3f} ms, total {:.3f} ms\n",
              ms(exchange.acquire_time), ms(exchange.time_to_first_byte), ms(exchange.total_time));
+  if (exchange.affinity != AffinityOutcome::none) fmt::print(stderr, "* affinity key: {}\n", to_string(exchange.affinity));
 }
 
 double percentile_ms(std::vector<double> samples, double quantile) {
@@ -133,8 +134,9 @@ int run_request(const RequestOptions& options) {
     fmt::print(stderr, "scpool request: the request cannot be sent: {}\n", *request_problem);
     return 2;
   }
-  const HttpRequestOptions request_options{
-      .timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000))};
+  HttpRequestOptions request_options;
+  request_options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000));
+  request_options.affinity.key = options.affinity_key;
 
   std::size_t started = 0;
   std::size_t finished = 0;

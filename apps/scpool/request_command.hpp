@@ -23,6 +23,7 @@ struct RequestOptions {
   bool print_headers = false;         // -i
   bool verbose = false;               // -v: how each response came (connection, reuse, timings) on stderr
   std::string config_file;            // --config: pool settings for the URL's endpoint
+  std::string affinity_key;           // --affinity: every request over the key's connection
 };
 
 // Returns the process exit code: 0 when every request got a response, 1 otherwise, 2 for

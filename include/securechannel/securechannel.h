@@ -47,7 +47,7 @@
 extern "C" {
 #endif
 
-#define SC_ABI_VERSION 1
+#define SC_ABI_VERSION 2 /* 2: request options (affinity keys) */
 
 /* sc_error.code: what kind of failure; sc_error.name: which one exactly (stable names). */
 enum {
@@ -212,6 +212,33 @@ int sc_request_start(sc_http_client* client, const sc_request* request, sc_respo
  * callbacks included; never at the same time as sc_call_free of the same call. NULL does nothing. */
 void sc_call_cancel(sc_call* call);
 void sc_call_free(sc_call* call);
+
+/* ---- Request options (SC_ABI_VERSION 2) -------------------------------------------------- *
+ * Options beyond sc_request's, set on a handle of their own and passed to the _with forms. */
+typedef struct sc_request_options sc_request_options;
+
+/* Empty options; NULL only when out of memory. Free with sc_request_options_free (NULL: no-op). */
+sc_request_options* sc_request_options_new(void);
+void sc_request_options_free(sc_request_options* options);
+/* Connection affinity (docs/POOL.md, "Connection affinity"): the request goes over the connection
+ * this key has (HTTP/2: its session), and while that connection carries another request it
+ * waits for it (up to the pool's acquire_timeout), unless may_move is non-zero: then it takes
+ * another connection and the key moves. sc_response_affinity tells what the key got. NULL or ""
+ * clears the key. A key longer than 256 bytes: SC_E_INVALID_ARGUMENT. */
+int sc_request_options_set_affinity(sc_request_options* options, const char* key, int may_move, sc_error* error);
+
+/* sc_request_sync with options (NULL: none). The options may be freed when the call returns. */
+sc_response* sc_request_sync_with(sc_http_client* client, const sc_request* request,
+                                  const sc_request_options* options, sc_error* error);
+/* sc_request_start with options (NULL: none); `call` may be NULL, as sc_request_async. The options
+ * may be freed when the call returns. */
+int sc_request_start_with(sc_http_client* client, const sc_request* request, const sc_request_options* options,
+                          sc_response_callback callback, void* user_data, sc_call** call, sc_error* error);
+/* What the request's affinity key got: "new_key" (no connection yet: its first use, or
+ * forgotten), "kept" (its connection), "moved" (its connection closed or was busy and the request
+ * could move: state kept on the old one is gone), or "none" (no key; also for NULL). Static
+ * storage. */
+const char* sc_response_affinity(const sc_response* response);
 
 #ifdef __cplusplus
 }

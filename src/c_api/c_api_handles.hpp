@@ -72,6 +72,10 @@ struct CallState {
 
 }  // namespace securechannel::c_api
 
+struct sc_request_options {
+  securechannel::Affinity affinity;
+};
+
 struct sc_pool_config {
   // The setters and sc_pool_new may run on different threads at once (securechannel.h).
   mutable std::mutex mutex;

@@ -10,6 +10,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include <future>
+#include <new>
 #include <string>
 
 using namespace securechannel::c_api;
@@ -68,9 +69,10 @@ std::optional<HttpRequest> make_request(const sc_request& request, const securec
   return built;
 }
 
-securechannel::HttpRequestOptions options_of(const sc_request& request) {
+securechannel::HttpRequestOptions options_of(const sc_request& request, const sc_request_options* extra) {
   securechannel::HttpRequestOptions options;
   if (request.timeout_ms > 0) options.timeout = std::chrono::milliseconds(request.timeout_ms);
+  if (extra != nullptr) options.affinity = extra->affinity;
   return options;
 }
 
@@ -147,9 +149,9 @@ void begin_request(const std::shared_ptr<securechannel::HttpClient>& http_client
   }
 }
 
-// sc_request_async and sc_request_start: `call`, when given, can cancel the request.
-int start_request(sc_http_client* client, const sc_request* request, sc_response_callback callback,
-                  void* user_data, std::shared_ptr<CallState> call, sc_error* error) {
+// sc_request_async and sc_request_start(_with): `call`, when given, can cancel the request.
+int start_request(sc_http_client* client, const sc_request* request, const sc_request_options* extra,
+                  sc_response_callback callback, void* user_data, std::shared_ptr<CallState> call, sc_error* error) {
   if (const int problem = check_request(client, request, error)) return problem;
   if (callback == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "callback must not be NULL");
   try {
@@ -165,7 +167,7 @@ int start_request(sc_http_client* client, const sc_request* request, sc_response
     // thread, say) does not contend with the I/O thread for the allocator's locks, which cost
     // a futex wait and a context switch per request when the two ran the exchange between them.
     boost::asio::dispatch(client->runtime->io(),
-                          [http_client = client->client, built = std::move(*built), options = options_of(*request),
+                          [http_client = client->client, built = std::move(*built), options = options_of(*request, extra),
                            callback, user_data, call = std::move(call)]() mutable {
                             begin_request(http_client, std::move(built), std::move(options), callback, user_data,
                                           call);
@@ -213,6 +215,11 @@ void sc_http_client_free(sc_http_client* client) {
 }
 
 sc_response* sc_request_sync(sc_http_client* client, const sc_request* request, sc_error* error) {
+  return sc_request_sync_with(client, request, nullptr, error);
+}
+
+sc_response* sc_request_sync_with(sc_http_client* client, const sc_request* request, const sc_request_options* options,
+                                  sc_error* error) {
   if (check_request(client, request, error) != SC_OK) return nullptr;
   if (IoRuntime::on_library_thread()) {
     fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument",
@@ -230,7 +237,7 @@ sc_response* sc_request_sync(sc_http_client* client, const sc_request* request, 
     // has already returned here.
     auto outcome = std::make_shared<std::promise<std::pair<boost::system::error_code, HttpResponse>>>();
     auto arrived = outcome->get_future();
-    client->client->async_request(std::move(*built), options_of(*request),
+    client->client->async_request(std::move(*built), options_of(*request, options),
                                   [outcome](boost::system::error_code failure, HttpResponse&& response) {
                                     outcome->set_value({failure, std::move(response)});
                                   });
@@ -250,22 +257,55 @@ sc_response* sc_request_sync(sc_http_client* client, const sc_request* request, 
 
 int sc_request_async(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                      void* user_data, sc_error* error) {
-  return start_request(client, request, callback, user_data, nullptr, error);
+  return start_request(client, request, nullptr, callback, user_data, nullptr, error);
 }
 
 int sc_request_start(sc_http_client* client, const sc_request* request, sc_response_callback callback,
                      void* user_data, sc_call** call, sc_error* error) {
   if (call == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "call must not be NULL");
+  return sc_request_start_with(client, request, nullptr, callback, user_data, call, error);
+}
+
+int sc_request_start_with(sc_http_client* client, const sc_request* request, const sc_request_options* options,
+                          sc_response_callback callback, void* user_data, sc_call** call, sc_error* error) {
+  if (call == nullptr) return start_request(client, request, options, callback, user_data, nullptr, error);
   *call = nullptr;
   try {
     auto handle = std::make_unique<sc_call>();
     handle->state = std::make_shared<CallState>();
-    if (const int problem = start_request(client, request, callback, user_data, handle->state, error)) return problem;
+    if (const int problem = start_request(client, request, options, callback, user_data, handle->state, error)) {
+      return problem;
+    }
     *call = handle.release();
     return SC_OK;
   } catch (...) {
     return fail_with_current_exception(error);
   }
+}
+
+sc_request_options* sc_request_options_new(void) { return new (std::nothrow) sc_request_options; }
+
+void sc_request_options_free(sc_request_options* options) { delete options; }
+
+int sc_request_options_set_affinity(sc_request_options* options, const char* key, int may_move, sc_error* error) {
+  if (options == nullptr) return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "options must not be NULL");
+  const std::string_view text = key == nullptr ? std::string_view{} : std::string_view(key);
+  if (text.size() > securechannel::max_affinity_key_bytes) {
+    return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument",
+                "affinity key: " + std::to_string(text.size()) + " bytes, at most " +
+                    std::to_string(securechannel::max_affinity_key_bytes));
+  }
+  try {
+    options->affinity = {.key = std::string(text), .may_move = may_move != 0};
+    return succeed(error);
+  } catch (...) {
+    return fail_with_current_exception(error);
+  }
+}
+
+const char* sc_response_affinity(const sc_response* response) {
+  // to_string's views are of string literals: NUL-terminated, static storage.
+  return response == nullptr ? "none" : securechannel::to_string(response->exchange.affinity).data();
 }
 
 void sc_call_cancel(sc_call* call) {

@@ -13,7 +13,7 @@ namespace {
 using Field = ConnectionPage::Field;
 
 // The JSON field names of connection_json(), so that a table column sorts by what it shows.
-constexpr std::array<std::pair<std::string_view, Field>, 9> sortable = {{
+constexpr std::array<std::pair<std::string_view, Field>, 10> sortable = {{
     {"connection_id", Field::connection_id},
     {"state", Field::state},
     {"created", Field::created},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<std::string_view, Field>, 9> sortable = {{
     {"errors", Field::errors},
     {"p95_latency_ms", Field::p95_latency_ms},
     {"health", Field::health},  // health.score
+    {"affinity_keys", Field::affinity_keys},
 }};
 
 std::string sortable_names() {
@@ -49,6 +50,7 @@ int compare(const ConnectionSnapshot& a, const ConnectionSnapshot& b, Field fiel
     case Field::errors: return order(a.errors, b.errors);
     case Field::p95_latency_ms: return order(a.p95_latency_ms, b.p95_latency_ms);
     case Field::health: return order(a.health.score, b.health.score);
+    case Field::affinity_keys: return order(a.affinity_keys, b.affinity_keys);
   }
   return 0;
 }

@@ -17,7 +17,18 @@ namespace securechannel::monitor {
 struct ConnectionPage {
   static constexpr std::size_t max_limit = 1'000;
 
-  enum class Field { connection_id, state, created, last_activity, leases, round_trips, errors, p95_latency_ms, health };
+  enum class Field {
+    connection_id,
+    state,
+    created,
+    last_activity,
+    leases,
+    round_trips,
+    errors,
+    p95_latency_ms,
+    health,
+    affinity_keys,
+  };
 
   Field sort = Field::connection_id;
   bool descending = false;

@@ -80,6 +80,10 @@ static void test_version_and_null_handles(void) {
         "times of a NULL response");
   size_t length = 7;
   CHECK(sc_response_body(NULL, &length) == NULL && length == 0, "body of a NULL response");
+  sc_request_options_free(NULL);
+  CHECK(sc_request_options_set_affinity(NULL, "k", 0, &error) == SC_E_INVALID_ARGUMENT, "set_affinity(NULL)");
+  CHECK(strcmp(sc_response_affinity(NULL), "none") == 0, "affinity of a NULL response");
+  CHECK(sc_request_sync_with(NULL, NULL, NULL, &error) == NULL && error.code == SC_E_INVALID_ARGUMENT, "%s", error.name);
 }
 
 static void test_config_mistakes_are_named_at_once(void) {
@@ -296,6 +300,58 @@ static int wait_for(atomic_int* counter, int expected, int seconds) {
     nanosleep(&pause, NULL);
   }
   return atomic_load(counter) == expected;
+}
+
+/* An affinity key keeps its connection: the first request is new to it, the next ones keep it,
+ * synchronous or not; a request without options has no affinity; a key too long is refused. */
+static void test_affinity(const char* alpn) {
+  sc_error error;
+  sc_pool_config* config = trusting_config(alpn);
+  sc_pool_config_set_int(config, "max_connections", 2, NULL);
+  sc_pool* pool = sc_pool_new(config, &error);
+  sc_pool_config_free(config);
+  CHECK(pool != NULL, "%s: %s", error.name, error.message);
+  sc_http_client* client = pool ? sc_http_client_new(pool, &error) : NULL;
+  sc_request_options* options = sc_request_options_new();
+  CHECK(options != NULL, "options");
+  if (client == NULL || options == NULL) goto done;
+
+  char too_long[300];
+  memset(too_long, 'k', sizeof too_long - 1);
+  too_long[sizeof too_long - 1] = '\0';
+  CHECK(sc_request_options_set_affinity(options, too_long, 0, &error) == SC_E_INVALID_ARGUMENT, "a 299-byte key");
+  CHECK(strstr(error.message, "at most 256") != NULL, "%s", error.message);
+  CHECK(sc_request_options_set_affinity(options, "relay-session-7", 0, &error) == SC_OK, "%s", error.message);
+
+  uint64_t connection = 0;
+  for (int i = 0; i < 4; ++i) {
+    sc_request request = get("/");
+    sc_response* response = sc_request_sync_with(client, &request, options, &error);
+    CHECK(response != NULL, "%s: %s %s", alpn, error.name, error.message);
+    if (response == NULL) continue;
+    const char* expected = i == 0 ? "new_key" : "kept";
+    CHECK(strcmp(sc_response_affinity(response), expected) == 0, "%s: request %d: %s, not %s", alpn, i,
+          sc_response_affinity(response), expected);
+    if (i == 0) connection = sc_response_connection_id(response);
+    CHECK(sc_response_connection_id(response) == connection, "%s: request %d on another connection", alpn, i);
+    sc_response_free(response);
+  }
+  struct tally tally = {0};
+  sc_request request = get("/");
+  CHECK(sc_request_start_with(client, &request, options, count_response, &tally, NULL, &error) == SC_OK, "%s",
+        error.message);
+  CHECK(wait_for(&tally.succeeded, 1, 10), "%s: the asynchronous request with a key", alpn);
+  sc_response* plain = sc_request_sync(client, &request, &error);
+  CHECK(plain != NULL && strcmp(sc_response_affinity(plain), "none") == 0, "%s: a request without a key", alpn);
+  sc_response_free(plain);
+  char* status = sc_pool_status_json(pool, &error);
+  CHECK(status != NULL && strstr(status, "\"affinity_keys\":1") != NULL, "%s: status: %s", alpn,
+        status ? status : error.message);
+  sc_string_free(status);
+done:
+  sc_request_options_free(options);
+  sc_http_client_free(client);
+  sc_pool_free(pool);
 }
 
 struct worker {
@@ -522,6 +578,8 @@ int main(int argc, char** argv) {
   test_requests_and_responses("h2", "h2");
   test_requests_and_responses("http/1.1", "http11");
   test_failures_carry_their_names();
+  test_affinity("h2");
+  test_affinity("http/1.1");
   test_callbacks_may_request_and_free();
   test_cancel("h2");
   test_cancel("http/1.1");

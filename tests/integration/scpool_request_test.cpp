@@ -93,6 +93,15 @@ TEST_F(ScpoolRequestTest, VerboseTellsHowTheResponseCame) {
   EXPECT_NE(load.standard_error.find("* to the first byte: p50 "), std::string::npos) << load.standard_error;
 }
 
+TEST_F(ScpoolRequestTest, AnAffinityKeyIsSentAndToldAndAKeyTooLongRefused) {
+  const auto run = scpool({url(), "--ca", ca(), "-v", "--affinity", "relay-session-1"});
+  ASSERT_EQ(run.exit_code(), 0) << run.standard_error;
+  EXPECT_NE(run.standard_error.find("* affinity key: new_key\n"), std::string::npos) << run.standard_error;
+  const auto refused = scpool({url(), "--ca", ca(), "--affinity", std::string(257, 'k')});
+  EXPECT_NE(refused.exit_code(), 0) << refused.description();
+  EXPECT_NE(refused.standard_error.find("at most 256 bytes"), std::string::npos) << refused.standard_error;
+}
+
 TEST_F(ScpoolRequestTest, BadUrlExitsWithTwoAndNamesTheUrl) {
   const auto run = scpool({"http://" + nginx->endpoint() + "/", "--ca", ca()});
   EXPECT_EQ(run.exit_code(), 2) << run.description();

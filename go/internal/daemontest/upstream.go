@@ -25,9 +25,9 @@ import (
 	"time"
 )
 
-// Upstream is a TLS HTTP server on 127.0.0.1 that answers "hello <path>", echoes /echo and
-// answers /slow after two seconds (a /slow request the client gives up first is counted in
-// Abandoned).
+// Upstream is a TLS HTTP server on 127.0.0.1 that answers "hello <path>", echoes /echo, answers
+// /peer with the client's address (which tells its connections apart) and /slow after two
+// seconds (a /slow request the client gives up first is counted in Abandoned).
 // Stop closes it and every connection; Start listens again on the same port.
 type Upstream struct {
 	t           *testing.T
@@ -104,6 +104,8 @@ func (u *Upstream) Start() {
 			case "/echo": // the body back, and the X-Test header as X-Echo
 				w.Header().Set("X-Echo", r.Header.Get("X-Test"))
 				io.Copy(w, io.LimitReader(r.Body, 1<<20))
+			case "/peer": // the address of the connection the request came on
+				fmt.Fprint(w, r.RemoteAddr)
 			case "/slow": // an answer after two seconds, or nothing when the client leaves
 				select {
 				case <-time.After(2 * time.Second):
