@@ -197,8 +197,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
 
   // All of these run with mutex_ held and only record what to do in `deferred`.
   // The idle connection to hand out next (closing stale ones on the way): for a caller with an
-  // affinity key whose connection is gone, the one holding the fewest keys.
-  detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred, std::string_view new_key = {});
+  // affinity key, its key's when idle, else the one holding the fewest keys.
+  detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred, std::string_view affinity_key = {});
   // Leases the connection, binding `affinity_key` (if any) to it.
   Lease lease_locked(detail::PooledConnection& connection, std::string_view affinity_key = {});
   // Affinity (pool_affinity.cpp). The key's live connection, idle or leased: nullptr when it has

@@ -144,15 +144,20 @@ std::optional<Lease> SecureChannelPool::try_acquire() {
   return lease;
 }
 
-PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred, std::string_view new_key) {
+PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred, std::string_view affinity_key) {
   const bool always_probe = config_.validate_after_inactivity.count() == 0;
   const auto now = always_probe ? Clock::time_point{} : config_.clock->now();
   while (!books_->idle().empty()) {
-    // Without marks (a healthy pool) the warmest, with no call for the health scores' sake; a
-    // key that needs a connection spreads over them.
-    PooledConnection* candidate = !new_key.empty()          ? affinity_->fewest_keys(books_->idle())
-                                  : health_marks_->empty() ? books_->idle().back()
-                                                           : healthiest_warm_idle_locked();
+    // Without marks (a healthy pool) the warmest, with no call for the health scores' sake. A
+    // caller with a key takes its key's connection when that one is idle (one that may move,
+    // served from the line), else the one holding the fewest keys, so that keys spread.
+    PooledConnection* candidate = nullptr;
+    if (!affinity_key.empty()) {
+      candidate = affinity_->find(affinity_key);
+      if (!candidate || candidate->state_ != ConnectionState::idle) candidate = affinity_->fewest_keys(books_->idle());
+    } else {
+      candidate = health_marks_->empty() ? books_->idle().back() : healthiest_warm_idle_locked();
+    }
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
       if (candidate->channel().probe_idle() != IdleHealth::healthy) {
         ++counters_.stale_discarded;
