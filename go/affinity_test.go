@@ -80,4 +80,11 @@ func TestAnAffinityKeyTooLongIsRefusedByName(t *testing.T) {
 	if !errors.As(err, &failure) || failure.Name != "invalid_argument" || !strings.Contains(failure.Message, "at most 256") {
 		t.Errorf("a 257-byte key: %v", err)
 	}
+	// A NUL would end the key at the C boundary, making two keys one.
+	ctx = WithAffinity(context.Background(), Affinity{Key: "session\x00a"})
+	request, _ = http.NewRequestWithContext(ctx, http.MethodGet, "https://"+upstream.Address+"/", nil)
+	_, err = pool.RoundTripper().RoundTrip(request)
+	if !errors.As(err, &failure) || failure.Name != "invalid_argument" || !strings.Contains(failure.Message, "NUL") {
+		t.Errorf("a key with a NUL: %v", err)
+	}
 }

@@ -33,6 +33,7 @@ var (
 
 // The SC_E_* codes of securechannel.h this package tests for (the header is the reference).
 const (
-	codeConfig   = 2
-	codeShutDown = 4
+	codeInvalidArgument = 1
+	codeConfig          = 2
+	codeShutDown        = 4
 )

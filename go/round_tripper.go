@@ -17,6 +17,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -189,6 +190,10 @@ func newNativeRequest(request *http.Request, body []byte) *nativeRequest {
 }
 
 func (n *nativeRequest) setAffinity(affinity Affinity) error {
+	if strings.IndexByte(affinity.Key, 0) >= 0 {
+		// C strings end at the first NUL: "a\x00b" and "a\x00c" would be one key.
+		return &Error{Code: codeInvalidArgument, Name: "invalid_argument", Message: "an affinity key must not hold a NUL byte"}
+	}
 	n.options = C.sc_request_options_new()
 	if n.options == nil {
 		panic("securechannel: out of memory for request options")

@@ -254,7 +254,7 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   void note_release_health_locked(const detail::PooledConnection& connection);
   // After reload_tls(): connections made with the replaced material close (idle) or retire.
   void retire_old_material_locked(Deferred& deferred);
-  // Every waiter fails with `reason`, oldest first.
+  // Every waiter of the general line fails with `reason`, oldest first.
   void fail_waiters_locked(errc reason, Deferred& deferred);
   void remove_locked(detail::PooledConnection& connection, CloseReason reason, Deferred& deferred);
   void transition(detail::PooledConnection& connection, detail::ConnectionState to);

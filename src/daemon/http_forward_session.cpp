@@ -261,8 +261,8 @@ void HttpForwardSession::forward() {
   }
 }
 
-bool HttpForwardSession::send_upstream() {
-  pick_ = context_->upstreams->pick(affinity_key_);
+bool HttpForwardSession::send_upstream(const UpstreamGroup::Member* avoid) {
+  pick_ = context_->upstreams->pick(affinity_key_, avoid);
   if (!pick_) return false;
   HttpRequestOptions options;
   options.timeout = options_->request_timeout;
@@ -278,13 +278,13 @@ bool HttpForwardSession::send_upstream() {
   return true;
 }
 
-bool HttpForwardSession::retry_elsewhere(const error_code& error) {
+bool HttpForwardSession::retry_elsewhere(const error_code& error, const UpstreamGroup::Member* failed) {
   // Once, for a request that may be sent twice, after a failure that left no response begun,
   // and only to another endpoint: the same one would most likely fail the same way.
   if (retried_ || !is_idempotent(upstream_request_->method()) || !worth_another_endpoint(error)) return false;
   if (context_->upstreams->members().size() < 2 && context_->upstreams->state().backup.empty()) return false;
   retried_ = true;
-  if (!send_upstream()) return false;
+  if (!send_upstream(failed)) return false;
   context_->retries.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -292,9 +292,10 @@ bool HttpForwardSession::retry_elsewhere(const error_code& error) {
 void HttpForwardSession::on_upstream_response(const error_code& error, HttpResponse&& response) {
   const bool failed = error || response.result_int() >= 500;
   context_->upstreams->report(pick_, failed ? UpstreamGroup::Outcome::failure : UpstreamGroup::Outcome::success);
+  const UpstreamGroup::Member* tried = pick_.member;
   pick_ = {};
   if (state_ == State::Closed) return;
-  if (error && retry_elsewhere(error)) return;
+  if (error && retry_elsewhere(error, tried)) return;
   const AfterResponse after =
       keep_alive_requested_ && !draining_ && !further_request_arrived() ? AfterResponse::KeepAlive : AfterResponse::Close;
   if (!error) {

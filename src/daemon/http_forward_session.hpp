@@ -70,11 +70,12 @@ class HttpForwardSession : public std::enable_shared_from_this<HttpForwardSessio
   void read_body();
   void on_body(const boost::system::error_code& error);
   void forward();
-  // Sends the request to an endpoint the group picks; false when there is none to use.
-  bool send_upstream();
+  // Sends the request to an endpoint the group picks (never `avoid`); false when there is none.
+  bool send_upstream(const UpstreamGroup::Member* avoid = nullptr);
   void on_upstream_response(const boost::system::error_code& error, HttpResponse&& response);
-  // An idempotent request that failed before any response, sent once more to another endpoint.
-  bool retry_elsewhere(const boost::system::error_code& error);
+  // An idempotent request that failed before any response on `failed`, sent once more to
+  // another endpoint (with an affinity key too: the key's endpoint failed it).
+  bool retry_elsewhere(const boost::system::error_code& error, const UpstreamGroup::Member* failed);
   // Our own 4xx/501: the request is not forwarded and the connection closes after the answer.
   void reject(unsigned status, std::string_view error, std::string_view message);
   void respond(HttpResponse response, AfterResponse after);

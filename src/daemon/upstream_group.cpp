@@ -62,7 +62,7 @@ bool UpstreamGroup::available() const {
   return std::any_of(health_.begin(), health_.end(), [](const Health& h) { return !h.ejected; });
 }
 
-UpstreamGroup::Pick UpstreamGroup::pick(std::string_view affinity_key) {
+UpstreamGroup::Pick UpstreamGroup::pick(std::string_view affinity_key, const Member* avoid) {
   std::vector<std::size_t> probes;
   Pick chosen;
   std::shared_ptr<UpstreamGroup> backup;
@@ -76,7 +76,7 @@ UpstreamGroup::Pick UpstreamGroup::pick(std::string_view affinity_key) {
         probes.push_back(i);
       }
     }
-    chosen = pick_here(affinity_key);
+    chosen = pick_here(affinity_key, avoid);
     if (!chosen) {
       backup = backup_;
       if (!backup) ++no_endpoint_;
@@ -90,7 +90,7 @@ UpstreamGroup::Pick UpstreamGroup::pick(std::string_view affinity_key) {
   {
     // One lock at a time: two pools may be each other's backup.
     std::lock_guard backup_lock(backup->mutex_);
-    from_backup = backup->pick_here(affinity_key);
+    from_backup = backup->pick_here(affinity_key, avoid);
   }
   std::lock_guard lock(mutex_);
   if (from_backup) {
@@ -102,7 +102,7 @@ UpstreamGroup::Pick UpstreamGroup::pick(std::string_view affinity_key) {
   return from_backup;
 }
 
-UpstreamGroup::Pick UpstreamGroup::pick_here(std::string_view affinity_key) {
+UpstreamGroup::Pick UpstreamGroup::pick_here(std::string_view affinity_key, const Member* avoid) {
   const std::size_t count = health_.size();
   std::size_t best = count;
   if (!affinity_key.empty()) {
@@ -111,7 +111,7 @@ UpstreamGroup::Pick UpstreamGroup::pick_here(std::string_view affinity_key) {
     std::uint64_t best_weight = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint64_t weight = rendezvous_weight(key_hash, i);
-      if (!health_[i].ejected && (best == count || weight > best_weight)) {
+      if (!health_[i].ejected && &members_[i] != avoid && (best == count || weight > best_weight)) {
         best = i;
         best_weight = weight;
       }
@@ -119,7 +119,7 @@ UpstreamGroup::Pick UpstreamGroup::pick_here(std::string_view affinity_key) {
   }
   for (std::size_t step = 0; affinity_key.empty() && step < count; ++step) {
     const std::size_t i = (next_ + step) % count;
-    if (health_[i].ejected) continue;
+    if (health_[i].ejected || &members_[i] == avoid) continue;
     if (policy_ == BalancingPolicy::round_robin) {
       best = i;
       break;

@@ -101,7 +101,9 @@ class UpstreamGroup : public std::enable_shared_from_this<UpstreamGroup> {
   // An endpoint to use now, counted in flight until report(). Starts the probe of an endpoint
   // whose ejection time is over. With an affinity key, the same endpoint for the same key while
   // it is not ejected (rendezvous hashing: when one is ejected, only its keys go elsewhere).
-  Pick pick(std::string_view affinity_key = {});
+  // `avoid`: an endpoint never to pick (where a retry's first attempt failed); when no other is
+  // up, the backup's pick or none.
+  Pick pick(std::string_view affinity_key = {}, const Member* avoid = nullptr);
   void report(const Pick& pick, Outcome outcome);
 
   State state() const;
@@ -121,7 +123,7 @@ class UpstreamGroup : public std::enable_shared_from_this<UpstreamGroup> {
     Clock::time_point ejected_until{};
   };
 
-  Pick pick_here(std::string_view affinity_key);  // no backup; mutex_ held by the caller
+  Pick pick_here(std::string_view affinity_key, const Member* avoid);  // no backup; mutex_ held
   void eject(std::size_t index, Clock::time_point now);  // mutex_ held
   void start_probe(std::size_t index);                   // mutex_ not held
   void on_probe(std::size_t index, bool succeeded);

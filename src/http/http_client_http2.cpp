@@ -9,6 +9,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace securechannel::detail {
@@ -31,7 +32,8 @@ bool HttpClientCore::try_http2_slot(const PendingPointer& pending) {
   if (const std::uint64_t own = LeaseInternals::affinity_connection_id(*pool_, affinity.key); own != 0) {
     chosen = http2_.reserve_stream_on(own, own_full);
   }
-  if (!chosen && own_full && !affinity.may_move) return false;
+  pending->waits_for_own_session = !chosen && own_full && !affinity.may_move;
+  if (pending->waits_for_own_session) return false;
   if (!chosen) chosen = http2_.reserve_stream();
   if (!chosen) return false;
   submit_stream(chosen, pending, LeaseInternals::bind_affinity(*pool_, affinity.key, chosen->connection_id()));
@@ -55,7 +57,13 @@ void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session,
 }
 
 void HttpClientCore::open_http2_connection_if_needed() {
-  if (shut_down_ || waiting_.empty() || connections_opening_ > 0) return;
+  if (shut_down_ || connections_opening_ > 0) return;
+  // Only a request that any session could take calls for a new connection.
+  if (std::none_of(waiting_.begin(), waiting_.end(), [](const PendingPointer& pending) {
+        return !pending->waits_for_own_session;
+      })) {
+    return;
+  }
   http2_.forget_closed();  // a closed session no longer holds a pool connection
   // A draining session (GOAWAY, or its max_requests_per_connection streams reserved) takes no
   // more streams: its replacement is opened now, and the pool's acquire waits for capacity when
@@ -156,11 +164,18 @@ void HttpClientCore::on_retire_requested(const std::shared_ptr<Http2Session>& se
 }
 
 void HttpClientCore::serve_waiting() {
-  while (!waiting_.empty()) {
-    PendingPointer pending = waiting_.front();
-    if (!try_http2_slot(pending)) break;
-    pending->waiting = false;
-    waiting_.pop_front();
+  // In order; a request waiting for its key's full session is passed over (the others take other
+  // sessions' slots), while one that found no slot anywhere stops the round.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    const PendingPointer pending = *it;
+    if (try_http2_slot(pending)) {
+      pending->waiting = false;
+      it = waiting_.erase(it);
+    } else if (pending->waits_for_own_session) {
+      ++it;
+    } else {
+      break;
+    }
   }
   open_http2_connection_if_needed();
 }

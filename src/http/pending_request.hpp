@@ -98,6 +98,9 @@ struct PendingRequest {
   std::atomic<bool> done{false};  // completed: set once, by whichever completion came first
   int attempts = 0;       // sends so far; one attempt runs at a time
   bool waiting = false;   // in HttpClientCore::waiting_ (strand only; never during an HTTP/1.1 exchange)
+  // HTTP/2 with an affinity key: waiting only for a slot on its key's full session, so neither
+  // holding up the requests behind it nor calling for a new connection (strand only).
+  bool waits_for_own_session = false;
   bool handler_on_pool_executor = false;  // no executor of its own: called on our strand
 };
 

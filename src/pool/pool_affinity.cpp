@@ -52,7 +52,15 @@ std::optional<Lease> SecureChannelPool::try_acquire(const Affinity& affinity) {
 
 PooledConnection* SecureChannelPool::key_connection_locked(std::string_view key, Deferred& deferred) {
   PooledConnection* own = affinity_->find(key);
-  if (!own || own->state_ != ConnectionState::idle) return own;
+  if (!own) return nullptr;
+  if (own->state_ != ConnectionState::idle) {
+    // One that closes when it comes back (asked back, past its lifetime or its requests) is as
+    // good as gone: waiting for it would only end in the key moving, later.
+    const bool closes_on_release =
+        own->retire_reason_ != detail::RetireReason::none || past_lifetime_locked(*own, config_.clock->now()) ||
+        (config_.max_requests_per_connection != 0 && own->stats().leases() >= config_.max_requests_per_connection);
+    return closes_on_release ? nullptr : own;
+  }
   // The same check as any idle connection gets at checkout (pop_healthy_idle_locked).
   const auto inactivity = config_.validate_after_inactivity;
   if ((inactivity.count() == 0 || config_.clock->now() - own->released_at_ >= inactivity) &&

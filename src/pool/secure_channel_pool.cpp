@@ -272,7 +272,9 @@ bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection,
 }
 
 void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
-  waiters_->take_everyone([&](auto&& waiter) {
+  // The general line only: a caller waiting for its key's connection waits for a connection
+  // that is up, and its deadline, or that connection's close, ends the wait.
+  waiters_->take_all([&](auto&& waiter) {
     if (reason == errc::circuit_open) ++counters_.circuit_open_rejections;
     deferred.complete(std::move(waiter.handler.complete), reason);
   });

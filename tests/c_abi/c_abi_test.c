@@ -345,7 +345,7 @@ static void test_affinity(const char* alpn) {
   CHECK(plain != NULL && strcmp(sc_response_affinity(plain), "none") == 0, "%s: a request without a key", alpn);
   sc_response_free(plain);
   char* status = sc_pool_status_json(pool, &error);
-  CHECK(status != NULL && strstr(status, "\"affinity_keys\":1") != NULL, "%s: status: %s", alpn,
+  CHECK(status != NULL && strstr(status, "\"affinity_keys\":1,") != NULL, "%s: status: %s", alpn,
         status ? status : error.message);
   sc_string_free(status);
 done:

@@ -83,6 +83,39 @@ TEST_P(HttpClientAffinityTest, AKeyTooLongFailsTheRequestByName) {
   EXPECT_EQ(client.pool()->stats().acquires, 0u) << "refused before any connection";
 }
 
+// HTTP/2: a key's request waiting for a slot on its own full session holds up nobody behind it.
+class HttpClientAffinityHttp2Test : public testing::NginxHttpTest {};
+
+TEST_F(HttpClientAffinityHttp2Test, ARequestWaitingForItsKeysFullSessionDoesNotHoldUpOthers) {
+  options.http2_max_concurrent_streams = 1;  // one stream fills a session
+  options.generated_file_bytes = 4096;       // /slow: about 4 s at 1 KiB/s
+  start();
+  HttpClient client(builder({"h2"}).with_max_connections(3).build(io.executor()));
+  HttpRequestOptions keyed;
+  keyed.affinity.key = "relay-1";
+  auto first = send(client, request(http::verb::get, "/"), keyed).get();
+  ASSERT_FALSE(first.error) << first.error.message();
+  const std::uint64_t home = first.response.exchange.connection_id;
+
+  auto slow = send(client, request(http::verb::get, "/slow"), keyed);  // fills the key's session
+  ASSERT_TRUE(testing::eventually([&] {
+    const auto connections = client.pool()->connection_snapshots();
+    return connections.size() == 1 && connections.front().streams_in_flight == 1;
+  }, 10s));
+  auto waiting = send(client, request(http::verb::get, "/"), keyed);  // waits for that session
+  auto other = send(client, request(http::verb::get, "/")).get();
+  ASSERT_FALSE(other.error) << other.error.message();
+  EXPECT_NE(other.response.exchange.connection_id, home) << "served by another session";
+  EXPECT_EQ(slow.wait_for(0s), std::future_status::timeout) << "without waiting for the key's session to free up";
+
+  auto slow_outcome = slow.get();
+  ASSERT_FALSE(slow_outcome.error) << slow_outcome.error.message();
+  auto waited = waiting.get();
+  ASSERT_FALSE(waited.error) << waited.error.message();
+  EXPECT_EQ(waited.response.exchange.connection_id, home);
+  EXPECT_EQ(waited.response.exchange.affinity, AffinityOutcome::kept);
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, HttpClientAffinityTest, ::testing::Values("http/1.1", "h2"),
                          testing::protocol_test_name);
 

@@ -99,6 +99,23 @@ TEST_F(UpstreamGroupTest, AnAffinityKeyKeepsItsEndpointAndOnlyAnEjectedEndpoints
   }
 }
 
+TEST_F(UpstreamGroupTest, ARetryAvoidsTheEndpointItsFirstAttemptFailedOnKeyedOrNot) {
+  auto relay = group("relay", {"127.0.0.1:1001", "127.0.0.1:1002"}, BalancingPolicy::least_requests);
+  for (const std::string key : {"", "session-1", "session-2", "session-3"}) {
+    const UpstreamGroup::Pick first = relay->pick(key);
+    relay->report(first, Outcome::success);  // no ejection: only `avoid` moves the retry
+    const UpstreamGroup::Pick retry = relay->pick(key, first.member);
+    ASSERT_TRUE(retry) << key;
+    EXPECT_NE(retry.member, first.member) << key;
+    relay->report(retry, Outcome::success);
+  }
+  // With no other endpoint (and no backup), nothing: not the one that failed.
+  auto single = group("single", {"127.0.0.1:1003"}, BalancingPolicy::round_robin);
+  const UpstreamGroup::Pick only = single->pick("session-1");
+  EXPECT_FALSE(single->pick("session-1", only.member));
+  single->report(only, Outcome::success);
+}
+
 TEST_F(UpstreamGroupTest, ConsecutiveFailuresEjectForAGrowingTimeAndAProbeReadmits) {
   auto relay = group("relay", {upstream.server.endpoint(), closed});
   // Failures on the closed endpoint only (round robin alternates: a, closed, a, closed, ...).
