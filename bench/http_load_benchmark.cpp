@@ -1,4 +1,4 @@
-// HTTP throughput against one local nginx (1 worker, TLS 1.3, a 6-byte response), in one run:
+// HTTP throughput against one local nginx (1 worker, TLS 1.3 or --plain, a 6-byte response), in one run:
 // our HttpClient beside wrk (HTTP/1.1, same connection count) and beside h2load (HTTP/2, same
 // connections x streams), as requests/s ratios, with the client's CPU seconds per 100k requests.
 // Load is bounded by time and stops by itself; the peers are Debian's wrk and h2load.
@@ -47,6 +47,9 @@ struct Options {
   std::string json_file;
   std::string protocols = "all";  // "http1", "h2" or "all"
   bool peers = true;              // false: our client only (for profiling)
+  // Plain HTTP (a pool with tls = false) against nginx without TLS: HTTP/1.1, or h2c with prior
+  // knowledge. One protocol per run: nginx 1.22 serves h2c only on a port of its own.
+  bool plain = false;
 };
 
 struct LoadResult {
@@ -141,15 +144,16 @@ LoadResult run_peer(const std::string& client, const std::vector<std::string>& c
 
 LoadResult run_our_client(const NginxUpstream& upstream, const std::string& alpn, std::size_t connections,
                           std::size_t in_flight, int seconds) {
-  LoadResult result{.client = "securechannel HttpClient (" + alpn + ")"};
+  const bool plain = upstream.plain();
+  LoadResult result{.client = "securechannel HttpClient (" + (plain ? (alpn == "h2" ? std::string("h2c") : "http/1.1, plain") : alpn) + ")"};
   asio::io_context io(1);
-  auto pool = PoolBuilder(upstream.nginx.endpoint())
-                  .with_system_trust_store(false)
-                  .with_ca_file(upstream.ca_file())
-                  .with_alpn({alpn})
-                  .with_max_connections(connections)
-                  .with_max_pending(in_flight + 16)
-                  .build(io.get_executor());
+  PoolBuilder builder(upstream.nginx.endpoint());
+  if (plain) {
+    builder.without_tls(alpn == "h2");
+  } else {
+    builder.with_system_trust_store(false).with_ca_file(upstream.ca_file()).with_alpn({alpn});
+  }
+  auto pool = builder.with_max_connections(connections).with_max_pending(in_flight + 16).build(io.get_executor());
   HttpClient client(pool);
   // One request sent over and over, shared rather than copied per call: wrk and h2load also
   // build theirs once.
@@ -214,14 +218,19 @@ nlohmann::json to_json(const LoadResult& result) {
 }
 
 int run(const Options& options) {
-  NginxUpstream upstream({.worker_connections = 4096, .http2 = true});
-  const std::string url = "https://" + upstream.nginx.endpoint() + "/";
+  // Plain: HTTP/1.1, or (--protocols h2) an h2c-only port.
+  NginxUpstream upstream(
+      {.worker_connections = 4096, .http2 = !options.plain || options.protocols == "h2", .plain = options.plain});
+  const std::string url = (options.plain ? "http://" : "https://") + upstream.nginx.endpoint() + "/";
   const std::string duration = std::to_string(options.seconds);  // the extra rows run once
   const int slice_seconds = options.seconds / options.rounds;
   const std::string slice = std::to_string(slice_seconds);
-  fmt::print("nginx on {} (1 worker, TLS 1.3, 6-byte body), {} s per client in {} alternating slice(s), one client "
+  fmt::print("nginx on {} (1 worker, {}, 6-byte body), {} s per client in {} alternating slice(s), one client "
              "at a time.\n\n",
-             upstream.nginx.endpoint(), slice_seconds * options.rounds, options.rounds);
+             upstream.nginx.endpoint(), options.plain ? "plain HTTP" : "TLS 1.3", slice_seconds * options.rounds,
+             options.rounds);
+  // libcurl and Go's transports are compared over TLS only.
+  const bool extra_peers = options.peers && !options.plain;
 
   std::vector<std::pair<LoadResult, std::optional<LoadResult>>> rows;  // ours, and its reference
   std::vector<LoadResult> extra_rows;  // libcurl multi, where built
@@ -239,7 +248,7 @@ int run(const Options& options) {
   };
   const auto run_extras = [&](const std::string& label, const std::string& proto, std::size_t connections,
                               std::size_t concurrency) {
-    if (!options.peers) return;
+    if (!extra_peers) return;
     const std::vector<std::string> common = {"--url", url, "--ca", ca_file, "--proto", proto,
                                              "--connections", std::to_string(connections),
                                              "--concurrency", std::to_string(concurrency),
@@ -278,7 +287,7 @@ int run(const Options& options) {
   const auto go_transports = [&](const std::string& label, const std::string& proto, std::size_t connections,
                                  std::size_t concurrency) {
     const std::string path = testing::executable_directory() + "/roundtrip_load";
-    if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
+    if (!extra_peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto run_transport = [&, label, proto, connections, concurrency](const std::string& transport,
                                                                            const std::string& client) {
       return run_peer(client + " (" + label + ")",
@@ -296,7 +305,7 @@ int run(const Options& options) {
   // over --rounds alternating runs (RSS moves with the allocator's arenas, hence the median).
   const auto go_idle_memory = [&] {
     const std::string path = testing::executable_directory() + "/roundtrip_load";
-    if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
+    if (!extra_peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto idle_rss = [&](const std::string& transport, std::size_t connections) -> std::optional<double> {
       const auto run = demo::run_to_completion(
           {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", transport, "-url", url, "-ca", ca_file, "-proto", "h1",
@@ -334,7 +343,7 @@ int run(const Options& options) {
   const auto go_crossing = [&](const std::string& label, const std::string& proto, std::size_t connections,
                                std::size_t concurrency) {
     const std::string path = testing::executable_directory() + "/roundtrip_load";
-    if (!options.peers || ::access(path.c_str(), X_OK) != 0) return;
+    if (!extra_peers || ::access(path.c_str(), X_OK) != 0) return;
     const auto run = demo::run_to_completion(
         {"/usr/bin/env", "GOMAXPROCS=1", path, "-transport", "securechannel", "-url", url, "-ca", ca_file, "-proto",
          proto, "-connections", std::to_string(connections), "-concurrency", std::to_string(concurrency), "-seconds",
@@ -453,7 +462,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"http1", "h2", "all"}));
   app.add_flag("!--no-peers", options.peers, "run our client only (to profile it)");
+  app.add_flag("--plain", options.plain, "plain HTTP (tls = false) with --protocols http1 or h2 (h2c)");
   CLI11_PARSE(app, argc, argv);
+  if (options.plain && options.protocols == "all") {
+    fmt::print(stderr, "http_load_benchmark: --plain needs --protocols http1 or h2 (nginx serves h2c on a port of its own)\n");
+    return 2;
+  }
   if (options.rounds > options.seconds) {
     fmt::print(stderr, "http_load_benchmark: --rounds {} needs --seconds of at least {} (whole-second slices)\n",
                options.rounds, options.rounds);

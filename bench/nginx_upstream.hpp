@@ -20,7 +20,8 @@ struct NginxTuning {
   int worker_connections = 4096;
   // TLS 1.3 only: every client in a comparison then negotiates the same protocol.
   std::string ssl_protocols = "TLSv1.3";
-  bool http2 = false;  // offer h2 by ALPN (the HTTP benchmarks)
+  bool http2 = false;  // offer h2 by ALPN (the HTTP benchmarks); with plain, h2c only
+  bool plain = false;  // no TLS (http:// upstreams)
 };
 
 class NginxUpstream {
@@ -32,9 +33,11 @@ class NginxUpstream {
                                     .key_file = certificate.key_file,
                                     .worker_connections = tuning.worker_connections,
                                     .http2 = tuning.http2,
+                                    .plain = tuning.plain,
                                     .ssl_protocols = tuning.ssl_protocols}) {}
 
   std::string ca_file() const { return authority.ca_certificate_file().string(); }
+  bool plain() const { return nginx.plain(); }
 
   // Declared in this order on purpose: nginx stops before the certificate files disappear.
   demo::CertificateAuthority authority;

@@ -251,7 +251,8 @@ func TestMistakesAreNamed(t *testing.T) {
 	upstream := daemontest.StartUpstream(t)
 	pool := newTestPool(t, upstream, 1)
 	for url, want := range map[string]string{
-		"http://" + upstream.Address + "/": "only https",
+		"http://" + upstream.Address + "/": "the pool's connections are TLS (use https://)",
+		"ftp://" + upstream.Address + "/":  "only https and http",
 		"https://127.0.0.1:1/":             "invalid_argument",
 	} {
 		request, _ := http.NewRequest(http.MethodGet, url, nil)

@@ -23,8 +23,9 @@ import (
 )
 
 // roundTripper sends each request through the pool's HttpClient: HTTP/2 streams or HTTP/1.1
-// keep-alive over the pool's verified connections. The URL must be https and name the pool's
-// host and port. The request body is read whole first (at most maxRequestBody bytes). The
+// keep-alive over the pool's verified connections. The URL must name the pool's host and port,
+// with the pool's scheme: https, or http for a pool with tls = false (the native side refuses a
+// mismatch, so an https URL never goes out in the clear). The request body is read whole first (at most maxRequestBody bytes). The
 // context bounds the exchange: its deadline (plus 100 ms) becomes the native request's timeout
 // (default 30 s), and its cancellation cancels the native request (sc_call_cancel: an HTTP/2
 // stream is reset, an HTTP/1.1 connection closed) while RoundTrip returns ctx.Err() at once.
@@ -50,8 +51,8 @@ func (t *roundTripper) RoundTrip(request *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	if request.URL == nil || request.URL.Scheme != "https" {
-		return nil, fmt.Errorf("securechannel: %v: only https URLs go through the pool", request.URL)
+	if request.URL == nil || (request.URL.Scheme != "https" && request.URL.Scheme != "http") {
+		return nil, fmt.Errorf("securechannel: %v: only https and http URLs go through the pool", request.URL)
 	}
 	if request.Host != "" && request.Host != request.URL.Host {
 		return nil, fmt.Errorf("securechannel: Host %q differs from the URL's %q: the pool's host is the URL's", request.Host, request.URL.Host)

@@ -83,7 +83,8 @@ function renderPool(pool, now) {
   const view = poolView(pool);
   const root = view.element;
   setText(root, 'namespace', pool.namespace);
-  setText(root, 'endpoint', pool.endpoint);
+  // The scheme in front: a plain (http://) upstream must not pass for a verified one at a glance.
+  setText(root, 'endpoint', `${pool.scheme}://${pool.endpoint}`);
 
   const health = field(root, 'health');
   health.textContent = pool.pool_healthy ? (pool.ready ? 'healthy' : 'healthy, warming') : 'unhealthy';

@@ -46,15 +46,15 @@ int main(int argc, char** argv) {
 
   scpool::RequestOptions request;
   CLI::App* request_command =
-      app.add_subcommand("request", "curl-like HTTPS requests through a pool (HTTP/1.1 or HTTP/2 by ALPN)");
-  request_command->add_option("url", request.url, "https://host[:port]/path")->required();
+      app.add_subcommand("request", "curl-like requests through a pool (HTTPS: HTTP/1.1 or HTTP/2 by ALPN; plain http:// too)");
+  request_command->add_option("url", request.url, "https://host[:port]/path, or http:// for a plain upstream")->required();
   request_command->add_option("-X,--request", request.method, "Method (default GET, or POST with -d)");
   request_command->add_option("-H,--header", request.headers, "Extra header 'Name: value' (repeatable)");
   request_command->add_option("-d,--data", request.body, "Request body");
   request_command->add_option("--ca", request.ca_file, "PEM file of CA certificates trusted besides the system store");
   request_command->add_option("--pin", request.pins, "SPKI pin sha256//<base64> (repeatable: backup pins)");
   request_command->add_flag("--http1.1", request.http1_only, "Offer only HTTP/1.1");
-  request_command->add_flag("--http2", request.http2_only, "Offer only HTTP/2");
+  request_command->add_flag("--http2", request.http2_only, "Offer only HTTP/2 (over http://: HTTP/2 with prior knowledge, h2c)");
   request_command->add_option("-n", request.count, "Requests in total")->check(CLI::Range(1, 100'000'000));
   request_command->add_option("-c", request.concurrency, "Requests in flight at once")->check(CLI::Range(1, 10'000));
   // Bounded so the conversion to milliseconds is defined: CLI11 reads "inf" and "1e300" as numbers.

@@ -1,6 +1,6 @@
 #include "request_command.hpp"
 
-#include "http/https_url.hpp"
+#include "http/upstream_url.hpp"
 
 #include "securechannel/http_client.hpp"
 #include "securechannel/http_request_check.hpp"
@@ -29,13 +29,15 @@ using namespace securechannel;
 
 // The pool for `endpoint`: from the --config file's pool with that endpoint when one is given
 // (its TLS material, pins and limits), else the defaults; --ca, --pin and the protocol flags
-// apply on top.
-std::optional<PoolConfig> pool_config_for(const std::string& endpoint, const RequestOptions& options,
+// apply on top. An http:// URL (`tls` false) takes a plain pool; --http2 then means HTTP/2 with
+// prior knowledge, as curl's --http2-prior-knowledge.
+std::optional<PoolConfig> pool_config_for(const std::string& endpoint, bool tls, const RequestOptions& options,
                                           std::string& problem) {
   PoolConfig config;
   config.endpoint = endpoint;
   config.max_connections = std::max<std::size_t>(1, options.concurrency);
-  config.tls.alpn = {"h2", "http/1.1"};
+  config.tls.enabled = tls;
+  if (tls) config.tls.alpn = {"h2", "http/1.1"};
   if (!options.config_file.empty()) {
     std::vector<PoolConfig> pools;
     try {
@@ -51,11 +53,21 @@ std::optional<PoolConfig> pool_config_for(const std::string& endpoint, const Req
       problem = options.config_file + " has no [[pool]] with endpoint = \"" + endpoint + "\"";
       return std::nullopt;
     }
+    if (match->tls.enabled != tls) {
+      problem = options.config_file + ": the pool for " + endpoint +
+                (tls ? " has tls = false: use http://" : " uses TLS: use https://");
+      return std::nullopt;
+    }
     config = std::move(*match);
-    if (config.tls.alpn.empty()) config.tls.alpn = {"h2", "http/1.1"};
+    if (tls && config.tls.alpn.empty()) config.tls.alpn = {"h2", "http/1.1"};
   }
   if (!options.ca_file.empty()) config.tls.ca_file = options.ca_file;
   config.tls.pins.insert(config.tls.pins.end(), options.pins.begin(), options.pins.end());
+  if (!tls) {
+    if (options.http1_only) config.tls.http2_prior_knowledge = false;
+    if (options.http2_only) config.tls.http2_prior_knowledge = true;
+    return config;
+  }
   if (options.http1_only) config.tls.alpn = {"http/1.1"};
   if (options.http2_only) config.tls.alpn = {"h2"};
   return config;
@@ -82,7 +94,7 @@ double percentile_ms(std::vector<double> samples, double quantile) {
 
 int run_request(const RequestOptions& options) {
   std::string problem;
-  const auto url = securechannel::detail::parse_https_url(options.url, problem);
+  const auto url = securechannel::detail::parse_upstream_url(options.url, problem);
   if (!url) {
     fmt::print(stderr, "scpool request: bad URL '{}': {}\n", options.url, problem);
     return 2;
@@ -102,7 +114,7 @@ int run_request(const RequestOptions& options) {
   const std::string endpoint =
       url->host.find(':') != std::string::npos ? "[" + url->host + "]:" + url->port : url->host + ":" + url->port;
   std::string config_problem;
-  std::optional<PoolConfig> config = pool_config_for(endpoint, options, config_problem);
+  std::optional<PoolConfig> config = pool_config_for(endpoint, url->tls, options, config_problem);
   if (!config) {
     fmt::print(stderr, "scpool request: {}\n", config_problem);
     return 2;

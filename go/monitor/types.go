@@ -76,6 +76,7 @@ type MemoryProtection struct {
 // `/status/connections`). ActiveConnections = idle + in use.
 type PoolStatus struct {
 	Endpoint                    string             `json:"endpoint"`
+	Scheme                      string             `json:"scheme"` // "https", or "http" for a pool with tls = false
 	ActiveConnections           int64              `json:"active_connections"`
 	TotalReconnects             int64              `json:"total_reconnects"`
 	TotalErrors                 int64              `json:"total_errors"`
@@ -152,6 +153,7 @@ type Dashboard struct {
 type DashboardPool struct {
 	Namespace                         string               `json:"namespace"`
 	Endpoint                          string               `json:"endpoint"`
+	Scheme                            string               `json:"scheme"`
 	PoolHealthy                       bool                 `json:"pool_healthy"`
 	Ready                             bool                 `json:"ready"`
 	CircuitBreaker                    BreakerState         `json:"circuit_breaker"`
@@ -237,6 +239,7 @@ type HealthSummary struct {
 // PoolStatistics is `/api/v1/secure-channel/stats`: aggregates of one pool since it was created.
 type PoolStatistics struct {
 	Endpoint                string         `json:"endpoint"`
+	Scheme                  string         `json:"scheme"`
 	Namespace               string         `json:"namespace"`
 	Timestamp               time.Time      `json:"timestamp"`
 	UtilizationPercent      float64        `json:"utilization_percent"`

@@ -34,14 +34,17 @@ struct TrustStoreReport {
 
 class ClientTlsContext {
  public:
-  // Returns nullptr and sets `error`, naming the field and the problem, on failure.
+  // Returns nullptr and sets `error`, naming the field and the problem, on failure. With TLS off,
+  // a context without OpenSSL's, refusing every TLS setting but the defaults.
   static std::shared_ptr<ClientTlsContext> create(const TlsOptions& options, std::optional<ConfigError>& error);
 
   ~ClientTlsContext();
   ClientTlsContext(const ClientTlsContext&) = delete;
   ClientTlsContext& operator=(const ClientTlsContext&) = delete;
 
+  // Null when TLS is off (TlsOptions::enabled): the connections made with it are plain TCP.
   ssl_ctx_st* native_handle() const noexcept { return context_; }
+  bool tls_enabled() const noexcept { return context_ != nullptr; }
   const TlsOptions& options() const noexcept { return options_; }
   const TrustStoreReport& trust_report() const noexcept { return trust_report_; }
   // Tickets kept for resumption (session_resumption); null when resumption is off.

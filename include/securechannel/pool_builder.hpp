@@ -70,6 +70,10 @@ class PoolBuilder {
   PoolBuilder& with_metrics_insecure_bind(bool allow = true);
   // TLS
   PoolBuilder& with_tls(TlsOptions options);
+  // Plain TCP to an http:// upstream: nothing encrypted, nothing verified (docs/POOL.md, "Plain
+  // HTTP"). build() refuses it together with any TLS setting. `http2_prior_knowledge`: speak
+  // HTTP/2 from the first byte (h2c) instead of HTTP/1.1.
+  PoolBuilder& without_tls(bool http2_prior_knowledge = false);
   PoolBuilder& with_ca_file(std::string path);
   PoolBuilder& with_ca_directory(std::string path);
   PoolBuilder& with_system_trust_store(bool enabled);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace securechannel {
 
@@ -113,6 +114,9 @@ struct PoolLimits {
 };
 PoolLimits limits_of(const PoolConfig& config);
 void apply_limits(const PoolLimits& limits, PoolConfig& config);
+
+// The scheme of the pool's upstream URLs: "https", or "http" when TLS is off (TlsOptions::enabled).
+std::string_view scheme_of(const PoolConfig& config) noexcept;
 
 // Splits "host:port" / "[::1]:port"; false with a reason when malformed or the port is not 1..65535.
 bool parse_endpoint(const std::string& endpoint, std::string& host, std::string& port, std::string& problem);

@@ -1,4 +1,5 @@
-// One TCP + TLS connection to an upstream, as an Asio AsyncReadStream/AsyncWriteStream.
+// One TCP + TLS connection to an upstream, as an Asio AsyncReadStream/AsyncWriteStream; a plain
+// TCP connection when its context has TLS off (TlsOptions::enabled, http:// upstreams).
 //
 //   securechannel::SecureChannel channel(io.get_executor(), tls_context);
 //   channel.async_connect("relay.example.com", "443", std::chrono::seconds(5),
@@ -122,6 +123,8 @@ class SecureChannel {
   void abort() noexcept;
 
   bool is_open() const noexcept { return socket_.is_open(); }
+  // True when the context has TLS off: bytes go over TCP as they are, no handshake, no identity.
+  bool plain() const noexcept { return plain_; }
   // True once the handshake succeeded and no fatal error happened since.
   bool usable() const noexcept { return established_ && !fatal_.load(std::memory_order_acquire); }
 
@@ -154,6 +157,8 @@ class SecureChannel {
   // True when the last handshake resumed an earlier session (TlsOptions::session_resumption):
   // the certificate was verified by the connection that received the ticket, not re-sent.
   bool resumed_session() const noexcept;
+  // The ALPN protocol the server chose; on a plain connection "h2" when its context speaks
+  // HTTP/2 with prior knowledge (h2c), else empty.
   std::string_view negotiated_alpn() const noexcept;
   std::string_view negotiated_protocol_version() const noexcept;
   ssl_st* native_handle() const noexcept { return ssl_; }
@@ -182,6 +187,15 @@ class SecureChannel {
   void start_connect(std::string host, std::string port, std::chrono::milliseconds timeout,
                      std::chrono::milliseconds address_max_age, ConnectHandler handler);
   void start_shutdown(std::chrono::milliseconds timeout, ConnectHandler handler);
+  // The steps of a plain connection (plain_stream.cpp): recv(2) and send(2), non-blocking; called
+  // by step_read/step_write once the channel is usable and the buffer not empty.
+  detail::TlsStep step_plain_read(void* data, std::size_t size, std::size_t& transferred,
+                                  boost::system::error_code& error) noexcept;
+  detail::TlsStep step_plain_write(const void* data, std::size_t size, std::size_t& transferred,
+                                   boost::system::error_code& error) noexcept;
+  // A failed system call's errno as the channel's cause; the channel is unusable from now on.
+  boost::system::error_code plain_failure(int error_number) noexcept;
+  IdleHealth probe_plain_idle() noexcept;
   // Creates the SSL object for `host` (SNI unless it is an IP literal, verification name) and
   // offers a cached session for it.
   boost::system::error_code prepare_tls(const std::string& host, const std::string& port);
@@ -231,6 +245,7 @@ class SecureChannel {
   bool receive_pending_ : 1 = false;       // an async_receive into received_ is in flight
   bool input_closed_ : 1 = false;          // the peer's FIN came through async_receive
   bool warm_ : 1 = false;                  // set_warm(): buffers kept while empty
+  bool plain_ : 1 = false;                 // the context has TLS off: plain TCP
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.
   std::atomic<bool> fatal_{false};

@@ -156,7 +156,8 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Returns nothing when the new material is in use; on a mistake the current context stays
   // and the ConfigError names the field ("tls.ca_file: ..."), or "pool: is shutting down".
   // Counted in <ns>_tls_reloads_total{result}; logged. Thread-safe; reads the files on the
-  // calling thread, outside the pool's lock. `scpool serve` calls it on SIGHUP.
+  // calling thread, outside the pool's lock. `scpool serve` calls it on SIGHUP. A plain pool
+  // (TLS off) has nothing to reload: nothing changes; switching TLS on or off is refused ("tls").
   [[nodiscard]] std::optional<ConfigError> reload_tls();
   // The same with other options (a CA file moved, a pin added): new connections are made and
   // checked with `options` from now on; config().tls keeps what the pool was built with, and

@@ -82,7 +82,8 @@ const char* sc_last_error(void);
  * "tls.ca_file", "tls.alpn", "tls.pins", ... The setters record (a key's spelling is checked at
  * once, its value later); sc_pool_new and sc_pool_config_check check everything at once and
  * name every mistake. Plus one key of the C ABI's own: "io_threads" (sc_pool_config_set_int,
- * 1 to 64, default 1). */
+ * 1 to 64, default 1). A plain pool for http:// URLs: sc_pool_config_set_bool(config, "tls", 0)
+ * (and "http2_prior_knowledge" for h2c); no "tls." key may be set beside it. */
 typedef struct sc_pool_config sc_pool_config;
 
 /* A configuration for `endpoint` ("host:port"). NULL when endpoint is NULL (or out of memory). */

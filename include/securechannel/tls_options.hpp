@@ -1,5 +1,6 @@
-// What a pool trusts and offers when it opens TLS connections. Plain data; validated by
-// ClientTlsContext::create(), which names the offending field when something is wrong.
+// What a pool trusts and offers when it opens TLS connections (or that it opens plain ones).
+// Plain data; validated by ClientTlsContext::create(), which names the offending field when
+// something is wrong.
 //
 //   securechannel::TlsOptions tls;
 //   tls.ca_file = "/etc/relay/ca.pem";          // trusted in addition to the system store
@@ -26,6 +27,14 @@ enum class OcspPolicy {
 };
 
 struct TlsOptions {
+  // Off: the pool's connections are plain TCP, for http:// upstreams (docs/POOL.md, "Plain
+  // HTTP"): nothing is encrypted, nothing about the server is verified. Never implied: a pool file
+  // says `tls = false`, a builder without_tls(). Refused together with anything only TLS does
+  // (pins, a client certificate, CA or CRL files, a server name, ALPN).
+  bool enabled = true;
+  // Plain connections only: speak HTTP/2 from the first byte (h2c with prior knowledge, RFC 9113
+  // 3.3) instead of HTTP/1.1. Over TLS, ALPN chooses.
+  bool http2_prior_knowledge = false;
   // Trust the operating system's store (Debian: /etc/ssl/certs/ca-certificates.crt). Loading
   // tolerates bad entries: they are skipped, counted and logged.
   bool use_system_trust_store = true;

@@ -60,9 +60,6 @@ int check_setter(const sc_pool_config* config, const char* key, sc_error* error)
   if (std::string_view(key) == "endpoint") {
     return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "endpoint: given to sc_pool_config_new");
   }
-  if (std::string_view(key) == "tls") {
-    return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument", "tls: set each TLS key with its 'tls.' prefix");
-  }
   if (config->from_file) {
     return fail(error, SC_E_INVALID_ARGUMENT, "invalid_argument",
                 std::string(key) + ": this configuration was read from a file; change it there");
@@ -121,8 +118,12 @@ std::string pool_file_text(const sc_pool_config& config) {
     }
   };
   write(config.pool_keys, config.pool_lists);
-  text += "[pool.tls]\n";
-  write(config.tls_keys, config.tls_lists);
+  // `tls = false` (a plain pool) and a [pool.tls] table cannot both be written; pool_config_of
+  // has refused TLS keys beside it.
+  if (!config.pool_keys.contains("tls")) {
+    text += "[pool.tls]\n";
+    write(config.tls_keys, config.tls_lists);
+  }
   return text;
 }
 
@@ -131,6 +132,12 @@ std::string pool_file_text(const sc_pool_config& config) {
 std::optional<PoolConfig> pool_config_of(const sc_pool_config& config, sc_error* error) {
   std::lock_guard lock(config.mutex);
   if (config.from_file) return config.from_file;
+  if (config.pool_keys.contains("tls") && (!config.tls_keys.empty() || !config.tls_lists.empty())) {
+    const std::string first = !config.tls_keys.empty() ? config.tls_keys.begin()->first : config.tls_lists.begin()->first;
+    fail(error, SC_E_CONFIG, "config_error",
+         "tls." + first + ": a TLS key beside tls (plain TCP when false): remove one of them");
+    return std::nullopt;
+  }
   try {
     std::vector<PoolConfig> pools =
         parse_pool_config(pool_file_text(config), "sc_pool_config", std::filesystem::current_path().string());

@@ -1,7 +1,7 @@
 // sc_http_client_*, sc_request_*, sc_response_*: an HttpClient over an sc_pool's pool.
 #include "c_api/c_api_error.hpp"
 #include "c_api/c_api_handles.hpp"
-#include "http/https_url.hpp"
+#include "http/upstream_url.hpp"
 #include "securechannel/error.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -29,9 +29,15 @@ std::optional<HttpRequest> make_request(const sc_request& request, const securec
     problem = "request.url must not be NULL";
     return std::nullopt;
   }
-  const auto url = securechannel::detail::parse_https_url(request.url, problem);
+  const auto url = securechannel::detail::parse_upstream_url(request.url, problem);
   if (!url) {
     problem = "bad URL '" + std::string(request.url) + "': " + problem;
+    return std::nullopt;
+  }
+  if (url->tls != config.tls.enabled) {
+    // Never downgrade what the caller wrote: an https:// URL must not go out in the clear.
+    problem = "the URL is " + std::string(url->tls ? "https" : "http") + "://, and the pool's connections are " +
+              (config.tls.enabled ? "TLS (use https://)" : "plain TCP, tls = false (use http://)");
     return std::nullopt;
   }
   if (!boost::beast::iequals(url->host, config.host) || url->port != config.port) {

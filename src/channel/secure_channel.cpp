@@ -47,7 +47,9 @@ using boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
 
 SecureChannel::SecureChannel(executor_type executor, std::shared_ptr<const ClientTlsContext> context)
-    : socket_(std::move(executor)), context_(std::move(context)) {}
+    : socket_(std::move(executor)), context_(std::move(context)) {
+  plain_ = context_ != nullptr && !context_->tls_enabled();  // tests make channels without one
+}
 
 SecureChannel::~SecureChannel() {
   close();
@@ -234,6 +236,10 @@ struct ConnectSequence {
     channel.socket_.set_option(asio::ip::tcp::no_delay(true), option_error);
     channel.socket_.non_blocking(true, option_error);
     if (option_error) co_return option_error;
+    if (channel.plain_) {
+      channel.established_ = true;  // nothing more to agree on
+      co_return error_code{};
+    }
     const auto handshake_started = std::chrono::steady_clock::now();
     if (error_code tls_error = channel.prepare_tls(host, port)) co_return tls_error;
 

@@ -90,10 +90,14 @@ void read_pool_settings(TableReader& reader, PoolConfig& config) {
   reader.duration("histogram_rotation_interval", config.histogram_rotation_interval);
   reader.duration("certificate_expiry_warning", config.certificate_expiry_warning);
   reader.flag("release_memory_at_rest", config.release_memory_at_rest);
-  if (toml::table* tls = reader.table("tls")) {
-    TableReader tls_reader(*tls, reader.prefix() + "tls.", reader.document());
+  // `tls = false`: plain TCP (http:// upstreams), said in so many words; else a table of settings.
+  if (const toml::node* tls = reader.source().get("tls"); tls != nullptr && tls->is_boolean()) {
+    reader.flag("tls", config.tls.enabled);
+  } else if (toml::table* settings = reader.table("tls")) {
+    TableReader tls_reader(*settings, reader.prefix() + "tls.", reader.document());
     read_tls_settings(tls_reader, config.tls);
   }
+  reader.flag("http2_prior_knowledge", config.tls.http2_prior_knowledge);
 }
 
 void read_pool_metrics_settings(TableReader& reader, PoolConfig& config) {

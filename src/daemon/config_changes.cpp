@@ -87,7 +87,8 @@ bool same_tls_options(const TlsOptions& a, const TlsOptions& b) {
     });
     return same;
   };
-  return a.use_system_trust_store == b.use_system_trust_store && a.ca_file == b.ca_file &&
+  return a.enabled == b.enabled && a.http2_prior_knowledge == b.http2_prior_knowledge &&
+         a.use_system_trust_store == b.use_system_trust_store && a.ca_file == b.ca_file &&
          a.ca_directory == b.ca_directory && a.min_version == b.min_version &&
          a.tls13_ciphersuites == b.tls13_ciphersuites && a.alpn == b.alpn &&
          a.session_resumption == b.session_resumption && a.pins == b.pins && a.server_name == b.server_name &&

@@ -92,12 +92,18 @@ std::string make_config(const NginxOptions& options, const fs::path& directory, 
          << "  keepalive_timeout " << options.keepalive_timeout_seconds << "s;\n"
          // Benchmarks reuse connections for millions of requests; only the timeout closes them.
          << "  keepalive_requests 1000000;\n"
-         << "  ssl_certificate " << quoted(options.certificate_file) << ";\n"
-         << "  ssl_certificate_key " << quoted(options.key_file) << ";\n"
-         << "  ssl_protocols " << options.ssl_protocols << ";\n"
-         << "  server {\n"
-         // nginx 1.22 syntax; `http2 on;` only arrived in 1.25.1.
-         << "    listen 127.0.0.1:" << port << " ssl" << (options.http2 ? " http2" : "") << ";\n"
+         << "  server {\n";
+  if (options.plain) {
+    // nginx 1.22 syntax; `http2 on;` only arrived in 1.25.1. A plain `http2` listener speaks
+    // HTTP/2 with prior knowledge only (h2c, no HTTP/1.1 Upgrade).
+    config << "    listen 127.0.0.1:" << port << (options.http2 ? " http2" : "") << ";\n";
+  } else {
+    config << "    ssl_certificate " << quoted(options.certificate_file) << ";\n"
+           << "    ssl_certificate_key " << quoted(options.key_file) << ";\n"
+           << "    ssl_protocols " << options.ssl_protocols << ";\n"
+           << "    listen 127.0.0.1:" << port << " ssl" << (options.http2 ? " http2" : "") << ";\n";
+  }
+  config
          << "    server_name localhost;\n"
          << "    location / {\n"
          << "      return 200 \"hello\\n\";\n"

@@ -1,4 +1,4 @@
-// The real nginx (Debian nginx-light, /usr/sbin/nginx) as a local HTTPS upstream, for tests
+// The real nginx (Debian nginx-light, /usr/sbin/nginx) as a local HTTPS (or plain HTTP) upstream, for tests
 // and benchmarks that must hold up against a production server rather than our own fixture:
 // its keep-alive timeout, HTTP/2, connection limits and memory use. It runs as a child process
 // with every path (config, logs, pid, temp dirs) in a private temporary directory.
@@ -36,6 +36,9 @@ struct NginxOptions {
   int worker_processes = 1;
   int worker_connections = 4096;
   bool http2 = true;                       // offer h2 by ALPN next to http/1.1
+  // Plain HTTP, no TLS (the certificate files are not needed): HTTP/1.1, or with http2 HTTP/2
+  // with prior knowledge only (h2c).
+  bool plain = false;
   std::string ssl_protocols = "TLSv1.2 TLSv1.3";
   // Requests per connection before nginx closes it (HTTP/2: sends GOAWAY after the Nth stream;
   // nginx 1.22 replaced http2_max_requests by keepalive_requests). 0 keeps the default, 1000000.
@@ -65,6 +68,7 @@ class NginxServer {
   NginxServer& operator=(const NginxServer&) = delete;
 
   std::uint16_t port() const;
+  bool plain() const { return options_.plain; }  // no TLS: http://
   std::string endpoint() const;  // "127.0.0.1:<port>"
   pid_t pid() const;             // the master process
   std::filesystem::path error_log() const;

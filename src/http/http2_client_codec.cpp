@@ -19,7 +19,8 @@ Http2ClientCodec::Http2ClientCodec(Owner& owner) noexcept : owner_(owner) {}
 Http2ClientCodec::~Http2ClientCodec() { close(); }
 
 bool Http2ClientCodec::open(std::uint32_t stream_window, std::uint32_t connection_window,
-                            std::uint32_t assumed_peer_max_concurrent_streams) {
+                            std::uint32_t assumed_peer_max_concurrent_streams, std::string_view scheme) {
+  scheme_ = scheme;
   nghttp2_session* session = nullptr;
   if (!Callbacks::make_client_session(&session, this, assumed_peer_max_concurrent_streams)) return false;
   session_.reset(session);
@@ -36,7 +37,7 @@ bool Http2ClientCodec::open(std::uint32_t stream_window, std::uint32_t connectio
 
 std::int32_t Http2ClientCodec::submit(std::unique_ptr<Http2Stream>& stream) {
   // nghttp2 copies them on submit.
-  const Http2RequestHeaders headers(*stream->request, stream->source_reader.has_value());
+  const Http2RequestHeaders headers(*stream->request, scheme_, stream->source_reader.has_value());
   nghttp2_data_provider body{};
   body.source.ptr = stream.get();
   body.read_callback = &Callbacks::read_request_body;

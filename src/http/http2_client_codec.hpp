@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 
 struct nghttp2_session;  // <nghttp2/nghttp2.h> stays out of this header
@@ -62,10 +63,11 @@ class Http2ClientCodec {
 
   // Makes the nghttp2 client session and queues the connection preface with our SETTINGS:
   // no server push, `stream_window` per stream, `connection_window` for the connection;
-  // `assumed_peer_max_concurrent_streams` until the peer's SETTINGS say. False when nghttp2
-  // could not (no memory).
+  // `assumed_peer_max_concurrent_streams` until the peer's SETTINGS say; requests carry
+  // :scheme `scheme` ("https", or "http" over a plain connection). False when nghttp2 could not
+  // (no memory).
   bool open(std::uint32_t stream_window, std::uint32_t connection_window,
-            std::uint32_t assumed_peer_max_concurrent_streams);
+            std::uint32_t assumed_peer_max_concurrent_streams, std::string_view scheme);
   // Null before open() and after close().
   nghttp2_session* session() const noexcept { return session_.get(); }
 
@@ -93,6 +95,7 @@ class Http2ClientCodec {
   Owner& owner_;
   std::unordered_map<std::int32_t, std::unique_ptr<Http2Stream>> streams_;  // by stream id
   std::unique_ptr<nghttp2_session, NghttpDeleter> session_;  // declared after streams_: deleted first
+  std::string_view scheme_ = "https";  // a literal
   bool sent_goaway_error_ = false;
 };
 

@@ -44,11 +44,11 @@ bool is_connection_specific_field(std::string_view lowercase_name, std::string_v
          lowercase_name == "upgrade" || lowercase_name == "proxy-connection" || lowercase_name == "http2-settings";
 }
 
-Http2RequestHeaders::Http2RequestHeaders(const HttpRequest& request, bool streamed_body) {
+Http2RequestHeaders::Http2RequestHeaders(const HttpRequest& request, std::string_view scheme, bool streamed_body) {
   fields_.reserve(std::distance(request.begin(), request.end()) + 5);
   const std::string_view target = request.target();
   add(":method", std::string(request.method_string()));
-  add(":scheme", "https");
+  add(":scheme", std::string(scheme));
   add(":path", target.empty() ? std::string("/") : std::string(target));
   if (const auto host = request.find(http::field::host); host != request.end()) {
     add(":authority", std::string(host->value()));

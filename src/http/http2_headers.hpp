@@ -23,7 +23,7 @@ class Http2RequestHeaders {
  public:
   // `streamed_body`: the body comes from a body source, so its length is what the request's
   // Content-Length says, or unknown; never the (ignored) string body's.
-  explicit Http2RequestHeaders(const HttpRequest& request, bool streamed_body = false);
+  Http2RequestHeaders(const HttpRequest& request, std::string_view scheme, bool streamed_body = false);
 
   const nghttp2_nv* data() const noexcept { return list_.data(); }
   std::size_t size() const noexcept { return list_.size(); }

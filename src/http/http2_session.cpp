@@ -69,7 +69,8 @@ Http2Session::~Http2Session() {
 void Http2Session::begin() {
   if (begun_ || state_.load(std::memory_order_relaxed) != State::open) return;
   begun_ = true;
-  if (!codec_.open(options_.stream_window, options_.connection_window, kAssumedPeerMaxConcurrentStreams)) {
+  const std::string_view scheme = LeaseInternals::channel(lease_).plain() ? "http" : "https";
+  if (!codec_.open(options_.stream_window, options_.connection_window, kAssumedPeerMaxConcurrentStreams, scheme)) {
     return end(make_error_code(errc::http_protocol_error), true);
   }
   last_received_ = Clock::now();

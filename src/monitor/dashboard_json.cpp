@@ -60,6 +60,7 @@ json dashboard_pool_json(const SecureChannelPool& pool, const PoolHistory& histo
   json body = {
       {"namespace", config.metric_namespace},
       {"endpoint", stats.endpoint},
+      {"scheme", std::string(scheme_of(config))},
       {"pool_healthy", pool_is_healthy(stats)},
       {"ready", pool_is_ready(pool, stats)},
       {"circuit_breaker", std::string(to_string(stats.circuit_state))},

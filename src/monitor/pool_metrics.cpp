@@ -31,6 +31,11 @@ class PoolFamilies {
     }
   }
 
+  // An info gauge (always 1) whose second label carries the fact.
+  void info(std::string_view suffix, std::string_view help, std::string_view label, std::string_view value) {
+    family(suffix, help, MetricType::gauge).sample(name_, {{"endpoint", endpoint_}, {label, value}}, 1.0);
+  }
+
   void histogram(std::string_view suffix, std::string_view help, const HistogramSnapshot& snapshot,
                  const HistogramLayout& layout) {
     family(suffix, help, MetricType::histogram).histogram({{"endpoint", endpoint_}}, snapshot, layout);
@@ -60,6 +65,8 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   const PoolHistograms histograms = pool.histograms();
   PoolFamilies out(families, pool.config().metric_namespace, pool.config().endpoint);
 
+  out.info("upstream_info", "How the pool reaches its upstream: scheme https (TLS) or http (plain TCP); always 1.",
+           "scheme", scheme_of(pool.config()));
   out.gauge("active_connections", "Established connections, idle or leased.",
             static_cast<double>(stats.idle_connections + stats.leased_connections));
   out.gauge("idle_connections", "Established connections waiting in the pool.",

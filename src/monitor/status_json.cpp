@@ -98,6 +98,7 @@ json pool_status_json(const SecureChannelPool& pool, std::chrono::system_clock::
   }
   return {
       {"endpoint", stats.endpoint},
+      {"scheme", std::string(scheme_of(pool.config()))},
       {"active_connections", active_connections(stats)},
       {"total_reconnects", stats.reconnects},
       {"total_errors", stats.total_errors},
@@ -152,6 +153,7 @@ json pool_stats_json(const SecureChannelPool& pool, std::chrono::system_clock::t
   const HistogramSnapshot& round_trips = histograms.round_trips;
   return {
       {"endpoint", stats.endpoint},
+      {"scheme", std::string(scheme_of(pool.config()))},
       {"namespace", pool.config().metric_namespace},
       {"timestamp", rfc3339_utc(now)},
       {"utilization_percent", 100.0 * static_cast<double>(stats.leased_connections) / max_connections},

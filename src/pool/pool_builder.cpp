@@ -66,6 +66,11 @@ PoolBuilder& PoolBuilder::with_pin(std::string pin) { config_.tls.pins.push_back
 PoolBuilder& PoolBuilder::with_ocsp(OcspPolicy policy) { config_.tls.ocsp = policy; return *this; }
 PoolBuilder& PoolBuilder::with_crl_file(std::string path) { config_.tls.crl_file = std::move(path); return *this; }
 PoolBuilder& PoolBuilder::with_session_resumption(bool enabled) { config_.tls.session_resumption = enabled; return *this; }
+PoolBuilder& PoolBuilder::without_tls(bool http2_prior_knowledge) {
+  config_.tls.enabled = false;
+  config_.tls.http2_prior_knowledge = http2_prior_knowledge;
+  return *this;
+}
 PoolBuilder& PoolBuilder::with_alpn(std::vector<std::string> value) { config_.tls.alpn = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_server_name(std::string value) { config_.tls.server_name = std::move(value); return *this; }
 PoolBuilder& PoolBuilder::with_client_certificate(std::string chain_file, std::string key_file, std::string passphrase) {

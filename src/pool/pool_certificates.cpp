@@ -81,6 +81,13 @@ std::optional<ConfigError> SecureChannelPool::reload_tls() {
 }
 
 std::optional<ConfigError> SecureChannelPool::reload_tls(TlsOptions options) {
+  if (options.enabled != config_.tls.enabled) {
+    // The scheme is the pool's identity (status, metrics, the URLs its callers send).
+    ConfigError refused("tls", "a running pool cannot switch between TLS and plain TCP: build a new pool");
+    log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " refused: " + refused.what());
+    return refused;
+  }
+  if (!options.enabled) return std::nullopt;  // a plain pool has no material to reload
   // Files are read outside the lock: acquires must not wait for a slow disk.
   std::optional<ConfigError> problem;
   std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, problem);

@@ -1,6 +1,7 @@
 #include "securechannel/pool_config.hpp"
 
 #include "core/loopback_address.hpp"
+#include "tls/plain_tcp_conflict.hpp"
 
 #include <limits>
 
@@ -58,6 +59,8 @@ bool valid_metric_namespace(const std::string& name) {
 
 }  // namespace
 
+std::string_view scheme_of(const PoolConfig& config) noexcept { return config.tls.enabled ? "https" : "http"; }
+
 std::optional<ConfigError> validate(PoolConfig& config) {
   std::string problem;
   if (!parse_endpoint(config.endpoint, config.host, config.port, problem)) return ConfigError("endpoint", problem);
@@ -78,6 +81,7 @@ std::optional<ConfigError> validate(PoolConfig& config) {
     return ConfigError("max_lifetime_jitter", "must be a fraction from 0 to 0.5");
   }
   if (config.max_connecting == 0) return ConfigError("max_connecting", "must be at least 1");
+  if (auto conflict = detail::plain_tcp_conflict(config.tls)) return conflict;
   if (config.health_recycle_below > 100) {
     return ConfigError("health_recycle_below", "must be a score from 0 (never recycle) to 100");
   }

@@ -62,7 +62,8 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
       breaker_.record_success();
       warm_->on_connected();
       counters_.connect_failing = false;
-      telemetry_->handshakes.record(connection->channel().handshake_duration());
+      // A plain connection has no handshake: no zero samples in the TLS handshake histogram.
+      if (!connection->channel().plain()) telemetry_->handshakes.record(connection->channel().handshake_duration());
       history_->established = true;
       ++counters_.connections_created;
       if (connection->channel().resumed_session()) ++counters_.tls_resumed;

@@ -3,6 +3,7 @@
 #include "securechannel/secure_buffer.hpp"
 #include "tls/client_certificate.hpp"
 #include "tls/ocsp_staple.hpp"
+#include "tls/plain_tcp_conflict.hpp"
 #include "tls/public_key_pins.hpp"
 #include "tls/tls_session_cache.hpp"
 #include "tls/trust_store.hpp"
@@ -95,7 +96,7 @@ bool set_tls13_ciphersuites(SSL_CTX* context, const std::string& suites, std::op
 
 ClientTlsContext::ClientTlsContext(SSL_CTX* context, TlsOptions options, TrustStoreReport report)
     : context_(context), options_(std::move(options)), trust_report_(std::move(report)) {
-  if (options_.session_resumption) {
+  if (options_.session_resumption && context_ != nullptr) {
     session_cache_ = std::make_unique<detail::TlsSessionCache>(tickets_per_server);
     SSL_CTX_set_app_data(context_, session_cache_.get());
     // A client cache of our own: OpenSSL's internal store would keep an extra reference to every
@@ -113,6 +114,11 @@ ClientTlsContext::~ClientTlsContext() {
 std::shared_ptr<ClientTlsContext> ClientTlsContext::create(const TlsOptions& options,
                                                            std::optional<ConfigError>& error) {
   error.reset();
+  if (auto conflict = detail::plain_tcp_conflict(options)) {
+    error = std::move(conflict);
+    return nullptr;
+  }
+  if (!options.enabled) return std::shared_ptr<ClientTlsContext>(new ClientTlsContext(nullptr, options, {}));
   if (OpenSSL_version_num() < minimum_openssl_version) {
     error.emplace("tls", std::string("OpenSSL 3.0.14 or later is needed (CVE-2024-4741); this process runs ") +
                              OpenSSL_version(OPENSSL_VERSION));

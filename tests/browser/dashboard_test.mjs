@@ -256,7 +256,7 @@ describe('dashboard', () => {
     assert.deepEqual(pools.sort(), ['backup', 'relay', 'wide']);
     for (const name of pools) {
       assert.equal(await pageField(page, name, 'namespace'), name);
-      assert.equal(await pageField(page, name, 'endpoint'), `127.0.0.1:${upstream.port}`);
+      assert.equal(await pageField(page, name, 'endpoint'), `https://127.0.0.1:${upstream.port}`);
     }
     assert.deepEqual(problems, []);
   });

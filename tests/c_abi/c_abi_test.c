@@ -4,7 +4,9 @@
  * flight. Run by tests/integration/c_abi_test.cpp, which starts nginx (TLS, h2 and http/1.1)
  * with a test CA:
  *
- *   c_abi_test ENDPOINT CA_FILE WORK_DIRECTORY      # exit status 0: every check passed
+ *   c_abi_test ENDPOINT CA_FILE WORK_DIRECTORY PLAIN_ENDPOINT   # exit 0: every check passed
+ *
+ * PLAIN_ENDPOINT is nginx without TLS (HTTP/1.1), for the plain pool's checks.
  *
  * Each failed check prints its line and what it saw; the program goes on and exits 1. */
 #include "securechannel/securechannel.h"
@@ -34,6 +36,7 @@ static int failures = 0;
 static const char* endpoint;
 static const char* ca_file;
 static const char* work_directory;
+static const char* plain_endpoint;
 static char base_url[128];
 
 static sc_pool_config* trusting_config(const char* alpn) {
@@ -291,6 +294,49 @@ static void count_response(void* user_data, sc_response* response, const sc_erro
   }
   sc_response_free(response);
   atomic_fetch_add(&tally->completed, 1);
+}
+
+/* tls = false: http:// URLs over plain TCP; an https:// URL is refused rather than sent in the
+ * clear, and a TLS key beside tls = false is a mistake. */
+static void test_plain_pool(void) {
+  sc_error error;
+  sc_pool_config* config = sc_pool_config_new(plain_endpoint);
+  CHECK(sc_pool_config_set_bool(config, "tls", 0, &error) == SC_OK, "%s", error.message);
+  sc_pool* pool = sc_pool_new(config, &error);
+  CHECK(pool != NULL, "a plain pool: %s", error.message);
+  sc_http_client* client = pool ? sc_http_client_new(pool, &error) : NULL;
+  CHECK(client != NULL || pool == NULL, "%s", error.message);
+  if (client != NULL) {
+    char url[160];
+    snprintf(url, sizeof url, "http://%s/", plain_endpoint);
+    sc_request request = {.method = "GET", .url = url, .timeout_ms = 20000};
+    for (int i = 0; i < 3; ++i) {
+      sc_response* response = sc_request_sync(client, &request, &error);
+      CHECK(response != NULL && sc_response_status(response) == 200, "GET %s: %s", url, error.message);
+      sc_response_free(response);
+    }
+    snprintf(url, sizeof url, "https://%s/", plain_endpoint);
+    sc_response* refused = sc_request_sync(client, &request, &error);
+    CHECK(refused == NULL && error.code == SC_E_INVALID_ARGUMENT && strstr(error.message, "use http://") != NULL,
+          "an https URL on a plain pool: %s", refused ? "sent" : error.message);
+    sc_response_free(refused);
+    char* status = sc_pool_status_json(pool, &error);
+    CHECK(status != NULL && strstr(status, "\"scheme\":\"http\"") != NULL, "status: %s",
+          status ? status : error.message);
+    sc_string_free(status);
+  }
+  sc_http_client_free(client);
+  sc_pool_free(pool);
+  sc_pool_config_free(config);
+
+  sc_pool_config* mixed = sc_pool_config_new(plain_endpoint);
+  CHECK(sc_pool_config_set_bool(mixed, "tls", 0, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_add_string(mixed, "tls.pins", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &error) ==
+            SC_OK,
+        "%s", error.message);
+  CHECK(sc_pool_config_check(mixed, &error) == SC_E_CONFIG && strstr(error.message, "tls.pins") != NULL,
+        "a pin beside tls = false: %s", error.message);
+  sc_pool_config_free(mixed);
 }
 
 static int wait_for(atomic_int* counter, int expected, int seconds) {
@@ -563,13 +609,14 @@ static void test_callbacks_may_request_and_free(void) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s ENDPOINT CA_FILE WORK_DIRECTORY\n", argv[0]);
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s ENDPOINT CA_FILE WORK_DIRECTORY PLAIN_ENDPOINT\n", argv[0]);
     return 2;
   }
   endpoint = argv[1];
   ca_file = argv[2];
   work_directory = argv[3];
+  plain_endpoint = argv[4];
   snprintf(base_url, sizeof base_url, "https://%s", endpoint);
 
   test_version_and_null_handles();
@@ -578,6 +625,7 @@ int main(int argc, char** argv) {
   test_requests_and_responses("h2", "h2");
   test_requests_and_responses("http/1.1", "http11");
   test_failures_carry_their_names();
+  test_plain_pool();
   test_affinity("h2");
   test_affinity("http/1.1");
   test_callbacks_may_request_and_free();

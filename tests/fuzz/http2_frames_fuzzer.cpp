@@ -122,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   Owner owner;
   Http2ClientCodec codec(owner);
-  CHECK(codec.open(1u << 20, 16u << 20, 100));
+  CHECK(codec.open(1u << 20, 16u << 20, 100, "https"));
 
   std::size_t sink_bytes = 0, source_calls = 0;
   std::vector<const Http2Stream*> submitted;

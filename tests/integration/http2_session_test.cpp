@@ -430,7 +430,7 @@ TEST(Http2RequestHeadersTest, PseudoHeadersFirstAndConnectionFieldsDropped) {
   message.set(http::field::authorization, "Bearer secret");
   message.set("X-Trace-ID", "abc");
   message.body() = "{}";
-  const detail::Http2RequestHeaders headers(message);
+  const detail::Http2RequestHeaders headers(message, "https");
   std::vector<std::pair<std::string, std::string>> fields;
   bool authorization_not_indexed = false;
   for (std::size_t i = 0; i < headers.size(); ++i) {

@@ -103,9 +103,37 @@ TEST_F(ScpoolRequestTest, AnAffinityKeyIsSentAndToldAndAKeyTooLongRefused) {
 }
 
 TEST_F(ScpoolRequestTest, BadUrlExitsWithTwoAndNamesTheUrl) {
-  const auto run = scpool({"http://" + nginx->endpoint() + "/", "--ca", ca()});
+  const auto run = scpool({"ftp://" + nginx->endpoint() + "/", "--ca", ca()});
   EXPECT_EQ(run.exit_code(), 2) << run.description();
-  EXPECT_NE(run.standard_error.find("bad URL 'http://"), std::string::npos) << run.standard_error;
+  EXPECT_NE(run.standard_error.find("bad URL 'ftp://"), std::string::npos) << run.standard_error;
+}
+
+TEST_F(ScpoolRequestTest, AnHttpUrlGoesOverAPlainPoolHttp11OrH2cAndRefusesTlsOptions) {
+  demo::NginxOptions plain_options;
+  plain_options.plain = true;
+  plain_options.http2 = false;
+  demo::NginxServer plain(plain_options);
+  const std::string plain_url = "http://" + plain.endpoint() + "/";
+  const auto run = scpool({plain_url, "-v"});
+  ASSERT_EQ(run.exit_code(), 0) << run.standard_error;
+  EXPECT_EQ(run.standard_output, "hello\n");
+  EXPECT_NE(run.standard_error.find("* connection 1 (new), HTTP/1.1, 1 attempt\n"), std::string::npos)
+      << run.standard_error;
+
+  plain_options.http2 = true;  // h2c only: HTTP/2 with prior knowledge
+  demo::NginxServer h2c(plain_options);
+  const auto multiplexed = scpool({"http://" + h2c.endpoint() + "/", "-v", "--http2"});
+  ASSERT_EQ(multiplexed.exit_code(), 0) << multiplexed.standard_error;
+  EXPECT_EQ(multiplexed.standard_output, "hello\n");
+  EXPECT_NE(multiplexed.standard_error.find("HTTP/2, 1 attempt"), std::string::npos) << multiplexed.standard_error;
+
+  const auto with_ca = scpool({plain_url, "--ca", ca()});
+  EXPECT_EQ(with_ca.exit_code(), 2) << with_ca.description();
+  EXPECT_NE(with_ca.standard_error.find("tls.ca_file: needs TLS"), std::string::npos) << with_ca.standard_error;
+  // And a TLS server is not spoken to in the clear by mistake: an https URL stays TLS.
+  const auto tls_to_plain = scpool({"https://" + plain.endpoint() + "/", "--ca", ca(), "--timeout", "5"});
+  EXPECT_EQ(tls_to_plain.exit_code(), 1) << tls_to_plain.description();
+  EXPECT_NE(tls_to_plain.standard_error.find("tls_handshake_failed"), std::string::npos) << tls_to_plain.standard_error;
 }
 
 TEST_F(ScpoolRequestTest, UntrustedCertificateExitsWithOneAndSaysWhy) {

@@ -1,6 +1,6 @@
-// The composed operation behind every read and write on a TLS connection: it calls OpenSSL and,
-// when OpenSSL wants more input, receives it with Asio (reads; see ReceivedBytes), or waits for
-// readiness (a full socket buffer), and tries again. OpenSSL owns no buffer while the connection
+// The composed operation behind every read and write on a TLS (or plain) connection: it calls
+// OpenSSL (recv/send on a plain one) and, when OpenSSL wants more input, receives it with Asio
+// (reads; see ReceivedBytes), or waits for readiness (a full socket buffer), and tries again. OpenSSL owns no buffer while the connection
 // is idle (SSL_MODE_RELEASE_BUFFERS), which is why this exists instead of asio::ssl::stream and
 // its fixed 17 KB buffers. async_tls_io starts one (TlsIoHandler drives it).
 #pragma once
@@ -110,7 +110,8 @@ struct TlsIoOp {
     switch (step) {
       case TlsStep::want_read:
         started = true;
-        if (direction == IoDirection::read) {
+        // A plain connection's read step receives into the caller's buffer itself, once readable.
+        if (direction == IoDirection::read && !channel.plain()) {
           channel.socket().async_receive(TlsSteps::prepare_receive(channel), std::move(self));
         } else {
           channel.socket().async_wait(boost::asio::socket_base::wait_read, std::move(self));

@@ -1,4 +1,4 @@
-#include "http/https_url.hpp"
+#include "http/upstream_url.hpp"
 
 #include <fmt/format.h>
 
@@ -29,7 +29,7 @@ bool is_ipv6_literal(std::string_view host) {
 
 }  // namespace
 
-std::optional<HttpsUrl> parse_https_url(std::string_view url, std::string& problem) {
+std::optional<UpstreamUrl> parse_upstream_url(std::string_view url, std::string& problem) {
   for (std::size_t i = 0; i < url.size(); ++i) {
     const auto byte = static_cast<unsigned char>(url[i]);
     if (byte <= 0x20 || byte == 0x7f) {
@@ -37,18 +37,26 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url, std::string& probl
       return std::nullopt;
     }
   }
-  constexpr std::string_view scheme = "https://";
-  if (url.size() < scheme.size() ||
-      !std::equal(scheme.begin(), scheme.end(), url.begin(),
-                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-    problem = url.find("://") == std::string_view::npos ? "missing scheme (use https://)"
-                                                        : "only https:// URLs are supported";
+  const auto starts_with_scheme = [url](std::string_view scheme) {
+    return url.size() >= scheme.size() &&
+           std::equal(scheme.begin(), scheme.end(), url.begin(),
+                      [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+  };
+  UpstreamUrl parsed;
+  std::string_view rest;
+  if (starts_with_scheme("https://")) {
+    rest = url.substr(std::string_view("https://").size());
+  } else if (starts_with_scheme("http://")) {
+    parsed.tls = false;
+    rest = url.substr(std::string_view("http://").size());
+  } else {
+    problem = url.find("://") == std::string_view::npos ? "missing scheme (use https:// or http://)"
+                                                        : "only https:// and http:// URLs are supported";
     return std::nullopt;
   }
-  std::string_view rest = url.substr(scheme.size());
+  const std::string_view default_port = parsed.tls ? "443" : "80";
   rest = rest.substr(0, rest.find('#'));  // the fragment stays with the client
   const std::size_t path_start = rest.find_first_of("/?");
-  HttpsUrl parsed;
   parsed.authority = std::string(rest.substr(0, path_start));
   parsed.target = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
   if (parsed.target.front() == '?') parsed.target.insert(0, "/");
@@ -78,11 +86,11 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url, std::string& probl
       problem = "unexpected characters after the IPv6 literal";
       return std::nullopt;
     }
-    port = after.empty() ? "443" : after.substr(1);
+    port = after.empty() ? default_port : after.substr(1);
   } else {
     const std::size_t colon = host_port.rfind(':');
     parsed.host = std::string(host_port.substr(0, colon));
-    port = colon == std::string_view::npos ? "443" : host_port.substr(colon + 1);
+    port = colon == std::string_view::npos ? default_port : host_port.substr(colon + 1);
     if (parsed.host.empty() || !is_host_name(parsed.host)) {
       problem = parsed.host.empty() ? "missing host" : "'" + parsed.host + "' is not a host name";
       return std::nullopt;

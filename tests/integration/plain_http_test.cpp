@@ -1,0 +1,158 @@
+// Plain HTTP upstreams (tls = false) against nginx on a plain port: HTTP/1.1 keep-alive and
+// HTTP/2 with prior knowledge (h2c) over the same pool machinery as TLS, the scheme in status and
+// metrics, and the refusals that keep a plain pool from being mistaken for a verified one.
+#include "monitor/status_json.hpp"
+#include "nginx_http_test.hpp"
+#include "securechannel/pool_metrics.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <future>
+#include <string>
+#include <vector>
+
+namespace securechannel {
+namespace {
+
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+class PlainHttpTest : public testing::NginxHttpTest {
+ protected:
+  void start_plain(bool http2) {
+    options.plain = true;
+    options.http2 = http2;
+    options.generated_file_bytes = 256 * 1024;
+    start();
+  }
+  PoolBuilder plain_builder(bool http2_prior_knowledge = false) {
+    PoolBuilder b(nginx->endpoint());
+    b.without_tls(http2_prior_knowledge);
+    return b;
+  }
+};
+
+TEST_F(PlainHttpTest, Http11KeepAliveOverAPlainPool) {
+  start_plain(false);
+  HttpClient client(plain_builder().with_max_connections(2).build(io.executor()));
+  for (int i = 0; i < 20; ++i) {
+    testing::HttpOutcome outcome = send(client, request(http::verb::get, "/")).get();
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.result_int(), 200u);
+    EXPECT_EQ(outcome.response.body(), "hello\n");
+    EXPECT_EQ(outcome.response.exchange.protocol, HttpProtocol::http1_1);
+    EXPECT_EQ(outcome.response.exchange.reused, i > 0) << "request " << i;
+  }
+  testing::HttpOutcome big = send(client, request(http::verb::get, "/big")).get();
+  ASSERT_FALSE(big.error) << big.error.message();
+  ASSERT_EQ(big.response.body().size(), options.generated_file_bytes);
+  for (std::size_t i = 0; i < big.response.body().size(); i += 4099) {
+    ASSERT_EQ(big.response.body()[i], demo::generated_file_byte(i)) << "byte " << i;
+  }
+  testing::HttpOutcome upload = send(client, request(http::verb::put, "/upload/plain.txt", std::string(100'000, 'p'))).get();
+  ASSERT_FALSE(upload.error) << upload.error.message();
+  EXPECT_EQ(upload.response.result_int(), 201u);
+
+  const PoolStats stats = client.pool()->stats();
+  EXPECT_EQ(stats.connections_created, 1u) << "one connection carried every request";
+  EXPECT_EQ(stats.tls_resumed, 0u);
+  const std::vector<ConnectionSnapshot> connections = client.pool()->connection_snapshots();
+  ASSERT_EQ(connections.size(), 1u);
+  EXPECT_EQ(connections.front().alpn, "");
+  EXPECT_EQ(connections.front().tls_version, "");
+}
+
+TEST_F(PlainHttpTest, Http2WithPriorKnowledgeMultiplexesOnOneConnection) {
+  start_plain(true);
+  HttpClient client(plain_builder(true).with_max_connections(1).build(io.executor()));
+  std::vector<std::future<testing::HttpOutcome>> sent;
+  for (int i = 0; i < 50; ++i) sent.push_back(send(client, request(http::verb::get, i % 5 == 0 ? "/big" : "/")));
+  for (auto& future : sent) {
+    testing::HttpOutcome outcome = future.get();
+    ASSERT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.result_int(), 200u);
+    EXPECT_EQ(outcome.response.exchange.protocol, HttpProtocol::http2);
+  }
+  EXPECT_EQ(client.stats().protocol, HttpProtocol::http2);
+  EXPECT_EQ(client.pool()->stats().connections_created, 1u) << "every stream on one h2c connection";
+}
+
+TEST_F(PlainHttpTest, StatusAndMetricsShowTheScheme) {
+  start_plain(false);
+  HttpClient client(plain_builder().with_namespace("plain").build(io.executor()));
+  ASSERT_FALSE(send(client, request(http::verb::get, "/")).get().error);
+  const nlohmann::json status = monitor::pool_status_json(*client.pool(), std::chrono::system_clock::now());
+  EXPECT_EQ(status.at("scheme"), "http");
+  EXPECT_EQ(monitor::pool_stats_json(*client.pool(), std::chrono::system_clock::now()).at("scheme"), "http");
+  MetricFamilies families;
+  collect_pool_metrics(*client.pool(), families);
+  const std::string text = families.render();
+  EXPECT_NE(text.find("plain_upstream_info{endpoint=\"" + nginx->endpoint() + "\",scheme=\"http\"} 1\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(PlainHttpTest, ATlsPoolAgainstAPlainServerFailsByNameNeverInTheClear) {
+  start_plain(false);
+  PoolBuilder tls_builder(nginx->endpoint());
+  tls_builder.with_system_trust_store(false).with_ca_file(authority.ca_certificate_file().string());
+  HttpClient client(tls_builder.with_connect_timeout(5s).build(io.executor()));
+  testing::HttpOutcome outcome = send(client, request(http::verb::get, "/")).get();
+  EXPECT_EQ(outcome.error, errc::tls_handshake_failed) << outcome.error.message();
+}
+
+TEST(PlainHttpConfigTest, APlainPoolRefusesWhatOnlyTlsDoesAndPriorKnowledgeNeedsAPlainPool) {
+  const auto problem = [](PoolConfig config) {
+    config.endpoint = "127.0.0.1:8080";
+    const auto error = validate(config);
+    return error ? std::string(error->what()) : std::string();
+  };
+  PoolConfig pinned;
+  pinned.tls.enabled = false;
+  pinned.tls.pins = {"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="};
+  EXPECT_EQ(problem(pinned), "tls.pins: needs TLS, and this pool has tls = false (plain TCP): remove one of them");
+  PoolConfig client_certificate;
+  client_certificate.tls.enabled = false;
+  client_certificate.tls.client_certificate_file = "client.pem";
+  EXPECT_EQ(problem(client_certificate).substr(0, 31), "tls.client_certificate_file: ne");
+  PoolConfig prior_knowledge_over_tls;
+  prior_knowledge_over_tls.tls.http2_prior_knowledge = true;
+  EXPECT_EQ(problem(prior_knowledge_over_tls),
+            "http2_prior_knowledge: is for plain connections (tls = false); over TLS, ALPN chooses");
+  PoolConfig plain;
+  plain.tls.enabled = false;
+  plain.tls.http2_prior_knowledge = true;
+  EXPECT_EQ(problem(plain), "");
+  EXPECT_EQ(scheme_of(plain), "http");
+  EXPECT_EQ(scheme_of(PoolConfig{}), "https");
+}
+
+std::vector<PoolConfig> parse(std::string_view text) { return parse_pool_config(text, "pools.toml", "/tmp"); }
+
+TEST(PlainHttpConfigTest, APoolFileSaysTlsFalseInSoManyWords) {
+  std::vector<PoolConfig> pools = parse(
+      "[[pool]]\nendpoint = \"127.0.0.1:8080\"\ntls = false\nhttp2_prior_knowledge = true\n");
+  ASSERT_EQ(pools.size(), 1u);
+  EXPECT_FALSE(pools[0].tls.enabled);
+  EXPECT_TRUE(pools[0].tls.http2_prior_knowledge);
+  EXPECT_TRUE(parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\n")[0].tls.enabled)
+      << "TLS unless said otherwise";
+  try {
+    parse("[[pool]]\nendpoint = \"127.0.0.1:8080\"\ntls = \"off\"\n");
+    ADD_FAILURE() << "tls = \"off\" accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("pool[0].tls: must be a table, not a string"), std::string::npos) << error.what();
+  }
+  try {
+    parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\nhttp2_prior_knowledge = true\n");
+    ADD_FAILURE() << "prior knowledge over TLS accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("pool[0].http2_prior_knowledge: is for plain connections"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace securechannel
