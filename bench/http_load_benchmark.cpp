@@ -145,7 +145,8 @@ LoadResult run_peer(const std::string& client, const std::vector<std::string>& c
 LoadResult run_our_client(const NginxUpstream& upstream, const std::string& alpn, std::size_t connections,
                           std::size_t in_flight, int seconds) {
   const bool plain = upstream.plain();
-  LoadResult result{.client = "securechannel HttpClient (" + (plain ? (alpn == "h2" ? std::string("h2c") : "http/1.1, plain") : alpn) + ")"};
+  const std::string protocol = !plain ? alpn : alpn == "h2" ? "h2c" : "http/1.1 plain";
+  LoadResult result{.client = "securechannel HttpClient (" + protocol + ")"};
   asio::io_context io(1);
   PoolBuilder builder(upstream.nginx.endpoint());
   if (plain) {
@@ -201,7 +202,7 @@ void print_row(const LoadResult& result, const LoadResult* reference) {
   const std::string ratio = reference && reference->requests_per_second() > 0
                                 ? fmt::format("{:.2f}", result.requests_per_second() / reference->requests_per_second())
                                 : "-";
-  fmt::print("{:<38} {:>10.0f} {:>10.3f} {:>8} {:>7} {:>13.3f} {:>7.0f}\n", result.client, result.requests_per_second(),
+  fmt::print("{:<42} {:>10.0f} {:>10.3f} {:>8} {:>7} {:>13.3f} {:>7.0f}\n", result.client, result.requests_per_second(),
              result.cpu_per_100k(), ratio, result.errors, result.server_cpu_per_100k(), result.server_busy() * 100);
   if (result.requests == 0 && !result.note.empty()) fmt::print("    {}\n", result.note);
 }
@@ -405,7 +406,7 @@ int run(const Options& options) {
   if (http1) go_crossing("HTTP/1.1", "h1", options.connections, options.connections);
   if (http2) go_crossing("HTTP/2", "h2", options.h2_connections, options.h2_connections * options.h2_streams);
 
-  fmt::print("{:<38} {:>10} {:>10} {:>8} {:>7} {:>13} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors",
+  fmt::print("{:<42} {:>10} {:>10} {:>8} {:>7} {:>13} {:>7}\n", "client", "req/s", "CPU s/100k", "vs peer", "errors",
              "nginx s/100k", "nginx %");
   nlohmann::json results = nlohmann::json::array();
   bool complete = true;
