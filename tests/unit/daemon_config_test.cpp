@@ -114,6 +114,29 @@ affinity_header = "X-Relay-Session"
   EXPECT_THAT(lines[1], HasSubstr("pool[0].listener[1].affinity_header: is for mode = \"http\" listeners"));
 }
 
+TEST_F(DaemonConfigTest, APlainPoolSaysTlsFalseAndKeepsItsListeners) {
+  const DaemonConfig config = parse(R"([[pool]]
+endpoints = ["10.0.0.7:8080", "10.0.0.8:8080"]
+tls = false
+http2_prior_knowledge = true
+[[pool.listener]]
+mode = "http"
+listen = "127.0.0.1:0"
+[[pool.listener]]
+mode = "tcp"
+listen = "127.0.0.1:0"
+)");
+  const DaemonPoolConfig& pool = config.pools.at(0);
+  EXPECT_FALSE(pool.pool.tls.enabled);
+  EXPECT_TRUE(pool.pool.tls.http2_prior_knowledge);
+  EXPECT_EQ(scheme_of(pool.pool), "http");
+  EXPECT_EQ(pool.listeners.size(), 2u);
+  EXPECT_TRUE(parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\n").pools.at(0).pool.tls.enabled) << "TLS unless said";
+  const auto lines = refusals("[[pool]]\nendpoint = \"127.0.0.1:8443\"\nhttp2_prior_knowledge = true\n");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("pool[0].http2_prior_knowledge: is for plain connections (tls = false)"));
+}
+
 TEST_F(DaemonConfigTest, EndpointStillWorks) {
   const DaemonConfig config = parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\n");
   EXPECT_EQ(config.pools.at(0).pool.endpoint, "127.0.0.1:8443");
