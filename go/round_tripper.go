@@ -23,12 +23,13 @@ import (
 )
 
 // roundTripper sends each request through the pool's HttpClient: HTTP/2 streams or HTTP/1.1
-// keep-alive over the pool's verified connections. The URL must name the pool's host and port,
-// with the pool's scheme: https, or http for a pool with tls = false (the native side refuses a
-// mismatch, so an https URL never goes out in the clear). The request body is read whole first (at most maxRequestBody bytes). The
-// context bounds the exchange: its deadline (plus 100 ms) becomes the native request's timeout
-// (default 30 s), and its cancellation cancels the native request (sc_call_cancel: an HTTP/2
-// stream is reset, an HTTP/1.1 connection closed) while RoundTrip returns ctx.Err() at once.
+// keep-alive over the pool's connections (verified TLS, or plain TCP for a pool with
+// tls = false). The URL must name the pool's host and port, with the pool's scheme: https, or
+// http for a plain pool (the native side refuses a mismatch, so an https URL never goes out in
+// the clear). The request body is read whole first (at most maxRequestBody bytes). The context
+// bounds the exchange: its deadline (plus 100 ms) becomes the native request's timeout (default
+// 30 s), and its cancellation cancels the native request (sc_call_cancel: an HTTP/2 stream is
+// reset, an HTTP/1.1 connection closed) while RoundTrip returns ctx.Err() at once.
 type roundTripper struct {
 	pool           *Pool
 	maxRequestBody int64

@@ -107,10 +107,21 @@ std::string joined_errors(const ConfigError& failure, std::string (*reword)(std:
 
 std::string as_written(std::string message) { return message; }
 
+// "tls" set to false: a plain pool (an explicit true is TLS, as the default).
+bool plain_pool(const sc_pool_config& config) {
+  const auto tls = config.pool_keys.find("tls");
+  return tls != config.pool_keys.end() && tls->second == "false";
+}
+
 std::string pool_file_text(const sc_pool_config& config) {
   std::string text = "[[pool]]\nendpoint = " + toml_string(config.endpoint) + "\n";
-  const auto write = [&text](const auto& keys, const auto& lists) {
-    for (const auto& [key, value] : keys) text += key + " = " + value + "\n";
+  const bool plain = plain_pool(config);
+  const auto write = [&text, plain](const auto& keys, const auto& lists) {
+    for (const auto& [key, value] : keys) {
+      // `tls = true` is the default, and would clash with the [pool.tls] table written below.
+      if (key == "tls" && !plain) continue;
+      text += key + " = " + value + "\n";
+    }
     for (const auto& [key, values] : lists) {
       text += key + " = [";
       for (std::size_t i = 0; i < values.size(); ++i) text += (i == 0 ? "" : ", ") + values[i];
@@ -120,7 +131,7 @@ std::string pool_file_text(const sc_pool_config& config) {
   write(config.pool_keys, config.pool_lists);
   // `tls = false` (a plain pool) and a [pool.tls] table cannot both be written; pool_config_of
   // has refused TLS keys beside it.
-  if (!config.pool_keys.contains("tls")) {
+  if (!plain) {
     text += "[pool.tls]\n";
     write(config.tls_keys, config.tls_lists);
   }
@@ -132,7 +143,12 @@ std::string pool_file_text(const sc_pool_config& config) {
 std::optional<PoolConfig> pool_config_of(const sc_pool_config& config, sc_error* error) {
   std::lock_guard lock(config.mutex);
   if (config.from_file) return config.from_file;
-  if (config.pool_keys.contains("tls") && (!config.tls_keys.empty() || !config.tls_lists.empty())) {
+  if (const auto tls = config.pool_keys.find("tls");
+      tls != config.pool_keys.end() && tls->second != "true" && tls->second != "false") {
+    fail(error, SC_E_CONFIG, "config_error", "tls: must be true or false (sc_pool_config_set_bool), not " + tls->second);
+    return std::nullopt;
+  }
+  if (plain_pool(config) && (!config.tls_keys.empty() || !config.tls_lists.empty())) {
     const std::string first = !config.tls_keys.empty() ? config.tls_keys.begin()->first : config.tls_lists.begin()->first;
     fail(error, SC_E_CONFIG, "config_error",
          "tls." + first + ": a TLS key beside tls (plain TCP when false): remove one of them");

@@ -361,10 +361,12 @@ std::string Daemon::describe() const {
                         running->config.endpoints.size() > 1 ? std::string(", ") + to_string(running->config.balancing) : "",
                         running->config.backup.empty() ? "" : ", backup " + running->config.backup);
     for (const auto& listener : running->tcp_listeners) {
-      text += fmt::format("  tcp listener {} -> TLS {}\n", address_of(listener->local_endpoint()), endpoints);
+      text += fmt::format("  tcp listener {} -> {} {}\n", address_of(listener->local_endpoint()),
+                          pool.tls.enabled ? "TLS" : "plain TCP", endpoints);
     }
     for (const auto& listener : running->http_listeners) {
-      text += fmt::format("  http listener http://{} -> https://{}\n", address_of(listener->local_endpoint()), endpoints);
+      text += fmt::format("  http listener http://{} -> {}://{}\n", address_of(listener->local_endpoint()),
+                          scheme_of(pool), endpoints);
     }
   }
   const std::string base = monitoring_base_url();

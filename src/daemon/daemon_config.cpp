@@ -8,6 +8,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <map>
@@ -221,6 +222,15 @@ void check_pools(const std::vector<DaemonPoolConfig>& pools, const std::vector<c
         document.record(prefix + "backup", "a pool cannot be its own backup", where);
       } else if (!namespaces.contains(pool.backup)) {
         document.record(prefix + "backup", "names no pool: no [[pool]] has namespace '" + pool.backup + "'", where);
+      } else if (const auto backup = std::find_if(pools.begin(), pools.end(), [&](const DaemonPoolConfig& other) {
+                   return other.pool.metric_namespace == pool.backup;
+                 });
+                 backup != pools.end() && scheme_of(backup->pool) != scheme_of(pool.pool)) {
+        // A failover must not change how the bytes travel: TLS traffic going out in the clear.
+        document.record(prefix + "backup", "pool '" + pool.backup + "' is " + std::string(scheme_of(backup->pool)) +
+                                               " and this one " + std::string(scheme_of(pool.pool)) +
+                                               ": a backup must have the same tls setting",
+                        where);
       }
     }
     for (std::size_t l = 0; l < pool.listeners.size(); ++l) {

@@ -116,6 +116,13 @@ void apply_environment_overrides(toml::table& root, const Environment& environme
       if (rest == "DRAIN_GRACE") return set(subtable(root, "daemon"), "drain_grace", name, value);
       if (auto setting = pool_setting(root, rest)) {
         auto& [pool, key] = *setting;
+        // Whether a pool's bytes are encrypted is the file's to say, in one place: a variable
+        // must neither drop a pool's [pool.tls] (pins and all) nor turn a plain one back to TLS.
+        if (key == "tls") throw ConfigError(name, "TLS is switched on or off in the file (tls = false), not from the environment");
+        const toml::node* tls = pool->get("tls");
+        if (key.starts_with("tls_") && tls != nullptr && !tls->is_table()) {
+          throw ConfigError(name, "the pool has tls = false in the file: it takes no TLS setting");
+        }
         // Every TLS key starts with "tls_" in the variable; none of the pool's own keys does.
         if (key.starts_with("tls_")) return set(subtable(*pool, "tls"), key.substr(4), name, value);
         return set(*pool, key, name, value);

@@ -18,7 +18,8 @@ std::string pool_authority(const UpstreamGroup& group) {
   const PoolConfig& config = group.members().front().pool->config();
   const bool v6 = config.host.find(':') != std::string::npos;
   const std::string host = v6 ? "[" + config.host + "]" : config.host;
-  return config.port == "443" ? host : host + ":" + config.port;
+  // The scheme's default port goes unsaid, as browsers send it.
+  return config.port == (config.tls.enabled ? "443" : "80") ? host : host + ":" + config.port;
 }
 
 }  // namespace

@@ -197,6 +197,12 @@ void HttpForwardSession::check_request() {
   if (request.method() == http::verb::connect || request.find(http::field::upgrade) != request.end()) {
     return reject(501, "not_implemented", "CONNECT and Upgrade (WebSocket) are not forwarded by this listener");
   }
+  // An absolute-form https:// target asks for TLS to the upstream: never carried in the clear.
+  if (const std::string_view target = request.target();
+      target.size() >= 8 && boost::beast::iequals(target.substr(0, 8), "https://") &&
+      !context_->upstreams->members().front().pool->config().tls.enabled) {
+    return reject(400, "bad_request", "an https:// target, and this listener's pool is plain TCP (tls = false)");
+  }
   affinity_key_.clear();
   if (!options_->affinity_header.empty()) {
     if (const auto key = request.find(options_->affinity_header); key != request.end()) {

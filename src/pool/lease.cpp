@@ -47,7 +47,9 @@ void Lease::start_wait_readable(WaitHandler handler) {
   }
   std::shared_ptr<detail::PooledConnection> connection = connection_->shared_from_this();
   SecureChannel& channel = connection->channel();
-  if (!channel.must_receive_first()) {
+  // A plain connection holds no bytes of its own (must_receive_first() is false for it only
+  // because its reads receive themselves): while it is usable, only the socket can tell.
+  if (!channel.must_receive_first() && !(channel.plain() && channel.usable())) {
     // OpenSSL holds bytes a read will process without the socket: nothing to wait for.
     return asio::post(channel.get_executor(), asio::append(std::move(handler), boost::system::error_code()));
   }

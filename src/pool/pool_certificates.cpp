@@ -87,7 +87,13 @@ std::optional<ConfigError> SecureChannelPool::reload_tls(TlsOptions options) {
     log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " refused: " + refused.what());
     return refused;
   }
-  if (!options.enabled) return std::nullopt;  // a plain pool has no material to reload
+  if (!options.enabled) {
+    // No material to reload; the protocol a plain connection speaks is fixed with the pool.
+    if (options.http2_prior_knowledge == tls_context()->options().http2_prior_knowledge) return std::nullopt;
+    ConfigError refused("http2_prior_knowledge", "a running plain pool keeps its protocol: build a new pool");
+    log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " refused: " + refused.what());
+    return refused;
+  }
   // Files are read outside the lock: acquires must not wait for a slow disk.
   std::optional<ConfigError> problem;
   std::shared_ptr<const ClientTlsContext> replacement = ClientTlsContext::create(options, problem);

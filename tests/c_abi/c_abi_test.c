@@ -337,6 +337,12 @@ static void test_plain_pool(void) {
   CHECK(sc_pool_config_check(mixed, &error) == SC_E_CONFIG && strstr(error.message, "tls.pins") != NULL,
         "a pin beside tls = false: %s", error.message);
   sc_pool_config_free(mixed);
+
+  /* tls = 1 is TLS, said out loud: TLS keys beside it are fine. */
+  sc_pool_config* explicit_tls = trusting_config("h2");
+  CHECK(sc_pool_config_set_bool(explicit_tls, "tls", 1, &error) == SC_OK, "%s", error.message);
+  CHECK(sc_pool_config_check(explicit_tls, &error) == SC_OK, "tls = 1 beside tls.ca_file: %s", error.message);
+  sc_pool_config_free(explicit_tls);
 }
 
 static int wait_for(atomic_int* counter, int expected, int seconds) {

@@ -137,6 +137,30 @@ listen = "127.0.0.1:0"
   EXPECT_THAT(lines[0], HasSubstr("pool[0].http2_prior_knowledge: is for plain connections (tls = false)"));
 }
 
+TEST_F(DaemonConfigTest, NeitherABackupNorAVariableChangesWhetherBytesAreEncrypted) {
+  const auto backup = refusals(R"([[pool]]
+namespace = "relay"
+endpoint = "relay.example:443"
+backup = "local"
+[[pool]]
+namespace = "local"
+endpoint = "10.0.0.7:8080"
+tls = false
+)");
+  ASSERT_EQ(backup.size(), 1u);
+  EXPECT_THAT(backup[0], HasSubstr("pool[0].backup: pool 'local' is http and this one https: a backup must have the same tls setting"));
+
+  const std::string pinned = "[[pool]]\nnamespace = \"relay\"\nendpoint = \"relay.example:443\"\n[pool.tls]\n"
+                             "pins = [\"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"]\n";
+  const auto switched = refusals(pinned, {{"SCPOOL_RELAY_TLS", "false"}});
+  ASSERT_EQ(switched.size(), 1u);
+  EXPECT_THAT(switched[0], HasSubstr("SCPOOL_RELAY_TLS: TLS is switched on or off in the file"));
+  const std::string plain = "[[pool]]\nnamespace = \"local\"\nendpoint = \"10.0.0.7:8080\"\ntls = false\n";
+  const auto turned_back = refusals(plain, {{"SCPOOL_LOCAL_TLS_CA_FILE", "ca.pem"}});
+  ASSERT_EQ(turned_back.size(), 1u);
+  EXPECT_THAT(turned_back[0], HasSubstr("SCPOOL_LOCAL_TLS_CA_FILE: the pool has tls = false in the file"));
+}
+
 TEST_F(DaemonConfigTest, EndpointStillWorks) {
   const DaemonConfig config = parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\n");
   EXPECT_EQ(config.pools.at(0).pool.endpoint, "127.0.0.1:8443");
