@@ -202,9 +202,10 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   detail::PooledConnection* pop_healthy_idle_locked(Deferred& deferred, std::string_view affinity_key = {});
   // Leases the connection, binding `affinity_key` (if any) to it.
   Lease lease_locked(detail::PooledConnection& connection, std::string_view affinity_key = {});
-  // Affinity (pool_affinity.cpp). The key's live connection, idle or leased: nullptr when it has
-  // none (an idle one found dead is closed here, and the key moves).
-  detail::PooledConnection* key_connection_locked(std::string_view key, Deferred& deferred);
+  // Affinity (pool_affinity.cpp). The key's leased connection, for a caller to wait for: nullptr
+  // when the key has none, when its connection is idle (pop_healthy_idle_locked takes that one
+  // first, with the usual probe), or when it closes once it comes back.
+  detail::PooledConnection* key_busy_connection_locked(std::string_view key);
   // The caller waits for its key's leased connection, in the line of its own.
   void wait_for_connection_locked(std::uint64_t id, AcquireHandler handler, std::string key,
                                   std::uint64_t connection_id);

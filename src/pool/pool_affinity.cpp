@@ -35,12 +35,10 @@ std::optional<Lease> SecureChannelPool::try_acquire(const Affinity& affinity) {
   {
     std::lock_guard lock(mutex_);
     if (shutdown_->started) return std::nullopt;
-    PooledConnection* chosen = key_connection_locked(affinity.key, deferred);
-    if (chosen && chosen->state_ != ConnectionState::idle) {
-      chosen = affinity.may_move ? pop_healthy_idle_locked(deferred, affinity.key) : nullptr;
-    } else if (!chosen) {
-      chosen = pop_healthy_idle_locked(deferred, affinity.key);
-    }
+    // Its key's idle connection first, else (no connection, or a move allowed) another idle one.
+    PooledConnection* chosen = !affinity.may_move && key_busy_connection_locked(affinity.key)
+                                   ? nullptr
+                                   : pop_healthy_idle_locked(deferred, affinity.key);
     if (chosen) {
       telemetry_->acquire_waits.record_microseconds(0);
       lease = lease_locked(*chosen, affinity.key);
@@ -50,26 +48,15 @@ std::optional<Lease> SecureChannelPool::try_acquire(const Affinity& affinity) {
   return lease;
 }
 
-PooledConnection* SecureChannelPool::key_connection_locked(std::string_view key, Deferred& deferred) {
+PooledConnection* SecureChannelPool::key_busy_connection_locked(std::string_view key) {
   PooledConnection* own = affinity_->find(key);
-  if (!own) return nullptr;
-  if (own->state_ != ConnectionState::idle) {
-    // One that closes when it comes back (asked back, past its lifetime or its requests) is as
-    // good as gone: waiting for it would only end in the key moving, later.
-    const bool closes_on_release =
-        own->retire_reason_ != detail::RetireReason::none || past_lifetime_locked(*own, config_.clock->now()) ||
-        (config_.max_requests_per_connection != 0 && own->stats().leases() >= config_.max_requests_per_connection);
-    return closes_on_release ? nullptr : own;
-  }
-  // The same check as any idle connection gets at checkout (pop_healthy_idle_locked).
-  const auto inactivity = config_.validate_after_inactivity;
-  if ((inactivity.count() == 0 || config_.clock->now() - own->released_at_ >= inactivity) &&
-      own->channel().probe_idle() != IdleHealth::healthy) {
-    ++counters_.stale_discarded;
-    remove_locked(*own, CloseReason::stale, deferred);
-    return nullptr;  // the key moves
-  }
-  return own;
+  if (!own || own->state_ == ConnectionState::idle) return nullptr;
+  // One that closes when it comes back (asked back, past its lifetime or its requests) is as
+  // good as gone: waiting for it would only end in the key moving, later.
+  const bool closes_on_release =
+      own->retire_reason_ != detail::RetireReason::none || past_lifetime_locked(*own, config_.clock->now()) ||
+      (config_.max_requests_per_connection != 0 && own->stats().leases() >= config_.max_requests_per_connection);
+  return closes_on_release ? nullptr : own;
 }
 
 void SecureChannelPool::wait_for_connection_locked(std::uint64_t id, AcquireHandler handler, std::string key,

@@ -75,22 +75,18 @@ void SecureChannelPool::start_acquire(AcquireHandler handler, Affinity affinity)
   Deferred deferred;
   {
     std::lock_guard lock(mutex_);
-    PooledConnection* own = nullptr;  // the affinity key's live connection
+    PooledConnection* busy = nullptr;  // the affinity key's leased connection
     if (shutdown_->started) {
       deferred.complete(std::move(handler), errc::shutting_down);
     } else if (affinity.key.size() > max_affinity_key_bytes) {
       deferred.complete(std::move(handler), errc::affinity_key_too_long);
-    } else if (!affinity.key.empty() && (own = key_connection_locked(affinity.key, deferred)) &&
-               own->state_ == ConnectionState::idle) {
-      telemetry_->acquire_waits.record_microseconds(0);
-      deferred.complete(std::move(handler), {}, lease_locked(*own, affinity.key));
-    } else if (own && !affinity.may_move) {
+    } else if (!affinity.key.empty() && !affinity.may_move && (busy = key_busy_connection_locked(affinity.key))) {
       // Its connection is leased: the caller waits for that one, not for any.
       if (waiters_->everyone() >= limits_.max_pending) {
         ++counters_.pool_exhausted;
         deferred.complete(std::move(handler), errc::pool_exhausted);
       } else {
-        wait_for_connection_locked(id, std::move(handler), std::move(affinity.key), own->id());
+        wait_for_connection_locked(id, std::move(handler), std::move(affinity.key), busy->id());
       }
     } else if (PooledConnection* idle = pop_healthy_idle_locked(deferred, affinity.key)) {
       telemetry_->acquire_waits.record_microseconds(0);  // served at once: no wait
