@@ -124,7 +124,9 @@ class SecureChannel {
 
   bool is_open() const noexcept { return socket_.is_open(); }
   // True when the context has TLS off: bytes go over TCP as they are, no handshake, no identity.
-  bool plain() const noexcept { return plain_; }
+  // From the context, which never changes: read by snapshots on other threads, so it must not
+  // live in a bit-field beside flags the I/O thread writes.
+  bool plain() const noexcept { return context_ != nullptr && !context_->tls_enabled(); }
   // True once the handshake succeeded and no fatal error happened since.
   bool usable() const noexcept { return established_ && !fatal_.load(std::memory_order_acquire); }
 
@@ -245,7 +247,6 @@ class SecureChannel {
   bool receive_pending_ : 1 = false;       // an async_receive into received_ is in flight
   bool input_closed_ : 1 = false;          // the peer's FIN came through async_receive
   bool warm_ : 1 = false;                  // set_warm(): buffers kept while empty
-  bool plain_ : 1 = false;                 // the context has TLS off: plain TCP
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.
   std::atomic<bool> fatal_{false};

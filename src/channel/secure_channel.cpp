@@ -47,9 +47,7 @@ using boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
 
 SecureChannel::SecureChannel(executor_type executor, std::shared_ptr<const ClientTlsContext> context)
-    : socket_(std::move(executor)), context_(std::move(context)) {
-  plain_ = context_ != nullptr && !context_->tls_enabled();  // tests make channels without one
-}
+    : socket_(std::move(executor)), context_(std::move(context)) {}
 
 SecureChannel::~SecureChannel() {
   close();
@@ -236,7 +234,7 @@ struct ConnectSequence {
     channel.socket_.set_option(asio::ip::tcp::no_delay(true), option_error);
     channel.socket_.non_blocking(true, option_error);
     if (option_error) co_return option_error;
-    if (channel.plain_) {
+    if (channel.plain()) {
       channel.established_ = true;  // nothing more to agree on
       co_return error_code{};
     }

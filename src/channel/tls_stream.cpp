@@ -121,7 +121,7 @@ detail::TlsStep SecureChannel::step_read(void* data, std::size_t size, std::size
     return detail::TlsStep::failed;
   }
   if (size == 0) return detail::TlsStep::done;
-  if (plain_) return step_plain_read(data, size, transferred, error);
+  if (plain()) return step_plain_read(data, size, transferred, error);
   clear_stale_openssl_errors();
   errno = 0;
   reading_through_asio_ = true;
@@ -162,7 +162,7 @@ detail::TlsStep SecureChannel::step_write(const void* data, std::size_t size, st
     return detail::TlsStep::failed;
   }
   if (size == 0) return detail::TlsStep::done;
-  if (plain_) return step_plain_write(data, size, transferred, error);
+  if (plain()) return step_plain_write(data, size, transferred, error);
   clear_stale_openssl_errors();
   errno = 0;
   if (SSL_write_ex(ssl_, data, size, &transferred) == 1) return detail::TlsStep::done;
@@ -213,7 +213,7 @@ detail::TlsStep SecureChannel::step_shutdown(boost::system::error_code& error) n
 
 IdleHealth SecureChannel::probe_idle() noexcept {
   if (!usable() || !socket_.is_open()) return IdleHealth::closed_by_peer;
-  if (plain_) return probe_plain_idle();
+  if (plain()) return probe_plain_idle();
   // Records may wait in our received block or OpenSSL's buffer rather than in the socket; once
   // OpenSSL has said it needs more, only the socket can tell whether more came.
   bool waiting_for_socket = !has_unprocessed_input();
@@ -255,7 +255,7 @@ bool SecureChannel::has_unprocessed_input() const noexcept {
 
 bool SecureChannel::must_receive_first() const noexcept {
   // A plain read receives into the caller's buffer itself (step_plain_read).
-  return !plain_ && usable() && !input_closed_ && !has_unprocessed_input() && SSL_get_shutdown(ssl_) == 0;
+  return !plain() && usable() && !input_closed_ && !has_unprocessed_input() && SSL_get_shutdown(ssl_) == 0;
 }
 
 asio::mutable_buffer SecureChannel::prepare_receive() {
@@ -301,7 +301,7 @@ const TlsFailure& SecureChannel::tls_failure() const noexcept {
 bool SecureChannel::resumed_session() const noexcept { return ssl_ && established_ && SSL_session_reused(ssl_) == 1; }
 
 std::string_view SecureChannel::negotiated_alpn() const noexcept {
-  if (plain_) return context_->options().http2_prior_knowledge ? "h2" : "";
+  if (plain()) return context_->options().http2_prior_knowledge ? "h2" : "";
   if (!ssl_) return {};
   const unsigned char* protocol = nullptr;
   unsigned length = 0;
