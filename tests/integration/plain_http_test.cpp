@@ -8,14 +8,21 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
 #include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace securechannel {
 namespace {
 
+namespace asio = boost::asio;
 namespace http = boost::beast::http;
+using asio::ip::tcp;
 using namespace std::chrono_literals;
 
 class PlainHttpTest : public testing::NginxHttpTest {
@@ -76,6 +83,47 @@ TEST_F(PlainHttpTest, Http2WithPriorKnowledgeMultiplexesOnOneConnection) {
   }
   EXPECT_EQ(client.stats().protocol, HttpProtocol::http2);
   EXPECT_EQ(client.pool()->stats().connections_created, 1u) << "every stream on one h2c connection";
+}
+
+// A plain read receives straight into the caller's buffer: what a peer sent before resetting is
+// read, then the reset fails the next read by name and the pool drops the connection.
+TEST_F(PlainHttpTest, AResetAfterSomeBytesFailsTheNextReadByNameAndDropsTheConnection) {
+  asio::io_context server_io;
+  tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::promise<void> first_bytes_read;
+  std::thread server([&acceptor, &server_io, first_read = first_bytes_read.get_future()] {
+    tcp::socket peer(server_io);
+    acceptor.accept(peer);
+    asio::write(peer, asio::buffer(std::string_view("abc")));
+    first_read.wait();
+    peer.set_option(asio::socket_base::linger(true, 0));  // close() sends a reset
+    peer.close();
+  });
+  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()))
+                  .without_tls()
+                  .with_min_idle(0)
+                  .with_max_connections(1)
+                  .build(io.executor());
+  {
+    Lease lease = testing::acquire(*pool);
+    std::string reply(16, '\0');
+    const auto [first_error, first_bytes] =
+        testing::complete([&](auto handler) { lease.async_read_some(asio::buffer(reply), handler); });
+    ASSERT_FALSE(first_error) << first_error.message();
+    EXPECT_EQ(reply.substr(0, first_bytes), "abc");
+    first_bytes_read.set_value();
+    server.join();
+    const auto [error, bytes] =
+        testing::complete([&](auto handler) { lease.async_read_some(asio::buffer(reply), handler); });
+    EXPECT_EQ(error, asio::error::connection_reset) << error.message();
+    EXPECT_EQ(bytes, 0u);
+    const SecureChannel& channel = detail::LeaseInternals::channel(lease);
+    EXPECT_FALSE(channel.usable()) << "a reset connection is never lent again";
+    EXPECT_NE(channel.tls_failure().reason.find("reset"), std::string::npos) << channel.tls_failure().reason;
+  }
+  EXPECT_TRUE(testing::eventually([&] { return pool->stats().closed_broken == 1; }))
+      << "closed_broken " << pool->stats().closed_broken;
+  testing::shutdown(*pool, 1s);
 }
 
 TEST_F(PlainHttpTest, StatusAndMetricsShowTheScheme) {

@@ -55,6 +55,16 @@ struct TlsSteps {
   static void commit_receive(Channel& channel, const boost::system::error_code& error, std::size_t bytes) noexcept {
     channel.commit_receive(error, bytes);
   }
+  // A plain connection's receive into the caller's buffer failed: the channel records it as
+  // its recv(2) step would (the end of stream and a cancellation are reported as they are).
+  template <class Channel>
+  static boost::system::error_code plain_receive_failed(Channel& channel, const boost::system::error_code& error) noexcept {
+    if (error == boost::asio::error::eof || error == boost::asio::error::operation_aborted ||
+        error.category() != boost::system::system_category()) {
+      return error;
+    }
+    return channel.plain_failure(error.value());
+  }
   template <class Owner>
   static void on_io_start(Owner& owner, IoDirection direction) noexcept {
     owner.on_io_start(direction);
@@ -98,10 +108,20 @@ struct TlsIoOp {
       return finish(self);
     }
     auto& channel = owner->channel();
-    if (direction == IoDirection::read && !started && size != 0 && channel.must_receive_first()) {
-      started = true;
-      channel.socket().async_receive(TlsSteps::prepare_receive(channel), std::move(self));
-      return;
+    if (direction == IoDirection::read && !started && size != 0) {
+      if (channel.plain() && channel.usable()) {
+        // Straight into the caller's buffer: Asio tries recv(2) at once and otherwise waits on
+        // the descriptor's standing epoll registration (waiting for readiness first, async_wait,
+        // costs an epoll_ctl per read).
+        started = true;
+        channel.socket().async_receive(boost::asio::buffer(data, size), std::move(self));
+        return;
+      }
+      if (channel.must_receive_first()) {
+        started = true;
+        channel.socket().async_receive(TlsSteps::prepare_receive(channel), std::move(self));
+        return;
+      }
     }
     std::size_t transferred = 0;
     boost::system::error_code error;
@@ -110,7 +130,7 @@ struct TlsIoOp {
     switch (step) {
       case TlsStep::want_read:
         started = true;
-        // A plain connection's read step receives into the caller's buffer itself, once readable.
+        // (A plain read receives first, above; a write's step may still want readiness.)
         if (direction == IoDirection::read && !channel.plain()) {
           channel.socket().async_receive(TlsSteps::prepare_receive(channel), std::move(self));
         } else {
@@ -139,6 +159,12 @@ struct TlsIoOp {
   // A receive for OpenSSL completed (reads): hand the bytes over and let OpenSSL try again.
   template <class Self>
   void operator()(Self& self, boost::system::error_code receive_error, std::size_t received) {
+    if (owner->channel().plain()) {
+      // The bytes are already in the caller's buffer (a FIN is Asio's eof, as a stream spells it).
+      result_error = receive_error ? TlsSteps::plain_receive_failed(owner->channel(), receive_error) : receive_error;
+      result_size = received;
+      return finish(self);
+    }
     TlsSteps::commit_receive(owner->channel(), receive_error, received);
     // End of stream goes to OpenSSL, which tells a close_notify from a cut connection; other
     // errors (reset, cancelled) end the operation as they are.
