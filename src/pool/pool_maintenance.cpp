@@ -206,8 +206,8 @@ void SecureChannelPool::on_grace_expired(error_code error) {
     shutdown_->grace_expired = true;
     for (auto& connection : books_->live()) {
       if (connection->state_ != ConnectionState::leased) continue;
-      // The lease holder's operations fail with operation_aborted; its Lease returns the
-      // connection as broken whenever it is destroyed.
+      // The lease holder's operations fail (not_connected, or the failure the channel already
+      // had); its Lease returns the connection as broken whenever it is destroyed.
       connection->mark_broken();
       connection->channel().abort();
     }

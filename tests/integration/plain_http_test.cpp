@@ -126,6 +126,42 @@ TEST_F(PlainHttpTest, AResetAfterSomeBytesFailsTheNextReadByNameAndDropsTheConne
   testing::shutdown(*pool, 1s);
 }
 
+// abort() shuts the socket down, which a pending plain read would see as an end of stream: it
+// must end with the channel's error instead, so that no body read until close looks complete.
+TEST_F(PlainHttpTest, AnAbortWakesAPendingReadWithAnErrorNotAnEndOfStream) {
+  asio::io_context server_io;
+  tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::promise<void> test_done;
+  std::thread server([&acceptor, &server_io, done = test_done.get_future()] {
+    tcp::socket peer(server_io);
+    acceptor.accept(peer);
+    done.wait();  // says nothing until the test is over
+  });
+  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()))
+                  .without_tls()
+                  .with_min_idle(0)
+                  .with_max_connections(1)
+                  .build(io.executor());
+  {
+    Lease lease = testing::acquire(*pool);
+    std::string reply(16, '\0');
+    std::promise<std::pair<boost::system::error_code, std::size_t>> read;
+    auto outcome = read.get_future();
+    lease.async_read_some(asio::buffer(reply), [&read](boost::system::error_code error, std::size_t bytes) {
+      read.set_value({error, bytes});
+    });
+    EXPECT_EQ(outcome.wait_for(100ms), std::future_status::timeout) << "nothing was sent: the read waits";
+    lease.abort();
+    ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready);
+    const auto [error, bytes] = outcome.get();
+    EXPECT_EQ(error, asio::error::not_connected) << error.message();
+    EXPECT_EQ(bytes, 0u);
+  }
+  test_done.set_value();
+  server.join();
+  testing::shutdown(*pool, 1s);
+}
+
 TEST_F(PlainHttpTest, StatusAndMetricsShowTheScheme) {
   start_plain(false);
   HttpClient client(plain_builder().with_namespace("plain").build(io.executor()));

@@ -56,13 +56,13 @@ struct TlsSteps {
     channel.commit_receive(error, bytes);
   }
   // A plain connection's receive into the caller's buffer failed: the channel records it as
-  // its recv(2) step would (the end of stream and a cancellation are reported as they are).
+  // its recv(2) step would. A cancellation is reported as it is; after abort() (whose shutdown
+  // reads as an end of stream) the channel's own error, never a clean eof; the peer's FIN is eof.
   template <class Channel>
   static boost::system::error_code plain_receive_failed(Channel& channel, const boost::system::error_code& error) noexcept {
-    if (error == boost::asio::error::eof || error == boost::asio::error::operation_aborted ||
-        error.category() != boost::system::system_category()) {
-      return error;
-    }
+    if (error == boost::asio::error::operation_aborted) return error;
+    if (!channel.usable()) return channel.unusable_error();
+    if (error == boost::asio::error::eof || error.category() != boost::system::system_category()) return error;
     return channel.plain_failure(error.value());
   }
   template <class Owner>
