@@ -93,7 +93,7 @@ void read_pool_settings(TableReader& reader, PoolConfig& config) {
   // `tls = false`: plain TCP (http:// upstreams), said in so many words; else a table of settings.
   if (const toml::node* tls = reader.source().get("tls"); tls != nullptr && tls->is_boolean()) {
     reader.flag("tls", config.tls.enabled);
-  } else if (toml::table* settings = reader.table("tls")) {
+  } else if (toml::table* settings = reader.table("tls", "false (plain TCP) or a table of TLS settings")) {
     TableReader tls_reader(*settings, reader.prefix() + "tls.", reader.document());
     read_tls_settings(tls_reader, config.tls);
   }

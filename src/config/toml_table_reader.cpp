@@ -152,12 +152,12 @@ void TableReader::refuse(std::string_view key, const std::string& problem) {
   });
 }
 
-toml::table* TableReader::table(std::string_view key) {
+toml::table* TableReader::table(std::string_view key, std::string_view expected) {
   toml::table* found = nullptr;
   document_.collect([&] {
     toml::node* node = take(key);
     if (node == nullptr) return;
-    if (!node->is_table()) wrong_type(key, *node, "a table");
+    if (!node->is_table()) wrong_type(key, *node, expected);
     found = node->as_table();
   });
   return found;

@@ -137,8 +137,9 @@ class TableReader {
     });
   }
 
-  // The sub-table `key`, or nullptr when absent (or not a table: recorded).
-  toml::table* table(std::string_view key);
+  // The sub-table `key`, or nullptr when absent (or not a table: recorded as "must be
+  // `expected`", for a key that may also hold something else).
+  toml::table* table(std::string_view key, std::string_view expected = "a table");
   // The array of tables `key` ([[pool.listener]]), or nullptr when absent (or not one: recorded).
   toml::array* tables(std::string_view key);
   bool has(std::string_view key) const { return table_.contains(key); }

@@ -226,7 +226,7 @@ TEST(PlainHttpConfigTest, APoolFileSaysTlsFalseInSoManyWords) {
     parse("[[pool]]\nendpoint = \"127.0.0.1:8080\"\ntls = \"off\"\n");
     ADD_FAILURE() << "tls = \"off\" accepted";
   } catch (const ConfigError& error) {
-    EXPECT_NE(std::string(error.what()).find("pool[0].tls: must be a table, not a string"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("pool[0].tls: must be false (plain TCP) or a table of TLS settings, not a string"), std::string::npos) << error.what();
   }
   try {
     parse("[[pool]]\nendpoint = \"127.0.0.1:8443\"\nhttp2_prior_knowledge = true\n");
