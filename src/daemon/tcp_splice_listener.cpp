@@ -5,6 +5,7 @@
 #include "daemon/live_settings.hpp"
 #include "daemon/local_acceptor.hpp"
 #include "daemon/upstream_group.hpp"
+#include "pool/lease_internals.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
@@ -184,8 +185,14 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
     // TLS on a pooled connection cannot carry a half-close (close_notify ends it for most
     // servers), so the local FIN stops here: the upstream's reply is still carried until it
     // closes or has been silent for half_close_timeout (a client that closed completely looks
-    // the same from here, and a kept-alive upstream never closes by itself).
+    // the same from here, and a kept-alive upstream never closes by itself). A plain upstream
+    // gets the FIN, after the last byte (a read starts only once the previous write is done),
+    // for a server that answers at the end of its input.
     to_upstream_open_ = false;
+    if (SecureChannel& channel = detail::LeaseInternals::channel(lease_); channel.plain()) {
+      error_code ignored;
+      channel.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
     if (!from_upstream_open_) return finish("closed by both sides");
     touch();
     arm_idle_timer(silence_limit());

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <cerrno>
 #include <future>
 #include <string>
@@ -135,6 +136,62 @@ TcpSpliceOptions with_limits(std::size_t max_connections, std::chrono::milliseco
   return options;
 }
 
+// A plain TCP upstream that answers at the end of its input: it reads one connection until the
+// peer's FIN (10 s at most), answers "received N bytes" and closes; without a FIN, it closes
+// without an answer.
+class AnswerAtEndOfInput {
+ public:
+  AnswerAtEndOfInput() : listen_fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listen_fd_, 4) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("AnswerAtEndOfInput: cannot listen");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~AnswerAtEndOfInput() {
+    ::shutdown(listen_fd_, SHUT_RDWR);  // wakes an accept() still waiting
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  AnswerAtEndOfInput(const AnswerAtEndOfInput&) = delete;
+  AnswerAtEndOfInput& operator=(const AnswerAtEndOfInput&) = delete;
+
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void serve() {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    const timeval ten_seconds{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten_seconds, sizeof ten_seconds);
+    std::size_t received = 0;
+    char buffer[4096];
+    for (;;) {
+      const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got > 0) {
+        received += static_cast<std::size_t>(got);
+        continue;
+      }
+      if (got == 0) {
+        const std::string answer = "received " + std::to_string(received) + " bytes";
+        (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+      }
+      break;
+    }
+    ::close(fd);
+  }
+
+  int listen_fd_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
 class TcpSpliceListenerTest : public ::testing::Test {
  protected:
   // A pool over the echo upstream (or `pool` when set) and a started listener.
@@ -208,6 +265,21 @@ TEST_F(TcpSpliceListenerTest, CarriesAMebibyteEachWayAcrossTheLocalHalfClose) {
   EXPECT_TRUE(eventually([&] { return pool->stats().total_connections == 0; }));
   EXPECT_EQ(pool->stats().idle_connections, 0u);
   EXPECT_EQ(listener->stats().connections_accepted, 1u);
+}
+
+// TLS cannot carry the local FIN (see above); a plain upstream gets it, after the last byte, so
+// a server that answers at the end of its input does, and its close ends the splice.
+TEST_F(TcpSpliceListenerTest, APlainUpstreamGetsTheLocalFinAndItsAnswerComesBack) {
+  AnswerAtEndOfInput plain_upstream;
+  pool = PoolBuilder(plain_upstream.endpoint()).without_tls().with_min_idle(0).with_max_connections(1).build(pool_io.executor());
+  open();
+  LocalClient client(port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send_all("fifteen bytes.."));
+  client.shutdown_send();
+  EXPECT_EQ(client.receive(64), "received 15 bytes");  // read until the upstream's close
+  EXPECT_TRUE(eventually([&] { return listener->stats().active_connections == 0; }));
+  EXPECT_EQ(listener->stats().bytes_to_upstream, 15u);
 }
 
 TEST_F(TcpSpliceListenerTest, UpstreamCloseEndsTheLocalSendSideThenTheLocalCloseEndsTheSplice) {
