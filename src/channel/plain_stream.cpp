@@ -2,6 +2,7 @@
 // tls_stream.cpp's, over recv(2) and send(2) on the non-blocking socket, so that a plain
 // connection goes through the same composed operations, pool and HTTP code as a TLS one.
 #include "channel/channel_failure.hpp"
+#include "channel/http2_server_preface.hpp"
 #include "securechannel/secure_channel.hpp"
 
 #include <boost/asio/error.hpp>
@@ -60,9 +61,14 @@ detail::TlsStep SecureChannel::step_plain_write(const void* data, std::size_t si
 
 IdleHealth SecureChannel::probe_plain_idle() noexcept {
   for (;;) {
-    char byte = 0;
-    const ssize_t peeked = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked > 0) return IdleHealth::unexpected_data;  // no record layer: any byte is the peer's data
+    unsigned char waiting[detail::http2_preface_peek_bytes];
+    const ssize_t peeked = ::recv(socket_.native_handle(), waiting, sizeof waiting, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) {
+      // No record layer: any byte is the peer's data, an h2c server's preface the only one expected.
+      return detail::idle_bytes_expected(negotiated_alpn(), {waiting, static_cast<std::size_t>(peeked)})
+                 ? IdleHealth::healthy
+                 : IdleHealth::unexpected_data;
+    }
     if (peeked == 0) return IdleHealth::closed_by_peer;
     if (errno == EINTR) continue;
     return errno == EAGAIN || errno == EWOULDBLOCK ? IdleHealth::healthy : IdleHealth::closed_by_peer;

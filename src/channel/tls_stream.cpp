@@ -1,6 +1,7 @@
 // The OpenSSL half of SecureChannel: single non-blocking steps that the composed operations
 // repeat after readiness waits, and the mapping of OpenSSL's failures onto our error codes.
 #include "channel/channel_failure.hpp"
+#include "channel/http2_server_preface.hpp"
 #include "channel/received_bytes.hpp"
 #include "securechannel/error.hpp"
 #include "securechannel/secure_channel.hpp"
@@ -230,9 +231,15 @@ IdleHealth SecureChannel::probe_idle() noexcept {
     }
     // Bytes are waiting. TLS 1.3 servers send session tickets after the handshake, so let
     // OpenSSL consume records: only application data or a closure makes the connection unusable.
+    // Application data is peeked, not read: an HTTP/2 server's preface stays for the session
+    // (OpenSSL keeps its record, and with it the record buffer, until the session reads it).
     std::size_t transferred = 0;
     ERR_clear_error();
-    if (SSL_read_ex(ssl_, &byte, 1, &transferred) == 1) return IdleHealth::unexpected_data;
+    unsigned char waiting[detail::http2_preface_peek_bytes];
+    if (SSL_peek_ex(ssl_, waiting, sizeof waiting, &transferred) == 1) {
+      return detail::idle_bytes_expected(negotiated_alpn(), {waiting, transferred}) ? IdleHealth::healthy
+                                                                                     : IdleHealth::unexpected_data;
+    }
     const int ssl_error = SSL_get_error(ssl_, 0);
     if (ssl_error == SSL_ERROR_WANT_READ) {
       // Only non-application records were there. Give the record buffer back: an idle
