@@ -9,6 +9,7 @@ namespace {
 constexpr std::size_t frame_header_bytes = 9;
 constexpr unsigned char settings_frame = 0x4;
 constexpr unsigned char window_update_frame = 0x8;
+constexpr unsigned char settings_ack_flag = 0x1;
 
 }  // namespace
 
@@ -25,6 +26,8 @@ bool is_http2_server_preface(std::span<const unsigned char> bytes) noexcept {
                                  0x7fffffffu;
     if (stream != 0) return false;
     if (type != settings_frame && (first || type != window_update_frame)) return false;
+    // An acknowledgement answers SETTINGS of ours: the connection has carried HTTP/2 already.
+    if (first && (header[4] & settings_ack_flag) != 0) return false;
     first = false;
     if (length > bytes.size() - offset - frame_header_bytes) break;  // the rest is still on its way
     offset += frame_header_bytes + length;

@@ -14,9 +14,9 @@ namespace securechannel::detail {
 // a 9-byte header) and a WINDOW_UPDATE.
 inline constexpr std::size_t http2_preface_peek_bytes = 128;
 
-// True when `bytes` starts with a SETTINGS frame on stream 0 and every further frame whose
-// header is complete in `bytes` is a SETTINGS or WINDOW_UPDATE frame on stream 0. Fewer than 9
-// bytes say nothing yet: false.
+// True when `bytes` starts with a SETTINGS frame (not an acknowledgement) on stream 0 and every
+// further frame whose header is complete in `bytes` is a SETTINGS or WINDOW_UPDATE frame on
+// stream 0. Fewer than 9 bytes say nothing yet: false.
 bool is_http2_server_preface(std::span<const unsigned char> bytes) noexcept;
 
 // Whether bytes found waiting on an idle connection that negotiated `alpn` are ones its next

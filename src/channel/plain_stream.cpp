@@ -6,6 +6,8 @@
 #include "securechannel/secure_channel.hpp"
 
 #include <boost/asio/error.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -59,15 +61,24 @@ detail::TlsStep SecureChannel::step_plain_write(const void* data, std::size_t si
   }
 }
 
-IdleHealth SecureChannel::probe_plain_idle() noexcept {
+IdleHealth SecureChannel::probe_plain_idle(bool never_written) noexcept {
   for (;;) {
     unsigned char waiting[detail::http2_preface_peek_bytes];
     const ssize_t peeked = ::recv(socket_.native_handle(), waiting, sizeof waiting, MSG_PEEK | MSG_DONTWAIT);
     if (peeked > 0) {
-      // No record layer: any byte is the peer's data, an h2c server's preface the only one expected.
-      return detail::idle_bytes_expected(negotiated_alpn(), {waiting, static_cast<std::size_t>(peeked)})
-                 ? IdleHealth::healthy
-                 : IdleHealth::unexpected_data;
+      // No record layer: any byte is the peer's data, an h2c server's preface the only one expected
+      // (a frame after it within the peek, a GOAWAY, fails the check). A peek cannot see a FIN
+      // behind bytes left unread; the TCP state can.
+      if (!never_written ||
+          !detail::idle_bytes_expected(negotiated_alpn(), {waiting, static_cast<std::size_t>(peeked)})) {
+        return IdleHealth::unexpected_data;
+      }
+      tcp_info info{};
+      socklen_t length = sizeof info;
+      if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) {
+        return IdleHealth::closed_by_peer;
+      }
+      return info.tcpi_state == TCP_ESTABLISHED ? IdleHealth::healthy : IdleHealth::closed_by_peer;
     }
     if (peeked == 0) return IdleHealth::closed_by_peer;
     if (errno == EINTR) continue;

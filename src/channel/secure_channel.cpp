@@ -88,6 +88,12 @@ void SecureChannel::abort() noexcept {
   if (descriptor >= 0) ::shutdown(descriptor, SHUT_RDWR);
 }
 
+void SecureChannel::shutdown_send() noexcept {
+  DescriptorLock lock(descriptor_locked_);
+  const int descriptor = socket_.native_handle();
+  if (descriptor >= 0) ::shutdown(descriptor, SHUT_WR);
+}
+
 error_code SecureChannel::prepare_tls(const std::string& host, const std::string& port) {
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());

@@ -212,9 +212,9 @@ detail::TlsStep SecureChannel::step_shutdown(boost::system::error_code& error) n
   }
 }
 
-IdleHealth SecureChannel::probe_idle() noexcept {
+IdleHealth SecureChannel::probe_idle(bool never_written) noexcept {
   if (!usable() || !socket_.is_open()) return IdleHealth::closed_by_peer;
-  if (plain()) return probe_plain_idle();
+  if (plain()) return probe_plain_idle(never_written);
   // Records may wait in our received block or OpenSSL's buffer rather than in the socket; once
   // OpenSSL has said it needs more, only the socket can tell whether more came.
   bool waiting_for_socket = !has_unprocessed_input();
@@ -237,8 +237,10 @@ IdleHealth SecureChannel::probe_idle() noexcept {
     ERR_clear_error();
     unsigned char waiting[detail::http2_preface_peek_bytes];
     if (SSL_peek_ex(ssl_, waiting, sizeof waiting, &transferred) == 1) {
-      return detail::idle_bytes_expected(negotiated_alpn(), {waiting, transferred}) ? IdleHealth::healthy
-                                                                                     : IdleHealth::unexpected_data;
+      if (!never_written || !detail::idle_bytes_expected(negotiated_alpn(), {waiting, transferred})) {
+        return IdleHealth::unexpected_data;
+      }
+      return health_behind_tls_preface();
     }
     const int ssl_error = SSL_get_error(ssl_, 0);
     if (ssl_error == SSL_ERROR_WANT_READ) {
@@ -251,6 +253,21 @@ IdleHealth SecureChannel::probe_idle() noexcept {
     if (ssl_error != SSL_ERROR_ZERO_RETURN) fatal_ = true;
     ERR_clear_error();
     return IdleHealth::closed_by_peer;
+  }
+}
+
+IdleHealth SecureChannel::health_behind_tls_preface() noexcept {
+  // OpenSSL reads one record at a time, so whatever came after the preface's record is still in
+  // the receive block or the socket: a GOAWAY, a close_notify (a server closing an idle
+  // connection) or the FIN make the connection stale.
+  if (received_ && received_->available() != 0) return IdleHealth::unexpected_data;
+  for (;;) {
+    char byte = 0;
+    const ssize_t peeked = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) return IdleHealth::unexpected_data;
+    if (peeked == 0) return IdleHealth::closed_by_peer;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? IdleHealth::healthy : IdleHealth::closed_by_peer;
   }
 }
 

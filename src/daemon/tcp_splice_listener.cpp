@@ -189,10 +189,7 @@ class SpliceConnection : public std::enable_shared_from_this<SpliceConnection> {
     // gets the FIN, after the last byte (a read starts only once the previous write is done),
     // for a server that answers at the end of its input.
     to_upstream_open_ = false;
-    if (SecureChannel& channel = detail::LeaseInternals::channel(lease_); channel.plain()) {
-      error_code ignored;
-      channel.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    }
+    if (SecureChannel& channel = detail::LeaseInternals::channel(lease_); channel.plain()) channel.shutdown_send();
     if (!from_upstream_open_) return finish("closed by both sides");
     touch();
     arm_idle_timer(silence_limit());

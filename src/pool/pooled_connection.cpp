@@ -68,8 +68,11 @@ void PooledConnection::on_io_complete(IoDirection direction, const boost::system
 }
 
 PooledConnection::Leftover PooledConnection::leftover_after_lease() noexcept {
+  // A lease given back unused may leave an HTTP/2 server's preface buffered (a probe peeked at
+  // it): that is for the next session, not a reply left unread.
+  const bool unused = never_written();
   if (broken_.load(std::memory_order_relaxed) || operations_in_flight_.load(std::memory_order_acquire) != 0 ||
-      !channel_.usable() || !channel_.is_open() || channel_.has_buffered_input()) {
+      !channel_.usable() || !channel_.is_open() || (channel_.has_buffered_input() && !unused)) {
     return Leftover::broken;
   }
   // The holder wrote and never read (a timeout, a cancel, an early return): the reply is on its
@@ -78,7 +81,7 @@ PooledConnection::Leftover PooledConnection::leftover_after_lease() noexcept {
   if (exchange_pending_.load(std::memory_order_acquire)) return Leftover::abandoned;
   // Records read ahead with the last response (a ticket, a close_notify) are looked at now.
   if (!channel_.has_unprocessed_input()) return Leftover::nothing;
-  return channel_.probe_idle() == IdleHealth::healthy ? Leftover::nothing : Leftover::broken;
+  return channel_.probe_idle(unused) == IdleHealth::healthy ? Leftover::nothing : Leftover::broken;
 }
 
 }  // namespace securechannel::detail

@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <optional>
+#include <thread>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace securechannel {
@@ -15,6 +18,9 @@ namespace {
 
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
+
+constexpr std::string_view client_preface_and_empty_settings{
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00", 33};
 
 class WarmHttp2ConnectionsTest : public testing::NginxHttpTest, public ::testing::WithParamInterface<bool> {
  protected:
@@ -60,6 +66,61 @@ TEST_P(WarmHttp2ConnectionsTest, KeepTheServersPrefaceAndCarryTheFirstRequests) 
   const PoolStats stats = pool->stats();
   EXPECT_EQ(stats.stale_discarded, 0u);
   EXPECT_EQ(stats.connections_created, 2u) << "the requests went over the warm connections";
+  testing::shutdown(*pool, 1s);
+}
+
+// The preface must not hide what comes after it: nginx shutting down gracefully (as for a
+// restart) ends its idle HTTP/2 connections with a GOAWAY and a close, and the probe then
+// discards them.
+TEST_P(WarmHttp2ConnectionsTest, AreDiscardedOnceTheServerClosedThem) {
+  options.http2 = true;
+  options.plain = plain();
+  start();
+  auto pool = http2_builder().with_min_idle(2).with_max_connections(2).with_validate_after_inactivity(0ms).build(io.executor());
+  pool->warm_up();
+  ASSERT_TRUE(testing::eventually([&] { return pool->stats().idle_connections == 2; }));
+  std::this_thread::sleep_for(200ms);
+  pool->run_cleanup_once();
+  EXPECT_EQ(pool->stats().stale_discarded, 0u) << "nginx has not closed them yet";
+  nginx.reset();  // a graceful stop (SIGQUIT): nginx closes its idle connections and exits
+  pool->run_cleanup_once();
+  EXPECT_EQ(pool->stats().stale_discarded, 2u) << "both connections nginx closed are discarded";
+  EXPECT_FALSE(pool->try_acquire()) << "no connection to a stopped server is handed out";
+  testing::shutdown(*pool, 1s);
+}
+
+// A lease given back unused keeps its warm connection; one that wrote on it does not get the
+// preface's benefit: what the server sends then is an answer nobody will read.
+TEST_P(WarmHttp2ConnectionsTest, AnUnusedLeaseKeepsItAndAWrittenOneDoesNot) {
+  options.http2 = true;
+  options.plain = plain();
+  start();
+  auto pool = http2_builder().with_min_idle(1).with_max_connections(1).with_validate_after_inactivity(0ms).build(io.executor());
+  pool->warm_up();
+  ASSERT_TRUE(testing::eventually([&] { return pool->stats().idle_connections == 1; }));
+  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Lease> lease = pool->try_acquire();
+    ASSERT_TRUE(lease);
+  }
+  EXPECT_EQ(pool->stats().connections_created, 1u);
+  EXPECT_EQ(pool->stats().closed_broken + pool->stats().stale_discarded, 0u);
+
+  std::uint64_t written_on = 0;
+  {
+    Lease lease = testing::acquire(*pool);
+    written_on = lease.connection_id();
+    // The client's preface and an empty SETTINGS: nginx answers with its own and an ACK.
+    ASSERT_FALSE(testing::operation_error(
+        [&](auto handler) { async_write_all(lease, boost::asio::buffer(client_preface_and_empty_settings), handler); }));
+    std::this_thread::sleep_for(100ms);  // the answer arrives, unread
+  }
+  std::optional<Lease> next = pool->try_acquire();  // a replacement, if the pool made one meanwhile
+  if (next) {
+    EXPECT_NE(next->connection_id(), written_on) << "the connection with an unread answer was handed out again";
+  }
+  EXPECT_EQ(pool->stats().closed_broken + pool->stats().closed_abandoned + pool->stats().stale_discarded, 1u);
+  next.reset();
   testing::shutdown(*pool, 1s);
 }
 

@@ -44,6 +44,9 @@ TEST(Http2ServerPrefaceTest, APrefaceStillArrivingIsOneSoFar) {
 TEST(Http2ServerPrefaceTest, AnythingElseIsNot) {
   EXPECT_FALSE(is_http2_server_preface(frame(window_update, 0, 4))) << "a preface starts with SETTINGS";
   EXPECT_FALSE(is_http2_server_preface(frame(settings, 1, 0))) << "SETTINGS belong to stream 0";
+  Bytes acknowledgement = frame(settings, 0, 0);
+  acknowledgement[4] = 0x1;
+  EXPECT_FALSE(is_http2_server_preface(acknowledgement)) << "an ACK answers SETTINGS of ours: not a greeting";
   EXPECT_FALSE(is_http2_server_preface(frame(settings, 0, 18) + frame(headers, 1, 10))) << "a response";
   EXPECT_FALSE(is_http2_server_preface(frame(settings, 0, 18) + frame(goaway, 0, 8))) << "a server closing";
   const std::string_view http1 = "HTTP/1.1 408 Request Time-out\r\n\r\n";
