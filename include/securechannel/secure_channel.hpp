@@ -132,9 +132,9 @@ class SecureChannel {
 
   // Non-blocking look at an idle connection: processes TLS records that arrived meanwhile (TLS 1.3
   // session tickets are normal), and reports whether the connection can be handed out again. On a
-  // connection nothing was ever written on (`never_written`) that negotiated HTTP/2, the server's
-  // preface is expected: it is left for the session, and only what comes after it is judged.
-  IdleHealth probe_idle(bool never_written = false) noexcept;
+  // connection nothing was ever written or read on (`never_used`) that negotiated HTTP/2, the
+  // server's preface is expected: it is left for the session, and what comes after it is judged.
+  IdleHealth probe_idle(bool never_used = false) noexcept;
   // Sends a FIN after the bytes written so far (a plain connection's half-close). Safe while
   // another thread runs an operation on the socket, as abort() is.
   void shutdown_send() noexcept;
@@ -202,7 +202,7 @@ class SecureChannel {
                                    boost::system::error_code& error) noexcept;
   // A failed system call's errno as the channel's cause; the channel is unusable from now on.
   boost::system::error_code plain_failure(int error_number) noexcept;
-  IdleHealth probe_plain_idle(bool never_written) noexcept;
+  IdleHealth probe_plain_idle(bool never_used) noexcept;
   // After an HTTP/2 server's preface was found waiting: stale if anything came after it.
   IdleHealth health_behind_tls_preface() noexcept;
   // Creates the SSL object for `host` (SNI unless it is an IP literal, verification name) and

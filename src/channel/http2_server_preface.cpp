@@ -13,7 +13,7 @@ constexpr unsigned char settings_ack_flag = 0x1;
 
 }  // namespace
 
-bool is_http2_server_preface(std::span<const unsigned char> bytes) noexcept {
+bool is_http2_server_preface(std::span<const unsigned char> bytes, bool complete) noexcept {
   if (bytes.size() < frame_header_bytes) return false;
   bool first = true;
   std::size_t offset = 0;
@@ -29,10 +29,10 @@ bool is_http2_server_preface(std::span<const unsigned char> bytes) noexcept {
     // An acknowledgement answers SETTINGS of ours: the connection has carried HTTP/2 already.
     if (first && (header[4] & settings_ack_flag) != 0) return false;
     first = false;
-    if (length > bytes.size() - offset - frame_header_bytes) break;  // the rest is still on its way
+    if (length > bytes.size() - offset - frame_header_bytes) return !complete;  // the rest is on its way
     offset += frame_header_bytes + length;
   }
-  return true;
+  return !complete || offset == bytes.size();
 }
 
 }  // namespace securechannel::detail

@@ -16,13 +16,15 @@ inline constexpr std::size_t http2_preface_peek_bytes = 128;
 
 // True when `bytes` starts with a SETTINGS frame (not an acknowledgement) on stream 0 and every
 // further frame whose header is complete in `bytes` is a SETTINGS or WINDOW_UPDATE frame on
-// stream 0. Fewer than 9 bytes say nothing yet: false.
-bool is_http2_server_preface(std::span<const unsigned char> bytes) noexcept;
+// stream 0. Fewer than 9 bytes say nothing yet: false. `complete` (a whole TLS record): the
+// bytes must also end where a frame ends.
+bool is_http2_server_preface(std::span<const unsigned char> bytes, bool complete = false) noexcept;
 
 // Whether bytes found waiting on an idle connection that negotiated `alpn` are ones its next
 // user expects (an HTTP/2 server's preface) rather than a stray reply that makes it unusable.
-inline bool idle_bytes_expected(std::string_view alpn, std::span<const unsigned char> bytes) noexcept {
-  return alpn == "h2" && is_http2_server_preface(bytes);
+inline bool idle_bytes_expected(std::string_view alpn, std::span<const unsigned char> bytes,
+                                bool complete = false) noexcept {
+  return alpn == "h2" && is_http2_server_preface(bytes, complete);
 }
 
 }  // namespace securechannel::detail

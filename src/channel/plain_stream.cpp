@@ -61,7 +61,7 @@ detail::TlsStep SecureChannel::step_plain_write(const void* data, std::size_t si
   }
 }
 
-IdleHealth SecureChannel::probe_plain_idle(bool never_written) noexcept {
+IdleHealth SecureChannel::probe_plain_idle(bool never_used) noexcept {
   for (;;) {
     unsigned char waiting[detail::http2_preface_peek_bytes];
     const ssize_t peeked = ::recv(socket_.native_handle(), waiting, sizeof waiting, MSG_PEEK | MSG_DONTWAIT);
@@ -69,7 +69,7 @@ IdleHealth SecureChannel::probe_plain_idle(bool never_written) noexcept {
       // No record layer: any byte is the peer's data, an h2c server's preface the only one expected
       // (a frame after it within the peek, a GOAWAY, fails the check). A peek cannot see a FIN
       // behind bytes left unread; the TCP state can.
-      if (!never_written ||
+      if (!never_used ||
           !detail::idle_bytes_expected(negotiated_alpn(), {waiting, static_cast<std::size_t>(peeked)})) {
         return IdleHealth::unexpected_data;
       }

@@ -97,6 +97,9 @@ void SecureChannel::shutdown_send() noexcept {
 error_code SecureChannel::prepare_tls(const std::string& host, const std::string& port) {
   SSL_free(ssl_);
   ssl_ = SSL_new(context_->native_handle());
+  // One record at a time, whatever the context says: the idle probe relies on what follows a
+  // record still being in the receive block or the socket.
+  if (ssl_) SSL_set_read_ahead(ssl_, 0);
   received_.reset();
   warm_ = false;  // a new session starts cold, as its context's RELEASE_BUFFERS mode says
   receive_pending_ = false;

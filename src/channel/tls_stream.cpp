@@ -212,9 +212,9 @@ detail::TlsStep SecureChannel::step_shutdown(boost::system::error_code& error) n
   }
 }
 
-IdleHealth SecureChannel::probe_idle(bool never_written) noexcept {
+IdleHealth SecureChannel::probe_idle(bool never_used) noexcept {
   if (!usable() || !socket_.is_open()) return IdleHealth::closed_by_peer;
-  if (plain()) return probe_plain_idle(never_written);
+  if (plain()) return probe_plain_idle(never_used);
   // Records may wait in our received block or OpenSSL's buffer rather than in the socket; once
   // OpenSSL has said it needs more, only the socket can tell whether more came.
   bool waiting_for_socket = !has_unprocessed_input();
@@ -237,7 +237,11 @@ IdleHealth SecureChannel::probe_idle(bool never_written) noexcept {
     ERR_clear_error();
     unsigned char waiting[detail::http2_preface_peek_bytes];
     if (SSL_peek_ex(ssl_, waiting, sizeof waiting, &transferred) == 1) {
-      if (!never_written || !detail::idle_bytes_expected(negotiated_alpn(), {waiting, transferred})) {
+      // The whole record must be seen, ending on a frame's end: a GOAWAY further in the same
+      // record would otherwise pass unseen.
+      const bool whole_record = static_cast<std::size_t>(SSL_pending(ssl_)) == transferred;
+      if (!never_used || !whole_record ||
+          !detail::idle_bytes_expected(negotiated_alpn(), {waiting, transferred}, /*complete=*/true)) {
         return IdleHealth::unexpected_data;
       }
       return health_behind_tls_preface();

@@ -46,7 +46,7 @@ std::size_t SecureChannelPool::run_cleanup_once() {
           remove_locked(*connection, CloseReason::latency, deferred);
           break;
         case detail::CleanupVerdict::keep:
-          if (connection->channel().probe_idle(connection->never_written()) == IdleHealth::healthy) continue;
+          if (connection->channel().probe_idle(connection->never_used()) == IdleHealth::healthy) continue;
           ++counters_.stale_discarded;
           remove_locked(*connection, CloseReason::stale, deferred);
           break;

@@ -40,7 +40,12 @@ void PooledConnection::on_io_start(IoDirection direction) noexcept {
 
 void PooledConnection::on_io_complete(IoDirection direction, const boost::system::error_code& error,
                                       std::size_t bytes) noexcept {
-  operations_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  // Last, with release: whoever then sees no operation in flight (a lease coming back, on any
+  // thread) sees this one's outcome and counts too.
+  struct LastOfAll {
+    std::atomic<int>& in_flight;
+    ~LastOfAll() { in_flight.fetch_sub(1, std::memory_order_release); }
+  } done{operations_in_flight_};
   const auto now = std::chrono::steady_clock::now();
   last_io_ns_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   if (error) {
@@ -70,7 +75,7 @@ void PooledConnection::on_io_complete(IoDirection direction, const boost::system
 PooledConnection::Leftover PooledConnection::leftover_after_lease() noexcept {
   // A lease given back unused may leave an HTTP/2 server's preface buffered (a probe peeked at
   // it): that is for the next session, not a reply left unread.
-  const bool unused = never_written();
+  const bool unused = never_used();
   if (broken_.load(std::memory_order_relaxed) || operations_in_flight_.load(std::memory_order_acquire) != 0 ||
       !channel_.usable() || !channel_.is_open() || (channel_.has_buffered_input() && !unused)) {
     return Leftover::broken;

@@ -155,7 +155,7 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred,
       candidate = health_marks_->empty() ? books_->idle().back() : healthiest_warm_idle_locked();
     }
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
-      if (candidate->channel().probe_idle(candidate->never_written()) != IdleHealth::healthy) {
+      if (candidate->channel().probe_idle(candidate->never_used()) != IdleHealth::healthy) {
         ++counters_.stale_discarded;
         remove_locked(*candidate, CloseReason::stale, deferred);
         continue;

@@ -41,6 +41,13 @@ TEST(Http2ServerPrefaceTest, APrefaceStillArrivingIsOneSoFar) {
   EXPECT_FALSE(is_http2_server_preface({}));
 }
 
+TEST(Http2ServerPrefaceTest, AWholeRecordMustEndWhereAFrameEnds) {
+  const Bytes nginx = frame(settings, 0, 18) + frame(window_update, 0, 4);
+  EXPECT_TRUE(is_http2_server_preface(nginx, /*complete=*/true));
+  EXPECT_FALSE(is_http2_server_preface(std::span(nginx).first(30), /*complete=*/true)) << "ends inside a header";
+  EXPECT_FALSE(is_http2_server_preface(std::span(nginx).first(38), /*complete=*/true)) << "ends inside a payload";
+}
+
 TEST(Http2ServerPrefaceTest, AnythingElseIsNot) {
   EXPECT_FALSE(is_http2_server_preface(frame(window_update, 0, 4))) << "a preface starts with SETTINGS";
   EXPECT_FALSE(is_http2_server_preface(frame(settings, 1, 0))) << "SETTINGS belong to stream 0";

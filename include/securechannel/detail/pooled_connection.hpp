@@ -53,9 +53,9 @@ class PooledConnection : public std::enable_shared_from_this<PooledConnection> {
   const SecureChannel& channel() const noexcept { return channel_; }
   ConnectionStats& stats() noexcept { return stats_; }
   const ConnectionStats& stats() const noexcept { return stats_; }
-  // Nothing was ever written on it: bytes the peer sent may be its greeting (an HTTP/2 server's
-  // preface), not a reply to anything.
-  bool never_written() const noexcept { return stats_.bytes_sent() == 0; }
+  // Nothing was ever written or read on it (the probes only peek): bytes the peer sent may be
+  // its greeting (an HTTP/2 server's preface), not a reply to anything, and nobody took part of it.
+  bool never_used() const noexcept { return stats_.bytes_sent() == 0 && stats_.bytes_received() == 0; }
   std::uint64_t id() const noexcept { return id_; }
   ConnectionState state() const noexcept { return state_; }
 
