@@ -33,6 +33,14 @@ class PlainHttpTest : public testing::NginxHttpTest {
     options.generated_file_bytes = 256 * 1024;
     start();
   }
+  // A plain pool of at most one connection, opened on demand, to a test's own listener.
+  std::shared_ptr<SecureChannelPool> one_plain_connection_to(const tcp::acceptor& acceptor) {
+    return PoolBuilder("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()))
+        .without_tls()
+        .with_min_idle(0)
+        .with_max_connections(1)
+        .build(io.executor());
+  }
   PoolBuilder plain_builder(bool http2_prior_knowledge = false) {
     PoolBuilder b(nginx->endpoint());
     b.without_tls(http2_prior_knowledge);
@@ -99,11 +107,7 @@ TEST_F(PlainHttpTest, AResetAfterSomeBytesFailsTheNextReadByNameAndDropsTheConne
     peer.set_option(asio::socket_base::linger(true, 0));  // close() sends a reset
     peer.close();
   });
-  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()))
-                  .without_tls()
-                  .with_min_idle(0)
-                  .with_max_connections(1)
-                  .build(io.executor());
+  auto pool = one_plain_connection_to(acceptor);
   {
     Lease lease = testing::acquire(*pool);
     std::string reply(16, '\0');
@@ -137,11 +141,7 @@ TEST_F(PlainHttpTest, AnAbortWakesAPendingReadWithAnErrorNotAnEndOfStream) {
     acceptor.accept(peer);
     done.wait();  // says nothing until the test is over
   });
-  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()))
-                  .without_tls()
-                  .with_min_idle(0)
-                  .with_max_connections(1)
-                  .build(io.executor());
+  auto pool = one_plain_connection_to(acceptor);
   {
     Lease lease = testing::acquire(*pool);
     std::string reply(16, '\0');
