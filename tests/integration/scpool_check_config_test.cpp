@@ -49,6 +49,17 @@ TEST_F(ScpoolCheckConfigTest, AGoodFileIsReportedPoolByPool) {
             "pool[1] securechannel 127.0.0.1:8443: ok (max_connections 100, min_idle 0, TLS 1.3+)\n");
 }
 
+// A plain pool has no TLS version to report: its line says plain TCP, not the TLS defaults.
+TEST_F(ScpoolCheckConfigTest, APlainPoolIsReportedAsPlainTcp) {
+  const auto run = check("[[pool]]\nendpoint = \"127.0.0.1:8080\"\ntls = false\n"
+                         "[[pool]]\nendpoint = \"127.0.0.1:8081\"\ntls = false\nhttp2_prior_knowledge = true\n");
+  ASSERT_EQ(run.exit_code(), 0) << run.description() << "\n" << run.standard_error;
+  EXPECT_EQ(run.standard_output,
+            "pool[0] securechannel 127.0.0.1:8080: ok (max_connections 100, min_idle 0, plain TCP)\n"
+            "pool[1] securechannel 127.0.0.1:8081: ok (max_connections 100, min_idle 0, plain TCP, HTTP/2 by prior "
+            "knowledge)\n");
+}
+
 TEST_F(ScpoolCheckConfigTest, APassphraseThatDoesNotOpenTheKeyNamesTheField) {
   const auto run = check(mtls_pool + "client_key_passphrase_file = \"wrong.pass\"\n");
   EXPECT_EQ(run.exit_code(), 2) << run.description();
