@@ -28,7 +28,6 @@
 #include "securechannel/lease.hpp"
 #include "securechannel/pool_config.hpp"
 #include "securechannel/pool_stats.hpp"
-#include "securechannel/reconnect_backoff.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
@@ -49,11 +48,10 @@ struct PoolTelemetry;
 struct AcquireWaiters;
 class ConnectionBooks;
 struct ConnectHistory;
-struct MaintenanceSchedule;
+struct MaintenanceState;
 struct ShutdownState;
 class WarmPolicy;
 class LongLeases;
-class HealthMarks;
 class AffinityKeys;
 struct LeaseSlots;
 struct ConnectionFacts;
@@ -297,8 +295,6 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   PoolLimits limits_;  // under mutex_
   std::shared_ptr<const ClientTlsContext> tls_;  // guarded by mutex_: reload_tls() swaps it
   std::shared_ptr<detail::PoolTelemetry> telemetry_;
-  ReconnectBackoff backoff_;
-  CircuitBreaker breaker_;
 
   // Everything below is guarded by mutex_ (the waiters' id counter excepted).
   mutable std::mutex mutex_;
@@ -306,13 +302,14 @@ class SecureChannelPool : public std::enable_shared_from_this<SecureChannelPool>
   // Which idle connections stay warm, when freed memory goes back, the warm-up's pacing.
   std::unique_ptr<detail::WarmPolicy> warm_;
   std::unique_ptr<detail::AcquireWaiters> waiters_;  // FIFO, with their deadline timer
-  std::unique_ptr<detail::MaintenanceSchedule> maintenance_;
+  // The cleanup pass's timer and the health marks it keeps.
+  std::unique_ptr<detail::MaintenanceState> maintenance_;
   std::unique_ptr<detail::ShutdownState> shutdown_;
+  // The breaker, the backoff and what the connects so far have learned.
   std::unique_ptr<detail::ConnectHistory> history_;
   PoolStats counters_;  // only the counter fields are kept here
   // Leases held for long (the HTTP/2 sessions): their Lease::on_retire listeners and slots.
   std::unique_ptr<detail::LongLeases> long_leases_;
-  std::unique_ptr<detail::HealthMarks> health_marks_;  // connections scoring below healthy
   std::unique_ptr<detail::AffinityKeys> affinity_;     // affinity keys and their connections
 };
 

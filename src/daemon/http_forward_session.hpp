@@ -8,7 +8,7 @@
 // was set for; when it fires early it re-arms for the time point. A request costs no timer
 // operation in the common case (Beast's tcp_stream arms and cancels one per read and write).
 // Passing the header deadline cancels the read so that a 408 can be sent; passing any other
-// closes the connection.
+// closes the connection (http_forward_session_close.cpp).
 #pragma once
 
 #include "daemon/forward_context.hpp"

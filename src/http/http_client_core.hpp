@@ -9,8 +9,9 @@
 // deadlines_mutex_, a request's lease by its lease_mutex, its completion by the atomic `done`;
 // the counters are atomics and the session list has its own mutex.
 //
-// Files: http_client_core.cpp (a request from start to completion, deadlines, retries),
-// http_client_http1.cpp and http_client_http2.cpp (an attempt over each protocol).
+// Files: http_client_core.cpp (a request from start to completion, retries),
+// http_client_deadlines.cpp (its deadline and its caller's cancellation), http_client_http1.cpp
+// and http_client_http2.cpp (an attempt over each protocol).
 #pragma once
 
 #include "http/http2_connections.hpp"

@@ -7,7 +7,7 @@
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
-#include "pool/health_marks.hpp"
+#include "pool/maintenance_state.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "pool/shutdown_state.hpp"
 #include "pool/warm_policy.hpp"
@@ -35,12 +35,12 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
     if (error) {
       remove_locked(*connection, CloseReason::connect_failed, deferred);
       if (!shutdown_->started) {
-        breaker_.record_failure();
+        history_->breaker.record_failure();
         ++counters_.connect_failures;
         counters_.connect_failing = true;
         telemetry_->record_error(error);
         history_->last_failure = {error, connection->channel().tls_failure(), config_.clock->wall_now()};
-        warm_->on_connect_failed(config_.clock->now(), backoff_);
+        warm_->on_connect_failed(config_.clock->now(), history_->backoff);
         deferred.actions().log_lines.push_back(
             {LogLevel::warn, connection->id(), "connect to " + config_.endpoint + " failed: " + history_->last_failure.describe()});
         // More callers waiting than connections on the way: the oldest one was counting on this
@@ -48,7 +48,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         if (waiters_->size() > books_->connecting()) {
           deferred.complete(std::move(waiters_->pop_front().handler.complete), error);
         }
-        if (breaker_.state() == CircuitState::open) {
+        if (history_->breaker.state() == CircuitState::open) {
           // This failure opened the breaker: the upstream is down, and callers queued behind busy
           // leases would otherwise wait out acquire_timeout for a lease that may never come back.
           fail_waiters_locked(errc::circuit_open, deferred);
@@ -59,7 +59,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
         }
       }
     } else {
-      breaker_.record_success();
+      history_->breaker.record_success();
       warm_->on_connected();
       counters_.connect_failing = false;
       // A plain connection has no handshake: no zero samples in the TLS handshake histogram.
@@ -93,7 +93,7 @@ void SecureChannelPool::on_connected(const std::shared_ptr<PooledConnection>& co
 
 void SecureChannelPool::remove_locked(PooledConnection& connection, CloseReason reason, Deferred& deferred) {
   std::shared_ptr<PooledConnection> owned = books_->take_out(connection);
-  if (!health_marks_->empty()) health_marks_->forget(connection);
+  if (!maintenance_->health_marks.empty()) maintenance_->health_marks.forget(connection);
   if (!affinity_->empty()) affinity_->forget_connection(connection);
 
   bool graceful = true;
@@ -169,7 +169,7 @@ void SecureChannelPool::top_up_locked(Deferred& deferred) {
   warm_->set_topping_up(books_->idle().size() + books_->connecting() < limits_.min_idle);
   const std::size_t in_flight_limit = std::min(warm_up_connects_allowed_locked(), config_.max_connecting);
   while (books_->idle().size() + books_->connecting() < limits_.min_idle && books_->total() < limits_.max_connections &&
-         books_->connecting() < in_flight_limit && breaker_.allow_attempt()) {
+         books_->connecting() < in_flight_limit && history_->breaker.allow_attempt()) {
     start_connect_locked(deferred);
   }
 }

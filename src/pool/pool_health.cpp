@@ -7,9 +7,9 @@
 
 #include "pool/connection_books.hpp"
 #include "pool/deferred_actions.hpp"
-#include "pool/health_marks.hpp"
 #include "pool/health_score.hpp"
 #include "pool/long_leases.hpp"
+#include "pool/maintenance_state.hpp"
 
 #include <algorithm>
 #include <array>
@@ -31,7 +31,7 @@ std::size_t SecureChannelPool::score_connections_locked(Clock::time_point now, D
     if (p95_of[i] > 0) judged.push_back(p95_of[i]);
   }
   const double median_us = detail::pool_median_p95_us(judged);
-  health_marks_->stall_us = static_cast<std::uint32_t>(
+  maintenance_->health_marks.stall_us = static_cast<std::uint32_t>(
       std::min(detail::stall_threshold_us(median_us), static_cast<double>(std::numeric_limits<std::uint32_t>::max())));
 
   std::vector<PooledConnection*> recycle;
@@ -42,7 +42,7 @@ std::size_t SecureChannelPool::score_connections_locked(Clock::time_point now, D
     const ConnectionHealth health = detail::connection_health(stats, p95_of[i], median_us,
                                                               long_leases_->take_failures(connection),
                                                               age_fraction_locked(connection, now));
-    if (health_marks_->record_pass(connection, health.score, config_.health_recycle_below, stats.round_trips()) >= 2) {
+    if (maintenance_->health_marks.record_pass(connection, health.score, config_.health_recycle_below, stats.round_trips()) >= 2) {
       recycle.push_back(&connection);
     }
   }
@@ -69,14 +69,14 @@ PooledConnection* SecureChannelPool::healthiest_warm_idle_locked() const {
   std::array<PooledConnection*, detail::HealthMarks::checkout_candidates> warmest{};
   const std::size_t count = std::min(idle.size(), warmest.size());
   for (std::size_t i = 0; i < count; ++i) warmest[i] = idle[idle.size() - 1 - i];
-  return warmest[health_marks_->healthiest(std::span(warmest.data(), count))];
+  return warmest[maintenance_->health_marks.healthiest(std::span(warmest.data(), count))];
 }
 
 void SecureChannelPool::note_release_health_locked(const PooledConnection& connection) {
   const ConnectionStats& stats = connection.stats();
   // Only a round trip of this lease: an older one was judged already.
   if (static_cast<std::uint32_t>(stats.round_trips()) == connection.round_trips_at_lease_) return;
-  if (stats.last_round_trip_us() > health_marks_->stall_us) health_marks_->mark_stall(connection);
+  if (stats.last_round_trip_us() > maintenance_->health_marks.stall_us) maintenance_->health_marks.mark_stall(connection);
 }
 
 }  // namespace securechannel

@@ -8,7 +8,7 @@
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
 #include "pool/long_leases.hpp"
-#include "pool/maintenance_schedule.hpp"
+#include "pool/maintenance_state.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "pool/shutdown_state.hpp"
 #include "pool/warm_policy.hpp"

@@ -21,9 +21,9 @@ PoolStats SecureChannelPool::stats() const {
   stats.leased_connections = books_->leased();
   stats.connecting_connections = books_->connecting();
   stats.pending_acquires = waiters_->everyone();
-  stats.circuit_state = breaker_.state();
-  stats.circuit_opened = breaker_.times_opened();
-  stats.circuit_state_since = breaker_.state_changed_at();
+  stats.circuit_state = history_->breaker.state();
+  stats.circuit_opened = history_->breaker.times_opened();
+  stats.circuit_state_since = history_->breaker.state_changed_at();
   stats.established = history_->established;
   stats.affinity_keys = affinity_->size();
   stats.affinity_moves = affinity_->moves();

@@ -1,27 +1,23 @@
-// Acquire, release and waiting: the part of SecureChannelPool on every caller's path.
+// Acquire and release: the part of SecureChannelPool on every caller's path (the line callers
+// wait in is pool_waiting.cpp).
 #include "securechannel/secure_channel_pool.hpp"
 
-#include "pool/tcp_liveness.hpp"
-#include "core/deadline.hpp"
 #include "pool/acquire_waiters.hpp"
 #include "pool/affinity_keys.hpp"
 #include "pool/connect_history.hpp"
 #include "pool/connection_books.hpp"
 #include "pool/connection_rules.hpp"
 #include "pool/deferred_actions.hpp"
-#include "pool/health_marks.hpp"
 #include "pool/long_leases.hpp"
-#include "pool/maintenance_schedule.hpp"
+#include "pool/maintenance_state.hpp"
 #include "pool/pool_telemetry.hpp"
 #include "pool/shutdown_state.hpp"
+#include "pool/tcp_liveness.hpp"
 #include "pool/warm_policy.hpp"
 #include "securechannel/pool_builder.hpp"
 
 #include <boost/asio/append.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
-
-#include <algorithm>
 
 namespace securechannel {
 
@@ -53,17 +49,14 @@ SecureChannelPool::SecureChannelPool(executor_type executor, PoolConfig config,
       limits_(limits_of(config_)),
       tls_(std::move(tls)),
       telemetry_(std::make_shared<detail::PoolTelemetry>()),
-      backoff_(config_.reconnect_backoff_base, config_.reconnect_backoff_max, config_.random),
-      breaker_(config_.circuit_breaker_failure_threshold, config_.circuit_breaker_cooldown, config_.clock),
       books_(std::make_unique<detail::ConnectionBooks>(
           static_cast<std::uint64_t>(config_.random->uniform01() * 0x1.0p53))),
       warm_(std::make_unique<detail::WarmPolicy>(executor)),
       waiters_(std::make_unique<detail::AcquireWaiters>(executor)),
-      maintenance_(std::make_unique<detail::MaintenanceSchedule>(executor, config_.clock->now())),
+      maintenance_(std::make_unique<detail::MaintenanceState>(executor, config_.clock->now())),
       shutdown_(std::make_unique<detail::ShutdownState>(executor)),
-      history_(std::make_unique<detail::ConnectHistory>()),
+      history_(std::make_unique<detail::ConnectHistory>(config_)),
       long_leases_(std::make_unique<detail::LongLeases>()),
-      health_marks_(std::make_unique<detail::HealthMarks>()),
       affinity_(std::make_unique<detail::AffinityKeys>(config_.affinity_max_keys)) {
   counters_.endpoint = config_.endpoint;
 }
@@ -101,7 +94,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler, Affinity affinity)
         enqueue_waiter_locked(id, std::move(handler), std::move(affinity.key));
       }
     } else if (books_->total() < limits_.max_connections) {
-      if (!breaker_.allow_attempt()) {
+      if (!history_->breaker.allow_attempt()) {
         ++counters_.circuit_open_rejections;
         deferred.complete(std::move(handler), errc::circuit_open);
       } else {
@@ -110,7 +103,7 @@ void SecureChannelPool::start_acquire(AcquireHandler handler, Affinity affinity)
         enqueue_waiter_locked(id, std::move(handler), std::move(affinity.key));
         start_connect_locked(deferred);
       }
-    } else if (breaker_.failing_fast()) {
+    } else if (history_->breaker.failing_fast()) {
       // At capacity with the upstream refusing connects: a caller would only wait behind leases
       // that may come back broken. Fail fast, as the callers already waiting were.
       ++counters_.circuit_open_rejections;
@@ -152,7 +145,7 @@ PooledConnection* SecureChannelPool::pop_healthy_idle_locked(Deferred& deferred,
       candidate = affinity_->find(affinity_key);
       if (!candidate || candidate->state_ != ConnectionState::idle) candidate = affinity_->fewest_keys(books_->idle());
     } else {
-      candidate = health_marks_->empty() ? books_->idle().back() : healthiest_warm_idle_locked();
+      candidate = maintenance_->health_marks.empty() ? books_->idle().back() : healthiest_warm_idle_locked();
     }
     if (always_probe || now - candidate->released_at_ >= config_.validate_after_inactivity) {
       if (candidate->channel().probe_idle(candidate->never_used()) != IdleHealth::healthy) {
@@ -233,7 +226,7 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
     } else {
       transition(returned, ConnectionState::idle);
       returned.released_at_ = now;
-      if (health_marks_->stall_us != 0) note_release_health_locked(returned);
+      if (maintenance_->health_marks.stall_us != 0) note_release_health_locked(returned);
       // A caller waiting for this connection (its affinity key's) comes before the line.
       if (!serve_waiting_for_locked(returned, deferred)) hand_to_waiters_locked(deferred);
       release_memory_if_due_locked();
@@ -250,10 +243,10 @@ void SecureChannelPool::release(PooledConnection& returned) noexcept {
 void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
   while (waiters_->size() > books_->connecting() && books_->total() < limits_.max_connections &&
          books_->connecting() < config_.max_connecting) {
-    if (!breaker_.allow_attempt()) {
+    if (!history_->breaker.allow_attempt()) {
       // Fail fast while the breaker is open, and when nothing could ever serve them (no connect
       // on the way, no lease coming back). A half-open probe in flight may still serve them.
-      if (breaker_.failing_fast() || (books_->connecting() == 0 && books_->leased() == 0)) {
+      if (history_->breaker.failing_fast() || (books_->connecting() == 0 && books_->leased() == 0)) {
         fail_waiters_locked(errc::circuit_open, deferred);
       }
       return;
@@ -265,79 +258,6 @@ void SecureChannelPool::connect_for_waiters_locked(Deferred& deferred) {
 bool SecureChannelPool::past_lifetime_locked(const PooledConnection& connection, Clock::time_point now) const {
   return detail::past_lifetime(now - connection.created_, limits_.max_lifetime, config_.max_lifetime_jitter,
                                connection.id(), books_->lifetime_seed());
-}
-
-void SecureChannelPool::fail_waiters_locked(errc reason, Deferred& deferred) {
-  // The general line only: a caller waiting for its key's connection waits for a connection
-  // that is up, and its deadline, or that connection's close, ends the wait.
-  waiters_->take_all([&](auto&& waiter) {
-    if (reason == errc::circuit_open) ++counters_.circuit_open_rejections;
-    deferred.complete(std::move(waiter.handler.complete), reason);
-  });
-}
-
-void SecureChannelPool::enqueue_waiter_locked(std::uint64_t id, AcquireHandler handler, std::string affinity_key) {
-  const auto now = std::chrono::steady_clock::now();
-  waiters_->push(id, detail::QueuedAcquire{std::move(handler), std::move(affinity_key)}, now,
-                 detail::deadline_after(now, limits_.acquire_timeout));
-  arm_waiter_timer_locked();
-}
-
-std::uint64_t SecureChannelPool::watch_cancellation(AcquireHandler& handler) {
-  boost::asio::cancellation_slot slot = boost::asio::get_associated_cancellation_slot(handler);
-  if (!slot.is_connected()) return 0;
-  const std::uint64_t id = waiters_->new_id();
-  // Assigned before the acquire can complete, on the caller's thread (where it emits). Never
-  // cleared: an emit after the caller was served finds no waiter with this id and does nothing.
-  slot.assign([weak = weak_from_this(), id](boost::asio::cancellation_type type) {
-    if (type == boost::asio::cancellation_type::none) return;
-    if (auto self = weak.lock()) self->cancel_waiter(id);
-  });
-  return id;
-}
-
-void SecureChannelPool::cancel_waiter(std::uint64_t id) {
-  Deferred deferred;
-  {
-    std::lock_guard lock(mutex_);
-    auto waiter = waiters_->remove(id);
-    if (!waiter) waiter = waiters_->for_connection.remove(id);
-    if (!waiter) return;
-    ++counters_.acquires_cancelled;
-    deferred.complete(std::move(waiter->handler.complete), boost::asio::error::operation_aborted);
-    // Its place in line may have been all a connect on the way was for: the connect goes on and
-    // its connection joins the idle ones (or the next waiter).
-  }
-  run(deferred);
-}
-
-void SecureChannelPool::arm_waiter_timer_locked() {
-  const auto earliest = waiters_->earliest_deadline_of_all();
-  if (!earliest) return;
-  // Armed already for that time or earlier: an early wake-up re-arms for what is left.
-  if (waiters_->timer_at != std::chrono::steady_clock::time_point{} && waiters_->timer_at <= *earliest) return;
-  waiters_->timer_at = *earliest;
-  waiters_->timer.expires_at(*earliest);  // cancels a later wait, whose handler then does nothing
-  waiters_->timer.async_wait([weak = weak_from_this(), at = *earliest](error_code error) {
-    if (auto self = weak.lock()) self->on_waiter_timer(error, at);
-  });
-}
-
-void SecureChannelPool::on_waiter_timer(error_code error, std::chrono::steady_clock::time_point armed_at) {
-  if (error == boost::asio::error::operation_aborted) return;  // re-armed earlier, or shutdown
-  Deferred deferred;
-  {
-    std::lock_guard lock(mutex_);
-    if (armed_at != waiters_->timer_at) return;  // a wait that was replaced but had already fired
-    waiters_->timer_at = {};
-    const auto now = std::chrono::steady_clock::now();
-    waiters_->take_expired(now, [&](auto&& waiter) {
-      ++counters_.acquire_timeouts;
-      deferred.complete(std::move(waiter.handler.complete), errc::acquire_timeout);
-    });
-    arm_waiter_timer_locked();
-  }
-  run(deferred);
 }
 
 void SecureChannelPool::transition(PooledConnection& connection, ConnectionState to) {
