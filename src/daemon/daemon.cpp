@@ -259,7 +259,12 @@ bool Daemon::reload(const DaemonConfig& next) {
     }
     if (!reloaded) {
       all_applied = false;
-      log_pool(spdlog::level::err, name, 0, "TLS reload refused, the previous material stays in use: " + problem);
+      log_pool(spdlog::level::err, name, 0,
+               (running->config.pool.tls.enabled ? "TLS reload refused, the previous material stays in use: "
+                                                 : "reload refused, the plain pool stays as it runs: ") +
+                   problem);
+    } else if (!found->pool.tls.enabled) {
+      running->config.pool.tls = found->pool.tls;  // plain TCP, as before: no material to read again
     } else {
       log_pool(spdlog::level::info, name, 0,
                same_tls_options(running->config.pool.tls, found->pool.tls)

@@ -1,7 +1,8 @@
 // HttpForwardListener against a real nginx (TLS, h2 and http/1.1 by ALPN): requests forwarded
 // with their bodies, keep-alive, many local clients on few upstream HTTP/2 connections, the
 // listener's own limits (408, 413, 431, 501), pipelining refused, upstream failures as JSON
-// 502/503, drain, hop-by-hop headers, metrics, and no descriptor left behind.
+// 502/503, drain, hop-by-hop headers, metrics, no descriptor left behind, and a plain pool's
+// refusal of an https:// target.
 #include "captured_log.hpp"
 #include "daemon/forwarded_message.hpp"
 #include "daemon/http_forward_listener.hpp"
@@ -170,6 +171,31 @@ TEST_F(HttpForwardListenerTest, RequestsWithTheAffinityHeaderKeepAConnectionPerK
   EXPECT_NE(refused.body().find("X-Relay-Session is an affinity key, at most 256 bytes"), std::string::npos)
       << refused.body();
   EXPECT_EQ(pool->stats().affinity_keys, 3u);
+}
+
+// A plain pool (tls = false) behind the listener: an absolute-form https:// target asks for TLS
+// the pool does not have, so it is answered 400 by name and nothing goes upstream for it; an
+// http:// target is forwarded.
+TEST_F(HttpForwardListenerTest, APlainPoolAnswersAnHttpsTarget400AndForwardsAnHttpOne) {
+  options.plain = true;
+  options.http2 = false;  // plain HTTP/1.1 (with it, nginx's plain port speaks only h2c)
+  start();
+  pool = PoolBuilder(nginx->endpoint()).without_tls().with_max_connections(2).build(io.executor());
+  open();
+  HttpTestConnection asks_for_tls(port());
+  HttpTestReply refused = asks_for_tls.get("https://app.example/");
+  EXPECT_EQ(refused.result_int(), 400);
+  EXPECT_EQ(error_name_of(refused), "bad_request");
+  EXPECT_NE(refused.body().find("an https:// target, and this listener's pool is plain TCP (tls = false)"),
+            std::string::npos)
+      << refused.body();
+  EXPECT_EQ(pool->stats().connections_created, 0u) << "nothing went upstream";
+
+  HttpTestConnection local(port());
+  HttpTestReply forwarded = local.get("http://app.example/");
+  EXPECT_EQ(forwarded.result_int(), 200);
+  EXPECT_EQ(forwarded.body(), "hello\n");
+  EXPECT_EQ(pool->stats().connections_created, 1u);
 }
 
 TEST_F(HttpForwardListenerTest, PausesAcceptingAtMaxConnections) {

@@ -170,6 +170,53 @@ TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
   EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
 }
 
+// A plain pool (tls = false) through SIGHUP: the same file says nothing of TLS material; a file
+// that turns TLS on, or HTTP/2 by prior knowledge, is refused by name, and the pool goes on
+// carrying plain HTTP/1.1.
+TEST_F(ScpoolServeTest, SighupOnAPlainPoolKeepsItPlainAndRefusesAProtocolChange) {
+  ASSERT_TRUE(demo::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
+  demo::NginxOptions nginx_options;
+  nginx_options.certificate_file = leaf.certificate_file;
+  nginx_options.key_file = leaf.key_file;
+  nginx_options.plain = true;
+  nginx_options.http2 = false;  // plain HTTP/1.1 (with it, nginx's plain port speaks only h2c)
+  demo::NginxServer nginx(nginx_options);
+  const auto plain_pool = [&](const std::string& tls_lines) {
+    return "[[pool]]\nnamespace = \"web\"\nendpoints = [\"" + nginx.endpoint() + "\"]\n" + tls_lines +
+           "[[pool.listener]]\nmode = \"http\"\nlisten = \"127.0.0.1:0\"\n";
+  };
+  const std::string config = monitor() + plain_pool("tls = false\n");
+  ScpoolServeProcess serve(directory.path(), config);
+  ASSERT_TRUE(serve.started()) << serve.diagnostics();
+  EXPECT_NE(serve.output().find("-> http://" + nginx.endpoint()), std::string::npos) << serve.output();
+  const auto get = [&] {
+    sct::HttpTestConnection local(port_of(serve.listener("http")));
+    return local.get("/", {{"Host", "localhost"}});
+  };
+  EXPECT_EQ(get().result_int(), 200) << serve.diagnostics();
+
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  ASSERT_TRUE(serve.wait_for_error_text("reload: " + serve.config_file().string() + " read again"))
+      << serve.diagnostics();
+  EXPECT_EQ(serve.errors().find("TLS material"), std::string::npos) << serve.errors();
+  EXPECT_EQ(get().result_int(), 200) << serve.diagnostics();
+
+  std::ofstream(serve.config_file(), std::ios::trunc) << monitor() + plain_pool("");  // TLS, the default
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(serve.wait_for_error_text("reload refused, the plain pool stays as it runs: tls: a running pool "
+                                        "cannot switch between TLS and plain TCP"))
+      << serve.diagnostics();
+  EXPECT_EQ(get().result_int(), 200) << serve.diagnostics();
+
+  std::ofstream(serve.config_file(), std::ios::trunc) << monitor() + plain_pool("tls = false\nhttp2_prior_knowledge = true\n");
+  ASSERT_TRUE(serve.signal(SIGHUP));
+  EXPECT_TRUE(serve.wait_for_error_text("http2_prior_knowledge: a running plain pool keeps its protocol"))
+      << serve.diagnostics();
+  EXPECT_EQ(get().result_int(), 200) << serve.diagnostics();
+  ASSERT_TRUE(serve.signal(SIGTERM));
+  EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
+}
+
 TEST_F(ScpoolServeTest, MonitorServesHttpsAndSighupRenewsItsCertificate) {
   const fs::path certificate = directory.path() / "monitor.pem";
   const fs::path key = directory.path() / "monitor.key";
