@@ -78,6 +78,7 @@ struct Frame {
 struct Request {
   std::uint32_t stream = 0;
   std::string path;
+  std::string scheme;
 };
 
 // The server side of one connection, for scripts: HostileConnection underneath.
@@ -119,7 +120,9 @@ class Http2ServerConnection {
       } else if (next->type == FrameType::ping && (next->flags & ack) == 0) {
         if (!connection_.write(frame(FrameType::ping, ack, 0, next->payload))) return std::nullopt;
       } else if (next->type == FrameType::headers) {
-        return Request{next->stream, path_in(header_block(*next))};
+        Request request{next->stream, {}, {}};
+        decode(header_block(*next), request);
+        return request;
       }
     }
     return std::nullopt;
@@ -153,25 +156,28 @@ class Http2ServerConnection {
     return block.substr(0, block.size() - std::min(padding, block.size()));
   }
 
-  std::string path_in(std::string_view block) {
-    std::string path;
+  // The request's :path and :scheme from its header block.
+  void decode(std::string_view block, Request& request) {
     auto* in = reinterpret_cast<const std::uint8_t*>(block.data());
     std::size_t left = block.size();
     for (;;) {
       nghttp2_nv field;
       int flags = 0;
       const ssize_t used = nghttp2_hd_inflate_hd2(inflater_, &field, &flags, in, left, 1);
-      if (used < 0) return path;
+      if (used < 0) return;
       in += used;
       left -= static_cast<std::size_t>(used);
-      if ((flags & NGHTTP2_HD_INFLATE_EMIT) != 0 && std::string_view(reinterpret_cast<char*>(field.name), field.namelen) == ":path") {
-        path.assign(reinterpret_cast<char*>(field.value), field.valuelen);
+      if ((flags & NGHTTP2_HD_INFLATE_EMIT) != 0) {
+        const std::string_view name(reinterpret_cast<char*>(field.name), field.namelen);
+        const std::string value(reinterpret_cast<char*>(field.value), field.valuelen);
+        if (name == ":path") request.path = value;
+        if (name == ":scheme") request.scheme = value;
       }
       if ((flags & NGHTTP2_HD_INFLATE_FINAL) != 0) {
         nghttp2_hd_inflate_end_headers(inflater_);
-        return path;
+        return;
       }
-      if ((flags & NGHTTP2_HD_INFLATE_EMIT) == 0 && left == 0) return path;
+      if ((flags & NGHTTP2_HD_INFLATE_EMIT) == 0 && left == 0) return;
     }
   }
 

@@ -1,6 +1,8 @@
 // Plain HTTP upstreams (tls = false) against nginx on a plain port: HTTP/1.1 keep-alive and
 // HTTP/2 with prior knowledge (h2c) over the same pool machinery as TLS, the scheme in status and
-// metrics, and the refusals that keep a plain pool from being mistaken for a verified one.
+// metrics, h2c's :scheme, and the refusals that keep a plain pool from being mistaken for a
+// verified one.
+#include "http2_server_frames.hpp"
 #include "monitor/status_json.hpp"
 #include "nginx_http_test.hpp"
 #include "securechannel/pool_metrics.hpp"
@@ -11,6 +13,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <future>
 #include <string>
@@ -24,6 +29,50 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
+
+// The server side of a plain connection for the HTTP/2 server script of the hostile tests
+// (http2_server_frames.hpp), so that a test can read the h2c requests our client sends. Blocking
+// system calls on the accepted socket, each bounded by SO_RCVTIMEO / SO_SNDTIMEO.
+class PlainScriptConnection final : public testing::HostileConnection {
+ public:
+  explicit PlainScriptConnection(tcp::socket socket) : socket_(std::move(socket)) {
+    const timeval limit{5, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  }
+
+  std::string read_some() override {
+    char buffer[16 * 1024];
+    const ssize_t got = ::recv(socket_.native_handle(), buffer, sizeof buffer, 0);
+    return got > 0 ? std::string(buffer, static_cast<std::size_t>(got)) : std::string();
+  }
+  bool write(std::string_view bytes) override {
+    while (!bytes.empty()) {
+      const ssize_t sent = ::send(socket_.native_handle(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (sent <= 0) return false;
+      bytes.remove_prefix(static_cast<std::size_t>(sent));
+      written_ += static_cast<std::size_t>(sent);
+    }
+    return true;
+  }
+  bool peer_closes_within(std::chrono::milliseconds limit) override {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char discarded[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd readable{socket_.native_handle(), POLLIN, 0};
+      if (::poll(&readable, 1, 50) <= 0) continue;
+      if (::recv(socket_.native_handle(), discarded, sizeof discarded, 0) <= 0) return true;
+    }
+    return false;
+  }
+  bool stopping() const override { return false; }
+  std::string alpn() const override { return ""; }
+  std::size_t bytes_written() const override { return written_; }
+
+ private:
+  tcp::socket socket_;
+  std::size_t written_ = 0;
+};
 
 class PlainHttpTest : public testing::NginxHttpTest {
  protected:
@@ -160,6 +209,48 @@ TEST_F(PlainHttpTest, AnAbortWakesAPendingReadWithAnErrorNotAnEndOfStream) {
   test_done.set_value();
   server.join();
   testing::shutdown(*pool, 1s);
+}
+
+// Over h2c a request's :scheme is "http" (RFC 9113 8.3.1: the target URI's scheme), never
+// "https": a server or proxy that checks it sees what the connection is. nginx ignores :scheme,
+// so an HTTP/2 server script of the tests' own reads it.
+TEST_F(PlainHttpTest, H2cRequestsCarryTheHttpScheme) {
+  asio::io_context server_io;
+  tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::promise<testing::h2::Request> seen;
+  auto seen_request = seen.get_future();
+  std::thread server([&acceptor, &server_io, &seen] {
+    tcp::socket peer(server_io);
+    acceptor.accept(peer);
+    PlainScriptConnection connection(std::move(peer));
+    testing::h2::Http2ServerConnection h2(connection);
+    std::optional<testing::h2::Request> request;
+    if (h2.start()) request = h2.next_request();
+    if (request) h2.respond(request->stream, "ok\n");
+    seen.set_value(request.value_or(testing::h2::Request{}));
+    connection.peer_closes_within(5s);
+  });
+  auto pool = PoolBuilder("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()))
+                  .without_tls(true)
+                  .with_max_connections(1)
+                  .build(io.executor());
+  {
+    HttpClient client(pool);
+    testing::HttpOutcome outcome = send(client, request(http::verb::get, "/scheme")).get();
+    EXPECT_FALSE(outcome.error) << outcome.error.message();
+    EXPECT_EQ(outcome.response.body(), "ok\n");
+    EXPECT_EQ(outcome.response.exchange.protocol, HttpProtocol::http2);
+  }
+  // No early return: the server thread is joined below whatever happened.
+  if (seen_request.wait_for(10s) == std::future_status::ready) {
+    const testing::h2::Request request = seen_request.get();
+    EXPECT_EQ(request.path, "/scheme");
+    EXPECT_EQ(request.scheme, "http");
+  } else {
+    ADD_FAILURE() << "the server saw no request";
+  }
+  testing::shutdown(*pool, 1s);
+  server.join();
 }
 
 TEST_F(PlainHttpTest, StatusAndMetricsShowTheScheme) {
