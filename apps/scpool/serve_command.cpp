@@ -75,6 +75,9 @@ int run_serve(const ServeOptions& given) {
     fmt::print(stderr, "scpool serve: {}:\n{}\n", options.config_file, error.what());
     return 2;
   }
+  // Before the daemon says it is up: a SIGHUP or SIGTERM sent as soon as the summary or READY=1
+  // appears must find its handler, not the default action that ends the process.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   running->start();
   fmt::print("scpool serve: {} (pid {})\n{}", options.config_file, ::getpid(), running->describe());
   std::fflush(stdout);  // seen at once through a pipe or a file, as a supervisor reads it
@@ -82,15 +85,17 @@ int run_serve(const ServeOptions& given) {
 
   bool stopped_cleanly = false;
   asio::steady_timer stop_deadline(io);
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error, int number) {
     if (error) return;
     if (number == SIGHUP) {
       daemon::notify_service_manager("RELOADING=1");
       try {
         const daemon::DaemonConfig next = load(options);
-        running->reload(next);
-        spdlog::info("reload: {} read again", options.config_file);
+        if (running->reload(next)) {
+          spdlog::info("reload: {} read again", options.config_file);
+        } else {
+          spdlog::warn("reload: {} read again; some changes were refused (above)", options.config_file);
+        }
       } catch (const ConfigError& problem) {
         spdlog::error("reload refused, the running configuration stays: {}", problem.what());
       }

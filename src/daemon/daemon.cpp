@@ -261,7 +261,7 @@ bool Daemon::reload(const DaemonConfig& next) {
       all_applied = false;
       log_pool(spdlog::level::err, name, 0,
                (running->config.pool.tls.enabled ? "TLS reload refused, the previous material stays in use: "
-                                                 : "reload refused, the plain pool stays as it runs: ") +
+                                                 : "refused, the plain pool keeps its protocol: ") +
                    problem);
     } else if (!found->pool.tls.enabled) {
       running->config.pool.tls = found->pool.tls;  // plain TCP, as before: no material to read again

@@ -72,7 +72,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
   out.gauge("idle_connections", "Established connections waiting in the pool.",
             static_cast<double>(stats.idle_connections));
   out.gauge("leased_connections", "Connections on loan to callers.", static_cast<double>(stats.leased_connections));
-  out.gauge("connecting_connections", "Connections being established (TCP and TLS).",
+  out.gauge("connecting_connections", "Connections being established (TCP, then the TLS handshake unless tls = false).",
             static_cast<double>(stats.connecting_connections));
   out.gauge("max_connections", "Configured upper bound on connections.",
             static_cast<double>(pool.limits().max_connections));
@@ -90,7 +90,7 @@ void collect_pool_metrics(const SecureChannelPool& pool, MetricFamilies& familie
                                       .count()));
   }
 
-  out.counter("connections_created_total", "Connections established (TLS handshake verified).",
+  out.counter("connections_created_total", "Connections established (TLS handshake verified, unless tls = false).",
               stats.connections_created);
   out.counter("tls_resumed_total", "Connections whose TLS handshake resumed an earlier session.", stats.tls_resumed);
   out.counter("connections_closed_total", "Established connections closed, for any reason.",

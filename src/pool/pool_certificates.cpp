@@ -84,14 +84,14 @@ std::optional<ConfigError> SecureChannelPool::reload_tls(TlsOptions options) {
   if (options.enabled != config_.tls.enabled) {
     // The scheme is the pool's identity (status, metrics, the URLs its callers send).
     ConfigError refused("tls", "a running pool cannot switch between TLS and plain TCP: build a new pool");
-    log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " refused: " + refused.what());
+    log(LogLevel::warn, 0, "reload for " + config_.endpoint + " refused: " + refused.what());
     return refused;
   }
   if (!options.enabled) {
     // No material to reload; the protocol a plain connection speaks is fixed with the pool.
     if (options.http2_prior_knowledge == tls_context()->options().http2_prior_knowledge) return std::nullopt;
     ConfigError refused("http2_prior_knowledge", "a running plain pool keeps its protocol: build a new pool");
-    log(LogLevel::warn, 0, "TLS reload for " + config_.endpoint + " refused: " + refused.what());
+    log(LogLevel::warn, 0, "reload for " + config_.endpoint + " refused: " + refused.what());
     return refused;
   }
   // Files are read outside the lock: acquires must not wait for a slow disk.

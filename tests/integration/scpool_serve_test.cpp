@@ -171,8 +171,8 @@ TEST_F(ScpoolServeTest, SighupAppliesANewCaFileAndKeepsTheOldConfigOnABadOne) {
 }
 
 // A plain pool (tls = false) through SIGHUP: the same file says nothing of TLS material; a file
-// that turns TLS on, or HTTP/2 by prior knowledge, is refused by name, and the pool goes on
-// carrying plain HTTP/1.1.
+// that turns TLS on, or HTTP/2 by prior knowledge, has that change refused by name, and the pool
+// goes on carrying plain HTTP/1.1. No log line speaks of TLS reloads for it.
 TEST_F(ScpoolServeTest, SighupOnAPlainPoolKeepsItPlainAndRefusesAProtocolChange) {
   ASSERT_TRUE(demo::NginxServer::available()) << "nginx is not installed (scripts/bootstrap installs it)";
   demo::NginxOptions nginx_options;
@@ -203,15 +203,22 @@ TEST_F(ScpoolServeTest, SighupOnAPlainPoolKeepsItPlainAndRefusesAProtocolChange)
 
   std::ofstream(serve.config_file(), std::ios::trunc) << monitor() + plain_pool("");  // TLS, the default
   ASSERT_TRUE(serve.signal(SIGHUP));
-  EXPECT_TRUE(serve.wait_for_error_text("reload refused, the plain pool stays as it runs: tls: a running pool "
-                                        "cannot switch between TLS and plain TCP"))
+  EXPECT_TRUE(serve.wait_for_error_text("refused, the plain pool keeps its protocol: tls: a running pool cannot "
+                                        "switch between TLS and plain TCP"))
       << serve.diagnostics();
   EXPECT_EQ(get().result_int(), 200) << serve.diagnostics();
 
-  std::ofstream(serve.config_file(), std::ios::trunc) << monitor() + plain_pool("tls = false\nhttp2_prior_knowledge = true\n");
+  std::ofstream(serve.config_file(), std::ios::trunc)
+      << monitor() + plain_pool("tls = false\nhttp2_prior_knowledge = true\n");
   ASSERT_TRUE(serve.signal(SIGHUP));
-  EXPECT_TRUE(serve.wait_for_error_text("http2_prior_knowledge: a running plain pool keeps its protocol"))
+  EXPECT_TRUE(serve.wait_for_error_text("refused, the plain pool keeps its protocol: http2_prior_knowledge: a "
+                                        "running plain pool keeps its protocol"))
       << serve.diagnostics();
+  EXPECT_TRUE(serve.wait_for_error_text("read again; some changes were refused")) << serve.diagnostics();
+  for (const char* tls_wording : {"TLS reload", "TLS material", "TLS options"}) {
+    EXPECT_EQ(serve.errors().find(tls_wording), std::string::npos) << tls_wording << " about a plain pool:\n"
+                                                                    << serve.errors();
+  }
   EXPECT_EQ(get().result_int(), 200) << serve.diagnostics();
   ASSERT_TRUE(serve.signal(SIGTERM));
   EXPECT_EQ(serve.wait_for_exit(20s), "exited with status 0") << serve.diagnostics();
