@@ -13,15 +13,10 @@ namespace {
 
 using namespace securechannel;
 
-std::string describe(const PoolConfig& config) {
-  const TlsOptions& tls = config.tls;
-  std::string text = fmt::format("max_connections {}, min_idle {}, ", config.max_connections, config.min_idle);
-  if (!tls.enabled) {
-    text += tls.http2_prior_knowledge ? "plain TCP, HTTP/2 by prior knowledge" : "plain TCP";
-    if (config.metrics_auth_token) text += ", metrics token";
-    return text;
-  }
-  text += fmt::format("TLS {}+", tls.min_version == TlsVersion::tls1_2 ? "1.2" : "1.3");
+// How the pool's connections are made: plain TCP, or TLS with what sets it apart.
+std::string describe_transport(const TlsOptions& tls) {
+  if (!tls.enabled) return tls.http2_prior_knowledge ? "plain TCP, HTTP/2 by prior knowledge" : "plain TCP";
+  std::string text = fmt::format("TLS {}+", tls.min_version == TlsVersion::tls1_2 ? "1.2" : "1.3");
   if (!tls.use_system_trust_store) text += ", custom CA only";
   if (!tls.pins.empty()) text += fmt::format(", {} pin{}", tls.pins.size(), tls.pins.size() == 1 ? "" : "s");
   if (!tls.client_certificate_file.empty()) text += ", client certificate";
@@ -29,6 +24,12 @@ std::string describe(const PoolConfig& config) {
     text += ", ALPN";
     for (const std::string& protocol : tls.alpn) text += " " + protocol;
   }
+  return text;
+}
+
+std::string describe(const PoolConfig& config) {
+  std::string text = fmt::format("max_connections {}, min_idle {}, {}", config.max_connections, config.min_idle,
+                                 describe_transport(config.tls));
   if (config.metrics_auth_token) text += ", metrics token";
   return text;
 }
