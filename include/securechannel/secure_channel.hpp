@@ -152,6 +152,12 @@ class SecureChannel {
   bool has_buffered_input() const noexcept;
   // True when OpenSSL holds bytes of any kind (records read ahead but not processed yet, too).
   bool has_unprocessed_input() const noexcept;
+  // True when the last receive from the socket found it empty (it returned less than there was
+  // room for), nothing was written or waited for since, nothing received is left unprocessed and
+  // the peer has not closed (no FIN, no close_notify or alert read along): whatever is in the
+  // socket now came after that receive. HttpClient uses it to skip the probe before reusing a
+  // connection whose last response was read moments ago (docs/HTTP.md).
+  bool emptied_by_last_read() const noexcept;
   // True when a read can only wait for the socket: nothing received is unprocessed, and the
   // connection is open both ways as far as TLS knows. The composed read then receives first
   // instead of asking OpenSSL, which would only say "want read" (and cost an SSL_read, an
@@ -187,6 +193,7 @@ class SecureChannel {
   // what came (end of stream reaches OpenSSL through the BIO).
   boost::asio::mutable_buffer prepare_receive();
   void commit_receive(const boost::system::error_code& error, std::size_t bytes) noexcept;
+  void note_socket_emptied(bool emptied) noexcept { emptied_by_last_read_ = emptied; }
   // TlsIoOp's hooks: a bare channel keeps no statistics (a pooled connection does).
   void on_io_start(detail::IoDirection) noexcept {}
   void on_io_complete(detail::IoDirection, const boost::system::error_code&, std::size_t) noexcept {}
@@ -254,6 +261,7 @@ class SecureChannel {
   bool receive_pending_ : 1 = false;       // an async_receive into received_ is in flight
   bool input_closed_ : 1 = false;          // the peer's FIN came through async_receive
   bool warm_ : 1 = false;                  // set_warm(): buffers kept while empty
+  bool emptied_by_last_read_ : 1 = false;  // emptied_by_last_read(), before its other checks
   // Set after a fatal TLS error (OpenSSL then forbids SSL_shutdown), close() or abort(); atomic
   // because abort() may come from another thread.
   std::atomic<bool> fatal_{false};

@@ -29,6 +29,7 @@ detail::TlsStep SecureChannel::step_plain_read(void* data, std::size_t size, std
                                                boost::system::error_code& error) noexcept {
   for (;;) {
     const ssize_t received = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+    emptied_by_last_read_ = received > 0 && static_cast<std::size_t>(received) < size;
     if (received > 0) {
       transferred = static_cast<std::size_t>(received);
       return detail::TlsStep::done;

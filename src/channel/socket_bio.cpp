@@ -42,6 +42,8 @@ struct SocketBioAccess {
       BIO_set_retry_read(bio);
       return 0;
     }
+    // A handshake or a probe reading for OpenSSL: not a read the HTTP reuse check may rely on.
+    channel.emptied_by_last_read_ = false;
     const ssize_t received = ::recv(descriptor(channel), data, size, 0);
     if (received > 0) {
       *read = static_cast<std::size_t>(received);

@@ -163,6 +163,7 @@ detail::TlsStep SecureChannel::step_write(const void* data, std::size_t size, st
     return detail::TlsStep::failed;
   }
   if (size == 0) return detail::TlsStep::done;
+  emptied_by_last_read_ = false;  // a reply may be on its way
   if (plain()) return step_plain_write(data, size, transferred, error);
   clear_stale_openssl_errors();
   errno = 0;
@@ -281,6 +282,12 @@ bool SecureChannel::has_unprocessed_input() const noexcept {
   return (received_ && received_->available() != 0) || (ssl_ && SSL_has_pending(ssl_) == 1);
 }
 
+bool SecureChannel::emptied_by_last_read() const noexcept {
+  if (!emptied_by_last_read_ || input_closed_ || !usable() || has_unprocessed_input()) return false;
+  // A close_notify or an alert in the same receive as the reply was processed with it.
+  return plain() || SSL_get_shutdown(ssl_) == 0;
+}
+
 bool SecureChannel::must_receive_first() const noexcept {
   // A plain read receives into the caller's buffer itself (step_plain_read).
   return !plain() && usable() && !input_closed_ && !has_unprocessed_input() && SSL_get_shutdown(ssl_) == 0;
@@ -298,6 +305,8 @@ asio::mutable_buffer SecureChannel::prepare_receive() {
 void SecureChannel::commit_receive(const boost::system::error_code& error, std::size_t bytes) noexcept {
   receive_pending_ = false;
   if (!received_) return;  // reconnected meanwhile (prepare_tls dropped the block)
+  // Offered all the room after the old end: fewer bytes mean the socket had no more then.
+  emptied_by_last_read_ = !error && received_->end + bytes < detail::ReceivedBytes::capacity;
   received_->end += bytes;
   if (error == asio::error::eof) input_closed_ = true;
   if (received_->available() == 0 && !warm_) received_.reset();

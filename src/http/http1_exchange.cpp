@@ -6,6 +6,8 @@
 #include "http/http1_response_parser.hpp"
 #include "securechannel/error.hpp"
 
+#include <boost/asio/defer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -70,7 +72,7 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
                                                               : body_after_head_ + (written_ - head_.size());
       if (rest.size() == 0) {
         std::string().swap(head_);  // the request is out: its bytes are not needed
-        return read_any_response();
+        return read_response_after_queued_work();
       }
       error_code error;
       const std::size_t written = lease_.write_some_now(rest, error);
@@ -91,6 +93,18 @@ class Http1Exchange : public std::enable_shared_from_this<Http1Exchange> {
   }
 
   void read_any_response() { options_.body_sink ? read_streamed_header() : read_response(); }
+
+  // A read started just after the write finds nothing (the reply is a round trip away) and waits
+  // in the reactor: two system calls, one for nothing. Started after the work already queued on
+  // this thread (other connections' replies under load), it often finds the reply there: one.
+  // Only on a thread running the connection's io_context, where defer() queues it on this
+  // thread and wakes nobody; a caller's thread starts the read at once.
+  void read_response_after_queued_work() {
+    const asio::any_io_executor executor = lease_.get_executor();  // target() points into it
+    const auto* io = executor.target<asio::io_context::executor_type>();
+    if (io == nullptr || !io->running_in_this_thread()) return read_any_response();
+    asio::defer(*io, [self = shared_from_this()] { self->read_any_response(); });
+  }
 
   // --- A streamed request body (options_.body_source): Beast's buffer_body serializer, one
   // piece at a time. The whole request is written before the response is read.

@@ -59,6 +59,7 @@ void Lease::start_wait_readable(WaitHandler handler) {
   channel.socket().async_wait(
       asio::socket_base::wait_read,
       asio::bind_executor(executor, [connection, handler = std::move(handler)](boost::system::error_code error) mutable {
+        detail::TlsSteps::note_socket_emptied(connection->channel(), false);  // bytes came, or an error
         connection->on_io_complete(detail::IoDirection::read, error, 0);
         std::move(handler)(error);
       }));

@@ -8,6 +8,7 @@
 #include "securechannel/lease.hpp"
 #include "securechannel/secure_channel_pool.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -15,6 +16,18 @@ namespace securechannel::detail {
 
 struct LeaseInternals {
   static SecureChannel& channel(Lease& lease) noexcept { return lease.connection_->channel(); }
+
+  // How recent "moments ago" is below: a server's close or stray bytes would have to come within
+  // it of the reply they follow, where a probe before writing races them anyway.
+  static constexpr std::chrono::microseconds moments{1000};
+
+  // The last thing done on the connection was a read that found its socket empty, under
+  // `moments` ago (the I/O clock, not the pool's coarse one): a probe now could see only what
+  // came since. HttpClient reuses such a connection for HTTP/1.1 without its probe.
+  static bool emptied_moments_ago(Lease& lease) noexcept {
+    return lease.connection_ && lease.connection_->channel().emptied_by_last_read() &&
+           std::chrono::steady_clock::now() - lease.connection_->last_io() < moments;
+  }
 
   // Lease::on_retire with the reason, which tells a multiplexing holder whether to open a
   // replacement first. RetireReason::idle is a suggestion: the listener stays, the connection is

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <tuple>
 
 #include <sys/socket.h>
@@ -245,6 +246,34 @@ TEST_F(PoolEchoTest, UnreadResponseNeverReachesTheNextLease) {
   EXPECT_EQ(pool->stats().closed_abandoned, 1u);
   Lease next = testing::acquire(*pool);
   EXPECT_EQ(testing::echo_exchange(next, "TWO"), "TWO");
+}
+
+// HttpClient skips its probe before reusing a connection when the read that ended the last
+// exchange found the socket empty moments ago: that read saw what the probe would have. So the
+// mark must mean exactly that: set by a read that came back short, gone with the next write or
+// once the moment has passed.
+TEST_F(PoolEchoTest, AReadThatEmptiesTheSocketStandsForAProbeOnlyMomentsAndUntilTheNextWrite) {
+  auto pool = builder().build(io.executor());
+  Lease lease = testing::acquire(*pool);
+  const SecureChannel& channel = lease.channel();
+  EXPECT_FALSE(channel.emptied_by_last_read()) << "nothing was read after the handshake";
+  EXPECT_FALSE(testing::operation_error(
+      [&](auto handler) { async_write_all(lease, asio::buffer(std::string("ONE")), handler); }));
+  EXPECT_FALSE(channel.emptied_by_last_read());
+  std::string reply(3, '\0');
+  EXPECT_FALSE(testing::operation_error([&](auto handler) { async_read_exact(lease, asio::buffer(reply), handler); }));
+  EXPECT_EQ(reply, "ONE");
+  EXPECT_TRUE(channel.emptied_by_last_read()) << "3 bytes of echo came into room for 16 KB";
+
+  std::this_thread::sleep_for(2 * detail::LeaseInternals::moments);
+  EXPECT_FALSE(detail::LeaseInternals::emptied_moments_ago(lease)) << "the moment has passed: probe again";
+
+  boost::system::error_code error;
+  EXPECT_EQ(lease.write_some_now(asio::buffer(std::string_view("TWO")), error), 3u);
+  EXPECT_FALSE(channel.emptied_by_last_read()) << "a reply to the write may be on its way";
+  EXPECT_FALSE(detail::LeaseInternals::emptied_moments_ago(lease));
+  EXPECT_FALSE(testing::operation_error([&](auto handler) { async_read_exact(lease, asio::buffer(reply), handler); }));
+  EXPECT_EQ(reply, "TWO");
 }
 
 TEST_F(PoolEchoTest, UpdatedLimitsApplyAtOnce) {

@@ -55,6 +55,12 @@ struct TlsSteps {
   static void commit_receive(Channel& channel, const boost::system::error_code& error, std::size_t bytes) noexcept {
     channel.commit_receive(error, bytes);
   }
+  // What a receive outside commit_receive tells of the socket (emptied_by_last_read): a plain
+  // receive that came back short emptied it; a completed readiness wait means bytes came.
+  template <class Channel>
+  static void note_socket_emptied(Channel& channel, bool emptied) noexcept {
+    channel.note_socket_emptied(emptied);
+  }
   // A plain connection's receive into the caller's buffer failed: the channel records it as
   // its recv(2) step would. A cancellation is reported as it is; after abort() (whose shutdown
   // reads as an end of stream) the channel's own error, never a clean eof; the peer's FIN is eof.
@@ -161,6 +167,7 @@ struct TlsIoOp {
   void operator()(Self& self, boost::system::error_code receive_error, std::size_t received) {
     if (owner->channel().plain()) {
       // The bytes are already in the caller's buffer (a FIN is Asio's eof, as a stream spells it).
+      TlsSteps::note_socket_emptied(owner->channel(), !receive_error && received < size);
       result_error = receive_error ? TlsSteps::plain_receive_failed(owner->channel(), receive_error) : receive_error;
       result_size = received;
       return finish(self);
