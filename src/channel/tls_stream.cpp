@@ -283,9 +283,9 @@ bool SecureChannel::has_unprocessed_input() const noexcept {
 }
 
 bool SecureChannel::emptied_by_last_read() const noexcept {
-  if (!emptied_by_last_read_ || input_closed_ || !usable() || has_unprocessed_input()) return false;
-  // A close_notify or an alert in the same receive as the reply was processed with it.
-  return plain() || SSL_get_shutdown(ssl_) == 0;
+  // TLS: what must_receive_first() asks, a close_notify or an alert processed with the reply
+  // included. A plain channel's FIN ends its receive with eof, which never sets the mark.
+  return emptied_by_last_read_ && (plain() ? usable() : must_receive_first());
 }
 
 bool SecureChannel::must_receive_first() const noexcept {
