@@ -80,6 +80,15 @@ std::chrono::system_clock::time_point reference_time(const json& body, const cha
 
 std::string pool_name(const json& pool) { return text(pool, "namespace"); }
 
+// "https://host:port" where the body names the scheme, as the dashboard shows it: a plain
+// (http://) upstream must not pass for a verified one at a glance. The endpoint alone from a
+// server that does not say.
+std::string endpoint_text(const json& object) {
+  const json* scheme = field(object, "scheme");
+  const std::string endpoint = text(object, "endpoint");
+  return scheme != nullptr && scheme->is_string() ? scheme->get<std::string>() + "://" + endpoint : endpoint;
+}
+
 const json& array_of(const json& body, const char* key) {
   static const json empty = json::array();
   const json* value = field(body, key);
@@ -110,7 +119,7 @@ std::string status_view(const json& status) {
   if (pools.empty()) return output;
   TextTable table({"POOL", "ENDPOINT", "STATUS", "ACTIVE", "MAX", "UTIL", "ERRORS", "AVG LATENCY"});
   for (const json& pool : pools) {
-    table.add_row({pool_name(pool), text(pool, "endpoint"), text(pool, "status"), text(pool, "active_connections"),
+    table.add_row({pool_name(pool), endpoint_text(pool), text(pool, "status"), text(pool, "active_connections"),
                    text(pool, "max_connections"), figure(pool, "utilization_percent", percent_text),
                    figure(pool, "error_rate_percent", percent_text), figure(pool, "avg_latency_ms", milliseconds_text)});
   }
@@ -125,7 +134,7 @@ std::string health_view(const json& health) {
   if (pools.empty()) return output;
   TextTable table({"POOL", "ENDPOINT", "HEALTH", "READY", "ACTIVE", "IDLE", "IN USE", "PENDING", "BREAKER", "LAST ERROR"});
   for (const json& pool : pools) {
-    table.add_row({pool_name(pool), text(pool, "endpoint"), text(pool, "status"), text(pool, "ready"),
+    table.add_row({pool_name(pool), endpoint_text(pool), text(pool, "status"), text(pool, "ready"),
                    text(pool, "active_connections"), text(pool, "idle_connections"), text(pool, "in_use_connections"),
                    text(pool, "pending_acquires"), text(pool, "circuit_breaker"),
                    field(pool, "last_connect_error") ? text(pool, "last_connect_error") : ""});
@@ -135,7 +144,10 @@ std::string health_view(const json& health) {
 
 std::string connections_view(const json& list) {
   const auto reference = reference_time(list, "last_updated");
-  std::string output = fmt::format("{}: {} connection(s)\n", text(list, "endpoint"), text(list, "count"));
+  std::string output = fmt::format("{}: {} connection(s)\n", endpoint_text(list), text(list, "count"));
+  // A plain pool's connections have no TLS to show: say so, rather than "-" and "no" as for a
+  // connection still connecting or one that did not resume.
+  const bool plain = list.value("scheme", "") == "http";
   const json& connections = array_of(list, "connections");
   if (connections.empty()) return output;
   TextTable table({"ID", "STATE", "STREAMS", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95",
@@ -148,8 +160,8 @@ std::string connections_view(const json& list) {
                    text(connection, "round_trips"), bytes(connection, "bytes_sent"),
                    bytes(connection, "bytes_received"), figure(latency, "p95", milliseconds_text),
                    text(connection.value("health", json::object()), "score"), text(connection, "affinity_keys"),
-                   text(connection, "tls_version"),
-                   text(connection, "alpn"), text(connection, "tls_resumed"), text(connection, "is_healthy")});
+                   plain ? "none" : text(connection, "tls_version"), text(connection, "alpn"),
+                   plain ? missing : text(connection, "tls_resumed"), text(connection, "is_healthy")});
   }
   return output + "\n" + table.render();
 }
@@ -185,7 +197,7 @@ std::string stats_view(const json& each) {
                    "OPENED", "RESUMED", "HANDSHAKE P95"});
   for (const json& stats : each) {
     const json& handshakes = stats.value("tls_handshake_ms", json::object());
-    table.add_row({pool_name(stats), text(stats, "endpoint"), text(stats, "requests_total"),
+    table.add_row({pool_name(stats), endpoint_text(stats), text(stats, "requests_total"),
                    figure(stats, "reuse_ratio", ratio), figure(stats, "utilization_percent", percent_text),
                    text(stats, "total_errors"), figure(stats, "error_rate_percent", percent_text),
                    figure(stats, "avg_latency_ms", milliseconds_text), figure(stats, "p95_latency_ms", milliseconds_text),
@@ -225,7 +237,7 @@ std::string endpoints_view(const json& pools, const json& health, const json& gr
     }
     std::string condition = text(state, "status");
     if (condition == "healthy" && !state.value("ready", true)) condition += " (not ready)";
-    std::vector<std::string> row = {pool_name(pool), text(pool, "endpoint"), condition,
+    std::vector<std::string> row = {pool_name(pool), endpoint_text(pool), condition,
                                     text(state, "active_connections"), text(state, "idle_connections"),
                                     text(state, "in_use_connections"), text(state, "pending_acquires"),
                                     text(state, "circuit_breaker")};

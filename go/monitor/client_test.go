@@ -129,7 +129,7 @@ func TestEveryCallAgainstTheRealDaemon(t *testing.T) {
 		t.Errorf("enhanced status: %+v %v", enhanced, err)
 	}
 	pools, err := client.GetPools(ctx)
-	if err != nil || len(pools.Pools) != 1 || pools.Pools[0] != (PoolRef{Namespace: "relay", Endpoint: upstream.Address}) {
+	if err != nil || len(pools.Pools) != 1 || pools.Pools[0] != (PoolRef{Namespace: "relay", Endpoint: upstream.Address, Scheme: "https"}) {
 		t.Errorf("pools: %+v %v", pools, err)
 	}
 

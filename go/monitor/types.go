@@ -24,7 +24,7 @@ type ConnectionStatus struct {
 	BytesSent     int64             `json:"bytes_sent"`
 	BytesReceived int64             `json:"bytes_received"`
 	LatencyMs     ConnectionLatency `json:"latency_ms"`
-	ALPN          string            `json:"alpn"`
+	ALPN          string            `json:"alpn"` // "h2c" on a plain pool speaking HTTP/2
 	TLSVersion    string            `json:"tls_version"`
 	TLSResumed    bool              `json:"tls_resumed"`
 	// An HTTP/2 session's streams running now and the most it takes at once; 0 and 0 for a
@@ -133,6 +133,7 @@ type HTTP2ConnectionStatus struct {
 // offset, limit); Count is the pool's number of connections either way.
 type ConnectionList struct {
 	Endpoint    string             `json:"endpoint"`
+	Scheme      string             `json:"scheme"` // "https", or "http" for a pool with tls = false
 	Count       int64              `json:"count"`
 	Connections []ConnectionStatus `json:"connections"`
 	LastUpdated time.Time          `json:"last_updated"`
@@ -216,6 +217,7 @@ type HealthStatus struct {
 	PoolHealthy       bool         `json:"pool_healthy"`
 	ActiveConnections int64        `json:"active_connections"`
 	Endpoint          string       `json:"endpoint"`
+	Scheme            string       `json:"scheme"` // "https", or "http" for a pool with tls = false
 	Namespace         string       `json:"namespace"`
 	Ready             bool         `json:"ready"`
 	IdleConnections   int64        `json:"idle_connections"`
@@ -310,6 +312,7 @@ type Performance struct {
 type EnhancedPoolStatus struct {
 	Namespace          string  `json:"namespace"`
 	Endpoint           string  `json:"endpoint"`
+	Scheme             string  `json:"scheme"` // "https", or "http" for a pool with tls = false
 	Status             string  `json:"status"` // healthy, unhealthy
 	PoolHealthy        bool    `json:"pool_healthy"`
 	ActiveConnections  int64   `json:"active_connections"`
@@ -328,6 +331,7 @@ type PoolList struct {
 type PoolRef struct {
 	Namespace string `json:"namespace"`
 	Endpoint  string `json:"endpoint"`
+	Scheme    string `json:"scheme"` // "https", or "http" for a pool with tls = false
 }
 
 // ErrorBody is the body of every error response of the server.

@@ -40,8 +40,8 @@ struct ConnectionSnapshot {
   double p50_latency_ms = 0;
   double p95_latency_ms = 0;
   bool is_healthy = true;
-  std::string alpn;
-  std::string tls_version;
+  std::string alpn;         // negotiated by TLS; "h2c" on a plain pool speaking HTTP/2, else "" there
+  std::string tls_version;  // "" on a plain pool
   bool tls_resumed = false;  // the handshake resumed an earlier connection's session
   // A leased connection that runs several exchanges at once (an HTTP/2 session): its slots taken
   // now (streams running and those about to start) and how many it takes at once (the peer's

@@ -57,6 +57,7 @@ json enhanced_status_json(std::span<const std::shared_ptr<SecureChannelPool>> po
     totals.round_trips.merge(round_trips);
     each.push_back({{"namespace", pool->config().metric_namespace},
                     {"endpoint", stats.endpoint},
+                    {"scheme", std::string(scheme_of(pool->config()))},
                     {"status", healthy ? "healthy" : "unhealthy"},
                     {"pool_healthy", healthy},
                     {"active_connections", active_connections(stats)},

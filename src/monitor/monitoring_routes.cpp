@@ -124,7 +124,9 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
   if (path == std::string(api_prefix) + "pools") {
     json list = json::array();
     for (const auto& pool : pools) {
-      list.push_back({{"namespace", pool->config().metric_namespace}, {"endpoint", pool->config().endpoint}});
+      list.push_back({{"namespace", pool->config().metric_namespace},
+                      {"endpoint", pool->config().endpoint},
+                      {"scheme", std::string(scheme_of(pool->config()))}});
     }
     return json_response(200, {{"pools", std::move(list)}});
   }
@@ -174,6 +176,7 @@ MonitoringResponse MonitoredPools::handle(const MonitoringRequest& request) cons
       connections.push_back(monitor::connection_json(connection));
     }
     json body = {{"endpoint", pool->config().endpoint},
+                 {"scheme", std::string(scheme_of(pool->config()))},
                  {"count", count},
                  {"connections", std::move(connections)},
                  {"last_updated", monitor::rfc3339_utc(now)}};

@@ -135,6 +135,7 @@ json pool_health_json(const SecureChannelPool& pool, std::chrono::system_clock::
       {"active_connections", active_connections(stats)},
       // Added fields.
       {"endpoint", stats.endpoint},
+      {"scheme", std::string(scheme_of(pool.config()))},
       {"namespace", pool.config().metric_namespace},
       {"ready", pool_is_ready(pool, stats)},
       {"idle_connections", stats.idle_connections},

@@ -109,7 +109,9 @@ std::vector<ConnectionSnapshot> SecureChannelPool::connection_snapshots() const 
     if (connected) {
       // Set once by the handshake, before the connection left `connecting` under the lock.
       const SecureChannel& channel = connection.channel();
-      snapshot.alpn = std::string(channel.negotiated_alpn());
+      // A plain connection negotiates nothing; HTTP/2 by prior knowledge is h2c (RFC 9113 3.1).
+      const std::string_view alpn = channel.negotiated_alpn();
+      snapshot.alpn = !channel.plain() ? std::string(alpn) : alpn == "h2" ? "h2c" : "";
       snapshot.tls_version = std::string(channel.negotiated_protocol_version());
       snapshot.tls_resumed = channel.resumed_session();
       snapshot.health =

@@ -141,6 +141,11 @@ TEST_F(PlainHttpTest, Http2WithPriorKnowledgeMultiplexesOnOneConnection) {
   }
   EXPECT_EQ(client.stats().protocol, HttpProtocol::http2);
   EXPECT_EQ(client.pool()->stats().connections_created, 1u) << "every stream on one h2c connection";
+  // Nothing was negotiated: the status names the protocol as RFC 9113 does, never as TLS's "h2".
+  const std::vector<ConnectionSnapshot> connections = client.pool()->connection_snapshots();
+  ASSERT_EQ(connections.size(), 1u);
+  EXPECT_EQ(connections.front().alpn, "h2c");
+  EXPECT_EQ(connections.front().tls_version, "");
 }
 
 // A plain read receives straight into the caller's buffer: what a peer sent before resetting is
@@ -261,6 +266,7 @@ TEST_F(PlainHttpTest, StatusAndMetricsShowTheScheme) {
   const nlohmann::json status = monitor::pool_status_json(*client.pool(), std::chrono::system_clock::now());
   EXPECT_EQ(status.at("scheme"), "http");
   EXPECT_EQ(monitor::pool_stats_json(*client.pool(), std::chrono::system_clock::now()).at("scheme"), "http");
+  EXPECT_EQ(monitor::pool_health_json(*client.pool(), std::chrono::system_clock::now()).at("scheme"), "http");
   MetricFamilies families;
   collect_pool_metrics(*client.pool(), families);
   const std::string text = families.render();

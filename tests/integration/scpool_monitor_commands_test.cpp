@@ -100,7 +100,8 @@ class ScpoolMonitorCommandsTest : public ::testing::Test {
 TEST_F(ScpoolMonitorCommandsTest, TablesOfAHealthyPoolExitZero) {
   start_server();
   pools->set_service_identity("relay-gateway", std::chrono::system_clock::now() - 192s);
-  const std::string endpoint = echo.server.endpoint();
+  // Shown with its scheme, as the dashboard shows it.
+  const std::string endpoint = "https://" + echo.server.endpoint();
 
   // Each command exits 0 and prints every one of `expected` on stdout, nothing on stderr.
   const auto expect_table = [&](const std::vector<std::string>& command, const std::vector<std::string>& expected) {
