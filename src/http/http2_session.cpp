@@ -4,6 +4,7 @@
 // http2_session_callbacks.cpp); its timers are in http2_session_timers.cpp.
 #include "http/http2_session.hpp"
 
+#include "core/strand_calls.hpp"
 #include "http/http2_session_stream.hpp"
 #include "pool/lease_internals.hpp"
 #include "securechannel/error.hpp"
@@ -99,7 +100,7 @@ void Http2Session::retire() noexcept {
   // With nothing reserved or in flight no stream end will close it: close now. A reservation
   // racing with this sees the flag when its slot comes back, or finds the session draining.
   if (slots_->in_use.load(std::memory_order_acquire) == 0) {
-    asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+    post_on_strand(strand_, [self = shared_from_this()] { self->shutdown_now(); });
   }
 }
 
@@ -115,24 +116,28 @@ void Http2Session::retire_if_idle() noexcept {
 void Http2Session::release_reservation() noexcept {
   if (slots_->in_use.fetch_sub(1, std::memory_order_acq_rel) == 1 && retiring() &&
       streams_in_flight_.load(std::memory_order_acquire) == 0) {
-    asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+    post_on_strand(strand_, [self = shared_from_this()] { self->shutdown_now(); });
   }
 }
 
 void Http2Session::submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
-                          std::chrono::steady_clock::time_point deadline, ResponseHandler handler) {
+                          std::chrono::steady_clock::time_point deadline, ResponseHandler handler, HandlerRuns runs) {
   streams_in_flight_.fetch_add(1, std::memory_order_acq_rel);
   // Inline when the caller runs on our strand (HttpClient shares it): start_stream never invokes
   // the handler, it only posts it.
-  asio::dispatch(strand_, [self = shared_from_this(), request = std::move(request), options, deadline,
-                           handler = std::move(handler)]() mutable {
-    self->start_stream(std::move(request), std::move(options), deadline, std::move(handler));
+  if (strand_.running_in_this_thread()) {
+    return start_stream(std::move(request), options, deadline, std::move(handler), runs);
+  }
+  post_on_strand(strand_, [self = shared_from_this(), request = std::move(request), options, deadline,
+                           handler = std::move(handler), runs]() mutable {
+    self->start_stream(std::move(request), std::move(options), deadline, std::move(handler), runs);
   });
 }
 
 void Http2Session::start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
-                                Clock::time_point deadline, ResponseHandler handler) {
+                                Clock::time_point deadline, ResponseHandler handler, HandlerRuns runs) {
   auto stream = std::make_unique<Stream>(std::move(request), std::move(options), deadline, std::move(handler));
+  stream->handler_on_session_strand = runs == HandlerRuns::on_session_strand;
   // A caller on our strand may submit before the posted begin() ran.
   begin();
   if (state_.load(std::memory_order_relaxed) != State::open || !codec_.session()) {
@@ -161,7 +166,7 @@ void Http2Session::after_io_soon() {
   if (after_io_posted_) return;
   after_io_posted_ = true;
   // Behind what the strand already holds: the other streams of this burst are submitted first.
-  asio::post(strand_, [self = shared_from_this()] {
+  post_on_strand(strand_, [self = shared_from_this()] {
     self->after_io_posted_ = false;
     self->after_io();
   });
@@ -187,7 +192,7 @@ void Http2Session::cancel_stream(const HttpRequest& request) {
 }
 
 void Http2Session::shutdown() {
-  asio::post(strand_, [self = shared_from_this()] { self->shutdown_now(); });
+  post_on_strand(strand_, [self = shared_from_this()] { self->shutdown_now(); });
 }
 
 void Http2Session::shutdown_now() {
@@ -200,7 +205,7 @@ void Http2Session::shutdown_now() {
 }
 
 void Http2Session::close() {
-  asio::post(strand_, [self = shared_from_this()] { self->end(asio::error::operation_aborted, true); });
+  post_on_strand(strand_, [self = shared_from_this()] { self->end(asio::error::operation_aborted, true); });
 }
 
 bool Http2Session::accepts_new_streams() const noexcept {
@@ -261,8 +266,14 @@ void Http2Session::finish(Stream& stream, const error_code& error) {
   release_reservation();
   if (last_in_flight && !retiring()) note_idle();
   // Posted, never invoked here: we may be inside nghttp2, and the handler may call us back.
+  if (stream.handler_on_session_strand) {
+    return post_on_strand(strand_, [handler = std::move(handler), error, response = std::move(response),
+                                    response_started]() mutable {
+      std::move(handler)(error, std::move(response), response_started);
+    });
+  }
   // From the strand it goes to its own executor (any_completion_executor cannot be posted to).
-  asio::post(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response),
+  post_on_strand(strand_, [strand = strand_, handler = std::move(handler), error, response = std::move(response),
                        response_started]() mutable {
     const auto executor = asio::get_associated_executor(handler, strand);
     asio::dispatch(executor, [handler = std::move(handler), error, response = std::move(response),

@@ -10,7 +10,8 @@
 // Threading: every public member may be called from any thread. All nghttp2 calls run on the
 // session's strand (made over the lease's executor, or the caller's: HttpClient shares its own,
 // so that a request reaches nghttp2 without crossing strands); handlers are invoked through their
-// associated executor, never inline from submit().
+// associated executor (on the session's strand when submitted with HandlerRuns::on_session_strand),
+// never inline from submit().
 //
 // Writes are coalesced: a stream submitted while others are being submitted (a burst of requests
 // from one batch of completions) does not write at once; the frames of all of them go out in one
@@ -100,8 +101,15 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   // source resets the stream (errc::request_body_aborted).
   // The request is shared, not copied: a stream refused here is sent again on another connection
   // from the same object, and the caller keeps it until the handler runs anyway.
+  // The handler runs on its associated executor (this session's strand when it has none), or,
+  // with HandlerRuns::on_session_strand, on this session's strand whatever its associated
+  // executor: for a caller that shares the strand (HttpClient), which spares the type-erased
+  // executor asking for it would build for each request.
+  enum class HandlerRuns { on_its_executor, on_session_strand };
+  bool runs_on(const Strand& strand) const noexcept { return strand_ == strand; }
   void submit(std::shared_ptr<const HttpRequest> request, const HttpRequestOptions& options,
-              std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
+              std::chrono::steady_clock::time_point deadline, ResponseHandler handler,
+              HandlerRuns runs = HandlerRuns::on_its_executor);
   void submit(HttpRequest request, const HttpRequestOptions& options, std::chrono::steady_clock::time_point deadline,
               ResponseHandler handler) {
     submit(std::make_shared<const HttpRequest>(std::move(request)), options, deadline, std::move(handler));
@@ -161,7 +169,7 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session>, pr
   void begin();  // once; later calls do nothing
   void shutdown_now();
   void start_stream(std::shared_ptr<const HttpRequest> request, HttpRequestOptions options,
-                    std::chrono::steady_clock::time_point deadline, ResponseHandler handler);
+                    std::chrono::steady_clock::time_point deadline, ResponseHandler handler, HandlerRuns runs);
   void transition(State next) noexcept;
   // Cooled with no stream in flight: waits for readability first (holding no buffer), then reads.
   void read();

@@ -42,6 +42,7 @@ struct Http2Stream {
   std::optional<BodySourceReader> source_reader;  // with body_source
   Http2ResponseBuilder response;
   Http2ResponseHandler handler;  // empty once the stream has completed (Owner::finish())
+  bool handler_on_session_strand = false;  // Http2Session::HandlerRuns::on_session_strand
   std::chrono::steady_clock::time_point deadline;  // time_point::max(): none
   std::chrono::steady_clock::time_point created;   // the response's time to first byte counts from here
   std::chrono::steady_clock::time_point first_byte_at{};  // the response's first HEADERS frame began

@@ -54,7 +54,6 @@ bool ready_to_send(const HttpRequest& request, const HttpRequestOptions& options
 HttpClientCore::HttpClientCore(std::shared_ptr<SecureChannelPool> pool)
     : pool_(std::move(pool)),
       strand_(asio::make_strand(pool_->get_executor())),
-      posting_strand_(asio::require(strand_, asio::execution::blocking.never)),
       retry_policy_(pool_->config().random),
       deadline_timer_(strand_) {}
 
@@ -87,13 +86,13 @@ void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
     // Smuggling-shaped input never reaches a connection. Named here, once per request: the
     // error code alone cannot say which field it was.
     spdlog::warn("HttpClient: request refused (invalid_request): {}", *problem);
-    posting_strand_.execute([self = shared_from_this(), pending = std::move(pending)] {
+    post_on_strand(strand_, [self = shared_from_this(), pending = std::move(pending)] {
       self->complete(pending, errc::invalid_request);
     });
     return;
   }
   if (pending->options.affinity.key.size() > max_affinity_key_bytes) {
-    posting_strand_.execute([self = shared_from_this(), pending = std::move(pending)] {
+    post_on_strand(strand_, [self = shared_from_this(), pending = std::move(pending)] {
       self->complete(pending, errc::affinity_key_too_long);
     });
     return;
@@ -104,7 +103,7 @@ void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
   if (protocol_.load(std::memory_order_relaxed) == HttpProtocol::http1_1 && !shut_down_ && !pending->has_callbacks()) {
     return begin(pending);
   }
-  posting_strand_.execute([self = shared_from_this(), pending = std::move(pending)] {
+  post_on_strand(strand_, [self = shared_from_this(), pending = std::move(pending)] {
     if (self->shut_down_) return self->complete(pending, asio::error::operation_aborted);
     self->begin(pending);
   });
@@ -112,6 +111,11 @@ void HttpClientCore::launch(PendingPointer pending, bool on_pool_executor) {
 
 void HttpClientCore::begin(const PendingPointer& pending) {
   watch_deadline(pending);
+  // Posted here by launch() (or the caller runs on the strand): no second hop through it.
+  if (strand_.running_in_this_thread()) {
+    if (!pending->done) dispatch(pending);
+    return;
+  }
   dispatch_anywhere(pending);
 }
 
@@ -120,7 +124,7 @@ void HttpClientCore::dispatch_anywhere(const PendingPointer& pending) {
     ++pending->attempts;
     return acquire_for_http1(pending);
   }
-  posting_strand_.execute([self = shared_from_this(), pending] {
+  post_on_strand(strand_, [self = shared_from_this(), pending] {
     if (!pending->done) self->dispatch(pending);
   });
 }

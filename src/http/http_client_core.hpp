@@ -14,6 +14,7 @@
 // and http_client_http2.cpp (an attempt over each protocol).
 #pragma once
 
+#include "core/strand_calls.hpp"
 #include "http/http2_connections.hpp"
 #include "http/retry_policy.hpp"
 #include "securechannel/http_client.hpp"
@@ -109,11 +110,7 @@ class HttpClientCore : public std::enable_shared_from_this<HttpClientCore> {
   void serve_waiting();
 
   std::shared_ptr<SecureChannelPool> pool_;
-  Strand strand_;
-  // strand_ required never to run a function inline, made once: asio::post re-derives it (and
-  // its fork and allocator preferences) on every call, each step a type-erased executor
-  // conversion, some of them allocating.
-  Strand posting_strand_;
+  Strand strand_;  // posted to with post_on_strand (core/strand_calls.hpp): no type-erased query
   std::atomic<HttpProtocol> protocol_{HttpProtocol::unknown};
   RetryPolicy retry_policy_;
   std::deque<PendingPointer> waiting_;  // for an HTTP/2 stream slot, or for the first connection

@@ -99,7 +99,7 @@ void HttpClientCore::watch_cancellation(const PendingPointer& pending) {
     auto cancelled = weak_pending.lock();
     if (!self || !cancelled) return;
     // From the emitting thread, whichever it is: the request's state lives on the strand.
-    self->posting_strand_.execute([self, cancelled] { self->cancel(cancelled); });
+    post_on_strand(self->strand_, [self, cancelled] { self->cancel(cancelled); });
   });
 }
 

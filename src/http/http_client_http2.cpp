@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 namespace securechannel::detail {
@@ -45,15 +46,18 @@ void HttpClientCore::submit_stream(const std::shared_ptr<Http2Session>& session,
   const bool reused = session->streams_started() > 0;
   pending->session = session;
   note_attempt(*pending, session->connection_id(), reused, HttpProtocol::http2, affinity);
-  // Shared with the pending request, not copied (a refused stream is sent again from it).
-  session->submit(std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
-                  asio::bind_executor(strand_, [self = shared_from_this(), pending, reused](
-                                                   error_code error, HttpResponse response, bool response_started) {
-                    self->serve_waiting();  // a slot is free
-                    if (pending->done) return;
-                    if (error) return self->retry_or_fail(pending, error, reused, response_started);
-                    self->complete_with_response(pending, std::move(response), reused);
-                  }));
+  // Shared with the pending request, not copied (a refused stream is sent again from it). The
+  // session runs on strand_ (start_session), so the handler needs no executor of its own.
+  assert(session->runs_on(strand_));
+  session->submit(
+      std::shared_ptr<const HttpRequest>(pending, &pending->request()), pending->options, pending->deadline,
+      [self = shared_from_this(), pending, reused](error_code error, HttpResponse response, bool response_started) {
+        self->serve_waiting();  // a slot is free
+        if (pending->done) return;
+        if (error) return self->retry_or_fail(pending, error, reused, response_started);
+        self->complete_with_response(pending, std::move(response), reused);
+      },
+      Http2Session::HandlerRuns::on_session_strand);
 }
 
 void HttpClientCore::open_http2_connection_if_needed() {
