@@ -147,7 +147,8 @@ std::string connections_view(const json& list) {
   std::string output = fmt::format("{}: {} connection(s)\n", endpoint_text(list), text(list, "count"));
   // A plain pool's connections have no TLS to show: say so, rather than "-" and "no" as for a
   // connection still connecting or one that did not resume.
-  const bool plain = list.value("scheme", "") == "http";
+  const json* scheme = field(list, "scheme");
+  const bool plain = scheme != nullptr && scheme->is_string() && scheme->get_ref<const std::string&>() == "http";
   const json& connections = array_of(list, "connections");
   if (connections.empty()) return output;
   TextTable table({"ID", "STATE", "STREAMS", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95",

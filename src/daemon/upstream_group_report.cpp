@@ -1,6 +1,8 @@
 #include "daemon/upstream_group_report.hpp"
 
+#include "securechannel/pool_config.hpp"
 #include "securechannel/prometheus_text.hpp"
+#include "securechannel/secure_channel_pool.hpp"
 
 namespace securechannel::daemon {
 
@@ -44,7 +46,11 @@ nlohmann::json upstream_groups_json(const std::vector<std::shared_ptr<UpstreamGr
                            {"picks", endpoint.picks},
                            {"probing", endpoint.probing}});
     }
+    // Every endpoint of a group, and its backup, has the same `tls` setting (daemon_config).
+    const std::string scheme =
+        group->members().empty() ? std::string() : std::string(scheme_of(group->members().front().pool->config()));
     pools.push_back({{"namespace", state.name},
+                     {"scheme", scheme},
                      {"backup", state.backup.empty() ? nlohmann::json(nullptr) : nlohmann::json(state.backup)},
                      {"failovers", state.failovers},
                      {"no_endpoint", state.no_endpoint},

@@ -20,7 +20,7 @@ namespace securechannel::daemon {
 // <ns>_endpoint_requests_in_flight{endpoint}, <ns>_failovers_total, <ns>_no_endpoint_total.
 void collect_upstream_group_metrics(const UpstreamGroup& group, MetricFamilies& families);
 
-// {"pools": [{"namespace", "backup", "failovers", "no_endpoint", "endpoints": [{"endpoint",
+// {"pools": [{"namespace", "scheme", "backup", "failovers", "no_endpoint", "endpoints": [{"endpoint",
 // "ejected", "ejected_for_ms", "ejections", "consecutive_failures", "in_flight", "picks",
 // "probing"}]}]}
 nlohmann::json upstream_groups_json(const std::vector<std::shared_ptr<UpstreamGroup>>& groups);

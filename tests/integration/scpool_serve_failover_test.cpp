@@ -92,6 +92,7 @@ listen = "127.0.0.1:0"
   }
   EXPECT_EQ(failures, 0u) << first_failure << "\n" << serve.diagnostics();
   const json web = pool(endpoints(serve), "web");
+  EXPECT_EQ(web["scheme"], "https");
   EXPECT_EQ(web["endpoints"][0]["endpoint"], doomed_endpoint);
   EXPECT_TRUE(web["endpoints"][0]["ejected"].get<bool>()) << web.dump();
   EXPECT_FALSE(web["endpoints"][1]["ejected"].get<bool>()) << web.dump();
