@@ -4,6 +4,8 @@
 
 #include <fmt/core.h>
 
+#include <string_view>
+
 namespace scpool {
 namespace {
 
@@ -80,13 +82,19 @@ std::chrono::system_clock::time_point reference_time(const json& body, const cha
 
 std::string pool_name(const json& pool) { return text(pool, "namespace"); }
 
+// The body's "scheme" ("https", "http"), or "" from a server that does not say.
+std::string_view scheme_of(const json& object) {
+  const json* scheme = field(object, "scheme");
+  return scheme != nullptr && scheme->is_string() ? std::string_view(scheme->get_ref<const std::string&>()) : "";
+}
+
 // "https://host:port" where the body names the scheme, as the dashboard shows it: a plain
 // (http://) upstream must not pass for a verified one at a glance. The endpoint alone from a
 // server that does not say.
 std::string endpoint_text(const json& object) {
-  const json* scheme = field(object, "scheme");
+  const std::string_view scheme = scheme_of(object);
   const std::string endpoint = text(object, "endpoint");
-  return scheme != nullptr && scheme->is_string() ? scheme->get<std::string>() + "://" + endpoint : endpoint;
+  return scheme.empty() ? endpoint : std::string(scheme) + "://" + endpoint;
 }
 
 const json& array_of(const json& body, const char* key) {
@@ -147,8 +155,7 @@ std::string connections_view(const json& list) {
   std::string output = fmt::format("{}: {} connection(s)\n", endpoint_text(list), text(list, "count"));
   // A plain pool's connections have no TLS to show: say so, rather than "-" and "no" as for a
   // connection still connecting or one that did not resume.
-  const json* scheme = field(list, "scheme");
-  const bool plain = scheme != nullptr && scheme->is_string() && scheme->get_ref<const std::string&>() == "http";
+  const bool plain = scheme_of(list) == "http";
   const json& connections = array_of(list, "connections");
   if (connections.empty()) return output;
   TextTable table({"ID", "STATE", "STREAMS", "AGE", "IDLE FOR", "LEASES", "ROUND TRIPS", "SENT", "RECEIVED", "P95",
